@@ -1,0 +1,143 @@
+import { randomUUID } from "node:crypto";
+
+/** One delivered event. `subject` is relative to the bus's prefix. */
+export interface BusMessage {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly headers: Readonly<Record<string, string>>;
+  /** Unique per published event; consumers use it to stay idempotent. */
+  readonly id: string;
+}
+
+export interface Subscription {
+  stop(): Promise<void>;
+}
+
+export interface SubscribeOptions {
+  /** Durable consumer name: with it, delivery resumes where that consumer left off. */
+  durable?: string;
+  /** Relative subjects; a trailing `>` matches any suffix, `*` one token. */
+  subjects: readonly string[];
+  /** `all`: from the oldest retained event; `new`: only events published from now on. */
+  deliver: "all" | "new";
+  /** Resolves when handled; a rejection gets the event redelivered later. */
+  handler: (msg: BusMessage) => Promise<void>;
+}
+
+/**
+ * The event bus port. Publishing happens after the write it reports has
+ * succeeded; an adapter must not lose an accepted event when its transport is
+ * briefly away (it keeps it and publishes it later).
+ */
+export interface EventBus {
+  publish(subject: string, data: Uint8Array, opts?: { id?: string; headers?: Record<string, string> }): Promise<void>;
+  subscribe(opts: SubscribeOptions): Promise<Subscription>;
+  /** True while the bus can accept and deliver events. */
+  isReady(): boolean;
+  close(): Promise<void>;
+}
+
+/** Whether `subject` matches a NATS-style `pattern` (`*` one token, `>` the rest). */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  const p = pattern.split(".");
+  const s = subject.split(".");
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === ">") return s.length > i;
+    if (i >= s.length) return false;
+    if (p[i] !== "*" && p[i] !== s[i]) return false;
+  }
+  return p.length === s.length;
+}
+
+interface MemorySub {
+  opts: SubscribeOptions;
+  queue: BusMessage[];
+  running: boolean;
+  stopped: boolean;
+}
+
+/**
+ * In-process bus for the embedded default and unit tests. Keeps events for
+ * `retentionMs` so `deliver: "all"` replays them; a durable consumer resumes
+ * after the last event it acknowledged.
+ */
+export class MemoryEventBus implements EventBus {
+  private readonly log: { msg: BusMessage; at: number }[] = [];
+  private readonly subs = new Set<MemorySub>();
+  private readonly durableAcked = new Map<string, Set<string>>();
+  private closed = false;
+
+  constructor(
+    private readonly retentionMs = 24 * 3600_000,
+    private readonly redeliveryDelayMs = 200,
+  ) {}
+
+  async publish(subject: string, data: Uint8Array, opts: { id?: string; headers?: Record<string, string> } = {}) {
+    if (this.closed) throw new Error("bus closed");
+    const msg: BusMessage = { subject, data, headers: { ...(opts.headers ?? {}) }, id: opts.id ?? randomUUID() };
+    // Publishing the same id twice is a no-op, as with JetStream's de-duplication.
+    if (this.log.some((e) => e.msg.id === msg.id)) return;
+    const now = Date.now();
+    this.log.push({ msg, at: now });
+    while (this.log.length > 0 && (this.log[0]?.at ?? now) < now - this.retentionMs) this.log.shift();
+    for (const sub of this.subs) {
+      if (sub.opts.subjects.some((p) => subjectMatches(p, subject))) {
+        sub.queue.push(msg);
+        this.pump(sub);
+      }
+    }
+  }
+
+  async subscribe(opts: SubscribeOptions): Promise<Subscription> {
+    const sub: MemorySub = { opts, queue: [], running: false, stopped: false };
+    if (opts.deliver === "all" || opts.durable) {
+      const acked = opts.durable ? this.durableAcked.get(opts.durable) : undefined;
+      for (const { msg } of this.log) {
+        if (!opts.subjects.some((p) => subjectMatches(p, msg.subject))) continue;
+        if (acked?.has(msg.id)) continue;
+        if (opts.deliver === "new" && !acked) continue;
+        sub.queue.push(msg);
+      }
+    }
+    this.subs.add(sub);
+    this.pump(sub);
+    return {
+      stop: async () => {
+        sub.stopped = true;
+        this.subs.delete(sub);
+      },
+    };
+  }
+
+  private pump(sub: MemorySub): void {
+    if (sub.running || sub.stopped) return;
+    sub.running = true;
+    void (async () => {
+      while (!sub.stopped && sub.queue.length > 0) {
+        const msg = sub.queue[0] as BusMessage;
+        try {
+          await sub.opts.handler(msg);
+          sub.queue.shift();
+          if (sub.opts.durable) {
+            const acked = this.durableAcked.get(sub.opts.durable) ?? new Set<string>();
+            this.durableAcked.set(sub.opts.durable, acked);
+            acked.add(msg.id);
+          }
+        } catch {
+          await new Promise((r) => setTimeout(r, this.redeliveryDelayMs));
+        }
+      }
+      sub.running = false;
+    })();
+  }
+
+  isReady(): boolean {
+    return !this.closed;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const s of this.subs) s.stopped = true;
+    this.subs.clear();
+  }
+}

@@ -1,0 +1,48 @@
+import { eventsV1 } from "@pkiserver/proto";
+import type { BusMessage, EventBus } from "./bus";
+
+/** A protobuf message type as ts-proto generates it. */
+interface MessageFns<T> {
+  encode(message: T): { finish(): Uint8Array };
+  decode(input: Uint8Array): T;
+}
+
+export interface EventDef<T> {
+  /** Subject relative to the bus prefix: `<service>.v1.<aggregate>.<event>`. */
+  readonly subject: string;
+  readonly type: MessageFns<T>;
+}
+
+const def = <T>(subject: string, type: MessageFns<T>): EventDef<T> => ({ subject, type });
+
+/** Every event the system publishes, with its subject and payload type. */
+export const Events = {
+  apiKeyCreated: def("apikey.v1.apikey.created", eventsV1.ApiKeyCreated),
+  apiKeyUpdated: def("apikey.v1.apikey.updated", eventsV1.ApiKeyUpdated),
+  apiKeyDeleted: def("apikey.v1.apikey.deleted", eventsV1.ApiKeyDeleted),
+  sessionOpened: def("auth.v1.session.opened", eventsV1.SessionOpened),
+  sessionRotated: def("auth.v1.session.rotated", eventsV1.SessionRotated),
+  sessionRevoked: def("auth.v1.session.revoked", eventsV1.SessionRevoked),
+  signingKeyRotated: def("auth.v1.signingkey.rotated", eventsV1.SigningKeyRotated),
+  hostRegistered: def("pki.v1.host.registered", eventsV1.HostRegistered),
+  hostChanged: def("pki.v1.host.changed", eventsV1.HostChanged),
+  hostDeleted: def("pki.v1.host.deleted", eventsV1.HostDeleted),
+  userKeySet: def("pki.v1.userkey.set", eventsV1.UserKeySet),
+  userKeyDeleted: def("pki.v1.userkey.deleted", eventsV1.UserKeyDeleted),
+} as const;
+
+/** The streams, one per publishing service, and the subjects each holds. */
+export const Streams = {
+  apikey: "apikey.v1.>",
+  auth: "auth.v1.>",
+  pki: "pki.v1.>",
+} as const;
+
+export function publishEvent<T>(bus: EventBus, event: EventDef<T>, value: T, id?: string): Promise<void> {
+  return bus.publish(event.subject, event.type.encode(value).finish(), id === undefined ? {} : { id });
+}
+
+/** Decodes `msg` when it is an `event`, else returns undefined. */
+export function decodeEvent<T>(event: EventDef<T>, msg: BusMessage): T | undefined {
+  return msg.subject === event.subject ? event.type.decode(msg.data) : undefined;
+}

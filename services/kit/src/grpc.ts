@@ -1,0 +1,220 @@
+import {
+  type ChannelCredentials,
+  credentials as grpcCredentials,
+  type handleUnaryCall,
+  Metadata,
+  makeGenericClientConstructor,
+  Server,
+  ServerCredentials,
+  type ServerUnaryCall,
+  type ServiceDefinition,
+  type ServiceError,
+  type sendUnaryData,
+  status,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
+import { HealthImplementation } from "grpc-health-check";
+import { AppError, ErrorCatalogue, isErrorCode } from "./errors";
+import type { Logger } from "./logger";
+
+/** Metadata keys carried on every internal call. */
+export const MetadataKeys = {
+  requestId: "x-request-id",
+  callerKeyId: "pmx-caller-key-id",
+  errorCode: "pmx-error-code",
+  errorData: "pmx-error-data",
+} as const;
+
+export interface CallContext {
+  readonly requestId: string;
+  /** The API key the gateway authenticated, when there is one (for auditing). */
+  readonly callerKeyId: string | undefined;
+  readonly logger: Logger;
+  readonly metadata: Metadata;
+}
+
+/** An RPC implementation as a plain async function of the request. */
+export type AsyncHandlers<S> = {
+  [K in keyof S]: S[K] extends handleUnaryCall<infer Req, infer Res>
+    ? (req: Req, ctx: CallContext) => Promise<Res>
+    : never;
+};
+
+/** The client side of a service, as async functions. */
+export type AsyncClient<S> = {
+  [K in keyof S]: S[K] extends handleUnaryCall<infer Req, infer Res>
+    ? (req: Req, opts?: CallOptions) => Promise<Res>
+    : never;
+};
+
+export interface CallOptions {
+  requestId?: string;
+  callerKeyId?: string;
+  /** Milliseconds until the call is abandoned (default 10 s). */
+  timeoutMs?: number;
+}
+
+/** Turns any error into the gRPC error that carries its catalogue code. */
+export function toGrpcError(err: unknown, logger: Logger, requestId: string): Partial<ServiceError> {
+  const appErr = AppError.from(err);
+  const entry = ErrorCatalogue[appErr.code];
+  if (appErr.code === "rpc.internal") {
+    // The detail goes to the log only; the caller sees the bare catalogue entry.
+    logger.error({ requestId, err: appErr.internal ?? String(err) }, "internal error");
+  }
+  const metadata = new Metadata();
+  metadata.set(MetadataKeys.errorCode, appErr.code);
+  if (appErr.data !== null && appErr.data !== undefined) {
+    metadata.set(MetadataKeys.errorData, JSON.stringify(appErr.data));
+  }
+  return { code: entry.grpc, details: entry.message, metadata };
+}
+
+/** Turns an error received from a gRPC call back into the AppError it was made from. */
+export function fromGrpcError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const se = err as Partial<ServiceError>;
+  const codeValue = se?.metadata?.get(MetadataKeys.errorCode)[0];
+  if (typeof codeValue === "string" && isErrorCode(codeValue)) {
+    const rawData = se.metadata?.get(MetadataKeys.errorData)[0];
+    let data: unknown = null;
+    if (typeof rawData === "string") {
+      try {
+        data = JSON.parse(rawData);
+      } catch {
+        data = null;
+      }
+    }
+    return new AppError(codeValue, { data });
+  }
+  const grpcStatus = typeof se?.code === "number" ? status[se.code] : "unknown";
+  return new AppError("rpc.internal", { internal: `gRPC ${grpcStatus}: ${se?.details ?? String(err)}`, cause: err });
+}
+
+function firstString(md: Metadata, key: string): string | undefined {
+  const v = md.get(key)[0];
+  return typeof v === "string" && v.length > 0 ? v : undefined;
+}
+
+/** Wraps async handlers into grpc-js handlers with error mapping and request-scoped logging. */
+export function implement<S extends UntypedServiceImplementation>(
+  definition: ServiceDefinition,
+  handlers: AsyncHandlers<S>,
+  logger: Logger,
+): S {
+  const impl: Record<string, handleUnaryCall<unknown, unknown>> = {};
+  for (const name of Object.keys(definition)) {
+    const fn = (handlers as Record<string, (req: unknown, ctx: CallContext) => Promise<unknown>>)[name];
+    if (typeof fn !== "function") throw new Error(`no handler for RPC ${name}`);
+    impl[name] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+      const requestId = firstString(call.metadata, MetadataKeys.requestId) ?? "";
+      const ctx: CallContext = {
+        requestId,
+        callerKeyId: firstString(call.metadata, MetadataKeys.callerKeyId),
+        logger: logger.child({ requestId, rpc: name }),
+        metadata: call.metadata,
+      };
+      fn(call.request, ctx).then(
+        (res) => callback(null, res),
+        (err: unknown) => callback(toGrpcError(err, ctx.logger, requestId) as ServiceError),
+      );
+    };
+  }
+  return impl as unknown as S;
+}
+
+export interface GrpcServerHandle {
+  readonly port: number;
+  readonly address: string;
+  readonly server: Server;
+  readonly health: HealthImplementation;
+  /** Stops accepting calls, lets running calls finish (up to graceMs), then closes. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface ServiceRegistration {
+  readonly name: string;
+  readonly definition: ServiceDefinition;
+  readonly implementation: UntypedServiceImplementation;
+}
+
+/** Starts a gRPC server with the given services and the standard health service. */
+export async function startGrpcServer(opts: {
+  host: string;
+  port: number;
+  services: readonly ServiceRegistration[];
+  credentials?: ServerCredentials;
+}): Promise<GrpcServerHandle> {
+  const server = new Server({ "grpc.max_receive_message_length": 4 * 1024 * 1024 });
+  const health = new HealthImplementation({ "": "SERVING" });
+  health.addToServer(server);
+  for (const s of opts.services) {
+    server.addService(s.definition, s.implementation);
+    health.setStatus(s.name, "SERVING");
+  }
+  const bindHost = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(
+      `${bindHost}:${opts.port}`,
+      opts.credentials ?? ServerCredentials.createInsecure(),
+      (err, boundPort) => (err ? reject(err) : resolve(boundPort)),
+    );
+  });
+  return {
+    port,
+    address: `${bindHost}:${port}`,
+    server,
+    health,
+    stop: async (graceMs = 5000) => {
+      health.setStatus("", "NOT_SERVING");
+      for (const s of opts.services) health.setStatus(s.name, "NOT_SERVING");
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+  };
+}
+
+/** A gRPC client whose methods are async functions that throw AppError. */
+export function createClient<S>(
+  definition: ServiceDefinition,
+  serviceName: string,
+  address: string,
+  credentials: ChannelCredentials = grpcCredentials.createInsecure(),
+): { client: AsyncClient<S>; close(): void; waitForReady(timeoutMs: number): Promise<void> } {
+  const Ctor = makeGenericClientConstructor(definition, serviceName);
+  const raw = new Ctor(address, credentials) as unknown as Record<
+    string,
+    (req: unknown, md: Metadata, opts: { deadline: Date }, cb: (err: ServiceError | null, res: unknown) => void) => void
+  > & { close(): void; waitForReady(deadline: Date, cb: (err?: Error) => void): void };
+  const client: Record<string, (req: unknown, opts?: CallOptions) => Promise<unknown>> = {};
+  for (const name of Object.keys(definition)) {
+    const method = raw[name];
+    if (typeof method !== "function") throw new Error(`client has no method ${name}`);
+    client[name] = (req, opts = {}) =>
+      new Promise((resolve, reject) => {
+        const md = new Metadata();
+        if (opts.requestId) md.set(MetadataKeys.requestId, opts.requestId);
+        if (opts.callerKeyId) md.set(MetadataKeys.callerKeyId, opts.callerKeyId);
+        const deadline = new Date(Date.now() + (opts.timeoutMs ?? 10_000));
+        method.call(raw, req, md, { deadline }, (err, res) => (err ? reject(fromGrpcError(err)) : resolve(res)));
+      });
+  }
+  return {
+    client: client as AsyncClient<S>,
+    close: () => raw.close(),
+    waitForReady: (timeoutMs) =>
+      new Promise((resolve, reject) =>
+        raw.waitForReady(new Date(Date.now() + timeoutMs), (err) => (err ? reject(err) : resolve())),
+      ),
+  };
+}
+
+export { status as GrpcStatus };
