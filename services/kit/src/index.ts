@@ -7,6 +7,7 @@ export * from "./lifecycle";
 export * from "./logger";
 export * from "./mongo";
 export * from "./scope";
+export * from "./secret-box";
 export * from "./service";
 export * from "./signature";
 export * from "./telemetry";
