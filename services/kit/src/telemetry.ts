@@ -15,7 +15,8 @@ export interface TelemetryHandle {
 let started: TelemetryHandle | undefined;
 
 /**
- * Starts the OpenTelemetry Node SDK: traces through HTTP, gRPC (client and
+ * Starts the OpenTelemetry Node SDK (also a separate entry, `@pkiserver/kit/telemetry`,
+ * so a main file can start it before anything loads grpc-js or http): traces through HTTP, gRPC (client and
  * server) and MongoDB. Must run before those modules are loaded, so main
  * files call it first. Spans go to OTLP when `otlpEndpoint` is set, and to any
  * extra processors given (tests use an in-memory exporter).
