@@ -1,0 +1,20 @@
+/** What a person starting the server needs to see: where it listens and the first key. */
+export function banner(
+  url: string,
+  firstKey: { apiKeyId: string; apiKeySecret: string } | undefined,
+  storage: string,
+): string {
+  const lines = ["", `PKI server listening on ${url}/main  (${storage})`];
+  if (firstKey) {
+    lines.push(
+      "",
+      "First API key (shown once; keep the secret safe):",
+      `  API_KEY_ID=${firstKey.apiKeyId}`,
+      `  API_KEY_SECRET=${firstKey.apiKeySecret}`,
+    );
+  } else {
+    lines.push("", "No key was created: call auth/createFirstApiKey with PMX_INITIALIZATION_TOKEN, or use a key you have.");
+  }
+  lines.push("", "Press Ctrl-C to stop.", "");
+  return lines.join("\n");
+}

@@ -1,0 +1,161 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
+import { join } from "node:path";
+
+/** Where a built process's entry file is, relative to the repository root. */
+const ROOT = join(__dirname, "..", "..", "..");
+const ENTRIES = {
+  apikey: join(ROOT, "services", "apikey", "dist", "main.js"),
+  auth: join(ROOT, "services", "auth", "dist", "main.js"),
+  pki: join(ROOT, "services", "pki", "dist", "main.js"),
+  gateway: join(ROOT, "gateway", "dist", "main.js"),
+} as const;
+type ProcessName = keyof typeof ENTRIES;
+
+export interface DistributedSystem {
+  readonly url: string;
+  readonly firstKey: { apiKeyId: string; apiKeySecret: string } | undefined;
+  /** Stops every process and starts them again on the same ports and stores. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitReady(url: string, timeoutMs: number, procs: Map<ProcessName, ChildProcess>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const [name, p] of procs) {
+      if (p.exitCode !== null) throw new Error(`${name} exited with code ${p.exitCode} during start`);
+    }
+    try {
+      const res = await fetch(`${url}/ready`);
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`the gateway at ${url} was not ready within ${timeoutMs} ms`);
+}
+
+function stopProcess(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => p.kill("SIGKILL"), 10_000);
+    p.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    p.kill("SIGTERM");
+  });
+}
+
+/**
+ * Starts the four processes of the distributed form locally (apikey, auth,
+ * pki, gateway), each configured by env as in a deployment. MongoDB and NATS
+ * come from PMX_MONGO_URL / PMX_NATS_URL, which are required.
+ */
+export async function startDistributed(opts: {
+  env: Record<string, string | undefined>;
+  /** Receives every output line of every process, prefixed with its name. */
+  onOutput?: (name: string, line: string) => void;
+  readyTimeoutMs?: number;
+}): Promise<DistributedSystem> {
+  const env = { ...opts.env };
+  const missing = ["PMX_MONGO_URL", "PMX_NATS_URL"].filter((k) => !env[k]);
+  if (missing.length > 0) throw new Error(`the distributed form needs ${missing.join(" and ")}`);
+  const printFirstKey = !env.PMX_INITIALIZATION_TOKEN;
+  if (printFirstKey) env.PMX_INITIALIZATION_TOKEN = randomBytes(32).toString("base64url");
+  if (!env.PMX_SECRET_KEY) {
+    throw new Error("the distributed form stores secrets in MongoDB: set PMX_SECRET_KEY (kid:base64 of 32 bytes)");
+  }
+  const [apikeyPort, authPort, pkiPort] = [await freePort(), await freePort(), await freePort()];
+  const gatewayPort = env.PMX_PORT ? Number(env.PMX_PORT) : 8101;
+  const shared = {
+    ...env,
+    PMX_APIKEY_LISTEN: `127.0.0.1:${apikeyPort}`,
+    PMX_AUTH_LISTEN: `127.0.0.1:${authPort}`,
+    PMX_PKI_LISTEN: `127.0.0.1:${pkiPort}`,
+    PMX_APIKEY_ADDR: `127.0.0.1:${apikeyPort}`,
+    PMX_AUTH_ADDR: `127.0.0.1:${authPort}`,
+    PMX_PKI_ADDR: `127.0.0.1:${pkiPort}`,
+    PMX_PORT: String(gatewayPort),
+    PMX_HOST: env.PMX_HOST ?? "127.0.0.1",
+  };
+  const url = `http://127.0.0.1:${gatewayPort}`;
+  let procs = new Map<ProcessName, ChildProcess>();
+
+  const launch = async () => {
+    procs = new Map();
+    for (const name of Object.keys(ENTRIES) as ProcessName[]) {
+      const child = spawn(process.execPath, [ENTRIES[name]], { env: shared, stdio: ["ignore", "pipe", "pipe"] });
+      for (const stream of [child.stdout, child.stderr]) {
+        let buf = "";
+        stream?.on("data", (chunk: Buffer) => {
+          buf += chunk.toString("utf8");
+          let nl = buf.indexOf("\n");
+          while (nl >= 0) {
+            const line = buf.slice(0, nl);
+            buf = buf.slice(nl + 1);
+            opts.onOutput?.(name, line);
+            nl = buf.indexOf("\n");
+          }
+        });
+      }
+      procs.set(name, child);
+    }
+    await waitReady(url, opts.readyTimeoutMs ?? 60_000, procs);
+  };
+  const stopAll = async () => {
+    // Gateway first, so no request reaches a service that is going away.
+    const order: ProcessName[] = ["gateway", "auth", "pki", "apikey"];
+    for (const name of order) {
+      const p = procs.get(name);
+      if (p) await stopProcess(p);
+    }
+  };
+
+  try {
+    await launch();
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+
+  let firstKey: DistributedSystem["firstKey"];
+  if (printFirstKey) {
+    const res = await fetch(`${url}/main`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "auth/createFirstApiKey",
+        params: { initializationToken: env.PMX_INITIALIZATION_TOKEN, name: "first key" },
+      }),
+    });
+    const reply = (await res.json()) as { result?: { apiKeyId: string; apiKeySecret: string } };
+    firstKey = reply.result;
+  }
+  return {
+    url,
+    firstKey,
+    restart: async () => {
+      await stopAll();
+      await launch();
+    },
+    stop: stopAll,
+  };
+}

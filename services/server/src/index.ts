@@ -1,0 +1,3 @@
+export { banner } from "./banner";
+export { type RunningSystem, type SystemOptions, startSystem } from "./system";
+export { type DistributedSystem, startDistributed } from "./distributed-launcher";

@@ -1,0 +1,155 @@
+import { randomBytes } from "node:crypto";
+import * as apikey from "@pkiserver/apikey";
+import * as auth from "@pkiserver/auth";
+import * as gateway from "@pkiserver/gateway";
+import {
+  AppError,
+  createClient,
+  createLogger,
+  createNatsBus,
+  type EventBus,
+  type Logger,
+  MemoryEventBus,
+  type MongoHandle,
+  connectMongo,
+  type ServiceApp,
+} from "@pkiserver/kit";
+import * as pki from "@pkiserver/pki";
+import { apikeyV1, authV1, pkiV1 } from "@pkiserver/proto";
+import type { DestinationStream } from "pino";
+
+export interface SystemOptions {
+  env: Record<string, string | undefined>;
+  /** Where log lines go (tests capture them); stdout by default. */
+  logDestination?: DestinationStream;
+}
+
+export interface RunningSystem {
+  readonly url: string;
+  readonly port: number;
+  readonly logger: Logger;
+  /** The key created at start when PMX_INITIALIZATION_TOKEN is unset and no key existed. */
+  readonly firstKey: { apiKeyId: string; apiKeySecret: string } | undefined;
+  /** "in-memory stores" or "MongoDB + NATS", for the banner. */
+  readonly storage: string;
+  stop(): Promise<void>;
+}
+
+const LOOPBACK = { host: "127.0.0.1", port: 0 };
+
+/**
+ * The embedded form: each service on its own loopback gRPC port (the same
+ * code path as the distributed form), the gateway in front, one process.
+ * MongoDB and NATS are used when PMX_MONGO_URL / PMX_NATS_URL are set.
+ */
+export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
+  const env = { ...opts.env };
+  // With no initialization token the operator wants a key printed at start.
+  // A random token nobody sees lets this process, and only it, create that key.
+  const printFirstKey = !env.PMX_INITIALIZATION_TOKEN;
+  if (printFirstKey) env.PMX_INITIALIZATION_TOKEN = randomBytes(32).toString("base64url");
+
+  const gatewayConfig = gateway.loadConfig(env);
+  const logger = createLogger({
+    name: "pkiserver",
+    level: env.PMX_LOG_LEVEL ?? "info",
+    ...(opts.logDestination ? { destination: opts.logDestination } : {}),
+  });
+  const closers: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+  };
+  try {
+    let mongo: MongoHandle | undefined;
+    if (env.PMX_MONGO_URL) {
+      mongo = await connectMongo(env.PMX_MONGO_URL, env.PMX_MONGO_DB || "pkiserver");
+      const m = mongo;
+      closers.push(() => m.close());
+    }
+    let bus: EventBus;
+    if (env.PMX_NATS_URL) {
+      bus = await createNatsBus({ servers: env.PMX_NATS_URL, prefix: env.PMX_NATS_PREFIX || "pkiserver" });
+    } else {
+      bus = new MemoryEventBus();
+    }
+    closers.push(() => bus.close());
+    const deps = (name: string) => ({
+      logger: logger.child({ service: name }),
+      bus,
+      listen: LOOPBACK,
+      ...(mongo ? { mongo } : {}),
+    });
+
+    const apps: ServiceApp[] = [];
+    const apikeyApp = await apikey.buildApp(apikey.loadConfig(env), deps("apikey"));
+    apps.push(apikeyApp);
+    closers.push(() => apikeyApp.stop());
+    const authApp = await auth.buildApp(auth.loadConfig(env), {
+      ...deps("auth"),
+      apikeyAddress: apikeyApp.grpc.address,
+    });
+    apps.push(authApp);
+    closers.push(() => authApp.stop());
+    const pkiApp = await pki.buildApp(pki.loadConfig(env), deps("pki"));
+    apps.push(pkiApp);
+    closers.push(() => pkiApp.stop());
+
+    const apikeyClient = createClient<apikeyV1.ApiKeyServiceServer>(
+      apikeyV1.ApiKeyServiceService,
+      "pkiserver.apikey.v1.ApiKeyService",
+      apikeyApp.grpc.address,
+    );
+    const authClient = createClient<authV1.AuthServiceServer>(
+      authV1.AuthServiceService,
+      "pkiserver.auth.v1.AuthService",
+      authApp.grpc.address,
+    );
+    const pkiClient = createClient<pkiV1.PkiServiceServer>(
+      pkiV1.PkiServiceService,
+      "pkiserver.pki.v1.PkiService",
+      pkiApp.grpc.address,
+    );
+    closers.push(async () => {
+      apikeyClient.close();
+      authClient.close();
+      pkiClient.close();
+    });
+
+    const app = await gateway.buildGateway({
+      config: gatewayConfig,
+      logger: logger.child({ service: "gateway" }),
+      clients: { apikey: apikeyClient.client, auth: authClient.client, pki: pkiClient.client },
+      bus,
+      readiness: async () => (await Promise.all(apps.map((a) => a.isReady()))).every(Boolean),
+    });
+    closers.push(() => app.close());
+    await app.listen({ host: gatewayConfig.host, port: gatewayConfig.port });
+    const address = app.server.address();
+    const port = typeof address === "object" && address ? address.port : gatewayConfig.port;
+    const shownHost = gatewayConfig.host === "0.0.0.0" || gatewayConfig.host === "::" ? "localhost" : gatewayConfig.host;
+
+    let firstKey: RunningSystem["firstKey"];
+    if (printFirstKey) {
+      try {
+        firstKey = await apikeyClient.client.createFirstApiKey({
+          initializationToken: env.PMX_INITIALIZATION_TOKEN as string,
+          name: "first key",
+        });
+      } catch (err) {
+        // Keys already stored (a restart against MongoDB): nothing to print.
+        if (!(err instanceof AppError && err.code === "apikey.first_key_exists")) throw err;
+      }
+    }
+    return {
+      url: `http://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${port}`,
+      port,
+      logger,
+      firstKey,
+      storage: mongo ? "MongoDB + NATS" : "in-memory stores",
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
