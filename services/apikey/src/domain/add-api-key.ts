@@ -1,0 +1,65 @@
+import { assertScopesWithin, invalidParams, normaliseEd25519PublicKey, parseScopes } from "@pkiserver/kit";
+import {
+  type ApiKeyRecord,
+  type ApiKeyType,
+  MAX_API_KEYS,
+  MAX_SCOPE_ENTRIES,
+  NAME_MAX_LENGTH,
+  newApiKeyId,
+  SECRET_MAX_LENGTH,
+  SECRET_MIN_LENGTH,
+} from "./api-key";
+import type { ApiKeyDeps } from "./ports";
+import { checkLength, checkListLength } from "./validation";
+
+/** A PEM is a few hundred characters; this only bounds the parsing work. */
+const PUBLIC_KEY_MAX_LENGTH = 4096;
+
+export interface AddApiKeyInput {
+  name: string;
+  type: ApiKeyType | undefined;
+  clientSecret?: string | undefined;
+  clientPublicKey?: string | undefined;
+  maxScope: readonly string[];
+  /** Scopes the caller holds; the new key may not exceed them. */
+  callerScope: readonly string[];
+}
+
+export async function addApiKey(deps: ApiKeyDeps, input: AddApiKeyInput): Promise<{ apiKeyId: string }> {
+  checkLength("name", input.name, 0, NAME_MAX_LENGTH);
+  checkListLength("maxScope", input.maxScope, MAX_SCOPE_ENTRIES);
+  const id = newApiKeyId();
+  let credential: Pick<ApiKeyRecord, "sealedSecret" | "clientPublicKey">;
+  if (input.type === "secret") {
+    if (input.clientPublicKey !== undefined) throw invalidParams("Unexpected key 'clientPubKey'");
+    if (input.clientSecret === undefined) throw invalidParams("Key 'clientSecret' is required");
+    checkLength("clientSecret", input.clientSecret, SECRET_MIN_LENGTH, SECRET_MAX_LENGTH);
+    credential = { sealedSecret: deps.secrets.seal(input.clientSecret, id) };
+  } else if (input.type === "pubKey") {
+    if (input.clientSecret !== undefined) throw invalidParams("Unexpected key 'clientSecret'");
+    if (input.clientPublicKey === undefined) throw invalidParams("Key 'clientPubKey' is required");
+    const pem =
+      input.clientPublicKey.length <= PUBLIC_KEY_MAX_LENGTH
+        ? normaliseEd25519PublicKey(input.clientPublicKey)
+        : undefined;
+    if (pem === undefined) throw invalidParams("clientPubKey -> Expected an Ed25519 public key in SPKI PEM");
+    credential = { clientPublicKey: pem };
+  } else {
+    throw invalidParams("type -> Expected 'secret' or 'pubKey'");
+  }
+  const { scopes } = parseScopes(input.maxScope, "maxScope", false);
+  assertScopesWithin(scopes, input.callerScope);
+  const now = deps.clock.now();
+  const record: ApiKeyRecord = {
+    id,
+    name: input.name,
+    enabled: true,
+    maxScope: scopes,
+    type: input.type,
+    ...credential,
+    createDate: now,
+  };
+  await deps.store.insert(record, MAX_API_KEYS);
+  await deps.events.created(record, now);
+  return { apiKeyId: id };
+}

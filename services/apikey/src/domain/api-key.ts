@@ -1,0 +1,63 @@
+import { randomBytes } from "node:crypto";
+import type { Scope } from "@pkiserver/kit";
+
+/** At most this many keys exist at once (API.md section 6, `user/`). */
+export const MAX_API_KEYS = 10;
+
+export const NAME_MAX_LENGTH = 128;
+export const SECRET_MIN_LENGTH = 32;
+export const SECRET_MAX_LENGTH = 256;
+export const MAX_SCOPE_ENTRIES = 128;
+/** Ids are 3..128 characters on the wire; anything else cannot name a key, so stores are not asked. */
+export function isPlausibleApiKeyId(id: string): boolean {
+  return id.length >= 3 && id.length <= 128;
+}
+
+export type ApiKeyType = "secret" | "pubKey";
+
+/** A key as stored. The secret is only ever held sealed, bound to the key id. */
+export interface ApiKeyRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly enabled: boolean;
+  readonly maxScope: readonly Scope[];
+  readonly type: ApiKeyType;
+  /** SecretBox output with the key id as associated data; secret keys only. */
+  readonly sealedSecret?: string;
+  /** Normalised SPKI PEM of the Ed25519 public key; public-key keys only. */
+  readonly clientPublicKey?: string;
+  readonly createDate: number;
+}
+
+/** What callers may see of a key: never the secret, sealed or not. */
+export interface ApiKeyView {
+  readonly apiKeyId: string;
+  readonly name: string;
+  readonly enabled: boolean;
+  readonly maxScope: readonly Scope[];
+  readonly type: ApiKeyType;
+  readonly clientPublicKey?: string;
+  readonly createDate: number;
+}
+
+export function toView(r: ApiKeyRecord): ApiKeyView {
+  return {
+    apiKeyId: r.id,
+    name: r.name,
+    enabled: r.enabled,
+    maxScope: [...r.maxScope],
+    type: r.type,
+    ...(r.clientPublicKey === undefined ? {} : { clientPublicKey: r.clientPublicKey }),
+    createDate: r.createDate,
+  };
+}
+
+/** 96 random bits as 24 hex characters: the shape of the reference's ids, and unguessable. */
+export function newApiKeyId(): string {
+  return randomBytes(12).toString("hex");
+}
+
+/** 256 random bits, base64url (43 characters, inside the 32..256 range a client secret must have). */
+export function newApiKeySecret(): string {
+  return randomBytes(32).toString("base64url");
+}

@@ -1,0 +1,8 @@
+import { AppError } from "@pkiserver/kit";
+import { isPlausibleApiKeyId } from "./api-key";
+import type { ApiKeyDeps } from "./ports";
+
+export async function deleteApiKey(deps: ApiKeyDeps, apiKeyId: string): Promise<void> {
+  if (!isPlausibleApiKeyId(apiKeyId) || !(await deps.store.delete(apiKeyId))) throw new AppError("apikey.not_found");
+  await deps.events.deleted(apiKeyId, deps.clock.now());
+}

@@ -1,0 +1,71 @@
+import type { ApiKeyRecord } from "./api-key";
+
+export interface ApiKeyPatch {
+  name?: string;
+  enabled?: boolean;
+  maxScope?: ApiKeyRecord["maxScope"];
+}
+
+/**
+ * Where keys live. Adapters make the limits race-safe on their own: callers
+ * never count first and write after.
+ */
+export interface ApiKeyStore {
+  /**
+   * Stores the first key. `apikey.first_key_exists` when any key exists, and
+   * for every loser when several calls race.
+   */
+  insertFirst(record: ApiKeyRecord): Promise<void>;
+  /** Stores a key; `apikey.too_many` when `limit` keys exist, also under concurrent inserts. */
+  insert(record: ApiKeyRecord, limit: number): Promise<void>;
+  get(id: string): Promise<ApiKeyRecord | undefined>;
+  /** Every key, oldest first. */
+  list(): Promise<ApiKeyRecord[]>;
+  /** Applies the patch; undefined when there is no such key. */
+  update(id: string, patch: ApiKeyPatch): Promise<{ before: ApiKeyRecord; after: ApiKeyRecord } | undefined>;
+  /** Removes the key; false when there was none. */
+  delete(id: string): Promise<boolean>;
+  ping(): Promise<boolean>;
+}
+
+/** The replay cache of signature nonces, shared by every replica. */
+export interface NonceStore {
+  /**
+   * Records the nonce for the key until `expiresAt`. False when it is already
+   * recorded and not yet expired: a replay. Of concurrent calls with the same
+   * nonce exactly one gets true.
+   */
+  consume(apiKeyId: string, nonce: string, now: number, expiresAt: number): Promise<boolean>;
+  /** Forgets nonces expired at `now`; returns how many. */
+  purgeExpired(now: number): Promise<number>;
+}
+
+/** Announces key changes after they are stored (auth revokes sessions, the gateway refuses tokens). */
+export interface ApiKeyEvents {
+  created(key: ApiKeyRecord, at: number): Promise<void>;
+  updated(before: ApiKeyRecord, after: ApiKeyRecord, at: number): Promise<void>;
+  deleted(apiKeyId: string, at: number): Promise<void>;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+/** Authenticated encryption of secrets at rest (the kit's SecretBox fits). */
+export interface SecretSealer {
+  seal(plain: string, associatedData: string): string;
+  open(sealed: string, associatedData: string): string;
+}
+
+/** Everything the use cases need, wired once by the composition root. */
+export interface ApiKeyDeps {
+  readonly store: ApiKeyStore;
+  readonly nonces: NonceStore;
+  readonly events: ApiKeyEvents;
+  readonly clock: Clock;
+  readonly secrets: SecretSealer;
+  /** PMX_INITIALIZATION_TOKEN; unset or empty means the first key cannot be created. */
+  readonly initializationToken: string | undefined;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };

@@ -1,0 +1,35 @@
+import { AppError, assertScopesWithin, parseScopes } from "@pkiserver/kit";
+import { type ApiKeyView, isPlausibleApiKeyId, MAX_SCOPE_ENTRIES, NAME_MAX_LENGTH, toView } from "./api-key";
+import { findApiKey } from "./get-api-key";
+import type { ApiKeyDeps, ApiKeyPatch } from "./ports";
+import { checkLength, checkListLength } from "./validation";
+
+export interface UpdateApiKeyInput {
+  apiKeyId: string;
+  name?: string | undefined;
+  enabled?: boolean | undefined;
+  /** Absent leaves the scope as it is; an empty list empties it. */
+  maxScope?: readonly string[] | undefined;
+  /** Scopes the caller holds; a new maxScope may not exceed them. */
+  callerScope: readonly string[];
+}
+
+export async function updateApiKey(deps: ApiKeyDeps, input: UpdateApiKeyInput): Promise<ApiKeyView> {
+  const patch: ApiKeyPatch = {};
+  if (input.name !== undefined) {
+    checkLength("name", input.name, 0, NAME_MAX_LENGTH);
+    patch.name = input.name;
+  }
+  if (input.enabled !== undefined) patch.enabled = input.enabled;
+  if (input.maxScope !== undefined) {
+    checkListLength("maxScope", input.maxScope, MAX_SCOPE_ENTRIES);
+    const { scopes } = parseScopes(input.maxScope, "maxScope", false);
+    assertScopesWithin(scopes, input.callerScope);
+    patch.maxScope = scopes;
+  }
+  if (Object.keys(patch).length === 0) return toView(await findApiKey(deps, input.apiKeyId));
+  const changed = isPlausibleApiKeyId(input.apiKeyId) ? await deps.store.update(input.apiKeyId, patch) : undefined;
+  if (!changed) throw new AppError("apikey.not_found");
+  await deps.events.updated(changed.before, changed.after, deps.clock.now());
+  return toView(changed.after);
+}

@@ -1,0 +1,134 @@
+import { AppError, isDuplicateKeyError } from "@pkiserver/kit";
+import type { Collection, Db } from "mongodb";
+import type { ApiKeyRecord, ApiKeyType } from "../domain/api-key";
+import type { ApiKeyPatch, ApiKeyStore } from "../domain/ports";
+
+export const API_KEYS_COLLECTION = "api_keys";
+
+/**
+ * `slot` is what makes the key limit race-safe: each key holds one of the
+ * slots 0..limit-1 under a unique index, so a full set of slots refuses any
+ * further insert whichever replica makes it. A counter document updated with
+ * a conditional `$inc` would need an atomic findAndModify, which FerretDB 1.x
+ * does not give (it reads, then writes); unique indexes it does enforce.
+ */
+interface ApiKeyDoc {
+  _id: string;
+  slot: number;
+  name: string;
+  enabled: boolean;
+  maxScope: string[];
+  type: ApiKeyType;
+  sealedSecret?: string;
+  clientPublicKey?: string;
+  createDate: number;
+}
+
+/** Creates the indexes; safe to run on every start and from several replicas. */
+export async function ensureApiKeyIndexes(db: Db): Promise<void> {
+  await db.collection<ApiKeyDoc>(API_KEYS_COLLECTION).createIndex({ slot: 1 }, { unique: true, name: "slot_unique" });
+}
+
+/** Full passes over the free slots before giving up; each pass re-reads which are taken. */
+const INSERT_ROUNDS = 3;
+
+export class MongoApiKeyStore implements ApiKeyStore {
+  private readonly keys: Collection<ApiKeyDoc>;
+
+  constructor(private readonly db: Db) {
+    this.keys = db.collection<ApiKeyDoc>(API_KEYS_COLLECTION);
+  }
+
+  async insertFirst(record: ApiKeyRecord): Promise<void> {
+    if (await this.keys.findOne({}, { projection: { _id: 1 } })) throw new AppError("apikey.first_key_exists");
+    // Concurrent first calls all aim at slot 0: the unique index lets one through.
+    try {
+      await this.keys.insertOne(toDoc(record, 0));
+    } catch (err) {
+      if (isDuplicateKeyError(err)) throw new AppError("apikey.first_key_exists");
+      throw err;
+    }
+  }
+
+  async insert(record: ApiKeyRecord, limit: number): Promise<void> {
+    for (let round = 0; round < INSERT_ROUNDS; round++) {
+      const taken = new Set(
+        (await this.keys.find({}, { projection: { slot: 1 } }).toArray()).map((d) => d.slot as number),
+      );
+      const free = Array.from({ length: limit }, (_, i) => i).filter((i) => !taken.has(i));
+      if (free.length === 0) break;
+      for (const slot of free) {
+        try {
+          await this.keys.insertOne(toDoc(record, slot));
+          return;
+        } catch (err) {
+          if (!isDuplicateKeyError(err)) throw err;
+        }
+      }
+    }
+    throw new AppError("apikey.too_many");
+  }
+
+  async get(id: string): Promise<ApiKeyRecord | undefined> {
+    const doc = await this.keys.findOne({ _id: id });
+    return doc ? fromDoc(doc) : undefined;
+  }
+
+  async list(): Promise<ApiKeyRecord[]> {
+    const docs = await this.keys.find({}).sort({ createDate: 1, _id: 1 }).toArray();
+    return docs.map(fromDoc);
+  }
+
+  async update(id: string, patch: ApiKeyPatch): Promise<{ before: ApiKeyRecord; after: ApiKeyRecord } | undefined> {
+    const set: Partial<ApiKeyDoc> = {};
+    if (patch.name !== undefined) set.name = patch.name;
+    if (patch.enabled !== undefined) set.enabled = patch.enabled;
+    if (patch.maxScope !== undefined) set.maxScope = [...patch.maxScope];
+    const doc = await this.keys.findOneAndUpdate({ _id: id }, { $set: set }, { returnDocument: "before" });
+    if (!doc) return undefined;
+    const before = fromDoc(doc);
+    return { before, after: fromDoc({ ...doc, ...set }) };
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const res = await this.keys.deleteOne({ _id: id });
+    return res.deletedCount === 1;
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.db.command({ ping: 1 }, { timeoutMS: 2000 });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+function toDoc(r: ApiKeyRecord, slot: number): ApiKeyDoc {
+  return {
+    _id: r.id,
+    slot,
+    name: r.name,
+    enabled: r.enabled,
+    maxScope: [...r.maxScope],
+    type: r.type,
+    ...(r.sealedSecret === undefined ? {} : { sealedSecret: r.sealedSecret }),
+    ...(r.clientPublicKey === undefined ? {} : { clientPublicKey: r.clientPublicKey }),
+    createDate: r.createDate,
+  };
+}
+
+function fromDoc(d: ApiKeyDoc): ApiKeyRecord {
+  return {
+    id: d._id,
+    name: d.name,
+    enabled: d.enabled,
+    // Stored scopes were parsed before they were written.
+    maxScope: d.maxScope as ApiKeyRecord["maxScope"],
+    type: d.type,
+    ...(d.sealedSecret === undefined || d.sealedSecret === null ? {} : { sealedSecret: d.sealedSecret }),
+    ...(d.clientPublicKey === undefined || d.clientPublicKey === null ? {} : { clientPublicKey: d.clientPublicKey }),
+    createDate: d.createDate,
+  };
+}

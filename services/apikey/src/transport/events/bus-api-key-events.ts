@@ -1,0 +1,34 @@
+import { type EventBus, Events, publishEvent } from "@pkiserver/kit";
+import type { ApiKeyRecord } from "../../domain/api-key";
+import type { ApiKeyEvents } from "../../domain/ports";
+
+/** Publishes key changes on the event bus as `pkiserver.events.v1` messages. */
+export class BusApiKeyEvents implements ApiKeyEvents {
+  constructor(private readonly bus: EventBus) {}
+
+  created(key: ApiKeyRecord, at: number): Promise<void> {
+    return publishEvent(this.bus, Events.apiKeyCreated, {
+      apiKeyId: key.id,
+      name: key.name,
+      maxScope: [...key.maxScope],
+      enabled: key.enabled,
+      at,
+    });
+  }
+
+  updated(before: ApiKeyRecord, after: ApiKeyRecord, at: number): Promise<void> {
+    return publishEvent(this.bus, Events.apiKeyUpdated, {
+      apiKeyId: after.id,
+      name: after.name,
+      maxScope: [...after.maxScope],
+      enabled: after.enabled,
+      previousMaxScope: [...before.maxScope],
+      previousEnabled: before.enabled,
+      at,
+    });
+  }
+
+  deleted(apiKeyId: string, at: number): Promise<void> {
+    return publishEvent(this.bus, Events.apiKeyDeleted, { apiKeyId, at });
+  }
+}

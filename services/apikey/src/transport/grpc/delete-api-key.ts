@@ -1,0 +1,10 @@
+import type { apikeyV1 } from "@pkiserver/proto";
+import { deleteApiKey } from "../../domain/delete-api-key";
+import type { ApiKeyDeps } from "../../domain/ports";
+
+export function deleteApiKeyHandler(deps: ApiKeyDeps) {
+  return async (req: apikeyV1.DeleteApiKeyRequest): Promise<apikeyV1.DeleteApiKeyResponse> => {
+    await deleteApiKey(deps, req.apiKeyId);
+    return {};
+  };
+}
