@@ -1,0 +1,493 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { before, describe, it } from "node:test";
+import { ed25519Sign, grantSigningPayload, hmacSignature } from "@pkiserver/kit";
+import { basic, bearer, call, errCode, ok, post, rpcBody, signed, WsClient } from "../support/client";
+import type { TestSystem } from "../support/forms";
+import { ed25519Pair } from "../support/keys";
+
+export interface TokenResult {
+  accessToken: string;
+  accessTokenExpiresIn: number;
+  refreshToken: string;
+  refreshTokenExpiresIn: number;
+  tokenType: string;
+  scope: string[];
+  sessionName?: string;
+}
+
+interface ApiKeyView {
+  apiKeyId: string;
+  name: string;
+  enabled: boolean;
+  maxScope: string[];
+  clientPublicKey?: string;
+  createDate: number;
+}
+
+/** Every secret and token a suite used, so the log check can look for each. */
+export const usedSecrets = new Set<string>();
+
+export async function tokenFor(url: string, clientId: string, clientSecret: string, scope: string[] = []) {
+  const t = await ok<TokenResult>(url, "auth/token", { grantType: "client_credentials", clientId, clientSecret, scope });
+  usedSecrets.add(t.accessToken);
+  usedSecrets.add(t.refreshToken);
+  return t;
+}
+
+function newSecret(): string {
+  const s = randomBytes(24).toString("base64url");
+  usedSecrets.add(s);
+  return s;
+}
+
+/**
+ * Creates the first key of a fresh system the way an operator does; two
+ * concurrent calls race and exactly one may win.
+ */
+export async function bootstrap(sys: TestSystem): Promise<{ apiKeyId: string; apiKeySecret: string }> {
+  const wrong = await errCode(sys.url, "auth/createFirstApiKey", { initializationToken: "wrong-token", name: "x" });
+  assert.equal(wrong.code, 97);
+  const attempts = await Promise.all(
+    [1, 2].map(() => call(sys.url, "auth/createFirstApiKey", { initializationToken: sys.initToken, name: "first" })),
+  );
+  const winners = attempts.filter((a) => a.result);
+  const losers = attempts.filter((a) => a.error);
+  assert.equal(winners.length, 1, `exactly one concurrent createFirstApiKey wins: ${JSON.stringify(attempts)}`);
+  assert.equal(losers[0]?.error?.code, 96);
+  const key = winners[0]?.result as { apiKeyId: string; apiKeySecret: string };
+  usedSecrets.add(key.apiKeySecret);
+  return key;
+}
+
+/** A bootstrapped system: its first key and a token of it with every scope. */
+export interface Ctx {
+  sys: TestSystem;
+  firstKey: { apiKeyId: string; apiKeySecret: string };
+  admin: TokenResult;
+}
+
+export async function prepare(sys: TestSystem): Promise<Ctx> {
+  const firstKey = await bootstrap(sys);
+  const admin = await tokenFor(sys.url, firstKey.apiKeyId, firstKey.apiKeySecret);
+  return { sys, firstKey, admin };
+}
+
+/** API.md sections 3-6 for auth/ and user/. */
+export function authSuite(ctx: () => Ctx): void {
+  const url = () => ctx().sys.url;
+  const sys = () => ctx().sys;
+  // Token tests open many sessions; they use a key of their own so the first
+  // key's session stays among its 16 live ones.
+  let first: { apiKeyId: string; apiKeySecret: string };
+  let admin: TokenResult;
+
+  before(async () => {
+    admin = ctx().admin;
+    const k = await addSecretKey(["user:read_write", "pki:read_write", "pkiadmin:read_write"], "main");
+    first = { apiKeyId: k.apiKeyId, apiKeySecret: k.clientSecret };
+  });
+
+  /** Adds a secret key with the given scopes, returning id and secret. */
+  async function addSecretKey(maxScope: string[], name = "k") {
+    const clientSecret = newSecret();
+    const { apiKeyId } = await ok<{ apiKeyId: string }>(
+      url(),
+      "user/addApiKey",
+      { type: "secret", name, clientSecret, maxScope },
+      bearer(admin.accessToken),
+    );
+    return { apiKeyId, clientSecret };
+  }
+
+  describe("auth/createFirstApiKey", () => {
+    it("refuses once a key exists (96), even with the right token", async () => {
+      const e = await errCode(url(), "auth/createFirstApiKey", { initializationToken: sys().initToken, name: "again" });
+      assert.equal(e.code, 96);
+    });
+  });
+
+  describe("auth/token", () => {
+    it("client_credentials returns the documented shape with the key's whole maxScope expanded", async () => {
+      const t = await tokenFor(url(), first.apiKeyId, first.apiKeySecret);
+      assert.equal(t.tokenType, "Bearer");
+      assert.equal(t.accessTokenExpiresIn, 900000);
+      assert.equal(t.refreshTokenExpiresIn, 604800000);
+      assert.ok(t.accessToken.length <= 1024 && t.refreshToken.length <= 1024);
+      for (const s of ["user:read", "user:write", "pki:read", "pkiadmin:read", "pkiadmin:write"]) {
+        assert.ok(t.scope.includes(s), s);
+      }
+    });
+
+    it("expands read_write and leaves modifiers out of the granted scope", async () => {
+      const t = await tokenFor(url(), first.apiKeyId, first.apiKeySecret, ["user:read_write", "session:expand", "expiresIn:60000"]);
+      assert.deepEqual([...t.scope].sort(), ["user:read", "user:write"]);
+      assert.equal(t.sessionName, "expand");
+      assert.equal(t.accessTokenExpiresIn, 60000);
+    });
+
+    it("refuses an unknown clientId (71), a wrong secret (12), a wider scope (73), unknown scopes (-32602)", async () => {
+      const unknown = await errCode(url(), "auth/token", {
+        grantType: "client_credentials",
+        clientId: "no-such-key-id",
+        clientSecret: "x".repeat(40),
+        scope: [],
+      });
+      assert.equal(unknown.code, 71);
+      const wrong = await errCode(url(), "auth/token", {
+        grantType: "client_credentials",
+        clientId: first.apiKeyId,
+        clientSecret: "y".repeat(40),
+        scope: [],
+      });
+      assert.equal(wrong.code, 12);
+      const narrow = await addSecretKey(["pki:read"]);
+      const wider = await errCode(url(), "auth/token", {
+        grantType: "client_credentials",
+        clientId: narrow.apiKeyId,
+        clientSecret: narrow.clientSecret,
+        scope: ["pkiadmin:write"],
+      });
+      assert.equal(wider.code, 73);
+      const bogus = await errCode(url(), "auth/token", {
+        grantType: "client_credentials",
+        clientId: first.apiKeyId,
+        clientSecret: first.apiKeySecret,
+        scope: ["solution:*"],
+      });
+      assert.equal(bogus.code, -32602);
+      await ok(url(), "user/deleteApiKey", { apiKeyId: narrow.apiKeyId }, bearer(admin.accessToken));
+    });
+
+    it("client_signature works with HMAC and Ed25519 keys and refuses bad, stale or replayed signatures", async () => {
+      const hmacKey = await addSecretKey(["pki:read"]);
+      const ts = Date.now();
+      const sig = hmacSignature(hmacKey.clientSecret, grantSigningPayload(ts, "n-1", "hello"));
+      const grant = { grantType: "client_signature", clientId: hmacKey.apiKeyId, timestamp: ts, nonce: "n-1", data: "hello", scope: [] };
+      const t = await ok<TokenResult>(url(), "auth/token", { ...grant, signature: sig });
+      assert.deepEqual(t.scope, ["pki:read"]);
+      assert.equal((await errCode(url(), "auth/token", { ...grant, signature: sig })).code, 12, "replayed nonce");
+      const tampered = await errCode(url(), "auth/token", { ...grant, nonce: "n-2", signature: sig });
+      assert.equal(tampered.code, 12, "signature over other data");
+      const oldTs = Date.now() - 11 * 60_000;
+      const stale = hmacSignature(hmacKey.clientSecret, grantSigningPayload(oldTs, "n-3", undefined));
+      const staleErr = await errCode(url(), "auth/token", {
+        grantType: "client_signature",
+        clientId: hmacKey.apiKeyId,
+        timestamp: oldTs,
+        nonce: "n-3",
+        signature: stale,
+        scope: [],
+      });
+      assert.equal(staleErr.code, 12, "stale timestamp");
+      const unknown = await errCode(url(), "auth/token", { ...grant, clientId: "no-such-key", nonce: "n-4", signature: sig });
+      assert.equal(unknown.code, 71);
+
+      const pair = ed25519Pair();
+      const { apiKeyId } = await ok<{ apiKeyId: string }>(
+        url(),
+        "user/addApiKey",
+        { type: "pubKey", name: "ed", clientPubKey: pair.publicKeyPem, maxScope: ["pki:read"] },
+        bearer(admin.accessToken),
+      );
+      const ts2 = Date.now();
+      const edSig = ed25519Sign(pair.privateKeyPem, grantSigningPayload(ts2, "e-1", undefined));
+      const edTok = await ok<TokenResult>(url(), "auth/token", {
+        grantType: "client_signature",
+        clientId: apiKeyId,
+        timestamp: ts2,
+        nonce: "e-1",
+        signature: edSig,
+        scope: ["pki:read"],
+      });
+      assert.deepEqual(edTok.scope, ["pki:read"]);
+      // A public-key key has no secret: client_credentials is refused.
+      const cc = await errCode(url(), "auth/token", {
+        grantType: "client_credentials",
+        clientId: apiKeyId,
+        clientSecret: "z".repeat(40),
+        scope: [],
+      });
+      assert.equal(cc.code, 12);
+      for (const id of [hmacKey.apiKeyId, apiKeyId]) {
+        await ok(url(), "user/deleteApiKey", { apiKeyId: id }, bearer(admin.accessToken));
+      }
+    });
+
+    it("refresh rotates: the old pair stops at once, the new one works, and reuse revokes the session (75)", async () => {
+      const t1 = await tokenFor(url(), first.apiKeyId, first.apiKeySecret, ["user:read"]);
+      const t2 = await ok<TokenResult>(url(), "auth/token", { grantType: "refresh_token", refreshToken: t1.refreshToken });
+      usedSecrets.add(t2.accessToken);
+      usedSecrets.add(t2.refreshToken);
+      assert.equal((await errCode(url(), "user/listApiKeys", {}, bearer(t1.accessToken))).code, 75, "old access token");
+      await ok(url(), "user/listApiKeys", {}, bearer(t2.accessToken));
+      const reuse = await errCode(url(), "auth/token", { grantType: "refresh_token", refreshToken: t1.refreshToken });
+      assert.equal(reuse.code, 75);
+      // The theft response revokes the whole session, including the newest pair.
+      assert.equal((await errCode(url(), "user/listApiKeys", {}, bearer(t2.accessToken))).code, 75);
+      const after = await errCode(url(), "auth/token", { grantType: "refresh_token", refreshToken: t2.refreshToken });
+      assert.equal(after.code, 75);
+      const garbage = await errCode(url(), "auth/token", { grantType: "refresh_token", refreshToken: "garbage" });
+      assert.equal(garbage.code, 76);
+    });
+
+    it("closes the oldest of 16 live sessions when a 17th opens", async () => {
+      const key = await addSecretKey(["user:read"]);
+      const sessions: TokenResult[] = [];
+      for (let i = 0; i < 17; i++) sessions.push(await tokenFor(url(), key.apiKeyId, key.clientSecret));
+      const oldest = sessions[0] as TokenResult;
+      assert.equal((await errCode(url(), "user/listApiKeys", {}, bearer(oldest.accessToken))).code, 75);
+      assert.equal(
+        (await errCode(url(), "auth/token", { grantType: "refresh_token", refreshToken: oldest.refreshToken })).code,
+        75,
+      );
+      await ok(url(), "user/listApiKeys", {}, bearer((sessions[1] as TokenResult).accessToken));
+      await ok(url(), "user/listApiKeys", {}, bearer((sessions[16] as TokenResult).accessToken));
+      await ok(url(), "user/deleteApiKey", { apiKeyId: key.apiKeyId }, bearer(admin.accessToken));
+    });
+
+    it("a named session replaces the earlier session of the same name", async () => {
+      const a = await tokenFor(url(), first.apiKeyId, first.apiKeySecret, ["user:read", "session:ci"]);
+      const b = await tokenFor(url(), first.apiKeyId, first.apiKeySecret, ["user:read", "session:ci"]);
+      assert.equal(b.sessionName, "ci");
+      assert.equal((await errCode(url(), "user/listApiKeys", {}, bearer(a.accessToken))).code, 75);
+      await ok(url(), "user/listApiKeys", {}, bearer(b.accessToken));
+    });
+
+    it("an ipAddr: token works from that address only", async () => {
+      const here = await tokenFor(url(), first.apiKeyId, first.apiKeySecret, ["user:read", "ipAddr:127.0.0.1"]);
+      await ok(url(), "user/listApiKeys", {}, bearer(here.accessToken));
+      const elsewhere = await tokenFor(url(), first.apiKeyId, first.apiKeySecret, ["user:read", "ipAddr:2001:db8::1"]);
+      const refused = await call(url(), "user/listApiKeys", {}, bearer(elsewhere.accessToken));
+      assert.ok(refused.error, "a token bound to another address is refused");
+      assert.ok([14, 75].includes(refused.error.code), `refused with ${refused.error.code}`);
+    });
+  });
+
+  describe("auth/forkToken", () => {
+    it("opens a new named session with the source's scope and leaves the source working", async () => {
+      const src = await tokenFor(url(), first.apiKeyId, first.apiKeySecret, ["pki:read"]);
+      const fork = await ok<TokenResult>(url(), "auth/forkToken", { refreshToken: src.refreshToken, sessionName: "forked" });
+      usedSecrets.add(fork.accessToken);
+      usedSecrets.add(fork.refreshToken);
+      assert.deepEqual(fork.scope, ["pki:read"]);
+      assert.equal(fork.sessionName, "forked");
+      assert.notEqual(fork.refreshToken, src.refreshToken);
+      await ok(url(), "pki/getKeyHistory", { userId: "usr", instanceId: "8UV7xqdcyqYDcZomeZbv4YNXLhikz1gt5teR9Qgot8xknL6nhH", contextId: "ctx" }, bearer(src.accessToken));
+      await ok(url(), "pki/getKeyHistory", { userId: "usr", instanceId: "8UV7xqdcyqYDcZomeZbv4YNXLhikz1gt5teR9Qgot8xknL6nhH", contextId: "ctx" }, bearer(fork.accessToken));
+      const refreshed = await ok<TokenResult>(url(), "auth/token", { grantType: "refresh_token", refreshToken: src.refreshToken });
+      usedSecrets.add(refreshed.refreshToken);
+      assert.equal((await errCode(url(), "auth/forkToken", { refreshToken: "garbage", sessionName: "x" })).code, 76);
+      assert.equal(
+        (await errCode(url(), "auth/forkToken", { refreshToken: src.refreshToken, sessionName: "again" })).code,
+        75,
+        "a rotated refresh token cannot fork",
+      );
+    });
+  });
+
+  describe("credential schemes", () => {
+    it("accepts Bearer and X-User-Token access tokens, refuses none (14) and garbage (76)", async () => {
+      await ok(url(), "user/listApiKeys", {}, bearer(admin.accessToken));
+      await ok(url(), "user/listApiKeys", {}, { "x-user-token": admin.accessToken });
+      assert.equal((await errCode(url(), "user/listApiKeys", {})).code, 14);
+      assert.equal((await errCode(url(), "user/listApiKeys", {}, bearer("not.a.token"))).code, 76);
+      const parts = admin.accessToken.split(".");
+      const forged = `${parts[0]}.${parts[1]}.${Buffer.from("forged-signature-bytes-0123456789abcdef0123456789ab").toString("base64url")}`;
+      assert.equal((await errCode(url(), "user/listApiKeys", {}, bearer(forged))).code, 76);
+    });
+
+    it("accepts Basic credentials of a secret key and refuses bad ones and public-key keys (14)", async () => {
+      const k = await addSecretKey(["user:read"]);
+      const list = await ok<{ list: ApiKeyView[] }>(url(), "user/listApiKeys", {}, basic(k.apiKeyId, k.clientSecret));
+      assert.ok(list.list.some((x) => x.apiKeyId === k.apiKeyId));
+      assert.equal((await errCode(url(), "user/listApiKeys", {}, basic(k.apiKeyId, "w".repeat(40)))).code, 14);
+      // Basic gives the key's maxScope: user:write is not in it.
+      const denied = await errCode(url(), "user/deleteApiKey", { apiKeyId: k.apiKeyId }, basic(k.apiKeyId, k.clientSecret));
+      assert.equal(denied.code, 73);
+      const pair = ed25519Pair();
+      const { apiKeyId } = await ok<{ apiKeyId: string }>(
+        url(),
+        "user/addApiKey",
+        { type: "pubKey", name: "ed", clientPubKey: pair.publicKeyPem, maxScope: ["user:read"] },
+        bearer(admin.accessToken),
+      );
+      assert.equal((await errCode(url(), "user/listApiKeys", {}, basic(apiKeyId, "q".repeat(40)))).code, 14);
+      for (const id of [k.apiKeyId, apiKeyId]) await ok(url(), "user/deleteApiKey", { apiKeyId: id }, bearer(admin.accessToken));
+    });
+
+    it("accepts signed requests (HMAC and Ed25519) and refuses tampered, replayed and stale ones (14)", async () => {
+      const k = await addSecretKey(["user:read"]);
+      const body = rpcBody("user/listApiKeys", {});
+      const h = signed(k.apiKeyId, { secret: k.clientSecret }, body);
+      const okReply = await post(url(), body, h);
+      assert.ok((okReply.json as { result?: unknown }).result, okReply.text);
+      const replay = await post(url(), body, h);
+      assert.equal((replay.json as { error?: { code: number } }).error?.code, 14, "replayed nonce");
+      const tamperedBody = body.replace("listApiKeys", "listApiKeys ");
+      const tampered = await post(url(), tamperedBody, signed(k.apiKeyId, { secret: k.clientSecret }, body));
+      assert.equal((tampered.json as { error?: { code: number } }).error?.code, 14, "body differs from the signed one");
+      const stale = await post(
+        url(),
+        body,
+        signed(k.apiKeyId, { secret: k.clientSecret }, body, { timestamp: Date.now() - 11 * 60_000 }),
+      );
+      assert.equal((stale.json as { error?: { code: number } }).error?.code, 14, "stale timestamp");
+      const wrongKey = await post(url(), body, signed(k.apiKeyId, { secret: "v".repeat(40) }, body));
+      assert.equal((wrongKey.json as { error?: { code: number } }).error?.code, 14);
+
+      const pair = ed25519Pair();
+      const { apiKeyId } = await ok<{ apiKeyId: string }>(
+        url(),
+        "user/addApiKey",
+        { type: "pubKey", name: "ed", clientPubKey: pair.publicKeyPem, maxScope: ["user:read"] },
+        bearer(admin.accessToken),
+      );
+      const edOk = await post(url(), body, signed(apiKeyId, { privateKeyPem: pair.privateKeyPem }, body));
+      assert.ok((edOk.json as { result?: unknown }).result, edOk.text);
+      for (const id of [k.apiKeyId, apiKeyId]) await ok(url(), "user/deleteApiKey", { apiKeyId: id }, bearer(admin.accessToken));
+    });
+
+    it("refuses a caller lacking the method's scope (73)", async () => {
+      const t = await tokenFor(url(), first.apiKeyId, first.apiKeySecret, ["pki:read"]);
+      assert.equal((await errCode(url(), "pkiAdmin/listHosts", {}, bearer(t.accessToken))).code, 73);
+      assert.equal((await errCode(url(), "user/listApiKeys", {}, bearer(t.accessToken))).code, 73);
+    });
+  });
+
+  describe("user/ API keys", () => {
+    it("adds, reads, lists, updates and deletes keys, never returning a secret", async () => {
+      const k = await addSecretKey(["user:read", "pki:read"], "reader");
+      const got = await ok<{ apiKey: ApiKeyView }>(url(), "user/getApiKey", { apiKeyId: k.apiKeyId }, bearer(admin.accessToken));
+      assert.equal(got.apiKey.apiKeyId, k.apiKeyId);
+      assert.equal(got.apiKey.name, "reader");
+      assert.equal(got.apiKey.enabled, true);
+      assert.ok(typeof got.apiKey.createDate === "number");
+      assert.ok(!("clientSecret" in got.apiKey));
+      const list = await call(url(), "user/listApiKeys", {}, bearer(admin.accessToken));
+      assert.ok(!JSON.stringify(list).includes(k.clientSecret), "no secret in listApiKeys");
+      assert.ok(!JSON.stringify(list).includes(first.apiKeySecret));
+      await ok(url(), "user/updateApiKey", { apiKeyId: k.apiKeyId, name: "renamed" }, bearer(admin.accessToken));
+      const renamed = await ok<{ apiKey: ApiKeyView }>(url(), "user/getApiKey", { apiKeyId: k.apiKeyId }, bearer(admin.accessToken));
+      assert.equal(renamed.apiKey.name, "renamed");
+      await ok(url(), "user/deleteApiKey", { apiKeyId: k.apiKeyId }, bearer(admin.accessToken));
+      assert.equal((await errCode(url(), "user/getApiKey", { apiKeyId: k.apiKeyId }, bearer(admin.accessToken))).code, 71);
+      assert.equal((await errCode(url(), "user/deleteApiKey", { apiKeyId: k.apiKeyId }, bearer(admin.accessToken))).code, 71);
+      assert.equal(
+        (await errCode(url(), "user/updateApiKey", { apiKeyId: k.apiKeyId, enabled: false }, bearer(admin.accessToken))).code,
+        71,
+      );
+    });
+
+    it("refuses bad keys: private-key PEM, short secret, modifiers in maxScope (-32602)", async () => {
+      const pair = ed25519Pair();
+      const priv = await errCode(
+        url(),
+        "user/addApiKey",
+        { type: "pubKey", name: "p", clientPubKey: pair.privateKeyPem, maxScope: [] },
+        bearer(admin.accessToken),
+      );
+      assert.equal(priv.code, -32602);
+      const short = await errCode(
+        url(),
+        "user/addApiKey",
+        { type: "secret", name: "s", clientSecret: "short", maxScope: [] },
+        bearer(admin.accessToken),
+      );
+      assert.equal(short.code, -32602);
+      const mod = await errCode(
+        url(),
+        "user/addApiKey",
+        { type: "secret", name: "m", clientSecret: newSecret(), maxScope: ["session:x"] },
+        bearer(admin.accessToken),
+      );
+      assert.equal(mod.code, -32602);
+    });
+
+    it("refuses to give a new key scopes the caller does not hold (73)", async () => {
+      const writer = await addSecretKey(["user:read", "user:write"]);
+      const t = await tokenFor(url(), writer.apiKeyId, writer.clientSecret);
+      const escalate = await errCode(
+        url(),
+        "user/addApiKey",
+        { type: "secret", name: "esc", clientSecret: newSecret(), maxScope: ["pkiadmin:write"] },
+        bearer(t.accessToken),
+      );
+      assert.equal(escalate.code, 73);
+      await ok(url(), "user/deleteApiKey", { apiKeyId: writer.apiKeyId }, bearer(admin.accessToken));
+    });
+
+    it("refuses an 11th key (72)", async () => {
+      const list = await ok<{ list: ApiKeyView[] }>(url(), "user/listApiKeys", {}, bearer(admin.accessToken));
+      const added: string[] = [];
+      for (let i = list.list.length; i < 10; i++) added.push((await addSecretKey(["pki:read"])).apiKeyId);
+      const eleventh = await errCode(
+        url(),
+        "user/addApiKey",
+        { type: "secret", name: "11", clientSecret: newSecret(), maxScope: [] },
+        bearer(admin.accessToken),
+      );
+      assert.equal(eleventh.code, 72);
+      for (const id of added) await ok(url(), "user/deleteApiKey", { apiKeyId: id }, bearer(admin.accessToken));
+    });
+  });
+
+  describe("revocation", () => {
+    it("disabling a key refuses its tokens at once (75); re-enabling revives nothing", async () => {
+      const k = await addSecretKey(["user:read"]);
+      const t = await tokenFor(url(), k.apiKeyId, k.clientSecret);
+      await ok(url(), "user/listApiKeys", {}, bearer(t.accessToken));
+      await ok(url(), "user/updateApiKey", { apiKeyId: k.apiKeyId, enabled: false }, bearer(admin.accessToken));
+      assert.equal((await errCode(url(), "user/listApiKeys", {}, bearer(t.accessToken))).code, 75);
+      assert.equal((await errCode(url(), "auth/token", { grantType: "refresh_token", refreshToken: t.refreshToken })).code, 75);
+      assert.equal(
+        (await errCode(url(), "auth/token", { grantType: "client_credentials", clientId: k.apiKeyId, clientSecret: k.clientSecret, scope: [] })).code,
+        12,
+        "a disabled key cannot get tokens",
+      );
+      await ok(url(), "user/updateApiKey", { apiKeyId: k.apiKeyId, enabled: true }, bearer(admin.accessToken));
+      assert.equal((await errCode(url(), "user/listApiKeys", {}, bearer(t.accessToken))).code, 75);
+      await ok(url(), "user/deleteApiKey", { apiKeyId: k.apiKeyId }, bearer(admin.accessToken));
+    });
+
+    it("deleting a key refuses its tokens at once (75)", async () => {
+      const k = await addSecretKey(["user:read"]);
+      const t = await tokenFor(url(), k.apiKeyId, k.clientSecret);
+      await ok(url(), "user/deleteApiKey", { apiKeyId: k.apiKeyId }, bearer(admin.accessToken));
+      assert.equal((await errCode(url(), "user/listApiKeys", {}, bearer(t.accessToken))).code, 75);
+      assert.equal((await errCode(url(), "auth/token", { grantType: "refresh_token", refreshToken: t.refreshToken })).code, 75);
+    });
+
+    it("narrowing a key's maxScope revokes the sessions outside it and keeps the others", async () => {
+      const k = await addSecretKey(["user:read", "pki:read"]);
+      const wide = await tokenFor(url(), k.apiKeyId, k.clientSecret, ["user:read", "pki:read"]);
+      const narrow = await tokenFor(url(), k.apiKeyId, k.clientSecret, ["user:read"]);
+      await ok(url(), "user/updateApiKey", { apiKeyId: k.apiKeyId, maxScope: ["user:read"] }, bearer(admin.accessToken));
+      assert.equal((await errCode(url(), "user/listApiKeys", {}, bearer(wide.accessToken))).code, 75);
+      await ok(url(), "user/listApiKeys", {}, bearer(narrow.accessToken));
+      await ok(url(), "user/deleteApiKey", { apiKeyId: k.apiKeyId }, bearer(admin.accessToken));
+    });
+  });
+
+  describe("auth/bindAccessToken", () => {
+    it("is refused over HTTP (59)", async () => {
+      assert.equal((await errCode(url(), "auth/bindAccessToken", { accessToken: admin.accessToken })).code, 59);
+    });
+
+    it("binds a token to a WebSocket connection, replacing earlier bindings, and refuses bad tokens (76)", async () => {
+      const ws = await WsClient.open(url());
+      try {
+        assert.equal((await ws.call("user/listApiKeys")).error?.code, 14);
+        assert.equal((await ws.call("auth/bindAccessToken", { accessToken: "garbage" })).error?.code, 76);
+        const pkiOnly = await tokenFor(url(), first.apiKeyId, first.apiKeySecret, ["pki:read"]);
+        assert.equal((await ws.call("auth/bindAccessToken", { accessToken: pkiOnly.accessToken })).result, "OK");
+        assert.equal((await ws.call("user/listApiKeys")).error?.code, 73);
+        assert.equal((await ws.call("auth/bindAccessToken", { accessToken: admin.accessToken })).result, "OK");
+        const list = await ws.call("user/listApiKeys");
+        assert.ok(list.result, JSON.stringify(list));
+      } finally {
+        ws.close();
+      }
+    });
+  });
+}

@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import { bearer, errCode, ok } from "../support/client";
+import { startForm } from "../support/forms";
+import { randomPubKey } from "../support/keys";
+import { authSuite, type Ctx, prepare, tokenFor, usedSecrets } from "./auth.suite";
+import { pkiSuite } from "./pki.suite";
+import { transportSuite } from "./transport.suite";
+
+/**
+ * The whole end-to-end suite against the distributed form: four processes,
+ * a real MongoDB-compatible server and a real NATS server.
+ */
+describe("distributed form", () => {
+  let ctx: Ctx;
+  before(async () => {
+    ctx = await prepare(await startForm("distributed"));
+  });
+  after(() => ctx.sys.stop());
+
+  describe("transport", () => transportSuite(() => ctx.sys));
+  describe("auth and API keys", () => authSuite(() => ctx));
+  describe("PKI", () => pkiSuite(() => ctx));
+
+  describe("restart of every process", () => {
+    it("keeps hosts, key histories, API keys and live sessions, and a revoked token stays refused", async () => {
+      const url = ctx.sys.url;
+      const admin = bearer(ctx.admin.accessToken);
+      const secret = randomBytes(24).toString("base64url");
+      usedSecrets.add(secret);
+      const { apiKeyId } = await ok<{ apiKeyId: string }>(
+        url,
+        "user/addApiKey",
+        { type: "secret", name: "survivor", clientSecret: secret, maxScope: ["pki:read", "pkiadmin:read_write"] },
+        admin,
+      );
+      const live = await tokenFor(url, apiKeyId, secret);
+      const revoked = await tokenFor(url, apiKeyId, secret);
+      const rotated = await ok<{ accessToken: string; refreshToken: string }>(url, "auth/token", {
+        grantType: "refresh_token",
+        refreshToken: revoked.refreshToken,
+      });
+      usedSecrets.add(rotated.accessToken);
+      usedSecrets.add(rotated.refreshToken);
+      const host = randomPubKey();
+      const hostUrl = `survivor-${randomBytes(4).toString("hex")}.example`;
+      await ok(url, "pkiAdmin/setHost", { hostPubKey: host, hostUrl }, bearer(live.accessToken));
+      const ref = { userId: "survivor", instanceId: host, contextId: "ctx-survivor" };
+      const k1 = randomPubKey();
+      await ok(url, "pkiAdmin/setKey", { ...ref, userPubKey: k1 }, bearer(live.accessToken));
+      await ok(url, "pkiAdmin/deleteKey", ref, bearer(live.accessToken));
+      const historyBefore = await ok(url, "pki/getKeyHistory", ref, bearer(live.accessToken));
+
+      await ctx.sys.restart();
+
+      assert.deepEqual(await ok(url, "pki/getHost", { instanceId: host }, bearer(live.accessToken)), {
+        instanceId: host,
+        hostPubKey: host,
+        addresses: [hostUrl],
+      });
+      assert.deepEqual(await ok(url, "pki/getKeyHistory", ref, bearer(live.accessToken)), historyBefore);
+      const key = await ok<{ apiKey: { name: string } }>(url, "user/getApiKey", { apiKeyId }, admin);
+      assert.equal(key.apiKey.name, "survivor");
+      // The live session still refreshes, and the key's secret still works.
+      await ok(url, "auth/token", { grantType: "refresh_token", refreshToken: live.refreshToken });
+      await tokenFor(url, apiKeyId, secret);
+      // The access token made stale by rotation before the restart is still refused.
+      assert.equal((await errCode(url, "pki/getHost", { instanceId: host }, bearer(revoked.accessToken))).code, 75);
+      assert.equal(
+        (await errCode(url, "auth/token", { grantType: "refresh_token", refreshToken: revoked.refreshToken })).code,
+        75,
+      );
+    });
+  });
+
+  describe("logs", () => {
+    it("never contain a secret or token used in this run", () => {
+      assert.ok(ctx.sys.logs.length > 10);
+      for (const secret of usedSecrets) {
+        assert.equal(
+          ctx.sys.logs.find((l) => l.includes(secret)),
+          undefined,
+          "a log line contains a secret",
+        );
+      }
+    });
+  });
+});

@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { call, ok, post, rpcBody } from "../support/client";
+import { startForm } from "../support/forms";
+
+describe("embedded form: configuration", () => {
+  it("PMX_PKI_PUBLIC_READ=true lets anyone call pki/* and nothing else", async () => {
+    const sys = await startForm("embedded", { PMX_PKI_PUBLIC_READ: "true" });
+    try {
+      const ref = { userId: "public", instanceId: "8UV7xqdcyqYDcZomeZbv4YNXLhikz1gt5teR9Qgot8xknL6nhH", contextId: "ctx" };
+      assert.deepEqual(await ok(sys.url, "pki/getKeyHistory", ref), []);
+      assert.equal((await call(sys.url, "pkiAdmin/listHosts", {})).error?.code, 14);
+    } finally {
+      await sys.stop();
+    }
+  });
+
+  it("pki/* needs credentials by default (14)", async () => {
+    const sys = await startForm("embedded");
+    try {
+      const ref = { userId: "public", instanceId: "8UV7xqdcyqYDcZomeZbv4YNXLhikz1gt5teR9Qgot8xknL6nhH", contextId: "ctx" };
+      assert.equal((await call(sys.url, "pki/getKeyHistory", ref)).error?.code, 14);
+    } finally {
+      await sys.stop();
+    }
+  });
+
+  it("answers a client over its rate limit with HTTP 429, Retry-After and -32029", async () => {
+    const sys = await startForm("embedded", { PMX_RATE_LIMIT_PER_MINUTE: "5" });
+    try {
+      const replies = [];
+      for (let i = 0; i < 12; i++) replies.push(await post(sys.url, rpcBody("no/such")));
+      const limited = replies.filter((r) => r.status === 429);
+      assert.ok(limited.length > 0, "some requests were limited");
+      assert.ok(replies.slice(0, 5).every((r) => r.status === 200), "the first five pass");
+      const r = limited[0] as (typeof limited)[number];
+      const retryAfter = Number(r.headers.get("retry-after"));
+      assert.ok(retryAfter >= 1, "Retry-After in seconds");
+      const body = r.json as { error: { code: number; message: string; data: { retryAfter: number } } };
+      assert.equal(body.error.code, -32029);
+      assert.equal(body.error.message, "Too many requests");
+      assert.equal(body.error.data.retryAfter, retryAfter);
+    } finally {
+      await sys.stop();
+    }
+  });
+
+  it("allows CORS only when PMX_CORS_ORIGINS is set", async () => {
+    const closed = await startForm("embedded");
+    const open = await startForm("embedded", { PMX_CORS_ORIGINS: "https://app.example" });
+    try {
+      const pre = (u: string) =>
+        fetch(`${u}/main`, {
+          method: "OPTIONS",
+          headers: { origin: "https://app.example", "access-control-request-method": "POST" },
+        });
+      assert.equal((await pre(closed.url)).headers.get("access-control-allow-origin"), null);
+      assert.equal((await pre(open.url)).headers.get("access-control-allow-origin"), "https://app.example");
+    } finally {
+      await closed.stop();
+      await open.stop();
+    }
+  });
+});

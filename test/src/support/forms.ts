@@ -1,0 +1,70 @@
+import { randomBytes } from "node:crypto";
+import { Writable } from "node:stream";
+import { freePort, startDistributed, startSystem } from "@pkiserver/server";
+import { getInfra } from "@pkiserver/test-harness";
+
+export type Form = "embedded" | "distributed";
+
+export interface TestSystem {
+  readonly form: Form;
+  readonly url: string;
+  /** Every log line every process of the system wrote so far. */
+  readonly logs: string[];
+  readonly initToken: string;
+  /** Stops and starts every process again on the same stores (distributed form). */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Configuration every test system gets; callers may add to it. */
+function baseEnv(initToken: string): Record<string, string> {
+  return {
+    PMX_HOST: "127.0.0.1",
+    PMX_INITIALIZATION_TOKEN: initToken,
+    PMX_LOG_LEVEL: "info",
+    // Tests send bursts from one address; the limit has its own test.
+    PMX_RATE_LIMIT_PER_MINUTE: "0",
+  };
+}
+
+export async function startForm(form: Form, extraEnv: Record<string, string> = {}): Promise<TestSystem> {
+  const initToken = `init-${randomBytes(16).toString("hex")}`;
+  const logs: string[] = [];
+  if (form === "embedded") {
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const line of chunk.toString("utf8").split("\n")) if (line) logs.push(line);
+        cb();
+      },
+    });
+    const system = await startSystem({
+      env: { ...baseEnv(initToken), PMX_PORT: "0", ...extraEnv },
+      logDestination: sink,
+    });
+    return {
+      form,
+      url: system.url,
+      logs,
+      initToken,
+      restart: () => Promise.reject(new Error("the embedded form with in-memory stores cannot keep state across restarts")),
+      stop: () => system.stop(),
+    };
+  }
+  const infra = await getInfra();
+  const name = infra.freshName("e2e");
+  const system = await startDistributed({
+    env: {
+      PATH: process.env.PATH ?? "",
+      ...baseEnv(initToken),
+      PMX_PORT: String(await freePort()),
+      PMX_MONGO_URL: infra.mongoUrl,
+      PMX_MONGO_DB: name,
+      PMX_NATS_URL: infra.natsUrl,
+      PMX_NATS_PREFIX: name,
+      PMX_SECRET_KEY: `k1:${randomBytes(32).toString("base64")}`,
+      ...extraEnv,
+    },
+    onOutput: (_name, line) => logs.push(line),
+  });
+  return { form, url: system.url, logs, initToken, restart: () => system.restart(), stop: () => system.stop() };
+}
