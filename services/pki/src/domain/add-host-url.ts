@@ -1,0 +1,11 @@
+import type { Host } from "./entities";
+import type { PkiDeps } from "./ports";
+import { checkHostUrl, checkPubKey } from "./validate";
+
+export async function addHostUrl(deps: PkiDeps, input: { instanceId: string; hostUrl: string }): Promise<Host> {
+  const instanceId = checkPubKey("instanceId", input.instanceId);
+  const hostUrl = checkHostUrl(input.hostUrl);
+  const host = await deps.hosts.addUrl(instanceId, hostUrl);
+  await deps.events.hostChanged(host, deps.clock.now());
+  return host;
+}

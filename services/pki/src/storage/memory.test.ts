@@ -1,0 +1,4 @@
+import { pkiStoreContract } from "./contract";
+import { createMemoryStores } from "./stores";
+
+pkiStoreContract("memory", async () => createMemoryStores());

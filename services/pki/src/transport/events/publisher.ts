@@ -1,0 +1,74 @@
+import { createHash } from "node:crypto";
+import { type EventBus, Events, type Logger, publishEvent } from "@pkiserver/kit";
+import type { eventsV1 } from "@pkiserver/proto";
+import type { Host, KeyRecord } from "../../domain/entities";
+import type { PkiEvents } from "../../domain/ports";
+
+/**
+ * Publishes pki events on the bus. The write they report has already
+ * succeeded, so a publishing failure is logged rather than turned into a
+ * failed call the client would retry against a changed state.
+ */
+export class BusPkiEvents implements PkiEvents {
+  constructor(
+    private readonly bus: EventBus,
+    private readonly logger: Logger,
+  ) {}
+
+  hostRegistered(host: Host, at: number): Promise<void> {
+    return this.send("hostRegistered", () =>
+      publishEvent(this.bus, Events.hostRegistered, { host: hostRecord(host), at }),
+    );
+  }
+
+  hostChanged(host: Host, at: number): Promise<void> {
+    return this.send("hostChanged", () => publishEvent(this.bus, Events.hostChanged, { host: hostRecord(host), at }));
+  }
+
+  hostDeleted(host: Host, at: number): Promise<void> {
+    return this.send("hostDeleted", () => publishEvent(this.bus, Events.hostDeleted, { host: hostRecord(host), at }));
+  }
+
+  userKeySet(record: KeyRecord): Promise<void> {
+    return this.send("userKeySet", () =>
+      publishEvent(this.bus, Events.userKeySet, { record: userKeyRecord(record) }, recordEventId(record)),
+    );
+  }
+
+  userKeyDeleted(record: KeyRecord): Promise<void> {
+    return this.send("userKeyDeleted", () =>
+      publishEvent(this.bus, Events.userKeyDeleted, { record: userKeyRecord(record) }, recordEventId(record)),
+    );
+  }
+
+  private async send(event: string, publish: () => Promise<void>): Promise<void> {
+    try {
+      await publish();
+    } catch (err) {
+      this.logger.error({ event, err: String(err) }, "event not published");
+    }
+  }
+}
+
+function hostRecord(host: Host): eventsV1.HostRecord {
+  return { instanceId: host.instanceId, hostPubKey: host.hostPubKey, addresses: [...host.addresses] };
+}
+
+function userKeyRecord(r: KeyRecord): eventsV1.UserKeyRecord {
+  return {
+    userId: r.userId,
+    instanceId: r.instanceId,
+    contextId: r.contextId,
+    createDate: r.createDate,
+    ...(r.userPubKey === undefined ? {} : { userPubKey: r.userPubKey }),
+    ...(r.customData === undefined ? {} : { customDataJson: r.customData }),
+  };
+}
+
+/** A record is one position of one history, so that names its event: a republish is recognised as the same. */
+function recordEventId(r: KeyRecord): string {
+  const digest = createHash("sha256")
+    .update(JSON.stringify([r.userId, r.instanceId, r.contextId, r.seq]))
+    .digest("hex");
+  return `pki.userkey.${digest}`;
+}
