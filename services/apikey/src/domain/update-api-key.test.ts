@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ALL_SCOPES } from "@pkiserver/kit";
+import { codeOf, errorData, makeDeps, SECRET } from "../testing/fixtures";
+import { addApiKey } from "./add-api-key";
+import { updateApiKey } from "./update-api-key";
+
+const ALL = [...ALL_SCOPES];
+
+async function setup() {
+  const deps = makeDeps();
+  const { apiKeyId } = await addApiKey(deps, {
+    name: "old",
+    type: "secret",
+    clientSecret: SECRET,
+    maxScope: ["user:read_write"],
+    callerScope: ALL,
+  });
+  deps.events.events.length = 0;
+  return { deps, apiKeyId };
+}
+
+describe("updateApiKey", () => {
+  it("changes the given fields only and announces the previous values", async () => {
+    const { deps, apiKeyId } = await setup();
+    const view = await updateApiKey(deps, { apiKeyId, enabled: false, maxScope: ["user:read"], callerScope: ALL });
+    assert.equal(view.name, "old");
+    assert.equal(view.enabled, false);
+    assert.deepEqual(view.maxScope, ["user:read"]);
+    const ev = deps.events.events[0];
+    assert.ok(ev?.type === "updated");
+    assert.equal(ev.before.enabled, true);
+    assert.deepEqual(ev.before.maxScope, ["user:read", "user:write"]);
+    assert.equal(ev.after.enabled, false);
+    assert.deepEqual(ev.after.maxScope, ["user:read"]);
+  });
+
+  it("tells an absent maxScope from an empty one", async () => {
+    const { deps, apiKeyId } = await setup();
+    const renamed = await updateApiKey(deps, { apiKeyId, name: "new", callerScope: [] });
+    assert.equal(renamed.name, "new");
+    assert.deepEqual(renamed.maxScope, ["user:read", "user:write"]);
+    const emptied = await updateApiKey(deps, { apiKeyId, maxScope: [], callerScope: [] });
+    assert.deepEqual(emptied.maxScope, []);
+  });
+
+  it("answers 71 for an unknown key", async () => {
+    const { deps } = await setup();
+    assert.equal(
+      await codeOf(updateApiKey(deps, { apiKeyId: "0123456789abcdef01234567", name: "x", callerScope: ALL })),
+      "apikey.not_found",
+    );
+    assert.equal(
+      await codeOf(updateApiKey(deps, { apiKeyId: "0123456789abcdef01234567", callerScope: ALL })),
+      "apikey.not_found",
+    );
+    assert.equal(deps.events.events.length, 0);
+  });
+
+  it("refuses with 73 a maxScope beyond the caller's scope", async () => {
+    const { deps, apiKeyId } = await setup();
+    assert.equal(
+      await codeOf(updateApiKey(deps, { apiKeyId, maxScope: ["pkiadmin:write"], callerScope: ["user:read_write"] })),
+      "auth.insufficient_scope",
+    );
+  });
+
+  it("rejects modifiers in maxScope and an over-long name with -32602", async () => {
+    const { deps, apiKeyId } = await setup();
+    assert.match(
+      String(await errorData(updateApiKey(deps, { apiKeyId, maxScope: ["session:x"], callerScope: ALL }))),
+      /^maxScope -> 0 -> /,
+    );
+    assert.match(
+      String(await errorData(updateApiKey(deps, { apiKeyId, name: "n".repeat(129), callerScope: ALL }))),
+      /^name -> /,
+    );
+  });
+});

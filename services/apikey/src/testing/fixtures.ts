@@ -1,0 +1,74 @@
+import { AppError, SecretBox } from "@pkiserver/kit";
+import type { ApiKeyRecord } from "../domain/api-key";
+import type { ApiKeyDeps, ApiKeyEvents } from "../domain/ports";
+import { MemoryApiKeyStore } from "../storage/memory-api-key-store";
+import { MemoryNonceStore } from "../storage/memory-nonce-store";
+
+export type RecordedEvent =
+  | { type: "created"; key: ApiKeyRecord; at: number }
+  | { type: "updated"; before: ApiKeyRecord; after: ApiKeyRecord; at: number }
+  | { type: "deleted"; apiKeyId: string; at: number };
+
+export class RecordingEvents implements ApiKeyEvents {
+  readonly events: RecordedEvent[] = [];
+  async created(key: ApiKeyRecord, at: number) {
+    this.events.push({ type: "created", key, at });
+  }
+  async updated(before: ApiKeyRecord, after: ApiKeyRecord, at: number) {
+    this.events.push({ type: "updated", before, after, at });
+  }
+  async deleted(apiKeyId: string, at: number) {
+    this.events.push({ type: "deleted", apiKeyId, at });
+  }
+}
+
+export interface TestDeps extends ApiKeyDeps {
+  readonly store: MemoryApiKeyStore;
+  readonly events: RecordingEvents;
+  readonly clock: { now(): number; set(ms: number): void };
+}
+
+export const INIT_TOKEN = "initialization-token-for-tests";
+
+/** In-memory deps with a clock that only moves when told to. */
+export function makeDeps(opts: { initializationToken?: string | undefined; now?: number } = {}): TestDeps {
+  let now = opts.now ?? 1_750_000_000_000;
+  return {
+    store: new MemoryApiKeyStore(),
+    nonces: new MemoryNonceStore(),
+    events: new RecordingEvents(),
+    clock: { now: () => now, set: (ms) => (now = ms) },
+    secrets: SecretBox.ephemeral(),
+    initializationToken: "initializationToken" in opts ? opts.initializationToken : INIT_TOKEN,
+  };
+}
+
+/** The catalogue code a promise rejects with ("ok" when it resolves). */
+export async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return "ok";
+  } catch (err) {
+    if (err instanceof AppError) return err.code;
+    throw err;
+  }
+}
+
+/** The `data` of the AppError a promise rejects with. */
+export async function errorData(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof AppError) return err.data;
+    throw err;
+  }
+  throw new Error("expected a rejection");
+}
+
+export const SECRET = "a-client-secret-of-more-than-32-characters";
+
+/** The Ed25519 key of API.md section 3's vectors. */
+export const ED25519_PUBLIC_PEM =
+  "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEADsSTjY2wnm1iwWamIWwLTPVhtTIb8TVlI8tts3wkhkQ=\n-----END PUBLIC KEY-----\n";
+export const ED25519_PRIVATE_PEM =
+  "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIOBVFGaSFtfqbNvZWctFKg3k+I0T5YXRavpKAD9+BgCX\n-----END PRIVATE KEY-----\n";
