@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds the test MongoDB-compatible server (test/infra/ferretdb) into a cache
+# outside the repository and prints the binary's path. The cache key is the
+# hash of the program's sources, so an unchanged program is never rebuilt.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+src="$here/ferretdb"
+cache="${PMX_CACHE_DIR:-$HOME/.cache/pkiserver}"
+
+hash="$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -c1-16)"
+out="$cache/ferretdb-$hash/ferretdb"
+
+if [[ ! -x "$out" ]]; then
+  command -v go >/dev/null || { echo "build-ferretdb.sh: Go is not installed (https://go.dev/dl/)" >&2; exit 1; }
+  mkdir -p "$(dirname "$out")"
+  tmp="$out.tmp.$$"
+  trap 'rm -f "$tmp"' EXIT
+  # Build output goes to stderr so stdout carries only the path.
+  (cd "$src" && go build -trimpath -o "$tmp" .) >&2
+  mv -f "$tmp" "$out"
+fi
+
+echo "$out"
