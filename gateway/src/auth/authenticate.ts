@@ -1,0 +1,146 @@
+import {
+  AppError,
+  type AsyncClient,
+  normaliseScopes,
+  parseSignatureCredentials,
+  requestSigningPayload,
+  type Scope,
+} from "@pkiserver/kit";
+import { apikeyV1 } from "@pkiserver/proto";
+import { normaliseIp } from "../http/client-ip";
+import type { RevocationCache } from "./revocations";
+import type { TokenClaims, TokenVerifier } from "./token-verifier";
+
+/** Who is calling, once authenticated. */
+export interface Caller {
+  apiKeyId: string;
+  /** Expanded base scopes the caller holds. */
+  scopes: Scope[];
+  via: "token" | "basic" | "signature";
+}
+
+/** The credentials a request carries. */
+export interface Credentials {
+  authorization?: string | undefined;
+  userToken?: string | undefined;
+  /** The token bound to a WebSocket connection (auth/bindAccessToken). */
+  boundToken?: string | undefined;
+  /** What a signed HTTP request covers; absent over WebSocket, where requests are not signed. */
+  signed?: { method: string; uri: string; body: Buffer } | undefined;
+}
+
+const MAX_HEADER_LENGTH = 8192;
+
+function unauthorized(): AppError {
+  return new AppError("auth.unauthorized");
+}
+
+/**
+ * Resolves the caller of a request (API.md section 3). Tokens are verified
+ * locally; Basic and signed credentials are checked by the apikey service.
+ */
+export class Authenticator {
+  constructor(
+    private readonly deps: {
+      apikey: AsyncClient<apikeyV1.ApiKeyServiceServer>;
+      verifier: TokenVerifier;
+      revocations: RevocationCache;
+      /** Resolves when the revocation snapshot is loaded; tokens are not trusted before. */
+      revocationsLoaded: () => Promise<boolean>;
+    },
+  ) {}
+
+  async authenticate(creds: Credentials, clientIp: string, requestId: string): Promise<Caller> {
+    const authorization = creds.authorization?.trim();
+    if (authorization !== undefined && authorization.length > MAX_HEADER_LENGTH) throw unauthorized();
+    const space = authorization?.indexOf(" ") ?? -1;
+    const scheme =
+      authorization === undefined ? "" : (space < 0 ? authorization : authorization.slice(0, space)).toLowerCase();
+    const rest = authorization === undefined || space < 0 ? "" : authorization.slice(space + 1).trim();
+
+    // A binding is made explicitly on the connection, so it outranks the upgrade request's headers.
+    if (creds.boundToken !== undefined) return this.fromToken(creds.boundToken, clientIp);
+    if (scheme === "bearer") return this.fromToken(rest, clientIp);
+    if (creds.userToken !== undefined) return this.fromToken(creds.userToken.trim(), clientIp);
+    if (scheme === "basic") return this.fromBasic(rest, requestId);
+    if (scheme === "pmx-hmac-sha256" && creds.signed !== undefined)
+      return this.fromSignature(rest, creds.signed, requestId);
+    throw unauthorized();
+  }
+
+  /** Verifies an access token for use from `clientIp`: signature, expiry, revocation, IP restriction. */
+  async verifyToken(token: string, clientIp: string): Promise<TokenClaims> {
+    const claims = await this.deps.verifier.verify(token);
+    if (!(await this.deps.revocationsLoaded())) {
+      throw new AppError("rpc.internal", { internal: "revocation list not loaded yet" });
+    }
+    this.deps.revocations.check(claims);
+    if (claims.ipAddr !== undefined && normaliseIp(claims.ipAddr) !== normaliseIp(clientIp)) {
+      throw new AppError("auth.token_invalid");
+    }
+    return claims;
+  }
+
+  private async fromToken(token: string, clientIp: string): Promise<Caller> {
+    const claims = await this.verifyToken(token, clientIp);
+    return { apiKeyId: claims.apiKeyId, scopes: normaliseScopes(claims.scope), via: "token" };
+  }
+
+  private async fromBasic(encoded: string, requestId: string): Promise<Caller> {
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) throw unauthorized();
+    const decoded = Buffer.from(encoded, "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    if (colon < 1) throw unauthorized();
+    const apiKeyId = decoded.slice(0, colon);
+    const secret = decoded.slice(colon + 1);
+    if (apiKeyId.length > 128 || secret.length < 1 || secret.length > 256) throw unauthorized();
+    const res = await this.checked(() =>
+      this.deps.apikey.verifySecret({ apiKeyId, secret }, { requestId, callerKeyId: apiKeyId }),
+    );
+    const key = res.apiKey;
+    // A key with a public key signs its requests; its having a secret at all is not a way in.
+    if (key?.type === apikeyV1.ApiKeyType.API_KEY_TYPE_PUB_KEY || key?.clientPublicKey !== undefined) {
+      throw unauthorized();
+    }
+    return this.fromKey(key, "basic");
+  }
+
+  private async fromSignature(
+    value: string,
+    signed: NonNullable<Credentials["signed"]>,
+    requestId: string,
+  ): Promise<Caller> {
+    const parsed = parseSignatureCredentials(value);
+    if (parsed === undefined) throw unauthorized();
+    const payload = requestSigningPayload(parsed.timestamp, parsed.nonce, signed.method, signed.uri, signed.body);
+    const res = await this.checked(() =>
+      this.deps.apikey.verifySignature(
+        {
+          apiKeyId: parsed.apiKeyId,
+          timestamp: parsed.timestamp,
+          nonce: parsed.nonce,
+          payload,
+          signature: parsed.signature,
+        },
+        { requestId, callerKeyId: parsed.apiKeyId },
+      ),
+    );
+    return this.fromKey(res.apiKey, "signature");
+  }
+
+  private fromKey(key: apikeyV1.ApiKey | undefined, via: Caller["via"]): Caller {
+    if (key === undefined || !key.enabled) throw unauthorized();
+    return { apiKeyId: key.apiKeyId, scopes: normaliseScopes(key.maxScope), via };
+  }
+
+  /** Any refusal of a credential is `14`; an outage stays an internal error rather than posing as one. */
+  private async checked<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      const e = AppError.from(err);
+      if (e.code === "rpc.internal") throw e;
+      throw unauthorized();
+    }
+  }
+}

@@ -1,0 +1,101 @@
+import ipaddr from "ipaddr.js";
+// Plain zod rather than the kit's helpers: main.ts reads this config before
+// starting telemetry, and the kit's entry point loads grpc-js, which must be
+// loaded only after telemetry has started to be instrumented.
+import { z } from "zod";
+
+const list = z
+  .string()
+  .optional()
+  .transform((v) =>
+    (v ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0),
+  );
+
+const trustedProxies = list.superRefine((items, ctx) => {
+  for (const item of items) {
+    if (!ipaddr.isValid(item) && !ipaddr.isValidCIDR(item)) {
+      ctx.addIssue({ code: "custom", message: `not an IP or CIDR: ${item}` });
+    }
+  }
+});
+
+const bool = (def: boolean) =>
+  z
+    .enum(["true", "false", "1", "0", ""])
+    .default(def ? "true" : "false")
+    .transform((v) => v === "true" || v === "1");
+
+const address = (def: string) =>
+  z
+    .string()
+    .regex(/^[^\s:]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/, "expected host:port")
+    .default(def);
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v === "" ? undefined : v));
+
+const schema = z
+  .object({
+    PMX_HOST: z.string().min(1).default("0.0.0.0"),
+    PMX_PORT: z.coerce.number().int().min(0).max(65535).default(8101),
+    PMX_APIKEY_ADDR: address("127.0.0.1:8111"),
+    PMX_AUTH_ADDR: address("127.0.0.1:8112"),
+    PMX_PKI_ADDR: address("127.0.0.1:8113"),
+    PMX_CORS_ORIGINS: list,
+    PMX_TRUSTED_PROXIES: trustedProxies,
+    PMX_PKI_PUBLIC_READ: bool(false),
+    PMX_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
+    PMX_NATS_URL: optionalString,
+    PMX_NATS_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '_' and '-'")
+      .default("pkiserver"),
+    PMX_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    OTEL_EXPORTER_OTLP_ENDPOINT: z
+      .url()
+      .optional()
+      .or(z.literal("").transform(() => undefined)),
+  })
+  .transform((e) => ({
+    host: e.PMX_HOST,
+    port: e.PMX_PORT,
+    apikeyAddr: e.PMX_APIKEY_ADDR,
+    authAddr: e.PMX_AUTH_ADDR,
+    pkiAddr: e.PMX_PKI_ADDR,
+    /** Empty: CORS off. `*` allows any origin. */
+    corsOrigins: e.PMX_CORS_ORIGINS,
+    trustedProxies: e.PMX_TRUSTED_PROXIES,
+    pkiPublicRead: e.PMX_PKI_PUBLIC_READ,
+    /** 0 disables rate limiting. */
+    rateLimitPerMinute: e.PMX_RATE_LIMIT_PER_MINUTE,
+    natsUrl: e.PMX_NATS_URL,
+    natsPrefix: e.PMX_NATS_PREFIX,
+    logLevel: e.PMX_LOG_LEVEL,
+    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+  }));
+
+export type GatewayConfig = z.infer<typeof schema>;
+
+/** Every problem of an invalid configuration, one per line. */
+export class GatewayConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join("\n  ")}`);
+    this.name = "GatewayConfigError";
+  }
+}
+
+/** Reads the gateway's configuration; throws GatewayConfigError listing every problem. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): GatewayConfig {
+  const result = schema.safeParse(source);
+  if (!result.success) {
+    throw new GatewayConfigError(
+      result.error.issues.map((i) => `${i.path.length > 0 ? i.path.join(".") : "(env)"}: ${i.message}`),
+    );
+  }
+  return result.data;
+}

@@ -1,0 +1,56 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/** The gateway's Prometheus metrics, in a registry of its own (one per app). */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<"method" | "code" | "transport">;
+  private readonly duration: Histogram<"method" | "code" | "transport">;
+  private readonly wsConnections: Gauge;
+  private readonly rateLimited: Counter;
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: "pmx_gateway_" });
+    this.requests = new Counter({
+      name: "pmx_gateway_rpc_requests_total",
+      help: "JSON-RPC requests handled, by method and result code (0: success)",
+      labelNames: ["method", "code", "transport"],
+      registers: [this.registry],
+    });
+    this.duration = new Histogram({
+      name: "pmx_gateway_rpc_request_duration_seconds",
+      help: "Time to handle one JSON-RPC request",
+      labelNames: ["method", "code", "transport"],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry],
+    });
+    this.wsConnections = new Gauge({
+      name: "pmx_gateway_ws_connections",
+      help: "Open WebSocket connections",
+      registers: [this.registry],
+    });
+    this.rateLimited = new Counter({
+      name: "pmx_gateway_rate_limited_total",
+      help: "Requests refused by the rate limit",
+      registers: [this.registry],
+    });
+  }
+
+  /** `method` must already be a known method name or a fixed placeholder, to bound label values. */
+  observe(method: string, code: number, transport: "http" | "ws", seconds: number): void {
+    const labels = { method, code: String(code), transport };
+    this.requests.inc(labels);
+    this.duration.observe(labels, seconds);
+  }
+
+  wsOpened(): void {
+    this.wsConnections.inc();
+  }
+
+  wsClosed(): void {
+    this.wsConnections.dec();
+  }
+
+  limited(): void {
+    this.rateLimited.inc();
+  }
+}

@@ -1,0 +1,81 @@
+// Telemetry must start before grpc-js and http are loaded, so this file
+// imports only the config and the telemetry entry at the top and requires
+// everything else afterwards.
+import { startTelemetry } from "@pkiserver/kit/telemetry";
+import { type GatewayConfig, GatewayConfigError, loadConfig } from "./config";
+
+function configOrExit(): GatewayConfig {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof GatewayConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
+type NatsBusFactory = (opts: { servers: string; prefix: string }) => Promise<import("@pkiserver/kit").EventBus>;
+
+async function main(): Promise<void> {
+  const config = configOrExit();
+  const telemetry = startTelemetry({ serviceName: "gateway", otlpEndpoint: config.otlpEndpoint });
+
+  const kit: typeof import("@pkiserver/kit") = require("@pkiserver/kit");
+  const { apikeyV1, authV1, pkiV1 }: typeof import("@pkiserver/proto") = require("@pkiserver/proto");
+  const { buildGateway }: typeof import("./app") = require("./app");
+
+  const logger = kit.createLogger({ name: "gateway", level: config.logLevel });
+  const closers: (() => Promise<void>)[] = [() => telemetry.shutdown()];
+  try {
+    let bus: import("@pkiserver/kit").EventBus;
+    if (config.natsUrl) {
+      const createNatsBus = (kit as unknown as { createNatsBus?: NatsBusFactory }).createNatsBus;
+      if (createNatsBus === undefined) throw new Error("PMX_NATS_URL is set but the kit has no NATS bus");
+      bus = await createNatsBus({ servers: config.natsUrl, prefix: config.natsPrefix });
+    } else {
+      bus = new kit.MemoryEventBus();
+    }
+    const b = bus;
+    closers.push(() => b.close());
+
+    const apikey = kit.createClient<import("@pkiserver/proto").apikeyV1.ApiKeyServiceServer>(
+      apikeyV1.ApiKeyServiceService,
+      "pkiserver.apikey.v1.ApiKeyService",
+      config.apikeyAddr,
+    );
+    const auth = kit.createClient<import("@pkiserver/proto").authV1.AuthServiceServer>(
+      authV1.AuthServiceService,
+      "pkiserver.auth.v1.AuthService",
+      config.authAddr,
+    );
+    const pki = kit.createClient<import("@pkiserver/proto").pkiV1.PkiServiceServer>(
+      pkiV1.PkiServiceService,
+      "pkiserver.pki.v1.PkiService",
+      config.pkiAddr,
+    );
+    closers.push(async () => {
+      apikey.close();
+      auth.close();
+      pki.close();
+    });
+
+    const app = await buildGateway({
+      config,
+      logger,
+      clients: { apikey: apikey.client, auth: auth.client, pki: pki.client },
+      bus,
+    });
+    closers.push(() => app.close());
+    await app.listen({ host: config.host, port: config.port });
+    logger.info({ host: config.host, port: config.port }, "gateway listening");
+    kit.onShutdown(logger, closers);
+  } catch (err) {
+    logger.fatal({ err: err instanceof Error ? err.message : String(err) }, "gateway failed to start");
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+    process.exit(1);
+  }
+}
+
+void main();

@@ -1,0 +1,115 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "@pkiserver/kit";
+import type { WebSocket } from "ws";
+import type { Authenticator, Credentials } from "../auth/authenticate";
+import type { Dispatcher } from "../rpc/dispatch";
+
+/** Messages a connection may have waiting; beyond this the peer is not reading its replies. */
+const MAX_PENDING = 64;
+
+interface Tracked {
+  missedPongs: number;
+}
+
+/**
+ * Keeps the WebSocket connections alive: a ping every `intervalMs`, and a
+ * peer that has not answered the last two pings is terminated.
+ */
+export class Heartbeat {
+  private readonly sockets = new Map<WebSocket, Tracked>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(intervalMs: number) {
+    this.timer = setInterval(() => this.tick(), intervalMs);
+    this.timer.unref();
+  }
+
+  add(socket: WebSocket): void {
+    const t: Tracked = { missedPongs: 0 };
+    this.sockets.set(socket, t);
+    socket.on("pong", () => {
+      t.missedPongs = 0;
+    });
+    socket.once("close", () => this.sockets.delete(socket));
+  }
+
+  private tick(): void {
+    for (const [socket, t] of this.sockets) {
+      if (t.missedPongs >= 2) {
+        socket.terminate();
+        this.sockets.delete(socket);
+        continue;
+      }
+      t.missedPongs++;
+      try {
+        socket.ping();
+      } catch {
+        // Closing already; the close event removes it.
+      }
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/**
+ * Serves one WebSocket connection: each text message is a JSON-RPC request or
+ * batch, handled in arrival order (so a binding applies to the messages after
+ * it), replies sent back as text messages.
+ */
+export function serveConnection(opts: {
+  socket: WebSocket;
+  dispatcher: Dispatcher;
+  authenticator: Authenticator;
+  clientIp: string;
+  /** The upgrade request's own credential headers. */
+  headers: { authorization?: string | undefined; userToken?: string | undefined };
+  logger: Logger;
+  onClose: () => void;
+}): void {
+  const { socket, dispatcher, authenticator, clientIp, logger } = opts;
+  let boundToken: string | undefined;
+  let pending = 0;
+  let chain: Promise<void> = Promise.resolve();
+
+  const bindToken = async (token: string) => {
+    await authenticator.verifyToken(token, clientIp);
+    boundToken = token;
+  };
+
+  socket.on("message", (data: Buffer | ArrayBuffer | Buffer[]) => {
+    if (pending >= MAX_PENDING) {
+      socket.close(1008, "Too many pending requests");
+      return;
+    }
+    pending++;
+    const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    chain = chain.then(async () => {
+      try {
+        const credentials: Credentials = {
+          authorization: opts.headers.authorization,
+          userToken: opts.headers.userToken,
+          boundToken,
+        };
+        const result = await dispatcher.handle(raw, {
+          requestId: randomUUID(),
+          transport: "ws",
+          clientIp,
+          credentials,
+          bindToken,
+        });
+        if (result.body !== undefined && socket.readyState === socket.OPEN) socket.send(JSON.stringify(result.body));
+      } catch (err) {
+        logger.error({ err: err instanceof Error ? err.message : String(err) }, "websocket message failed");
+      } finally {
+        pending--;
+      }
+    });
+  });
+  socket.once("close", () => {
+    boundToken = undefined;
+    opts.onClose();
+  });
+}
