@@ -8,7 +8,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 src="$here/ferretdb"
 cache="${PMX_CACHE_DIR:-$HOME/.cache/pkiserver}"
 
-hash="$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -c1-16)"
+# Same key as ferretdbCachePath() in test/harness: go.mod, go.sum, then the
+# Go files in byte order of their names.
+hash="$(cd "$src" && cat go.mod go.sum $(LC_ALL=C ls -- *.go) | sha256sum | cut -c1-16)"
 out="$cache/ferretdb-$hash/ferretdb"
 
 if [[ ! -x "$out" ]]; then

@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
@@ -71,7 +71,10 @@ export function which(name: string): string | undefined {
 export function ferretdbCachePath(): string | undefined {
   try {
     const hash = createHash("sha256");
-    for (const f of ["go.mod", "go.sum", "main.go"]) hash.update(readFileSync(join(ferretSource, f)));
+    const goFiles = readdirSync(ferretSource)
+      .filter((f) => f.endsWith(".go"))
+      .sort();
+    for (const f of ["go.mod", "go.sum", ...goFiles]) hash.update(readFileSync(join(ferretSource, f)));
     const cache = process.env.PMX_CACHE_DIR || join(process.env.HOME ?? tmpdir(), ".cache", "pkiserver");
     return join(cache, `ferretdb-${hash.digest("hex").slice(0, 16)}`, "ferretdb");
   } catch {

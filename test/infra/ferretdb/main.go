@@ -3,7 +3,9 @@
 //
 // It embeds FerretDB's library package rather than building FerretDB's own
 // command, which refuses to start without the version file its release build
-// generates.
+// generates. FerretDB listens on a private Unix socket; clients reach it
+// through a proxy on -listen that runs write commands one at a time (see
+// proxy.go).
 package main
 
 import (
@@ -11,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -45,8 +48,17 @@ func main() {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
+	// A socket path must stay under ~100 bytes, so it does not live in -dir.
+	sockDir, err := os.MkdirTemp("", "ferretdb-sock-")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ferretdb: %v\n", err)
+		os.Exit(1)
+	}
+	defer os.RemoveAll(sockDir)
+	sock := filepath.Join(sockDir, "s")
+
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
+		Listener:  ferretdb.ListenerConfig{Unix: sock},
 		Logger:    logger,
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + abs + "/",
@@ -59,8 +71,18 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	// Printed so a parent process can tell the listener is about to accept.
-	fmt.Fprintf(os.Stdout, "ferretdb listening on %s\n", *listen)
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ferretdb: %v\n", err)
+		os.Exit(1)
+	}
+	go (&writeSerializer{backend: sock, log: logger}).serve(l)
+	go func() {
+		<-ctx.Done()
+		l.Close()
+	}()
+
+	fmt.Fprintf(os.Stdout, "ferretdb listening on %s\n", l.Addr())
 	if err := f.Run(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "ferretdb: %v\n", err)
 		os.Exit(1)
