@@ -1,0 +1,104 @@
+import { describe, SecretBox, type ServiceApp, type ServiceDeps, startGrpcServer } from "@pkiserver/kit";
+import type { AuthConfig } from "./config";
+import type { AuthDeps } from "./domain/deps";
+import { type AuthSettings, MAX_SESSIONS_PER_KEY, maxAccessLifetime } from "./domain/model";
+import type { Clock, Sealer, SessionStore, SigningKeyStore } from "./domain/ports";
+import { SigningKeyManager } from "./domain/signing-keys";
+import { MemorySessionStore } from "./storage/memory-sessions";
+import { MemorySigningKeyStore } from "./storage/memory-signing-keys";
+import { MongoSessionStore } from "./storage/mongo-sessions";
+import { MongoSigningKeyStore } from "./storage/mongo-signing-keys";
+import { createAccessTokenVerifier } from "./tokens/access-token";
+import { subscribeApiKeyEvents } from "./transport/events/apikey-subscriber";
+import { BusAuthEvents } from "./transport/events/publisher";
+import { createApiKeyClient } from "./transport/grpc/apikey-client";
+import { authServiceRegistration } from "./transport/grpc/service";
+
+/** How long an expired session is kept, so its tokens still read as expired (75) rather than unknown (76). */
+export const PURGE_GRACE_MS = 86_400_000;
+const PURGE_INTERVAL_MS = 10 * 60_000;
+
+/** The composition root: stores, signing keys, apikey client, event handling, gRPC server. */
+export async function buildApp(config: AuthConfig, deps: ServiceDeps & { apikeyAddress: string }): Promise<ServiceApp> {
+  const logger = deps.logger;
+  const clock: Clock = { now: () => Date.now() };
+  const settings: AuthSettings = {
+    accessTokenLifetimeMs: config.accessTokenLifetimeMs,
+    refreshTokenLifetimeMs: config.refreshTokenLifetimeMs,
+    signingKeyRotationMs: config.signingKeyRotationMs,
+    maxSessionsPerKey: MAX_SESSIONS_PER_KEY,
+  };
+
+  let sessions: SessionStore;
+  let signingKeys: SigningKeyStore;
+  let sealer: Sealer;
+  if (deps.mongo) {
+    if (!config.secretKey) throw new Error("PMX_SECRET_KEY is required with MongoDB");
+    sealer = SecretBox.fromConfig(config.secretKey);
+    sessions = await MongoSessionStore.create(deps.mongo.db, { purgeGraceMs: PURGE_GRACE_MS });
+    signingKeys = await MongoSigningKeyStore.create(deps.mongo.db);
+  } else {
+    // Keys held in memory die with the process, so an ephemeral sealing key is enough.
+    sealer = SecretBox.ephemeral();
+    sessions = new MemorySessionStore();
+    signingKeys = new MemorySigningKeyStore();
+  }
+
+  const events = new BusAuthEvents(deps.bus, logger);
+  const keys = new SigningKeyManager(signingKeys, sealer, clock, events, {
+    rotationMs: settings.signingKeyRotationMs,
+    maxAccessLifetimeMs: maxAccessLifetime(settings),
+  });
+  await keys.tick();
+  const verifier = createAccessTokenVerifier({ now: clock.now, fetchKeys: () => keys.publicKeys() });
+  verifier.setKeys(await keys.publicKeys());
+
+  const apikeys = createApiKeyClient(deps.apikeyAddress);
+  const authDeps: AuthDeps = { sessions, keys, verifier, apikeys, events, clock, settings };
+
+  const closers: (() => Promise<void>)[] = [async () => apikeys.close()];
+  const stopAll = async () => {
+    for (const close of [...closers].reverse()) await close().catch(() => undefined);
+  };
+  try {
+    const subscription = await subscribeApiKeyEvents(deps.bus, authDeps, logger);
+    closers.push(() => subscription.stop());
+
+    const tickMs = Math.max(1000, Math.min(Math.floor(settings.signingKeyRotationMs / 10), 60_000));
+    const keyTimer = setInterval(() => {
+      keys
+        .tick()
+        .then(async () => verifier.setKeys(await keys.publicKeys()))
+        .catch((err: unknown) => logger.error({ err: describe(err) }, "signing key rotation failed"));
+    }, tickMs);
+    keyTimer.unref();
+    const purgeTimer = setInterval(() => {
+      Promise.all([sessions.purgeExpired(clock.now() - PURGE_GRACE_MS), keys.purge()]).catch((err: unknown) =>
+        logger.error({ err: describe(err) }, "purge of expired sessions and keys failed"),
+      );
+    }, PURGE_INTERVAL_MS);
+    purgeTimer.unref();
+    closers.push(async () => {
+      clearInterval(keyTimer);
+      clearInterval(purgeTimer);
+    });
+
+    const grpc = await startGrpcServer({
+      host: deps.listen.host,
+      port: deps.listen.port,
+      services: [authServiceRegistration(authDeps, logger)],
+    });
+    closers.push(() => grpc.stop());
+    logger.info({ address: grpc.address }, "auth service listening");
+
+    return {
+      name: "auth",
+      grpc,
+      isReady: async () => deps.bus.isReady() && (await sessions.isReady()),
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

@@ -1,0 +1,85 @@
+import {
+  AppError,
+  grantSigningPayload,
+  invalidParams,
+  normaliseScopes,
+  parseScopes,
+  scopesWithin,
+} from "@pkiserver/kit";
+import type { AuthDeps } from "./deps";
+import { normaliseIp } from "./ip";
+import type { ApiKeyInfo, TokenPair } from "./model";
+import { openSession } from "./sessions";
+import { checkLength } from "./validate";
+
+export type ClientGrant =
+  | { type: "client_credentials"; clientId: string; clientSecret: string; scope: string[] }
+  | {
+      type: "client_signature";
+      clientId: string;
+      signature: string;
+      timestamp: number;
+      nonce: string;
+      data?: string | undefined;
+      scope: string[];
+    };
+
+const MAX_SCOPE_ITEMS = 128;
+const MAX_SCOPE_ITEM_LENGTH = 512;
+
+/** Parses the requested scope list and its modifiers (before any credential is checked). */
+function parseRequest(scope: readonly string[], refreshLifetimeMs: number) {
+  checkLength("scope", scope, 0, MAX_SCOPE_ITEMS);
+  scope.forEach((s, i) => {
+    checkLength(`scope -> ${i}`, s, 0, MAX_SCOPE_ITEM_LENGTH);
+  });
+  const req = parseScopes(scope, "scope", true);
+  if (req.expiresIn !== undefined && req.expiresIn > refreshLifetimeMs) {
+    const i = scope.findIndex((s) => s.startsWith("expiresIn:"));
+    throw invalidParams(`scope -> ${i} -> expiresIn exceeds the refresh token lifetime`);
+  }
+  let ipAddr: string | undefined;
+  if (req.ipAddr !== undefined) ipAddr = normaliseIp(req.ipAddr);
+  return { ...req, ipAddr };
+}
+
+/**
+ * The client_credentials and client_signature grants: verify the key's
+ * credential with apikey, grant the requested scope (the key's whole
+ * maxScope when none is asked for) and open a session.
+ */
+export async function issueTokenForClient(deps: AuthDeps, grant: ClientGrant): Promise<TokenPair> {
+  checkLength("clientId", grant.clientId, 3, 128);
+  if (grant.type === "client_credentials") {
+    checkLength("clientSecret", grant.clientSecret, 32, 256);
+  } else {
+    checkLength("signature", grant.signature, 0, 4096);
+    checkLength("nonce", grant.nonce, 0, 64);
+    if (grant.data !== undefined) checkLength("data", grant.data, 0, 512);
+    if (!Number.isSafeInteger(grant.timestamp) || grant.timestamp < 0) {
+      throw invalidParams("timestamp -> Expected a non-negative integer");
+    }
+  }
+  // Parsed before the credential is checked, so a malformed request spends no nonce.
+  const req = parseRequest(grant.scope, deps.settings.refreshTokenLifetimeMs);
+  const key: ApiKeyInfo =
+    grant.type === "client_credentials"
+      ? await deps.apikeys.verifySecret(grant.clientId, grant.clientSecret)
+      : await deps.apikeys.verifySignature({
+          apiKeyId: grant.clientId,
+          timestamp: grant.timestamp,
+          nonce: grant.nonce,
+          payload: grantSigningPayload(grant.timestamp, grant.nonce, grant.data),
+          signature: grant.signature,
+        });
+  if (!key.enabled) throw new AppError("auth.invalid_credentials");
+  const scope = req.scopes.length === 0 ? normaliseScopes(key.maxScope) : req.scopes;
+  if (!scopesWithin(scope, key.maxScope)) throw new AppError("auth.insufficient_scope");
+  return openSession(deps, {
+    apiKeyId: key.apiKeyId,
+    name: req.sessionName,
+    scope,
+    ipAddr: req.ipAddr,
+    accessLifetime: req.expiresIn ?? deps.settings.accessTokenLifetimeMs,
+  });
+}

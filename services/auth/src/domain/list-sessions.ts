@@ -1,0 +1,9 @@
+import type { AuthDeps } from "./deps";
+import type { Session } from "./model";
+import { checkLength } from "./validate";
+
+/** The live sessions of a key, newest first. */
+export async function listSessions(deps: AuthDeps, apiKeyId: string): Promise<Session[]> {
+  checkLength("apiKeyId", apiKeyId, 1, 128);
+  return deps.sessions.listLive(apiKeyId, deps.clock.now());
+}

@@ -1,0 +1,91 @@
+import type { Scope } from "@pkiserver/kit";
+
+/** A session: one chain of refresh tokens and the access tokens issued along it. */
+export interface Session {
+  id: string;
+  apiKeyId: string;
+  name?: string | undefined;
+  /** Expanded base scopes granted to the session. */
+  scope: Scope[];
+  /** Normalised client IP the session's tokens are bound to. */
+  ipAddr?: string | undefined;
+  /** Lifetime of each access token issued for the session, ms. */
+  accessLifetime: number;
+  createdAt: number;
+  /** Slides to now + refresh lifetime on each rotation. */
+  expiresAt: number;
+  /** Incremented on each rotation; access tokens of older generations are refused. */
+  generation: number;
+  /** SHA-256 (base64url) of the one refresh token that may rotate the session now. */
+  refreshHash: string;
+  /** Hashes of refresh tokens already rotated away, newest last; presenting one again is theft. */
+  previousHashes: string[];
+  rotatedAt?: number | undefined;
+  revokedAt?: number | undefined;
+  revokeReason?: string | undefined;
+}
+
+/** What auth needs to know about an API key. */
+export interface ApiKeyInfo {
+  apiKeyId: string;
+  enabled: boolean;
+  maxScope: string[];
+}
+
+/** A freshly issued token pair, as the transports return it. */
+export interface TokenPair {
+  accessToken: string;
+  accessTokenExpiresIn: number;
+  refreshToken: string;
+  refreshTokenExpiresIn: number;
+  tokenType: "Bearer";
+  scope: Scope[];
+  sessionName?: string | undefined;
+  sessionId: string;
+  apiKeyId: string;
+  generation: number;
+}
+
+export interface AuthSettings {
+  accessTokenLifetimeMs: number;
+  refreshTokenLifetimeMs: number;
+  signingKeyRotationMs: number;
+  /** Live sessions one API key may hold; opening one more closes the oldest. */
+  maxSessionsPerKey: number;
+}
+
+/**
+ * The longest an access token can live: `expiresIn:` may ask for up to the
+ * refresh lifetime. Signing keys keep verifying, and revocations are listed,
+ * for this long.
+ */
+export function maxAccessLifetime(s: AuthSettings): number {
+  return Math.max(s.accessTokenLifetimeMs, s.refreshTokenLifetimeMs);
+}
+
+export const MAX_SESSIONS_PER_KEY = 16;
+
+/** Reasons recorded on revoked sessions and carried by `sessionRevoked` events. */
+export const RevokeReason = {
+  replaced: "replaced_by_named_session",
+  sessionLimit: "session_limit",
+  reuse: "refresh_token_reused",
+  apiKeyDeleted: "api_key_deleted",
+  apiKeyDisabled: "api_key_disabled",
+  scopeNarrowed: "api_key_scope_narrowed",
+  requested: "revoked_by_request",
+} as const;
+export type RevokeReason = (typeof RevokeReason)[keyof typeof RevokeReason];
+
+export function isLive(s: Session, now: number): boolean {
+  return s.revokedAt === undefined && s.expiresAt > now;
+}
+
+/** Rotated-away refresh hashes kept per session for reuse detection; older ones read as unknown (76). */
+export const PREVIOUS_HASHES_KEPT = 100;
+
+/** Newest first: createdAt, then id, so every replica orders sessions alike. */
+export function newestFirst(a: Session, b: Session): number {
+  if (a.createdAt !== b.createdAt) return b.createdAt - a.createdAt;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}

@@ -1,0 +1,111 @@
+import type { PublicSigningKey } from "../tokens/access-token";
+import type { ApiKeyInfo, Session } from "./model";
+
+export interface Clock {
+  now(): number;
+}
+
+export type RotateResult =
+  | { kind: "rotated"; session: Session }
+  /** The presented hash was rotated away earlier: someone holds a stale copy. */
+  | { kind: "reused"; session: Session }
+  /** Unknown session or hash, or a revoked or expired session. */
+  | { kind: "failed"; session: Session | undefined };
+
+export interface SessionStore {
+  /**
+   * Inserts `session`, then closes (revokes with the given reasons) the other
+   * live sessions of its key that carry the same name, and the oldest live
+   * sessions beyond `maxLivePerKey`. Replicas racing here converge: each keeps
+   * the newest (createdAt, then id). Returns the sessions this call revoked.
+   */
+  open(session: Session, maxLivePerKey: number, now: number): Promise<Session[]>;
+  get(id: string): Promise<Session | undefined>;
+  /**
+   * Atomically replaces the refresh hash when `presentedHash` is still the
+   * session's current one and the session is live; exactly one of any number
+   * of concurrent callers with the same hash wins.
+   */
+  rotate(
+    id: string,
+    presentedHash: string,
+    next: { refreshHash: string; expiresAt: number },
+    now: number,
+  ): Promise<RotateResult>;
+  /** Revokes one session if not already revoked; returns it when this call revoked it. */
+  revoke(id: string, reason: string, now: number): Promise<Session | undefined>;
+  /**
+   * Revokes the live sessions of `apiKeyId` created at or before `createdUpTo`
+   * that `select` picks (all when absent); returns those this call revoked.
+   */
+  revokeForKey(
+    apiKeyId: string,
+    reason: string,
+    now: number,
+    createdUpTo: number,
+    select?: (s: Session) => boolean,
+  ): Promise<Session[]>;
+  /** Live sessions of a key, newest first. */
+  listLive(apiKeyId: string, now: number): Promise<Session[]>;
+  /** Sessions revoked at or after `since`. */
+  listRevokedSince(since: number): Promise<Session[]>;
+  /** Unrevoked sessions rotated at or after `since`. */
+  listRotatedSince(since: number): Promise<Session[]>;
+  /** Deletes sessions that expired before `before`; returns how many. */
+  purgeExpired(before: number): Promise<number>;
+  isReady(): Promise<boolean>;
+}
+
+/** A signing key as stored: the private half sealed. */
+export interface StoredSigningKey {
+  kid: string;
+  /** Which rotation period the key signs for; unique, so racing replicas agree on one key. */
+  slot: string;
+  /** JSON of the public JWK. */
+  publicJwk: string;
+  sealedPrivateJwk: string;
+  createdAt: number;
+  verifyUntil: number;
+}
+
+export interface SigningKeyStore {
+  /** Inserts unless a key for `key.slot` exists; returns the slot's key either way. */
+  insertIfAbsent(key: StoredSigningKey): Promise<{ inserted: boolean; key: StoredSigningKey }>;
+  /** Keys still verifying at `now` (verifyUntil > now), oldest first. */
+  listVerifying(now: number): Promise<StoredSigningKey[]>;
+  purgeExpired(now: number): Promise<number>;
+}
+
+/** Encrypts values at rest (the kit's SecretBox has this shape). */
+export interface Sealer {
+  seal(plain: string, associatedData?: string): string;
+  open(sealed: string, associatedData?: string): string;
+}
+
+/**
+ * The apikey service as auth sees it. Errors it reports (`apikey.not_found`,
+ * `auth.invalid_credentials`) pass through unchanged.
+ */
+export interface ApiKeyVerifier {
+  verifySecret(apiKeyId: string, secret: string): Promise<ApiKeyInfo>;
+  verifySignature(input: {
+    apiKeyId: string;
+    timestamp: number;
+    nonce: string;
+    payload: Uint8Array;
+    signature: string;
+  }): Promise<ApiKeyInfo>;
+  /** The key now, or undefined when it does not exist. */
+  getApiKey(apiKeyId: string): Promise<ApiKeyInfo | undefined>;
+}
+
+/**
+ * Publishes auth events after the write they report. Never throws: an
+ * adapter that cannot publish logs the failure (the write stands).
+ */
+export interface AuthEvents {
+  sessionOpened(s: Session, at: number): Promise<void>;
+  sessionRotated(s: Session, at: number): Promise<void>;
+  sessionRevoked(s: Session, reason: string, at: number): Promise<void>;
+  signingKeyRotated(key: PublicSigningKey, at: number): Promise<void>;
+}

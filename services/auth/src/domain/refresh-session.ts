@@ -1,0 +1,33 @@
+import { AppError } from "@pkiserver/kit";
+import type { AuthDeps } from "./deps";
+import { RevokeReason, type TokenPair } from "./model";
+import { newRefreshToken } from "./refresh-token";
+import { issuePair, presentedSession, recheckApiKey, revokeSession } from "./sessions";
+import { checkLength } from "./validate";
+
+/**
+ * The refresh_token grant: rotates the session. The new pair replaces the
+ * old; the old refresh token is spent and the old access tokens die with the
+ * generation bump. Of concurrent refreshes with one token exactly one wins;
+ * the others count as reuse, which revokes the session.
+ */
+export async function refreshSession(deps: AuthDeps, refreshToken: string, clientIp: string): Promise<TokenPair> {
+  checkLength("refreshToken", refreshToken, 0, 1024);
+  const { session, hash } = await presentedSession(deps, refreshToken, clientIp);
+  await recheckApiKey(deps, session);
+  const now = deps.clock.now();
+  const next = newRefreshToken(session.id);
+  const result = await deps.sessions.rotate(
+    session.id,
+    hash,
+    { refreshHash: next.hash, expiresAt: now + deps.settings.refreshTokenLifetimeMs },
+    now,
+  );
+  if (result.kind === "reused") {
+    await revokeSession(deps, session.id, RevokeReason.reuse);
+    throw new AppError("auth.token_expired");
+  }
+  if (result.kind === "failed") throw new AppError("auth.token_expired");
+  await deps.events.sessionRotated(result.session, now);
+  return issuePair(deps, result.session, next.token, now);
+}

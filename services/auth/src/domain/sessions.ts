@@ -1,0 +1,126 @@
+import { AppError, type Scope, scopesWithin } from "@pkiserver/kit";
+import { signAccessToken } from "../tokens/access-token";
+import type { AuthDeps } from "./deps";
+import { normaliseIp } from "./ip";
+import { isLive, RevokeReason, type Session, type TokenPair } from "./model";
+import { newRefreshToken, newSessionId, parseRefreshToken } from "./refresh-token";
+
+export interface SessionSpec {
+  apiKeyId: string;
+  name?: string | undefined;
+  scope: Scope[];
+  ipAddr?: string | undefined;
+  accessLifetime: number;
+}
+
+/** Opens a session (closing what it replaces or pushes over the cap) and issues its first pair. */
+export async function openSession(deps: AuthDeps, spec: SessionSpec): Promise<TokenPair> {
+  const now = deps.clock.now();
+  const id = newSessionId();
+  const refresh = newRefreshToken(id);
+  const session: Session = {
+    id,
+    apiKeyId: spec.apiKeyId,
+    ...(spec.name === undefined ? {} : { name: spec.name }),
+    scope: spec.scope,
+    ...(spec.ipAddr === undefined ? {} : { ipAddr: spec.ipAddr }),
+    accessLifetime: spec.accessLifetime,
+    createdAt: now,
+    expiresAt: now + deps.settings.refreshTokenLifetimeMs,
+    generation: 0,
+    refreshHash: refresh.hash,
+    previousHashes: [],
+  };
+  const closed = await deps.sessions.open(session, deps.settings.maxSessionsPerKey, now);
+  await deps.events.sessionOpened(session, now);
+  for (const c of closed) await deps.events.sessionRevoked(c, c.revokeReason ?? RevokeReason.sessionLimit, now);
+  return issuePair(deps, session, refresh.token, now);
+}
+
+/** Signs an access token for the session's current generation and pairs it with `refreshToken`. */
+export async function issuePair(
+  deps: AuthDeps,
+  session: Session,
+  refreshToken: string,
+  now: number,
+): Promise<TokenPair> {
+  const accessToken = await signAccessToken(
+    {
+      apiKeyId: session.apiKeyId,
+      sessionId: session.id,
+      generation: session.generation,
+      scope: session.scope,
+      ...(session.ipAddr === undefined ? {} : { ipAddr: session.ipAddr }),
+      issuedAt: now,
+      expiresAt: now + session.accessLifetime,
+    },
+    await deps.keys.signer(),
+  );
+  return {
+    accessToken,
+    accessTokenExpiresIn: session.accessLifetime,
+    refreshToken,
+    refreshTokenExpiresIn: Math.max(0, session.expiresAt - now),
+    tokenType: "Bearer",
+    scope: session.scope,
+    ...(session.name === undefined ? {} : { sessionName: session.name }),
+    sessionId: session.id,
+    apiKeyId: session.apiKeyId,
+    generation: session.generation,
+  };
+}
+
+/** Revokes a session and reports it when this call is the one that revoked it. */
+export async function revokeSession(deps: AuthDeps, id: string, reason: string): Promise<Session | undefined> {
+  const now = deps.clock.now();
+  const revoked = await deps.sessions.revoke(id, reason, now);
+  if (revoked) await deps.events.sessionRevoked(revoked, reason, now);
+  return revoked;
+}
+
+/**
+ * Finds the live session a presented refresh token belongs to. A token that is
+ * not ours (bad format, unknown session, unknown hash) is `76`; one of a
+ * revoked or expired session is `75`; one already rotated away is theft: the
+ * session is revoked and the answer is `75`. A session bound to an IP accepts
+ * its token only from that IP (`76` otherwise).
+ */
+export async function presentedSession(
+  deps: AuthDeps,
+  refreshToken: string,
+  clientIp: string,
+): Promise<{ session: Session; hash: string }> {
+  const parsed = parseRefreshToken(refreshToken);
+  if (!parsed) throw new AppError("auth.token_invalid");
+  const session = await deps.sessions.get(parsed.sessionId);
+  if (!session) throw new AppError("auth.token_invalid");
+  const current = session.refreshHash === parsed.hash;
+  const rotatedAway = !current && session.previousHashes.includes(parsed.hash);
+  if (!current && !rotatedAway) throw new AppError("auth.token_invalid");
+  if (!isLive(session, deps.clock.now())) throw new AppError("auth.token_expired");
+  if (rotatedAway) {
+    await revokeSession(deps, session.id, RevokeReason.reuse);
+    throw new AppError("auth.token_expired");
+  }
+  if (session.ipAddr !== undefined && normaliseIp(clientIp) !== session.ipAddr) {
+    throw new AppError("auth.token_invalid", { internal: "refresh token presented from another IP" });
+  }
+  return { session, hash: parsed.hash };
+}
+
+/**
+ * Checks that the session's key still exists, is enabled and still covers the
+ * session's scope; otherwise the session is revoked and the answer is `75`.
+ * (The apikey events do the same asynchronously; this closes the gap.)
+ */
+export async function recheckApiKey(deps: AuthDeps, session: Session): Promise<void> {
+  const key = await deps.apikeys.getApiKey(session.apiKeyId);
+  let reason: string | undefined;
+  if (!key) reason = RevokeReason.apiKeyDeleted;
+  else if (!key.enabled) reason = RevokeReason.apiKeyDisabled;
+  else if (!scopesWithin(session.scope, key.maxScope)) reason = RevokeReason.scopeNarrowed;
+  if (reason !== undefined) {
+    await revokeSession(deps, session.id, reason);
+    throw new AppError("auth.token_expired");
+  }
+}

@@ -1,0 +1,18 @@
+export { buildApp } from "./app";
+export { type AuthConfig, loadConfig } from "./config";
+export type { Session } from "./domain/model";
+export type { SessionStore, SigningKeyStore, StoredSigningKey } from "./domain/ports";
+export { type AuthStores, authStoreContract } from "./storage/contract";
+export { MemorySessionStore } from "./storage/memory-sessions";
+export { MemorySigningKeyStore } from "./storage/memory-signing-keys";
+export { MongoSessionStore } from "./storage/mongo-sessions";
+export { MongoSigningKeyStore } from "./storage/mongo-signing-keys";
+export {
+  type AccessTokenClaims,
+  type AccessTokenVerifier,
+  createAccessTokenVerifier,
+  MAX_TOKEN_LENGTH,
+  type PublicSigningKey,
+  TOKEN_ISSUER,
+  type VerifierOptions,
+} from "./tokens/access-token";

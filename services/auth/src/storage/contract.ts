@@ -1,0 +1,260 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { RevokeReason, type Session } from "../domain/model";
+import type { SessionStore, SigningKeyStore, StoredSigningKey } from "../domain/ports";
+import { hashRefreshToken, newSessionId } from "../domain/refresh-token";
+
+export interface AuthStores {
+  sessions: SessionStore;
+  signingKeys: SigningKeyStore;
+  close?(): Promise<void>;
+}
+
+const T0 = 1_750_000_000_000;
+const DAY = 86_400_000;
+
+function session(over: Partial<Session> = {}): Session {
+  return {
+    id: newSessionId(),
+    apiKeyId: "key-a",
+    scope: ["pki:read"],
+    accessLifetime: 900_000,
+    createdAt: T0,
+    expiresAt: T0 + 7 * DAY,
+    generation: 0,
+    refreshHash: hashRefreshToken(randomBytes(8).toString("hex")),
+    previousHashes: [],
+    ...over,
+  };
+}
+
+function signingKey(slot: string, over: Partial<StoredSigningKey> = {}): StoredSigningKey {
+  return {
+    kid: randomBytes(12).toString("base64url"),
+    slot,
+    publicJwk: "{}",
+    sealedPrivateJwk: "sealed",
+    createdAt: T0,
+    verifyUntil: T0 + DAY,
+    ...over,
+  };
+}
+
+/**
+ * The behaviour every auth store adapter must have, run against each one.
+ * `makeStores` gives fresh, empty stores for each test. node:test is loaded
+ * only when the suite is defined, so importing the package does not load it.
+ */
+export function authStoreContract(name: string, makeStores: () => Promise<AuthStores>): void {
+  const { describe, it, beforeEach, afterEach } = require("node:test") as typeof import("node:test");
+
+  describe(`auth store contract: ${name}`, () => {
+    let stores: AuthStores;
+    let sessions: SessionStore;
+    beforeEach(async () => {
+      stores = await makeStores();
+      sessions = stores.sessions;
+    });
+    afterEach(async () => {
+      await stores.close?.();
+    });
+
+    it("returns an opened session as written, and nothing for an unknown id", async () => {
+      const s = session({ name: "laptop", ipAddr: "10.0.0.1", scope: ["pki:read", "user:read"] });
+      assert.deepEqual(await sessions.open(s, 16, T0), []);
+      assert.deepEqual(await sessions.get(s.id), s);
+      assert.equal(await sessions.get(newSessionId()), undefined);
+    });
+
+    it("rotation spends the current hash once: generation +1, expiry slides, old hash kept for reuse detection", async () => {
+      const s = session();
+      await sessions.open(s, 16, T0);
+      const r = await sessions.rotate(s.id, s.refreshHash, { refreshHash: "h2", expiresAt: T0 + 8 * DAY }, T0 + DAY);
+      assert.equal(r.kind, "rotated");
+      assert.equal(r.session?.generation, 1);
+      assert.equal(r.session?.refreshHash, "h2");
+      assert.equal(r.session?.expiresAt, T0 + 8 * DAY);
+      assert.equal(r.session?.rotatedAt, T0 + DAY);
+      assert.deepEqual(r.session?.previousHashes, [s.refreshHash]);
+      const again = await sessions.rotate(
+        s.id,
+        s.refreshHash,
+        { refreshHash: "h3", expiresAt: T0 + 9 * DAY },
+        T0 + DAY,
+      );
+      assert.equal(again.kind, "reused");
+      assert.equal((await sessions.get(s.id))?.refreshHash, "h2");
+    });
+
+    it("concurrent rotations of one refresh hash: exactly one wins, every loser is detected as reuse", async () => {
+      const s = session();
+      await sessions.open(s, 16, T0);
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          sessions.rotate(s.id, s.refreshHash, { refreshHash: `next-${i}`, expiresAt: T0 + 8 * DAY }, T0 + 1),
+        ),
+      );
+      assert.equal(results.filter((r) => r.kind === "rotated").length, 1);
+      assert.equal(results.filter((r) => r.kind === "reused").length, 7);
+      const stored = await sessions.get(s.id);
+      assert.equal(stored?.generation, 1);
+      const winner = results.find((r) => r.kind === "rotated");
+      assert.equal(stored?.refreshHash, winner?.session?.refreshHash);
+    });
+
+    it("a revoked, expired or unknown session does not rotate, nor does an unknown hash", async () => {
+      const revoked = session();
+      const expired = session({ expiresAt: T0 + 10 });
+      const live = session();
+      for (const s of [revoked, expired, live]) await sessions.open(s, 16, T0);
+      await sessions.revoke(revoked.id, RevokeReason.requested, T0 + 1);
+      const next = { refreshHash: "n", expiresAt: T0 + DAY };
+      assert.equal((await sessions.rotate(revoked.id, revoked.refreshHash, next, T0 + 2)).kind, "failed");
+      assert.equal((await sessions.rotate(expired.id, expired.refreshHash, next, T0 + 20)).kind, "failed");
+      assert.equal((await sessions.rotate(newSessionId(), "x", next, T0 + 2)).kind, "failed");
+      assert.equal((await sessions.rotate(live.id, "not-the-hash", next, T0 + 2)).kind, "failed");
+      assert.equal((await sessions.get(live.id))?.generation, 0);
+    });
+
+    it("opening a 17th live session of a key closes the oldest; other keys are not counted", async () => {
+      const opened: Session[] = [];
+      for (let i = 0; i < 16; i++) {
+        const s = session({ createdAt: T0 + i });
+        opened.push(s);
+        assert.deepEqual(await sessions.open(s, 16, T0 + i), []);
+      }
+      await sessions.open(session({ apiKeyId: "key-b", createdAt: T0 + 50 }), 16, T0 + 50);
+      const seventeenth = session({ createdAt: T0 + 100 });
+      const closed = await sessions.open(seventeenth, 16, T0 + 100);
+      assert.deepEqual(
+        closed.map((s) => s.id),
+        [opened[0]?.id],
+      );
+      assert.equal(closed[0]?.revokeReason, RevokeReason.sessionLimit);
+      assert.equal(closed[0]?.revokedAt, T0 + 100);
+      const live = await sessions.listLive("key-a", T0 + 100);
+      assert.equal(live.length, 16);
+      assert.equal(live[0]?.id, seventeenth.id);
+      assert.equal(live[15]?.id, opened[1]?.id);
+      assert.equal((await sessions.listLive("key-b", T0 + 100)).length, 1);
+    });
+
+    it("expired and revoked sessions do not count toward the cap", async () => {
+      for (let i = 0; i < 10; i++) await sessions.open(session({ createdAt: T0 + i, expiresAt: T0 + 500 }), 16, T0 + i);
+      for (let i = 0; i < 16; i++) {
+        assert.deepEqual(await sessions.open(session({ createdAt: T0 + 1000 + i }), 16, T0 + 1000 + i), []);
+      }
+    });
+
+    it("a named session replaces the live session of the same key with that name, and only that one", async () => {
+      const first = session({ name: "ci", createdAt: T0 });
+      const other = session({ name: "laptop", createdAt: T0 + 1 });
+      const otherKey = session({ apiKeyId: "key-b", name: "ci", createdAt: T0 + 2 });
+      for (const s of [first, other, otherKey]) await sessions.open(s, 16, s.createdAt);
+      const second = session({ name: "ci", createdAt: T0 + 10 });
+      const closed = await sessions.open(second, 16, T0 + 10);
+      assert.deepEqual(
+        closed.map((s) => [s.id, s.revokeReason]),
+        [[first.id, RevokeReason.replaced]],
+      );
+      assert.ok((await sessions.get(first.id))?.revokedAt !== undefined);
+      assert.equal((await sessions.get(other.id))?.revokedAt, undefined);
+      assert.equal((await sessions.get(otherKey.id))?.revokedAt, undefined);
+      assert.equal((await sessions.get(second.id))?.revokedAt, undefined);
+    });
+
+    it("revoking is idempotent: only the first call reports the session", async () => {
+      const s = session();
+      await sessions.open(s, 16, T0);
+      const r = await sessions.revoke(s.id, RevokeReason.requested, T0 + 5);
+      assert.equal(r?.id, s.id);
+      assert.equal(r?.revokedAt, T0 + 5);
+      assert.equal(await sessions.revoke(s.id, RevokeReason.requested, T0 + 6), undefined);
+      assert.equal((await sessions.get(s.id))?.revokedAt, T0 + 5);
+      assert.equal(await sessions.revoke(newSessionId(), RevokeReason.requested, T0), undefined);
+    });
+
+    it("revokeForKey revokes the selected live sessions opened up to the given time, once", async () => {
+      const old = session({ createdAt: T0, scope: ["user:write"] });
+      const oldNarrow = session({ createdAt: T0 + 1, scope: ["pki:read"] });
+      const late = session({ createdAt: T0 + 100, scope: ["user:write"] });
+      const otherKey = session({ apiKeyId: "key-b", createdAt: T0, scope: ["user:write"] });
+      for (const s of [old, oldNarrow, late, otherKey]) await sessions.open(s, 16, s.createdAt);
+      const select = (s: Session) => s.scope.includes("user:write");
+      const revoked = await sessions.revokeForKey("key-a", RevokeReason.scopeNarrowed, T0 + 200, T0 + 50, select);
+      assert.deepEqual(
+        revoked.map((s) => s.id),
+        [old.id],
+      );
+      assert.equal(revoked[0]?.revokeReason, RevokeReason.scopeNarrowed);
+      assert.deepEqual(await sessions.revokeForKey("key-a", RevokeReason.scopeNarrowed, T0 + 300, T0 + 50, select), []);
+      const all = await sessions.revokeForKey("key-a", RevokeReason.apiKeyDeleted, T0 + 400, Number.POSITIVE_INFINITY);
+      assert.deepEqual(all.map((s) => s.id).sort(), [oldNarrow.id, late.id].sort());
+      assert.equal((await sessions.get(otherKey.id))?.revokedAt, undefined);
+    });
+
+    it("lists revocations and rotations since a time, for a starting gateway", async () => {
+      const a = session();
+      const b = session();
+      const c = session();
+      for (const s of [a, b, c]) await sessions.open(s, 16, T0);
+      await sessions.revoke(a.id, RevokeReason.requested, T0 + 10);
+      await sessions.revoke(b.id, RevokeReason.requested, T0 + 1000);
+      await sessions.rotate(c.id, c.refreshHash, { refreshHash: "c2", expiresAt: T0 + DAY }, T0 + 2000);
+      assert.deepEqual(
+        (await sessions.listRevokedSince(T0 + 500)).map((s) => s.id),
+        [b.id],
+      );
+      const rotated = await sessions.listRotatedSince(T0 + 500);
+      assert.deepEqual(
+        rotated.map((s) => [s.id, s.generation]),
+        [[c.id, 1]],
+      );
+      assert.deepEqual(await sessions.listRotatedSince(T0 + 3000), []);
+    });
+
+    it("purges sessions that expired before the given time", async () => {
+      const gone = session({ expiresAt: T0 + 10 });
+      const kept = session({ expiresAt: T0 + 1000 });
+      for (const s of [gone, kept]) await sessions.open(s, 16, T0);
+      assert.equal(await sessions.purgeExpired(T0 + 500), 1);
+      assert.equal(await sessions.get(gone.id), undefined);
+      assert.equal((await sessions.get(kept.id))?.id, kept.id);
+      assert.equal(await sessions.isReady(), true);
+    });
+
+    it("signing keys: one key per slot even when replicas race to create it", async () => {
+      const keys = stores.signingKeys;
+      const results = await Promise.all(Array.from({ length: 6 }, () => keys.insertIfAbsent(signingKey("s:1"))));
+      assert.equal(results.filter((r) => r.inserted).length, 1);
+      const kids = new Set(results.map((r) => r.key.kid));
+      assert.equal(kids.size, 1);
+      const listed = await keys.listVerifying(T0);
+      assert.deepEqual(
+        listed.map((k) => k.kid),
+        [...kids],
+      );
+      assert.equal(listed[0]?.sealedPrivateJwk, "sealed");
+    });
+
+    it("signing keys: lists only keys still verifying, oldest first, and purges the rest", async () => {
+      const keys = stores.signingKeys;
+      await keys.insertIfAbsent(signingKey("s:1", { kid: "k1", createdAt: T0, verifyUntil: T0 + 100 }));
+      await keys.insertIfAbsent(signingKey("s:3", { kid: "k3", createdAt: T0 + 20, verifyUntil: T0 + 300 }));
+      await keys.insertIfAbsent(signingKey("s:2", { kid: "k2", createdAt: T0 + 10, verifyUntil: T0 + 200 }));
+      assert.deepEqual(
+        (await keys.listVerifying(T0 + 50)).map((k) => k.kid),
+        ["k1", "k2", "k3"],
+      );
+      assert.deepEqual(
+        (await keys.listVerifying(T0 + 150)).map((k) => k.kid),
+        ["k2", "k3"],
+      );
+      assert.equal(await keys.purgeExpired(T0 + 200), 2);
+      assert.deepEqual(
+        (await keys.listVerifying(T0)).map((k) => k.kid),
+        ["k3"],
+      );
+    });
+  });
+}

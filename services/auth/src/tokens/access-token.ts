@@ -1,0 +1,190 @@
+import { createPublicKey, type KeyObject } from "node:crypto";
+import { AppError } from "@pkiserver/kit";
+import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from "jose";
+
+/*
+ * Access tokens: compact JWS, EdDSA over Ed25519. Claims:
+ *   iss "pkiserver", sub = API key id, sid = session id, gen = session generation,
+ *   scope = expanded base scopes, ip = bound client IP (optional),
+ *   iat/exp in seconds (standard), iat_ms/exp_ms in milliseconds (authoritative).
+ * This file is the whole codec, so the gateway verifies exactly what auth signs.
+ */
+
+export const TOKEN_ISSUER = "pkiserver";
+export const TOKEN_ALG = "EdDSA";
+export const MAX_TOKEN_LENGTH = 1024;
+
+export interface AccessTokenClaims {
+  /** `sub` */
+  apiKeyId: string;
+  /** `sid` */
+  sessionId: string;
+  /** `gen`: refused once the session has rotated past it. */
+  generation: number;
+  /** `scope`: expanded base scopes (`user:read`, …). */
+  scope: string[];
+  /** `ip`: the normalised client IP the token is bound to. */
+  ipAddr?: string | undefined;
+  /** `iat_ms` */
+  issuedAt: number;
+  /** `exp_ms` */
+  expiresAt: number;
+}
+
+/** A public verification key (the shape of `authV1.SigningKey`). */
+export interface PublicSigningKey {
+  kid: string;
+  /** JSON of an OKP/Ed25519 public JWK. */
+  publicJwk: string;
+  createdAt: number;
+  /** After this instant no token signed by the key can still be valid. */
+  verifyUntil: number;
+}
+
+export interface SigningMaterial {
+  kid: string;
+  privateKey: KeyObject;
+}
+
+export async function signAccessToken(claims: AccessTokenClaims, key: SigningMaterial): Promise<string> {
+  const payload: Record<string, unknown> = {
+    sid: claims.sessionId,
+    gen: claims.generation,
+    scope: claims.scope,
+    iat_ms: claims.issuedAt,
+    exp_ms: claims.expiresAt,
+  };
+  if (claims.ipAddr !== undefined) payload.ip = claims.ipAddr;
+  const token = await new SignJWT(payload)
+    .setProtectedHeader({ alg: TOKEN_ALG, kid: key.kid, typ: "at+jwt" })
+    .setIssuer(TOKEN_ISSUER)
+    .setSubject(claims.apiKeyId)
+    .setIssuedAt(Math.floor(claims.issuedAt / 1000))
+    .setExpirationTime(Math.ceil(claims.expiresAt / 1000))
+    .sign(key.privateKey);
+  if (token.length > MAX_TOKEN_LENGTH) throw new Error(`access token of ${token.length} characters exceeds the limit`);
+  return token;
+}
+
+/** Parses a JWK JSON string into an Ed25519 public KeyObject; throws on anything else. */
+export function importPublicJwk(publicJwk: string): KeyObject {
+  const jwk = JSON.parse(publicJwk) as Record<string, unknown>;
+  if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || typeof jwk.x !== "string" || "d" in jwk) {
+    throw new Error("not an Ed25519 public JWK");
+  }
+  return createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: jwk.x }, format: "jwk" });
+}
+
+export interface AccessTokenVerifier {
+  /** Replaces the verification keys (e.g. with GetSigningKeys' answer). Throws on a malformed key. */
+  setKeys(keys: readonly PublicSigningKey[]): void;
+  /** Adds or replaces one key (e.g. from a `signingKeyRotated` event). */
+  addKey(key: PublicSigningKey): void;
+  /** Key ids currently known. */
+  kids(): string[];
+  /**
+   * Checks signature, issuer and expiry and returns the claims. Throws AppError
+   * `auth.token_invalid` (76) for anything that does not parse or verify, and
+   * `auth.token_expired` (75) for an expired token. It does not know about
+   * revocations or session generations: the caller checks those.
+   */
+  verify(token: string): Promise<AccessTokenClaims>;
+}
+
+export interface VerifierOptions {
+  now?: () => number;
+  /**
+   * Called when a token names an unknown key id (a key created since the last
+   * fetch); its answer replaces the keys. Called at most once per
+   * `refetchIntervalMs` so unknown kids cannot cause a fetch storm.
+   */
+  fetchKeys?: () => Promise<readonly PublicSigningKey[]>;
+  refetchIntervalMs?: number;
+}
+
+interface KnownKey {
+  meta: PublicSigningKey;
+  key: KeyObject;
+}
+
+const invalid = () => new AppError("auth.token_invalid");
+const expired = () => new AppError("auth.token_expired");
+
+function isNonNegativeInt(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+}
+
+export function createAccessTokenVerifier(opts: VerifierOptions = {}): AccessTokenVerifier {
+  const now = opts.now ?? Date.now;
+  const refetchInterval = opts.refetchIntervalMs ?? 5000;
+  let keys = new Map<string, KnownKey>();
+  let lastFetch = Number.NEGATIVE_INFINITY;
+
+  const load = (k: PublicSigningKey): KnownKey => {
+    if (typeof k.kid !== "string" || k.kid.length === 0) throw new Error("signing key without kid");
+    return { meta: { ...k }, key: importPublicJwk(k.publicJwk) };
+  };
+
+  const verifier: AccessTokenVerifier = {
+    setKeys(list) {
+      const next = new Map<string, KnownKey>();
+      for (const k of list) next.set(k.kid, load(k));
+      keys = next;
+    },
+    addKey(k) {
+      keys.set(k.kid, load(k));
+    },
+    kids: () => [...keys.keys()],
+    async verify(token) {
+      if (typeof token !== "string" || token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw invalid();
+      let kid: unknown;
+      try {
+        const header = decodeProtectedHeader(token);
+        if (header.alg !== TOKEN_ALG) throw invalid();
+        kid = header.kid;
+      } catch {
+        throw invalid();
+      }
+      if (typeof kid !== "string") throw invalid();
+      let known = keys.get(kid);
+      if (!known && opts.fetchKeys && now() - lastFetch >= refetchInterval) {
+        lastFetch = now();
+        try {
+          verifier.setKeys(await opts.fetchKeys());
+        } catch {
+          // Keep the keys we have; this token stays unverifiable.
+        }
+        known = keys.get(kid);
+      }
+      if (!known) throw invalid();
+      let payload: Record<string, unknown>;
+      try {
+        ({ payload } = await jwtVerify(token, known.key, {
+          issuer: TOKEN_ISSUER,
+          algorithms: [TOKEN_ALG],
+          currentDate: new Date(now()),
+          requiredClaims: ["sub", "exp", "iat"],
+        }));
+      } catch (err) {
+        if (err instanceof joseErrors.JWTExpired) throw expired();
+        throw invalid();
+      }
+      const { sub, sid, gen, scope, ip, iat_ms, exp_ms } = payload;
+      if (typeof sub !== "string" || typeof sid !== "string" || !isNonNegativeInt(gen)) throw invalid();
+      if (!Array.isArray(scope) || !scope.every((s) => typeof s === "string")) throw invalid();
+      if (ip !== undefined && typeof ip !== "string") throw invalid();
+      if (!isNonNegativeInt(iat_ms) || !isNonNegativeInt(exp_ms)) throw invalid();
+      if (exp_ms <= now()) throw expired();
+      return {
+        apiKeyId: sub,
+        sessionId: sid,
+        generation: gen,
+        scope: scope as string[],
+        ...(ip === undefined ? {} : { ipAddr: ip }),
+        issuedAt: iat_ms,
+        expiresAt: exp_ms,
+      };
+    },
+  };
+  return verifier;
+}

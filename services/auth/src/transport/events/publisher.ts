@@ -1,0 +1,56 @@
+import { describe, type EventBus, type EventDef, Events, type Logger, publishEvent } from "@pkiserver/kit";
+import type { Session } from "../../domain/model";
+import type { AuthEvents } from "../../domain/ports";
+import type { PublicSigningKey } from "../../tokens/access-token";
+
+/**
+ * Publishes auth events on the bus. Event ids are derived from what they
+ * report, so publishing one twice is de-duplicated by the bus.
+ */
+export class BusAuthEvents implements AuthEvents {
+  constructor(
+    private readonly bus: EventBus,
+    private readonly logger: Logger,
+  ) {}
+
+  private async send<T>(event: EventDef<T>, value: T, id: string): Promise<void> {
+    try {
+      await publishEvent(this.bus, event, value, id);
+    } catch (err) {
+      // The write it reports has happened; the failure is for operators to see.
+      this.logger.error({ subject: event.subject, eventId: id, err: describe(err) }, "event not published");
+    }
+  }
+
+  sessionOpened(s: Session, at: number): Promise<void> {
+    return this.send(
+      Events.sessionOpened,
+      { sessionId: s.id, apiKeyId: s.apiKeyId, ...(s.name === undefined ? {} : { name: s.name }), scope: s.scope, at },
+      `auth.session.opened.${s.id}`,
+    );
+  }
+
+  sessionRotated(s: Session, at: number): Promise<void> {
+    return this.send(
+      Events.sessionRotated,
+      { sessionId: s.id, apiKeyId: s.apiKeyId, generation: s.generation, at },
+      `auth.session.rotated.${s.id}.${s.generation}`,
+    );
+  }
+
+  sessionRevoked(s: Session, reason: string, at: number): Promise<void> {
+    return this.send(
+      Events.sessionRevoked,
+      { sessionId: s.id, apiKeyId: s.apiKeyId, reason, at },
+      `auth.session.revoked.${s.id}`,
+    );
+  }
+
+  signingKeyRotated(key: PublicSigningKey, at: number): Promise<void> {
+    return this.send(
+      Events.signingKeyRotated,
+      { kid: key.kid, publicJwk: key.publicJwk, at },
+      `auth.signingkey.rotated.${key.kid}`,
+    );
+  }
+}

@@ -1,0 +1,10 @@
+import type { authV1 } from "@pkiserver/proto";
+import type { AuthDeps } from "../../domain/deps";
+import { forkToken as fork } from "../../domain/fork-token";
+import { tokenPairToProto } from "./codec";
+
+export function forkToken(deps: AuthDeps) {
+  return async (req: authV1.ForkTokenRequest): Promise<authV1.ForkTokenResponse> => ({
+    token: tokenPairToProto(await fork(deps, req.refreshToken, req.sessionName, req.clientIp)),
+  });
+}

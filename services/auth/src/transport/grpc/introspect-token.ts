@@ -1,0 +1,10 @@
+import type { authV1 } from "@pkiserver/proto";
+import type { AuthDeps } from "../../domain/deps";
+import { introspectToken as introspect } from "../../domain/introspect-token";
+import { claimsToProto } from "./codec";
+
+export function introspectToken(deps: AuthDeps) {
+  return async (req: authV1.IntrospectTokenRequest): Promise<authV1.IntrospectTokenResponse> => ({
+    claims: claimsToProto(await introspect(deps, req.accessToken)),
+  });
+}
