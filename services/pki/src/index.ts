@@ -2,3 +2,4 @@ export { buildApp, PKI_SERVICE_NAME, type PkiAppOptions } from "./app";
 export { loadConfig, type PkiConfig } from "./config";
 export { isValidPubKey, randomPubKey } from "./domain/pubkey";
 export { type ContractStores, pkiStoreContract } from "./storage/contract";
+export { createMemoryStores, createMongoStores, type PkiStores } from "./storage/stores";

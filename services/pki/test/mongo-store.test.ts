@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { connectMongo, isDuplicateKeyError, type MongoHandle } from "@pkiserver/kit";
+import { createMongoStores, pkiStoreContract, randomPubKey } from "@pkiserver/pki";
+import { getInfra } from "@pkiserver/test-harness";
+
+let dbName: string | undefined;
+
+/** One database for this file; the contract's tests use fresh keys and URLs within it. */
+async function connect(): Promise<MongoHandle> {
+  const infra = await getInfra();
+  dbName ??= infra.freshName("pki_store");
+  return connectMongo(infra.mongoUrl, dbName);
+}
+
+pkiStoreContract("mongodb", async () => {
+  const mongo = await connect();
+  const stores = await createMongoStores(mongo.db);
+  return { ...stores, close: () => mongo.close() };
+});
+
+describe("mongodb pki stores", () => {
+  let mongo: MongoHandle;
+  before(async () => {
+    mongo = await connect();
+  });
+  after(async () => {
+    await mongo.db.dropDatabase();
+    await mongo.close();
+  });
+
+  it("starting again on an existing database keeps the data and the indexes", async () => {
+    const first = await createMongoStores(mongo.db);
+    const key = randomPubKey();
+    await first.hosts.create(key, `https://${key}.example`);
+    const second = await createMongoStores(mongo.db);
+    assert.equal((await second.hosts.get(key))?.instanceId, key);
+    const names = (await mongo.db.collection("key_history").listIndexes().toArray()).map((i) => i.name);
+    assert.ok(names.includes("key_history_seq") && names.includes("key_history_date"));
+  });
+
+  it("the database itself refuses a second record with the same seq in one history", async () => {
+    await createMongoStores(mongo.db);
+    const col = mongo.db.collection("key_history");
+    const record = { userId: "racer", instanceId: randomPubKey(), contextId: "ctx", seq: 1, createDate: 1 };
+    await col.insertOne({ ...record });
+    await assert.rejects(col.insertOne({ ...record, createDate: 2 }), (err: unknown) => isDuplicateKeyError(err));
+    await col.insertOne({ ...record, contextId: "other" });
+  });
+
+  it("a URL left behind by a host deleted mid-way is reclaimed, not treated as taken", async () => {
+    const stores = await createMongoStores(mongo.db);
+    const gone = randomPubKey();
+    const url = `https://${gone}.stale.example`;
+    await stores.hosts.create(gone, url);
+    // What a process stopping between the two writes of deleteHost leaves.
+    await mongo.db.collection<{ _id: string }>("hosts").deleteOne({ _id: gone });
+    assert.equal(await stores.hosts.findByUrl(url), undefined);
+    const next = randomPubKey();
+    assert.deepEqual((await stores.hosts.create(next, url)).addresses, [url]);
+    assert.equal((await stores.hosts.findByUrl(url))?.instanceId, next);
+  });
+});
