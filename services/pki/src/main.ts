@@ -9,7 +9,6 @@ const telemetry = startTelemetry({
 
 import * as kit from "@pkiserver/kit";
 import {
-  ConfigError,
   connectMongo,
   createLogger,
   type EventBus,
@@ -55,7 +54,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  const message = err instanceof ConfigError || err instanceof Error ? err.message : String(err);
-  process.stderr.write(`${message}\n`);
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

@@ -62,7 +62,9 @@ export class MongoHostStore implements HostStore {
     try {
       await this.reserve(url, doc);
     } catch (err) {
-      await this.hosts.deleteOne({ _id: doc._id, gen: doc.gen });
+      // Undo the registration; if even that fails the host merely stays without
+      // a URL, and the caller should learn why the URL was refused.
+      await this.hosts.deleteOne({ _id: doc._id, gen: doc.gen }).catch(() => undefined);
       throw err;
     }
     return { instanceId: hostPubKey, hostPubKey, addresses: [url] };
