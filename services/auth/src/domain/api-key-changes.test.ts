@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { harness, SECRET } from "../test-support";
+import { onApiKeyDeleted, onApiKeyUpdated } from "./api-key-changes";
+import { issueTokenForClient } from "./issue-token";
+import { RevokeReason } from "./model";
+
+const login = (h: Awaited<ReturnType<typeof harness>>, scope: string[] = [], clientId = "key-one") =>
+  issueTokenForClient(h.deps, { type: "client_credentials", clientId, clientSecret: SECRET, scope });
+const ALL = ["user:read_write", "pki:read_write", "pkiadmin:read_write"];
+
+describe("revocation on API-key changes", () => {
+  it("disabling a key revokes all its sessions; re-enabling revives nothing; other keys are untouched", async () => {
+    const h = await harness();
+    h.apikeys.add({ apiKeyId: "key-two", enabled: true, maxScope: ALL, secret: SECRET });
+    const a = await login(h);
+    const b = await login(h, ["pki:read"]);
+    const other = await login(h, [], "key-two");
+    const revoked = await onApiKeyUpdated(h.deps, {
+      apiKeyId: "key-one",
+      enabled: false,
+      maxScope: ALL,
+      at: h.clock.t,
+    });
+    assert.deepEqual(revoked.map((s) => s.id).sort(), [a.sessionId, b.sessionId].sort());
+    assert.deepEqual(
+      h.events.revoked().map((r) => r.reason),
+      [RevokeReason.apiKeyDisabled, RevokeReason.apiKeyDisabled],
+    );
+    await onApiKeyUpdated(h.deps, { apiKeyId: "key-one", enabled: true, maxScope: ALL, at: h.clock.t + 1 });
+    assert.deepEqual(await h.sessions.listLive("key-one", h.clock.t), []);
+    assert.equal((await h.sessions.listLive("key-two", h.clock.t)).length, 1);
+    assert.equal((await h.sessions.get(other.sessionId))?.revokedAt, undefined);
+  });
+
+  it("deleting a key revokes all its sessions, also ones opened after the event's timestamp", async () => {
+    const h = await harness();
+    const a = await login(h);
+    h.clock.advance(60_000);
+    const b = await login(h);
+    const revoked = await onApiKeyDeleted(h.deps, { apiKeyId: "key-one" });
+    assert.deepEqual(revoked.map((s) => s.id).sort(), [a.sessionId, b.sessionId].sort());
+    assert.deepEqual(await h.sessions.listLive("key-one", h.clock.t), []);
+  });
+
+  it("narrowing maxScope revokes exactly the sessions it no longer covers", async () => {
+    const h = await harness();
+    const readOnly = await login(h, ["pki:read"]);
+    const writer = await login(h, ["user:read", "user:write"]);
+    const full = await login(h);
+    const revoked = await onApiKeyUpdated(h.deps, {
+      apiKeyId: "key-one",
+      enabled: true,
+      maxScope: ["pki:read", "user:read"],
+      at: h.clock.t,
+    });
+    assert.deepEqual(revoked.map((s) => s.id).sort(), [writer.sessionId, full.sessionId].sort());
+    assert.equal((await h.sessions.get(readOnly.sessionId))?.revokedAt, undefined);
+    assert.ok(h.events.revoked().every((r) => r.reason === RevokeReason.scopeNarrowed));
+  });
+
+  it("handling an event twice is harmless: nothing more is revoked or announced", async () => {
+    const h = await harness();
+    await login(h);
+    const e = { apiKeyId: "key-one", enabled: false, maxScope: ALL, at: h.clock.t };
+    assert.equal((await onApiKeyUpdated(h.deps, e)).length, 1);
+    assert.deepEqual(await onApiKeyUpdated(h.deps, e), []);
+    assert.deepEqual(await onApiKeyDeleted(h.deps, { apiKeyId: "key-one" }), []);
+    assert.equal(h.events.revoked().length, 1);
+  });
+
+  it("replaying an old disable or narrowing leaves sessions opened well after it alone", async () => {
+    const h = await harness();
+    const at = h.clock.t;
+    h.clock.advance(3_600_000);
+    const later = await login(h);
+    assert.deepEqual(await onApiKeyUpdated(h.deps, { apiKeyId: "key-one", enabled: false, maxScope: ALL, at }), []);
+    assert.deepEqual(await onApiKeyUpdated(h.deps, { apiKeyId: "key-one", enabled: true, maxScope: [], at }), []);
+    assert.equal((await h.sessions.get(later.sessionId))?.revokedAt, undefined);
+  });
+});

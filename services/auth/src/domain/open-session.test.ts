@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { AppError } from "@pkiserver/kit";
+import { harness, SECRET } from "../test-support";
+import { forkToken } from "./fork-token";
+import { introspectToken } from "./introspect-token";
+import { issueTokenForClient } from "./issue-token";
+import { RevokeReason } from "./model";
+import { refreshSession } from "./refresh-session";
+
+const code = (c: string) => (err: unknown) => err instanceof AppError && err.code === c;
+const login = (h: Awaited<ReturnType<typeof harness>>, scope: string[] = []) =>
+  issueTokenForClient(h.deps, { type: "client_credentials", clientId: "key-one", clientSecret: SECRET, scope });
+
+describe("sessions: cap, names, forks", () => {
+  it("opening a 17th session of a key closes the oldest, whose tokens then fail with 75", async () => {
+    const h = await harness();
+    const pairs = [];
+    for (let i = 0; i < 16; i++) {
+      pairs.push(await login(h));
+      h.clock.advance(1);
+    }
+    assert.deepEqual(h.events.revoked(), []);
+    const oldest = pairs[0];
+    assert.ok(oldest);
+    await login(h);
+    assert.deepEqual(h.events.revoked(), [{ id: oldest.sessionId, reason: RevokeReason.sessionLimit }]);
+    assert.equal((await h.sessions.listLive("key-one", h.clock.t)).length, 16);
+    await assert.rejects(refreshSession(h.deps, oldest.refreshToken, ""), code("auth.token_expired"));
+    await assert.rejects(introspectToken(h.deps, oldest.accessToken), code("auth.token_expired"));
+    assert.ok(await refreshSession(h.deps, pairs[1]?.refreshToken ?? "", ""));
+  });
+
+  it("requesting an existing session name for the same key replaces that session", async () => {
+    const h = await harness();
+    const first = await login(h, ["session:ci"]);
+    const other = await login(h, ["session:laptop"]);
+    h.clock.advance(1);
+    const second = await login(h, ["session:ci"]);
+    assert.equal(second.sessionName, "ci");
+    assert.deepEqual(h.events.revoked(), [{ id: first.sessionId, reason: RevokeReason.replaced }]);
+    await assert.rejects(refreshSession(h.deps, first.refreshToken, ""), code("auth.token_expired"));
+    assert.ok(await refreshSession(h.deps, other.refreshToken, ""));
+    assert.ok(await refreshSession(h.deps, second.refreshToken, ""));
+  });
+
+  it("a fork opens a named session with the source's scope, IP binding and access lifetime; the source is untouched", async () => {
+    const h = await harness();
+    const source = await login(h, ["pki:read", "user:read", "ipAddr:10.9.8.7", "expiresIn:120000"]);
+    const fork = await forkToken(h.deps, source.refreshToken, "worker", "10.9.8.7");
+    assert.notEqual(fork.sessionId, source.sessionId);
+    assert.equal(fork.sessionName, "worker");
+    assert.deepEqual(fork.scope, ["user:read", "pki:read"]);
+    assert.equal(fork.accessTokenExpiresIn, 120_000);
+    const claims = await introspectToken(h.deps, fork.accessToken);
+    assert.equal(claims.ipAddr, "10.9.8.7");
+    assert.equal(claims.expiresAt - claims.issuedAt, 120_000);
+    await assert.rejects(refreshSession(h.deps, fork.refreshToken, "10.9.8.6"), code("auth.token_invalid"));
+    assert.equal((await introspectToken(h.deps, source.accessToken)).generation, 0);
+    assert.equal((await refreshSession(h.deps, source.refreshToken, "10.9.8.7")).generation, 1);
+  });
+
+  it("forking with a rotated refresh token is reuse: the source session is revoked and the answer is 75", async () => {
+    const h = await harness();
+    const source = await login(h);
+    const rotated = await refreshSession(h.deps, source.refreshToken, "");
+    await assert.rejects(forkToken(h.deps, source.refreshToken, "x", ""), code("auth.token_expired"));
+    await assert.rejects(refreshSession(h.deps, rotated.refreshToken, ""), code("auth.token_expired"));
+    await assert.rejects(forkToken(h.deps, "nonsense", "x", ""), code("auth.token_invalid"));
+  });
+
+  it("a fork from another IP than the source's binding is refused", async () => {
+    const h = await harness();
+    const source = await login(h, ["ipAddr:10.0.0.1"]);
+    await assert.rejects(forkToken(h.deps, source.refreshToken, "x", "10.0.0.2"), code("auth.token_invalid"));
+  });
+});

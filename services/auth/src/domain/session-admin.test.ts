@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { AppError } from "@pkiserver/kit";
+import { harness, SECRET } from "../test-support";
+import { introspectToken } from "./introspect-token";
+import { issueTokenForClient } from "./issue-token";
+import { listRevocations } from "./list-revocations";
+import { listSessions } from "./list-sessions";
+import { refreshSession } from "./refresh-session";
+import { newSessionId } from "./refresh-token";
+import { revokeSessionById } from "./revoke-session-by-id";
+
+const code = (c: string) => (err: unknown) => err instanceof AppError && err.code === c;
+const login = (h: Awaited<ReturnType<typeof harness>>, scope: string[] = []) =>
+  issueTokenForClient(h.deps, { type: "client_credentials", clientId: "key-one", clientSecret: SECRET, scope });
+
+describe("session administration and revocation lists", () => {
+  it("revoking a session ends its tokens; an unknown or already ended session is 74", async () => {
+    const h = await harness();
+    const pair = await login(h, ["session:one"]);
+    assert.deepEqual(
+      (await listSessions(h.deps, "key-one")).map((s) => [s.id, s.name]),
+      [[pair.sessionId, "one"]],
+    );
+    await revokeSessionById(h.deps, pair.sessionId);
+    await assert.rejects(introspectToken(h.deps, pair.accessToken), code("auth.token_expired"));
+    await assert.rejects(refreshSession(h.deps, pair.refreshToken, ""), code("auth.token_expired"));
+    await assert.rejects(revokeSessionById(h.deps, pair.sessionId), code("auth.session_not_found"));
+    await assert.rejects(revokeSessionById(h.deps, newSessionId()), code("auth.session_not_found"));
+    await assert.rejects(revokeSessionById(h.deps, "garbage"), code("auth.session_not_found"));
+    assert.deepEqual(await listSessions(h.deps, "key-one"), []);
+  });
+
+  it("lists revocations and rotated generations within the longest access lifetime, and no older ones", async () => {
+    const h = await harness({ accessTokenLifetimeMs: 1000, refreshTokenLifetimeMs: 10_000 });
+    const old = await login(h);
+    await revokeSessionById(h.deps, old.sessionId);
+    h.clock.advance(10_001);
+    const revoked = await login(h);
+    const rotated = await login(h);
+    await revokeSessionById(h.deps, revoked.sessionId);
+    await refreshSession(h.deps, rotated.refreshToken, "");
+    const list = await listRevocations(h.deps);
+    assert.deepEqual(list.revoked, [{ sessionId: revoked.sessionId, apiKeyId: "key-one", revokedAt: h.clock.t }]);
+    assert.deepEqual(list.generations, [{ sessionId: rotated.sessionId, generation: 1 }]);
+  });
+
+  it("introspection refuses garbage (76) and returns the claims of a live token", async () => {
+    const h = await harness();
+    await assert.rejects(introspectToken(h.deps, "abc"), code("auth.token_invalid"));
+    const pair = await login(h, ["pki:read"]);
+    const claims = await introspectToken(h.deps, pair.accessToken);
+    assert.deepEqual(claims.scope, ["pki:read"]);
+    h.clock.advance(900_000);
+    await assert.rejects(introspectToken(h.deps, pair.accessToken), code("auth.token_expired"));
+  });
+});
