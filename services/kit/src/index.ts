@@ -1,4 +1,5 @@
 export * from "./bus";
+export * from "./bus-contract";
 export * from "./config";
 export * from "./errors";
 export * from "./events";
@@ -6,6 +7,7 @@ export * from "./grpc";
 export * from "./lifecycle";
 export * from "./logger";
 export * from "./mongo";
+export * from "./nats-bus";
 export * from "./scope";
 export * from "./secret-box";
 export * from "./service";

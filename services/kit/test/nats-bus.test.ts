@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { busContract, createNatsBus, type NatsEventBus, streamName } from "@pkiserver/kit";
+import { getInfra, type LocalServer, startLocalNats } from "@pkiserver/test-harness";
+import { connect } from "nats";
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+busContract(
+  "NatsEventBus",
+  async () => {
+    const infra = await getInfra();
+    const prefix = infra.freshName("bus");
+    const bus = await createNatsBus({ servers: infra.natsUrl, prefix, redeliveryDelayMs: 100 });
+    return {
+      bus,
+      cleanup: async () => {
+        await bus.close();
+        await deleteStreams(infra.natsUrl, prefix);
+      },
+    };
+  },
+  { settleMs: 500 },
+);
+
+/** Removes a test prefix's streams so the shared server does not keep them. */
+async function deleteStreams(servers: string, prefix: string): Promise<void> {
+  const nc = await connect({ servers });
+  try {
+    const jsm = await nc.jetstreamManager();
+    for (const key of ["apikey", "auth", "pki"]) await jsm.streams.delete(streamName(prefix, key)).catch(() => {});
+  } finally {
+    await nc.close();
+  }
+}
+
+describe("NatsEventBus against its own nats-server", () => {
+  let server: LocalServer | undefined;
+  const buses: NatsEventBus[] = [];
+  after(async () => {
+    for (const b of buses) await b.close(100);
+    await server?.dispose();
+  });
+
+  it("keeps an event published while NATS is down and delivers it after NATS is back", async () => {
+    server = await startLocalNats();
+    const infra = await getInfra();
+    const prefix = infra.freshName("outage");
+    const publisher = await createNatsBus({ servers: server.url, prefix, publishAckWaitMs: 1000 });
+    const consumer = await createNatsBus({ servers: server.url, prefix });
+    buses.push(publisher, consumer);
+    const got: string[] = [];
+    await consumer.subscribe({
+      durable: "outage",
+      subjects: ["auth.v1.>"],
+      deliver: "all",
+      handler: async (m) => {
+        got.push(dec(m.data));
+      },
+    });
+    await publisher.publish("auth.v1.session.revoked", enc("before"));
+
+    await server.stop();
+    const deadline = Date.now() + 5000;
+    while (publisher.isReady() && Date.now() < deadline) await sleep(20);
+    assert.equal(publisher.isReady(), false, "isReady() reflects the lost connection");
+
+    await publisher.publish("auth.v1.session.revoked", enc("during"));
+    assert.equal(publisher.pendingCount(), 1, "the event waits in the outbox");
+
+    await server.restart();
+    const until = Date.now() + 20_000;
+    while (got.length < 2 && Date.now() < until) await sleep(50);
+    assert.deepEqual(got, ["before", "during"]);
+    assert.equal(publisher.pendingCount(), 0);
+    assert.equal(publisher.isReady(), true);
+  });
+
+  it("fails clearly, instead of hanging, when NATS cannot be reached at start", async () => {
+    const started = Date.now();
+    await assert.rejects(
+      createNatsBus({ servers: "nats://127.0.0.1:1", connectTimeoutMs: 1500 }),
+      /cannot reach NATS at nats:\/\/127\.0\.0\.1:1/,
+    );
+    assert.ok(Date.now() - started < 5000);
+  });
+
+  it("creates one stream per service with the configured retention and keeps it when another process starts", async () => {
+    const infra = await getInfra();
+    const prefix = infra.freshName("streams");
+    const auth = await createNatsBus({ servers: infra.natsUrl, prefix, streamMaxAgeMs: { auth: 90_000 } });
+    const reader = await createNatsBus({ servers: infra.natsUrl, prefix });
+    buses.push(auth, reader);
+    const nc = await connect({ servers: infra.natsUrl });
+    try {
+      const jsm = await nc.jetstreamManager();
+      const info = await jsm.streams.info(streamName(prefix, "auth"));
+      assert.deepEqual(info.config.subjects, [`${prefix}.auth.v1.>`]);
+      assert.equal(info.config.max_age, 90_000 * 1e6);
+      const apikey = await jsm.streams.info(streamName(prefix, "apikey"));
+      assert.equal(apikey.config.max_age, 7 * 24 * 3600_000 * 1e6);
+    } finally {
+      await nc.close();
+      await deleteStreams(infra.natsUrl, prefix);
+    }
+  });
+
+  it("refuses a subject no stream holds rather than keeping it for ever", async () => {
+    const infra = await getInfra();
+    const bus = await createNatsBus({ servers: infra.natsUrl, prefix: infra.freshName("nostream") });
+    buses.push(bus);
+    await assert.rejects(bus.publish("billing.v1.invoice.created", enc("x")), /no stream holds/);
+    await assert.rejects(
+      bus.subscribe({ subjects: ["billing.>"], deliver: "new", handler: async () => {} }),
+      /no stream holds/,
+    );
+  });
+});
