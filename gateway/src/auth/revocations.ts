@@ -48,7 +48,7 @@ export class RevocationCache {
 
   /** Merges auth's list of live revocations; marks the cache as complete. */
   loadSnapshot(snapshot: RevocationSnapshot): void {
-    for (const r of snapshot.revoked) this.revokeSession(r.sessionId, r.revokedAt);
+    for (const r of snapshot.revoked) this.revokeSession(r.sessionId);
     for (const g of snapshot.generations) this.rotateSession(g.sessionId, g.generation);
     this.loaded = true;
   }
@@ -57,8 +57,13 @@ export class RevocationCache {
     return this.loaded;
   }
 
-  revokeSession(sessionId: string, at: number = this.now()): void {
-    if (!this.revoked.has(sessionId)) this.revoked.set(sessionId, at || this.now());
+  /**
+   * A revoked session's tokens all stop working. The entry is kept for the
+   * retention counted from when this cache learned of it, not from the
+   * reported time, so a clock skew between services cannot shorten it.
+   */
+  revokeSession(sessionId: string): void {
+    this.revoked.set(sessionId, this.now());
     this.prune();
   }
 

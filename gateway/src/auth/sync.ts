@@ -108,7 +108,7 @@ export function startRevocationSync(opts: {
           deliver: "all",
           handler: async (msg) => {
             const revoked = decodeEvent(Events.sessionRevoked, msg);
-            if (revoked) return cache.revokeSession(revoked.sessionId, revoked.at);
+            if (revoked) return cache.revokeSession(revoked.sessionId);
             const rotated = decodeEvent(Events.sessionRotated, msg);
             if (rotated) return cache.rotateSession(rotated.sessionId, rotated.generation);
             const deleted = decodeEvent(Events.apiKeyDeleted, msg);

@@ -1,0 +1,486 @@
+import { randomUUID } from "node:crypto";
+import {
+  AppError,
+  type CallContext,
+  createClient,
+  createLogger,
+  type GrpcServerHandle,
+  implement,
+  type Logger,
+  MemoryEventBus,
+  SIGNATURE_WINDOW_MS,
+  startGrpcServer,
+  verifyEd25519,
+  verifyHmac,
+} from "@pkiserver/kit";
+import { apikeyV1, authV1, pkiV1 } from "@pkiserver/proto";
+import type { FastifyInstance } from "fastify";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { buildGateway, type GatewayOptions } from "../app";
+import { type GatewayConfig, loadConfig } from "../config";
+
+/*
+ * Minimal in-memory stand-ins for the apikey, auth and pki services, served
+ * over real gRPC on port 0, and a gateway listening on port 0 in front of
+ * them. They implement just enough of each contract for the gateway's tests
+ * and record every call with the metadata it carried.
+ */
+
+export interface RecordedCall {
+  service: "apikey" | "auth" | "pki";
+  rpc: string;
+  request: unknown;
+  requestId: string;
+  callerKeyId: string | undefined;
+}
+
+interface StoredKey {
+  key: apikeyV1.ApiKey;
+  secret?: string;
+}
+
+export class Fakes {
+  readonly calls: RecordedCall[] = [];
+  readonly keys = new Map<string, StoredKey>();
+  readonly usedNonces = new Set<string>();
+  revocationSnapshot: authV1.ListRevocationsResponse = { revoked: [], generations: [] };
+  readonly hosts = new Map<string, pkiV1.Host>();
+  readonly records: pkiV1.KeyRecord[] = [];
+  private nextSession = 1;
+
+  private constructor(
+    /** Replaced to simulate a key rotation by auth. */
+    public signer: TokenSigner,
+    readonly logger: Logger,
+  ) {}
+
+  static async create(logger: Logger): Promise<Fakes> {
+    return new Fakes(await TokenSigner.create(), logger);
+  }
+
+  addKey(opts: {
+    apiKeyId: string;
+    maxScope: string[];
+    secret?: string;
+    publicKeyPem?: string;
+    enabled?: boolean;
+  }): apikeyV1.ApiKey {
+    const key: apikeyV1.ApiKey = {
+      apiKeyId: opts.apiKeyId,
+      name: opts.apiKeyId,
+      enabled: opts.enabled ?? true,
+      maxScope: opts.maxScope,
+      type: opts.publicKeyPem ? apikeyV1.ApiKeyType.API_KEY_TYPE_PUB_KEY : apikeyV1.ApiKeyType.API_KEY_TYPE_SECRET,
+      createDate: 1_700_000_000_000,
+      ...(opts.publicKeyPem ? { clientPublicKey: opts.publicKeyPem } : {}),
+    };
+    this.keys.set(opts.apiKeyId, { key, ...(opts.secret !== undefined ? { secret: opts.secret } : {}) });
+    return key;
+  }
+
+  private record(service: RecordedCall["service"], rpc: string, request: unknown, ctx: CallContext): void {
+    this.calls.push({ service, rpc, request, requestId: ctx.requestId, callerKeyId: ctx.callerKeyId });
+  }
+
+  private wrap<S>(
+    service: RecordedCall["service"],
+    handlers: Record<string, (req: never, ctx: CallContext) => Promise<unknown>>,
+  ): S {
+    const out: Record<string, (req: unknown, ctx: CallContext) => Promise<unknown>> = {};
+    for (const [rpc, fn] of Object.entries(handlers)) {
+      out[rpc] = async (req, ctx) => {
+        this.record(service, rpc, req, ctx);
+        return (fn as (req: unknown, ctx: CallContext) => Promise<unknown>)(req, ctx);
+      };
+    }
+    return out as S;
+  }
+
+  private keyOrThrow(id: string): StoredKey {
+    const k = this.keys.get(id);
+    if (!k) throw new AppError("apikey.not_found");
+    return k;
+  }
+
+  apikeyHandlers() {
+    return this.wrap<Parameters<typeof implement<apikeyV1.ApiKeyServiceServer>>[1]>("apikey", {
+      createFirstApiKey: async (req: apikeyV1.CreateFirstApiKeyRequest) => {
+        if (req.initializationToken !== "init-token") throw new AppError("apikey.initialization_token_invalid");
+        return { apiKeyId: "first-key", apiKeySecret: "first-secret-first-secret-first-secret" };
+      },
+      addApiKey: async (req: apikeyV1.AddApiKeyRequest) => {
+        const id = `key-${this.keys.size + 1}`;
+        this.addKey({
+          apiKeyId: id,
+          maxScope: req.maxScope,
+          ...(req.clientSecret ? { secret: req.clientSecret } : {}),
+        });
+        return { apiKeyId: id };
+      },
+      getApiKey: async (req: apikeyV1.GetApiKeyRequest) => ({ apiKey: this.keyOrThrow(req.apiKeyId).key }),
+      listApiKeys: async () => ({ apiKeys: [...this.keys.values()].map((k) => k.key) }),
+      updateApiKey: async (req: apikeyV1.UpdateApiKeyRequest) => {
+        const k = this.keyOrThrow(req.apiKeyId);
+        if (req.name !== undefined) k.key.name = req.name;
+        if (req.enabled !== undefined) k.key.enabled = req.enabled;
+        if (req.maxScope !== undefined) k.key.maxScope = req.maxScope.scopes;
+        return { apiKey: k.key };
+      },
+      deleteApiKey: async (req: apikeyV1.DeleteApiKeyRequest) => {
+        this.keyOrThrow(req.apiKeyId);
+        this.keys.delete(req.apiKeyId);
+        return {};
+      },
+      // Deliberately lenient: it checks only the secret, so the gateway's own refusal of
+      // Basic credentials for public-key keys can be observed.
+      verifySecret: async (req: apikeyV1.VerifySecretRequest) => {
+        const k = this.keys.get(req.apiKeyId);
+        if (!k || k.secret === undefined || k.secret !== req.secret) throw new AppError("auth.invalid_credentials");
+        return { apiKey: k.key };
+      },
+      verifySignature: async (req: apikeyV1.VerifySignatureRequest) => {
+        const k = this.keys.get(req.apiKeyId);
+        if (!k) throw new AppError("apikey.not_found");
+        if (Math.abs(Date.now() - req.timestamp) > SIGNATURE_WINDOW_MS) throw new AppError("auth.invalid_credentials");
+        const nonceKey = `${req.apiKeyId};${req.nonce}`;
+        if (this.usedNonces.has(nonceKey)) throw new AppError("auth.invalid_credentials");
+        const payload = Buffer.from(req.payload);
+        const ok = k.key.clientPublicKey
+          ? verifyEd25519(k.key.clientPublicKey, payload, req.signature)
+          : k.secret !== undefined && verifyHmac(k.secret, payload, req.signature);
+        if (!ok) throw new AppError("auth.invalid_credentials");
+        this.usedNonces.add(nonceKey);
+        return { apiKey: k.key };
+      },
+    });
+  }
+
+  authHandlers() {
+    const pair = async (apiKeyId: string, scope: string[], sessionId: string, generation: number) => {
+      const accessToken = await this.signer.mint({ apiKeyId, sessionId, generation, scope });
+      return {
+        token: {
+          accessToken,
+          accessTokenExpiresIn: 900_000,
+          refreshToken: `refresh:${sessionId}:${generation}`,
+          refreshTokenExpiresIn: 604_800_000,
+          tokenType: "Bearer",
+          scope,
+          sessionId,
+          apiKeyId,
+          generation,
+        } satisfies authV1.TokenPair,
+      };
+    };
+    const fromRefresh = (token: string) => {
+      const m = /^refresh:(s\d+):(\d+)$/.exec(token);
+      if (!m) throw new AppError("auth.token_invalid");
+      return { sessionId: m[1] as string, generation: Number(m[2]) };
+    };
+    return this.wrap<Parameters<typeof implement<authV1.AuthServiceServer>>[1]>("auth", {
+      issueToken: async (req: authV1.IssueTokenRequest) => {
+        const g = req.grant;
+        if (g?.$case === "clientCredentials") {
+          const k = this.keys.get(g.value.clientId);
+          if (!k) throw new AppError("apikey.not_found");
+          if (k.secret !== g.value.clientSecret) throw new AppError("auth.invalid_credentials");
+          const scope = g.value.scope.length > 0 ? g.value.scope : k.key.maxScope;
+          return pair(k.key.apiKeyId, scope, `s${this.nextSession++}`, 1);
+        }
+        if (g?.$case === "refreshToken") {
+          const r = fromRefresh(g.value.refreshToken);
+          return pair("key-refresh", ["pki:read"], r.sessionId, r.generation + 1);
+        }
+        throw new AppError("auth.invalid_credentials");
+      },
+      forkToken: async (req: authV1.ForkTokenRequest) => {
+        fromRefresh(req.refreshToken);
+        return { ...(await pair("key-refresh", ["pki:read"], `s${this.nextSession++}`, 1)) };
+      },
+      introspectToken: async () => {
+        throw new AppError("auth.token_invalid");
+      },
+      getSigningKeys: async () => ({ keys: [await this.signer.signingKey()] }),
+      listRevocations: async () => this.revocationSnapshot,
+      listSessions: async () => ({ sessions: [] }),
+      revokeSession: async () => ({}),
+    });
+  }
+
+  pkiHandlers() {
+    const recordFor = (ref: pkiV1.KeyRef | undefined) => {
+      const found = this.records.filter(
+        (r) => r.userId === ref?.userId && r.instanceId === ref?.instanceId && r.contextId === ref?.contextId,
+      );
+      return found.sort((a, b) => b.createDate - a.createDate);
+    };
+    const hostOrThrow = (id: string) => {
+      const h = this.hosts.get(id);
+      if (!h) throw new AppError("pki.host_not_found");
+      return h;
+    };
+    return this.wrap<Parameters<typeof implement<pkiV1.PkiServiceServer>>[1]>("pki", {
+      setHost: async (req: pkiV1.SetHostRequest) => {
+        this.hosts.set(req.hostPubKey, {
+          instanceId: req.hostPubKey,
+          hostPubKey: req.hostPubKey,
+          addresses: [req.hostUrl],
+        });
+        return { instanceId: req.hostPubKey };
+      },
+      addHostUrl: async (req: pkiV1.AddHostUrlRequest) => {
+        hostOrThrow(req.instanceId).addresses.push(req.hostUrl);
+        return {};
+      },
+      removeHostUrl: async (req: pkiV1.RemoveHostUrlRequest) => {
+        const h = hostOrThrow(req.instanceId);
+        h.addresses = h.addresses.filter((a) => a !== req.hostUrl);
+        return {};
+      },
+      deleteHost: async (req: pkiV1.DeleteHostRequest) => {
+        hostOrThrow(req.instanceId);
+        this.hosts.delete(req.instanceId);
+        return {};
+      },
+      listHosts: async () => ({ hosts: [...this.hosts.values()] }),
+      getHost: async (req: pkiV1.GetHostRequest) => {
+        const h = [...this.hosts.values()].find(
+          (x) =>
+            (req.instanceId === undefined || x.instanceId === req.instanceId) &&
+            (req.hostUrl === undefined || x.addresses.includes(req.hostUrl)),
+        );
+        if (!h) throw new AppError("pki.host_not_found_by_filter");
+        return { host: h };
+      },
+      verifyHostById: async (req: pkiV1.VerifyHostByIdRequest) => ({
+        valid: this.hosts.get(req.instanceId)?.addresses.includes(req.hostUrl) ?? false,
+      }),
+      verifyHostByPub: async (req: pkiV1.VerifyHostByPubRequest) => ({
+        valid: this.hosts.get(req.hostPubKey)?.addresses.includes(req.hostUrl) ?? false,
+      }),
+      setKey: async (req: pkiV1.SetKeyRequest) => {
+        const record: pkiV1.KeyRecord = {
+          userId: req.ref?.userId ?? "",
+          instanceId: req.ref?.instanceId ?? "",
+          contextId: req.ref?.contextId ?? "",
+          userPubKey: req.userPubKey,
+          createDate: 1_752_006_667_020 + this.records.length,
+          ...(req.customDataJson !== undefined ? { customDataJson: req.customDataJson } : {}),
+        };
+        this.records.push(record);
+        return { record };
+      },
+      deleteKey: async (req: pkiV1.DeleteKeyRequest) => {
+        const current = recordFor(req.ref)[0];
+        if (!current?.userPubKey) throw new AppError("pki.no_key");
+        const record = {
+          ...current,
+          userPubKey: undefined,
+          customDataJson: undefined,
+          createDate: current.createDate + 1,
+        };
+        this.records.push(record);
+        return { record };
+      },
+      getCurrentKey: async (req: pkiV1.GetCurrentKeyRequest) => {
+        const current = recordFor(req.ref)[0];
+        if (!current) throw new AppError("pki.no_key");
+        return { record: current };
+      },
+      getKeyAt: async (req: pkiV1.GetKeyAtRequest) => {
+        const r = recordFor(req.ref).find((x) => x.createDate <= req.date);
+        if (!r) throw new AppError("pki.no_key_at_time");
+        return { record: r };
+      },
+      getKeyHistory: async (req: pkiV1.GetKeyHistoryRequest) => ({ records: recordFor(req.ref) }),
+      verifyKey: async (req: pkiV1.VerifyKeyRequest) => {
+        const r = recordFor(req.ref).find((x) => x.createDate <= req.date);
+        if (!r) throw new AppError("pki.no_key_at_time");
+        return { valid: r.userPubKey === req.userPubKey };
+      },
+    });
+  }
+}
+
+/** Signs access tokens the way auth does: compact EdDSA JWS naming its key by kid. */
+export class TokenSigner {
+  private constructor(
+    readonly kid: string,
+    private readonly privateKey: Awaited<ReturnType<typeof generateKeyPair>>["privateKey"],
+    private readonly publicJwk: string,
+  ) {}
+
+  static async create(): Promise<TokenSigner> {
+    const { privateKey, publicKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+    return new TokenSigner(`kid-${randomUUID()}`, privateKey, JSON.stringify(await exportJWK(publicKey)));
+  }
+
+  async signingKey(): Promise<authV1.SigningKey> {
+    return { kid: this.kid, publicJwk: this.publicJwk, createdAt: Date.now(), verifyUntil: 0 };
+  }
+
+  mint(opts: {
+    apiKeyId: string;
+    sessionId: string;
+    generation: number;
+    scope: string[];
+    ipAddr?: string;
+    issuedAtMs?: number;
+    expiresInS?: number;
+  }): Promise<string> {
+    const iat = Math.floor((opts.issuedAtMs ?? Date.now()) / 1000);
+    return new SignJWT({
+      sid: opts.sessionId,
+      gen: opts.generation,
+      scope: opts.scope,
+      ...(opts.ipAddr !== undefined ? { ip: opts.ipAddr } : {}),
+    })
+      .setProtectedHeader({ alg: "EdDSA", kid: this.kid })
+      .setSubject(opts.apiKeyId)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + (opts.expiresInS ?? 900))
+      .sign(this.privateKey);
+  }
+}
+
+export interface TestGateway {
+  readonly url: string;
+  readonly rpcUrl: string;
+  readonly wsUrl: string;
+  readonly app: FastifyInstance;
+  readonly fakes: Fakes;
+  readonly bus: MemoryEventBus;
+  readonly logLines: Record<string, unknown>[];
+  close(): Promise<void>;
+}
+
+/** Starts the three fake services and a gateway in front of them, all on port 0. */
+export async function startTestGateway(
+  opts: {
+    env?: Record<string, string>;
+    gateway?: Partial<GatewayOptions>;
+    waitReady?: boolean;
+    /** Runs before the gateway starts (e.g. to seed auth's revocation snapshot). */
+    prepare?: (fakes: Fakes) => void;
+  } = {},
+): Promise<TestGateway> {
+  const logLines: Record<string, unknown>[] = [];
+  const logger = createLogger({
+    name: "gateway-test",
+    level: "info",
+    destination: {
+      write: (line: string) => {
+        logLines.push(JSON.parse(line) as Record<string, unknown>);
+      },
+    },
+  });
+  const fakes = await Fakes.create(logger);
+  opts.prepare?.(fakes);
+  const servers: GrpcServerHandle[] = [];
+  const start = async (name: string, definition: never, implementation: never) => {
+    const s = await startGrpcServer({ host: "127.0.0.1", port: 0, services: [{ name, definition, implementation }] });
+    servers.push(s);
+    return s.address;
+  };
+  const apikeyAddr = await start(
+    "pkiserver.apikey.v1.ApiKeyService",
+    apikeyV1.ApiKeyServiceService as never,
+    implement<apikeyV1.ApiKeyServiceServer>(apikeyV1.ApiKeyServiceService, fakes.apikeyHandlers(), logger) as never,
+  );
+  const authAddr = await start(
+    "pkiserver.auth.v1.AuthService",
+    authV1.AuthServiceService as never,
+    implement<authV1.AuthServiceServer>(authV1.AuthServiceService, fakes.authHandlers(), logger) as never,
+  );
+  const pkiAddr = await start(
+    "pkiserver.pki.v1.PkiService",
+    pkiV1.PkiServiceService as never,
+    implement<pkiV1.PkiServiceServer>(pkiV1.PkiServiceService, fakes.pkiHandlers(), logger) as never,
+  );
+  const config: GatewayConfig = loadConfig({
+    PMX_HOST: "127.0.0.1",
+    PMX_PORT: "0",
+    PMX_APIKEY_ADDR: apikeyAddr,
+    PMX_AUTH_ADDR: authAddr,
+    PMX_PKI_ADDR: pkiAddr,
+    ...opts.env,
+  });
+  const apikey = createClient<apikeyV1.ApiKeyServiceServer>(
+    apikeyV1.ApiKeyServiceService,
+    "pkiserver.apikey.v1.ApiKeyService",
+    apikeyAddr,
+  );
+  const auth = createClient<authV1.AuthServiceServer>(
+    authV1.AuthServiceService,
+    "pkiserver.auth.v1.AuthService",
+    authAddr,
+  );
+  const pki = createClient<pkiV1.PkiServiceServer>(pkiV1.PkiServiceService, "pkiserver.pki.v1.PkiService", pkiAddr);
+  const bus = new MemoryEventBus();
+  const app = await buildGateway({
+    config,
+    logger,
+    clients: { apikey: apikey.client, auth: auth.client, pki: pki.client },
+    bus,
+    ...opts.gateway,
+  });
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  const address = app.server.address();
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+  const url = `http://127.0.0.1:${port}`;
+  const gw: TestGateway = {
+    url,
+    rpcUrl: `${url}/main`,
+    wsUrl: `ws://127.0.0.1:${port}/main`,
+    app,
+    fakes,
+    bus,
+    logLines,
+    close: async () => {
+      await app.close();
+      apikey.close();
+      auth.close();
+      pki.close();
+      await bus.close();
+      await Promise.all(servers.map((s) => s.stop(100)));
+    },
+  };
+  if (opts.waitReady !== false) {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const res = await fetch(`${url}/ready`);
+      if (res.status === 200) break;
+      if (Date.now() > deadline) throw new Error(`gateway not ready: ${await res.text()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return gw;
+}
+
+/** POSTs a JSON-RPC body (object, array or raw string) and returns status, headers and parsed JSON. */
+export async function post(
+  gw: TestGateway,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; json: unknown; text: string }> {
+  const res = await fetch(gw.rpcUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = text.length > 0 ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, json, text };
+}
+
+export function rpc(method: string, params?: unknown, id: string | number | null = 1): Record<string, unknown> {
+  return { jsonrpc: "2.0", id, method, ...(params !== undefined ? { params } : {}) };
+}
+
+export const VALID_KEY_1 = "8UV7xqdcyqYDcZomeZbv4YNXLhikz1gt5teR9Qgot8xknL6nhH";
+export const VALID_KEY_2 = "51WPnnGwztNPWUDEbhncYDxZCZWAFS4M9Yqv94N2335nL92fEn";
