@@ -341,3 +341,47 @@ describe("JSON-RPC over HTTP", () => {
     }
   });
 });
+
+describe("CORS", () => {
+  it("is off by default", async () => {
+    const gw = await startTestGateway();
+    try {
+      const res = await fetch(`${gw.url}/health`, { headers: { origin: "https://app.example" } });
+      assert.equal(res.headers.get("access-control-allow-origin"), null);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it("allows the listed origins when PMX_CORS_ORIGINS is set, and answers preflights", async () => {
+    const gw = await startTestGateway({ env: { PMX_CORS_ORIGINS: "https://app.example, https://b.example" } });
+    try {
+      const res = await post(gw, rpc("pki/nope", {}), { origin: "https://app.example" });
+      assert.equal(res.headers.get("access-control-allow-origin"), "https://app.example");
+      const other = await post(gw, rpc("pki/nope", {}), { origin: "https://evil.example" });
+      assert.equal(other.headers.get("access-control-allow-origin"), null);
+      const preflight = await fetch(gw.rpcUrl, {
+        method: "OPTIONS",
+        headers: {
+          origin: "https://app.example",
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "content-type, authorization",
+        },
+      });
+      assert.ok(preflight.status === 204 || preflight.status === 200);
+      assert.equal(preflight.headers.get("access-control-allow-origin"), "https://app.example");
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it("allows any origin with *", async () => {
+    const gw = await startTestGateway({ env: { PMX_CORS_ORIGINS: "*" } });
+    try {
+      const res = await post(gw, rpc("pki/nope", {}), { origin: "https://any.example" });
+      assert.equal(res.headers.get("access-control-allow-origin"), "*");
+    } finally {
+      await gw.close();
+    }
+  });
+});

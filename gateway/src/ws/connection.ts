@@ -74,11 +74,6 @@ export function serveConnection(opts: {
   let pending = 0;
   let chain: Promise<void> = Promise.resolve();
 
-  const bindToken = async (token: string) => {
-    await authenticator.verifyToken(token, clientIp);
-    boundToken = token;
-  };
-
   socket.on("message", (data: Buffer | ArrayBuffer | Buffer[]) => {
     if (pending >= MAX_PENDING) {
       socket.close(1008, "Too many pending requests");
@@ -92,6 +87,12 @@ export function serveConnection(opts: {
           authorization: opts.headers.authorization,
           userToken: opts.headers.userToken,
           boundToken,
+        };
+        // A refused token leaves the earlier binding in place.
+        const bindToken = async (token: string) => {
+          await authenticator.verifyToken(token, clientIp);
+          boundToken = token;
+          credentials.boundToken = token;
         };
         const result = await dispatcher.handle(raw, {
           requestId: randomUUID(),

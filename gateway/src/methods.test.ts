@@ -1,0 +1,178 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { METHOD_NAMES } from "./rpc/methods";
+import { post, rpc, startTestGateway, type TestGateway, VALID_KEY_1, VALID_KEY_2 } from "./testing/fakes";
+
+const SECRET = "methods-secret-methods-secret-methods";
+const AUTH = { authorization: `Basic ${Buffer.from(`k-m:${SECRET}`).toString("base64")}` };
+
+/** Every method of the method reference (seed 001). */
+const SEED_METHODS = [
+  "auth/bindAccessToken",
+  "auth/createFirstApiKey",
+  "auth/forkToken",
+  "auth/token",
+  "pki/getCurrentKey",
+  "pki/getHost",
+  "pki/getKeyAt",
+  "pki/getKeyHistory",
+  "pki/verifyHostById",
+  "pki/verifyHostByPub",
+  "pki/verifyKey",
+  "pkiAdmin/addHostUrl",
+  "pkiAdmin/deleteHost",
+  "pkiAdmin/deleteKey",
+  "pkiAdmin/listHosts",
+  "pkiAdmin/removeHostUrl",
+  "pkiAdmin/setHost",
+  "pkiAdmin/setKey",
+  "user/addApiKey",
+  "user/deleteApiKey",
+  "user/getApiKey",
+  "user/listApiKeys",
+  "user/updateApiKey",
+];
+
+async function result(gw: TestGateway, method: string, params: unknown): Promise<unknown> {
+  const res = await post(gw, rpc(method, params), AUTH);
+  const body = res.json as { result?: unknown; error?: unknown };
+  assert.equal(body.error, undefined, `${method}: ${JSON.stringify(body.error)}`);
+  return body.result;
+}
+
+describe("method table", () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startTestGateway({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0" } });
+    gw.fakes.addKey({
+      apiKeyId: "k-m",
+      secret: SECRET,
+      maxScope: ["user:read_write", "pki:read_write", "pkiadmin:read_write"],
+    });
+  });
+  after(async () => gw.close());
+
+  it("routes exactly the methods of the method reference", async () => {
+    assert.deepEqual([...METHOD_NAMES].sort(), [...SEED_METHODS].sort());
+    for (const name of SEED_METHODS) {
+      const res = await post(gw, rpc(name, {}), AUTH);
+      assert.notEqual((res.json as { error?: { code: number } }).error?.code, -32601, name);
+    }
+  });
+
+  it("maps hosts: setHost returns the instanceId string, listHosts and getHost the host records", async () => {
+    assert.equal(
+      await result(gw, "pkiAdmin/setHost", { hostPubKey: VALID_KEY_1, hostUrl: "https://a.example" }),
+      VALID_KEY_1,
+    );
+    assert.equal(
+      await result(gw, "pkiAdmin/addHostUrl", { instanceId: VALID_KEY_1, hostUrl: "https://b.example" }),
+      "OK",
+    );
+    const host = {
+      instanceId: VALID_KEY_1,
+      hostPubKey: VALID_KEY_1,
+      addresses: ["https://a.example", "https://b.example"],
+    };
+    assert.deepEqual(await result(gw, "pkiAdmin/listHosts", {}), [host]);
+    assert.deepEqual(await result(gw, "pki/getHost", { hostUrl: "https://b.example" }), host);
+    assert.equal(
+      await result(gw, "pki/verifyHostById", { instanceId: VALID_KEY_1, hostUrl: "https://a.example" }),
+      true,
+    );
+    assert.equal(
+      await result(gw, "pki/verifyHostByPub", { hostPubKey: VALID_KEY_1, hostUrl: "https://z.example" }),
+      false,
+    );
+    assert.equal(
+      await result(gw, "pkiAdmin/removeHostUrl", { instanceId: VALID_KEY_1, hostUrl: "https://b.example" }),
+      "OK",
+    );
+    assert.equal(await result(gw, "pkiAdmin/deleteHost", { instanceId: VALID_KEY_1 }), "OK");
+    const missing = await post(gw, rpc("pki/getHost", { instanceId: VALID_KEY_1 }), AUTH);
+    assert.deepEqual((missing.json as { error: unknown }).error, {
+      code: 87,
+      message: "Cannot find host by given filter.",
+      data: null,
+    });
+  });
+
+  it("maps user keys with customData round-tripped as JSON and deletion records without userPubKey", async () => {
+    const ref = { userId: "user1", instanceId: VALID_KEY_1, contextId: "ctx-1" };
+    const customData = { role: "admin", tags: [1, "two", null] };
+    assert.equal(await result(gw, "pkiAdmin/setKey", { ...ref, userPubKey: VALID_KEY_2, customData }), "OK");
+    const sent = gw.fakes.calls.findLast((c) => c.rpc === "setKey")?.request as { customDataJson?: string };
+    assert.deepEqual(JSON.parse(sent.customDataJson ?? "null"), customData);
+    const current = (await result(gw, "pki/getCurrentKey", ref)) as Record<string, unknown>;
+    assert.deepEqual(current, { ...ref, userPubKey: VALID_KEY_2, createDate: current.createDate, customData });
+    assert.equal(typeof current.createDate, "number");
+    assert.deepEqual(await result(gw, "pki/getKeyAt", { ...ref, date: current.createDate }), current);
+    assert.equal(
+      await result(gw, "pki/verifyKey", { ...ref, userPubKey: VALID_KEY_2, date: current.createDate }),
+      true,
+    );
+    assert.equal(await result(gw, "pkiAdmin/deleteKey", ref), "OK");
+    const history = (await result(gw, "pki/getKeyHistory", ref)) as Record<string, unknown>[];
+    assert.equal(history.length, 2);
+    assert.equal("userPubKey" in (history[0] as object), false);
+    assert.equal("customData" in (history[0] as object), false);
+  });
+
+  it("maps API keys without ever returning a secret", async () => {
+    const added = (await result(gw, "user/addApiKey", {
+      type: "secret",
+      name: "second",
+      clientSecret: "c".repeat(40),
+      maxScope: ["pki:read"],
+    })) as { apiKeyId: string };
+    const got = (await result(gw, "user/getApiKey", { apiKeyId: added.apiKeyId })) as {
+      apiKey: Record<string, unknown>;
+    };
+    assert.deepEqual(Object.keys(got.apiKey).sort(), ["apiKeyId", "createDate", "enabled", "maxScope", "name"]);
+    assert.deepEqual(got.apiKey.maxScope, ["pki:read"]);
+    const list = (await result(gw, "user/listApiKeys", {})) as { list: Record<string, unknown>[] };
+    assert.ok(list.list.some((k) => k.apiKeyId === added.apiKeyId));
+    assert.equal(JSON.stringify(list).includes("c".repeat(40)), false);
+    assert.equal(await result(gw, "user/updateApiKey", { apiKeyId: added.apiKeyId, name: "renamed" }), "OK");
+    const upd = gw.fakes.calls.findLast((c) => c.rpc === "updateApiKey")?.request as Record<string, unknown>;
+    assert.equal(upd.name, "renamed");
+    assert.equal(upd.maxScope, undefined, "an absent maxScope is not sent as an empty one");
+    assert.equal(await result(gw, "user/deleteApiKey", { apiKeyId: added.apiKeyId }), "OK");
+  });
+
+  it("maps token grants, passing the client address and the optional data", async () => {
+    const res = (await result(gw, "auth/token", {
+      grantType: "client_credentials",
+      clientId: "k-m",
+      clientSecret: SECRET,
+      scope: ["pki:read"],
+    })) as Record<string, unknown>;
+    assert.equal(res.tokenType, "Bearer");
+    assert.deepEqual(res.scope, ["pki:read"]);
+    const issued = gw.fakes.calls.findLast((c) => c.rpc === "issueToken")?.request as { clientIp: string };
+    assert.equal(issued.clientIp, "127.0.0.1");
+    await post(
+      gw,
+      rpc("auth/token", {
+        grantType: "client_signature",
+        clientId: "k-m",
+        signature: "sig",
+        timestamp: 1752006667020,
+        nonce: "abc",
+        scope: [],
+        data: "hello",
+      }),
+    );
+    const sig = gw.fakes.calls.findLast((c) => c.rpc === "issueToken")?.request as {
+      grant: { $case: string; value: Record<string, unknown> };
+    };
+    assert.equal(sig.grant.$case, "clientSignature");
+    assert.equal(sig.grant.value.data, "hello");
+    assert.equal(sig.grant.value.timestamp, 1752006667020);
+    const forked = (await result(gw, "auth/forkToken", {
+      refreshToken: "refresh:s1:1",
+      sessionName: "other",
+    })) as Record<string, unknown>;
+    assert.equal(forked.tokenType, "Bearer");
+  });
+});
