@@ -55,14 +55,14 @@ export class MongoSessionStore implements SessionStore {
 
   static async create(db: Db, opts: { purgeGraceMs: number; collection?: string }): Promise<MongoSessionStore> {
     const col = db.collection<SessionDoc>(opts.collection ?? "auth_sessions");
-    await col.createIndexes([
-      { key: { apiKeyId: 1, createdAt: -1 } },
-      { key: { revokedAt: 1 } },
-      { key: { rotatedAt: 1 } },
-      { key: { expiresAt: 1 } },
-    ]);
+    // One createIndex per index: FerretDB drops the connection when a
+    // multi-index createIndexes names indexes that already exist.
+    await col.createIndex({ apiKeyId: 1, createdAt: -1 }, { name: "auth_sessions_by_key" });
+    await col.createIndex({ revokedAt: 1 }, { name: "auth_sessions_revoked" });
+    await col.createIndex({ rotatedAt: 1 }, { name: "auth_sessions_rotated" });
+    await col.createIndex({ expiresAt: 1 }, { name: "auth_sessions_expiry" });
     try {
-      await col.createIndex({ purgeAt: 1 }, { expireAfterSeconds: 0 });
+      await col.createIndex({ purgeAt: 1 }, { name: "auth_sessions_ttl", expireAfterSeconds: 0 });
     } catch {
       // Servers without TTL indexes rely on the periodic purge alone.
     }

@@ -28,7 +28,9 @@ export class MongoSigningKeyStore implements SigningKeyStore {
 
   static async create(db: Db, opts: { collection?: string } = {}): Promise<MongoSigningKeyStore> {
     const col = db.collection<KeyDoc>(opts.collection ?? "auth_signing_keys");
-    await col.createIndexes([{ key: { slot: 1 }, unique: true }, { key: { verifyUntil: 1 } }]);
+    // One createIndex per index (FerretDB mishandles a repeated multi-index createIndexes).
+    await col.createIndex({ slot: 1 }, { name: "auth_signing_keys_slot", unique: true });
+    await col.createIndex({ verifyUntil: 1 }, { name: "auth_signing_keys_expiry" });
     return new MongoSigningKeyStore(col);
   }
 
