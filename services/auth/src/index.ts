@@ -14,5 +14,6 @@ export {
   MAX_TOKEN_LENGTH,
   type PublicSigningKey,
   TOKEN_ISSUER,
+  type VerifierKey,
   type VerifierOptions,
 } from "./tokens/access-token";

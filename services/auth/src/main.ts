@@ -7,11 +7,11 @@ const telemetry = startTelemetry({
   otlpEndpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT,
 });
 
-import * as kit from "@pkiserver/kit";
 import {
   ConfigError,
   connectMongo,
   createLogger,
+  createNatsBus,
   type EventBus,
   MemoryEventBus,
   type MongoHandle,
@@ -20,15 +20,14 @@ import {
 import { buildApp } from "./app";
 import { type AuthConfig, loadConfig } from "./config";
 
-type CreateNatsBus = (opts: { servers: string; prefix: string }) => Promise<EventBus>;
-
 async function connectBus(config: AuthConfig): Promise<EventBus> {
   if (!config.natsUrl) return new MemoryEventBus();
-  // Looked up at run time so this file builds against kit versions without the
-  // NATS adapter; with PMX_NATS_URL set it is required.
-  const createNatsBus = (kit as unknown as { createNatsBus?: CreateNatsBus }).createNatsBus;
-  if (!createNatsBus) throw new Error("PMX_NATS_URL is set but this build has no NATS event bus");
-  return createNatsBus({ servers: config.natsUrl, prefix: config.natsPrefix });
+  return createNatsBus({
+    servers: config.natsUrl,
+    prefix: config.natsPrefix,
+    // Revocations must outlive every access token they cancel (expiresIn: may reach the refresh lifetime).
+    streamMaxAgeMs: { auth: Math.max(config.accessTokenLifetimeMs, config.refreshTokenLifetimeMs) },
+  });
 }
 
 /** `node services/auth/dist/main.js`: the auth service as its own process. */

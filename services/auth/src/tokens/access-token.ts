@@ -41,6 +41,14 @@ export interface PublicSigningKey {
   verifyUntil: number;
 }
 
+/** What a verifier needs of a key; `authV1.SigningKey` and `PublicSigningKey` both fit. */
+export interface VerifierKey {
+  kid: string;
+  publicJwk: string;
+  createdAt?: number;
+  verifyUntil?: number;
+}
+
 export interface SigningMaterial {
   kid: string;
   privateKey: KeyObject;
@@ -77,9 +85,9 @@ export function importPublicJwk(publicJwk: string): KeyObject {
 
 export interface AccessTokenVerifier {
   /** Replaces the verification keys (e.g. with GetSigningKeys' answer). Throws on a malformed key. */
-  setKeys(keys: readonly PublicSigningKey[]): void;
+  setKeys(keys: readonly VerifierKey[]): void;
   /** Adds or replaces one key (e.g. from a `signingKeyRotated` event). */
-  addKey(key: PublicSigningKey): void;
+  addKey(key: VerifierKey): void;
   /** Key ids currently known. */
   kids(): string[];
   /**
@@ -98,12 +106,12 @@ export interface VerifierOptions {
    * fetch); its answer replaces the keys. Called at most once per
    * `refetchIntervalMs` so unknown kids cannot cause a fetch storm.
    */
-  fetchKeys?: () => Promise<readonly PublicSigningKey[]>;
+  fetchKeys?: () => Promise<readonly VerifierKey[]>;
   refetchIntervalMs?: number;
 }
 
 interface KnownKey {
-  meta: PublicSigningKey;
+  meta: VerifierKey;
   key: KeyObject;
 }
 
@@ -120,7 +128,7 @@ export function createAccessTokenVerifier(opts: VerifierOptions = {}): AccessTok
   let keys = new Map<string, KnownKey>();
   let lastFetch = Number.NEGATIVE_INFINITY;
 
-  const load = (k: PublicSigningKey): KnownKey => {
+  const load = (k: VerifierKey): KnownKey => {
     if (typeof k.kid !== "string" || k.kid.length === 0) throw new Error("signing key without kid");
     return { meta: { ...k }, key: importPublicJwk(k.publicJwk) };
   };
