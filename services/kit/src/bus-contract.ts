@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { describe, it } from "node:test";
 import type { BusMessage, EventBus, SubscribeOptions } from "./bus";
 
 export interface BusUnderTest {
@@ -28,6 +27,9 @@ export function busContract(
   makeBus: () => Promise<BusUnderTest>,
   options: BusContractOptions = {},
 ): void {
+  // Loaded here, not at the top, so processes that import the kit for its
+  // runtime parts never load the test runner.
+  const { describe, it } = require("node:test") as typeof import("node:test");
   const settleMs = options.settleMs ?? 400;
   const timeoutMs = options.deliveryTimeoutMs ?? 10_000;
 

@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+// Runs the compiled tests with node's test runner.
+//
+//   node test/scripts/run-tests.js           every test; starts MongoDB and NATS first
+//   node test/scripts/run-tests.js --unit    unit tests only (beside their sources); needs nothing
+//
+// The servers are started once for the whole run and handed to every test
+// process through PMX_TEST_MONGO_URL / PMX_TEST_NATS_URL; each test file
+// isolates itself with a fresh database name and subject prefix.
+
+const { spawn } = require("node:child_process");
+const { existsSync, readdirSync } = require("node:fs");
+const { join, relative, sep } = require("node:path");
+
+const root = join(__dirname, "..", "..");
+const roots = ["proto", "services", "gateway", "test"];
+
+function findTests(dir, inDist, out) {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    if (e.name === "node_modules" || e.name.startsWith(".")) continue;
+    const path = join(dir, e.name);
+    if (e.isDirectory()) findTests(path, inDist || e.name === "dist", out);
+    else if (inDist && e.isFile() && e.name.endsWith(".test.js")) out.push(path);
+  }
+  return out;
+}
+
+/** A unit test is compiled from a package's src/: its dist/ does not sit in a `test` folder. */
+function isUnit(file) {
+  const parts = relative(root, file).split(sep);
+  const dist = parts.indexOf("dist");
+  return dist > 0 && parts[dist - 1] !== "test";
+}
+
+async function main() {
+  const unit = process.argv.includes("--unit");
+  const all = roots.flatMap((r) => findTests(join(root, r), false, [])).sort();
+  const files = unit ? all.filter(isUnit) : all;
+  if (files.length === 0) {
+    console.error("run-tests: no compiled test files (**/dist/**/*.test.js) found; run `tsc -b` first");
+    return 1;
+  }
+
+  const env = { ...process.env };
+  let infra;
+  if (!unit) {
+    const harness = join(root, "test", "harness", "dist", "index.js");
+    if (!existsSync(harness)) {
+      console.error("run-tests: test/harness is not built; run `tsc -b` first");
+      return 1;
+    }
+    try {
+      infra = await require(harness).startSharedInfra({ build: true });
+    } catch (err) {
+      console.error(`run-tests: ${err instanceof Error ? err.message : String(err)}`);
+      return 1;
+    }
+    console.log(`run-tests: ${infra.description}`);
+    env.PMX_TEST_MONGO_URL = infra.mongoUrl;
+    env.PMX_TEST_NATS_URL = infra.natsUrl;
+  }
+
+  console.log(`run-tests: ${files.length} test files (${unit ? "unit" : "unit, integration and end-to-end"})`);
+  const args = [
+    "--test",
+    "--test-concurrency=2",
+    "--test-timeout=120000",
+    "--test-reporter=spec",
+    "--test-reporter-destination=stdout",
+    ...files.map((f) => relative(root, f)),
+  ];
+  const child = spawn(process.execPath, args, { cwd: root, env, stdio: "inherit" });
+  const forward = (signal) => child.kill(signal);
+  process.on("SIGINT", forward);
+  process.on("SIGTERM", forward);
+  const code = await new Promise((resolve) => {
+    child.on("exit", (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+  });
+  if (infra) await infra.stop();
+  return code;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
