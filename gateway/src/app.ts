@@ -63,7 +63,9 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   const { config, logger, clients, bus } = opts;
   const metrics = new GatewayMetrics();
   const revocations = new RevocationCache();
-  const verifier = opts.tokenVerifier ?? createJwksTokenVerifier();
+  const verifier =
+    opts.tokenVerifier ??
+    createJwksTokenVerifier({ fetchKeys: async () => (await clients.auth.getSigningKeys({})).keys });
   const syncLogger = logger.child({ component: "auth-sync" });
   const revocationSync = startRevocationSync({ auth: clients.auth, bus, cache: revocations, logger: syncLogger });
   const keySync: SyncHandle | undefined = isKeyedTokenVerifier(verifier)

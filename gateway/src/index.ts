@@ -1,13 +1,15 @@
 export { BODY_LIMIT, buildGateway, type GatewayOptions } from "./app";
 export type { Caller, Credentials } from "./auth/authenticate";
-export { type KeyChange, RevocationCache } from "./auth/revocations";
+export { type KeyChange, RevocationCache, type RevocationSnapshot } from "./auth/revocations";
 export {
   createJwksTokenVerifier,
+  type JwksVerifierOptions,
   type KeyedTokenVerifier,
   type SigningKeyInput,
+  TOKEN_ISSUER,
   type TokenClaims,
   type TokenVerifier,
 } from "./auth/token-verifier";
 export { type GatewayConfig, GatewayConfigError, loadConfig } from "./config";
 export { MAX_BATCH } from "./rpc/dispatch";
-export { lookupMethod, METHOD_NAMES } from "./rpc/methods";
+export { lookupMethod, METHOD_NAMES, type MethodDef } from "./rpc/methods";

@@ -16,8 +16,6 @@ function configOrExit(): GatewayConfig {
   }
 }
 
-type NatsBusFactory = (opts: { servers: string; prefix: string }) => Promise<import("@pkiserver/kit").EventBus>;
-
 async function main(): Promise<void> {
   const config = configOrExit();
   const telemetry = startTelemetry({ serviceName: "gateway", otlpEndpoint: config.otlpEndpoint });
@@ -31,9 +29,12 @@ async function main(): Promise<void> {
   try {
     let bus: import("@pkiserver/kit").EventBus;
     if (config.natsUrl) {
-      const createNatsBus = (kit as unknown as { createNatsBus?: NatsBusFactory }).createNatsBus;
-      if (createNatsBus === undefined) throw new Error("PMX_NATS_URL is set but the kit has no NATS bus");
-      bus = await createNatsBus({ servers: config.natsUrl, prefix: config.natsPrefix });
+      bus = await kit.createNatsBus({
+        servers: config.natsUrl.split(",").map((s) => s.trim()),
+        prefix: config.natsPrefix,
+        name: "gateway",
+        logger,
+      });
     } else {
       bus = new kit.MemoryEventBus();
     }

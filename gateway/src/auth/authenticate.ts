@@ -94,9 +94,7 @@ export class Authenticator {
     const apiKeyId = decoded.slice(0, colon);
     const secret = decoded.slice(colon + 1);
     if (apiKeyId.length > 128 || secret.length < 1 || secret.length > 256) throw unauthorized();
-    const res = await this.checked(() =>
-      this.deps.apikey.verifySecret({ apiKeyId, secret }, { requestId, callerKeyId: apiKeyId }),
-    );
+    const res = await this.checked(() => this.deps.apikey.verifySecret({ apiKeyId, secret }, { requestId }));
     const key = res.apiKey;
     // A key with a public key signs its requests; its having a secret at all is not a way in.
     if (key?.type === apikeyV1.ApiKeyType.API_KEY_TYPE_PUB_KEY || key?.clientPublicKey !== undefined) {
@@ -122,7 +120,7 @@ export class Authenticator {
           payload,
           signature: parsed.signature,
         },
-        { requestId, callerKeyId: parsed.apiKeyId },
+        { requestId },
       ),
     );
     return this.fromKey(res.apiKey, "signature");

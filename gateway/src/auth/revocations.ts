@@ -16,8 +16,8 @@ export interface RevocationSnapshot {
   generations: readonly { sessionId: string; generation: number }[];
 }
 
-/** Token `iat` is in whole seconds, so "issued before" is only certain a second later. */
-const ISSUED_AT_RESOLUTION_MS = 1000;
+/** A token's standard `iat` is in whole seconds, so "issued before" is only certain a second later. */
+const DEFAULT_ISSUED_AT_RESOLUTION_MS = 1000;
 
 /**
  * What the gateway knows about withdrawn tokens: revoked sessions, the
@@ -97,8 +97,8 @@ export class RevocationCache {
     const latest = changes[changes.length - 1] as KeyChange;
     for (const c of changes) {
       if (c.at < claims.issuedAt || !this.withdraws(c, claims)) continue;
-      if (c.at >= claims.issuedAt + ISSUED_AT_RESOLUTION_MS) return true;
-      // Issued within the same second as the change: the order is unknown, so
+      if (c.at >= claims.issuedAt + (claims.issuedAtResolutionMs ?? DEFAULT_ISSUED_AT_RESOLUTION_MS)) return true;
+      // Issued within the resolution of the change: the order is unknown, so
       // the token is refused only while the key's current state still refuses it
       // (a key disabled and re-enabled within that second keeps its new tokens).
       if (this.withdraws(latest, claims)) return true;

@@ -1,5 +1,6 @@
+import { createPublicKey, type KeyObject } from "node:crypto";
 import { AppError } from "@pkiserver/kit";
-import { createLocalJWKSet, type JSONWebKeySet, type JWK, errors as joseErrors, jwtVerify } from "jose";
+import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from "jose";
 
 /** What a verified access token says about its bearer. Times are ms since the epoch. */
 export interface TokenClaims {
@@ -10,6 +11,11 @@ export interface TokenClaims {
   ipAddr?: string | undefined;
   expiresAt: number;
   issuedAt: number;
+  /**
+   * How precise `issuedAt` is, in ms: 1000 when only the standard `iat`
+   * (seconds) was available, which is assumed when absent.
+   */
+  issuedAtResolutionMs?: number | undefined;
 }
 
 /**
@@ -30,99 +36,126 @@ export interface SigningKeyInput {
   verifyUntil?: number;
 }
 
-/** A verifier whose keys the gateway keeps in sync with auth's signing keys. */
+/** A verifier whose keys the gateway keeps equal to auth's signing keys. */
 export interface KeyedTokenVerifier extends TokenVerifier {
   setKeys(keys: readonly SigningKeyInput[]): void;
-  /** Whether any key is loaded. */
-  hasKeys(): boolean;
 }
 
 export function isKeyedTokenVerifier(v: TokenVerifier): v is KeyedTokenVerifier {
   return typeof (v as Partial<KeyedTokenVerifier>).setKeys === "function";
 }
 
+export const TOKEN_ISSUER = "pkiserver";
 const MAX_TOKEN_LENGTH = 1024;
 
-function invalid(): AppError {
-  return new AppError("auth.token_invalid");
+const invalid = () => new AppError("auth.token_invalid");
+const expired = () => new AppError("auth.token_expired");
+
+function isNonNegativeInt(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 }
 
-function readScope(raw: unknown): string[] | undefined {
-  if (typeof raw === "string") return raw.split(" ").filter((s) => s.length > 0);
-  if (Array.isArray(raw) && raw.every((s) => typeof s === "string")) return raw as string[];
-  return undefined;
+function importPublicJwk(publicJwk: string): KeyObject | undefined {
+  try {
+    const jwk = JSON.parse(publicJwk) as Record<string, unknown>;
+    // Only the public part is ever used, even if a private one were sent by mistake.
+    if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || typeof jwk.x !== "string") return undefined;
+    return createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: jwk.x }, format: "jwk" });
+  } catch {
+    return undefined;
+  }
+}
+
+export interface JwksVerifierOptions {
+  now?: () => number;
+  /**
+   * Fetches the current keys when a token names an unknown key id (a key
+   * created since the last sync), at most once per `refetchIntervalMs`.
+   */
+  fetchKeys?: () => Promise<readonly SigningKeyInput[]>;
+  refetchIntervalMs?: number;
 }
 
 /**
- * Verifies compact EdDSA (Ed25519) JWS access tokens against the key named by
- * the token's `kid`. Claims: `sub` API key id, `sid` session id, `gen`
- * session generation, `scope`, optional `ip`, `exp`, `iat`.
+ * Verifies the access tokens auth signs: compact JWS, EdDSA over Ed25519, the
+ * key named by `kid`. Claims: `iss` "pkiserver", `sub` API key id, `sid`
+ * session id, `gen` session generation, `scope`, optional `ip`, `iat`/`exp`
+ * in seconds and, when present, `iat_ms`/`exp_ms` in ms (authoritative).
  */
-export function createJwksTokenVerifier(now: () => number = Date.now): KeyedTokenVerifier {
-  let keySet: ReturnType<typeof createLocalJWKSet> | undefined;
-  let count = 0;
+export function createJwksTokenVerifier(opts: JwksVerifierOptions = {}): KeyedTokenVerifier {
+  const now = opts.now ?? Date.now;
+  const refetchInterval = opts.refetchIntervalMs ?? 5000;
+  let keys = new Map<string, KeyObject>();
+  let lastFetch = Number.NEGATIVE_INFINITY;
 
-  return {
-    setKeys(keys) {
+  const verifier: KeyedTokenVerifier = {
+    setKeys(list) {
       const t = now();
-      const jwks: JWK[] = [];
-      for (const k of keys) {
+      const next = new Map<string, KeyObject>();
+      for (const k of list) {
         if (k.verifyUntil !== undefined && k.verifyUntil > 0 && k.verifyUntil < t) continue;
-        try {
-          const jwk = JSON.parse(k.publicJwk) as JWK;
-          if (typeof jwk !== "object" || jwk === null || jwk.kty !== "OKP" || jwk.crv !== "Ed25519") continue;
-          // A private part must never be used here, even if sent by mistake.
-          const { d: _d, ...pub } = jwk;
-          jwks.push({ ...pub, kid: k.kid });
-        } catch {
-          // An unreadable key verifies nothing; the others still work.
-        }
+        const key = importPublicJwk(k.publicJwk);
+        // An unreadable key verifies nothing; the others still work.
+        if (key !== undefined && k.kid.length > 0) next.set(k.kid, key);
       }
-      count = jwks.length;
-      keySet = createLocalJWKSet({ keys: jwks } as JSONWebKeySet);
+      keys = next;
     },
 
-    hasKeys: () => count > 0,
-
     async verify(token) {
-      if (typeof token !== "string" || token.length === 0 || token.length > MAX_TOKEN_LENGTH || keySet === undefined) {
+      if (typeof token !== "string" || token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw invalid();
+      let kid: unknown;
+      try {
+        const header = decodeProtectedHeader(token);
+        if (header.alg !== "EdDSA") throw invalid();
+        kid = header.kid;
+      } catch {
         throw invalid();
       }
+      if (typeof kid !== "string") throw invalid();
+      let key = keys.get(kid);
+      if (key === undefined && opts.fetchKeys && now() - lastFetch >= refetchInterval) {
+        lastFetch = now();
+        try {
+          verifier.setKeys(await opts.fetchKeys());
+        } catch {
+          // Keep the keys there are; this token stays unverifiable.
+        }
+        key = keys.get(kid);
+      }
+      if (key === undefined) throw invalid();
       let payload: Record<string, unknown>;
       try {
-        ({ payload } = await jwtVerify(token, keySet, {
-          algorithms: ["EdDSA", "Ed25519"],
+        ({ payload } = await jwtVerify(token, key, {
+          issuer: TOKEN_ISSUER,
+          algorithms: ["EdDSA"],
           currentDate: new Date(now()),
-          requiredClaims: ["exp", "sub"],
+          requiredClaims: ["sub", "exp", "iat"],
         }));
       } catch (err) {
-        if (err instanceof joseErrors.JWTExpired) throw new AppError("auth.token_expired");
+        if (err instanceof joseErrors.JWTExpired) throw expired();
         throw invalid();
       }
-      const scope = readScope(payload.scope);
-      const { sub, sid, gen, ip, exp, iat } = payload;
-      if (
-        typeof sub !== "string" ||
-        typeof sid !== "string" ||
-        typeof gen !== "number" ||
-        !Number.isInteger(gen) ||
-        scope === undefined ||
-        typeof exp !== "number" ||
-        (ip !== undefined && typeof ip !== "string") ||
-        (iat !== undefined && typeof iat !== "number")
-      ) {
+      const { sub, sid, gen, scope, ip, iat, exp, iat_ms, exp_ms } = payload;
+      if (typeof sub !== "string" || typeof sid !== "string" || !isNonNegativeInt(gen)) throw invalid();
+      if (!Array.isArray(scope) || !scope.every((s) => typeof s === "string")) throw invalid();
+      if (ip !== undefined && typeof ip !== "string") throw invalid();
+      if (!isNonNegativeInt(iat) || !isNonNegativeInt(exp)) throw invalid();
+      if ((iat_ms !== undefined && !isNonNegativeInt(iat_ms)) || (exp_ms !== undefined && !isNonNegativeInt(exp_ms))) {
         throw invalid();
       }
+      const expiresAt = exp_ms ?? exp * 1000;
+      if (expiresAt <= now()) throw expired();
       return {
         apiKeyId: sub,
         sessionId: sid,
         generation: gen,
-        scope,
-        ipAddr: ip,
-        expiresAt: exp * 1000,
-        // Without iat the token counts as older than any key change, the safe side.
-        issuedAt: iat === undefined ? 0 : iat * 1000,
+        scope: scope as string[],
+        ...(ip === undefined ? {} : { ipAddr: ip }),
+        issuedAt: iat_ms ?? iat * 1000,
+        issuedAtResolutionMs: iat_ms === undefined ? 1000 : 1,
+        expiresAt,
       };
     },
   };
+  return verifier;
 }

@@ -328,17 +328,21 @@ export class TokenSigner {
     issuedAtMs?: number;
     expiresInS?: number;
   }): Promise<string> {
-    const iat = Math.floor((opts.issuedAtMs ?? Date.now()) / 1000);
+    const iatMs = opts.issuedAtMs ?? Date.now();
+    const expMs = iatMs + (opts.expiresInS ?? 900) * 1000;
     return new SignJWT({
       sid: opts.sessionId,
       gen: opts.generation,
       scope: opts.scope,
+      iat_ms: iatMs,
+      exp_ms: expMs,
       ...(opts.ipAddr !== undefined ? { ip: opts.ipAddr } : {}),
     })
-      .setProtectedHeader({ alg: "EdDSA", kid: this.kid })
+      .setProtectedHeader({ alg: "EdDSA", kid: this.kid, typ: "at+jwt" })
+      .setIssuer("pkiserver")
       .setSubject(opts.apiKeyId)
-      .setIssuedAt(iat)
-      .setExpirationTime(iat + (opts.expiresInS ?? 900))
+      .setIssuedAt(Math.floor(iatMs / 1000))
+      .setExpirationTime(Math.ceil(expMs / 1000))
       .sign(this.privateKey);
   }
 }
