@@ -13,7 +13,10 @@ export function banner(
       `  API_KEY_SECRET=${firstKey.apiKeySecret}`,
     );
   } else {
-    lines.push("", "No key was created: call auth/createFirstApiKey with PMX_INITIALIZATION_TOKEN, or use a key you have.");
+    lines.push(
+      "",
+      "No key was created: call auth/createFirstApiKey with PMX_INITIALIZATION_TOKEN, or use a key you have.",
+    );
   }
   lines.push("", "Press Ctrl-C to stop.", "");
   return lines.join("\n");

@@ -4,6 +4,7 @@ import * as auth from "@pkiserver/auth";
 import * as gateway from "@pkiserver/gateway";
 import {
   AppError,
+  connectMongo,
   createClient,
   createLogger,
   createNatsBus,
@@ -11,7 +12,6 @@ import {
   type Logger,
   MemoryEventBus,
   type MongoHandle,
-  connectMongo,
   type ServiceApp,
 } from "@pkiserver/kit";
 import * as pki from "@pkiserver/pki";
@@ -126,7 +126,8 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     await app.listen({ host: gatewayConfig.host, port: gatewayConfig.port });
     const address = app.server.address();
     const port = typeof address === "object" && address ? address.port : gatewayConfig.port;
-    const shownHost = gatewayConfig.host === "0.0.0.0" || gatewayConfig.host === "::" ? "localhost" : gatewayConfig.host;
+    const shownHost =
+      gatewayConfig.host === "0.0.0.0" || gatewayConfig.host === "::" ? "localhost" : gatewayConfig.host;
 
     let firstKey: RunningSystem["firstKey"];
     if (printFirstKey) {

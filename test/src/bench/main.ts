@@ -19,7 +19,12 @@ interface Figures {
   perSecond: number;
 }
 
-async function measure(name: string, n: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<Figures> {
+async function measure(
+  name: string,
+  n: number,
+  concurrency: number,
+  op: (i: number) => Promise<unknown>,
+): Promise<Figures> {
   const times: number[] = [];
   let next = 0;
   const start = performance.now();
@@ -86,7 +91,12 @@ async function main(): Promise<void> {
     }
     print(
       await measure("pkiAdmin/setKey (one history, 8 concurrent)", 500, 8, () =>
-        ok(sys.url, "pkiAdmin/setKey", { userId: "bench-writes", instanceId, contextId: "ctx-w", userPubKey: randomPubKey() }, h),
+        ok(
+          sys.url,
+          "pkiAdmin/setKey",
+          { userId: "bench-writes", instanceId, contextId: "ctx-w", userPubKey: randomPubKey() },
+          h,
+        ),
       ),
     );
     print(await measure("pkiAdmin/listHosts (bearer token)", 2000, 16, () => ok(sys.url, "pkiAdmin/listHosts", {}, h)));

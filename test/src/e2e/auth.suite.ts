@@ -29,7 +29,12 @@ interface ApiKeyView {
 export const usedSecrets = new Set<string>();
 
 export async function tokenFor(url: string, clientId: string, clientSecret: string, scope: string[] = []) {
-  const t = await ok<TokenResult>(url, "auth/token", { grantType: "client_credentials", clientId, clientSecret, scope });
+  const t = await ok<TokenResult>(url, "auth/token", {
+    grantType: "client_credentials",
+    clientId,
+    clientSecret,
+    scope,
+  });
   usedSecrets.add(t.accessToken);
   usedSecrets.add(t.refreshToken);
   return t;
@@ -120,7 +125,11 @@ export function authSuite(ctx: () => Ctx): void {
     });
 
     it("expands read_write and leaves modifiers out of the granted scope", async () => {
-      const t = await tokenFor(url(), first.apiKeyId, first.apiKeySecret, ["user:read_write", "session:expand", "expiresIn:60000"]);
+      const t = await tokenFor(url(), first.apiKeyId, first.apiKeySecret, [
+        "user:read_write",
+        "session:expand",
+        "expiresIn:60000",
+      ]);
       assert.deepEqual([...t.scope].sort(), ["user:read", "user:write"]);
       assert.equal(t.sessionName, "expand");
       assert.equal(t.accessTokenExpiresIn, 60000);
@@ -163,7 +172,14 @@ export function authSuite(ctx: () => Ctx): void {
       const hmacKey = await addSecretKey(["pki:read"]);
       const ts = Date.now();
       const sig = hmacSignature(hmacKey.clientSecret, grantSigningPayload(ts, "n-1", "hello"));
-      const grant = { grantType: "client_signature", clientId: hmacKey.apiKeyId, timestamp: ts, nonce: "n-1", data: "hello", scope: [] };
+      const grant = {
+        grantType: "client_signature",
+        clientId: hmacKey.apiKeyId,
+        timestamp: ts,
+        nonce: "n-1",
+        data: "hello",
+        scope: [],
+      };
       const t = await ok<TokenResult>(url(), "auth/token", { ...grant, signature: sig });
       assert.deepEqual(t.scope, ["pki:read"]);
       assert.equal((await errCode(url(), "auth/token", { ...grant, signature: sig })).code, 12, "replayed nonce");
@@ -180,7 +196,12 @@ export function authSuite(ctx: () => Ctx): void {
         scope: [],
       });
       assert.equal(staleErr.code, 12, "stale timestamp");
-      const unknown = await errCode(url(), "auth/token", { ...grant, clientId: "no-such-key", nonce: "n-4", signature: sig });
+      const unknown = await errCode(url(), "auth/token", {
+        ...grant,
+        clientId: "no-such-key",
+        nonce: "n-4",
+        signature: sig,
+      });
       assert.equal(unknown.code, 71);
 
       const pair = ed25519Pair();
@@ -216,7 +237,10 @@ export function authSuite(ctx: () => Ctx): void {
 
     it("refresh rotates: the old pair stops at once, the new one works, and reuse revokes the session (75)", async () => {
       const t1 = await tokenFor(url(), first.apiKeyId, first.apiKeySecret, ["user:read"]);
-      const t2 = await ok<TokenResult>(url(), "auth/token", { grantType: "refresh_token", refreshToken: t1.refreshToken });
+      const t2 = await ok<TokenResult>(url(), "auth/token", {
+        grantType: "refresh_token",
+        refreshToken: t1.refreshToken,
+      });
       usedSecrets.add(t2.accessToken);
       usedSecrets.add(t2.refreshToken);
       assert.equal((await errCode(url(), "user/listApiKeys", {}, bearer(t1.accessToken))).code, 75, "old access token");
@@ -258,24 +282,44 @@ export function authSuite(ctx: () => Ctx): void {
       const here = await tokenFor(url(), first.apiKeyId, first.apiKeySecret, ["user:read", "ipAddr:127.0.0.1"]);
       await ok(url(), "user/listApiKeys", {}, bearer(here.accessToken));
       const elsewhere = await tokenFor(url(), first.apiKeyId, first.apiKeySecret, ["user:read", "ipAddr:2001:db8::1"]);
-      const refused = await call(url(), "user/listApiKeys", {}, bearer(elsewhere.accessToken));
-      assert.ok(refused.error, "a token bound to another address is refused");
-      assert.ok([14, 75].includes(refused.error.code), `refused with ${refused.error.code}`);
+      // A token presented from another address is not a valid token there (76).
+      assert.equal((await errCode(url(), "user/listApiKeys", {}, bearer(elsewhere.accessToken))).code, 76);
+      assert.equal(
+        (await errCode(url(), "auth/token", { grantType: "refresh_token", refreshToken: elsewhere.refreshToken })).code,
+        76,
+        "nor can it be refreshed from here",
+      );
     });
   });
 
   describe("auth/forkToken", () => {
     it("opens a new named session with the source's scope and leaves the source working", async () => {
       const src = await tokenFor(url(), first.apiKeyId, first.apiKeySecret, ["pki:read"]);
-      const fork = await ok<TokenResult>(url(), "auth/forkToken", { refreshToken: src.refreshToken, sessionName: "forked" });
+      const fork = await ok<TokenResult>(url(), "auth/forkToken", {
+        refreshToken: src.refreshToken,
+        sessionName: "forked",
+      });
       usedSecrets.add(fork.accessToken);
       usedSecrets.add(fork.refreshToken);
       assert.deepEqual(fork.scope, ["pki:read"]);
       assert.equal(fork.sessionName, "forked");
       assert.notEqual(fork.refreshToken, src.refreshToken);
-      await ok(url(), "pki/getKeyHistory", { userId: "usr", instanceId: "8UV7xqdcyqYDcZomeZbv4YNXLhikz1gt5teR9Qgot8xknL6nhH", contextId: "ctx" }, bearer(src.accessToken));
-      await ok(url(), "pki/getKeyHistory", { userId: "usr", instanceId: "8UV7xqdcyqYDcZomeZbv4YNXLhikz1gt5teR9Qgot8xknL6nhH", contextId: "ctx" }, bearer(fork.accessToken));
-      const refreshed = await ok<TokenResult>(url(), "auth/token", { grantType: "refresh_token", refreshToken: src.refreshToken });
+      await ok(
+        url(),
+        "pki/getKeyHistory",
+        { userId: "usr", instanceId: "8UV7xqdcyqYDcZomeZbv4YNXLhikz1gt5teR9Qgot8xknL6nhH", contextId: "ctx" },
+        bearer(src.accessToken),
+      );
+      await ok(
+        url(),
+        "pki/getKeyHistory",
+        { userId: "usr", instanceId: "8UV7xqdcyqYDcZomeZbv4YNXLhikz1gt5teR9Qgot8xknL6nhH", contextId: "ctx" },
+        bearer(fork.accessToken),
+      );
+      const refreshed = await ok<TokenResult>(url(), "auth/token", {
+        grantType: "refresh_token",
+        refreshToken: src.refreshToken,
+      });
       usedSecrets.add(refreshed.refreshToken);
       assert.equal((await errCode(url(), "auth/forkToken", { refreshToken: "garbage", sessionName: "x" })).code, 76);
       assert.equal(
@@ -303,7 +347,12 @@ export function authSuite(ctx: () => Ctx): void {
       assert.ok(list.list.some((x) => x.apiKeyId === k.apiKeyId));
       assert.equal((await errCode(url(), "user/listApiKeys", {}, basic(k.apiKeyId, "w".repeat(40)))).code, 14);
       // Basic gives the key's maxScope: user:write is not in it.
-      const denied = await errCode(url(), "user/deleteApiKey", { apiKeyId: k.apiKeyId }, basic(k.apiKeyId, k.clientSecret));
+      const denied = await errCode(
+        url(),
+        "user/deleteApiKey",
+        { apiKeyId: k.apiKeyId },
+        basic(k.apiKeyId, k.clientSecret),
+      );
       assert.equal(denied.code, 73);
       const pair = ed25519Pair();
       const { apiKeyId } = await ok<{ apiKeyId: string }>(
@@ -313,7 +362,8 @@ export function authSuite(ctx: () => Ctx): void {
         bearer(admin.accessToken),
       );
       assert.equal((await errCode(url(), "user/listApiKeys", {}, basic(apiKeyId, "q".repeat(40)))).code, 14);
-      for (const id of [k.apiKeyId, apiKeyId]) await ok(url(), "user/deleteApiKey", { apiKeyId: id }, bearer(admin.accessToken));
+      for (const id of [k.apiKeyId, apiKeyId])
+        await ok(url(), "user/deleteApiKey", { apiKeyId: id }, bearer(admin.accessToken));
     });
 
     it("accepts signed requests (HMAC and Ed25519) and refuses tampered, replayed and stale ones (14)", async () => {
@@ -324,7 +374,8 @@ export function authSuite(ctx: () => Ctx): void {
       assert.ok((okReply.json as { result?: unknown }).result, okReply.text);
       const replay = await post(url(), body, h);
       assert.equal((replay.json as { error?: { code: number } }).error?.code, 14, "replayed nonce");
-      const tamperedBody = body.replace("listApiKeys", "listApiKeys ");
+      const tamperedBody = body.replace(/"id":\d+/, '"id":999999');
+      assert.notEqual(tamperedBody, body);
       const tampered = await post(url(), tamperedBody, signed(k.apiKeyId, { secret: k.clientSecret }, body));
       assert.equal((tampered.json as { error?: { code: number } }).error?.code, 14, "body differs from the signed one");
       const stale = await post(
@@ -345,7 +396,8 @@ export function authSuite(ctx: () => Ctx): void {
       );
       const edOk = await post(url(), body, signed(apiKeyId, { privateKeyPem: pair.privateKeyPem }, body));
       assert.ok((edOk.json as { result?: unknown }).result, edOk.text);
-      for (const id of [k.apiKeyId, apiKeyId]) await ok(url(), "user/deleteApiKey", { apiKeyId: id }, bearer(admin.accessToken));
+      for (const id of [k.apiKeyId, apiKeyId])
+        await ok(url(), "user/deleteApiKey", { apiKeyId: id }, bearer(admin.accessToken));
     });
 
     it("refuses a caller lacking the method's scope (73)", async () => {
@@ -358,7 +410,12 @@ export function authSuite(ctx: () => Ctx): void {
   describe("user/ API keys", () => {
     it("adds, reads, lists, updates and deletes keys, never returning a secret", async () => {
       const k = await addSecretKey(["user:read", "pki:read"], "reader");
-      const got = await ok<{ apiKey: ApiKeyView }>(url(), "user/getApiKey", { apiKeyId: k.apiKeyId }, bearer(admin.accessToken));
+      const got = await ok<{ apiKey: ApiKeyView }>(
+        url(),
+        "user/getApiKey",
+        { apiKeyId: k.apiKeyId },
+        bearer(admin.accessToken),
+      );
       assert.equal(got.apiKey.apiKeyId, k.apiKeyId);
       assert.equal(got.apiKey.name, "reader");
       assert.equal(got.apiKey.enabled, true);
@@ -368,13 +425,25 @@ export function authSuite(ctx: () => Ctx): void {
       assert.ok(!JSON.stringify(list).includes(k.clientSecret), "no secret in listApiKeys");
       assert.ok(!JSON.stringify(list).includes(first.apiKeySecret));
       await ok(url(), "user/updateApiKey", { apiKeyId: k.apiKeyId, name: "renamed" }, bearer(admin.accessToken));
-      const renamed = await ok<{ apiKey: ApiKeyView }>(url(), "user/getApiKey", { apiKeyId: k.apiKeyId }, bearer(admin.accessToken));
+      const renamed = await ok<{ apiKey: ApiKeyView }>(
+        url(),
+        "user/getApiKey",
+        { apiKeyId: k.apiKeyId },
+        bearer(admin.accessToken),
+      );
       assert.equal(renamed.apiKey.name, "renamed");
       await ok(url(), "user/deleteApiKey", { apiKeyId: k.apiKeyId }, bearer(admin.accessToken));
-      assert.equal((await errCode(url(), "user/getApiKey", { apiKeyId: k.apiKeyId }, bearer(admin.accessToken))).code, 71);
-      assert.equal((await errCode(url(), "user/deleteApiKey", { apiKeyId: k.apiKeyId }, bearer(admin.accessToken))).code, 71);
       assert.equal(
-        (await errCode(url(), "user/updateApiKey", { apiKeyId: k.apiKeyId, enabled: false }, bearer(admin.accessToken))).code,
+        (await errCode(url(), "user/getApiKey", { apiKeyId: k.apiKeyId }, bearer(admin.accessToken))).code,
+        71,
+      );
+      assert.equal(
+        (await errCode(url(), "user/deleteApiKey", { apiKeyId: k.apiKeyId }, bearer(admin.accessToken))).code,
+        71,
+      );
+      assert.equal(
+        (await errCode(url(), "user/updateApiKey", { apiKeyId: k.apiKeyId, enabled: false }, bearer(admin.accessToken)))
+          .code,
         71,
       );
     });
@@ -439,9 +508,19 @@ export function authSuite(ctx: () => Ctx): void {
       await ok(url(), "user/listApiKeys", {}, bearer(t.accessToken));
       await ok(url(), "user/updateApiKey", { apiKeyId: k.apiKeyId, enabled: false }, bearer(admin.accessToken));
       assert.equal((await errCode(url(), "user/listApiKeys", {}, bearer(t.accessToken))).code, 75);
-      assert.equal((await errCode(url(), "auth/token", { grantType: "refresh_token", refreshToken: t.refreshToken })).code, 75);
       assert.equal(
-        (await errCode(url(), "auth/token", { grantType: "client_credentials", clientId: k.apiKeyId, clientSecret: k.clientSecret, scope: [] })).code,
+        (await errCode(url(), "auth/token", { grantType: "refresh_token", refreshToken: t.refreshToken })).code,
+        75,
+      );
+      assert.equal(
+        (
+          await errCode(url(), "auth/token", {
+            grantType: "client_credentials",
+            clientId: k.apiKeyId,
+            clientSecret: k.clientSecret,
+            scope: [],
+          })
+        ).code,
         12,
         "a disabled key cannot get tokens",
       );
@@ -455,14 +534,22 @@ export function authSuite(ctx: () => Ctx): void {
       const t = await tokenFor(url(), k.apiKeyId, k.clientSecret);
       await ok(url(), "user/deleteApiKey", { apiKeyId: k.apiKeyId }, bearer(admin.accessToken));
       assert.equal((await errCode(url(), "user/listApiKeys", {}, bearer(t.accessToken))).code, 75);
-      assert.equal((await errCode(url(), "auth/token", { grantType: "refresh_token", refreshToken: t.refreshToken })).code, 75);
+      assert.equal(
+        (await errCode(url(), "auth/token", { grantType: "refresh_token", refreshToken: t.refreshToken })).code,
+        75,
+      );
     });
 
     it("narrowing a key's maxScope revokes the sessions outside it and keeps the others", async () => {
       const k = await addSecretKey(["user:read", "pki:read"]);
       const wide = await tokenFor(url(), k.apiKeyId, k.clientSecret, ["user:read", "pki:read"]);
       const narrow = await tokenFor(url(), k.apiKeyId, k.clientSecret, ["user:read"]);
-      await ok(url(), "user/updateApiKey", { apiKeyId: k.apiKeyId, maxScope: ["user:read"] }, bearer(admin.accessToken));
+      await ok(
+        url(),
+        "user/updateApiKey",
+        { apiKeyId: k.apiKeyId, maxScope: ["user:read"] },
+        bearer(admin.accessToken),
+      );
       assert.equal((await errCode(url(), "user/listApiKeys", {}, bearer(wide.accessToken))).code, 75);
       await ok(url(), "user/listApiKeys", {}, bearer(narrow.accessToken));
       await ok(url(), "user/deleteApiKey", { apiKeyId: k.apiKeyId }, bearer(admin.accessToken));

@@ -19,7 +19,7 @@ describe("distributed form", () => {
   });
   after(() => ctx.sys.stop());
 
-  describe("transport", () => transportSuite(() => ctx.sys));
+  describe("transport", () => transportSuite(() => ctx));
   describe("auth and API keys", () => authSuite(() => ctx));
   describe("PKI", () => pkiSuite(() => ctx));
 

@@ -7,7 +7,11 @@ describe("embedded form: configuration", () => {
   it("PMX_PKI_PUBLIC_READ=true lets anyone call pki/* and nothing else", async () => {
     const sys = await startForm("embedded", { PMX_PKI_PUBLIC_READ: "true" });
     try {
-      const ref = { userId: "public", instanceId: "8UV7xqdcyqYDcZomeZbv4YNXLhikz1gt5teR9Qgot8xknL6nhH", contextId: "ctx" };
+      const ref = {
+        userId: "public",
+        instanceId: "8UV7xqdcyqYDcZomeZbv4YNXLhikz1gt5teR9Qgot8xknL6nhH",
+        contextId: "ctx",
+      };
       assert.deepEqual(await ok(sys.url, "pki/getKeyHistory", ref), []);
       assert.equal((await call(sys.url, "pkiAdmin/listHosts", {})).error?.code, 14);
     } finally {
@@ -18,7 +22,11 @@ describe("embedded form: configuration", () => {
   it("pki/* needs credentials by default (14)", async () => {
     const sys = await startForm("embedded");
     try {
-      const ref = { userId: "public", instanceId: "8UV7xqdcyqYDcZomeZbv4YNXLhikz1gt5teR9Qgot8xknL6nhH", contextId: "ctx" };
+      const ref = {
+        userId: "public",
+        instanceId: "8UV7xqdcyqYDcZomeZbv4YNXLhikz1gt5teR9Qgot8xknL6nhH",
+        contextId: "ctx",
+      };
       assert.equal((await call(sys.url, "pki/getKeyHistory", ref)).error?.code, 14);
     } finally {
       await sys.stop();
@@ -32,7 +40,10 @@ describe("embedded form: configuration", () => {
       for (let i = 0; i < 12; i++) replies.push(await post(sys.url, rpcBody("no/such")));
       const limited = replies.filter((r) => r.status === 429);
       assert.ok(limited.length > 0, "some requests were limited");
-      assert.ok(replies.slice(0, 5).every((r) => r.status === 200), "the first five pass");
+      assert.ok(
+        replies.slice(0, 5).every((r) => r.status === 200),
+        "the first five pass",
+      );
       const r = limited[0] as (typeof limited)[number];
       const retryAfter = Number(r.headers.get("retry-after"));
       assert.ok(retryAfter >= 1, "Retry-After in seconds");

@@ -4,7 +4,10 @@ import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@o
 import { startTelemetry } from "@pkiserver/kit/telemetry";
 
 const exporter = new InMemorySpanExporter();
-const telemetry = startTelemetry({ serviceName: "pkiserver-trace-test", spanProcessors: [new SimpleSpanProcessor(exporter)] });
+const telemetry = startTelemetry({
+  serviceName: "pkiserver-trace-test",
+  spanProcessors: [new SimpleSpanProcessor(exporter)],
+});
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -17,7 +20,7 @@ function parentId(span: ReadableSpan): string | undefined {
 describe("tracing", () => {
   let sys: TestSystem;
   before(async () => {
-    const { startForm } = await import("../support/forms");
+    const { startForm } = await import("../support/forms.js");
     sys = await startForm("embedded", { PMX_PKI_PUBLIC_READ: "true" });
   });
   after(async () => {
@@ -26,7 +29,7 @@ describe("tracing", () => {
   });
 
   it("follows one request from the gateway through the gRPC client into the service handler", async () => {
-    const { call } = await import("../support/client");
+    const { call } = await import("../support/client.js");
     exporter.reset();
     const reply = await call(sys.url, "pki/getHost", { hostUrl: "traced.example" });
     assert.equal(reply.error?.code, 87);
@@ -46,7 +49,11 @@ describe("tracing", () => {
     const traceId = httpServer.spanContext().traceId;
     assert.equal(grpcClient.spanContext().traceId, traceId, "the gRPC call is in the request's trace");
     assert.equal(grpcServer.spanContext().traceId, traceId, "the handler is in the request's trace");
-    assert.equal(parentId(grpcServer), grpcClient.spanContext().spanId, "the handler's span is the client call's child");
+    assert.equal(
+      parentId(grpcServer),
+      grpcClient.spanContext().spanId,
+      "the handler's span is the client call's child",
+    );
     // The client span descends from the HTTP server span.
     const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
     let cursor: ReadableSpan | undefined = grpcClient;

@@ -1,12 +1,13 @@
 import { after, before, describe } from "node:test";
-import { startForm, type TestSystem } from "../support/forms";
+import { startForm } from "../support/forms";
+import { type Ctx, prepare } from "./auth.suite";
 import { transportSuite } from "./transport.suite";
 
 describe("embedded form: transport", () => {
-  let sys: TestSystem;
+  let ctx: Ctx;
   before(async () => {
-    sys = await startForm("embedded");
+    ctx = await prepare(await startForm("embedded"));
   });
-  after(() => sys.stop());
-  transportSuite(() => sys);
+  after(() => ctx.sys.stop());
+  transportSuite(() => ctx);
 });

@@ -43,7 +43,10 @@ describe("npm start (the embedded process)", () => {
       const ref = { userId: "user1", instanceId: host, contextId: "32fcd0b5-ceb5-44a7-9990-0d999b9718e6" };
       await ok(url, "pkiadmin/setKey", { ...ref, userPubKey: HOST_KEYS[1] }, h);
       const current = await ok<{ createDate: number }>(url, "pki/getCurrentKey", ref, h);
-      assert.equal(await ok(url, "pki/verifyKey", { ...ref, userPubKey: HOST_KEYS[1], date: current.createDate }, h), true);
+      assert.equal(
+        await ok(url, "pki/verifyKey", { ...ref, userPubKey: HOST_KEYS[1], date: current.createDate }, h),
+        true,
+      );
     } finally {
       const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
       child.kill("SIGINT");

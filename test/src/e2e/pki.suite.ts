@@ -48,11 +48,18 @@ export function pkiSuite(ctx: () => Ctx): void {
       assert.equal(await rpc("pkiAdmin/setHost", { hostPubKey: pub, hostUrl }), pub);
       const expected: Host = { instanceId: pub, hostPubKey: pub, addresses: [hostUrl] };
       const hosts = await rpc<Host[]>("pkiAdmin/listHosts", {});
-      assert.deepEqual(hosts.find((x) => x.instanceId === pub), expected);
+      assert.deepEqual(
+        hosts.find((x) => x.instanceId === pub),
+        expected,
+      );
       assert.deepEqual(await rpc("pki/getHost", { instanceId: pub }), expected);
       assert.deepEqual(await rpc("pki/getHost", { hostUrl }), expected);
       assert.deepEqual(await rpc("pki/getHost", { instanceId: pub, hostUrl }), expected);
-      assert.equal(await fail("pki/getHost", { instanceId: pub, hostUrl: "other.example" }), 87, "both filters must match");
+      assert.equal(
+        await fail("pki/getHost", { instanceId: pub, hostUrl: "other.example" }),
+        87,
+        "both filters must match",
+      );
       assert.equal(await fail("pki/getHost", { instanceId: randomPubKey() }), 87);
       assert.equal(await fail("pki/getHost", {}), -32602);
       assert.equal(await rpc("pki/verifyHostById", { instanceId: pub, hostUrl }), true);
@@ -101,7 +108,10 @@ export function pkiSuite(ctx: () => Ctx): void {
       assert.equal(await fail("pki/getHost", { instanceId: pub }), 87);
       assert.equal((await rpc<KeyRecord[]>("pki/getKeyHistory", ref)).length, 1);
       // Its URL is free again.
-      assert.equal(await rpc("pkiAdmin/setHost", { hostPubKey: randomPubKey(), hostUrl }), await rpc<Host>("pki/getHost", { hostUrl }).then((x) => x.instanceId));
+      assert.equal(
+        await rpc("pkiAdmin/setHost", { hostPubKey: randomPubKey(), hostUrl }),
+        await rpc<Host>("pki/getHost", { hostUrl }).then((x) => x.instanceId),
+      );
     });
 
     it("lets exactly one of concurrent setHost calls racing for one URL win", async () => {
@@ -158,7 +168,11 @@ export function pkiSuite(ctx: () => Ctx): void {
       const [second, firstRec] = history as [KeyRecord, KeyRecord];
       assert.ok(second.createDate > firstRec.createDate);
       assert.equal(await rpc("pki/verifyKey", { ...r, userPubKey: k1, date: firstRec.createDate }), true);
-      assert.equal(await rpc("pki/verifyKey", { ...r, userPubKey: k1, date: second.createDate }), false, "after replacement");
+      assert.equal(
+        await rpc("pki/verifyKey", { ...r, userPubKey: k1, date: second.createDate }),
+        false,
+        "after replacement",
+      );
       assert.equal(await rpc("pki/verifyKey", { ...r, userPubKey: k2, date: second.createDate }), true);
       assert.equal((await rpc<KeyRecord>("pki/getKeyAt", { ...r, date: second.createDate - 1 })).userPubKey, k1);
     });
@@ -195,7 +209,9 @@ export function pkiSuite(ctx: () => Ctx): void {
     it("keeps createDate strictly increasing under 20 concurrent setKey calls on one history", async () => {
       const r = ref();
       const keys = Array.from({ length: 20 }, () => randomPubKey());
-      const replies = await Promise.all(keys.map((userPubKey) => call(url(), "pkiAdmin/setKey", { ...r, userPubKey }, h)));
+      const replies = await Promise.all(
+        keys.map((userPubKey) => call(url(), "pkiAdmin/setKey", { ...r, userPubKey }, h)),
+      );
       for (const reply of replies) assert.equal(reply.result, "OK", JSON.stringify(reply.error));
       const history = await rpc<KeyRecord[]>("pki/getKeyHistory", r);
       assert.equal(history.length, 20);

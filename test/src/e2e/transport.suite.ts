@@ -1,11 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { call, post, type RpcReply, rpcBody, WsClient } from "../support/client";
-import type { TestSystem } from "../support/forms";
+import { bearer, call, post, type RpcReply, rpcBody, WsClient } from "../support/client";
+import type { Ctx } from "./auth.suite";
 
-/** API.md sections 1-2: the JSON-RPC transport over HTTP and WebSocket. */
-export function transportSuite(sys: () => TestSystem): void {
-  const url = () => sys().url;
+/**
+ * API.md sections 1-2: the JSON-RPC transport over HTTP and WebSocket.
+ * Callers are authenticated before their params are checked, so the
+ * validation cases carry the admin token.
+ */
+export function transportSuite(ctx: () => Ctx): void {
+  const url = () => ctx().sys.url;
+  const auth = () => bearer(ctx().admin.accessToken);
 
   describe("JSON-RPC over HTTP", () => {
     it("answers a valid call with HTTP 200, application/json and an x-request-id", async () => {
@@ -115,19 +120,22 @@ export function transportSuite(sys: () => TestSystem): void {
     });
 
     it("names the offending path in -32602 data", async () => {
-      const short = await call(url(), "pki/getKeyHistory", {
-        userId: "u",
-        instanceId: "8UV7xqdcyqYDcZomeZbv4YNXLhikz1gt5teR9Qgot8xknL6nhH",
-        contextId: "ctx-1",
-      });
+      const short = await call(
+        url(),
+        "pki/getKeyHistory",
+        { userId: "u", instanceId: "8UV7xqdcyqYDcZomeZbv4YNXLhikz1gt5teR9Qgot8xknL6nhH", contextId: "ctx-1" },
+        auth(),
+      );
       assert.equal(short.error?.code, -32602);
       assert.equal(short.error?.message, "Invalid params");
       assert.equal(short.error?.data, "userId -> Invalid length! Expected min 3, get 1");
 
-      const missing = await call(url(), "pki/getKeyHistory", {
-        instanceId: "8UV7xqdcyqYDcZomeZbv4YNXLhikz1gt5teR9Qgot8xknL6nhH",
-        contextId: "ctx-1",
-      });
+      const missing = await call(
+        url(),
+        "pki/getKeyHistory",
+        { instanceId: "8UV7xqdcyqYDcZomeZbv4YNXLhikz1gt5teR9Qgot8xknL6nhH", contextId: "ctx-1" },
+        auth(),
+      );
       assert.equal(missing.error?.data, "Key 'userId' is required");
 
       const extra = await call(url(), "auth/token", {
@@ -156,7 +164,7 @@ export function transportSuite(sys: () => TestSystem): void {
         "1111111111111111111111111111111111",
       ];
       for (const instanceId of bad) {
-        const reply = await call(url(), "pki/getHost", { instanceId });
+        const reply = await call(url(), "pki/getHost", { instanceId }, auth());
         assert.equal(reply.error?.code, -32602, instanceId);
         assert.match(String(reply.error?.data), /instanceId/);
       }
@@ -187,6 +195,10 @@ export function transportSuite(sys: () => TestSystem): void {
     it("answers a request, a batch, a parse error and an invalid request, and is silent for notifications", async () => {
       const ws = await WsClient.open(url());
       try {
+        const unauth = await ws.call("pkiAdmin/listHosts");
+        assert.equal(unauth.error?.code, 14);
+        assert.equal((await ws.call("auth/bindAccessToken", { accessToken: ctx().admin.accessToken })).result, "OK");
+
         const single = await ws.call("no/such");
         assert.equal(single.error?.code, -32601);
 
@@ -220,9 +232,6 @@ export function transportSuite(sys: () => TestSystem): void {
         const params = await ws.call("pki/getKeyHistory", { userId: "u" });
         assert.equal(params.error?.code, -32602);
         assert.equal(params.error?.data, "userId -> Invalid length! Expected min 3, get 1");
-
-        const unauth = await ws.call("pkiAdmin/listHosts");
-        assert.equal(unauth.error?.code, 14);
       } finally {
         ws.close();
       }

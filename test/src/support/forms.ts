@@ -46,7 +46,8 @@ export async function startForm(form: Form, extraEnv: Record<string, string> = {
       url: system.url,
       logs,
       initToken,
-      restart: () => Promise.reject(new Error("the embedded form with in-memory stores cannot keep state across restarts")),
+      restart: () =>
+        Promise.reject(new Error("the embedded form with in-memory stores cannot keep state across restarts")),
       stop: () => system.stop(),
     };
   }

@@ -15,11 +15,5 @@ export function ed25519Pair(): { publicKeyPem: string; privateKeyPem: string } {
   };
 }
 
-import bs58check from "bs58check";
-import { secp256k1 } from "@noble/curves/secp256k1.js";
-
-/** A fresh valid user/host key: base58check of a compressed secp256k1 point. */
-export function randomPubKey(): string {
-  const priv = secp256k1.utils.randomSecretKey();
-  return bs58check.encode(secp256k1.getPublicKey(priv, true));
-}
+// A fresh valid user/host key: base58check of a compressed secp256k1 point.
+export { randomPubKey } from "@pkiserver/pki";
