@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
+import { context, propagation, TraceFlags, trace } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { busContract, createNatsBus, type NatsEventBus, streamName } from "@pkiserver/kit";
 import { getInfra, type LocalServer, startLocalNats } from "@pkiserver/test-harness";
 import { connect } from "nats";
@@ -36,7 +39,7 @@ async function deleteStreams(servers: string, prefix: string): Promise<void> {
   }
 }
 
-describe("NatsEventBus against its own nats-server", () => {
+describe("NatsEventBus beyond the contract", () => {
   let server: LocalServer | undefined;
   const buses: NatsEventBus[] = [];
   after(async () => {
@@ -104,6 +107,39 @@ describe("NatsEventBus against its own nats-server", () => {
     } finally {
       await nc.close();
       await deleteStreams(infra.natsUrl, prefix);
+    }
+  });
+
+  it("carries the publisher's trace context to the handler through message headers", async () => {
+    const infra = await getInfra();
+    const manager = new AsyncLocalStorageContextManager().enable();
+    context.setGlobalContextManager(manager);
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    try {
+      const bus = await createNatsBus({ servers: infra.natsUrl, prefix: infra.freshName("trace") });
+      buses.push(bus);
+      const seen: (string | undefined)[] = [];
+      await bus.subscribe({
+        subjects: ["pki.v1.>"],
+        deliver: "new",
+        handler: async () => {
+          seen.push(trace.getSpanContext(context.active())?.traceId);
+        },
+      });
+      const traceId = "0af7651916cd43dd8448eb211c80319c";
+      const parent = trace.setSpanContext(context.active(), {
+        traceId,
+        spanId: "b7ad6b7169203331",
+        traceFlags: TraceFlags.SAMPLED,
+        isRemote: false,
+      });
+      await context.with(parent, () => bus.publish("pki.v1.host.registered", enc("traced")));
+      const deadline = Date.now() + 10_000;
+      while (seen.length === 0 && Date.now() < deadline) await sleep(20);
+      assert.deepEqual(seen, [traceId]);
+    } finally {
+      propagation.disable();
+      context.disable();
     }
   });
 
