@@ -8,6 +8,7 @@ import {
   MemoryEventBus,
   onShutdown,
   startTelemetry,
+  watchReadiness,
 } from "@pkiserver/kit";
 import { buildApp } from "./app";
 import { type ApiKeyConfig, loadConfig } from "./config";
@@ -38,6 +39,8 @@ async function main(): Promise<void> {
 
   const app = await buildApp(config, { logger, bus, listen: config.listen, ...(mongo ? { mongo } : {}) });
   closers.push(() => app.stop());
+  const stopReadinessWatch = watchReadiness(app, ["pkiserver.apikey.v1.ApiKeyService"]);
+  closers.push(async () => stopReadinessWatch());
   onShutdown(logger, closers);
   logger.info({ address: app.grpc.address, mongo: Boolean(mongo), nats: Boolean(config.natsUrl) }, "apikey started");
 }

@@ -16,6 +16,7 @@ import {
   MemoryEventBus,
   type MongoHandle,
   onShutdown,
+  watchReadiness,
 } from "@pkiserver/kit";
 import { buildApp } from "./app";
 import { type AuthConfig, loadConfig } from "./config";
@@ -52,6 +53,8 @@ async function main(): Promise<void> {
       ...(mongo ? { mongo } : {}),
     });
     closers.push(() => app.stop());
+    const stopReadinessWatch = watchReadiness(app, ["pkiserver.auth.v1.AuthService"]);
+    closers.push(async () => stopReadinessWatch());
     onShutdown(logger, closers);
   } catch (err) {
     for (const close of [...closers].reverse()) await close().catch(() => undefined);

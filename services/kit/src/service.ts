@@ -22,3 +22,32 @@ export interface ServiceApp {
   /** Stops serving and closes what the service opened (not the deps it was given). */
   stop(): Promise<void>;
 }
+
+/**
+ * Keeps a service's gRPC health status ("" and its service names) in step
+ * with its dependencies, so a probe of the standard health service (the
+ * gateway's /ready, Kubernetes) sees NOT_SERVING while MongoDB or NATS is
+ * away and SERVING again when it returns. Returns a function that stops it.
+ */
+export function watchReadiness(app: ServiceApp, serviceNames: readonly string[], intervalMs = 2000): () => void {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const tick = async () => {
+    let ok = false;
+    try {
+      ok = await app.isReady();
+    } catch {
+      ok = false;
+    }
+    if (stopped) return;
+    const status = ok ? "SERVING" : "NOT_SERVING";
+    for (const name of ["", ...serviceNames]) app.grpc.health.setStatus(name, status);
+    timer = setTimeout(tick, intervalMs);
+    timer.unref();
+  };
+  void tick();
+  return () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+  };
+}

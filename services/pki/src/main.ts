@@ -7,26 +7,21 @@ const telemetry = startTelemetry({
   otlpEndpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT,
 });
 
-import * as kit from "@pkiserver/kit";
 import {
   connectMongo,
   createLogger,
+  createNatsBus,
   type EventBus,
   MemoryEventBus,
   type MongoHandle,
   onShutdown,
+  watchReadiness,
 } from "@pkiserver/kit";
 import { buildApp } from "./app";
 import { loadConfig, type PkiConfig } from "./config";
 
-type CreateNatsBus = (opts: { servers: string; prefix: string }) => Promise<EventBus>;
-
 async function connectBus(config: PkiConfig): Promise<EventBus> {
   if (!config.natsUrl) return new MemoryEventBus();
-  // The kit's NATS adapter is looked up at run time so this file builds against
-  // kit versions without it; with PMX_NATS_URL set it is required.
-  const createNatsBus = (kit as unknown as { createNatsBus?: CreateNatsBus }).createNatsBus;
-  if (!createNatsBus) throw new Error("PMX_NATS_URL is set but this build has no NATS event bus");
   return createNatsBus({ servers: config.natsUrl, prefix: config.natsPrefix });
 }
 
@@ -46,6 +41,8 @@ async function main(): Promise<void> {
     closers.push(() => bus.close());
     const app = await buildApp(config, { logger, bus, listen: config.listen, ...(mongo ? { mongo } : {}) });
     closers.push(() => app.stop());
+    const stopReadinessWatch = watchReadiness(app, ["pkiserver.pki.v1.PkiService"]);
+    closers.push(async () => stopReadinessWatch());
     onShutdown(logger, closers);
   } catch (err) {
     for (const close of [...closers].reverse()) await close().catch(() => undefined);
