@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import { freePort, startDistributed } from "@pkiserver/server";
+import { type LocalServer, startLocalMongo, startLocalNats } from "@pkiserver/test-harness";
+import { bearer, call, ok } from "../support/client";
+import { randomPubKey } from "../support/keys";
+
+/** Polls `probe` until it returns true, or fails after `ms`. */
+async function eventually(what: string, ms: number, probe: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await probe().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.fail(`${what} did not happen within ${ms} ms`);
+}
+
+/**
+ * The distributed form on a private MongoDB-compatible server and a private
+ * nats-server that the test stops and starts: calls fail cleanly, /ready
+ * says so, and service resumes by itself.
+ */
+describe("outages of MongoDB and NATS (distributed form)", () => {
+  let mongo: LocalServer;
+  let nats: LocalServer;
+  let system: Awaited<ReturnType<typeof startDistributed>>;
+  let h: Record<string, string>;
+  const logs: string[] = [];
+
+  before(async () => {
+    mongo = await startLocalMongo();
+    nats = await startLocalNats();
+    system = await startDistributed({
+      env: {
+        PATH: process.env.PATH ?? "",
+        PMX_HOST: "127.0.0.1",
+        PMX_PORT: String(await freePort()),
+        PMX_MONGO_URL: mongo.url,
+        PMX_MONGO_DB: "outage",
+        PMX_NATS_URL: nats.url,
+        PMX_SECRET_KEY: `k1:${randomBytes(32).toString("base64")}`,
+        PMX_RATE_LIMIT_PER_MINUTE: "0",
+      },
+      onOutput: (_n, line) => logs.push(line),
+    });
+    const key = system.firstKey;
+    assert.ok(key, "the launcher created a first key");
+    const t = await ok<{ accessToken: string }>(system.url, "auth/token", {
+      grantType: "client_credentials",
+      clientId: key.apiKeyId,
+      clientSecret: key.apiKeySecret,
+      scope: [],
+    });
+    h = bearer(t.accessToken);
+  });
+
+  after(async () => {
+    await system?.stop();
+    await mongo?.dispose();
+    await nats?.dispose();
+  });
+
+  const ready = async () => (await fetch(`${system.url}/ready`)).status;
+
+  it("answers -32603 without detail while MongoDB is down, turns /ready 503, and recovers by itself", async () => {
+    assert.equal(await ready(), 200);
+    await ok(system.url, "pkiAdmin/listHosts", {}, h);
+    await mongo.stop();
+    try {
+      const reply = await call(system.url, "pkiAdmin/listHosts", {}, h);
+      assert.deepEqual(reply.error, { code: -32603, message: "Internal error", data: null });
+      await eventually("/ready turning 503", 20_000, async () => (await ready()) === 503);
+      const body = await (await fetch(`${system.url}/ready`)).text();
+      assert.match(body, /"status":"error"/);
+      assert.doesNotMatch(body, /mongo|ECONN|127\.0\.0\.1/i, "no internal detail in /ready");
+    } finally {
+      await mongo.restart();
+    }
+    await eventually("calls succeeding again", 60_000, async () => {
+      const r = await call(system.url, "pkiAdmin/listHosts", {}, h);
+      return Array.isArray(r.result);
+    });
+    await eventually("/ready turning 200", 20_000, async () => (await ready()) === 200);
+  });
+
+  it("turns /ready 503 while NATS is down, keeps accepting writes, and recovers by itself", async () => {
+    await nats.stop();
+    try {
+      await eventually("/ready turning 503", 20_000, async () => (await ready()) === 503);
+      const host = randomPubKey();
+      assert.equal(
+        await ok(system.url, "pkiAdmin/setHost", { hostPubKey: host, hostUrl: `n-${host.slice(0, 8)}` }, h),
+        host,
+      );
+    } finally {
+      await nats.restart();
+    }
+    await eventually("/ready turning 200", 30_000, async () => (await ready()) === 200);
+    await ok(system.url, "pkiAdmin/listHosts", {}, h);
+  });
+});
