@@ -1,6 +1,4 @@
-import { createPublicKey, type KeyObject } from "node:crypto";
-import { AppError } from "@pkiserver/kit";
-import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from "jose";
+import { createAccessTokenVerifier, importPublicJwk, TOKEN_ISSUER } from "@pkiserver/auth/token";
 
 /** What a verified access token says about its bearer. Times are ms since the epoch. */
 export interface TokenClaims {
@@ -45,25 +43,20 @@ export function isKeyedTokenVerifier(v: TokenVerifier): v is KeyedTokenVerifier 
   return typeof (v as Partial<KeyedTokenVerifier>).setKeys === "function";
 }
 
-export const TOKEN_ISSUER = "pkiserver";
-const MAX_TOKEN_LENGTH = 1024;
+export { TOKEN_ISSUER };
 
-const invalid = () => new AppError("auth.token_invalid");
-const expired = () => new AppError("auth.token_expired");
-
-function isNonNegativeInt(v: unknown): v is number {
-  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
-}
-
-function importPublicJwk(publicJwk: string): KeyObject | undefined {
-  try {
-    const jwk = JSON.parse(publicJwk) as Record<string, unknown>;
-    // Only the public part is ever used, even if a private one were sent by mistake.
-    if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || typeof jwk.x !== "string") return undefined;
-    return createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: jwk.x }, format: "jwk" });
-  } catch {
-    return undefined;
-  }
+/** Keys the verifier can use now: readable Ed25519 keys not past their verifyUntil. */
+function usableKeys(list: readonly SigningKeyInput[], now: number): SigningKeyInput[] {
+  return list.filter((k) => {
+    if (k.kid.length === 0 || (k.verifyUntil !== undefined && k.verifyUntil > 0 && k.verifyUntil < now)) return false;
+    try {
+      importPublicJwk(k.publicJwk);
+      return true;
+    } catch {
+      // An unreadable key verifies nothing; the others still work.
+      return false;
+    }
+  });
 }
 
 export interface JwksVerifierOptions {
@@ -77,85 +70,22 @@ export interface JwksVerifierOptions {
 }
 
 /**
- * Verifies the access tokens auth signs: compact JWS, EdDSA over Ed25519, the
- * key named by `kid`. Claims: `iss` "pkiserver", `sub` API key id, `sid`
- * session id, `gen` session generation, `scope`, optional `ip`, `iat`/`exp`
- * in seconds and, when present, `iat_ms`/`exp_ms` in ms (authoritative).
+ * Verifies the access tokens auth signs (compact JWS, EdDSA over Ed25519, the
+ * key named by `kid`) with auth's own codec, keeping only keys that can still
+ * verify something and tolerating unreadable ones.
  */
 export function createJwksTokenVerifier(opts: JwksVerifierOptions = {}): KeyedTokenVerifier {
   const now = opts.now ?? Date.now;
-  const refetchInterval = opts.refetchIntervalMs ?? 5000;
-  let keys = new Map<string, KeyObject>();
-  let lastFetch = Number.NEGATIVE_INFINITY;
-
-  const verifier: KeyedTokenVerifier = {
-    setKeys(list) {
-      const t = now();
-      const next = new Map<string, KeyObject>();
-      for (const k of list) {
-        if (k.verifyUntil !== undefined && k.verifyUntil > 0 && k.verifyUntil < t) continue;
-        const key = importPublicJwk(k.publicJwk);
-        // An unreadable key verifies nothing; the others still work.
-        if (key !== undefined && k.kid.length > 0) next.set(k.kid, key);
-      }
-      keys = next;
-    },
-
-    async verify(token) {
-      if (typeof token !== "string" || token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw invalid();
-      let kid: unknown;
-      try {
-        const header = decodeProtectedHeader(token);
-        if (header.alg !== "EdDSA") throw invalid();
-        kid = header.kid;
-      } catch {
-        throw invalid();
-      }
-      if (typeof kid !== "string") throw invalid();
-      let key = keys.get(kid);
-      if (key === undefined && opts.fetchKeys && now() - lastFetch >= refetchInterval) {
-        lastFetch = now();
-        try {
-          verifier.setKeys(await opts.fetchKeys());
-        } catch {
-          // Keep the keys there are; this token stays unverifiable.
-        }
-        key = keys.get(kid);
-      }
-      if (key === undefined) throw invalid();
-      let payload: Record<string, unknown>;
-      try {
-        ({ payload } = await jwtVerify(token, key, {
-          issuer: TOKEN_ISSUER,
-          algorithms: ["EdDSA"],
-          currentDate: new Date(now()),
-          requiredClaims: ["sub", "exp", "iat"],
-        }));
-      } catch (err) {
-        if (err instanceof joseErrors.JWTExpired) throw expired();
-        throw invalid();
-      }
-      const { sub, sid, gen, scope, ip, iat, exp, iat_ms, exp_ms } = payload;
-      if (typeof sub !== "string" || typeof sid !== "string" || !isNonNegativeInt(gen)) throw invalid();
-      if (!Array.isArray(scope) || !scope.every((s) => typeof s === "string")) throw invalid();
-      if (ip !== undefined && typeof ip !== "string") throw invalid();
-      if (!isNonNegativeInt(iat) || !isNonNegativeInt(exp)) throw invalid();
-      if ((iat_ms !== undefined && !isNonNegativeInt(iat_ms)) || (exp_ms !== undefined && !isNonNegativeInt(exp_ms))) {
-        throw invalid();
-      }
-      const expiresAt = exp_ms ?? exp * 1000;
-      if (expiresAt <= now()) throw expired();
-      return {
-        apiKeyId: sub,
-        sessionId: sid,
-        generation: gen,
-        scope: scope as string[],
-        ...(ip === undefined ? {} : { ipAddr: ip }),
-        issuedAt: iat_ms ?? iat * 1000,
-        issuedAtResolutionMs: iat_ms === undefined ? 1000 : 1,
-        expiresAt,
-      };
-    },
+  const { fetchKeys } = opts;
+  // The codec is auth's own, so the gateway verifies exactly what auth signs.
+  const inner = createAccessTokenVerifier({
+    now,
+    ...(opts.refetchIntervalMs === undefined ? {} : { refetchIntervalMs: opts.refetchIntervalMs }),
+    ...(fetchKeys ? { fetchKeys: async () => usableKeys(await fetchKeys(), now()) } : {}),
+  });
+  return {
+    setKeys: (list) => inner.setKeys(usableKeys(list, now())),
+    // auth's tokens carry ms times (iat_ms), so issuedAt is exact.
+    verify: async (token) => ({ ...(await inner.verify(token)), issuedAtResolutionMs: 1 }),
   };
-  return verifier;
 }

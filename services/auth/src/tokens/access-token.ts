@@ -7,7 +7,8 @@ import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from 
  *   iss "pkiserver", sub = API key id, sid = session id, gen = session generation,
  *   scope = expanded base scopes, ip = bound client IP (optional),
  *   iat/exp in seconds (standard), iat_ms/exp_ms in milliseconds (authoritative).
- * This file is the whole codec, so the gateway verifies exactly what auth signs.
+ * This file is the whole codec, so the gateway verifies exactly what auth signs;
+ * it is also the package entry `@pkiserver/auth/token`, which loads no store code.
  */
 
 export const TOKEN_ISSUER = "pkiserver";
