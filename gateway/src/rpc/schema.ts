@@ -1,6 +1,5 @@
-import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { invalidParams } from "@pkiserver/kit";
-import bs58check from "bs58check";
+import { isValidPubKey } from "@pkiserver/pki/pubkey";
 
 /*
  * A small declarative validator for JSON-RPC params. Failures are `-32602`
@@ -66,24 +65,6 @@ export function literal<const V extends string>(...values: V[]): Schema<V> {
     if (!allowed.has(value)) return fail(path, `Expected one of ${values.map((v) => `'${v}'`).join(", ")}`);
     return value as V;
   });
-}
-
-/** Compressed secp256k1 point (prefix 02/03, on the curve), base58check-encoded. */
-export function isValidPubKey(value: string): boolean {
-  if (value.length > 128) return false;
-  let bytes: Uint8Array;
-  try {
-    bytes = bs58check.decode(value);
-  } catch {
-    return false;
-  }
-  if (bytes.length !== 33 || (bytes[0] !== 0x02 && bytes[0] !== 0x03)) return false;
-  try {
-    secp256k1.Point.fromBytes(bytes).assertValidity();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export function pubKey(): Schema<string> {

@@ -6,6 +6,11 @@ const COMPRESSED_POINT_BYTES = 33;
 // bound keeps decoding of hostile input cheap.
 const MAX_ENCODED_LENGTH = 64;
 
+/*
+ * Also the package entry `@pkiserver/pki/pubkey`: the gateway validates
+ * params with this same function, without loading the service's store code.
+ */
+
 /**
  * Whether `s` is a base58check string of a compressed secp256k1 public key:
  * 33 bytes, prefix 02 or 03, and a point on the curve.
