@@ -19,6 +19,14 @@ export const PURGE_GRACE_MS = 86_400_000;
 const PURGE_INTERVAL_MS = 10 * 60_000;
 
 /** The composition root: stores, signing keys, apikey client, event handling, gRPC server. */
+/**
+ * How long the auth event stream keeps revocations: as long as any access
+ * token they cancel may live (`expiresIn:` may reach the refresh lifetime).
+ */
+export function authStreamMaxAgeMs(config: AuthConfig): number {
+  return Math.max(config.accessTokenLifetimeMs, config.refreshTokenLifetimeMs);
+}
+
 export async function buildApp(config: AuthConfig, deps: ServiceDeps & { apikeyAddress: string }): Promise<ServiceApp> {
   const logger = deps.logger;
   const clock: Clock = { now: () => Date.now() };

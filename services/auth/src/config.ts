@@ -1,4 +1,13 @@
-import { env, parseConfig, SecretBox, z } from "@pkiserver/kit";
+import {
+  checkSecretKey,
+  env,
+  parseConfig,
+  type ServiceEnv,
+  serviceEnv,
+  serviceEnvFields,
+  splitAddress,
+  z,
+} from "@pkiserver/kit";
 
 const schema = z
   .object({
@@ -8,12 +17,7 @@ const schema = z
     PMX_REFRESH_TOKEN_LIFETIME: env.positiveInt(604_800_000),
     PMX_SIGNING_KEY_ROTATION: env.positiveInt(86_400_000),
     PMX_SECRET_KEY: env.optionalString(),
-    PMX_MONGO_URL: env.optionalString(),
-    PMX_MONGO_DB: z.string().min(1).default("pkiserver"),
-    PMX_NATS_URL: env.optionalString(),
-    PMX_NATS_PREFIX: z.string().min(1).default("pkiserver"),
-    PMX_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
-    OTEL_EXPORTER_OTLP_ENDPOINT: env.optionalString(),
+    ...serviceEnvFields,
   })
   .superRefine((v, ctx) => {
     if (v.PMX_ACCESS_TOKEN_LIFETIME > v.PMX_REFRESH_TOKEN_LIFETIME) {
@@ -23,21 +27,12 @@ const schema = z
         message: "must not exceed PMX_REFRESH_TOKEN_LIFETIME",
       });
     }
-    if (v.PMX_MONGO_URL && !v.PMX_SECRET_KEY) {
-      // Signing keys stored in MongoDB are shared by every replica, so their
-      // private halves must be sealed under a key all replicas know.
-      ctx.addIssue({ code: "custom", path: ["PMX_SECRET_KEY"], message: "is required when PMX_MONGO_URL is set" });
-    }
-    if (v.PMX_SECRET_KEY) {
-      try {
-        SecretBox.fromConfig(v.PMX_SECRET_KEY);
-      } catch (err) {
-        ctx.addIssue({ code: "custom", path: ["PMX_SECRET_KEY"], message: (err as Error).message });
-      }
-    }
+    // Signing keys stored in MongoDB are shared by every replica, so their
+    // private halves are sealed under a key all replicas know.
+    checkSecretKey(v, ctx);
   });
 
-export interface AuthConfig {
+export interface AuthConfig extends ServiceEnv {
   listen: { host: string; port: number };
   apikeyAddress: string;
   accessTokenLifetimeMs: number;
@@ -45,18 +40,6 @@ export interface AuthConfig {
   signingKeyRotationMs: number;
   /** `kid:base64key[,…]`, never logged. */
   secretKey: string | undefined;
-  mongoUrl: string | undefined;
-  mongoDb: string;
-  natsUrl: string | undefined;
-  natsPrefix: string;
-  logLevel: string;
-  otlpEndpoint: string | undefined;
-}
-
-function splitAddress(address: string): { host: string; port: number } {
-  const colon = address.lastIndexOf(":");
-  const host = address.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
-  return { host, port: Number(address.slice(colon + 1)) };
 }
 
 /** Reads and validates this service's environment; throws ConfigError listing every problem. */
@@ -69,11 +52,6 @@ export function loadConfig(source: Record<string, string | undefined>): AuthConf
     refreshTokenLifetimeMs: v.PMX_REFRESH_TOKEN_LIFETIME,
     signingKeyRotationMs: v.PMX_SIGNING_KEY_ROTATION,
     secretKey: v.PMX_SECRET_KEY,
-    mongoUrl: v.PMX_MONGO_URL,
-    mongoDb: v.PMX_MONGO_DB,
-    natsUrl: v.PMX_NATS_URL,
-    natsPrefix: v.PMX_NATS_PREFIX,
-    logLevel: v.PMX_LOG_LEVEL,
-    otlpEndpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT,
+    ...serviceEnv(v),
   };
 }

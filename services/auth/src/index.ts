@@ -1,4 +1,4 @@
-export { buildApp } from "./app";
+export { authStreamMaxAgeMs, buildApp } from "./app";
 export { type AuthConfig, loadConfig } from "./config";
 export type { Session } from "./domain/model";
 export type { SessionStore, SigningKeyStore, StoredSigningKey } from "./domain/ports";

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SecretBox } from "./secret-box";
 
 /**
  * Validates the environment against a schema once at start. Every problem is
@@ -61,5 +62,83 @@ export const env = {
       .optional()
       .or(z.literal("").transform(() => undefined)),
 };
+
+/** An env value where empty means unset, with a default. */
+function stringOr(def: string) {
+  return z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v === "" ? def : v));
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** Env fields every service process reads the same way. */
+export const serviceEnvFields = {
+  PMX_MONGO_URL: env.optionalString(),
+  PMX_MONGO_DB: stringOr("pkiserver"),
+  PMX_NATS_URL: env.optionalString(),
+  PMX_NATS_PREFIX: stringOr("pkiserver"),
+  PMX_LOG_LEVEL: stringOr("info").pipe(z.enum(LOG_LEVELS)),
+  OTEL_EXPORTER_OTLP_ENDPOINT: env.url(),
+};
+
+/** What `serviceEnvFields` configure, named for code. */
+export interface ServiceEnv {
+  /** MongoDB when set; in-memory stores otherwise. */
+  readonly mongoUrl: string | undefined;
+  readonly mongoDb: string;
+  /** NATS when set; the in-process bus otherwise. */
+  readonly natsUrl: string | undefined;
+  readonly natsPrefix: string;
+  readonly logLevel: string;
+  readonly otlpEndpoint: string | undefined;
+}
+
+type ServiceEnvValues = z.infer<z.ZodObject<typeof serviceEnvFields>>;
+
+export function serviceEnv(v: ServiceEnvValues): ServiceEnv {
+  return {
+    mongoUrl: v.PMX_MONGO_URL,
+    mongoDb: v.PMX_MONGO_DB,
+    natsUrl: v.PMX_NATS_URL,
+    natsPrefix: v.PMX_NATS_PREFIX,
+    logLevel: v.PMX_LOG_LEVEL,
+    otlpEndpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT,
+  };
+}
+
+/** The shared service settings alone (for a process that runs several services). */
+export function loadServiceEnv(source: Record<string, string | undefined>): ServiceEnv {
+  return serviceEnv(parseConfig(z.object(serviceEnvFields), source));
+}
+
+/** `host:port` or `[v6]:port` (already validated by `env.address`) as parts. */
+export function splitAddress(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(":");
+  return { host: address.slice(0, colon).replace(/^\[(.*)\]$/, "$1"), port: Number(address.slice(colon + 1)) };
+}
+
+/**
+ * Refinement for services that seal values under PMX_SECRET_KEY: it must
+ * parse, and it is required with MongoDB, where sealed values outlive the
+ * process (an ephemeral key would make them unreadable after a restart).
+ */
+export function checkSecretKey(
+  v: { PMX_MONGO_URL?: string | undefined; PMX_SECRET_KEY?: string | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  if (v.PMX_MONGO_URL && !v.PMX_SECRET_KEY) {
+    ctx.addIssue({ code: "custom", path: ["PMX_SECRET_KEY"], message: "is required when PMX_MONGO_URL is set" });
+  }
+  if (v.PMX_SECRET_KEY) {
+    try {
+      SecretBox.fromConfig(v.PMX_SECRET_KEY);
+    } catch (err) {
+      // SecretBox's messages name the entry, never the key material.
+      ctx.addIssue({ code: "custom", path: ["PMX_SECRET_KEY"], message: (err as Error).message });
+    }
+  }
+}
 
 export { z };

@@ -8,6 +8,7 @@ export * from "./lifecycle";
 export * from "./logger";
 export * from "./mongo";
 export * from "./nats-bus";
+export * from "./process";
 export * from "./scope";
 export * from "./secret-box";
 export * from "./service";

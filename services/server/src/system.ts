@@ -4,14 +4,11 @@ import * as auth from "@pkiserver/auth";
 import * as gateway from "@pkiserver/gateway";
 import {
   AppError,
-  connectMongo,
+  connectDeps,
   createClient,
   createLogger,
-  createNatsBus,
-  type EventBus,
   type Logger,
-  MemoryEventBus,
-  type MongoHandle,
+  loadServiceEnv,
   type ServiceApp,
 } from "@pkiserver/kit";
 import * as pki from "@pkiserver/pki";
@@ -30,7 +27,7 @@ export interface RunningSystem {
   readonly logger: Logger;
   /** The key created at start when PMX_INITIALIZATION_TOKEN is unset and no key existed. */
   readonly firstKey: { apiKeyId: string; apiKeySecret: string } | undefined;
-  /** "in-memory stores" or "MongoDB + NATS", for the banner. */
+  /** Where state and events go, for the banner. */
   readonly storage: string;
   stop(): Promise<void>;
 }
@@ -50,9 +47,10 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
   if (printFirstKey) env.PMX_INITIALIZATION_TOKEN = randomBytes(32).toString("base64url");
 
   const gatewayConfig = gateway.loadConfig(env);
+  const settings = loadServiceEnv(env);
   const logger = createLogger({
     name: "pkiserver",
-    level: env.PMX_LOG_LEVEL ?? "info",
+    level: settings.logLevel,
     ...(opts.logDestination ? { destination: opts.logDestination } : {}),
   });
   const closers: (() => Promise<void>)[] = [];
@@ -60,19 +58,13 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     for (const close of closers.reverse()) await close().catch(() => undefined);
   };
   try {
-    let mongo: MongoHandle | undefined;
-    if (env.PMX_MONGO_URL) {
-      mongo = await connectMongo(env.PMX_MONGO_URL, env.PMX_MONGO_DB || "pkiserver");
-      const m = mongo;
-      closers.push(() => m.close());
-    }
-    let bus: EventBus;
-    if (env.PMX_NATS_URL) {
-      bus = await createNatsBus({ servers: env.PMX_NATS_URL, prefix: env.PMX_NATS_PREFIX || "pkiserver" });
-    } else {
-      bus = new MemoryEventBus();
-    }
-    closers.push(() => bus.close());
+    const authConfig = auth.loadConfig(env);
+    const connected = await connectDeps(settings, {
+      logger,
+      streamMaxAgeMs: { auth: auth.authStreamMaxAgeMs(authConfig) },
+    });
+    const { mongo, bus } = connected;
+    closers.push(() => connected.close());
     const deps = (name: string) => ({
       logger: logger.child({ service: name }),
       bus,
@@ -84,7 +76,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     const apikeyApp = await apikey.buildApp(apikey.loadConfig(env), deps("apikey"));
     apps.push(apikeyApp);
     closers.push(() => apikeyApp.stop());
-    const authApp = await auth.buildApp(auth.loadConfig(env), {
+    const authApp = await auth.buildApp(authConfig, {
       ...deps("auth"),
       apikeyAddress: apikeyApp.grpc.address,
     });
@@ -146,7 +138,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       port,
       logger,
       firstKey,
-      storage: mongo ? "MongoDB + NATS" : "in-memory stores",
+      storage: [mongo ? "MongoDB" : "in-memory stores", env.PMX_NATS_URL ? "NATS" : "in-process events"].join(", "),
       stop: stopAll,
     };
   } catch (err) {

@@ -1,0 +1,100 @@
+import { type EventBus, MemoryEventBus } from "./bus";
+import { ConfigError, type ServiceEnv } from "./config";
+import { onShutdown } from "./lifecycle";
+import { createLogger, type Logger } from "./logger";
+import { connectMongo, type MongoHandle } from "./mongo";
+import { createNatsBus } from "./nats-bus";
+import { type ServiceApp, type ServiceDeps, watchReadiness } from "./service";
+import type { TelemetryHandle } from "./telemetry";
+
+export interface ConnectedDeps {
+  mongo: MongoHandle | undefined;
+  bus: EventBus;
+  /** Closes the bus, then MongoDB. */
+  close(): Promise<void>;
+}
+
+/**
+ * MongoDB and NATS when configured, in-memory otherwise: what every process
+ * (a service alone, or all of them in one) connects to at start.
+ */
+export async function connectDeps(
+  settings: ServiceEnv,
+  opts: { logger?: Logger; streamMaxAgeMs?: Record<string, number> } = {},
+): Promise<ConnectedDeps> {
+  const mongo = settings.mongoUrl ? await connectMongo(settings.mongoUrl, settings.mongoDb) : undefined;
+  let bus: EventBus;
+  try {
+    bus = settings.natsUrl
+      ? await createNatsBus({
+          servers: settings.natsUrl,
+          prefix: settings.natsPrefix,
+          ...(opts.logger ? { logger: opts.logger } : {}),
+          ...(opts.streamMaxAgeMs ? { streamMaxAgeMs: opts.streamMaxAgeMs } : {}),
+        })
+      : new MemoryEventBus();
+  } catch (err) {
+    await mongo?.close();
+    throw err;
+  }
+  return {
+    mongo,
+    bus,
+    close: async () => {
+      await bus.close();
+      await mongo?.close();
+    },
+  };
+}
+
+/**
+ * The whole life of a service's own process (the distributed form):
+ * config → MongoDB/NATS → composition root → health kept in step with the
+ * dependencies → graceful stop on SIGTERM/SIGINT. Any failure to start is
+ * printed (configuration problems all at once) and exits 1.
+ */
+export function runServiceProcess<C extends ServiceEnv & { listen: { host: string; port: number } }>(opts: {
+  /** Short name for logs: "pki". */
+  name: string;
+  /** Full gRPC service name, for the health status. */
+  grpcServiceName: string;
+  telemetry: TelemetryHandle;
+  loadConfig: (env: Record<string, string | undefined>) => C;
+  buildApp: (config: C, deps: ServiceDeps) => Promise<ServiceApp>;
+  streamMaxAgeMs?: (config: C) => Record<string, number>;
+}): void {
+  const start = async () => {
+    const config = opts.loadConfig(process.env);
+    const logger = createLogger({ name: opts.name, level: config.logLevel });
+    const closers: (() => Promise<void>)[] = [() => opts.telemetry.shutdown()];
+    try {
+      const deps = await connectDeps(config, {
+        logger,
+        ...(opts.streamMaxAgeMs ? { streamMaxAgeMs: opts.streamMaxAgeMs(config) } : {}),
+      });
+      closers.push(() => deps.close());
+      const app = await opts.buildApp(config, {
+        logger,
+        bus: deps.bus,
+        listen: config.listen,
+        ...(deps.mongo ? { mongo: deps.mongo } : {}),
+      });
+      closers.push(() => app.stop());
+      const stopWatch = watchReadiness(app, [opts.grpcServiceName]);
+      closers.push(async () => stopWatch());
+      onShutdown(logger, closers);
+      logger.info(
+        { address: app.grpc.address, mongo: Boolean(deps.mongo), nats: Boolean(config.natsUrl) },
+        `${opts.name} started`,
+      );
+    } catch (err) {
+      for (const close of [...closers].reverse()) await close().catch(() => undefined);
+      throw err;
+    }
+  };
+  start().catch((err: unknown) => {
+    const message = err instanceof ConfigError || err instanceof Error ? err.message : String(err);
+    process.stderr.write(`${opts.name} failed to start: ${message}\n`);
+    process.exit(1);
+  });
+}
