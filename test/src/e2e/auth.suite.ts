@@ -576,5 +576,27 @@ export function authSuite(ctx: () => Ctx): void {
         ws.close();
       }
     });
+
+    it("refuses a revoked token (75) and stops authorising a bound token once it is revoked", async () => {
+      const ws = await WsClient.open(url());
+      try {
+        const t = await tokenFor(url(), first.apiKeyId, first.apiKeySecret, ["user:read"]);
+        assert.equal((await ws.call("auth/bindAccessToken", { accessToken: t.accessToken })).result, "OK");
+        assert.ok((await ws.call("user/listApiKeys")).result);
+        // Refreshing rotates the session: the bound access token is now stale.
+        const next = await ok<TokenResult>(url(), "auth/token", {
+          grantType: "refresh_token",
+          refreshToken: t.refreshToken,
+        });
+        usedSecrets.add(next.accessToken);
+        usedSecrets.add(next.refreshToken);
+        assert.equal((await ws.call("user/listApiKeys")).error?.code, 75);
+        assert.equal((await ws.call("auth/bindAccessToken", { accessToken: t.accessToken })).error?.code, 75);
+        assert.equal((await ws.call("auth/bindAccessToken", { accessToken: next.accessToken })).result, "OK");
+        assert.ok((await ws.call("user/listApiKeys")).result);
+      } finally {
+        ws.close();
+      }
+    });
   });
 }
