@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
 import cors from "@fastify/cors";
 import websocket from "@fastify/websocket";
-import { AppError, type AsyncClient, type EventBus, type Logger } from "@pkiserver/kit";
-import type { apikeyV1, authV1, pkiV1 } from "@pkiserver/proto";
+import { AppError, type EventBus, type Logger } from "@pkiserver/kit";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from "fastify";
 import { Authenticator, type Credentials } from "./auth/authenticate";
 import { RevocationCache } from "./auth/revocations";
 import { type SyncHandle, startRevocationSync, startSigningKeySync } from "./auth/sync";
 import { createJwksTokenVerifier, isKeyedTokenVerifier, type TokenVerifier } from "./auth/token-verifier";
+import type { ServiceClients } from "./clients";
 import type { GatewayConfig } from "./config";
 import { ClientIpResolver } from "./http/client-ip";
 import { createHealthProbe, type HealthProbe } from "./http/health-probe";
@@ -23,11 +23,7 @@ const REQUEST_ID_RE = /^[A-Za-z0-9\-_.]{1,128}$/;
 export interface GatewayOptions {
   config: GatewayConfig;
   logger: Logger;
-  clients: {
-    apikey: AsyncClient<apikeyV1.ApiKeyServiceServer>;
-    auth: AsyncClient<authV1.AuthServiceServer>;
-    pki: AsyncClient<pkiV1.PkiServiceServer>;
-  };
+  clients: ServiceClients;
   bus: EventBus;
   /**
    * Verifies access tokens. When it can take keys (`setKeys`), the gateway

@@ -10,6 +10,7 @@ export {
   type TokenClaims,
   type TokenVerifier,
 } from "./auth/token-verifier";
+export { createServiceClients, type ServiceClients } from "./clients";
 export { type GatewayConfig, GatewayConfigError, loadConfig } from "./config";
 export { MAX_BATCH } from "./rpc/dispatch";
 export { lookupMethod, METHOD_NAMES, type MethodDef } from "./rpc/methods";

@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   const telemetry = startTelemetry({ serviceName: "gateway", otlpEndpoint: config.otlpEndpoint });
 
   const kit: typeof import("@pkiserver/kit") = require("@pkiserver/kit");
-  const { apikeyV1, authV1, pkiV1 }: typeof import("@pkiserver/proto") = require("@pkiserver/proto");
+  const { createServiceClients }: typeof import("./clients") = require("./clients");
   const { buildGateway }: typeof import("./app") = require("./app");
 
   const logger = kit.createLogger({ name: "gateway", level: config.logLevel });
@@ -41,31 +41,13 @@ async function main(): Promise<void> {
     const b = bus;
     closers.push(() => b.close());
 
-    const apikey = kit.createClient<import("@pkiserver/proto").apikeyV1.ApiKeyServiceServer>(
-      apikeyV1.ApiKeyServiceService,
-      "pkiserver.apikey.v1.ApiKeyService",
-      config.apikeyAddr,
-    );
-    const auth = kit.createClient<import("@pkiserver/proto").authV1.AuthServiceServer>(
-      authV1.AuthServiceService,
-      "pkiserver.auth.v1.AuthService",
-      config.authAddr,
-    );
-    const pki = kit.createClient<import("@pkiserver/proto").pkiV1.PkiServiceServer>(
-      pkiV1.PkiServiceService,
-      "pkiserver.pki.v1.PkiService",
-      config.pkiAddr,
-    );
-    closers.push(async () => {
-      apikey.close();
-      auth.close();
-      pki.close();
-    });
+    const services = createServiceClients({ apikey: config.apikeyAddr, auth: config.authAddr, pki: config.pkiAddr });
+    closers.push(async () => services.close());
 
     const app = await buildGateway({
       config,
       logger,
-      clients: { apikey: apikey.client, auth: auth.client, pki: pki.client },
+      clients: services.clients,
       bus,
     });
     closers.push(() => app.close());

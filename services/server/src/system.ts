@@ -2,17 +2,8 @@ import { randomBytes } from "node:crypto";
 import * as apikey from "@pkiserver/apikey";
 import * as auth from "@pkiserver/auth";
 import * as gateway from "@pkiserver/gateway";
-import {
-  AppError,
-  connectDeps,
-  createClient,
-  createLogger,
-  type Logger,
-  loadServiceEnv,
-  type ServiceApp,
-} from "@pkiserver/kit";
+import { AppError, connectDeps, createLogger, type Logger, loadServiceEnv, type ServiceApp } from "@pkiserver/kit";
 import * as pki from "@pkiserver/pki";
-import { apikeyV1, authV1, pkiV1 } from "@pkiserver/proto";
 import type { DestinationStream } from "pino";
 
 export interface SystemOptions {
@@ -86,31 +77,17 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     apps.push(pkiApp);
     closers.push(() => pkiApp.stop());
 
-    const apikeyClient = createClient<apikeyV1.ApiKeyServiceServer>(
-      apikeyV1.ApiKeyServiceService,
-      "pkiserver.apikey.v1.ApiKeyService",
-      apikeyApp.grpc.address,
-    );
-    const authClient = createClient<authV1.AuthServiceServer>(
-      authV1.AuthServiceService,
-      "pkiserver.auth.v1.AuthService",
-      authApp.grpc.address,
-    );
-    const pkiClient = createClient<pkiV1.PkiServiceServer>(
-      pkiV1.PkiServiceService,
-      "pkiserver.pki.v1.PkiService",
-      pkiApp.grpc.address,
-    );
-    closers.push(async () => {
-      apikeyClient.close();
-      authClient.close();
-      pkiClient.close();
+    const services = gateway.createServiceClients({
+      apikey: apikeyApp.grpc.address,
+      auth: authApp.grpc.address,
+      pki: pkiApp.grpc.address,
     });
+    closers.push(async () => services.close());
 
     const app = await gateway.buildGateway({
       config: gatewayConfig,
       logger: logger.child({ service: "gateway" }),
-      clients: { apikey: apikeyClient.client, auth: authClient.client, pki: pkiClient.client },
+      clients: services.clients,
       bus,
       readiness: async () => (await Promise.all(apps.map((a) => a.isReady()))).every(Boolean),
     });
@@ -124,7 +101,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     let firstKey: RunningSystem["firstKey"];
     if (printFirstKey) {
       try {
-        firstKey = await apikeyClient.client.createFirstApiKey({
+        firstKey = await services.clients.apikey.createFirstApiKey({
           initializationToken: env.PMX_INITIALIZATION_TOKEN as string,
           name: "first key",
         });

@@ -1,0 +1,39 @@
+import { type AsyncClient, createClient } from "@pkiserver/kit";
+import { apikeyV1, authV1, pkiV1 } from "@pkiserver/proto";
+
+/** The three services the gateway calls, as async gRPC clients. */
+export interface ServiceClients {
+  apikey: AsyncClient<apikeyV1.ApiKeyServiceServer>;
+  auth: AsyncClient<authV1.AuthServiceServer>;
+  pki: AsyncClient<pkiV1.PkiServiceServer>;
+}
+
+/** Clients to the services at these addresses (`host:port`), and a way to close them. */
+export function createServiceClients(addresses: { apikey: string; auth: string; pki: string }): {
+  clients: ServiceClients;
+  close(): void;
+} {
+  const apikey = createClient<apikeyV1.ApiKeyServiceServer>(
+    apikeyV1.ApiKeyServiceService,
+    "pkiserver.apikey.v1.ApiKeyService",
+    addresses.apikey,
+  );
+  const auth = createClient<authV1.AuthServiceServer>(
+    authV1.AuthServiceService,
+    "pkiserver.auth.v1.AuthService",
+    addresses.auth,
+  );
+  const pki = createClient<pkiV1.PkiServiceServer>(
+    pkiV1.PkiServiceService,
+    "pkiserver.pki.v1.PkiService",
+    addresses.pki,
+  );
+  return {
+    clients: { apikey: apikey.client, auth: auth.client, pki: pki.client },
+    close: () => {
+      apikey.close();
+      auth.close();
+      pki.close();
+    },
+  };
+}
