@@ -57,12 +57,15 @@ interface MemorySub {
 }
 
 /**
- * In-process bus for the embedded default and unit tests. Keeps events for
- * `retentionMs` so `deliver: "all"` replays them; a durable consumer resumes
+ * In-process bus for the embedded default and unit tests. Keeps the last
+ * `maxRetained` events of the last `retentionMs` so `deliver: "all"` replays
+ * them (a stream with limits, as JetStream's); a durable consumer resumes
  * after the last event it acknowledged.
  */
 export class MemoryEventBus implements EventBus {
   private readonly log: { msg: BusMessage; at: number }[] = [];
+  /** Ids of the retained events, for de-duplication without a scan. */
+  private readonly ids = new Set<string>();
   private readonly subs = new Set<MemorySub>();
   private readonly durableAcked = new Map<string, Set<string>>();
   private closed = false;
@@ -70,21 +73,36 @@ export class MemoryEventBus implements EventBus {
   constructor(
     private readonly retentionMs = 24 * 3600_000,
     private readonly redeliveryDelayMs = 200,
+    private readonly maxRetained = 10_000,
   ) {}
 
   async publish(subject: string, data: Uint8Array, opts: { id?: string; headers?: Record<string, string> } = {}) {
     if (this.closed) throw new Error("bus closed");
     const msg: BusMessage = { subject, data, headers: { ...(opts.headers ?? {}) }, id: opts.id ?? randomUUID() };
-    // Publishing the same id twice is a no-op, as with JetStream's de-duplication.
-    if (this.log.some((e) => e.msg.id === msg.id)) return;
+    // Publishing a retained id again is a no-op, as with JetStream's de-duplication.
+    if (this.ids.has(msg.id)) return;
     const now = Date.now();
     this.log.push({ msg, at: now });
-    while (this.log.length > 0 && (this.log[0]?.at ?? now) < now - this.retentionMs) this.log.shift();
+    this.ids.add(msg.id);
+    this.trim(now);
     for (const sub of this.subs) {
       if (sub.opts.subjects.some((p) => subjectMatches(p, subject))) {
         sub.queue.push(msg);
         this.pump(sub);
       }
+    }
+  }
+
+  /** Drops events past the limits, and what consumers remember of them. */
+  private trim(now: number): void {
+    while (
+      this.log.length > this.maxRetained ||
+      (this.log[0] !== undefined && this.log[0].at < now - this.retentionMs)
+    ) {
+      const dropped = this.log.shift();
+      if (!dropped) return;
+      this.ids.delete(dropped.msg.id);
+      for (const acked of this.durableAcked.values()) acked.delete(dropped.msg.id);
     }
   }
 
