@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { AppError } from "@pkiserver/kit";
 import { harness, SECRET } from "../test-support";
 import { onApiKeyDeleted, onApiKeyUpdated } from "./api-key-changes";
+import { forkToken } from "./fork-token";
 import { issueTokenForClient } from "./issue-token";
 import { RevokeReason } from "./model";
 
@@ -77,5 +79,59 @@ describe("revocation on API-key changes", () => {
     assert.deepEqual(await onApiKeyUpdated(h.deps, { apiKeyId: "key-one", enabled: false, maxScope: ALL, at }), []);
     assert.deepEqual(await onApiKeyUpdated(h.deps, { apiKeyId: "key-one", enabled: true, maxScope: [], at }), []);
     assert.equal((await h.sessions.get(later.sessionId))?.revokedAt, undefined);
+  });
+
+  describe("a change landing between the key check and the session being stored", () => {
+    type H = Awaited<ReturnType<typeof harness>>;
+    const code = (c: string) => (err: unknown) => err instanceof AppError && err.code === c;
+    const changes: Record<string, (h: H) => Promise<unknown>> = {
+      disabled: async (h) => {
+        const k = h.apikeys.keys.get("key-one");
+        if (k) k.enabled = false;
+        return onApiKeyUpdated(h.deps, { apiKeyId: "key-one", enabled: false, maxScope: ALL, at: h.clock.t });
+      },
+      narrowed: async (h) => {
+        const k = h.apikeys.keys.get("key-one");
+        if (k) k.maxScope = ["pki:read"];
+        return onApiKeyUpdated(h.deps, { apiKeyId: "key-one", enabled: true, maxScope: ["pki:read"], at: h.clock.t });
+      },
+      deleted: async (h) => {
+        h.apikeys.keys.delete("key-one");
+        return onApiKeyDeleted(h.deps, { apiKeyId: "key-one" });
+      },
+    };
+    const grantErrors: Record<string, string> = {
+      disabled: "auth.invalid_credentials",
+      narrowed: "auth.insufficient_scope",
+      deleted: "apikey.not_found",
+    };
+
+    for (const [name, change] of Object.entries(changes)) {
+      it(`a grant whose key is ${name} (its event handled) after the credential check opens no live session`, async () => {
+        const h = await harness();
+        const verify = h.apikeys.verifySecret.bind(h.apikeys);
+        h.apikeys.verifySecret = async (id, secret) => {
+          const info = await verify(id, secret);
+          await change(h);
+          return info;
+        };
+        await assert.rejects(login(h, ["user:read_write"]), code(grantErrors[name] as string));
+        assert.deepEqual(await h.sessions.listLive("key-one", h.clock.t), []);
+      });
+
+      it(`a fork whose key is ${name} (its event handled) after the key check opens no live session`, async () => {
+        const h = await harness();
+        const source = await login(h, ["user:read_write"]);
+        const get = h.apikeys.getApiKey.bind(h.apikeys);
+        h.apikeys.getApiKey = async (id) => {
+          const info = await get(id);
+          h.apikeys.getApiKey = get;
+          await change(h);
+          return info;
+        };
+        await assert.rejects(forkToken(h.deps, source.refreshToken, "fork", ""), code("auth.token_expired"));
+        assert.deepEqual(await h.sessions.listLive("key-one", h.clock.t), []);
+      });
+    }
   });
 });

@@ -1,6 +1,7 @@
+import { AppError } from "@pkiserver/kit";
 import type { AuthDeps } from "./deps";
 import type { TokenPair } from "./model";
-import { openSession, presentedSession, recheckApiKey } from "./sessions";
+import { openSession, presentedSession, recheckApiKey, revokeIfKeyChanged } from "./sessions";
 import { checkLength } from "./validate";
 
 /**
@@ -18,11 +19,13 @@ export async function forkToken(
   checkLength("sessionName", sessionName, 0, 128);
   const { session } = await presentedSession(deps, refreshToken, clientIp);
   await recheckApiKey(deps, session);
-  return openSession(deps, {
+  const pair = await openSession(deps, {
     apiKeyId: session.apiKeyId,
     name: sessionName === "" ? undefined : sessionName,
     scope: session.scope,
     ipAddr: session.ipAddr,
     accessLifetime: session.accessLifetime,
   });
+  if ((await revokeIfKeyChanged(deps, pair)) !== undefined) throw new AppError("auth.token_expired");
+  return pair;
 }

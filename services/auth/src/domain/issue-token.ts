@@ -8,8 +8,8 @@ import {
 } from "@pkiserver/kit";
 import type { AuthDeps } from "./deps";
 import { normaliseIp } from "./ip";
-import type { ApiKeyInfo, TokenPair } from "./model";
-import { openSession } from "./sessions";
+import { type ApiKeyInfo, RevokeReason, type TokenPair } from "./model";
+import { openSession, revokeIfKeyChanged } from "./sessions";
 import { checkLength } from "./validate";
 
 export type ClientGrant =
@@ -75,11 +75,17 @@ export async function issueTokenForClient(deps: AuthDeps, grant: ClientGrant): P
   if (!key.enabled) throw new AppError("auth.invalid_credentials");
   const scope = req.scopes.length === 0 ? normaliseScopes(key.maxScope) : req.scopes;
   if (!scopesWithin(scope, key.maxScope)) throw new AppError("auth.insufficient_scope");
-  return openSession(deps, {
+  const pair = await openSession(deps, {
     apiKeyId: key.apiKeyId,
     name: req.sessionName,
     scope,
     ipAddr: req.ipAddr,
     accessLifetime: req.expiresIn ?? deps.settings.accessTokenLifetimeMs,
   });
+  // The key may have changed since its credential was checked: answer as if the change had come first.
+  const refused = await revokeIfKeyChanged(deps, pair);
+  if (refused === RevokeReason.apiKeyDeleted) throw new AppError("apikey.not_found");
+  if (refused === RevokeReason.apiKeyDisabled) throw new AppError("auth.invalid_credentials");
+  if (refused !== undefined) throw new AppError("auth.insufficient_scope");
+  return pair;
 }

@@ -74,4 +74,32 @@ describe("sessions: cap, names, forks", () => {
     const source = await login(h, ["ipAddr:10.0.0.1"]);
     await assert.rejects(forkToken(h.deps, source.refreshToken, "x", "10.0.0.2"), code("auth.token_invalid"));
   });
+
+  it("the session opened last replaces a same-named one even when opened in the same millisecond or on a clock behind", async () => {
+    const h = await harness();
+    let current = await login(h, ["session:ci"]);
+    for (let i = 0; i < 12; i++) {
+      if (i % 3 === 2) h.clock.advance(-2000);
+      const next = await login(h, ["session:ci"]);
+      const live = await h.sessions.listLive("key-one", h.clock.t);
+      assert.deepEqual(
+        live.map((s) => s.id),
+        [next.sessionId],
+      );
+      assert.equal((await h.sessions.get(current.sessionId))?.revokeReason, RevokeReason.replaced);
+      assert.ok(await refreshSession(h.deps, next.refreshToken, ""));
+      current = next;
+    }
+  });
+
+  it("a session opened on a clock behind the key's sixteen live ones closes the oldest, not itself", async () => {
+    const h = await harness();
+    const pairs = [];
+    for (let i = 0; i < 16; i++) pairs.push(await login(h));
+    h.clock.advance(-2000);
+    const last = await login(h);
+    assert.equal((await h.sessions.get(last.sessionId))?.revokedAt, undefined);
+    assert.equal((await h.sessions.get(pairs[0]?.sessionId ?? ""))?.revokeReason, RevokeReason.sessionLimit);
+    assert.equal((await h.sessions.listLive("key-one", h.clock.t)).length, 16);
+  });
 });

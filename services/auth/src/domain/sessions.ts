@@ -18,6 +18,10 @@ export async function openSession(deps: AuthDeps, spec: SessionSpec): Promise<To
   const now = deps.clock.now();
   const id = newSessionId();
   const refresh = newRefreshToken(id);
+  // The store closes the oldest sessions by createdAt. A session opened after
+  // another, within its millisecond or on a replica whose clock is behind, must
+  // still count as the newer one, or it would be the one its name or the cap closes.
+  const [newest] = await deps.sessions.listLive(spec.apiKeyId, now);
   const session: Session = {
     id,
     apiKeyId: spec.apiKeyId,
@@ -25,7 +29,7 @@ export async function openSession(deps: AuthDeps, spec: SessionSpec): Promise<To
     scope: spec.scope,
     ...(spec.ipAddr === undefined ? {} : { ipAddr: spec.ipAddr }),
     accessLifetime: spec.accessLifetime,
-    createdAt: now,
+    createdAt: Math.max(now, (newest?.createdAt ?? Number.NEGATIVE_INFINITY) + 1),
     expiresAt: now + deps.settings.refreshTokenLifetimeMs,
     generation: 0,
     refreshHash: refresh.hash,
@@ -108,19 +112,42 @@ export async function presentedSession(
   return { session, hash: parsed.hash };
 }
 
+/** Why the key no longer allows a session of this scope; undefined when it does. */
+async function keyRefusal(
+  deps: AuthDeps,
+  apiKeyId: string,
+  scope: readonly string[],
+): Promise<RevokeReason | undefined> {
+  const key = await deps.apikeys.getApiKey(apiKeyId);
+  if (!key) return RevokeReason.apiKeyDeleted;
+  if (!key.enabled) return RevokeReason.apiKeyDisabled;
+  if (!scopesWithin(scope, key.maxScope)) return RevokeReason.scopeNarrowed;
+  return undefined;
+}
+
 /**
  * Checks that the session's key still exists, is enabled and still covers the
  * session's scope; otherwise the session is revoked and the answer is `75`.
  * (The apikey events do the same asynchronously; this closes the gap.)
  */
 export async function recheckApiKey(deps: AuthDeps, session: Session): Promise<void> {
-  const key = await deps.apikeys.getApiKey(session.apiKeyId);
-  let reason: string | undefined;
-  if (!key) reason = RevokeReason.apiKeyDeleted;
-  else if (!key.enabled) reason = RevokeReason.apiKeyDisabled;
-  else if (!scopesWithin(session.scope, key.maxScope)) reason = RevokeReason.scopeNarrowed;
+  const reason = await keyRefusal(deps, session.apiKeyId, session.scope);
   if (reason !== undefined) {
     await revokeSession(deps, session.id, reason);
     throw new AppError("auth.token_expired");
   }
+}
+
+/**
+ * Reads the key again once a new session is stored, and revokes the session
+ * when the key no longer allows it; returns why, or undefined. A change made
+ * after the key was checked may have had its event handled before the session
+ * existed, so that event revoked nothing, and the gateway accepts tokens issued
+ * after a change. Read after the store write, the key either shows the change
+ * or the change's event has yet to run and will find the session.
+ */
+export async function revokeIfKeyChanged(deps: AuthDeps, pair: TokenPair): Promise<RevokeReason | undefined> {
+  const reason = await keyRefusal(deps, pair.apiKeyId, pair.scope);
+  if (reason !== undefined) await revokeSession(deps, pair.sessionId, reason);
+  return reason;
 }
