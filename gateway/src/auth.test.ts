@@ -87,6 +87,32 @@ describe("authentication and scopes", () => {
     }
   });
 
+  it("refuses malformed signed-request headers with 14, whatever part is wrong", async () => {
+    const ts = Date.now();
+    for (const value of [
+      "k-admin;1;1",
+      `k-admin;1;${ts};n;sig;extra`,
+      `k-admin;2;${ts};n;sig`,
+      "k-admin;1;soon;n;sig",
+      `k-admin;1;${ts};;sig`,
+      // Digits enough to pass for a timestamp, but beyond what any service can take as one.
+      "k-admin;1;9999999999999999;n;sig",
+      "",
+    ]) {
+      const res = await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: `pmx-hmac-sha256 ${value}` });
+      assert.deepEqual(errorOf(res), { code: 14, message: "Unauthorized", data: null }, value);
+    }
+  });
+
+  it("takes a token before an Authorization header of another scheme, however long that header is", async () => {
+    const token = await gw.fakes.signer.mint({ apiKeyId: "k-admin", sessionId: "s-long", generation: 1, scope: ALL });
+    const res = await post(gw, rpc("pkiAdmin/listHosts", {}), {
+      authorization: `Basic ${"A".repeat(9000)}`,
+      "x-user-token": token,
+    });
+    assert.deepEqual((res.json as { result: unknown }).result, []);
+  });
+
   it("refuses Basic credentials for a key that has a public key", async () => {
     const res = await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: basic("k-pub", SECRET) });
     assert.deepEqual(errorOf(res), { code: 14, message: "Unauthorized", data: null });

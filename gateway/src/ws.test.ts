@@ -122,6 +122,20 @@ describe("JSON-RPC over WebSocket", () => {
     }
   });
 
+  it("answers every one of many requests sent without waiting, in order, and stays open", async () => {
+    const c = await connect({
+      headers: { authorization: `Basic ${Buffer.from(`k-ws:${SECRET}`).toString("base64")}` },
+    });
+    try {
+      const n = 300;
+      for (let i = 0; i < n; i++) c.ws.send(JSON.stringify(rpc("pkiAdmin/listHosts", {}, i)));
+      for (let i = 0; i < n; i++) assert.deepEqual(await c.next(), { jsonrpc: "2.0", id: i, result: [] });
+      assert.equal(c.ws.readyState, WebSocket.OPEN);
+    } finally {
+      c.close();
+    }
+  });
+
   it("refuses protected methods without credentials, then authorises them by a bound token", async () => {
     const c = await connect();
     try {

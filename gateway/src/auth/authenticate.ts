@@ -51,8 +51,9 @@ export class Authenticator {
   ) {}
 
   async authenticate(creds: Credentials, clientIp: string, requestId: string): Promise<Caller> {
-    const authorization = creds.authorization?.trim();
-    if (authorization !== undefined && authorization.length > MAX_HEADER_LENGTH) throw unauthorized();
+    const given = creds.authorization?.trim();
+    // An oversized header is no credential at all; a token, when present, still decides.
+    const authorization = given !== undefined && given.length > MAX_HEADER_LENGTH ? "" : given;
     const space = authorization?.indexOf(" ") ?? -1;
     const scheme =
       authorization === undefined ? "" : (space < 0 ? authorization : authorization.slice(0, space)).toLowerCase();
@@ -109,7 +110,8 @@ export class Authenticator {
     requestId: string,
   ): Promise<Caller> {
     const parsed = parseSignatureCredentials(value);
-    if (parsed === undefined) throw unauthorized();
+    // The services take the timestamp as an int64 number; one beyond that is no timestamp at all.
+    if (parsed === undefined || !Number.isSafeInteger(parsed.timestamp)) throw unauthorized();
     const payload = requestSigningPayload(parsed.timestamp, parsed.nonce, signed.method, signed.uri, signed.body);
     const res = await this.checked(() =>
       this.deps.apikey.verifySignature(

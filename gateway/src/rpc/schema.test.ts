@@ -120,6 +120,16 @@ describe("params schema", () => {
     assert.match(String(dataOf(() => parseParams(c, { customData: "x".repeat(20) }))), /^customData -> /);
   });
 
+  it("refuses a value nested too deeply to serialise as too long, not as a failure", () => {
+    const c = object({ customData: optional(json(4096)) });
+    const depth = 100_000;
+    const deep: unknown = JSON.parse(`${"[".repeat(depth)}${"]".repeat(depth)}`);
+    assert.equal(
+      dataOf(() => parseParams(c, { customData: deep })),
+      "customData -> Serialised value too long! Expected max 4096 bytes",
+    );
+  });
+
   it("chooses the variant by its discriminator and names a bad one", () => {
     const u = oneOf("type", {
       a: object({ type: literal("a"), x: string(1, 2) }),

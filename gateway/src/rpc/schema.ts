@@ -79,7 +79,13 @@ export function pubKey(): Schema<string> {
 export function json(maxBytes: number): Schema<string> {
   return schema((value, path) => {
     if (value === undefined) return fail(path, "Expected JSON value");
-    const text = JSON.stringify(value);
+    let text: string;
+    try {
+      text = JSON.stringify(value);
+    } catch {
+      // Only nesting too deep for the stack fails here, and such a value is far beyond any byte limit.
+      return fail(path, `Serialised value too long! Expected max ${maxBytes} bytes`);
+    }
     const size = Buffer.byteLength(text, "utf8");
     if (size > maxBytes) return fail(path, `Serialised value too long! Expected max ${maxBytes} bytes, get ${size}`);
     return text;

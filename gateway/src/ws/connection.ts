@@ -4,7 +4,7 @@ import type { WebSocket } from "ws";
 import type { Authenticator, Credentials } from "../auth/authenticate";
 import type { Dispatcher } from "../rpc/dispatch";
 
-/** Messages a connection may have waiting; beyond this the peer is not reading its replies. */
+/** Messages a connection may have waiting; at this many the connection stops reading until some are answered. */
 const MAX_PENDING = 64;
 
 interface Tracked {
@@ -35,6 +35,11 @@ export class Heartbeat {
 
   private tick(): void {
     for (const [socket, t] of this.sockets) {
+      // A paused connection is not being read, so its pongs cannot arrive; it resumes once its requests are answered.
+      if (socket.isPaused) {
+        t.missedPongs = 0;
+        continue;
+      }
       if (t.missedPongs >= 2) {
         socket.terminate();
         this.sockets.delete(socket);
@@ -75,11 +80,9 @@ export function serveConnection(opts: {
   let chain: Promise<void> = Promise.resolve();
 
   socket.on("message", (data: Buffer | ArrayBuffer | Buffer[]) => {
-    if (pending >= MAX_PENDING) {
-      socket.close(1008, "Too many pending requests");
-      return;
-    }
     pending++;
+    // Backpressure rather than refusal: a peer that sends faster than it is answered waits.
+    if (pending >= MAX_PENDING) socket.pause();
     const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     chain = chain.then(async () => {
       try {
@@ -106,6 +109,7 @@ export function serveConnection(opts: {
         logger.error({ err: err instanceof Error ? err.message : String(err) }, "websocket message failed");
       } finally {
         pending--;
+        if (pending < MAX_PENDING && socket.isPaused) socket.resume();
       }
     });
   });

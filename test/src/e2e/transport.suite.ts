@@ -157,6 +157,27 @@ export function transportSuite(ctx: () => Ctx): void {
       assert.equal(notString.error?.data, "scope -> 0 -> Expected string");
     });
 
+    it("refuses customData nested too deeply to serialise with -32602", async () => {
+      const depth = 100_000;
+      const body =
+        `{"jsonrpc":"2.0","id":1,"method":"pkiAdmin/setKey","params":{"userId":"deep-user",` +
+        `"instanceId":"8UV7xqdcyqYDcZomeZbv4YNXLhikz1gt5teR9Qgot8xknL6nhH","contextId":"ctx-deep",` +
+        `"userPubKey":"51WPnnGwztNPWUDEbhncYDxZCZWAFS4M9Yqv94N2335nL92fEn",` +
+        `"customData":${"[".repeat(depth)}${"]".repeat(depth)}}}`;
+      const reply = (await post(url(), body, auth())).json as RpcReply;
+      assert.equal(reply.error?.code, -32602);
+      assert.match(String(reply.error?.data), /^customData -> /);
+    });
+
+    it("refuses malformed signed-request headers with 14", async () => {
+      const keyId = ctx().firstKey.apiKeyId;
+      const ts = Date.now();
+      for (const value of [`${keyId};1;${ts};n`, `${keyId};1;${ts};n;sig;extra`, `${keyId};1;9999999999999999;n;sig`]) {
+        const reply = await call(url(), "pkiAdmin/listHosts", {}, { authorization: `pmx-hmac-sha256 ${value}` });
+        assert.deepEqual(reply.error, { code: 14, message: "Unauthorized", data: null }, value);
+      }
+    });
+
     it("refuses keys that are not base58check compressed secp256k1 points", async () => {
       const bad = [
         "not-base58!",
@@ -232,6 +253,21 @@ export function transportSuite(ctx: () => Ctx): void {
         const params = await ws.call("pki/getKeyHistory", { userId: "u" });
         assert.equal(params.error?.code, -32602);
         assert.equal(params.error?.data, "userId -> Invalid length! Expected min 3, get 1");
+      } finally {
+        ws.close();
+      }
+    });
+
+    it("answers every one of many requests sent without waiting, in order", async () => {
+      const ws = await WsClient.open(url(), auth());
+      try {
+        const n = 200;
+        for (let i = 0; i < n; i++) ws.send(rpcBody("pkiAdmin/listHosts", {}, `p${i}`));
+        for (let i = 0; i < n; i++) {
+          const reply = JSON.parse((await ws.next()) ?? "null") as RpcReply;
+          assert.equal(reply.id, `p${i}`);
+          assert.ok(Array.isArray(reply.result));
+        }
       } finally {
         ws.close();
       }
