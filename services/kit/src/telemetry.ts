@@ -36,6 +36,10 @@ export function startTelemetry(opts: {
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: opts.serviceName }),
     spanProcessors: processors,
+    // Without an endpoint the SDK would still export metrics and logs over
+    // OTLP to its default local address, failing every minute and holding
+    // shutdown for seconds; with one, it configures them from the same env.
+    ...(opts.otlpEndpoint ? {} : { metricReaders: [], logRecordProcessors: [] }),
     instrumentations: [
       new HttpInstrumentation({
         // Probes and scrapes would drown the traces that matter.
