@@ -27,6 +27,18 @@ describe("params schema", () => {
     );
   });
 
+  it("refuses strings that are not well-formed Unicode (a lone surrogate), which no service could store as given", () => {
+    assert.equal(
+      dataOf(() => parseParams(s, { userId: "\ud800abc", scope: [] })),
+      "userId -> Expected well-formed Unicode string",
+    );
+    assert.equal(
+      dataOf(() => parseParams(s, { userId: "abc", scope: ["ok", "x\udc00"] })),
+      "scope -> 1 -> Expected well-formed Unicode string",
+    );
+    assert.deepEqual(parseParams(s, { userId: "żółw😀", scope: [] }), { userId: "żółw😀", scope: [] });
+  });
+
   it("names the array index of a wrongly typed element", () => {
     assert.equal(
       dataOf(() => parseParams(s, { userId: "abc", scope: [1] })),

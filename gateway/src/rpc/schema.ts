@@ -22,9 +22,13 @@ function fail(path: Path, message: string): never {
 
 const schema = <T>(parse: (value: unknown, path: Path) => T): Schema<T> => ({ optional: false, parse });
 
+/** A lone UTF-16 surrogate: JSON can carry one, UTF-8 (gRPC, storage) cannot, so it would become U+FFFD. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 export function string(min: number, max: number): Schema<string> {
   return schema((value, path) => {
     if (typeof value !== "string") return fail(path, "Expected string");
+    if (LONE_SURROGATE.test(value)) return fail(path, "Expected well-formed Unicode string");
     if (value.length < min) return fail(path, `Invalid length! Expected min ${min}, get ${value.length}`);
     if (value.length > max) return fail(path, `Invalid length! Expected max ${max}, get ${value.length}`);
     return value;

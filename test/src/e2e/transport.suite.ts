@@ -157,6 +157,33 @@ export function transportSuite(ctx: () => Ctx): void {
       assert.equal(notString.error?.data, "scope -> 0 -> Expected string");
     });
 
+    it("refuses a string with a lone surrogate, so distinct ids cannot collapse into one record", async () => {
+      const reply = await call(
+        url(),
+        "pkiAdmin/setKey",
+        {
+          userId: "\ud800abc",
+          instanceId: "8UV7xqdcyqYDcZomeZbv4YNXLhikz1gt5teR9Qgot8xknL6nhH",
+          contextId: "ctx-surrogate",
+          userPubKey: "51WPnnGwztNPWUDEbhncYDxZCZWAFS4M9Yqv94N2335nL92fEn",
+        },
+        auth(),
+      );
+      assert.equal(reply.error?.code, -32602);
+      assert.equal(reply.error?.data, "userId -> Expected well-formed Unicode string");
+      const other = await call(
+        url(),
+        "pki/getKeyHistory",
+        {
+          userId: "\ufffdabc",
+          instanceId: "8UV7xqdcyqYDcZomeZbv4YNXLhikz1gt5teR9Qgot8xknL6nhH",
+          contextId: "ctx-surrogate",
+        },
+        auth(),
+      );
+      assert.deepEqual(other.result, []);
+    });
+
     it("refuses customData nested too deeply to serialise with -32602", async () => {
       const depth = 100_000;
       const body =
