@@ -48,6 +48,21 @@ describe("mongodb pki stores", () => {
     await col.insertOne({ ...record, contextId: "other" });
   });
 
+  it("a host stored without URL positions keeps its URLs first and takes new ones after them", async () => {
+    const stores = await createMongoStores(mongo.db);
+    const key = randomPubKey();
+    const [older, old, added] = [`https://y-${key}.example`, `https://x-${key}.example`, `https://a-${key}.example`];
+    // The shape of documents written before URL positions were kept.
+    type Doc = { _id: string } & Record<string, unknown>;
+    await mongo.db.collection<Doc>("hosts").insertOne({ _id: key, gen: "g0", createdAt: 1 });
+    await mongo.db.collection<Doc>("host_urls").insertMany([
+      { _id: older, instanceId: key, gen: "g0", addedAt: 10 },
+      { _id: old, instanceId: key, gen: "g0", addedAt: 20 },
+    ]);
+    assert.deepEqual((await stores.hosts.addUrl(key, added)).addresses, [older, old, added]);
+    assert.deepEqual((await stores.hosts.get(key))?.addresses, [older, old, added]);
+  });
+
   it("a URL left behind by a host deleted mid-way is reclaimed, not treated as taken", async () => {
     const stores = await createMongoStores(mongo.db);
     const gone = randomPubKey();

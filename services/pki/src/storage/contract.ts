@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it, mock } from "node:test";
 import { AppError, type ErrorCode } from "@pkiserver/kit";
 import type { KeyRecord, KeyRef } from "../domain/entities";
 import type { Clock, HostStore, KeyHistoryStore } from "../domain/ports";
@@ -104,6 +104,29 @@ export function pkiStoreContract(name: string, makeStores: () => Promise<Contrac
         assert.deepEqual((await stores.hosts.removeUrl(a, ua)).addresses, [ua2]);
         assert.equal(await stores.hosts.findByUrl(ua), undefined);
         assert.deepEqual((await stores.hosts.addUrl(b, ua)).addresses, [ub, ua]);
+      });
+
+      it("addresses keep the order they were added in, whatever the wall clock says", async () => {
+        const a = randomPubKey();
+        const id = randomUUID();
+        // Names that sort against the order they are added in.
+        const [z, m, b] = [`https://z-${id}.example`, `https://m-${id}.example`, `https://b-${id}.example`];
+        // Several URLs added within one millisecond, then a clock stepping back
+        // (a replica behind the one that registered the host).
+        const now = mock.method(Date, "now", () => 1_700_000_000_000);
+        try {
+          await stores.hosts.create(a, z);
+          assert.deepEqual((await stores.hosts.addUrl(a, b)).addresses, [z, b]);
+          now.mock.mockImplementation(() => 1_699_999_000_000);
+          assert.deepEqual((await stores.hosts.addUrl(a, m)).addresses, [z, b, m]);
+          await stores.hosts.removeUrl(a, b);
+          assert.deepEqual((await stores.hosts.addUrl(a, b)).addresses, [z, m, b]);
+        } finally {
+          now.mock.restore();
+        }
+        assert.deepEqual((await stores.hosts.get(a))?.addresses, [z, m, b]);
+        assert.deepEqual((await stores.hosts.findByUrl(m))?.addresses, [z, m, b]);
+        assert.deepEqual((await stores.hosts.list()).find((h) => h.instanceId === a)?.addresses, [z, m, b]);
       });
 
       it("a host may lose its last URL and stays registered", async () => {

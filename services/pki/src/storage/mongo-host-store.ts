@@ -13,6 +13,13 @@ interface HostDoc {
   _id: string;
   gen: string;
   createdAt: number;
+  /**
+   * The position handed to the registration's latest URL, counted up
+   * atomically on each add: URL order cannot rest on wall clocks, which
+   * repeat a millisecond and differ between replicas. Absent on documents
+   * written before it existed; the first add sets it to 1.
+   */
+  urlSeq?: number;
 }
 
 /** One document per URL: `_id` is the URL, so the unique _id index is what keeps a URL on one host. */
@@ -21,10 +28,15 @@ interface HostUrlDoc {
   instanceId: string;
   gen: string;
   addedAt: number;
+  /** The registration's urlSeq when the URL was added; absent on older documents, which sort first. */
+  order?: number;
 }
 
 export const HOSTS_COLLECTION = "hosts";
 export const HOST_URLS_COLLECTION = "host_urls";
+
+/** URLs of a registration in the order they were added. */
+const URL_ORDER = { order: 1, addedAt: 1, _id: 1 } as const;
 
 // A stale URL document is cleared before retrying; racing writers can each
 // clear one, so a few rounds settle it.
@@ -52,7 +64,7 @@ export class MongoHostStore implements HostStore {
   }
 
   async create(hostPubKey: string, url: string): Promise<Host> {
-    const doc: HostDoc = { _id: hostPubKey, gen: randomUUID(), createdAt: Date.now() };
+    const doc: HostDoc = { _id: hostPubKey, gen: randomUUID(), createdAt: Date.now(), urlSeq: 1 };
     try {
       await this.hosts.insertOne(doc);
     } catch (err) {
@@ -60,7 +72,7 @@ export class MongoHostStore implements HostStore {
       throw err;
     }
     try {
-      await this.reserve(url, doc);
+      await this.reserve(url, doc, 1);
     } catch (err) {
       // Undo the registration; if even that fails the host merely stays without
       // a URL, and the caller should learn why the URL was refused.
@@ -71,8 +83,14 @@ export class MongoHostStore implements HostStore {
   }
 
   async addUrl(instanceId: string, url: string): Promise<Host> {
-    const doc = await this.requireHost(instanceId);
-    await this.reserve(url, doc);
+    // Takes the URL's position and finds the registration in one write.
+    const doc = await this.hosts.findOneAndUpdate(
+      { _id: instanceId },
+      { $inc: { urlSeq: 1 } },
+      { returnDocument: "after" },
+    );
+    if (!doc) throw new AppError("pki.host_not_found");
+    await this.reserve(url, doc, doc.urlSeq ?? 1);
     return this.load(doc);
   }
 
@@ -109,7 +127,7 @@ export class MongoHostStore implements HostStore {
   async list(): Promise<Host[]> {
     const [docs, urls] = await Promise.all([
       this.hosts.find().sort({ createdAt: 1, _id: 1 }).toArray(),
-      this.urls.find().sort({ addedAt: 1, _id: 1 }).toArray(),
+      this.urls.find().sort(URL_ORDER).toArray(),
     ]);
     const byHost = new Map<string, string[]>();
     for (const u of urls) {
@@ -128,7 +146,7 @@ export class MongoHostStore implements HostStore {
   }
 
   private async load(doc: HostDoc): Promise<Host> {
-    const urls = await this.urls.find({ instanceId: doc._id, gen: doc.gen }).sort({ addedAt: 1, _id: 1 }).toArray();
+    const urls = await this.urls.find({ instanceId: doc._id, gen: doc.gen }).sort(URL_ORDER).toArray();
     return toHost(
       doc._id,
       urls.map((u) => u._id),
@@ -136,10 +154,10 @@ export class MongoHostStore implements HostStore {
   }
 
   /** Claims `url` for the host registration `doc` through the unique _id of host_urls. */
-  private async reserve(url: string, doc: HostDoc): Promise<void> {
+  private async reserve(url: string, doc: HostDoc, order: number): Promise<void> {
     for (let attempt = 0; attempt < MAX_RESERVE_ATTEMPTS; attempt++) {
       try {
-        await this.urls.insertOne({ _id: url, instanceId: doc._id, gen: doc.gen, addedAt: Date.now() });
+        await this.urls.insertOne({ _id: url, instanceId: doc._id, gen: doc.gen, addedAt: Date.now(), order });
         return;
       } catch (err) {
         if (!isDuplicateKeyError(err)) throw err;
