@@ -206,6 +206,58 @@ export function pkiSuite(ctx: () => Ctx): void {
       assert.equal(await fail("pkiAdmin/setKey", { ...r, userPubKey: randomPubKey(), customData: big }), -32602);
     });
 
+    it("returns customData of every JSON kind exactly as sent, key order and unicode included", async () => {
+      const values: unknown[] = [
+        null,
+        0,
+        -12.5e-7,
+        "plain string",
+        'zażółć 漢字 🔑 \u0000 "quoted" \\ line\nbreak',
+        [],
+        [1, "two", null, [false], { three: 3 }],
+        {},
+        { z: 1, a: 2, m: { y: [], b: {} }, $where: "x", "dotted.key": true, "10": "numeric", "": "empty" },
+      ];
+      for (const customData of values) {
+        const r = ref();
+        await rpc("pkiAdmin/setKey", { ...r, userPubKey: randomPubKey(), customData });
+        const current = await rpc<KeyRecord>("pki/getCurrentKey", r);
+        assert.ok("customData" in current, `customData ${JSON.stringify(customData)} missing`);
+        assert.equal(JSON.stringify(current.customData), JSON.stringify(customData));
+        const [newest] = await rpc<KeyRecord[]>("pki/getKeyHistory", r);
+        assert.equal(JSON.stringify(newest?.customData), JSON.stringify(customData));
+        const at = await rpc<KeyRecord>("pki/getKeyAt", { ...r, date: current.createDate });
+        assert.equal(JSON.stringify(at.customData), JSON.stringify(customData));
+      }
+    });
+
+    it("answers setKey and deleteKey racing on one history as if they ran one at a time", async () => {
+      const r = ref();
+      const [k1, k2] = [randomPubKey(), randomPubKey()];
+      await rpc("pkiAdmin/setKey", { ...r, userPubKey: k1 });
+      let succeeded = 1;
+      for (let round = 0; round < 8; round++) {
+        const replies = await Promise.all([
+          call(url(), "pkiAdmin/deleteKey", r, h),
+          call(url(), "pkiAdmin/deleteKey", r, h),
+          call(url(), "pkiAdmin/setKey", { ...r, userPubKey: k1 }, h),
+          call(url(), "pkiAdmin/setKey", { ...r, userPubKey: k2 }, h),
+        ]);
+        for (const reply of replies) {
+          if (reply.error) assert.ok([79, 81].includes(reply.error.code), JSON.stringify(reply.error));
+          else succeeded++;
+        }
+      }
+      const history = (await rpc<KeyRecord[]>("pki/getKeyHistory", r)).reverse();
+      assert.equal(history.length, succeeded);
+      for (let i = 1; i < history.length; i++) {
+        const [prev, rec] = [history[i - 1] as KeyRecord, history[i] as KeyRecord];
+        assert.ok(rec.createDate > prev.createDate, `createDate not increasing at ${i}`);
+        if (rec.userPubKey === undefined) assert.notEqual(prev.userPubKey, undefined, `double deletion at ${i}`);
+        else assert.notEqual(rec.userPubKey, prev.userPubKey, `current key set again at ${i}`);
+      }
+    });
+
     it("keeps createDate strictly increasing under 20 concurrent setKey calls on one history", async () => {
       const r = ref();
       const keys = Array.from({ length: 20 }, () => randomPubKey());
