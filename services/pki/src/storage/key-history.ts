@@ -17,5 +17,10 @@ export function toRecord(ref: KeyRef, seq: number, createDate: number, entry: Ke
   };
 }
 
-/** Bound on lost races per append; beyond it the history is too contended to be worth waiting on. */
-export const MAX_APPEND_ATTEMPTS = 64;
+/**
+ * How long one append keeps retrying lost races. Every round has a winner, so
+ * n writers racing on one history finish within n rounds; a time budget (under
+ * the callers' 10 s gRPC deadline) scales with contention where a fixed count
+ * would fail the last writers of a large burst.
+ */
+export const APPEND_RETRY_BUDGET_MS = 8000;

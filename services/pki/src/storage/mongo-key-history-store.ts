@@ -1,8 +1,9 @@
+import { performance } from "node:perf_hooks";
 import { AppError, isDuplicateKeyError } from "@pkiserver/kit";
 import type { Collection, Db } from "mongodb";
 import type { KeyEntry, KeyRecord, KeyRef } from "../domain/entities";
 import type { Clock, KeyHistoryStore } from "../domain/ports";
-import { MAX_APPEND_ATTEMPTS, nextCreateDate, toRecord } from "./key-history";
+import { APPEND_RETRY_BUDGET_MS, nextCreateDate, toRecord } from "./key-history";
 
 interface KeyRecordDoc {
   userId: string;
@@ -43,7 +44,11 @@ export class MongoKeyHistoryStore implements KeyHistoryStore {
   }
 
   async append(ref: KeyRef, next: (last: KeyRecord | undefined) => KeyEntry, clock: Clock): Promise<KeyRecord> {
-    for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
+    // Wall time, not the domain clock: tests freeze that one.
+    const giveUpAt = performance.now() + APPEND_RETRY_BUDGET_MS;
+    let attempts = 0;
+    while (performance.now() < giveUpAt) {
+      attempts++;
       const last = await this.latest(ref);
       const entry = next(last);
       const record = toRecord(ref, (last?.seq ?? 0) + 1, nextCreateDate(clock.now(), last), entry);
@@ -55,7 +60,9 @@ export class MongoKeyHistoryStore implements KeyHistoryStore {
         if (!isDuplicateKeyError(err)) throw err;
       }
     }
-    throw new AppError("rpc.internal", { internal: `key history append lost ${MAX_APPEND_ATTEMPTS} races` });
+    throw new AppError("rpc.internal", {
+      internal: `key history append lost ${attempts} races in ${APPEND_RETRY_BUDGET_MS} ms`,
+    });
   }
 
   async latest(ref: KeyRef): Promise<KeyRecord | undefined> {
