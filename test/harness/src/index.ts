@@ -3,10 +3,12 @@ export { freshName, getInfra, type Infra, type SharedInfra, type SharedInfraOpti
 export {
   ferretdbCachePath,
   findMongoBinary,
+  findNatsBinary,
   freeport,
   type LocalMongoOptions,
   type LocalServer,
   type LocalServerOptions,
+  natsCachePath,
   startLocalMongo,
   startLocalNats,
   which,

@@ -2,11 +2,11 @@ import { randomBytes } from "node:crypto";
 import { dockerAnswers, startMongoContainer, startNatsContainer } from "./docker";
 import {
   findMongoBinary,
+  findNatsBinary,
   mongoMissingMessage,
   natsMissingMessage,
   startLocalMongo,
   startLocalNats,
-  which,
 } from "./local";
 
 /** Where the real MongoDB-compatible server and NATS server of a test run are. */
@@ -79,11 +79,12 @@ export async function startSharedInfra(opts: SharedInfraOptions = {}): Promise<S
 
     const missing: string[] = [];
     if (!natsUrl) {
-      if (which("nats-server")) {
-        const s = await startLocalNats();
+      const bin = findNatsBinary({ build: opts.build });
+      if (bin) {
+        const s = await startLocalNats({ bin });
         stops.push(s.dispose);
         natsUrl = s.url;
-        from.push(`NATS from local nats-server on port ${s.port}`);
+        from.push(`NATS from local nats-server (${bin}) on port ${s.port}`);
       } else {
         missing.push(natsMissingMessage());
       }

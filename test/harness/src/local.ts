@@ -82,6 +82,38 @@ export function ferretdbCachePath(): string | undefined {
   }
 }
 
+const natsVersionFile = join(repoRoot, "test", "infra", "nats-server.version");
+const natsBuildScript = join(repoRoot, "test", "infra", "build-nats-server.sh");
+
+/** Where build-nats-server.sh puts the binary for the pinned version (same path as the script). */
+export function natsCachePath(): string | undefined {
+  try {
+    const version = readFileSync(natsVersionFile, "utf8").trim();
+    const cache = process.env.PMX_CACHE_DIR || join(process.env.HOME ?? tmpdir(), ".cache", "pkiserver");
+    return join(cache, `nats-server-${version}`, "nats-server");
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The nats-server binary: PMX_NATS_SERVER_BIN, then `nats-server` on PATH,
+ * then a cached build; with `build`, one is built from its Go module (about
+ * half a minute, once).
+ */
+export function findNatsBinary(opts: { build?: boolean } = {}): string | undefined {
+  const explicit = process.env.PMX_NATS_SERVER_BIN;
+  if (explicit) return explicit;
+  const onPath = which("nats-server");
+  if (onPath) return onPath;
+  const cached = natsCachePath();
+  if (cached && existsSync(cached)) return cached;
+  if (opts.build && which("go")) {
+    return execFileSync(natsBuildScript, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+  }
+  return undefined;
+}
+
 interface MongoBinary {
   kind: "mongod" | "ferretdb";
   bin: string;
@@ -202,8 +234,8 @@ async function startServer(spec: Spec, opts: LocalServerOptions): Promise<LocalS
 }
 
 /** Starts `nats-server` with JetStream on 127.0.0.1 and a private store directory. */
-export async function startLocalNats(opts: LocalServerOptions = {}): Promise<LocalServer> {
-  const bin = opts.bin ?? which("nats-server");
+export async function startLocalNats(opts: LocalServerOptions & { build?: boolean } = {}): Promise<LocalServer> {
+  const bin = opts.bin ?? findNatsBinary(opts);
   if (!bin) throw new Error(natsMissingMessage());
   return startServer(
     {
@@ -244,7 +276,8 @@ export function natsMissingMessage(): string {
     "no NATS server for the integration tests. Provide one of: " +
     "PMX_TEST_NATS_URL=nats://host:port (JetStream enabled); " +
     "a running Docker engine (the nats:2 image is started with -js); " +
-    "or `nats-server` on PATH (`apt-get install nats-server`, or a release from github.com/nats-io/nats-server)"
+    "`nats-server` on PATH (`apt-get install nats-server`) or PMX_NATS_SERVER_BIN; " +
+    "or build it once with `test/infra/build-nats-server.sh` (needs Go; `npm test` does this by itself)"
   );
 }
 
