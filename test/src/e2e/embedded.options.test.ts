@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { call, ok, post, rpcBody } from "../support/client";
+import { call, ok, post, rpcBody, WsClient } from "../support/client";
 import { startForm } from "../support/forms";
 
 describe("embedded form: configuration", () => {
@@ -70,6 +70,24 @@ describe("embedded form: configuration", () => {
     } finally {
       await closed.stop();
       await open.stop();
+    }
+  });
+
+  it("pings WebSocket peers every 10 s and keeps those that answer", async () => {
+    const sys = await startForm("embedded");
+    try {
+      const ws = await WsClient.open(sys.url);
+      const pings: number[] = [];
+      const opened = Date.now();
+      // The ws client answers pings with pongs by itself, as browsers do.
+      ws.socket.on("ping", () => pings.push(Date.now() - opened));
+      await new Promise((r) => setTimeout(r, 21_000));
+      assert.ok(pings.length >= 2, `two pings in 21 s, got ${pings.length}`);
+      assert.ok((pings[0] as number) >= 9_000, "the first ping comes after about 10 s");
+      assert.equal((await ws.call("no/such")).error?.code, -32601, "a peer that answers pings stays connected");
+      ws.close();
+    } finally {
+      await sys.stop();
     }
   });
 });
