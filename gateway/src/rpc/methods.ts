@@ -1,7 +1,8 @@
-import { AppError, type AsyncClient, type CallOptions, type Scope } from "@pkiserver/kit";
+import { AppError, type CallOptions, type Scope } from "@pkiserver/kit";
 import { apikeyV1, type authV1, type pkiV1 } from "@pkiserver/proto";
 import type { Caller } from "../auth/authenticate";
 import type { RevocationCache } from "../auth/revocations";
+import type { ServiceClients } from "../clients";
 import {
   array,
   boolean,
@@ -17,12 +18,6 @@ import {
   type Schema,
   string,
 } from "./schema";
-
-export interface ServiceClients {
-  apikey: AsyncClient<apikeyV1.ApiKeyServiceServer>;
-  auth: AsyncClient<authV1.AuthServiceServer>;
-  pki: AsyncClient<pkiV1.PkiServiceServer>;
-}
 
 /** What a method handler gets besides its params. */
 export interface MethodContext {
