@@ -4,7 +4,7 @@ import * as auth from "@pkiserver/auth";
 import * as gateway from "@pkiserver/gateway";
 import { AppError, connectDeps, createLogger, type Logger, loadServiceEnv, type ServiceApp } from "@pkiserver/kit";
 import * as pki from "@pkiserver/pki";
-import type { DestinationStream } from "pino";
+import { type DestinationStream, pino } from "pino";
 
 export interface SystemOptions {
   env: Record<string, string | undefined>;
@@ -39,11 +39,10 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
 
   const gatewayConfig = gateway.loadConfig(env);
   const settings = loadServiceEnv(env);
-  const logger = createLogger({
-    name: "pkiserver",
-    level: settings.logLevel,
-    ...(opts.logDestination ? { destination: opts.logDestination } : {}),
-  });
+  // One stream for all; each service logs under its own name, as it does alone.
+  const destination = opts.logDestination ?? pino.destination({ dest: 1, sync: false });
+  const loggerFor = (name: string) => createLogger({ name, level: settings.logLevel, destination });
+  const logger = loggerFor("pkiserver");
   const closers: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const close of closers.reverse()) await close().catch(() => undefined);
@@ -57,7 +56,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     const { mongo, bus } = connected;
     closers.push(() => connected.close());
     const deps = (name: string) => ({
-      logger: logger.child({ service: name }),
+      logger: loggerFor(name),
       bus,
       listen: LOOPBACK,
       ...(mongo ? { mongo } : {}),
@@ -86,7 +85,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
 
     const app = await gateway.buildGateway({
       config: gatewayConfig,
-      logger: logger.child({ service: "gateway" }),
+      logger: loggerFor("gateway"),
       clients: services.clients,
       bus,
       readiness: async () => (await Promise.all(apps.map((a) => a.isReady()))).every(Boolean),
