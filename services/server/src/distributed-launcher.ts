@@ -18,6 +18,8 @@ export interface DistributedSystem {
   readonly firstKey: { apiKeyId: string; apiKeySecret: string } | undefined;
   /** Stops every process and starts them again on the same ports and stores. */
   restart(): Promise<void>;
+  /** Starts one more gateway replica in front of the same services (stopped with the rest). */
+  startExtraGateway(): Promise<{ url: string; stop(): Promise<void> }>;
   stop(): Promise<void>;
 }
 
@@ -97,28 +99,32 @@ export async function startDistributed(opts: {
   const url = `http://127.0.0.1:${gatewayPort}`;
   let procs = new Map<ProcessName, ChildProcess>();
 
+  const spawnProcess = (name: ProcessName, env: Record<string, string | undefined>) => {
+    const child = spawn(process.execPath, [ENTRIES[name]], { env, stdio: ["ignore", "pipe", "pipe"] });
+    for (const stream of [child.stdout, child.stderr]) {
+      let buf = "";
+      stream?.on("data", (chunk: Buffer) => {
+        buf += chunk.toString("utf8");
+        let nl = buf.indexOf("\n");
+        while (nl >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          opts.onOutput?.(name, line);
+          nl = buf.indexOf("\n");
+        }
+      });
+    }
+    return child;
+  };
+  const extras: ChildProcess[] = [];
+
   const launch = async () => {
     procs = new Map();
-    for (const name of Object.keys(ENTRIES) as ProcessName[]) {
-      const child = spawn(process.execPath, [ENTRIES[name]], { env: shared, stdio: ["ignore", "pipe", "pipe"] });
-      for (const stream of [child.stdout, child.stderr]) {
-        let buf = "";
-        stream?.on("data", (chunk: Buffer) => {
-          buf += chunk.toString("utf8");
-          let nl = buf.indexOf("\n");
-          while (nl >= 0) {
-            const line = buf.slice(0, nl);
-            buf = buf.slice(nl + 1);
-            opts.onOutput?.(name, line);
-            nl = buf.indexOf("\n");
-          }
-        });
-      }
-      procs.set(name, child);
-    }
+    for (const name of Object.keys(ENTRIES) as ProcessName[]) procs.set(name, spawnProcess(name, shared));
     await waitReady(url, opts.readyTimeoutMs ?? 60_000, procs);
   };
   const stopAll = async () => {
+    for (const extra of extras.splice(0)) await stopProcess(extra);
     // Gateway first, so no request reaches a service that is going away.
     const order: ProcessName[] = ["gateway", "auth", "pki", "apikey"];
     for (const name of order) {
@@ -155,6 +161,14 @@ export async function startDistributed(opts: {
     restart: async () => {
       await stopAll();
       await launch();
+    },
+    startExtraGateway: async () => {
+      const port = await freePort();
+      const child = spawnProcess("gateway", { ...shared, PMX_PORT: String(port) });
+      extras.push(child);
+      const extraUrl = `http://127.0.0.1:${port}`;
+      await waitReady(extraUrl, opts.readyTimeoutMs ?? 60_000, new Map([["gateway", child]]));
+      return { url: extraUrl, stop: () => stopProcess(child) };
     },
     stop: stopAll,
   };

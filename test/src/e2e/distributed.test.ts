@@ -1,12 +1,22 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { bearer, errCode, ok } from "../support/client";
+import { bearer, call, errCode, ok } from "../support/client";
 import { startForm } from "../support/forms";
 import { randomPubKey } from "../support/keys";
 import { authSuite, type Ctx, prepare, tokenFor, usedSecrets } from "./auth.suite";
 import { pkiSuite } from "./pki.suite";
 import { transportSuite } from "./transport.suite";
+
+/** Polls until `probe` holds; events between processes take a moment. */
+async function eventually(what: string, probe: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await probe()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`${what} did not happen within ${ms} ms`);
+}
 
 /**
  * The whole end-to-end suite against the distributed form: four processes,
@@ -22,6 +32,61 @@ describe("distributed form", () => {
   describe("transport", () => transportSuite(() => ctx));
   describe("auth and API keys", () => authSuite(() => ctx));
   describe("PKI", () => pkiSuite(() => ctx));
+
+  describe("several gateway replicas", () => {
+    it("carries rotations, key changes and deletions to the other gateways as events", async () => {
+      const a = ctx.sys.url;
+      const b = await ctx.sys.startExtraGateway();
+      const admin = bearer(ctx.admin.accessToken);
+      const secret = randomBytes(24).toString("base64url");
+      usedSecrets.add(secret);
+      const { apiKeyId } = await ok<{ apiKeyId: string }>(
+        a,
+        "user/addApiKey",
+        { type: "secret", name: "replicas", clientSecret: secret, maxScope: ["user:read", "pki:read"] },
+        admin,
+      );
+      // Rotation served by A: B refuses the old access token once the event arrives.
+      const t1 = await tokenFor(a, apiKeyId, secret, ["user:read"]);
+      await ok(b.url, "user/listApiKeys", {}, bearer(t1.accessToken));
+      const t1b = await ok<{ accessToken: string; refreshToken: string }>(a, "auth/token", {
+        grantType: "refresh_token",
+        refreshToken: t1.refreshToken,
+      });
+      usedSecrets.add(t1b.accessToken);
+      usedSecrets.add(t1b.refreshToken);
+      await eventually(
+        "B refusing the rotated token",
+        async () => (await call(b.url, "user/listApiKeys", {}, bearer(t1.accessToken))).error?.code === 75,
+      );
+      await ok(b.url, "user/listApiKeys", {}, bearer(t1b.accessToken));
+
+      // Narrowing served by A: B refuses the token whose scope is outside it, keeps the other.
+      const wide = await tokenFor(a, apiKeyId, secret, ["user:read", "pki:read"]);
+      await ok(a, "user/updateApiKey", { apiKeyId, maxScope: ["user:read"] }, admin);
+      await eventually(
+        "B refusing the token outside the narrowed scope",
+        async () => (await call(b.url, "user/listApiKeys", {}, bearer(wide.accessToken))).error?.code === 75,
+      );
+      await ok(b.url, "user/listApiKeys", {}, bearer(t1b.accessToken));
+
+      // Disabling served by A: B refuses every token of the key.
+      await ok(a, "user/updateApiKey", { apiKeyId, enabled: false }, admin);
+      await eventually(
+        "B refusing the disabled key's token",
+        async () => (await call(b.url, "user/listApiKeys", {}, bearer(t1b.accessToken))).error?.code === 75,
+      );
+
+      // A gateway started after the change knows it from the start.
+      const c = await ctx.sys.startExtraGateway();
+      assert.equal((await errCode(c.url, "user/listApiKeys", {}, bearer(t1b.accessToken))).code, 75);
+      assert.equal((await errCode(c.url, "user/listApiKeys", {}, bearer(t1.accessToken))).code, 75);
+      await ok(c.url, "user/listApiKeys", {}, admin);
+      await b.stop();
+      await c.stop();
+      await ok(a, "user/deleteApiKey", { apiKeyId }, admin);
+    });
+  });
 
   describe("restart of every process", () => {
     it("keeps hosts, key histories, API keys and live sessions, and a revoked token stays refused", async () => {

@@ -13,6 +13,8 @@ export interface TestSystem {
   readonly initToken: string;
   /** Stops and starts every process again on the same stores (distributed form). */
   restart(): Promise<void>;
+  /** One more gateway replica in front of the same services (distributed form). */
+  startExtraGateway(): Promise<{ url: string; stop(): Promise<void> }>;
   stop(): Promise<void>;
 }
 
@@ -48,6 +50,7 @@ export async function startForm(form: Form, extraEnv: Record<string, string> = {
       initToken,
       restart: () =>
         Promise.reject(new Error("the embedded form with in-memory stores cannot keep state across restarts")),
+      startExtraGateway: () => Promise.reject(new Error("the embedded form has one gateway")),
       stop: () => system.stop(),
     };
   }
@@ -67,5 +70,13 @@ export async function startForm(form: Form, extraEnv: Record<string, string> = {
     },
     onOutput: (_name, line) => logs.push(line),
   });
-  return { form, url: system.url, logs, initToken, restart: () => system.restart(), stop: () => system.stop() };
+  return {
+    form,
+    url: system.url,
+    logs,
+    initToken,
+    restart: () => system.restart(),
+    startExtraGateway: () => system.startExtraGateway(),
+    stop: () => system.stop(),
+  };
 }
