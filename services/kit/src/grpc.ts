@@ -65,7 +65,17 @@ export function toGrpcError(err: unknown, logger: Logger, requestId: string): Pa
   const metadata = new Metadata();
   metadata.set(MetadataKeys.errorCode, appErr.code);
   if (appErr.data !== null && appErr.data !== undefined) {
-    metadata.set(MetadataKeys.errorData, JSON.stringify(appErr.data));
+    let json: string | undefined;
+    try {
+      // Metadata values are printable ASCII: escape the rest as JSON allows.
+      json = JSON.stringify(appErr.data)?.replace(
+        /[^ -~]/g,
+        (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+      );
+    } catch (err) {
+      logger.error({ requestId, err: String(err) }, "error data cannot be sent");
+    }
+    if (json !== undefined) metadata.set(MetadataKeys.errorData, json);
   }
   return { code: entry.grpc, details: entry.message, metadata };
 }
