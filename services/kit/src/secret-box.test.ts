@@ -34,4 +34,15 @@ describe("SecretBox", () => {
   it("rejects keys of the wrong length", () => {
     assert.throws(() => SecretBox.fromConfig(`a:${randomBytes(16).toString("base64")}`), /32 bytes/);
   });
+
+  it("refuses a sealed value whose authentication tag was cut short", () => {
+    const box = SecretBox.fromConfig(`a:${k1}`);
+    const [v, kid, iv, tag, ct] = box.seal("v", "key-1").split(".") as [string, string, string, string, string];
+    const short = Buffer.from(tag, "base64url").subarray(0, 4).toString("base64url");
+    assert.throws(() => box.open([v, kid, iv, short, ct].join("."), "key-1"));
+  });
+
+  it("refuses a key list naming one key id twice", () => {
+    assert.throws(() => SecretBox.fromConfig(`a:${k1},a:${k2}`), /'a'.*twice/);
+  });
 });

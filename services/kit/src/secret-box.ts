@@ -1,5 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 
+const TAG_BYTES = 16;
+
 /**
  * AES-256-GCM encryption of values at rest under keys from configuration.
  * `PMX_SECRET_KEY` holds one or more `kid:base64key` entries separated by
@@ -14,9 +16,12 @@ export class SecretBox {
   constructor(keys: readonly { kid: string; key: Buffer }[]) {
     const first = keys[0];
     if (!first) throw new Error("SecretBox needs at least one key");
+    const seen = new Set<string>();
     for (const k of keys) {
       if (k.key.length !== 32) throw new Error(`secret key '${k.kid}' must be 32 bytes`);
       if (!/^[A-Za-z0-9_-]{1,32}$/.test(k.kid)) throw new Error(`secret key id '${k.kid}' is invalid`);
+      if (seen.has(k.kid)) throw new Error(`secret key id '${k.kid}' appears twice`);
+      seen.add(k.kid);
     }
     this.keys = new Map(keys.map((k) => [k.kid, k.key]));
     this.currentKid = first.kid;
@@ -58,9 +63,12 @@ export class SecretBox {
     }
     const key = this.keys.get(kid);
     if (!key) throw new Error(`no secret key with id '${kid}'`);
-    const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(iv, "base64url"));
+    const tagBytes = Buffer.from(tag, "base64url");
+    // GCM would accept a shortened tag (a prefix of the real one), which weakens forgery resistance.
+    if (tagBytes.length !== TAG_BYTES) throw new Error("sealed value is malformed");
+    const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(iv, "base64url"), { authTagLength: TAG_BYTES });
     decipher.setAAD(Buffer.from(associatedData, "utf8"));
-    decipher.setAuthTag(Buffer.from(tag, "base64url"));
+    decipher.setAuthTag(tagBytes);
     return Buffer.concat([decipher.update(Buffer.from(ct, "base64url")), decipher.final()]).toString("utf8");
   }
 
