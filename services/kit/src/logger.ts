@@ -22,6 +22,7 @@ const REDACT = [
   "*.refreshToken",
   "*.authorization",
   "*.initializationToken",
+  "*.password",
   "headers.authorization",
   'headers["x-user-token"]',
   "req.headers.authorization",
