@@ -10,6 +10,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
+  type MsgHdrs,
   type NatsConnection,
   NatsError,
   nanos,
@@ -124,22 +125,22 @@ export class NatsEventBus implements EventBus {
         duplicate_window: nanos(Math.min(duplicateWindowMs, maxAgeMs)),
         num_replicas: replicas,
       };
-      const existing = await this.jsm.streams.info(name).catch((err: unknown) => {
+      let existing = await this.jsm.streams.info(name).catch((err: unknown) => {
         if (isNotFound(err)) return undefined;
         throw err;
       });
       if (!existing) {
-        await this.jsm.streams.add(config).catch(async (err: unknown) => {
-          // Another process created it between our look and our add.
-          if (
-            !(await this.jsm.streams.info(name).then(
-              () => true,
-              () => false,
-            ))
-          )
-            throw err;
-        });
-      } else if (explicitAge !== undefined && existing.config.max_age !== config.max_age) {
+        try {
+          await this.jsm.streams.add(config);
+          continue;
+        } catch (err) {
+          // Another process created it between our look and our add, perhaps
+          // with another retention: fall through to set ours.
+          existing = await this.jsm.streams.info(name).catch(() => undefined);
+          if (!existing) throw err;
+        }
+      }
+      if (explicitAge !== undefined && existing.config.max_age !== config.max_age) {
         await this.jsm.streams.update(name, {
           ...existing.config,
           max_age: config.max_age,
@@ -158,16 +159,33 @@ export class NatsEventBus implements EventBus {
     if (!Object.values(this.opts.streams).some((s) => subjectWithin(subject, s))) {
       throw new Error(`no stream holds subject ${subject}`);
     }
+    if (!subject.split(".").every((token) => /^[^\s.*>]+$/.test(token))) {
+      throw new Error(`invalid subject ${JSON.stringify(subject)}`);
+    }
     if (this.outbox.length >= this.opts.maxOutbox) {
       throw new Error("event outbox full: NATS has been unreachable too long");
     }
     const headers = { ...(opts.headers ?? {}) };
     propagation.inject(context.active(), headers);
+    const id = opts.id ?? randomUUID();
+    // An event NATS would refuse on every attempt is refused here: in the
+    // outbox it would block every event behind it.
+    const all = { ...headers, "Nats-Msg-Id": id };
+    toNatsHeaders(all);
+    // Encoded as `NATS/1.0\r\n`, `key: value\r\n` each, then `\r\n`.
+    const headerBytes = Object.entries(all).reduce(
+      (n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v) + 4,
+      12,
+    );
+    const maxPayload = this.nc.info?.max_payload;
+    if (maxPayload !== undefined && data.length + headerBytes > maxPayload) {
+      throw new Error(`event of ${data.length} bytes exceeds NATS's maximum payload of ${maxPayload} bytes`);
+    }
     let resolve!: () => void;
     const acked = new Promise<void>((r) => {
       resolve = r;
     });
-    const entry: OutboxEntry = { subject, data, id: opts.id ?? randomUUID(), headers, acked, resolve };
+    const entry: OutboxEntry = { subject, data, id, headers, acked, resolve };
     this.outbox.push(entry);
     void this.pump();
     if (!this.connected) return;
@@ -194,11 +212,9 @@ export class NatsEventBus implements EventBus {
       while (this.outbox.length > 0 && !this.nc.isClosed()) {
         const entry = this.outbox[0] as OutboxEntry;
         try {
-          const h = natsHeaders();
-          for (const [k, v] of Object.entries(entry.headers)) h.set(k, v);
           await this.js.publish(`${this.opts.prefix}.${entry.subject}`, entry.data, {
             msgID: entry.id,
-            headers: h,
+            headers: toNatsHeaders(entry.headers),
             timeout: 5000,
           });
           this.outbox.shift();
@@ -245,6 +261,7 @@ export class NatsEventBus implements EventBus {
         prefix: this.opts.prefix,
         redeliveryDelayMs: this.opts.redeliveryDelayMs,
         logger: this.opts.logger,
+        isConnected: () => this.connected,
       },
       opts,
     );
@@ -296,7 +313,10 @@ export class NatsEventBus implements EventBus {
     if (this.outbox.length > 0) {
       this.opts.logger?.error({ dropped: this.outbox.length }, "bus closed with unpublished events");
     }
-    if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
+    // Draining needs the server; without it (or if it takes too long) the
+    // connection is closed outright, so it stops reconnecting for ever.
+    if (this.connected && !this.nc.isClosed()) await withinMs(this.nc.drain(), 2000);
+    if (!this.nc.isClosed()) await this.nc.close().catch(() => {});
   }
 
   private async watchStatus(): Promise<void> {
@@ -321,6 +341,7 @@ interface SubscriptionDeps {
   prefix: string;
   redeliveryDelayMs: number;
   logger: Logger | undefined;
+  isConnected(): boolean;
 }
 
 class NatsSubscription {
@@ -370,14 +391,24 @@ class NatsSubscription {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    const { jsm, nc } = this.deps;
+    const { jsm, nc, isConnected } = this.deps;
     for (const r of this.running) r.iter.stop();
     await Promise.all(this.running.map((r) => r.loop));
-    if (!nc.isClosed()) await nc.flush().catch(() => {});
+    // Without the server there is nothing to flush or delete (the server
+    // removes an unused consumer without a durable name by itself).
+    if (!isConnected() || nc.isClosed()) return;
+    await withinMs(nc.flush(), 2000);
     if (!this.opts.durable) {
       for (const r of this.running) await jsm.consumers.delete(r.target.stream, r.target.name).catch(() => {});
     }
   }
+}
+
+/** NATS headers from a record; throws for a key or value NATS does not allow. */
+function toNatsHeaders(record: Record<string, string>): MsgHdrs {
+  const h = natsHeaders();
+  for (const [k, v] of Object.entries(record)) h.set(k, v);
+  return h;
 }
 
 function toBusMessage(m: JsMsg, prefix: string): BusMessage {
@@ -487,6 +518,13 @@ function isNotFound(err: unknown): boolean {
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** Waits for `p` (ignoring its failure) at most `ms`. */
+async function withinMs(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => {}), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }
 
 function sleep(ms: number): Promise<void> {

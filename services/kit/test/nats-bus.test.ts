@@ -3,9 +3,9 @@ import { after, describe, it } from "node:test";
 import { context, propagation, TraceFlags, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import { busContract, createNatsBus, type NatsEventBus, streamName } from "@pkiserver/kit";
+import { busContract, createNatsBus, NatsEventBus, streamName } from "@pkiserver/kit";
 import { getInfra, type LocalServer, startLocalNats } from "@pkiserver/test-harness";
-import { connect } from "nats";
+import { connect, type JetStreamManager, nanos } from "nats";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -152,5 +152,113 @@ describe("NatsEventBus beyond the contract", () => {
       bus.subscribe({ subjects: ["billing.>"], deliver: "new", handler: async () => {} }),
       /no stream holds/,
     );
+  });
+
+  it("refuses an event it could never publish instead of letting it block the events behind it", async () => {
+    const infra = await getInfra();
+    const bus = await createNatsBus({
+      servers: infra.natsUrl,
+      prefix: infra.freshName("poison"),
+      publishAckWaitMs: 500,
+    });
+    buses.push(bus);
+    const got: string[] = [];
+    await bus.subscribe({
+      subjects: ["auth.v1.>"],
+      deliver: "new",
+      handler: async (m) => {
+        got.push(dec(m.data));
+      },
+    });
+    await assert.rejects(bus.publish("auth.v1.session.revoked", enc("bad header"), { headers: { "x-a": "a\nb" } }));
+    await assert.rejects(bus.publish("auth.v1.session.revoked", new Uint8Array(8 * 1024 * 1024)));
+    await assert.rejects(bus.publish("auth.v1.session.re voked", enc("bad subject")));
+    await assert.rejects(bus.publish("auth.v1..revoked", enc("empty token")));
+    assert.equal(bus.pendingCount(), 0);
+    await bus.publish("auth.v1.session.revoked", enc("good"));
+    const deadline = Date.now() + 5000;
+    while (got.length === 0 && Date.now() < deadline) await sleep(20);
+    assert.deepEqual(got, ["good"]);
+  });
+
+  it("close() ends within its grace period while NATS is away, reporting what it drops", async () => {
+    const local = await startLocalNats();
+    try {
+      const infra = await getInfra();
+      const prefix = infra.freshName("closing");
+      const bus = await createNatsBus({
+        servers: local.url,
+        prefix,
+        publishAckWaitMs: 500,
+      });
+      await bus.subscribe({ subjects: ["pki.v1.>"], deliver: "new", handler: async () => {} });
+      await bus.subscribe({ durable: "closing", subjects: ["auth.v1.>"], deliver: "all", handler: async () => {} });
+      await local.stop();
+      const deadline = Date.now() + 5000;
+      while (bus.isReady() && Date.now() < deadline) await sleep(20);
+      await bus.publish("auth.v1.session.revoked", enc("stranded"));
+      const started = Date.now();
+      await bus.close(300);
+      assert.ok(Date.now() - started < 3000, `close() took ${Date.now() - started} ms`);
+      assert.equal(bus.isReady(), false);
+      // A closed bus is gone: it does not reconnect and publish what it dropped.
+      await local.restart();
+      await sleep(3000);
+      const nc = await connect({ servers: local.url });
+      try {
+        const jsm = await nc.jetstreamManager();
+        const info = await jsm.streams.info(streamName(prefix, "auth"));
+        assert.equal(info.state.messages, 0);
+      } finally {
+        await nc.close();
+      }
+    } finally {
+      await local.dispose();
+    }
+  });
+
+  it("applies its configured retention even when another process created the stream at the same moment", async () => {
+    const infra = await getInfra();
+    const prefix = infra.freshName("race");
+    const nc = await connect({ servers: infra.natsUrl });
+    try {
+      const jsm = await nc.jetstreamManager();
+      const name = streamName(prefix, "auth");
+      // The other process's stream, with the default retention, lands between our look and our add.
+      const raced: JetStreamManager = Object.create(jsm);
+      let looked = false;
+      Object.defineProperty(raced, "streams", {
+        value: Object.assign(Object.create(jsm.streams), {
+          info: async (n: string, ...rest: unknown[]) => {
+            if (n === name && !looked) {
+              looked = true;
+              await jsm.streams.add({ name, subjects: [`${prefix}.auth.v1.>`], max_age: nanos(7 * 24 * 3600_000) });
+              return jsm.streams.info("NO_SUCH_STREAM_AT_ALL");
+            }
+            return (jsm.streams.info as (...a: unknown[]) => ReturnType<typeof jsm.streams.info>)(n, ...rest);
+          },
+        }),
+      });
+      const bus = new NatsEventBus(nc, raced, nc.jetstream(), {
+        prefix,
+        streams: { auth: "auth.v1.>" },
+        streamMaxAgeMs: { auth: 30 * 24 * 3600_000 },
+        defaultStreamMaxAgeMs: 7 * 24 * 3600_000,
+        duplicateWindowMs: 120_000,
+        replicas: 1,
+        connectTimeoutMs: 1000,
+        publishAckWaitMs: 1000,
+        redeliveryDelayMs: 100,
+        ackWaitMs: 30_000,
+        maxOutbox: 10,
+      });
+      await bus.ensureStreams();
+      assert.ok(looked);
+      const info = await jsm.streams.info(name);
+      assert.equal(info.config.max_age, nanos(30 * 24 * 3600_000));
+    } finally {
+      await nc.close();
+      await deleteStreams(infra.natsUrl, prefix);
+    }
   });
 });
