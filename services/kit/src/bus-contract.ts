@@ -156,6 +156,25 @@ export function busContract(
         await second.sub.stop();
       }));
 
+    it("a durable consumer started with `deliver: new` gets the events published while it was stopped", () =>
+      withBus(async (bus) => {
+        const durable = `n_${randomUUID().slice(0, 8)}`;
+        await bus.publish("pki.v1.host.changed", enc("before"));
+        const first = await record(bus, { durable, subjects: ["pki.v1.>"], deliver: "new" });
+        await sleep(settleMs);
+        await first.sub.stop();
+        await bus.publish("pki.v1.host.changed", enc("missed"));
+        const second = await record(bus, { durable, subjects: ["pki.v1.>"], deliver: "new" });
+        await second.until(1);
+        await sleep(settleMs);
+        assert.deepEqual(first.got, []);
+        assert.deepEqual(
+          second.got.map((m) => dec(m.data)),
+          ["missed"],
+        );
+        await second.sub.stop();
+      }));
+
     it("an event whose handler rejects is redelivered until it is handled", () =>
       withBus(async (bus) => {
         let attempts = 0;

@@ -108,12 +108,17 @@ export class MemoryEventBus implements EventBus {
 
   async subscribe(opts: SubscribeOptions): Promise<Subscription> {
     const sub: MemorySub = { opts, queue: [], running: false, stopped: false };
+    let acked = opts.durable ? this.durableAcked.get(opts.durable) : undefined;
+    if (opts.durable && !acked) {
+      // A new durable consumer starts here: with `new`, what is retained now
+      // counts as behind it; what comes later waits for it even while stopped.
+      acked = new Set(opts.deliver === "new" ? this.log.map((e) => e.msg.id) : []);
+      this.durableAcked.set(opts.durable, acked);
+    }
     if (opts.deliver === "all" || opts.durable) {
-      const acked = opts.durable ? this.durableAcked.get(opts.durable) : undefined;
       for (const { msg } of this.log) {
         if (!opts.subjects.some((p) => subjectMatches(p, msg.subject))) continue;
         if (acked?.has(msg.id)) continue;
-        if (opts.deliver === "new" && !acked) continue;
         sub.queue.push(msg);
       }
     }
