@@ -1,20 +1,17 @@
-import { createAccessTokenVerifier, importPublicJwk, TOKEN_ISSUER } from "@pkiserver/auth/token";
+import {
+  type AccessTokenClaims,
+  createAccessTokenVerifier,
+  importPublicJwk,
+  TOKEN_ISSUER,
+  type VerifierKey,
+} from "@pkiserver/auth/token";
 
-/** What a verified access token says about its bearer. Times are ms since the epoch. */
-export interface TokenClaims {
-  apiKeyId: string;
-  sessionId: string;
-  generation: number;
-  scope: string[];
-  ipAddr?: string | undefined;
-  expiresAt: number;
-  issuedAt: number;
-  /**
-   * How precise `issuedAt` is, in ms: 1000 when only the standard `iat`
-   * (seconds) was available, which is assumed when absent.
-   */
-  issuedAtResolutionMs?: number | undefined;
-}
+/**
+ * What a verified access token says about its bearer (auth's claims; times in
+ * ms since the epoch), and how precise `issuedAt` is: 1000 when only the
+ * standard `iat` (seconds) was available, which is assumed when absent.
+ */
+export type TokenClaims = AccessTokenClaims & { issuedAtResolutionMs?: number | undefined };
 
 /**
  * Verifies an access token locally. Throws AppError `auth.token_expired` (75)
@@ -26,13 +23,7 @@ export interface TokenVerifier {
 }
 
 /** A public key that verifies access tokens, as auth's GetSigningKeys reports it. */
-export interface SigningKeyInput {
-  kid: string;
-  /** The public key as a JWK, serialised. */
-  publicJwk: string;
-  /** ms; after it no token signed by the key can be valid (0: unknown). */
-  verifyUntil?: number;
-}
+export type SigningKeyInput = VerifierKey;
 
 /** A verifier whose keys the gateway keeps equal to auth's signing keys. */
 export interface KeyedTokenVerifier extends TokenVerifier {
