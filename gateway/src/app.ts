@@ -7,6 +7,7 @@ import { Authenticator, type Credentials } from "./auth/authenticate";
 import { RevocationCache } from "./auth/revocations";
 import { type SyncHandle, startRevocationSync, startSigningKeySync } from "./auth/sync";
 import { createJwksTokenVerifier, isKeyedTokenVerifier, type TokenVerifier } from "./auth/token-verifier";
+import { AdaptiveLimiter, type LimiterOptions, limitClients } from "./backend/limiter";
 import type { ServiceClients } from "./clients";
 import type { GatewayConfig } from "./config";
 import { ClientIpResolver } from "./http/client-ip";
@@ -34,6 +35,8 @@ export interface GatewayOptions {
   readiness?: () => Promise<boolean>;
   /** WebSocket ping interval (10 s). */
   wsPingIntervalMs?: number;
+  /** Bounds on the calls in flight to each backend (tests make them small). */
+  backendLimits?: LimiterOptions;
 }
 
 function header(req: FastifyRequest, name: string): string | undefined {
@@ -47,25 +50,34 @@ function isJsonContentType(value: string | undefined): boolean {
 }
 
 function sendRpc(reply: FastifyReply, result: DispatchResult): FastifyReply {
-  if (result.retryAfterSeconds !== undefined) {
-    reply.code(429).header("retry-after", String(result.retryAfterSeconds));
-  }
+  if (result.status !== undefined) reply.code(result.status);
+  if (result.retryAfterSeconds !== undefined) reply.header("retry-after", String(result.retryAfterSeconds));
   if (result.body === undefined) return reply.code(204).send();
   return reply.type("application/json").send(JSON.stringify(result.body));
 }
 
 /** Builds the gateway app (not listening): JSON-RPC over HTTP and WebSocket at /main, probes, metrics. */
 export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstance> {
-  const { config, logger, clients, bus } = opts;
+  const { config, logger, bus } = opts;
   const metrics = new GatewayMetrics();
+  // Requests reach the services through per-service limiters, so a saturated
+  // service sheds calls promptly (-32000) instead of queueing them into timeouts.
+  // The background syncs below use the plain clients: they must never be shed.
+  const limiters = {
+    apikey: new AdaptiveLimiter(opts.backendLimits),
+    auth: new AdaptiveLimiter(opts.backendLimits),
+    pki: new AdaptiveLimiter(opts.backendLimits),
+  };
+  metrics.trackBackends(limiters);
+  const clients = limitClients(opts.clients, limiters);
   const revocations = new RevocationCache();
   const verifier =
     opts.tokenVerifier ??
-    createJwksTokenVerifier({ fetchKeys: async () => (await clients.auth.getSigningKeys({})).keys });
+    createJwksTokenVerifier({ fetchKeys: async () => (await opts.clients.auth.getSigningKeys({})).keys });
   const syncLogger = logger.child({ component: "auth-sync" });
-  const revocationSync = startRevocationSync({ auth: clients.auth, bus, cache: revocations, logger: syncLogger });
+  const revocationSync = startRevocationSync({ auth: opts.clients.auth, bus, cache: revocations, logger: syncLogger });
   const keySync: SyncHandle | undefined = isKeyedTokenVerifier(verifier)
-    ? startSigningKeySync({ auth: clients.auth, bus, verifier, logger: syncLogger })
+    ? startSigningKeySync({ auth: opts.clients.auth, bus, verifier, logger: syncLogger })
     : undefined;
 
   const authenticator = new Authenticator({

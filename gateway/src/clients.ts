@@ -1,4 +1,4 @@
-import { type AsyncClient, createClient } from "@pkiserver/kit";
+import { type AsyncClient, connectService, type ServiceTarget } from "@pkiserver/kit";
 import { apikeyV1, authV1, pkiV1 } from "@pkiserver/proto";
 
 /** The three services the gateway calls, as async gRPC clients. */
@@ -8,25 +8,28 @@ export interface ServiceClients {
   pki: AsyncClient<pkiV1.PkiServiceServer>;
 }
 
-/** Clients to the services at these addresses (`host:port`), and a way to close them. */
-export function createServiceClients(addresses: { apikey: string; auth: string; pki: string }): {
+/**
+ * Clients of the three services: over gRPC for an address (`host:port`), in
+ * process for a service registered in this process (the one-process form).
+ */
+export function createServiceClients(targets: { apikey: ServiceTarget; auth: ServiceTarget; pki: ServiceTarget }): {
   clients: ServiceClients;
   close(): void;
 } {
-  const apikey = createClient<apikeyV1.ApiKeyServiceServer>(
+  const apikey = connectService<apikeyV1.ApiKeyServiceServer>(
     apikeyV1.ApiKeyServiceService,
-    "pkiserver.apikey.v1.ApiKeyService",
-    addresses.apikey,
+    apikeyV1.ApiKeyServiceClient.serviceName,
+    targets.apikey,
   );
-  const auth = createClient<authV1.AuthServiceServer>(
+  const auth = connectService<authV1.AuthServiceServer>(
     authV1.AuthServiceService,
-    "pkiserver.auth.v1.AuthService",
-    addresses.auth,
+    authV1.AuthServiceClient.serviceName,
+    targets.auth,
   );
-  const pki = createClient<pkiV1.PkiServiceServer>(
+  const pki = connectService<pkiV1.PkiServiceServer>(
     pkiV1.PkiServiceService,
-    "pkiserver.pki.v1.PkiService",
-    addresses.pki,
+    pkiV1.PkiServiceClient.serviceName,
+    targets.pki,
   );
   return {
     clients: { apikey: apikey.client, auth: auth.client, pki: pki.client },

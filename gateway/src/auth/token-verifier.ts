@@ -5,6 +5,8 @@ import {
   TOKEN_ISSUER,
   type VerifierKey,
 } from "@pkiserver/auth/token";
+import { AppError } from "@pkiserver/kit";
+import { LRUCache } from "lru-cache";
 
 /**
  * What a verified access token says about its bearer (auth's claims; times in
@@ -58,6 +60,8 @@ export interface JwksVerifierOptions {
    */
   fetchKeys?: () => Promise<readonly SigningKeyInput[]>;
   refetchIntervalMs?: number;
+  /** How many verified tokens to remember (default 8192; 0 turns the memo off). */
+  cacheSize?: number;
 }
 
 /**
@@ -74,9 +78,32 @@ export function createJwksTokenVerifier(opts: JwksVerifierOptions = {}): KeyedTo
     ...(opts.refetchIntervalMs === undefined ? {} : { refetchIntervalMs: opts.refetchIntervalMs }),
     ...(fetchKeys ? { fetchKeys: async () => usableKeys(await fetchKeys(), now()) } : {}),
   });
+  // A client presents the same token on every request until it expires, and
+  // its signature check is the costliest step of authenticating it. A token
+  // that verified once is remembered until it expires (bounded in count and
+  // time); revocation is not the verifier's concern and is still checked on
+  // every request by the caller. A change of keys forgets everything, so a
+  // token is never accepted on a key that was withdrawn.
+  const cacheSize = opts.cacheSize ?? 8192;
+  const verified = cacheSize > 0 ? new LRUCache<string, TokenClaims>({ max: cacheSize }) : undefined;
   return {
-    setKeys: (list) => inner.setKeys(usableKeys(list, now())),
-    // auth's tokens carry ms times (iat_ms), so issuedAt is exact.
-    verify: async (token) => ({ ...(await inner.verify(token)), issuedAtResolutionMs: 1 }),
+    setKeys: (list) => {
+      inner.setKeys(usableKeys(list, now()));
+      verified?.clear();
+    },
+    verify: async (token) => {
+      const known = verified?.get(token);
+      if (known !== undefined) {
+        if (known.expiresAt <= now()) {
+          verified?.delete(token);
+          throw new AppError("auth.token_expired");
+        }
+        return known;
+      }
+      // auth's tokens carry ms times (iat_ms), so issuedAt is exact.
+      const claims: TokenClaims = { ...(await inner.verify(token)), issuedAtResolutionMs: 1 };
+      verified?.set(token, claims);
+      return claims;
+    },
   };
 }

@@ -53,4 +53,31 @@ export class GatewayMetrics {
   limited(): void {
     this.rateLimited.inc();
   }
+
+  /** Exposes each backend limiter's bound, calls in flight, waiting calls and refusals. */
+  trackBackends(limiters: Record<string, { limit: number; active: number; waiting: number; refused: number }>): void {
+    const gauge = (name: string, help: string, read: (l: (typeof limiters)[string]) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["backend"],
+        registers: [this.registry],
+        collect() {
+          for (const [backend, l] of Object.entries(limiters)) this.set({ backend }, read(l));
+        },
+      });
+    gauge("pmx_gateway_backend_limit", "Calls allowed in flight to each backend (adaptive)", (l) => l.limit);
+    gauge("pmx_gateway_backend_in_flight", "Calls in flight to each backend", (l) => l.active);
+    gauge("pmx_gateway_backend_waiting", "Calls waiting for a slot to each backend", (l) => l.waiting);
+    new Counter({
+      name: "pmx_gateway_backend_shed_total",
+      help: "Calls refused with -32000 because their backend was saturated",
+      labelNames: ["backend"],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [backend, l] of Object.entries(limiters)) this.inc({ backend }, l.refused);
+      },
+    });
+  }
 }

@@ -33,8 +33,24 @@ export interface RequestContext {
 export interface DispatchResult {
   /** The reply (object or array) to send; undefined when nothing is to be sent. */
   readonly body: RpcReply | RpcReply[] | undefined;
-  /** Set when the client is over its rate limit. */
+  /** HTTP status when not 200: 429 over the rate limit, 503 when a backend is unavailable. */
+  readonly status?: number;
+  /** Seconds until a retry may succeed, with status 429 or 503. */
   readonly retryAfterSeconds?: number;
+}
+
+/** How long a client refused with -32000 should wait before trying again. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * A lone request refused because a backend is unavailable (not ready,
+ * saturated) is answered with HTTP 503 and Retry-After (API.md section 7).
+ */
+function withUnavailable(reply: RpcReply | undefined): DispatchResult {
+  if (reply !== undefined && "error" in reply && reply.error.code === ErrorCatalogue["rpc.unavailable"].rpc) {
+    return { body: reply, status: 503, retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS };
+  }
+  return { body: reply };
 }
 
 export function errorReply(id: Id, err: AppError): RpcReply {
@@ -95,7 +111,7 @@ export class Dispatcher {
         return { body: errorReply(null, new AppError("rpc.invalid_request", { data })) };
       }
       const limited = await this.rateLimit(ctx, body.length, getCaller);
-      if (limited !== undefined) return { body: limited.reply, retryAfterSeconds: limited.retryAfter };
+      if (limited !== undefined) return { body: limited.reply, status: 429, retryAfterSeconds: limited.retryAfter };
       const replies: RpcReply[] = [];
       for (const item of body) {
         const reply = await this.one(item, ctx, getCaller, bindToken);
@@ -107,9 +123,9 @@ export class Dispatcher {
     const limited = await this.rateLimit(ctx, 1, getCaller);
     if (limited !== undefined) {
       const id = isPlainObject(body) && validId(body.id) ? (body.id as Id) : null;
-      return { body: { ...limited.reply, id }, retryAfterSeconds: limited.retryAfter };
+      return { body: { ...limited.reply, id }, status: 429, retryAfterSeconds: limited.retryAfter };
     }
-    return { body: await this.one(body, ctx, getCaller, bindToken) };
+    return withUnavailable(await this.one(body, ctx, getCaller, bindToken));
   }
 
   /** Takes `cost` from the caller's bucket: the API key's when the credentials hold, else the IP's. */

@@ -1,4 +1,11 @@
-import { describe, SecretBox, type ServiceApp, type ServiceDeps, startGrpcServer } from "@pkiserver/kit";
+import {
+  describe,
+  SecretBox,
+  type ServiceApp,
+  type ServiceDeps,
+  type ServiceTarget,
+  startGrpcServer,
+} from "@pkiserver/kit";
 import type { AuthConfig } from "./config";
 import type { AuthDeps } from "./domain/deps";
 import { type AuthSettings, MAX_SESSIONS_PER_KEY, maxAccessLifetime } from "./domain/model";
@@ -27,7 +34,8 @@ export function authStreamMaxAgeMs(config: AuthConfig): number {
   return Math.max(config.accessTokenLifetimeMs, config.refreshTokenLifetimeMs);
 }
 
-export async function buildApp(config: AuthConfig, deps: ServiceDeps & { apikeyAddress: string }): Promise<ServiceApp> {
+/** `deps.apikey`: the apikey service's gRPC address, or its registration when it runs in this process. */
+export async function buildApp(config: AuthConfig, deps: ServiceDeps & { apikey: ServiceTarget }): Promise<ServiceApp> {
   const logger = deps.logger;
   const clock: Clock = { now: () => Date.now() };
   const settings: AuthSettings = {
@@ -61,7 +69,7 @@ export async function buildApp(config: AuthConfig, deps: ServiceDeps & { apikeyA
   const verifier = createAccessTokenVerifier({ now: clock.now, fetchKeys: () => keys.publicKeys() });
   verifier.setKeys(await keys.publicKeys());
 
-  const apikeys = createApiKeyClient(deps.apikeyAddress);
+  const apikeys = createApiKeyClient(deps.apikey);
   const authDeps: AuthDeps = { sessions, keys, verifier, apikeys, events, clock, settings };
 
   const closers: (() => Promise<void>)[] = [async () => apikeys.close()];

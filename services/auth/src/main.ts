@@ -17,6 +17,6 @@ runServiceProcess({
   grpcServiceName: "pkiserver.auth.v1.AuthService",
   telemetry,
   loadConfig,
-  buildApp: (config, deps) => buildApp(config, { ...deps, apikeyAddress: config.apikeyAddress }),
+  buildApp: (config, deps) => buildApp(config, { ...deps, apikey: config.apikeyAddress }),
   streamMaxAgeMs: (config) => ({ auth: authStreamMaxAgeMs(config) }),
 });

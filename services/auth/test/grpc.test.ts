@@ -60,7 +60,7 @@ describe("auth over gRPC (buildApp on port 0, fake apikey)", () => {
       logger: createLogger({ name: "auth-test", level: "silent" }),
       bus,
       listen: { host: "127.0.0.1", port: 0 },
-      apikeyAddress: apikey.address,
+      apikey: apikey.address,
     });
     auth = createClient<authV1.AuthServiceServer>(
       authV1.AuthServiceService,

@@ -62,7 +62,7 @@ describe("two auth replicas on one MongoDB database", () => {
         bus,
         mongo,
         listen: { host: "127.0.0.1", port: 0 },
-        apikeyAddress: apikey.address,
+        apikey: apikey.address,
       });
       apps.push(app);
       const c = createClient<authV1.AuthServiceServer>(

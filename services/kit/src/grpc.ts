@@ -1,3 +1,4 @@
+import { EventEmitter } from "node:events";
 import {
   type ChannelCredentials,
   credentials as grpcCredentials,
@@ -13,6 +14,7 @@ import {
   status,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { HealthImplementation } from "grpc-health-check";
 import { AppError, ErrorCatalogue, isErrorCode } from "./errors";
 import type { Logger } from "./logger";
@@ -31,6 +33,27 @@ export interface CallContext {
   readonly callerKeyId: string | undefined;
   readonly logger: Logger;
   readonly metadata: Metadata;
+  /** When the caller stops waiting (ms since the epoch); Infinity when it set no deadline. */
+  readonly deadline: number;
+  /** Aborted when the caller cancels or its deadline passes: work for it should stop. */
+  readonly signal: AbortSignal;
+  /** True once the caller cancelled or its deadline passed (cheaper than `signal`). */
+  readonly cancelled: boolean;
+}
+
+/** Default deadline of a call that names none. */
+export const DEFAULT_CALL_TIMEOUT_MS = 10_000;
+
+/**
+ * Options for a call made while serving `ctx`: the same request id and
+ * caller, and no more time than the caller has left.
+ */
+export function callOptionsWithin(ctx: Pick<CallContext, "requestId" | "callerKeyId" | "deadline">): CallOptions {
+  return {
+    requestId: ctx.requestId,
+    ...(ctx.callerKeyId === undefined ? {} : { callerKeyId: ctx.callerKeyId }),
+    ...(Number.isFinite(ctx.deadline) ? { timeoutMs: Math.max(1, ctx.deadline - Date.now()) } : {}),
+  };
 }
 
 /** An RPC implementation as a plain async function of the request. */
@@ -98,7 +121,13 @@ export function fromGrpcError(err: unknown): AppError {
     return new AppError(codeValue, { data });
   }
   const grpcStatus = typeof se?.code === "number" ? status[se.code] : "unknown";
-  return new AppError("rpc.internal", { internal: `gRPC ${grpcStatus}: ${se?.details ?? String(err)}`, cause: err });
+  const internal = `gRPC ${grpcStatus}: ${se?.details ?? String(err)}`;
+  // A backend that is down, restarting or too busy to answer in time is
+  // unavailable, not broken: the caller may try again.
+  if (se?.code === status.UNAVAILABLE || se?.code === status.DEADLINE_EXCEEDED) {
+    return new AppError("rpc.unavailable", { internal, cause: err });
+  }
+  return new AppError("rpc.internal", { internal, cause: err });
 }
 
 function firstString(md: Metadata, key: string): string | undefined {
@@ -118,11 +147,36 @@ export function implement<S extends UntypedServiceImplementation>(
     if (typeof fn !== "function") throw new Error(`no handler for RPC ${name}`);
     impl[name] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
       const requestId = firstString(call.metadata, MetadataKeys.requestId) ?? "";
+      // The signal is made on first use (most handlers finish without asking);
+      // grpc-js emits "cancelled" when the client cancels, disconnects or its deadline passes.
+      let cancel: AbortController | undefined;
+      let cancelled = false;
+      call.once("cancelled", () => {
+        cancelled = true;
+        cancel?.abort();
+      });
+      const deadline = call.getDeadline();
+      let callLogger: Logger | undefined;
       const ctx: CallContext = {
         requestId,
         callerKeyId: firstString(call.metadata, MetadataKeys.callerKeyId),
-        logger: logger.child({ requestId, rpc: name }),
+        // Made on first use: most calls log nothing.
+        get logger() {
+          callLogger ??= logger.child({ requestId, rpc: name });
+          return callLogger;
+        },
         metadata: call.metadata,
+        deadline: deadline instanceof Date ? deadline.getTime() : deadline,
+        get cancelled() {
+          return cancelled;
+        },
+        get signal() {
+          if (cancel === undefined) {
+            cancel = new AbortController();
+            if (cancelled) cancel.abort();
+          }
+          return cancel.signal;
+        },
       };
       fn(call.request, ctx).then(
         (res) => callback(null, res),
@@ -138,6 +192,8 @@ export interface GrpcServerHandle {
   readonly address: string;
   readonly server: Server;
   readonly health: HealthImplementation;
+  /** The services it serves, for in-process clients (`connectService`). */
+  readonly services: readonly ServiceRegistration[];
   /** Stops accepting calls, lets running calls finish (up to graceMs), then closes. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -175,6 +231,7 @@ export async function startGrpcServer(opts: {
     address: `${bindHost}:${port}`,
     server,
     health,
+    services: opts.services,
     stop: async (graceMs = 5000) => {
       health.setStatus("", "NOT_SERVING");
       for (const s of opts.services) health.setStatus(s.name, "NOT_SERVING");
@@ -228,3 +285,129 @@ export function createClient<S>(
 }
 
 export { status as GrpcStatus };
+
+/** A client of one service, and how to close it. */
+export interface ServiceChannel<S> {
+  readonly client: AsyncClient<S>;
+  close(): void;
+  waitForReady(timeoutMs: number): Promise<void>;
+}
+
+/** Where a service is: a gRPC address (`host:port`), or its registration in this process. */
+export type ServiceTarget = string | ServiceRegistration;
+
+/** A client of the service at `target`: over gRPC for an address, in process for a registration. */
+export function connectService<S>(
+  definition: ServiceDefinition,
+  serviceName: string,
+  target: ServiceTarget,
+): ServiceChannel<S> {
+  return typeof target === "string"
+    ? createClient<S>(definition, serviceName, target)
+    : createLocalClient<S>(target, serviceName);
+}
+
+const tracer = trace.getTracer("@pkiserver/kit");
+
+/**
+ * The server side of one in-process call, as much of grpc-js's
+ * ServerUnaryCall as a handler made by `implement` uses.
+ */
+class LocalCall extends EventEmitter {
+  cancelled = false;
+  constructor(
+    readonly request: unknown,
+    readonly metadata: Metadata,
+    private readonly deadline: number,
+  ) {
+    super();
+  }
+  getDeadline(): number {
+    return this.deadline;
+  }
+  cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.emit("cancelled");
+  }
+}
+
+/**
+ * A client that calls a service's handlers in this process: the same
+ * handlers, the same protobuf messages (each request and reply is encoded
+ * and decoded as on the wire, so both sides see exactly what gRPC would give
+ * them), the same metadata, deadlines, cancellation and error mapping, and
+ * client and server spans named as grpc-js instrumentation names them; but no
+ * HTTP/2 framing, sockets or event-loop hops. The one-process form uses it.
+ */
+export function createLocalClient<S>(registration: ServiceRegistration, serviceName: string): ServiceChannel<S> {
+  const client: Record<string, (req: unknown, opts?: CallOptions) => Promise<unknown>> = {};
+  const handlers = registration.implementation as Record<string, handleUnaryCall<unknown, unknown>>;
+  for (const [name, def] of Object.entries(registration.definition)) {
+    const handler = handlers[name];
+    if (typeof handler !== "function") throw new Error(`${serviceName} has no handler for ${name}`);
+    const spanName = `grpc.${def.path.replace(/^\//, "")}`;
+    const attributes = { "rpc.system": "grpc", "rpc.service": serviceName, "rpc.method": def.originalName ?? name };
+    client[name] = (req, opts = {}) =>
+      tracer.startActiveSpan(
+        spanName,
+        { kind: SpanKind.CLIENT, attributes },
+        (clientSpan) =>
+          new Promise<unknown>((resolve, reject) => {
+            const request = def.requestDeserialize(def.requestSerialize(req));
+            const md = new Metadata();
+            if (opts.requestId) md.set(MetadataKeys.requestId, opts.requestId);
+            if (opts.callerKeyId) md.set(MetadataKeys.callerKeyId, opts.callerKeyId);
+            const timeoutMs = opts.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+            const call = new LocalCall(request, md, Date.now() + timeoutMs);
+            let settled = false;
+            const finish = (code: status, err: ServiceError | null, res?: unknown) => {
+              if (settled) return;
+              settled = true;
+              clearTimeout(timer);
+              clientSpan.setAttribute("rpc.grpc.status_code", code);
+              if (code !== status.OK) clientSpan.setStatus({ code: SpanStatusCode.ERROR });
+              clientSpan.end();
+              if (err) reject(fromGrpcError(err));
+              else resolve(def.responseDeserialize(def.responseSerialize(res)));
+            };
+            const timer = setTimeout(() => {
+              call.cancel();
+              const md = new Metadata();
+              finish(status.DEADLINE_EXCEEDED, {
+                name: "Error",
+                message: "Deadline exceeded",
+                code: status.DEADLINE_EXCEEDED,
+                details: "Deadline exceeded",
+                metadata: md,
+              });
+            }, timeoutMs);
+            tracer.startActiveSpan(spanName, { kind: SpanKind.SERVER, attributes }, (serverSpan) => {
+              try {
+                handler(call as unknown as ServerUnaryCall<unknown, unknown>, (err, res) => {
+                  const code = err ? (err.code ?? status.UNKNOWN) : status.OK;
+                  serverSpan.setAttribute("rpc.grpc.status_code", code);
+                  if (code !== status.OK) serverSpan.setStatus({ code: SpanStatusCode.ERROR });
+                  serverSpan.end();
+                  finish(code, err ? (err as ServiceError) : null, res);
+                });
+              } catch (err) {
+                serverSpan.end();
+                finish(status.INTERNAL, {
+                  name: "Error",
+                  message: String(err),
+                  code: status.INTERNAL,
+                  details: String(err),
+                  metadata: new Metadata(),
+                });
+              }
+            });
+          }),
+      );
+  }
+  return {
+    client: client as AsyncClient<S>,
+    close: () => undefined,
+    waitForReady: async () => undefined,
+  };
+}

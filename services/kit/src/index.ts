@@ -1,4 +1,5 @@
 export * from "./bus";
+export * from "./call";
 export * from "./bus-contract";
 export * from "./config";
 export * from "./errors";

@@ -3,31 +3,87 @@ import { createServer } from "node:http";
 import { describe, it } from "node:test";
 import { metrics, trace } from "@opentelemetry/api";
 import { logs } from "@opentelemetry/api-logs";
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { startTelemetry } from "./telemetry";
 
-describe("startTelemetry without an OTLP endpoint", () => {
-  it("traces, and exports no metrics or logs (which would fail and hold up shutdown)", async () => {
-    const received: string[] = [];
-    const receiver = createServer((req, res) => {
-      received.push(req.url ?? "");
-      req.resume();
-      req.on("end", () => res.end("{}"));
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
-    const address = receiver.address();
-    const base = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
-    // Where the SDK would send them if it set up its default exporters.
-    process.env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT = `${base}/v1/metrics`;
-    process.env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT = `${base}/v1/logs`;
-    const handle = startTelemetry({ serviceName: "telemetry-test" });
-    try {
-      assert.notEqual(trace.getTracerProvider().constructor.name, "NoopTracerProvider");
-      metrics.getMeter("test").createCounter("test_events").add(1);
-      logs.getLogger("test").emit({ body: "an event" });
-    } finally {
-      await handle.shutdown();
-      await new Promise((resolve) => receiver.close(resolve));
-    }
-    assert.deepEqual(received, []);
+// startTelemetry starts the SDK once per process, so each case runs in a child
+// process of its own; this file is the child when TELEMETRY_CASE is set.
+const CASE = process.env.TELEMETRY_CASE;
+
+async function receiver(): Promise<{ base: string; received: string[]; close(): Promise<void> }> {
+  const received: string[] = [];
+  const server = createServer((req, res) => {
+    received.push(req.url ?? "");
+    req.resume();
+    req.on("end", () => res.end("{}"));
   });
-});
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  const base = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  return { base, received, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+if (CASE === undefined) {
+  describe("startTelemetry", () => {
+    for (const name of ["no-destination", "span-processor"]) {
+      it(`case ${name}`, async () => {
+        const { spawnSync } = await import("node:child_process");
+        const child = spawnSync(process.execPath, ["--test", __filename], {
+          env: { ...process.env, TELEMETRY_CASE: name },
+          encoding: "utf8",
+        });
+        assert.equal(child.status, 0, `${child.stdout}\n${child.stderr}`);
+      });
+    }
+  });
+} else if (CASE === "no-destination") {
+  describe("startTelemetry without an OTLP endpoint or a span processor", () => {
+    it("starts nothing: spans are not recorded and no metrics or logs are sent anywhere", async () => {
+      const sink = await receiver();
+      // Where the SDK would send them if it set up its default exporters.
+      process.env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT = `${sink.base}/v1/metrics`;
+      process.env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT = `${sink.base}/v1/logs`;
+      process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = `${sink.base}/v1/traces`;
+      const handle = startTelemetry({ serviceName: "telemetry-test" });
+      try {
+        const span = trace.getTracer("test").startSpan("work");
+        assert.equal(span.isRecording(), false, "no span is recorded when nothing would receive it");
+        span.end();
+        metrics.getMeter("test").createCounter("test_events").add(1);
+        logs.getLogger("test").emit({ body: "an event" });
+      } finally {
+        await handle.shutdown();
+        await sink.close();
+      }
+      assert.deepEqual(sink.received, []);
+    });
+  });
+} else if (CASE === "span-processor") {
+  describe("startTelemetry with a span processor and no OTLP endpoint", () => {
+    it("records spans for that processor and sends no metrics or logs over OTLP", async () => {
+      const sink = await receiver();
+      process.env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT = `${sink.base}/v1/metrics`;
+      process.env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT = `${sink.base}/v1/logs`;
+      const exporter = new InMemorySpanExporter();
+      const handle = startTelemetry({
+        serviceName: "telemetry-test",
+        spanProcessors: [new SimpleSpanProcessor(exporter)],
+      });
+      try {
+        const span = trace.getTracer("test").startSpan("work");
+        assert.equal(span.isRecording(), true);
+        span.end();
+        assert.deepEqual(
+          exporter.getFinishedSpans().map((s) => s.name),
+          ["work"],
+        );
+        metrics.getMeter("test").createCounter("test_events").add(1);
+        logs.getLogger("test").emit({ body: "an event" });
+      } finally {
+        await handle.shutdown();
+        await sink.close();
+      }
+      assert.deepEqual(sink.received, []);
+    });
+  });
+}

@@ -19,7 +19,8 @@ let started: TelemetryHandle | undefined;
  * so a main file can start it before anything loads grpc-js or http): traces through HTTP, gRPC (client and
  * server) and MongoDB. Must run before those modules are loaded, so main
  * files call it first. Spans go to OTLP when `otlpEndpoint` is set, and to any
- * extra processors given (tests use an in-memory exporter).
+ * extra processors given (tests use an in-memory exporter); with neither,
+ * nothing is started.
  */
 export function startTelemetry(opts: {
   serviceName: string;
@@ -28,6 +29,13 @@ export function startTelemetry(opts: {
 }): TelemetryHandle {
   if (started) return started;
   const processors: SpanProcessor[] = [...(opts.spanProcessors ?? [])];
+  // Spans that no processor receives are pure cost on every request (context
+  // propagation, span objects for HTTP, gRPC and MongoDB): with nowhere to send
+  // them the SDK is not started and the API stays the no-op one.
+  if (!opts.otlpEndpoint && processors.length === 0) {
+    started = { shutdown: async () => undefined };
+    return started;
+  }
   if (opts.otlpEndpoint) {
     processors.push(
       new BatchSpanProcessor(new OTLPTraceExporter({ url: `${opts.otlpEndpoint.replace(/\/$/, "")}/v1/traces` })),

@@ -2,7 +2,15 @@ import { randomBytes } from "node:crypto";
 import * as apikey from "@pkiserver/apikey";
 import * as auth from "@pkiserver/auth";
 import * as gateway from "@pkiserver/gateway";
-import { AppError, connectDeps, createLogger, type Logger, loadServiceEnv, type ServiceApp } from "@pkiserver/kit";
+import {
+  AppError,
+  connectDeps,
+  createLogger,
+  type Logger,
+  loadServiceEnv,
+  type ServiceApp,
+  type ServiceRegistration,
+} from "@pkiserver/kit";
 import * as pki from "@pkiserver/pki";
 import { type DestinationStream, pino } from "pino";
 
@@ -24,6 +32,13 @@ export interface RunningSystem {
 }
 
 const LOOPBACK = { host: "127.0.0.1", port: 0 };
+
+/** The one service a service app serves, for an in-process client. */
+function localService(app: ServiceApp): ServiceRegistration {
+  const [registration] = app.grpc.services;
+  if (registration === undefined) throw new Error(`${app.name} serves no gRPC service`);
+  return registration;
+}
 
 /**
  * The embedded form: each service on its own loopback gRPC port (the same
@@ -68,7 +83,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     closers.push(() => apikeyApp.stop());
     const authApp = await auth.buildApp(authConfig, {
       ...deps("auth"),
-      apikeyAddress: apikeyApp.grpc.address,
+      apikey: localService(apikeyApp),
     });
     apps.push(authApp);
     closers.push(() => authApp.stop());
@@ -76,10 +91,12 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     apps.push(pkiApp);
     closers.push(() => pkiApp.stop());
 
+    // The gateway and auth call the services in process (no HTTP/2 hop); their
+    // gRPC ports still serve internal consumers.
     const services = gateway.createServiceClients({
-      apikey: apikeyApp.grpc.address,
-      auth: authApp.grpc.address,
-      pki: pkiApp.grpc.address,
+      apikey: localService(apikeyApp),
+      auth: localService(authApp),
+      pki: localService(pkiApp),
     });
     closers.push(async () => services.close());
 

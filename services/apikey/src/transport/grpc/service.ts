@@ -1,4 +1,11 @@
-import { type AsyncHandlers, implement, type Logger, type ServiceRegistration } from "@pkiserver/kit";
+import {
+  type AsyncHandlers,
+  abortable,
+  type CallContext,
+  implement,
+  type Logger,
+  type ServiceRegistration,
+} from "@pkiserver/kit";
 import { apikeyV1 } from "@pkiserver/proto";
 import type { ApiKeyDeps } from "../../domain/ports";
 import { addApiKeyHandler } from "./add-api-key";
@@ -20,15 +27,21 @@ export const API_KEY_SERVICE_NAME = "pkiserver.apikey.v1.ApiKeyService";
 type Rpcs = Pick<apikeyV1.ApiKeyServiceServer, keyof typeof apikeyV1.ApiKeyServiceService>;
 
 export function apiKeyService(deps: ApiKeyDeps, logger: Logger): ServiceRegistration {
+  // Each call works on stores that refuse further steps once its caller gave up.
+  const forCall = (ctx: CallContext): ApiKeyDeps => ({
+    ...deps,
+    store: abortable(deps.store, ctx),
+    nonces: abortable(deps.nonces, ctx),
+  });
   const handlers: AsyncHandlers<Rpcs> = {
-    createFirstApiKey: createFirstApiKeyHandler(deps),
-    addApiKey: addApiKeyHandler(deps),
-    getApiKey: getApiKeyHandler(deps),
-    listApiKeys: listApiKeysHandler(deps),
-    updateApiKey: updateApiKeyHandler(deps),
-    deleteApiKey: deleteApiKeyHandler(deps),
-    verifySecret: verifySecretHandler(deps),
-    verifySignature: verifySignatureHandler(deps),
+    createFirstApiKey: (req, ctx) => createFirstApiKeyHandler(forCall(ctx))(req),
+    addApiKey: (req, ctx) => addApiKeyHandler(forCall(ctx))(req),
+    getApiKey: (req, ctx) => getApiKeyHandler(forCall(ctx))(req),
+    listApiKeys: (req, ctx) => listApiKeysHandler(forCall(ctx))(req),
+    updateApiKey: (req, ctx) => updateApiKeyHandler(forCall(ctx))(req),
+    deleteApiKey: (req, ctx) => deleteApiKeyHandler(forCall(ctx))(req),
+    verifySecret: (req, ctx) => verifySecretHandler(forCall(ctx))(req),
+    verifySignature: (req, ctx) => verifySignatureHandler(forCall(ctx))(req),
   };
   return {
     name: API_KEY_SERVICE_NAME,

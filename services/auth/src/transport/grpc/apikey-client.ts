@@ -1,4 +1,4 @@
-import { AppError, createClient } from "@pkiserver/kit";
+import { AppError, type CallOptions, type CallScoped, connectService, type ServiceTarget } from "@pkiserver/kit";
 import { apikeyV1 } from "@pkiserver/proto";
 import type { ApiKeyInfo } from "../../domain/model";
 import type { ApiKeyVerifier } from "../../domain/ports";
@@ -9,38 +9,41 @@ function toInfo(key: apikeyV1.ApiKey | undefined): ApiKeyInfo {
 }
 
 /** The ApiKeyVerifier port over apikey's gRPC API. Its AppErrors pass through as they come. */
-export function createApiKeyClient(address: string): ApiKeyVerifier & {
-  close(): void;
-  waitForReady(timeoutMs: number): Promise<void>;
-} {
-  const { client, close, waitForReady } = createClient<apikeyV1.ApiKeyServiceServer>(
+export function createApiKeyClient(target: ServiceTarget): ApiKeyVerifier &
+  CallScoped<ApiKeyVerifier> & {
+    close(): void;
+    waitForReady(timeoutMs: number): Promise<void>;
+  } {
+  const { client, close, waitForReady } = connectService<apikeyV1.ApiKeyServiceServer>(
     apikeyV1.ApiKeyServiceService,
-    "pkiserver.apikey.v1.ApiKeyService",
-    address,
+    apikeyV1.ApiKeyServiceClient.serviceName,
+    target,
   );
-  return {
-    close,
-    waitForReady,
+  const verifier = (call: CallOptions): ApiKeyVerifier => ({
     async verifySecret(apiKeyId, secret) {
-      return toInfo((await client.verifySecret({ apiKeyId, secret })).apiKey);
+      return toInfo((await client.verifySecret({ apiKeyId, secret }, call)).apiKey);
     },
     async verifySignature(input) {
-      const res = await client.verifySignature({
-        apiKeyId: input.apiKeyId,
-        timestamp: input.timestamp,
-        nonce: input.nonce,
-        payload: Buffer.from(input.payload),
-        signature: input.signature,
-      });
+      const res = await client.verifySignature(
+        {
+          apiKeyId: input.apiKeyId,
+          timestamp: input.timestamp,
+          nonce: input.nonce,
+          payload: Buffer.from(input.payload),
+          signature: input.signature,
+        },
+        call,
+      );
       return toInfo(res.apiKey);
     },
     async getApiKey(apiKeyId) {
       try {
-        return toInfo((await client.getApiKey({ apiKeyId })).apiKey);
+        return toInfo((await client.getApiKey({ apiKeyId }, call)).apiKey);
       } catch (err) {
         if (err instanceof AppError && err.code === "apikey.not_found") return undefined;
         throw err;
       }
     },
-  };
+  });
+  return { ...verifier({}), within: verifier, close, waitForReady };
 }

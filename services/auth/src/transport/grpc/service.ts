@@ -1,4 +1,12 @@
-import { type AsyncHandlers, implement, type Logger, type ServiceRegistration } from "@pkiserver/kit";
+import {
+  type AsyncHandlers,
+  abortable,
+  type CallContext,
+  implement,
+  type Logger,
+  type ServiceRegistration,
+  scopedClient,
+} from "@pkiserver/kit";
 import { authV1 } from "@pkiserver/proto";
 import type { AuthDeps } from "../../domain/deps";
 import { forkToken } from "./fork-token";
@@ -20,14 +28,21 @@ export type AuthServiceMethods = {
 export const AUTH_SERVICE_NAME = "pkiserver.auth.v1.AuthService";
 
 export function authServiceRegistration(deps: AuthDeps, logger: Logger): ServiceRegistration {
+  // Each call works on stores and an apikey client bound to it: apikey gets
+  // the caller's remaining time, and no step starts once the caller gave up.
+  const forCall = (ctx: CallContext): AuthDeps => ({
+    ...deps,
+    sessions: abortable(deps.sessions, ctx),
+    apikeys: scopedClient(deps.apikeys, ctx),
+  });
   const handlers: AsyncHandlers<AuthServiceMethods> = {
-    issueToken: issueToken(deps),
-    forkToken: forkToken(deps),
-    introspectToken: introspectToken(deps),
-    getSigningKeys: getSigningKeys(deps),
-    listRevocations: listRevocations(deps),
-    listSessions: listSessions(deps),
-    revokeSession: revokeSession(deps),
+    issueToken: (req, ctx) => issueToken(forCall(ctx))(req),
+    forkToken: (req, ctx) => forkToken(forCall(ctx))(req),
+    introspectToken: (req, ctx) => introspectToken(forCall(ctx))(req),
+    getSigningKeys: (req, ctx) => getSigningKeys(forCall(ctx))(req),
+    listRevocations: (req, ctx) => listRevocations(forCall(ctx))(req),
+    listSessions: (req, ctx) => listSessions(forCall(ctx))(req),
+    revokeSession: (req, ctx) => revokeSession(forCall(ctx))(req),
   };
   return {
     name: AUTH_SERVICE_NAME,

@@ -1,4 +1,4 @@
-import type { AsyncHandlers } from "@pkiserver/kit";
+import { type AsyncHandlers, abortable, type CallContext } from "@pkiserver/kit";
 import type { pkiV1 } from "@pkiserver/proto";
 import { addHostUrl } from "../../domain/add-host-url";
 import { deleteHost } from "../../domain/delete-host";
@@ -28,18 +28,24 @@ export type PkiServiceMethods = {
 
 /** One entry per RPC: decode the request, run its use case, encode the result. */
 export function pkiHandlers(deps: PkiDeps): AsyncHandlers<PkiServiceMethods> {
+  // A write whose caller gave up stops before its next store step; reads are one step each.
+  const writing = (ctx: CallContext): PkiDeps => ({
+    ...deps,
+    hosts: abortable(deps.hosts, ctx),
+    keys: abortable(deps.keys, ctx),
+  });
   return {
-    setHost: async (req) => ({ instanceId: await setHost(deps, req) }),
-    addHostUrl: async (req) => {
-      await addHostUrl(deps, req);
+    setHost: async (req, ctx) => ({ instanceId: await setHost(writing(ctx), req) }),
+    addHostUrl: async (req, ctx) => {
+      await addHostUrl(writing(ctx), req);
       return {};
     },
-    removeHostUrl: async (req) => {
-      await removeHostUrl(deps, req);
+    removeHostUrl: async (req, ctx) => {
+      await removeHostUrl(writing(ctx), req);
       return {};
     },
-    deleteHost: async (req) => {
-      await deleteHost(deps, req);
+    deleteHost: async (req, ctx) => {
+      await deleteHost(writing(ctx), req);
       return {};
     },
     listHosts: async () => ({ hosts: (await listHosts(deps)).map(hostToProto) }),
@@ -53,12 +59,14 @@ export function pkiHandlers(deps: PkiDeps): AsyncHandlers<PkiServiceMethods> {
     }),
     verifyHostById: async (req) => ({ valid: await verifyHostById(deps, req) }),
     verifyHostByPub: async (req) => ({ valid: await verifyHostByPub(deps, req) }),
-    setKey: async (req) => ({
+    setKey: async (req, ctx) => ({
       record: recordToProto(
-        await setKey(deps, { ref: refFromProto(req.ref), userPubKey: req.userPubKey, customData: req.customDataJson }),
+        await setKey(writing(ctx), { ref: refFromProto(req.ref), userPubKey: req.userPubKey, customData: req.customDataJson }),
       ),
     }),
-    deleteKey: async (req) => ({ record: recordToProto(await deleteKey(deps, { ref: refFromProto(req.ref) })) }),
+    deleteKey: async (req, ctx) => ({
+      record: recordToProto(await deleteKey(writing(ctx), { ref: refFromProto(req.ref) })),
+    }),
     getCurrentKey: async (req) => ({
       record: recordToProto(await getCurrentKey(deps, { ref: refFromProto(req.ref) })),
     }),
