@@ -1,6 +1,6 @@
 export * from "./bus";
-export * from "./call";
 export * from "./bus-contract";
+export * from "./call";
 export * from "./config";
 export * from "./errors";
 export * from "./events";

@@ -61,7 +61,11 @@ export function pkiHandlers(deps: PkiDeps): AsyncHandlers<PkiServiceMethods> {
     verifyHostByPub: async (req) => ({ valid: await verifyHostByPub(deps, req) }),
     setKey: async (req, ctx) => ({
       record: recordToProto(
-        await setKey(writing(ctx), { ref: refFromProto(req.ref), userPubKey: req.userPubKey, customData: req.customDataJson }),
+        await setKey(writing(ctx), {
+          ref: refFromProto(req.ref),
+          userPubKey: req.userPubKey,
+          customData: req.customDataJson,
+        }),
       ),
     }),
     deleteKey: async (req, ctx) => ({
