@@ -20,6 +20,37 @@ const codeOf = async (p: Promise<unknown>): Promise<string | undefined> => {
 const base = { apiKeyId: "k1", sessionId: "s1", generation: 2, scope: ["pki:read"] };
 
 describe("access-token verifier", () => {
+  it("remembers a verified token until its expiry: past it the token is refused with 75 without a new check", async () => {
+    const signer = await TokenSigner.create();
+    let now = Date.now();
+    const v = createJwksTokenVerifier({ now: () => now });
+    v.setKeys([await signer.signingKey()]);
+    const token = await signer.mint({ ...base, issuedAtMs: now, expiresInS: 60 });
+    const first = await v.verify(token);
+    assert.deepEqual(await v.verify(token), first, "a second use gives the same claims");
+    now += 61_000;
+    assert.equal(await codeOf(v.verify(token)), "auth.token_expired");
+  });
+
+  it("forgets remembered tokens when the keys change, so a withdrawn key verifies nothing more", async () => {
+    const signer = await TokenSigner.create();
+    const v = createJwksTokenVerifier();
+    v.setKeys([await signer.signingKey()]);
+    const token = await signer.mint(base);
+    await v.verify(token);
+    v.setKeys([await (await TokenSigner.create()).signingKey()]);
+    assert.equal(await codeOf(v.verify(token)), "auth.token_invalid");
+  });
+
+  it("remembers at most cacheSize tokens and still verifies the ones it let go", async () => {
+    const signer = await TokenSigner.create();
+    const v = createJwksTokenVerifier({ cacheSize: 2 });
+    v.setKeys([await signer.signingKey()]);
+    const tokens = await Promise.all([1, 2, 3].map((g) => signer.mint({ ...base, generation: g })));
+    for (const t of tokens) await v.verify(t);
+    for (const t of tokens) assert.equal((await v.verify(t)).apiKeyId, "k1");
+  });
+
   it("returns the claims of a token signed by a known key, with ms times", async () => {
     const signer = await TokenSigner.create();
     const v = createJwksTokenVerifier();
