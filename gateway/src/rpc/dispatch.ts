@@ -1,4 +1,5 @@
 import { performance } from "node:perf_hooks";
+import { isPlainObject, parseParams } from "@pkiserver/contract";
 import { AppError, ErrorCatalogue, type Logger } from "@pkiserver/kit";
 import type { Authenticator, Caller, Credentials } from "../auth/authenticate";
 import type { RevocationCache } from "../auth/revocations";
@@ -6,7 +7,6 @@ import type { ServiceClients } from "../clients";
 import type { GatewayMetrics } from "../http/metrics";
 import type { RateLimiter } from "../http/rate-limit";
 import { lookupMethod, type MethodContext } from "./methods";
-import { isPlainObject, parseParams } from "./schema";
 
 export const MAX_BATCH = 100;
 

@@ -1,23 +1,16 @@
+import {
+  canonicalMethodName,
+  METHOD_NAMES,
+  METHOD_SPECS,
+  type MethodName,
+  type ParamsOf,
+  type Schema,
+} from "@pkiserver/contract";
 import { AppError, type CallOptions, type Scope } from "@pkiserver/kit";
 import { apikeyV1, type authV1, type pkiV1 } from "@pkiserver/proto";
 import type { Caller } from "../auth/authenticate";
 import type { RevocationCache } from "../auth/revocations";
 import type { ServiceClients } from "../clients";
-import {
-  array,
-  boolean,
-  type Infer,
-  integer,
-  json,
-  literal,
-  object,
-  oneOf,
-  optional,
-  pubKey,
-  refine,
-  type Schema,
-  string,
-} from "./schema";
 
 /** What a method handler gets besides its params. */
 export interface MethodContext {
@@ -41,22 +34,6 @@ export interface MethodDef<P = unknown> {
   handle(params: P, ctx: MethodContext): Promise<unknown>;
 }
 
-function method<S extends Schema<unknown>>(
-  name: string,
-  scope: Scope | null,
-  params: S,
-  handle: (params: Infer<S>, ctx: MethodContext) => Promise<unknown>,
-  opts: { websocketOnly?: boolean } = {},
-): MethodDef {
-  return {
-    name,
-    scope,
-    websocketOnly: opts.websocketOnly ?? false,
-    params: params as Schema<unknown>,
-    handle: handle as (params: unknown, ctx: MethodContext) => Promise<unknown>,
-  };
-}
-
 /** A reply field the service must send; its absence is a broken contract, not the caller's fault. */
 function present<T>(value: T | undefined, what: string): T {
   if (value === undefined) throw new AppError("rpc.internal", { internal: `service reply without ${what}` });
@@ -66,17 +43,6 @@ function present<T>(value: T | undefined, what: string): T {
 function callerOf(ctx: MethodContext): Caller {
   return present(ctx.caller, "authenticated caller");
 }
-
-// Field shapes of the method reference (seed 001), lengths inclusive.
-const userId = string(3, 128);
-const contextId = string(3, 128);
-const hostUrl = string(3, 2048);
-const apiKeyId = string(3, 128);
-const name = string(0, 128);
-// Scope entries are short words or modifiers; the bound only keeps input finite.
-const scopeList = array(string(0, 256), 0, 128);
-const keyRef = { userId, instanceId: pubKey(), contextId };
-const customDataMaxBytes = 4096;
 
 function tokenResult(token: authV1.TokenPair | undefined, ctx: MethodContext) {
   const t = present(token, "token");
@@ -129,153 +95,109 @@ function recordView(r: pkiV1.KeyRecord) {
 
 const OK = "OK";
 
-const definitions: MethodDef[] = [
-  // auth/: no credentials.
-  method("auth/createFirstApiKey", null, object({ initializationToken: string(1, 1024), name }), async (p, ctx) => {
+/**
+ * The gateway's half of each method: its gRPC call and result mapping. Who
+ * may call it and its params come from the contract (METHOD_SPECS); a method
+ * the contract lists without a handler here does not compile.
+ */
+const handlers: { [N in MethodName]: (params: ParamsOf<N>, ctx: MethodContext) => Promise<unknown> } = {
+  "auth/createFirstApiKey": async (p, ctx) => {
     const res = await ctx.clients.apikey.createFirstApiKey(p, ctx.call);
     return { apiKeyId: res.apiKeyId, apiKeySecret: res.apiKeySecret };
-  }),
-  method(
-    "auth/token",
-    null,
-    oneOf("grantType", {
-      client_credentials: object({
-        grantType: literal("client_credentials"),
-        clientId: string(3, 128),
-        clientSecret: string(32, 256),
-        scope: scopeList,
-      }),
-      refresh_token: object({ grantType: literal("refresh_token"), refreshToken: string(0, 1024) }),
-      client_signature: object({
-        grantType: literal("client_signature"),
-        clientId: string(3, 128),
-        signature: string(0, 4096),
-        timestamp: integer(),
-        nonce: string(0, 64),
-        scope: scopeList,
-        data: optional(string(0, 512)),
-      }),
-    }),
-    async (p, ctx) => {
-      let req: authV1.IssueTokenRequest;
-      if (p.grantType === "client_credentials") {
-        req = {
-          grant: {
-            $case: "clientCredentials",
-            value: { clientId: p.clientId, clientSecret: p.clientSecret, scope: p.scope },
+  },
+  "auth/token": async (p, ctx) => {
+    let req: authV1.IssueTokenRequest;
+    if (p.grantType === "client_credentials") {
+      req = {
+        grant: {
+          $case: "clientCredentials",
+          value: { clientId: p.clientId, clientSecret: p.clientSecret, scope: p.scope },
+        },
+        clientIp: ctx.clientIp,
+      };
+    } else if (p.grantType === "client_signature") {
+      req = {
+        grant: {
+          $case: "clientSignature",
+          value: {
+            clientId: p.clientId,
+            signature: p.signature,
+            timestamp: p.timestamp,
+            nonce: p.nonce,
+            scope: p.scope,
+            ...(p.data !== undefined ? { data: p.data } : {}),
           },
-          clientIp: ctx.clientIp,
-        };
-      } else if (p.grantType === "client_signature") {
-        req = {
-          grant: {
-            $case: "clientSignature",
-            value: {
-              clientId: p.clientId,
-              signature: p.signature,
-              timestamp: p.timestamp,
-              nonce: p.nonce,
-              scope: p.scope,
-              ...(p.data !== undefined ? { data: p.data } : {}),
-            },
-          },
-          clientIp: ctx.clientIp,
-        };
-      } else {
-        req = { grant: { $case: "refreshToken", value: { refreshToken: p.refreshToken } }, clientIp: ctx.clientIp };
-      }
-      return tokenResult((await ctx.clients.auth.issueToken(req, ctx.call)).token, ctx);
-    },
-  ),
-  method(
-    "auth/forkToken",
-    null,
-    object({ refreshToken: string(0, 1024), sessionName: string(0, 128) }),
-    async (p, ctx) => {
-      const res = await ctx.clients.auth.forkToken(
-        { refreshToken: p.refreshToken, sessionName: p.sessionName, clientIp: ctx.clientIp },
-        ctx.call,
-      );
-      return tokenResult(res.token, ctx);
-    },
-  ),
-  method(
-    "auth/bindAccessToken",
-    null,
-    object({ accessToken: string(0, 1024) }),
-    async (p, ctx) => {
-      await present(ctx.bindToken, "connection to bind to")(p.accessToken);
-      return OK;
-    },
-    { websocketOnly: true },
-  ),
-
-  // user/: API keys.
-  method(
-    "user/addApiKey",
-    "user:write",
-    oneOf("type", {
-      secret: object({ type: literal("secret"), name, clientSecret: string(32, 256), maxScope: scopeList }),
-      pubKey: object({ type: literal("pubKey"), name, clientPubKey: string(1, 4096), maxScope: scopeList }),
-    }),
-    async (p, ctx) => {
-      const callerScope = callerOf(ctx).scopes;
-      const req: apikeyV1.AddApiKeyRequest =
-        p.type === "secret"
-          ? {
-              name: p.name,
-              type: apikeyV1.ApiKeyType.API_KEY_TYPE_SECRET,
-              clientSecret: p.clientSecret,
-              maxScope: p.maxScope,
-              callerScope,
-            }
-          : {
-              name: p.name,
-              type: apikeyV1.ApiKeyType.API_KEY_TYPE_PUB_KEY,
-              clientPublicKey: p.clientPubKey,
-              maxScope: p.maxScope,
-              callerScope,
-            };
-      const res = await ctx.clients.apikey.addApiKey(req, ctx.call);
-      return { apiKeyId: res.apiKeyId };
-    },
-  ),
-  method("user/getApiKey", "user:read", object({ apiKeyId }), async (p, ctx) => {
+        },
+        clientIp: ctx.clientIp,
+      };
+    } else {
+      req = { grant: { $case: "refreshToken", value: { refreshToken: p.refreshToken } }, clientIp: ctx.clientIp };
+    }
+    return tokenResult((await ctx.clients.auth.issueToken(req, ctx.call)).token, ctx);
+  },
+  "auth/forkToken": async (p, ctx) => {
+    const res = await ctx.clients.auth.forkToken(
+      { refreshToken: p.refreshToken, sessionName: p.sessionName, clientIp: ctx.clientIp },
+      ctx.call,
+    );
+    return tokenResult(res.token, ctx);
+  },
+  "auth/bindAccessToken": async (p, ctx) => {
+    await present(ctx.bindToken, "connection to bind to")(p.accessToken);
+    return OK;
+  },
+  "user/addApiKey": async (p, ctx) => {
+    const callerScope = callerOf(ctx).scopes;
+    const req: apikeyV1.AddApiKeyRequest =
+      p.type === "secret"
+        ? {
+            name: p.name,
+            type: apikeyV1.ApiKeyType.API_KEY_TYPE_SECRET,
+            clientSecret: p.clientSecret,
+            maxScope: p.maxScope,
+            callerScope,
+          }
+        : {
+            name: p.name,
+            type: apikeyV1.ApiKeyType.API_KEY_TYPE_PUB_KEY,
+            clientPublicKey: p.clientPubKey,
+            maxScope: p.maxScope,
+            callerScope,
+          };
+    const res = await ctx.clients.apikey.addApiKey(req, ctx.call);
+    return { apiKeyId: res.apiKeyId };
+  },
+  "user/getApiKey": async (p, ctx) => {
     const res = await ctx.clients.apikey.getApiKey({ apiKeyId: p.apiKeyId }, ctx.call);
     return { apiKey: apiKeyView(present(res.apiKey, "apiKey")) };
-  }),
-  method("user/listApiKeys", "user:read", object({}), async (_p, ctx) => {
+  },
+  "user/listApiKeys": async (_p, ctx) => {
     const res = await ctx.clients.apikey.listApiKeys({}, ctx.call);
     return { list: res.apiKeys.map(apiKeyView) };
-  }),
-  method(
-    "user/updateApiKey",
-    "user:write",
-    object({ apiKeyId, name: optional(name), enabled: optional(boolean()), maxScope: optional(scopeList) }),
-    async (p, ctx) => {
-      const res = await ctx.clients.apikey.updateApiKey(
-        {
-          apiKeyId: p.apiKeyId,
-          ...(p.name !== undefined ? { name: p.name } : {}),
-          ...(p.enabled !== undefined ? { enabled: p.enabled } : {}),
-          ...(p.maxScope !== undefined ? { maxScope: { scopes: p.maxScope } } : {}),
-          callerScope: callerOf(ctx).scopes,
-        },
-        ctx.call,
-      );
-      const key = present(res.apiKey, "apiKey");
-      // The change takes effect here before the reply; the event brings it to the other replicas.
-      ctx.revocations.applyKeyChange({
-        apiKeyId: key.apiKeyId,
-        at: Date.now(),
-        deleted: false,
-        enabled: key.enabled,
-        maxScope: key.maxScope,
-      });
-      return OK;
-    },
-  ),
-  method("user/deleteApiKey", "user:write", object({ apiKeyId }), async (p, ctx) => {
+  },
+  "user/updateApiKey": async (p, ctx) => {
+    const res = await ctx.clients.apikey.updateApiKey(
+      {
+        apiKeyId: p.apiKeyId,
+        ...(p.name !== undefined ? { name: p.name } : {}),
+        ...(p.enabled !== undefined ? { enabled: p.enabled } : {}),
+        ...(p.maxScope !== undefined ? { maxScope: { scopes: p.maxScope } } : {}),
+        callerScope: callerOf(ctx).scopes,
+      },
+      ctx.call,
+    );
+    const key = present(res.apiKey, "apiKey");
+    // The change takes effect here before the reply; the event brings it to the other replicas.
+    ctx.revocations.applyKeyChange({
+      apiKeyId: key.apiKeyId,
+      at: Date.now(),
+      deleted: false,
+      enabled: key.enabled,
+      maxScope: key.maxScope,
+    });
+    return OK;
+  },
+  "user/deleteApiKey": async (p, ctx) => {
     await ctx.clients.apikey.deleteApiKey({ apiKeyId: p.apiKeyId }, ctx.call);
     ctx.revocations.applyKeyChange({
       apiKeyId: p.apiKeyId,
@@ -285,67 +207,58 @@ const definitions: MethodDef[] = [
       maxScope: [],
     });
     return OK;
-  }),
-
-  // pkiAdmin/: hosts and user keys.
-  method("pkiAdmin/setHost", "pkiadmin:write", object({ hostPubKey: pubKey(), hostUrl }), async (p, ctx) => {
+  },
+  "pkiAdmin/setHost": async (p, ctx) => {
     const res = await ctx.clients.pki.setHost({ hostPubKey: p.hostPubKey, hostUrl: p.hostUrl }, ctx.call);
     return res.instanceId;
-  }),
-  method("pkiAdmin/addHostUrl", "pkiadmin:write", object({ instanceId: pubKey(), hostUrl }), async (p, ctx) => {
+  },
+  "pkiAdmin/addHostUrl": async (p, ctx) => {
     await ctx.clients.pki.addHostUrl({ instanceId: p.instanceId, hostUrl: p.hostUrl }, ctx.call);
     return OK;
-  }),
-  method("pkiAdmin/removeHostUrl", "pkiadmin:write", object({ instanceId: pubKey(), hostUrl }), async (p, ctx) => {
+  },
+  "pkiAdmin/removeHostUrl": async (p, ctx) => {
     await ctx.clients.pki.removeHostUrl({ instanceId: p.instanceId, hostUrl: p.hostUrl }, ctx.call);
     return OK;
-  }),
-  method("pkiAdmin/deleteHost", "pkiadmin:write", object({ instanceId: pubKey() }), async (p, ctx) => {
+  },
+  "pkiAdmin/deleteHost": async (p, ctx) => {
     await ctx.clients.pki.deleteHost({ instanceId: p.instanceId }, ctx.call);
     return OK;
-  }),
-  method("pkiAdmin/listHosts", "pkiadmin:read", object({}), async (_p, ctx) => {
+  },
+  "pkiAdmin/listHosts": async (_p, ctx) => {
     const res = await ctx.clients.pki.listHosts({}, ctx.call);
     return res.hosts.map(hostView);
-  }),
-  method(
-    "pkiAdmin/setKey",
-    "pkiadmin:write",
-    object({ ...keyRef, userPubKey: pubKey(), customData: optional(json(customDataMaxBytes)) }),
-    async (p, ctx) => {
-      await ctx.clients.pki.setKey(
-        {
-          ref: { userId: p.userId, instanceId: p.instanceId, contextId: p.contextId },
-          userPubKey: p.userPubKey,
-          ...(p.customData !== undefined ? { customDataJson: p.customData } : {}),
-        },
-        ctx.call,
-      );
-      return OK;
-    },
-  ),
-  method("pkiAdmin/deleteKey", "pkiadmin:write", object(keyRef), async (p, ctx) => {
+  },
+  "pkiAdmin/setKey": async (p, ctx) => {
+    await ctx.clients.pki.setKey(
+      {
+        ref: { userId: p.userId, instanceId: p.instanceId, contextId: p.contextId },
+        userPubKey: p.userPubKey,
+        ...(p.customData !== undefined ? { customDataJson: p.customData } : {}),
+      },
+      ctx.call,
+    );
+    return OK;
+  },
+  "pkiAdmin/deleteKey": async (p, ctx) => {
     await ctx.clients.pki.deleteKey({ ref: p }, ctx.call);
     return OK;
-  }),
-
-  // pki/: reads.
-  method("pki/getCurrentKey", "pki:read", object(keyRef), async (p, ctx) => {
+  },
+  "pki/getCurrentKey": async (p, ctx) => {
     const res = await ctx.clients.pki.getCurrentKey({ ref: p }, ctx.call);
     return recordView(present(res.record, "record"));
-  }),
-  method("pki/getKeyAt", "pki:read", object({ ...keyRef, date: integer() }), async (p, ctx) => {
+  },
+  "pki/getKeyAt": async (p, ctx) => {
     const res = await ctx.clients.pki.getKeyAt(
       { ref: { userId: p.userId, instanceId: p.instanceId, contextId: p.contextId }, date: p.date },
       ctx.call,
     );
     return recordView(present(res.record, "record"));
-  }),
-  method("pki/getKeyHistory", "pki:read", object(keyRef), async (p, ctx) => {
+  },
+  "pki/getKeyHistory": async (p, ctx) => {
     const res = await ctx.clients.pki.getKeyHistory({ ref: p }, ctx.call);
     return res.records.map(recordView);
-  }),
-  method("pki/verifyKey", "pki:read", object({ ...keyRef, userPubKey: pubKey(), date: integer() }), async (p, ctx) => {
+  },
+  "pki/verifyKey": async (p, ctx) => {
     const res = await ctx.clients.pki.verifyKey(
       {
         ref: { userId: p.userId, instanceId: p.instanceId, contextId: p.contextId },
@@ -355,44 +268,46 @@ const definitions: MethodDef[] = [
       ctx.call,
     );
     return res.valid;
-  }),
-  method(
-    "pki/getHost",
-    "pki:read",
-    refine(object({ instanceId: optional(pubKey()), hostUrl: optional(hostUrl) }), (p) =>
-      p.instanceId === undefined && p.hostUrl === undefined
-        ? "Expected at least one of 'instanceId', 'hostUrl'"
-        : undefined,
-    ),
-    async (p, ctx) => {
-      const res = await ctx.clients.pki.getHost(
-        {
-          ...(p.instanceId !== undefined ? { instanceId: p.instanceId } : {}),
-          ...(p.hostUrl !== undefined ? { hostUrl: p.hostUrl } : {}),
-        },
-        ctx.call,
-      );
-      return hostView(present(res.host, "host"));
-    },
-  ),
-  method("pki/verifyHostById", "pki:read", object({ instanceId: pubKey(), hostUrl }), async (p, ctx) => {
+  },
+  "pki/getHost": async (p, ctx) => {
+    const res = await ctx.clients.pki.getHost(
+      {
+        ...(p.instanceId !== undefined ? { instanceId: p.instanceId } : {}),
+        ...(p.hostUrl !== undefined ? { hostUrl: p.hostUrl } : {}),
+      },
+      ctx.call,
+    );
+    return hostView(present(res.host, "host"));
+  },
+  "pki/verifyHostById": async (p, ctx) => {
     const res = await ctx.clients.pki.verifyHostById({ instanceId: p.instanceId, hostUrl: p.hostUrl }, ctx.call);
     return res.valid;
-  }),
-  method("pki/verifyHostByPub", "pki:read", object({ hostPubKey: pubKey(), hostUrl }), async (p, ctx) => {
+  },
+  "pki/verifyHostByPub": async (p, ctx) => {
     const res = await ctx.clients.pki.verifyHostByPub({ hostPubKey: p.hostPubKey, hostUrl: p.hostUrl }, ctx.call);
     return res.valid;
-  }),
-];
+  },
+};
+
+function definition<N extends MethodName>(name: N): MethodDef {
+  const spec = METHOD_SPECS[name];
+  return {
+    name,
+    scope: spec.scope,
+    websocketOnly: "websocketOnly" in spec && spec.websocketOnly === true,
+    params: spec.params as MethodDef["params"],
+    handle: handlers[name] as MethodDef["handle"],
+  };
+}
 
 /** The method table, by the names of the method reference. */
-export const METHODS: ReadonlyMap<string, MethodDef> = new Map(definitions.map((d) => [d.name, d]));
+export const METHODS: ReadonlyMap<string, MethodDef> = new Map(METHOD_NAMES.map((n) => [n, definition(n)]));
 
 /** Every public method name (the `pkiadmin/` spellings are aliases of these). */
-export const METHOD_NAMES: readonly string[] = definitions.map((d) => d.name);
+export { METHOD_NAMES };
 
 /** The table entry for a requested name, accepting `pkiadmin/` for `pkiAdmin/`. */
 export function lookupMethod(name: string): MethodDef | undefined {
-  const canonical = name.startsWith("pkiadmin/") ? `pkiAdmin/${name.slice("pkiadmin/".length)}` : name;
-  return METHODS.get(canonical);
+  const canonical = canonicalMethodName(name);
+  return canonical === undefined ? undefined : METHODS.get(canonical);
 }

@@ -1,5 +1,5 @@
+export { isValidPubKey, randomPubKey } from "@pkiserver/contract";
 export { buildApp, PKI_SERVICE_NAME, type PkiAppOptions } from "./app";
 export { loadConfig, type PkiConfig } from "./config";
-export { isValidPubKey, randomPubKey } from "./domain/pubkey";
 export { type ContractStores, pkiStoreContract } from "./storage/contract";
 export { createMemoryStores, createMongoStores, type PkiStores } from "./storage/stores";

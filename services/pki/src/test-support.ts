@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
+import { randomPubKey } from "@pkiserver/contract";
 import { AppError, type ErrorCode } from "@pkiserver/kit";
 import type { Host, KeyRecord, KeyRef } from "./domain/entities";
 import type { PkiDeps, PkiEvents } from "./domain/ports";
-import { randomPubKey } from "./domain/pubkey";
 import { createMemoryStores } from "./storage/stores";
 
 export type RecordedEvent =

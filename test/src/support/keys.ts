@@ -16,4 +16,4 @@ export function ed25519Pair(): { publicKeyPem: string; privateKeyPem: string } {
 }
 
 // A fresh valid user/host key: base58check of a compressed secp256k1 point.
-export { randomPubKey } from "@pkiserver/pki/pubkey";
+export { randomPubKey } from "@pkiserver/contract";

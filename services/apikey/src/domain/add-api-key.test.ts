@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { describe, it } from "node:test";
-import { ALL_SCOPES } from "@pkiserver/kit";
+import { ALL_SCOPES } from "@pkiserver/kit/core";
 import {
   codeOf,
   ED25519_PRIVATE_PEM,

@@ -1,4 +1,4 @@
-import { assertScopesWithin, invalidParams, normaliseEd25519PublicKey, parseScopes } from "@pkiserver/kit";
+import { assertScopesWithin, invalidParams, normaliseEd25519PublicKey, parseScopes } from "@pkiserver/kit/core";
 import {
   type ApiKeyRecord,
   type ApiKeyType,

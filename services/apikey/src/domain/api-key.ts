@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { Scope } from "@pkiserver/kit";
+import type { Scope } from "@pkiserver/kit/core";
 
 /** At most this many keys exist at once (API.md section 6, `user/`). */
 export const MAX_API_KEYS = 10;

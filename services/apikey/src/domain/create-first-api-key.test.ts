@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ALL_SCOPES } from "@pkiserver/kit";
+import { ALL_SCOPES } from "@pkiserver/kit/core";
 import { codeOf, INIT_TOKEN, makeDeps } from "../testing/fixtures";
 import { createFirstApiKey } from "./create-first-api-key";
 import { deleteApiKey } from "./delete-api-key";

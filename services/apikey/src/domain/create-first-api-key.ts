@@ -1,4 +1,4 @@
-import { ALL_SCOPES, AppError, constantTimeEqual } from "@pkiserver/kit";
+import { ALL_SCOPES, AppError, constantTimeEqual } from "@pkiserver/kit/core";
 import { type ApiKeyRecord, NAME_MAX_LENGTH, newApiKeyId, newApiKeySecret } from "./api-key";
 import type { ApiKeyDeps } from "./ports";
 import { checkLength } from "./validation";

@@ -1,4 +1,4 @@
-import { AppError } from "@pkiserver/kit";
+import { AppError } from "@pkiserver/kit/core";
 import { isPlausibleApiKeyId } from "./api-key";
 import type { ApiKeyDeps } from "./ports";
 

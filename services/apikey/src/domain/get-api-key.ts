@@ -1,4 +1,4 @@
-import { AppError } from "@pkiserver/kit";
+import { AppError } from "@pkiserver/kit/core";
 import { type ApiKeyRecord, type ApiKeyView, isPlausibleApiKeyId, toView } from "./api-key";
 import type { ApiKeyDeps } from "./ports";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ALL_SCOPES } from "@pkiserver/kit";
+import { ALL_SCOPES } from "@pkiserver/kit/core";
 import { codeOf, errorData, makeDeps, SECRET } from "../testing/fixtures";
 import { addApiKey } from "./add-api-key";
 import { updateApiKey } from "./update-api-key";

@@ -1,4 +1,4 @@
-import { AppError, assertScopesWithin, parseScopes } from "@pkiserver/kit";
+import { AppError, assertScopesWithin, parseScopes } from "@pkiserver/kit/core";
 import { type ApiKeyView, isPlausibleApiKeyId, MAX_SCOPE_ENTRIES, NAME_MAX_LENGTH, toView } from "./api-key";
 import { findApiKey } from "./get-api-key";
 import type { ApiKeyDeps, ApiKeyPatch } from "./ports";

@@ -1,4 +1,4 @@
-import { invalidParams } from "@pkiserver/kit";
+import { invalidParams } from "@pkiserver/kit/core";
 
 /** `-32602` in the contract's wording when `value` is outside [min, max] characters. */
 export function checkLength(field: string, value: string, min: number, max: number): void {

@@ -1,4 +1,4 @@
-import { AppError, constantTimeEqual } from "@pkiserver/kit";
+import { AppError, constantTimeEqual } from "@pkiserver/kit/core";
 import { type ApiKeyView, SECRET_MAX_LENGTH, toView } from "./api-key";
 import { findApiKey } from "./get-api-key";
 import type { ApiKeyDeps } from "./ports";

@@ -7,7 +7,7 @@ import {
   NONCE_TTL_MS,
   requestSigningPayload,
   SIGNATURE_WINDOW_MS,
-} from "@pkiserver/kit";
+} from "@pkiserver/kit/core";
 import { codeOf, ED25519_PUBLIC_PEM, makeDeps, type TestDeps } from "../testing/fixtures";
 import { addApiKey } from "./add-api-key";
 import { updateApiKey } from "./update-api-key";

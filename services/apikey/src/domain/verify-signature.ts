@@ -1,4 +1,4 @@
-import { AppError, NONCE_TTL_MS, SIGNATURE_WINDOW_MS, verifyEd25519, verifyHmac } from "@pkiserver/kit";
+import { AppError, NONCE_TTL_MS, SIGNATURE_WINDOW_MS, verifyEd25519, verifyHmac } from "@pkiserver/kit/core";
 import { type ApiKeyRecord, type ApiKeyView, toView } from "./api-key";
 import { findApiKey } from "./get-api-key";
 import type { ApiKeyDeps } from "./ports";

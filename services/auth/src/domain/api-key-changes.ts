@@ -1,4 +1,4 @@
-import { scopesWithin } from "@pkiserver/kit";
+import { scopesWithin } from "@pkiserver/kit/core";
 import type { AuthDeps } from "./deps";
 import { RevokeReason, type Session } from "./model";
 

@@ -1,4 +1,4 @@
-import { AppError } from "@pkiserver/kit";
+import { AppError } from "@pkiserver/kit/core";
 import type { AuthDeps } from "./deps";
 import type { TokenPair } from "./model";
 import { openSession, presentedSession, recheckApiKey, revokeIfKeyChanged } from "./sessions";

@@ -1,4 +1,4 @@
-import { AppError } from "@pkiserver/kit";
+import { AppError } from "@pkiserver/kit/core";
 import type { AccessTokenClaims } from "../tokens/access-token";
 import type { AuthDeps } from "./deps";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { AppError, ed25519Sign, grantSigningPayload, hmacSignature } from "@pkiserver/kit";
+import { AppError, ed25519Sign, grantSigningPayload, hmacSignature } from "@pkiserver/kit/core";
 import { ALL, harness, SECRET } from "../test-support";
 import { issueTokenForClient } from "./issue-token";
 

@@ -5,7 +5,7 @@ import {
   normaliseScopes,
   parseScopes,
   scopesWithin,
-} from "@pkiserver/kit";
+} from "@pkiserver/kit/core";
 import type { AuthDeps } from "./deps";
 import { normaliseIp } from "./ip";
 import { type ApiKeyInfo, RevokeReason, type TokenPair } from "./model";

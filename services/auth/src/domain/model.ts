@@ -1,4 +1,4 @@
-import type { Scope } from "@pkiserver/kit";
+import type { Scope } from "@pkiserver/kit/core";
 
 /** A session: one chain of refresh tokens and the access tokens issued along it. */
 export interface Session {

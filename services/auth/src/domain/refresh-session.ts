@@ -1,4 +1,4 @@
-import { AppError } from "@pkiserver/kit";
+import { AppError } from "@pkiserver/kit/core";
 import type { AuthDeps } from "./deps";
 import { RevokeReason, type TokenPair } from "./model";
 import { newRefreshToken } from "./refresh-token";

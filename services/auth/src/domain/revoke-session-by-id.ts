@@ -1,4 +1,4 @@
-import { AppError } from "@pkiserver/kit";
+import { AppError } from "@pkiserver/kit/core";
 import type { AuthDeps } from "./deps";
 import { isLive, RevokeReason } from "./model";
 import { isSessionId } from "./refresh-token";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { AppError } from "@pkiserver/kit";
+import { AppError } from "@pkiserver/kit/core";
 import { harness, SECRET } from "../test-support";
 import { introspectToken } from "./introspect-token";
 import { issueTokenForClient } from "./issue-token";

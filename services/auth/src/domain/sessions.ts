@@ -1,4 +1,4 @@
-import { AppError, type Scope, scopesWithin } from "@pkiserver/kit";
+import { AppError, type Scope, scopesWithin } from "@pkiserver/kit/core";
 import { signAccessToken } from "../tokens/access-token";
 import type { AuthDeps } from "./deps";
 import { normaliseIp } from "./ip";

@@ -1,4 +1,4 @@
-import { invalidParams } from "@pkiserver/kit";
+import { invalidParams } from "@pkiserver/kit/core";
 
 /** Length check with the contract's message shape (`field -> Invalid length! …`). */
 export function checkLength(field: string, value: string | readonly unknown[], min: number, max: number): void {

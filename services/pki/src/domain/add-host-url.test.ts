@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { randomPubKey } from "@pkiserver/contract";
 import { hasCode, invalidField, testDeps } from "../test-support";
 import { addHostUrl } from "./add-host-url";
-import { randomPubKey } from "./pubkey";
 import { setHost } from "./set-host";
 
 describe("addHostUrl", () => {

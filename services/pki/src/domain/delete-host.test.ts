@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { randomPubKey } from "@pkiserver/contract";
 import { hasCode, testDeps } from "../test-support";
 import { deleteHost } from "./delete-host";
 import { getKeyHistory } from "./get-key-history";
-import { randomPubKey } from "./pubkey";
 import { setHost } from "./set-host";
 import { setKey } from "./set-key";
 

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { randomPubKey } from "@pkiserver/contract";
 import { hasCode, newRef, testDeps } from "../test-support";
 import { deleteKey } from "./delete-key";
 import { getKeyHistory } from "./get-key-history";
-import { randomPubKey } from "./pubkey";
 import { setKey } from "./set-key";
 
 describe("deleteKey", () => {

@@ -29,5 +29,3 @@ export interface KeyEntry {
   readonly userPubKey?: string | undefined;
   readonly customData?: string | undefined;
 }
-
-export const MAX_CUSTOM_DATA_BYTES = 4096;

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { randomPubKey } from "@pkiserver/contract";
 import { hasCode, invalidField, testDeps } from "../test-support";
 import { addHostUrl } from "./add-host-url";
 import { getHost } from "./get-host";
 import { listHosts } from "./list-hosts";
-import { randomPubKey } from "./pubkey";
 import { setHost } from "./set-host";
 
 describe("getHost and listHosts", () => {

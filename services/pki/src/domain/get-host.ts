@@ -1,4 +1,4 @@
-import { AppError, invalidParams } from "@pkiserver/kit";
+import { AppError, invalidParams } from "@pkiserver/kit/core";
 import type { Host } from "./entities";
 import type { PkiDeps } from "./ports";
 import { checkHostUrl, checkPubKey } from "./validate";

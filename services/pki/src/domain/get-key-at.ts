@@ -1,4 +1,4 @@
-import { AppError } from "@pkiserver/kit";
+import { AppError } from "@pkiserver/kit/core";
 import type { KeyRecord, KeyRef } from "./entities";
 import type { PkiDeps } from "./ports";
 import { checkDate, checkRef } from "./validate";

@@ -1,55 +1,45 @@
-import { invalidParams } from "@pkiserver/kit";
-import { type KeyRef, MAX_CUSTOM_DATA_BYTES } from "./entities";
-import { isValidPubKey } from "./pubkey";
+import { fields, object } from "@pkiserver/contract";
+import { invalidParams } from "@pkiserver/kit/core";
+import type { KeyRef } from "./entities";
 
-// The gateway validates parameters first; the service checks again because its
-// gRPC port has other callers and its stores rely on these bounds.
+// The gateway validates parameters first; the service checks again, with the
+// same schemas (the contract package), because its gRPC port has other callers
+// and its stores rely on these bounds.
 
-export function checkLength(field: string, value: string, min: number, max: number): string {
-  if (typeof value !== "string") throw invalidParams(`${field} -> Expected string`);
-  if (value.length < min) throw invalidParams(`${field} -> Invalid length! Expected min ${min}, get ${value.length}`);
-  if (value.length > max) throw invalidParams(`${field} -> Invalid length! Expected max ${max}, get ${value.length}`);
-  return value;
-}
+const keyRef = object(fields.keyRef);
 
 export function checkPubKey(field: string, value: string): string {
-  if (!isValidPubKey(value)) throw invalidParams(`${field} -> Invalid public key`);
-  return value;
+  return fields.pubKey.parse(value, [field]);
 }
 
-export const checkHostUrl = (value: string): string => checkLength("hostUrl", value, 3, 2048);
+export const checkHostUrl = (value: string): string => fields.hostUrl.parse(value, ["hostUrl"]);
 
 export function checkRef(ref: KeyRef): KeyRef {
-  return {
-    userId: checkLength("userId", ref.userId, 3, 128),
-    instanceId: checkPubKey("instanceId", ref.instanceId),
-    contextId: checkLength("contextId", ref.contextId, 3, 128),
-  };
+  return keyRef.parse(ref, []);
 }
 
 export function checkDate(date: number): number {
-  if (!Number.isSafeInteger(date) || date < 0) throw invalidParams("date -> Expected integer in range [0,∞]");
-  return date;
+  return fields.date.parse(date, ["date"]);
 }
 
 // Refuses parsing anything far beyond the limit, so a hostile value costs little.
-const MAX_RAW_CUSTOM_DATA_CHARS = 16 * MAX_CUSTOM_DATA_BYTES;
+const MAX_RAW_CUSTOM_DATA_CHARS = 16 * fields.CUSTOM_DATA_MAX_BYTES;
 
-/** Parses caller JSON and returns it serialised compactly, at most 4 KiB. */
+/**
+ * Parses caller JSON (gRPC carries it as text) and returns it serialised
+ * compactly, within the contract's bound.
+ */
 export function checkCustomData(json: string): string {
-  if (json.length > MAX_RAW_CUSTOM_DATA_CHARS) throw tooLarge(Buffer.byteLength(json, "utf8"));
+  if (json.length > MAX_RAW_CUSTOM_DATA_CHARS) throw invalidParams(`customData -> ${tooLong(json.length)}`);
   let value: unknown;
   try {
     value = JSON.parse(json);
   } catch {
     throw invalidParams("customData -> Expected JSON");
   }
-  const serialised = JSON.stringify(value);
-  const size = Buffer.byteLength(serialised, "utf8");
-  if (size > MAX_CUSTOM_DATA_BYTES) throw tooLarge(size);
-  return serialised;
+  return fields.customData.parse(value, ["customData"]);
 }
 
-function tooLarge(size: number): Error {
-  return invalidParams(`customData -> Too large! Expected at most ${MAX_CUSTOM_DATA_BYTES} bytes, get ${size}`);
+function tooLong(size: number): string {
+  return `Serialised value too long! Expected max ${fields.CUSTOM_DATA_MAX_BYTES} bytes, get ${size}`;
 }

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { randomPubKey } from "@pkiserver/contract";
 import { testDeps } from "../test-support";
 import { deleteHost } from "./delete-host";
-import { randomPubKey } from "./pubkey";
 import { setHost } from "./set-host";
 import { verifyHostById } from "./verify-host-by-id";
 import { verifyHostByPub } from "./verify-host-by-pub";

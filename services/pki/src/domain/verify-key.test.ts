@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { randomPubKey } from "@pkiserver/contract";
 import { hasCode, newRef, testDeps } from "../test-support";
 import { deleteKey } from "./delete-key";
-import { randomPubKey } from "./pubkey";
 import { setKey } from "./set-key";
 import { verifyKey } from "./verify-key";
 

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it, mock } from "node:test";
+import { randomPubKey } from "@pkiserver/contract";
 import { AppError, type ErrorCode } from "@pkiserver/kit";
 import type { KeyRecord, KeyRef } from "../domain/entities";
 import type { Clock, HostStore, KeyHistoryStore } from "../domain/ports";
-import { randomPubKey } from "../domain/pubkey";
 
 export interface ContractStores {
   readonly hosts: HostStore;

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { describe, it } from "node:test";
+import { randomPubKey } from "@pkiserver/contract";
 import { type BusMessage, createLogger, decodeEvent, Events, MemoryEventBus } from "@pkiserver/kit";
 import type { KeyRecord } from "../../domain/entities";
-import { randomPubKey } from "../../domain/pubkey";
 import { BusPkiEvents } from "./publisher";
 
 const silent = () => createLogger({ name: "test", level: "silent" });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { AppError } from "@pkiserver/kit";
+import { AppError } from "@pkiserver/kit/core";
 import { array, integer, json, literal, object, oneOf, optional, parseParams, pubKey, refine, string } from "./schema";
 
 function dataOf(fn: () => unknown): unknown {

@@ -1,5 +1,5 @@
-import { invalidParams } from "@pkiserver/kit";
-import { isValidPubKey } from "@pkiserver/pki/pubkey";
+import { invalidParams } from "@pkiserver/kit/core";
+import { isValidPubKey } from "./pubkey";
 
 /*
  * A small declarative validator for JSON-RPC params. Failures are `-32602`

@@ -1,0 +1,3 @@
+// The `@pkiserver/kit/grpc` entry: gRPC servers, clients (over the network or in process) and call scoping.
+export * from "./call";
+export * from "./grpc";
