@@ -276,7 +276,7 @@ const definitions: MethodDef[] = [
     },
   ),
   method("user/deleteApiKey", "user:write", object({ apiKeyId }), async (p, ctx) => {
-    await ctx.clients.apikey.deleteApiKey({ apiKeyId: p.apiKeyId }, ctx.call);
+    await ctx.clients.apikey.deleteApiKey({ apiKeyId: p.apiKeyId, callerScope: callerOf(ctx).scopes }, ctx.call);
     ctx.revocations.applyKeyChange({
       apiKeyId: p.apiKeyId,
       at: Date.now(),

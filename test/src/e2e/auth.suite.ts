@@ -486,6 +486,50 @@ export function authSuite(ctx: () => Ctx): void {
       await ok(url(), "user/deleteApiKey", { apiKeyId: writer.apiKeyId }, bearer(admin.accessToken));
     });
 
+    it("refuses a caller managing a key that holds scopes the caller lacks (73), and leaves that key as it was", async () => {
+      const writer = await addSecretKey(["user:read_write"], "writer");
+      const t = await tokenFor(url(), writer.apiKeyId, writer.clientSecret);
+      const strong = await addSecretKey(["user:read_write", "pkiadmin:read_write"], "strong");
+      const strongToken = await tokenFor(url(), strong.apiKeyId, strong.clientSecret);
+      const before = await ok<{ apiKey: ApiKeyView }>(
+        url(),
+        "user/getApiKey",
+        { apiKeyId: strong.apiKeyId },
+        bearer(admin.accessToken),
+      );
+      const attempts: [string, Record<string, unknown>][] = [
+        ["user/updateApiKey", { apiKeyId: strong.apiKeyId, enabled: false }],
+        ["user/updateApiKey", { apiKeyId: strong.apiKeyId, enabled: true }],
+        ["user/updateApiKey", { apiKeyId: strong.apiKeyId, maxScope: ["user:read"] }],
+        ["user/updateApiKey", { apiKeyId: strong.apiKeyId, name: "taken-over" }],
+        ["user/deleteApiKey", { apiKeyId: strong.apiKeyId }],
+      ];
+      for (const [method, params] of attempts) {
+        assert.equal((await errCode(url(), method, params, bearer(t.accessToken))).code, 73, JSON.stringify(params));
+      }
+      const after = await ok<{ apiKey: ApiKeyView }>(
+        url(),
+        "user/getApiKey",
+        { apiKeyId: strong.apiKeyId },
+        bearer(admin.accessToken),
+      );
+      assert.deepEqual(after, before);
+      await ok(url(), "pkiAdmin/listHosts", {}, bearer(strongToken.accessToken));
+
+      // Within its own scopes the same caller manages keys as before.
+      const weak = await addSecretKey(["user:read"], "weak");
+      await ok(
+        url(),
+        "user/updateApiKey",
+        { apiKeyId: weak.apiKeyId, name: "managed", enabled: false },
+        bearer(t.accessToken),
+      );
+      await ok(url(), "user/deleteApiKey", { apiKeyId: weak.apiKeyId }, bearer(t.accessToken));
+      for (const id of [writer.apiKeyId, strong.apiKeyId]) {
+        await ok(url(), "user/deleteApiKey", { apiKeyId: id }, bearer(admin.accessToken));
+      }
+    });
+
     it("refuses an 11th key (72)", async () => {
       const list = await ok<{ list: ApiKeyView[] }>(url(), "user/listApiKeys", {}, bearer(admin.accessToken));
       const added: string[] = [];
