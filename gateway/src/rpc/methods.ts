@@ -1,4 +1,4 @@
-import { AppError, type CallOptions, type Scope } from "@pkiserver/kit";
+import { AppError, type CallOptions, nonceProblem, type Scope } from "@pkiserver/kit";
 import { apikeyV1, type authV1, type pkiV1 } from "@pkiserver/proto";
 import type { Caller } from "../auth/authenticate";
 import type { RevocationCache } from "../auth/revocations";
@@ -151,7 +151,7 @@ const definitions: MethodDef[] = [
         clientId: string(3, 128),
         signature: string(0, 4096),
         timestamp: integer(),
-        nonce: string(0, 64),
+        nonce: refine(string(0, 64), nonceProblem),
         scope: scopeList,
         data: optional(string(0, 512)),
       }),

@@ -4,6 +4,9 @@ import {
   ed25519Sign,
   grantSigningPayload,
   hmacSignature,
+  NONCE_PATTERN,
+  nonceProblem,
+  parseSignatureCredentials,
   requestSigningPayload,
   verifyEd25519,
   verifyHmac,
@@ -44,5 +47,49 @@ describe("signature vectors of API.md", () => {
     assert.ok(verifyEd25519(PUBLIC, grant, g));
     assert.ok(verifyEd25519(PUBLIC, req, r));
     assert.ok(!verifyEd25519(PUBLIC, req, g));
+  });
+});
+
+describe("nonces (API.md section 3)", () => {
+  it("a nonce that could move characters between nonce and data is refused, so a grant string splits one way only", () => {
+    // Both grants sign the same bytes: with such nonces a signature could be replayed under a fresh nonce.
+    const a = grantSigningPayload(1752006667020, "n1", "x;\n\ny");
+    const b = grantSigningPayload(1752006667020, "n1;\n\nx", "y");
+    assert.deepEqual(a, b);
+    assert.equal(nonceProblem("n1"), undefined);
+    assert.equal(nonceProblem("n1;\n\nx"), "Invalid characters! Expected only A-Z a-z 0-9 + / = _ -");
+  });
+
+  it("accepts 1..64 characters of the base64 and base64url alphabets", () => {
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-";
+    for (const nonce of [
+      "a",
+      "3xUee4EA0gr8dg==",
+      "n-1",
+      "x_y",
+      "Z".repeat(64),
+      alphabet.slice(0, 64),
+      alphabet.slice(4),
+    ]) {
+      assert.equal(nonceProblem(nonce), undefined, nonce);
+      assert.ok(NONCE_PATTERN.test(nonce), nonce);
+    }
+  });
+
+  it("refuses an empty or over-long nonce and any character outside the alphabets", () => {
+    assert.equal(nonceProblem(""), "Invalid length! Expected min 1, get 0");
+    assert.equal(nonceProblem("a".repeat(65)), "Invalid length! Expected max 64, get 65");
+    for (const nonce of ["a;b", "a\nb", "a\rb", "a b", "a.b", "a:b", "a%3B", "é", "a\u0000", "a\tb", "a\n"]) {
+      assert.match(String(nonceProblem(nonce)), /^Invalid characters!/, JSON.stringify(nonce));
+      assert.ok(!NONCE_PATTERN.test(nonce), JSON.stringify(nonce));
+    }
+  });
+
+  it("a signature header with a nonce outside the alphabet does not parse", () => {
+    const sig = "X62q9WMd9TP4lTSiMKUk/R9yVlw=";
+    assert.ok(parseSignatureCredentials(`key;1;1702555410352;3xUee4EA0gr8dg==;${sig}`));
+    for (const nonce of ["a.b", "a b", "", "é", "a".repeat(65), "a,b"]) {
+      assert.equal(parseSignatureCredentials(`key;1;1702555410352;${nonce};${sig}`), undefined, nonce);
+    }
   });
 });

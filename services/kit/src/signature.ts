@@ -10,6 +10,27 @@ export const SIGNATURE_WINDOW_MS = 10 * 60_000;
 export const NONCE_TTL_MS = 20 * 60_000;
 export const SIGNATURE_SCHEME = "pmx-hmac-sha256";
 
+export const NONCE_MAX_LENGTH = 64;
+/**
+ * A nonce is 1..64 characters of the base64 and base64url alphabets (API.md
+ * section 3). Neither `;` nor a line break can occur in it, so a signed string
+ * `<ts>;<nonce>;…` splits into nonce and data one way only: a signature cannot
+ * be replayed under another nonce by moving characters between the two.
+ */
+export const NONCE_PATTERN = /^[A-Za-z0-9+/=_-]{1,64}$/;
+
+/**
+ * Why `value` is no nonce, in the words of a `-32602` message (its path is
+ * left to the caller), or undefined for a valid nonce. The one definition of
+ * the rule: the gateway's params schema, auth and apikey all use it.
+ */
+export function nonceProblem(value: string): string | undefined {
+  if (value.length < 1) return "Invalid length! Expected min 1, get 0";
+  if (value.length > NONCE_MAX_LENGTH) return `Invalid length! Expected max ${NONCE_MAX_LENGTH}, get ${value.length}`;
+  if (!NONCE_PATTERN.test(value)) return "Invalid characters! Expected only A-Z a-z 0-9 + / = _ -";
+  return undefined;
+}
+
 /** `<ts>;<nonce>;METHOD\nURI\nBODY\n` for a signed HTTP request. */
 export function requestSigningPayload(
   timestamp: number,
@@ -92,7 +113,7 @@ export function parseSignatureCredentials(value: string): SignatureHeader | unde
   if (parts.length !== 5) return undefined;
   const [apiKeyId, version, ts, nonce, signature] = parts as [string, string, string, string, string];
   if (version !== "1" || !/^\d{1,16}$/.test(ts)) return undefined;
-  if (apiKeyId.length < 1 || apiKeyId.length > 128 || nonce.length < 1 || nonce.length > 64) return undefined;
+  if (apiKeyId.length < 1 || apiKeyId.length > 128 || nonceProblem(nonce) !== undefined) return undefined;
   if (signature.length < 1 || signature.length > 4096) return undefined;
   return { apiKeyId, version, timestamp: Number(ts), nonce, signature };
 }

@@ -235,6 +235,26 @@ export function authSuite(ctx: () => Ctx): void {
       }
     });
 
+    it("client_signature refuses a nonce outside the base64 alphabets (-32602), so a signature cannot be replayed under another nonce", async () => {
+      const key = await addSecretKey(["pki:read"]);
+      const ts = Date.now();
+      const sig = hmacSignature(key.clientSecret, grantSigningPayload(ts, "r1", "x;\n\ny"));
+      const grant = { grantType: "client_signature", clientId: key.apiKeyId, timestamp: ts, signature: sig, scope: [] };
+      usedSecrets.add(
+        (await ok<TokenResult>(url(), "auth/token", { ...grant, nonce: "r1", data: "x;\n\ny" })).accessToken,
+      );
+      // The signed bytes read the same as nonce `r1;\n\nx` with data `y`: a fresh nonce for the replay cache.
+      const replay = await errCode(url(), "auth/token", { ...grant, nonce: "r1;\n\nx", data: "y" });
+      assert.equal(replay.code, -32602);
+      assert.equal(replay.data, "nonce -> Invalid characters! Expected only A-Z a-z 0-9 + / = _ -");
+      for (const nonce of ["", "a.b", "a b", "é"]) {
+        const signature = hmacSignature(key.clientSecret, grantSigningPayload(ts, nonce, undefined));
+        const e = await errCode(url(), "auth/token", { ...grant, nonce, signature });
+        assert.equal(e.code, -32602, JSON.stringify(nonce));
+      }
+      await ok(url(), "user/deleteApiKey", { apiKeyId: key.apiKeyId }, bearer(admin.accessToken));
+    });
+
     it("refresh rotates: the old pair stops at once, the new one works, and reuse revokes the session (75)", async () => {
       const t1 = await tokenFor(url(), first.apiKeyId, first.apiKeySecret, ["user:read"]);
       const t2 = await ok<TokenResult>(url(), "auth/token", {
@@ -398,6 +418,22 @@ export function authSuite(ctx: () => Ctx): void {
       assert.ok((edOk.json as { result?: unknown }).result, edOk.text);
       for (const id of [k.apiKeyId, apiKeyId])
         await ok(url(), "user/deleteApiKey", { apiKeyId: id }, bearer(admin.accessToken));
+    });
+
+    it("refuses a signed request whose nonce is outside the base64 alphabets (14), however well signed", async () => {
+      const k = await addSecretKey(["user:read"]);
+      const body = rpcBody("user/listApiKeys", {});
+      for (const nonce of ["a.b", "a b", "a,b", "é", "a".repeat(65)]) {
+        const reply = await post(url(), body, signed(k.apiKeyId, { secret: k.clientSecret }, body, { nonce }));
+        assert.equal((reply.json as { error?: { code: number } }).error?.code, 14, JSON.stringify(nonce));
+      }
+      const fine = await post(
+        url(),
+        body,
+        signed(k.apiKeyId, { secret: k.clientSecret }, body, { nonce: "a-b_c+d/e=" }),
+      );
+      assert.ok((fine.json as { result?: unknown }).result, fine.text);
+      await ok(url(), "user/deleteApiKey", { apiKeyId: k.apiKeyId }, bearer(admin.accessToken));
     });
 
     it("refuses a caller lacking the method's scope (73)", async () => {
