@@ -93,3 +93,39 @@ describe("nonces (API.md section 3)", () => {
     }
   });
 });
+
+/** The spellings of a base64 signature a lenient decoder reads as the same bytes: other last characters, padding changed. */
+function lenientSpellings(sig: string): string[] {
+  const data = sig.replace(/=+$/, "");
+  const padding = sig.slice(data.length);
+  const bytes = Buffer.from(sig, "base64");
+  const out = [..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"]
+    .map((c) => `${data.slice(0, -1)}${c}${padding}`)
+    .filter((t) => t !== sig && Buffer.from(t, "base64").equals(bytes));
+  out.push(data, `${sig}=`, `${sig}==`);
+  for (const t of out) assert.ok(Buffer.from(t, "base64").equals(bytes), t);
+  return out;
+}
+
+describe("signatures are canonical base64 (API.md section 3)", () => {
+  it("an Ed25519 signature is refused under each of its other spellings", () => {
+    const req = requestSigningPayload(1702555410352, "3xUee4EA0gr8dg==", "POST", "/main", BODY);
+    const r = "GnmWxIlc3KDPc5ZzpMXFDdxigSiK7YsaszwG9yuTmEO9xC7+aFhEXgTa1Zz9oZ5lpaDeBUnX8Sc7zwNmGAD/CA==";
+    const spellings = lenientSpellings(r);
+    assert.equal(spellings.length, 15 + 3);
+    for (const t of spellings) assert.equal(verifyEd25519(PUBLIC, req, t), false, t);
+    assert.ok(verifyEd25519(PUBLIC, req, r));
+  });
+
+  it("an HMAC signature is refused under each of its other spellings", () => {
+    const secret = "CspXxVtTyE3sf6jB7z4CSjxoymuS2H67ZjNDfovTu3i8";
+    const p = requestSigningPayload(1702555410352, "3xUee4EA0gr8dg==", "POST", "/main", BODY);
+    const spellings = lenientSpellings("X62q9WMd9TP4lTSiMKUk/R9yVlw=");
+    assert.equal(spellings.length, 3 + 3);
+    for (const t of spellings) assert.equal(verifyHmac(secret, p, t), false, t);
+    assert.ok(verifyHmac(secret, p, "X62q9WMd9TP4lTSiMKUk/R9yVlw="));
+    for (const t of ["", "X62q9WMd9TP4lTSiMKUk/R9yVlw=X62q", "X62q9WMd9TP4lTSiMKUk_R9yVlw="]) {
+      assert.equal(verifyHmac(secret, p, t), false, t);
+    }
+  });
+});

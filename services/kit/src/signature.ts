@@ -1,10 +1,14 @@
 import { createHmac, createPrivateKey, createPublicKey, sign, timingSafeEqual, verify } from "node:crypto";
+import { decodeCanonicalBase64 } from "./base64";
 
 /*
  * Request signing (API.md section 3) and the client_signature grant use one
  * signature scheme: HMAC-SHA256 truncated to 20 bytes for secret keys, Ed25519
- * for public-key keys, both base64.
+ * for public-key keys, both in canonical base64 (padded, no stray bits).
  */
+
+const HMAC_SIGNATURE_BYTES = 20;
+const ED25519_SIGNATURE_BYTES = 64;
 
 export const SIGNATURE_WINDOW_MS = 10 * 60_000;
 export const NONCE_TTL_MS = 20 * 60_000;
@@ -51,8 +55,12 @@ export function grantSigningPayload(timestamp: number, nonce: string, data: stri
   return Buffer.from(`${timestamp};${nonce};\n\n${data ?? ""}\n`, "utf8");
 }
 
+function hmacBytes(secret: string, payload: Buffer): Buffer {
+  return createHmac("sha256", Buffer.from(secret, "utf8")).update(payload).digest().subarray(0, HMAC_SIGNATURE_BYTES);
+}
+
 export function hmacSignature(secret: string, payload: Buffer): string {
-  return createHmac("sha256", Buffer.from(secret, "utf8")).update(payload).digest().subarray(0, 20).toString("base64");
+  return hmacBytes(secret, payload).toString("base64");
 }
 
 /** Constant-time comparison of two strings (lengths are not secret). */
@@ -68,7 +76,14 @@ export function constantTimeEqual(a: string, b: string): boolean {
 }
 
 export function verifyHmac(secret: string, payload: Buffer, signature: string): boolean {
-  return constantTimeEqual(hmacSignature(secret, payload), signature);
+  const expected = hmacBytes(secret, payload);
+  const given = decodeCanonicalBase64(signature, "base64");
+  if (given === undefined || given.length !== HMAC_SIGNATURE_BYTES) {
+    // Still spend the comparison so a malformed signature is not told apart by timing.
+    timingSafeEqual(expected, expected);
+    return false;
+  }
+  return timingSafeEqual(expected, given);
 }
 
 export function ed25519Sign(privateKeyPem: string, payload: Buffer): string {
@@ -76,9 +91,10 @@ export function ed25519Sign(privateKeyPem: string, payload: Buffer): string {
 }
 
 export function verifyEd25519(publicKeyPem: string, payload: Buffer, signature: string): boolean {
-  if (!/^[A-Za-z0-9+/]{86}==$/.test(signature)) return false;
+  const given = decodeCanonicalBase64(signature, "base64");
+  if (given === undefined || given.length !== ED25519_SIGNATURE_BYTES) return false;
   try {
-    return verify(null, payload, createPublicKey(publicKeyPem), Buffer.from(signature, "base64"));
+    return verify(null, payload, createPublicKey(publicKeyPem), given);
   } catch {
     return false;
   }
