@@ -175,4 +175,26 @@ describe("method table", () => {
     })) as Record<string, unknown>;
     assert.equal(forked.tokenType, "Bearer");
   });
+
+  it("refuses a client_signature nonce outside the base64 alphabets with -32602 before asking auth", async () => {
+    const issued = gw.fakes.calls.filter((c) => c.rpc === "issueToken").length;
+    const grant = {
+      grantType: "client_signature",
+      clientId: "k-m",
+      signature: "sig",
+      timestamp: 1752006667020,
+      scope: [],
+    };
+    const cases: [string, string][] = [
+      ["abc;\n\nx", "nonce -> Invalid characters! Expected only A-Z a-z 0-9 + / = _ -"],
+      ["a.b", "nonce -> Invalid characters! Expected only A-Z a-z 0-9 + / = _ -"],
+      ["", "nonce -> Invalid length! Expected min 1, get 0"],
+      ["a".repeat(65), "nonce -> Invalid length! Expected max 64, get 65"],
+    ];
+    for (const [nonce, data] of cases) {
+      const res = await post(gw, rpc("auth/token", { ...grant, nonce }));
+      assert.deepEqual((res.json as { error?: unknown }).error, { code: -32602, message: "Invalid params", data });
+    }
+    assert.equal(gw.fakes.calls.filter((c) => c.rpc === "issueToken").length, issued);
+  });
 });

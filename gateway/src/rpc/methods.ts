@@ -198,7 +198,7 @@ const handlers: { [N in MethodName]: (params: ParamsOf<N>, ctx: MethodContext) =
     return OK;
   },
   "user/deleteApiKey": async (p, ctx) => {
-    await ctx.clients.apikey.deleteApiKey({ apiKeyId: p.apiKeyId }, ctx.call);
+    await ctx.clients.apikey.deleteApiKey({ apiKeyId: p.apiKeyId, callerScope: callerOf(ctx).scopes }, ctx.call);
     ctx.revocations.applyKeyChange({
       apiKeyId: p.apiKeyId,
       at: Date.now(),

@@ -108,9 +108,9 @@ describe("apikey gRPC service (in-memory stores)", () => {
     assert.deepEqual(emptied.apiKey?.maxScope, []);
     assert.equal(emptied.apiKey?.enabled, false);
 
-    await c.deleteApiKey({ apiKeyId });
+    await c.deleteApiKey({ apiKeyId, callerScope: ALL });
     assert.equal((await rejection(c.getApiKey({ apiKeyId }))).rpcCode, 71);
-    assert.equal((await rejection(c.deleteApiKey({ apiKeyId }))).rpcCode, 71);
+    assert.equal((await rejection(c.deleteApiKey({ apiKeyId, callerScope: ALL }))).rpcCode, 71);
 
     await new Promise((r) => setTimeout(r, 50));
     const mine = received.filter((m) => {

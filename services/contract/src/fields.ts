@@ -1,4 +1,5 @@
-import { array, integer, json, pubKey as pubKeySchema, string } from "./schema";
+import { nonceProblem } from "@pkiserver/kit/core";
+import { array, integer, json, pubKey as pubKeySchema, refine, string } from "./schema";
 
 /*
  * Every parameter of the public API, defined once (types and ranges of the
@@ -44,7 +45,8 @@ export const sessionName = string(0, 128);
 export const clientId = string(3, 128);
 export const signature = string(0, 4096);
 export const timestamp = integer();
-export const nonce = string(0, 64);
+/** 1..64 characters of the base64 alphabets, so a signed string splits one way only (API.md section 3). */
+export const nonce = refine(string(0, 64), nonceProblem);
 /** The optional `data` a `client_signature` grant signs. */
 export const grantData = string(0, 512);
 

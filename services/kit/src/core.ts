@@ -6,6 +6,7 @@
  * `/mongo`, `/config`, `/telemetry`); `@pkiserver/kit` gathers everything for
  * composition roots.
  */
+export * from "./base64";
 export * from "./errors";
 export * from "./scope";
 export * from "./secret-box";

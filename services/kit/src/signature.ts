@@ -1,14 +1,39 @@
 import { createHmac, createPrivateKey, createPublicKey, sign, timingSafeEqual, verify } from "node:crypto";
+import { decodeCanonicalBase64 } from "./base64";
 
 /*
  * Request signing (API.md section 3) and the client_signature grant use one
  * signature scheme: HMAC-SHA256 truncated to 20 bytes for secret keys, Ed25519
- * for public-key keys, both base64.
+ * for public-key keys, both in canonical base64 (padded, no stray bits).
  */
+
+const HMAC_SIGNATURE_BYTES = 20;
+const ED25519_SIGNATURE_BYTES = 64;
 
 export const SIGNATURE_WINDOW_MS = 10 * 60_000;
 export const NONCE_TTL_MS = 20 * 60_000;
 export const SIGNATURE_SCHEME = "pmx-hmac-sha256";
+
+export const NONCE_MAX_LENGTH = 64;
+/**
+ * A nonce is 1..64 characters of the base64 and base64url alphabets (API.md
+ * section 3). Neither `;` nor a line break can occur in it, so a signed string
+ * `<ts>;<nonce>;…` splits into nonce and data one way only: a signature cannot
+ * be replayed under another nonce by moving characters between the two.
+ */
+export const NONCE_PATTERN = /^[A-Za-z0-9+/=_-]{1,64}$/;
+
+/**
+ * Why `value` is no nonce, in the words of a `-32602` message (its path is
+ * left to the caller), or undefined for a valid nonce. The one definition of
+ * the rule: the gateway's params schema, auth and apikey all use it.
+ */
+export function nonceProblem(value: string): string | undefined {
+  if (value.length < 1) return "Invalid length! Expected min 1, get 0";
+  if (value.length > NONCE_MAX_LENGTH) return `Invalid length! Expected max ${NONCE_MAX_LENGTH}, get ${value.length}`;
+  if (!NONCE_PATTERN.test(value)) return "Invalid characters! Expected only A-Z a-z 0-9 + / = _ -";
+  return undefined;
+}
 
 /** `<ts>;<nonce>;METHOD\nURI\nBODY\n` for a signed HTTP request. */
 export function requestSigningPayload(
@@ -30,8 +55,12 @@ export function grantSigningPayload(timestamp: number, nonce: string, data: stri
   return Buffer.from(`${timestamp};${nonce};\n\n${data ?? ""}\n`, "utf8");
 }
 
+function hmacBytes(secret: string, payload: Buffer): Buffer {
+  return createHmac("sha256", Buffer.from(secret, "utf8")).update(payload).digest().subarray(0, HMAC_SIGNATURE_BYTES);
+}
+
 export function hmacSignature(secret: string, payload: Buffer): string {
-  return createHmac("sha256", Buffer.from(secret, "utf8")).update(payload).digest().subarray(0, 20).toString("base64");
+  return hmacBytes(secret, payload).toString("base64");
 }
 
 /** Constant-time comparison of two strings (lengths are not secret). */
@@ -47,7 +76,14 @@ export function constantTimeEqual(a: string, b: string): boolean {
 }
 
 export function verifyHmac(secret: string, payload: Buffer, signature: string): boolean {
-  return constantTimeEqual(hmacSignature(secret, payload), signature);
+  const expected = hmacBytes(secret, payload);
+  const given = decodeCanonicalBase64(signature, "base64");
+  if (given === undefined || given.length !== HMAC_SIGNATURE_BYTES) {
+    // Still spend the comparison so a malformed signature is not told apart by timing.
+    timingSafeEqual(expected, expected);
+    return false;
+  }
+  return timingSafeEqual(expected, given);
 }
 
 export function ed25519Sign(privateKeyPem: string, payload: Buffer): string {
@@ -55,9 +91,10 @@ export function ed25519Sign(privateKeyPem: string, payload: Buffer): string {
 }
 
 export function verifyEd25519(publicKeyPem: string, payload: Buffer, signature: string): boolean {
-  if (!/^[A-Za-z0-9+/]{86}==$/.test(signature)) return false;
+  const given = decodeCanonicalBase64(signature, "base64");
+  if (given === undefined || given.length !== ED25519_SIGNATURE_BYTES) return false;
   try {
-    return verify(null, payload, createPublicKey(publicKeyPem), Buffer.from(signature, "base64"));
+    return verify(null, payload, createPublicKey(publicKeyPem), given);
   } catch {
     return false;
   }
@@ -92,7 +129,7 @@ export function parseSignatureCredentials(value: string): SignatureHeader | unde
   if (parts.length !== 5) return undefined;
   const [apiKeyId, version, ts, nonce, signature] = parts as [string, string, string, string, string];
   if (version !== "1" || !/^\d{1,16}$/.test(ts)) return undefined;
-  if (apiKeyId.length < 1 || apiKeyId.length > 128 || nonce.length < 1 || nonce.length > 64) return undefined;
+  if (apiKeyId.length < 1 || apiKeyId.length > 128 || nonceProblem(nonce) !== undefined) return undefined;
   if (signature.length < 1 || signature.length > 4096) return undefined;
   return { apiKeyId, version, timestamp: Number(ts), nonce, signature };
 }

@@ -25,6 +25,24 @@ interface ApiKeyView {
   createDate: number;
 }
 
+/**
+ * The other spellings of a base64 or base64url string that a lenient decoder
+ * reads as the same bytes: another last character (its unused low bits set),
+ * padding left out or appended.
+ */
+function otherSpellings(canonical: string, alphabet: "base64" | "base64url"): string[] {
+  const chars = `ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789${alphabet === "base64" ? "+/" : "-_"}`;
+  const data = canonical.replace(/=+$/, "");
+  const padding = canonical.slice(data.length);
+  const bytes = Buffer.from(canonical, alphabet);
+  const out = [...chars]
+    .map((c) => `${data.slice(0, -1)}${c}${padding}`)
+    .filter((t) => t !== canonical && Buffer.from(t, alphabet).equals(bytes));
+  if (padding !== "") out.push(data);
+  out.push(`${canonical}=`, `${canonical}==`);
+  return out;
+}
+
 /** Every secret and token a suite used, so the log check can look for each. */
 export const usedSecrets = new Set<string>();
 
@@ -235,6 +253,68 @@ export function authSuite(ctx: () => Ctx): void {
       }
     });
 
+    it("client_signature refuses a nonce outside the base64 alphabets (-32602), so a signature cannot be replayed under another nonce", async () => {
+      const key = await addSecretKey(["pki:read"]);
+      const ts = Date.now();
+      const sig = hmacSignature(key.clientSecret, grantSigningPayload(ts, "r1", "x;\n\ny"));
+      const grant = { grantType: "client_signature", clientId: key.apiKeyId, timestamp: ts, signature: sig, scope: [] };
+      usedSecrets.add(
+        (await ok<TokenResult>(url(), "auth/token", { ...grant, nonce: "r1", data: "x;\n\ny" })).accessToken,
+      );
+      // The signed bytes read the same as nonce `r1;\n\nx` with data `y`: a fresh nonce for the replay cache.
+      const replay = await errCode(url(), "auth/token", { ...grant, nonce: "r1;\n\nx", data: "y" });
+      assert.equal(replay.code, -32602);
+      assert.equal(replay.data, "nonce -> Invalid characters! Expected only A-Z a-z 0-9 + / = _ -");
+      for (const nonce of ["", "a.b", "a b", "é"]) {
+        const signature = hmacSignature(key.clientSecret, grantSigningPayload(ts, nonce, undefined));
+        const e = await errCode(url(), "auth/token", { ...grant, nonce, signature });
+        assert.equal(e.code, -32602, JSON.stringify(nonce));
+      }
+      await ok(url(), "user/deleteApiKey", { apiKeyId: key.apiKeyId }, bearer(admin.accessToken));
+    });
+
+    it("client_signature refuses every non-canonical spelling of a valid signature (12), HMAC and Ed25519", async () => {
+      const hmacKey = await addSecretKey(["pki:read"]);
+      const pair = ed25519Pair();
+      const { apiKeyId: edKeyId } = await ok<{ apiKeyId: string }>(
+        url(),
+        "user/addApiKey",
+        { type: "pubKey", name: "ed", clientPubKey: pair.publicKeyPem, maxScope: ["pki:read"] },
+        bearer(admin.accessToken),
+      );
+      const ts = Date.now();
+      const cases = [
+        {
+          clientId: hmacKey.apiKeyId,
+          nonce: "c-h",
+          sign: (p: Buffer) => hmacSignature(hmacKey.clientSecret, p),
+          twins: 3,
+        },
+        { clientId: edKeyId, nonce: "c-e", sign: (p: Buffer) => ed25519Sign(pair.privateKeyPem, p), twins: 15 },
+      ];
+      for (const c of cases) {
+        const signature = c.sign(grantSigningPayload(ts, c.nonce, "d"));
+        const grant = {
+          grantType: "client_signature",
+          clientId: c.clientId,
+          timestamp: ts,
+          nonce: c.nonce,
+          data: "d",
+          scope: [],
+        };
+        const spellings = otherSpellings(signature, "base64");
+        assert.equal(spellings.length, c.twins + 3);
+        for (const other of spellings) {
+          assert.equal((await errCode(url(), "auth/token", { ...grant, signature: other })).code, 12, other);
+        }
+        // Refused spellings spent no nonce: the canonical one still works.
+        usedSecrets.add((await ok<TokenResult>(url(), "auth/token", { ...grant, signature })).accessToken);
+      }
+      for (const id of [hmacKey.apiKeyId, edKeyId]) {
+        await ok(url(), "user/deleteApiKey", { apiKeyId: id }, bearer(admin.accessToken));
+      }
+    });
+
     it("refresh rotates: the old pair stops at once, the new one works, and reuse revokes the session (75)", async () => {
       const t1 = await tokenFor(url(), first.apiKeyId, first.apiKeySecret, ["user:read"]);
       const t2 = await ok<TokenResult>(url(), "auth/token", {
@@ -341,6 +421,17 @@ export function authSuite(ctx: () => Ctx): void {
       assert.equal((await errCode(url(), "user/listApiKeys", {}, bearer(forged))).code, 76);
     });
 
+    it("refuses an access token whose signature is not canonical base64url (76)", async () => {
+      const [header, payload, sig] = admin.accessToken.split(".") as [string, string, string];
+      const spellings = otherSpellings(sig, "base64url");
+      assert.equal(spellings.length, 15 + 2);
+      for (const other of spellings) {
+        const e = await errCode(url(), "user/listApiKeys", {}, bearer(`${header}.${payload}.${other}`));
+        assert.equal(e.code, 76, other);
+      }
+      await ok(url(), "user/listApiKeys", {}, bearer(admin.accessToken));
+    });
+
     it("accepts Basic credentials of a secret key and refuses bad ones and public-key keys (14)", async () => {
       const k = await addSecretKey(["user:read"]);
       const list = await ok<{ list: ApiKeyView[] }>(url(), "user/listApiKeys", {}, basic(k.apiKeyId, k.clientSecret));
@@ -398,6 +489,53 @@ export function authSuite(ctx: () => Ctx): void {
       assert.ok((edOk.json as { result?: unknown }).result, edOk.text);
       for (const id of [k.apiKeyId, apiKeyId])
         await ok(url(), "user/deleteApiKey", { apiKeyId: id }, bearer(admin.accessToken));
+    });
+
+    it("refuses a signed request whose nonce is outside the base64 alphabets (14), however well signed", async () => {
+      const k = await addSecretKey(["user:read"]);
+      const body = rpcBody("user/listApiKeys", {});
+      for (const nonce of ["a.b", "a b", "a,b", "é", "a".repeat(65)]) {
+        const reply = await post(url(), body, signed(k.apiKeyId, { secret: k.clientSecret }, body, { nonce }));
+        assert.equal((reply.json as { error?: { code: number } }).error?.code, 14, JSON.stringify(nonce));
+      }
+      const fine = await post(
+        url(),
+        body,
+        signed(k.apiKeyId, { secret: k.clientSecret }, body, { nonce: "a-b_c+d/e=" }),
+      );
+      assert.ok((fine.json as { result?: unknown }).result, fine.text);
+      await ok(url(), "user/deleteApiKey", { apiKeyId: k.apiKeyId }, bearer(admin.accessToken));
+    });
+
+    it("refuses every non-canonical spelling of a valid request signature (14), HMAC and Ed25519", async () => {
+      const k = await addSecretKey(["user:read"]);
+      const pair = ed25519Pair();
+      const { apiKeyId: edKeyId } = await ok<{ apiKeyId: string }>(
+        url(),
+        "user/addApiKey",
+        { type: "pubKey", name: "ed", clientPubKey: pair.publicKeyPem, maxScope: ["user:read"] },
+        bearer(admin.accessToken),
+      );
+      const body = rpcBody("user/listApiKeys", {});
+      const cases = [
+        { keyId: k.apiKeyId, credential: { secret: k.clientSecret }, twins: 3 },
+        { keyId: edKeyId, credential: { privateKeyPem: pair.privateKeyPem }, twins: 15 },
+      ];
+      for (const c of cases) {
+        const header = signed(c.keyId, c.credential, body).authorization as string;
+        const cut = header.lastIndexOf(";") + 1;
+        const spellings = otherSpellings(header.slice(cut), "base64");
+        assert.equal(spellings.length, c.twins + 3);
+        for (const other of spellings) {
+          const reply = await post(url(), body, { authorization: `${header.slice(0, cut)}${other}` });
+          assert.equal((reply.json as { error?: { code: number } }).error?.code, 14, other);
+        }
+        const canonical = await post(url(), body, { authorization: header });
+        assert.ok((canonical.json as { result?: unknown }).result, canonical.text);
+      }
+      for (const id of [k.apiKeyId, edKeyId]) {
+        await ok(url(), "user/deleteApiKey", { apiKeyId: id }, bearer(admin.accessToken));
+      }
     });
 
     it("refuses a caller lacking the method's scope (73)", async () => {
@@ -484,6 +622,50 @@ export function authSuite(ctx: () => Ctx): void {
       );
       assert.equal(escalate.code, 73);
       await ok(url(), "user/deleteApiKey", { apiKeyId: writer.apiKeyId }, bearer(admin.accessToken));
+    });
+
+    it("refuses a caller managing a key that holds scopes the caller lacks (73), and leaves that key as it was", async () => {
+      const writer = await addSecretKey(["user:read_write"], "writer");
+      const t = await tokenFor(url(), writer.apiKeyId, writer.clientSecret);
+      const strong = await addSecretKey(["user:read_write", "pkiadmin:read_write"], "strong");
+      const strongToken = await tokenFor(url(), strong.apiKeyId, strong.clientSecret);
+      const before = await ok<{ apiKey: ApiKeyView }>(
+        url(),
+        "user/getApiKey",
+        { apiKeyId: strong.apiKeyId },
+        bearer(admin.accessToken),
+      );
+      const attempts: [string, Record<string, unknown>][] = [
+        ["user/updateApiKey", { apiKeyId: strong.apiKeyId, enabled: false }],
+        ["user/updateApiKey", { apiKeyId: strong.apiKeyId, enabled: true }],
+        ["user/updateApiKey", { apiKeyId: strong.apiKeyId, maxScope: ["user:read"] }],
+        ["user/updateApiKey", { apiKeyId: strong.apiKeyId, name: "taken-over" }],
+        ["user/deleteApiKey", { apiKeyId: strong.apiKeyId }],
+      ];
+      for (const [method, params] of attempts) {
+        assert.equal((await errCode(url(), method, params, bearer(t.accessToken))).code, 73, JSON.stringify(params));
+      }
+      const after = await ok<{ apiKey: ApiKeyView }>(
+        url(),
+        "user/getApiKey",
+        { apiKeyId: strong.apiKeyId },
+        bearer(admin.accessToken),
+      );
+      assert.deepEqual(after, before);
+      await ok(url(), "pkiAdmin/listHosts", {}, bearer(strongToken.accessToken));
+
+      // Within its own scopes the same caller manages keys as before.
+      const weak = await addSecretKey(["user:read"], "weak");
+      await ok(
+        url(),
+        "user/updateApiKey",
+        { apiKeyId: weak.apiKeyId, name: "managed", enabled: false },
+        bearer(t.accessToken),
+      );
+      await ok(url(), "user/deleteApiKey", { apiKeyId: weak.apiKeyId }, bearer(t.accessToken));
+      for (const id of [writer.apiKeyId, strong.apiKeyId]) {
+        await ok(url(), "user/deleteApiKey", { apiKeyId: id }, bearer(admin.accessToken));
+      }
     });
 
     it("refuses an 11th key (72)", async () => {

@@ -56,7 +56,7 @@ describe("createFirstApiKey", () => {
       await codeOf(createFirstApiKey(deps, { initializationToken: INIT_TOKEN, name: "" })),
       "apikey.first_key_exists",
     );
-    await deleteApiKey(deps, first.apiKeyId);
+    await deleteApiKey(deps, { apiKeyId: first.apiKeyId, callerScope: ALL_SCOPES });
     const again = await createFirstApiKey(deps, { initializationToken: INIT_TOKEN, name: "" });
     assert.notEqual(again.apiKeyId, first.apiKeyId);
   });

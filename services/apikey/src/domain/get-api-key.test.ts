@@ -33,7 +33,7 @@ describe("getApiKey, listApiKeys, deleteApiKey", () => {
     const deps = makeDeps();
     for (const id of ["0123456789abcdef01234567", "", "x".repeat(200)]) {
       assert.equal(await codeOf(getApiKey(deps, id)), "apikey.not_found");
-      assert.equal(await codeOf(deleteApiKey(deps, id)), "apikey.not_found");
+      assert.equal(await codeOf(deleteApiKey(deps, { apiKeyId: id, callerScope: [] })), "apikey.not_found");
     }
   });
 
@@ -46,9 +46,9 @@ describe("getApiKey, listApiKeys, deleteApiKey", () => {
       maxScope: [],
       callerScope: [],
     });
-    await deleteApiKey(deps, apiKeyId);
+    await deleteApiKey(deps, { apiKeyId, callerScope: [] });
     assert.deepEqual(deps.events.events.at(-1), { type: "deleted", apiKeyId, at: deps.clock.now() });
     assert.equal(await codeOf(getApiKey(deps, apiKeyId)), "apikey.not_found");
-    assert.equal(await codeOf(deleteApiKey(deps, apiKeyId)), "apikey.not_found");
+    assert.equal(await codeOf(deleteApiKey(deps, { apiKeyId, callerScope: [] })), "apikey.not_found");
   });
 });

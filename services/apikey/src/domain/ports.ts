@@ -7,6 +7,14 @@ export interface ApiKeyPatch {
 }
 
 /**
+ * What a change of a key is conditional on: the key's maxScope as the caller
+ * checked it. A change made since (a concurrent widening) makes the write miss.
+ */
+export interface ApiKeyGuard {
+  maxScope: ApiKeyRecord["maxScope"];
+}
+
+/**
  * Where keys live. Adapters make the limits race-safe on their own: callers
  * never count first and write after.
  */
@@ -21,10 +29,17 @@ export interface ApiKeyStore {
   get(id: string): Promise<ApiKeyRecord | undefined>;
   /** Every key, oldest first. */
   list(): Promise<ApiKeyRecord[]>;
-  /** Applies the patch; undefined when there is no such key. */
-  update(id: string, patch: ApiKeyPatch): Promise<{ before: ApiKeyRecord; after: ApiKeyRecord } | undefined>;
-  /** Removes the key; false when there was none. */
-  delete(id: string): Promise<boolean>;
+  /**
+   * Applies the patch in one atomic step; undefined when there is no such key,
+   * or when `guard` is given and the key's maxScope no longer equals it.
+   */
+  update(
+    id: string,
+    patch: ApiKeyPatch,
+    guard?: ApiKeyGuard,
+  ): Promise<{ before: ApiKeyRecord; after: ApiKeyRecord } | undefined>;
+  /** Removes the key in one atomic step; false when there was none, or `guard` no longer holds. */
+  delete(id: string, guard?: ApiKeyGuard): Promise<boolean>;
   ping(): Promise<boolean>;
 }
 

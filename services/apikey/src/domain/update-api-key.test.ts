@@ -37,10 +37,10 @@ describe("updateApiKey", () => {
 
   it("tells an absent maxScope from an empty one", async () => {
     const { deps, apiKeyId } = await setup();
-    const renamed = await updateApiKey(deps, { apiKeyId, name: "new", callerScope: [] });
+    const renamed = await updateApiKey(deps, { apiKeyId, name: "new", callerScope: ["user:read_write"] });
     assert.equal(renamed.name, "new");
     assert.deepEqual(renamed.maxScope, ["user:read", "user:write"]);
-    const emptied = await updateApiKey(deps, { apiKeyId, maxScope: [], callerScope: [] });
+    const emptied = await updateApiKey(deps, { apiKeyId, maxScope: [], callerScope: ["user:read_write"] });
     assert.deepEqual(emptied.maxScope, []);
   });
 

@@ -1,6 +1,6 @@
-import { AppError, assertScopesWithin, parseScopes } from "@pkiserver/kit/core";
-import { type ApiKeyView, isPlausibleApiKeyId, MAX_SCOPE_ENTRIES, NAME_MAX_LENGTH, toView } from "./api-key";
-import { findApiKey } from "./get-api-key";
+import { assertScopesWithin, parseScopes } from "@pkiserver/kit/core";
+import { type ApiKeyView, MAX_SCOPE_ENTRIES, NAME_MAX_LENGTH, toView } from "./api-key";
+import { manageApiKey } from "./manage-api-key";
 import type { ApiKeyDeps, ApiKeyPatch } from "./ports";
 import { checkLength, checkListLength } from "./validation";
 
@@ -10,7 +10,7 @@ export interface UpdateApiKeyInput {
   enabled?: boolean | undefined;
   /** Absent leaves the scope as it is; an empty list empties it. */
   maxScope?: readonly string[] | undefined;
-  /** Scopes the caller holds; a new maxScope may not exceed them. */
+  /** Scopes the caller holds: it must hold every scope of the key, and a new maxScope may not exceed them. */
   callerScope: readonly string[];
 }
 
@@ -27,9 +27,12 @@ export async function updateApiKey(deps: ApiKeyDeps, input: UpdateApiKeyInput): 
     assertScopesWithin(scopes, input.callerScope);
     patch.maxScope = scopes;
   }
-  if (Object.keys(patch).length === 0) return toView(await findApiKey(deps, input.apiKeyId));
-  const changed = isPlausibleApiKeyId(input.apiKeyId) ? await deps.store.update(input.apiKeyId, patch) : undefined;
-  if (!changed) throw new AppError("apikey.not_found");
+  if (Object.keys(patch).length === 0) {
+    return toView(await manageApiKey(deps, input.apiKeyId, input.callerScope, async (current) => current));
+  }
+  const changed = await manageApiKey(deps, input.apiKeyId, input.callerScope, (_current, guard) =>
+    deps.store.update(input.apiKeyId, patch, guard),
+  );
   await deps.events.updated(changed.before, changed.after, deps.clock.now());
   return toView(changed.after);
 }

@@ -154,6 +154,35 @@ describe("verifySignature", () => {
     );
   });
 
+  it("answers 12 to a grant signature replayed under a nonce that takes characters from the data", async () => {
+    const deps = makeDeps({ now: GRANT_TS });
+    const id = await secretKey(deps, GRANT_SECRET);
+    const payload = grantSigningPayload(GRANT_TS, "n1", "x;\n\ny");
+    const signature = hmacSignature(GRANT_SECRET, payload);
+    const first = { apiKeyId: id, timestamp: GRANT_TS, nonce: "n1", payload, signature };
+    assert.equal(await codeOf(verifySignature(deps, first)), "ok");
+    // The same bytes read as nonce `n1;\n\nx` and data `y`.
+    assert.deepEqual(grantSigningPayload(GRANT_TS, "n1;\n\nx", "y"), payload);
+    assert.equal(await codeOf(verifySignature(deps, { ...first, nonce: "n1;\n\nx" })), "auth.invalid_credentials");
+  });
+
+  it("answers 12 to a nonce outside the base64 alphabets, however well signed, without spending it", async () => {
+    const deps = makeDeps({ now: REQUEST_TS });
+    const id = await secretKey(deps, REQUEST_SECRET);
+    for (const nonce of ["a.b", "a b", "", "é", "a".repeat(65), "a;b"]) {
+      const payload = requestSigningPayload(REQUEST_TS, nonce, "POST", "/main", REQUEST_BODY);
+      const input = {
+        apiKeyId: id,
+        timestamp: REQUEST_TS,
+        nonce,
+        payload,
+        signature: hmacSignature(REQUEST_SECRET, payload),
+      };
+      assert.equal(await codeOf(verifySignature(deps, input)), "auth.invalid_credentials", JSON.stringify(nonce));
+    }
+    assert.equal(await deps.nonces.purgeExpired(REQUEST_TS + NONCE_TTL_MS), 0, "no nonce was recorded");
+  });
+
   it("answers 12 for a disabled key and for a signature of the other key type", async () => {
     const deps = makeDeps({ now: REQUEST_TS });
     const id = await secretKey(deps, REQUEST_SECRET);

@@ -1,9 +1,15 @@
-import { AppError, NONCE_TTL_MS, SIGNATURE_WINDOW_MS, verifyEd25519, verifyHmac } from "@pkiserver/kit/core";
+import {
+  AppError,
+  NONCE_TTL_MS,
+  nonceProblem,
+  SIGNATURE_WINDOW_MS,
+  verifyEd25519,
+  verifyHmac,
+} from "@pkiserver/kit/core";
 import { type ApiKeyRecord, type ApiKeyView, toView } from "./api-key";
 import { findApiKey } from "./get-api-key";
 import type { ApiKeyDeps } from "./ports";
 
-const NONCE_MAX_LENGTH = 128;
 const SIGNATURE_MAX_LENGTH = 4096;
 
 export interface VerifySignatureInput {
@@ -25,8 +31,7 @@ export async function verifySignature(deps: ApiKeyDeps, input: VerifySignatureIn
   const now = deps.clock.now();
   const fresh = Number.isFinite(input.timestamp) && Math.abs(now - input.timestamp) <= SIGNATURE_WINDOW_MS;
   const wellFormed =
-    input.nonce.length > 0 &&
-    input.nonce.length <= NONCE_MAX_LENGTH &&
+    nonceProblem(input.nonce) === undefined &&
     input.signature.length > 0 &&
     input.signature.length <= SIGNATURE_MAX_LENGTH &&
     coversTimestampAndNonce(input);

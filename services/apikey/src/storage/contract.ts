@@ -161,6 +161,40 @@ export function apiKeyStoreContract(name: string, makeStores: () => Promise<Cont
       assert.equal(await s.keys.update(newApiKeyId(), { name: "x" }), undefined);
     });
 
+    it("applies a guarded update only while the key's maxScope is the guarded one, across replicas", async () => {
+      const k = record({ maxScope: ["user:read", "pki:read"] });
+      await s.keys.insertFirst(k);
+      const widened = await other.keys.update(k.id, { maxScope: ["user:read", "pki:read", "pkiadmin:write"] });
+      assert.ok(widened);
+      assert.equal(await s.keys.update(k.id, { enabled: false }, { maxScope: k.maxScope }), undefined);
+      assert.equal(await s.keys.update(k.id, { enabled: false }, { maxScope: ["pki:read", "user:read"] }), undefined);
+      assert.equal(await s.keys.update(k.id, { enabled: false }, { maxScope: [] }), undefined);
+      assert.deepEqual(await s.keys.get(k.id), widened.after);
+      const changed = await s.keys.update(k.id, { enabled: false }, { maxScope: widened.after.maxScope });
+      assert.deepEqual(changed?.after, { ...widened.after, enabled: false });
+      assert.equal(await s.keys.update(newApiKeyId(), { name: "x" }, { maxScope: [] }), undefined);
+    });
+
+    it("applies a guarded update to a key whose maxScope is empty only while it is", async () => {
+      const k = record({ maxScope: [] });
+      await s.keys.insertFirst(k);
+      assert.equal((await s.keys.update(k.id, { name: "a" }, { maxScope: [] }))?.after.name, "a");
+      await other.keys.update(k.id, { maxScope: ["pkiadmin:read"] });
+      assert.equal(await s.keys.update(k.id, { name: "b" }, { maxScope: [] }), undefined);
+      assert.equal((await s.keys.get(k.id))?.name, "a");
+    });
+
+    it("deletes under a guard only while the key's maxScope is the guarded one, across replicas", async () => {
+      const k = record({ maxScope: ["user:read"] });
+      await s.keys.insertFirst(k);
+      await other.keys.update(k.id, { maxScope: ["user:read", "pkiadmin:write"] });
+      assert.equal(await s.keys.delete(k.id, { maxScope: ["user:read"] }), false);
+      assert.ok(await s.keys.get(k.id));
+      assert.equal(await s.keys.delete(k.id, { maxScope: ["user:read", "pkiadmin:write"] }), true);
+      assert.equal(await s.keys.get(k.id), undefined);
+      assert.equal(await s.keys.delete(k.id, { maxScope: ["user:read", "pkiadmin:write"] }), false);
+    });
+
     it("deletes a key once and reports an unknown one", async () => {
       const k = record();
       await s.keys.insertFirst(k);

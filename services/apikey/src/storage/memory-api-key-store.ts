@@ -1,6 +1,6 @@
 import { AppError } from "@pkiserver/kit";
 import type { ApiKeyRecord } from "../domain/api-key";
-import type { ApiKeyPatch, ApiKeyStore } from "../domain/ports";
+import type { ApiKeyGuard, ApiKeyPatch, ApiKeyStore } from "../domain/ports";
 
 /**
  * Keys in a map. Every method checks and writes without awaiting in between,
@@ -29,9 +29,13 @@ export class MemoryApiKeyStore implements ApiKeyStore {
     return [...this.keys.values()].sort((a, b) => a.createDate - b.createDate || compare(a.id, b.id)).map(copy);
   }
 
-  async update(id: string, patch: ApiKeyPatch): Promise<{ before: ApiKeyRecord; after: ApiKeyRecord } | undefined> {
+  async update(
+    id: string,
+    patch: ApiKeyPatch,
+    guard?: ApiKeyGuard,
+  ): Promise<{ before: ApiKeyRecord; after: ApiKeyRecord } | undefined> {
     const before = this.keys.get(id);
-    if (!before) return undefined;
+    if (!before || !holds(before, guard)) return undefined;
     const after: ApiKeyRecord = {
       ...before,
       ...(patch.name === undefined ? {} : { name: patch.name }),
@@ -42,13 +46,22 @@ export class MemoryApiKeyStore implements ApiKeyStore {
     return { before: copy(before), after: copy(after) };
   }
 
-  async delete(id: string): Promise<boolean> {
+  async delete(id: string, guard?: ApiKeyGuard): Promise<boolean> {
+    const current = this.keys.get(id);
+    if (!current || !holds(current, guard)) return false;
     return this.keys.delete(id);
   }
 
   async ping(): Promise<boolean> {
     return true;
   }
+}
+
+function holds(r: ApiKeyRecord, guard: ApiKeyGuard | undefined): boolean {
+  return (
+    guard === undefined ||
+    (r.maxScope.length === guard.maxScope.length && r.maxScope.every((s, i) => s === guard.maxScope[i]))
+  );
 }
 
 function copy(r: ApiKeyRecord): ApiKeyRecord {

@@ -1,7 +1,7 @@
 import { AppError, isDuplicateKeyError } from "@pkiserver/kit";
-import type { Collection, Db } from "mongodb";
+import type { Collection, Db, Filter } from "mongodb";
 import type { ApiKeyRecord, ApiKeyType } from "../domain/api-key";
-import type { ApiKeyPatch, ApiKeyStore } from "../domain/ports";
+import type { ApiKeyGuard, ApiKeyPatch, ApiKeyStore } from "../domain/ports";
 
 export const API_KEYS_COLLECTION = "api_keys";
 
@@ -79,19 +79,23 @@ export class MongoApiKeyStore implements ApiKeyStore {
     return docs.map(fromDoc);
   }
 
-  async update(id: string, patch: ApiKeyPatch): Promise<{ before: ApiKeyRecord; after: ApiKeyRecord } | undefined> {
+  async update(
+    id: string,
+    patch: ApiKeyPatch,
+    guard?: ApiKeyGuard,
+  ): Promise<{ before: ApiKeyRecord; after: ApiKeyRecord } | undefined> {
     const set: Partial<ApiKeyDoc> = {};
     if (patch.name !== undefined) set.name = patch.name;
     if (patch.enabled !== undefined) set.enabled = patch.enabled;
     if (patch.maxScope !== undefined) set.maxScope = [...patch.maxScope];
-    const doc = await this.keys.findOneAndUpdate({ _id: id }, { $set: set }, { returnDocument: "before" });
+    const doc = await this.keys.findOneAndUpdate(filter(id, guard), { $set: set }, { returnDocument: "before" });
     if (!doc) return undefined;
     const before = fromDoc(doc);
     return { before, after: fromDoc({ ...doc, ...set }) };
   }
 
-  async delete(id: string): Promise<boolean> {
-    const res = await this.keys.deleteOne({ _id: id });
+  async delete(id: string, guard?: ApiKeyGuard): Promise<boolean> {
+    const res = await this.keys.deleteOne(filter(id, guard));
     return res.deletedCount === 1;
   }
 
@@ -103,6 +107,15 @@ export class MongoApiKeyStore implements ApiKeyStore {
       return false;
     }
   }
+}
+
+/**
+ * The guard becomes part of the filter, so the check and the write are one
+ * operation on the server. An array in an equality filter matches the whole
+ * array, elements and order: the key's maxScope exactly as it was read.
+ */
+function filter(id: string, guard: ApiKeyGuard | undefined): Filter<ApiKeyDoc> {
+  return guard === undefined ? { _id: id } : { _id: id, maxScope: [...guard.maxScope] };
 }
 
 function toDoc(r: ApiKeyRecord, slot: number): ApiKeyDoc {

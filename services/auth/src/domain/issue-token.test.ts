@@ -146,6 +146,25 @@ describe("issuing tokens for client grants", () => {
     assert.ok((await issueTokenForClient(h.deps, { ...grant, scope: [] })).accessToken);
   });
 
+  it("client_signature: a nonce outside the base64 alphabets is -32602 before the signature is checked", async () => {
+    const h = await harness();
+    const ts = h.clock.t;
+    // Signed as nonce `n1` with data `x;\n\ny`: the same bytes as nonce `n1;\n\nx` with data `y`.
+    const signature = hmacSignature(SECRET, grantSigningPayload(ts, "n1", "x;\n\ny"));
+    const grant = { type: "client_signature" as const, clientId: "key-one", signature, timestamp: ts, scope: [] };
+    const invalid = (message: string) => (err: unknown) =>
+      err instanceof AppError && err.code === "rpc.invalid_params" && err.data === message;
+    await assert.rejects(
+      issueTokenForClient(h.deps, { ...grant, nonce: "n1;\n\nx", data: "y" }),
+      invalid("nonce -> Invalid characters! Expected only A-Z a-z 0-9 + / = _ -"),
+    );
+    await assert.rejects(
+      issueTokenForClient(h.deps, { ...grant, nonce: "", data: "x;\n\ny" }),
+      invalid("nonce -> Invalid length! Expected min 1, get 0"),
+    );
+    assert.ok((await issueTokenForClient(h.deps, { ...grant, nonce: "n1", data: "x;\n\ny" })).accessToken);
+  });
+
   it("each grant opens a session and announces it", async () => {
     const h = await harness();
     const a = await issueTokenForClient(h.deps, creds([]));

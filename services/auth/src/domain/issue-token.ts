@@ -10,7 +10,7 @@ import type { AuthDeps } from "./deps";
 import { normaliseIp } from "./ip";
 import { type ApiKeyInfo, RevokeReason, type TokenPair } from "./model";
 import { openSession, revokeIfKeyChanged } from "./sessions";
-import { checkLength } from "./validate";
+import { checkLength, checkNonce } from "./validate";
 
 export type ClientGrant =
   | { type: "client_credentials"; clientId: string; clientSecret: string; scope: string[] }
@@ -54,7 +54,7 @@ export async function issueTokenForClient(deps: AuthDeps, grant: ClientGrant): P
     checkLength("clientSecret", grant.clientSecret, 32, 256);
   } else {
     checkLength("signature", grant.signature, 0, 4096);
-    checkLength("nonce", grant.nonce, 0, 64);
+    checkNonce("nonce", grant.nonce);
     if (grant.data !== undefined) checkLength("data", grant.data, 0, 512);
     if (!Number.isSafeInteger(grant.timestamp) || grant.timestamp < 0) {
       throw invalidParams("timestamp -> Expected a non-negative integer");

@@ -76,6 +76,31 @@ describe("access token codec", () => {
     await rejects(v.verify(await signAccessToken(claims, other.signer)), "auth.token_invalid");
   });
 
+  it("a token whose segments are not canonical base64url is invalid (76), though jose would decode them", async () => {
+    const { signer, pub } = keyPair("k1");
+    const token = await signAccessToken(claims, signer);
+    const v = createAccessTokenVerifier({ now: () => T + 1000 });
+    v.setKeys([pub]);
+    assert.deepEqual(await v.verify(token), claims);
+    const [header, payload, sig] = token.split(".") as [string, string, string];
+    const bytes = Buffer.from(sig, "base64url");
+    assert.equal(bytes.length, 64);
+    const lastChars = [..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"]
+      .map((c) => `${sig.slice(0, -1)}${c}`)
+      .filter((s) => s !== sig && Buffer.from(s, "base64url").equals(bytes));
+    assert.equal(lastChars.length, 15);
+    const mutated = [
+      ...lastChars.map((s) => `${header}.${payload}.${s}`),
+      `${header}.${payload}.${sig}=`,
+      `${header}.${payload}.${sig}==`,
+      `${header}=.${payload}.${sig}`,
+      `${header}.${payload}==.${sig}`,
+      `${header}.${payload}.${sig}.`,
+    ];
+    for (const m of mutated) await rejects(v.verify(m), "auth.token_invalid");
+    assert.deepEqual(await v.verify(token), claims);
+  });
+
   it("an expired token is 75, to the millisecond", async () => {
     const { signer, pub } = keyPair("k1");
     const token = await signAccessToken({ ...claims, expiresAt: T + 1500 }, signer);

@@ -1,5 +1,5 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
-import { AppError } from "@pkiserver/kit";
+import { AppError, decodeCanonicalBase64 } from "@pkiserver/kit";
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from "jose";
 
 /*
@@ -119,6 +119,18 @@ interface KnownKey {
 const invalid = () => new AppError("auth.token_invalid");
 const expired = () => new AppError("auth.token_expired");
 
+/**
+ * A compact JWS of three non-empty segments, each canonical base64url. jose
+ * decodes leniently on Node 20 (appended `=`, other last characters with the
+ * same bytes), which would let one signed token travel under other spellings.
+ */
+function isCanonicalCompactJws(token: string): boolean {
+  const segments = token.split(".");
+  return (
+    segments.length === 3 && segments.every((s) => s.length > 0 && decodeCanonicalBase64(s, "base64url") !== undefined)
+  );
+}
+
 function isNonNegativeInt(v: unknown): v is number {
   return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 }
@@ -146,6 +158,7 @@ export function createAccessTokenVerifier(opts: VerifierOptions = {}): AccessTok
     kids: () => [...keys.keys()],
     async verify(token) {
       if (typeof token !== "string" || token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw invalid();
+      if (!isCanonicalCompactJws(token)) throw invalid();
       let kid: unknown;
       try {
         const header = decodeProtectedHeader(token);

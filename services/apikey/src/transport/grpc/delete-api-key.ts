@@ -4,7 +4,7 @@ import type { ApiKeyDeps } from "../../domain/ports";
 
 export function deleteApiKeyHandler(deps: ApiKeyDeps) {
   return async (req: apikeyV1.DeleteApiKeyRequest): Promise<apikeyV1.DeleteApiKeyResponse> => {
-    await deleteApiKey(deps, req.apiKeyId);
+    await deleteApiKey(deps, { apiKeyId: req.apiKeyId, callerScope: req.callerScope });
     return {};
   };
 }

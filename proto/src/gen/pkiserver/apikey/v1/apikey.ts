@@ -125,7 +125,10 @@ export interface UpdateApiKeyRequest {
   maxScope?:
     | ScopeList
     | undefined;
-  /** Scopes held by the caller; a new max_scope may not exceed them. */
+  /**
+   * Scopes held by the caller; it must hold every scope of the key it
+   * changes, and a new max_scope may not exceed them.
+   */
   callerScope: string[];
 }
 
@@ -135,6 +138,8 @@ export interface UpdateApiKeyResponse {
 
 export interface DeleteApiKeyRequest {
   apiKeyId: string;
+  /** Scopes held by the caller; it must hold every scope of the key it deletes. */
+  callerScope: string[];
 }
 
 export interface DeleteApiKeyResponse {
@@ -1328,13 +1333,16 @@ export const UpdateApiKeyResponse: MessageFns<UpdateApiKeyResponse> = {
 };
 
 function createBaseDeleteApiKeyRequest(): DeleteApiKeyRequest {
-  return { apiKeyId: "" };
+  return { apiKeyId: "", callerScope: [] };
 }
 
 export const DeleteApiKeyRequest: MessageFns<DeleteApiKeyRequest> = {
   encode(message: DeleteApiKeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.apiKeyId !== "") {
       writer.uint32(10).string(message.apiKeyId);
+    }
+    for (const v of message.callerScope) {
+      writer.uint32(18).string(v!);
     }
     return writer;
   },
@@ -1360,6 +1368,14 @@ export const DeleteApiKeyRequest: MessageFns<DeleteApiKeyRequest> = {
             message.apiKeyId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.callerScope.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1379,6 +1395,11 @@ export const DeleteApiKeyRequest: MessageFns<DeleteApiKeyRequest> = {
         : isSet(object.api_key_id)
         ? globalThis.String(object.api_key_id)
         : "",
+      callerScope: globalThis.Array.isArray(object?.callerScope)
+        ? object.callerScope.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.caller_scope)
+        ? object.caller_scope.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1386,6 +1407,9 @@ export const DeleteApiKeyRequest: MessageFns<DeleteApiKeyRequest> = {
     const obj: any = {};
     if (message.apiKeyId !== "") {
       obj.apiKeyId = message.apiKeyId;
+    }
+    if (message.callerScope?.length) {
+      obj.callerScope = message.callerScope;
     }
     return obj;
   },
@@ -1396,6 +1420,7 @@ export const DeleteApiKeyRequest: MessageFns<DeleteApiKeyRequest> = {
   fromPartial<I extends Exact<DeepPartial<DeleteApiKeyRequest>, I>>(object: I): DeleteApiKeyRequest {
     const message = createBaseDeleteApiKeyRequest();
     message.apiKeyId = object.apiKeyId ?? "";
+    message.callerScope = object.callerScope?.map((e) => e) || [];
     return message;
   },
 };
