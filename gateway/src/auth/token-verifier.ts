@@ -4,7 +4,7 @@ import {
   importPublicJwk,
   TOKEN_ISSUER,
   type VerifierKey,
-} from "@pkiserver/auth/token";
+} from "@pkiserver/contract";
 import { AppError } from "@pkiserver/kit";
 import { LRUCache } from "lru-cache";
 

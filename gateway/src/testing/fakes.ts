@@ -1,5 +1,5 @@
 import { generateKeyPairSync, type KeyObject, randomUUID } from "node:crypto";
-import { signAccessToken } from "@pkiserver/auth/token";
+import { signAccessToken } from "@pkiserver/contract";
 import {
   AppError,
   type CallContext,

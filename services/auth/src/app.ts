@@ -1,3 +1,4 @@
+import { createAccessTokenVerifier } from "@pkiserver/contract";
 import {
   describe,
   SecretBox,
@@ -15,7 +16,6 @@ import { MemorySessionStore } from "./storage/memory-sessions";
 import { MemorySigningKeyStore } from "./storage/memory-signing-keys";
 import { MongoSessionStore } from "./storage/mongo-sessions";
 import { MongoSigningKeyStore } from "./storage/mongo-signing-keys";
-import { createAccessTokenVerifier } from "./tokens/access-token";
 import { subscribeApiKeyEvents } from "./transport/events/apikey-subscriber";
 import { BusAuthEvents } from "./transport/events/publisher";
 import { createApiKeyClient } from "./transport/grpc/apikey-client";

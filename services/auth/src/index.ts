@@ -1,12 +1,3 @@
-export { authStreamMaxAgeMs, buildApp } from "./app";
-export { type AuthConfig, loadConfig } from "./config";
-export type { Session } from "./domain/model";
-export type { SessionStore, SigningKeyStore, StoredSigningKey } from "./domain/ports";
-export { type AuthStores, authStoreContract } from "./storage/contract";
-export { MemorySessionStore } from "./storage/memory-sessions";
-export { MemorySigningKeyStore } from "./storage/memory-signing-keys";
-export { MongoSessionStore } from "./storage/mongo-sessions";
-export { MongoSigningKeyStore } from "./storage/mongo-signing-keys";
 export {
   type AccessTokenClaims,
   type AccessTokenVerifier,
@@ -16,4 +7,13 @@ export {
   TOKEN_ISSUER,
   type VerifierKey,
   type VerifierOptions,
-} from "./tokens/access-token";
+} from "@pkiserver/contract";
+export { authStreamMaxAgeMs, buildApp } from "./app";
+export { type AuthConfig, loadConfig } from "./config";
+export type { Session } from "./domain/model";
+export type { SessionStore, SigningKeyStore, StoredSigningKey } from "./domain/ports";
+export { type AuthStores, authStoreContract } from "./storage/contract";
+export { MemorySessionStore } from "./storage/memory-sessions";
+export { MemorySigningKeyStore } from "./storage/memory-signing-keys";
+export { MongoSessionStore } from "./storage/mongo-sessions";
+export { MongoSigningKeyStore } from "./storage/mongo-signing-keys";

@@ -1,3 +1,4 @@
+import { createAccessTokenVerifier, type PublicSigningKey } from "@pkiserver/contract";
 import { AppError, constantTimeEqual, SecretBox, SIGNATURE_WINDOW_MS, verifyEd25519, verifyHmac } from "@pkiserver/kit";
 import type { AuthDeps } from "./domain/deps";
 import {
@@ -11,7 +12,6 @@ import type { ApiKeyVerifier, AuthEvents } from "./domain/ports";
 import { SigningKeyManager } from "./domain/signing-keys";
 import { MemorySessionStore } from "./storage/memory-sessions";
 import { MemorySigningKeyStore } from "./storage/memory-signing-keys";
-import { createAccessTokenVerifier, type PublicSigningKey } from "./tokens/access-token";
 
 /*
  * Test doubles shared by this package's unit tests. The API-key fake checks

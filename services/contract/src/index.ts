@@ -2,3 +2,4 @@ export * as fields from "./fields";
 export * from "./methods";
 export { isValidPubKey, randomPubKey } from "./pubkey";
 export * from "./schema";
+export * from "./token";

@@ -1,4 +1,4 @@
-import type { AccessTokenVerifier } from "../tokens/access-token";
+import type { AccessTokenVerifier } from "@pkiserver/contract";
 import type { AuthSettings } from "./model";
 import type { ApiKeyVerifier, AuthEvents, Clock, SessionStore } from "./ports";
 import type { SigningKeyManager } from "./signing-keys";

@@ -1,5 +1,5 @@
+import type { AccessTokenClaims } from "@pkiserver/contract";
 import { AppError } from "@pkiserver/kit/core";
-import type { AccessTokenClaims } from "../tokens/access-token";
 import type { AuthDeps } from "./deps";
 
 /** Verifies an access token and checks its session is neither revoked nor rotated past it. */

@@ -1,4 +1,4 @@
-import type { PublicSigningKey } from "../tokens/access-token";
+import type { PublicSigningKey } from "@pkiserver/contract";
 import type { ApiKeyInfo, Session } from "./model";
 
 export interface Clock {

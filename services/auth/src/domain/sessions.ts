@@ -1,5 +1,5 @@
+import { signAccessToken } from "@pkiserver/contract";
 import { AppError, type Scope, scopesWithin } from "@pkiserver/kit/core";
-import { signAccessToken } from "../tokens/access-token";
 import type { AuthDeps } from "./deps";
 import { normaliseIp } from "./ip";
 import { isLive, RevokeReason, type Session, type TokenPair } from "./model";

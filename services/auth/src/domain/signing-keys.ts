@@ -1,5 +1,5 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
-import type { PublicSigningKey, SigningMaterial } from "../tokens/access-token";
+import type { PublicSigningKey, SigningMaterial } from "@pkiserver/contract";
 import type { AuthEvents, Clock, Sealer, SigningKeyStore, StoredSigningKey } from "./ports";
 
 export interface SigningKeyOptions {

@@ -1,7 +1,7 @@
+import type { PublicSigningKey } from "@pkiserver/contract";
 import { describe, type EventBus, type EventDef, Events, type Logger, publishEvent } from "@pkiserver/kit";
 import type { Session } from "../../domain/model";
 import type { AuthEvents } from "../../domain/ports";
-import type { PublicSigningKey } from "../../tokens/access-token";
 
 /**
  * Publishes auth events on the bus. Event ids are derived from what they

@@ -1,17 +1,17 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { describe, it } from "node:test";
-import { AppError, SecretBox } from "@pkiserver/kit";
-import { SigningKeyManager } from "../domain/signing-keys";
-import { MemorySigningKeyStore } from "../storage/memory-signing-keys";
-import { ManualClock, RecordingEvents } from "../test-support";
 import {
   type AccessTokenClaims,
   createAccessTokenVerifier,
   MAX_TOKEN_LENGTH,
   type PublicSigningKey,
   signAccessToken,
-} from "./access-token";
+} from "@pkiserver/contract";
+import { AppError, SecretBox } from "@pkiserver/kit";
+import { SigningKeyManager } from "./domain/signing-keys";
+import { MemorySigningKeyStore } from "./storage/memory-signing-keys";
+import { ManualClock, RecordingEvents } from "./test-support";
 
 const T = 1_750_000_000_000;
 

@@ -1,19 +1,20 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
-import { AppError, decodeCanonicalBase64 } from "@pkiserver/kit";
+import { AppError, decodeCanonicalBase64 } from "@pkiserver/kit/core";
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from "jose";
+import { MAX_TOKEN_LENGTH } from "./fields";
 
 /*
  * Access tokens: compact JWS, EdDSA over Ed25519. Claims:
  *   iss "pkiserver", sub = API key id, sid = session id, gen = session generation,
  *   scope = expanded base scopes, ip = bound client IP (optional),
  *   iat/exp in seconds (standard), iat_ms/exp_ms in milliseconds (authoritative).
- * This file is the whole codec, so the gateway verifies exactly what auth signs;
- * it is also the package entry `@pkiserver/auth/token`, which loads no store code.
+ * This file is the whole codec: auth signs with it and the gateway verifies
+ * with it, so both read the same claims in the same way.
  */
 
 export const TOKEN_ISSUER = "pkiserver";
 export const TOKEN_ALG = "EdDSA";
-export const MAX_TOKEN_LENGTH = 1024;
+export { MAX_TOKEN_LENGTH };
 
 export interface AccessTokenClaims {
   /** `sub` */
