@@ -1,25 +1,22 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { ErrorCatalogue, HttpErrors } from "./errors";
+import { ErrorCatalogue, type ErrorCode, HttpErrors, NOT_SENT } from "./errors";
 
-/** The method reference sits in ../shared beside the repository. */
+/**
+ * The error tables of the method reference (its "Errors" section, kept in
+ * testdata/ so the test needs nothing outside the repository).
+ */
 function findSeed(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 8; i++) {
-    const candidate = join(dir, "..", "shared", "seeds", "001_efa035d0ca8f4d28.txt");
-    if (existsSync(candidate)) return readFileSync(candidate, "utf8");
-    dir = join(dir, "..");
-  }
-  throw new Error("the method reference (shared/seeds/001_…) was not found beside the repository");
+  return readFileSync(join(__dirname, "..", "testdata", "seed-errors.txt"), "utf8");
 }
 
 /** Rows `<code> <message> ...` of every table after the "Errors" heading. */
 function seedErrorRows(): { code: number; rest: string; table: string }[] {
   const text = findSeed();
-  const start = text.lastIndexOf("\nErrors\n");
-  assert.ok(start > 0, "the seed has an Errors section");
+  const start = text.indexOf("Errors\n");
+  assert.ok(start >= 0, "the seed has an Errors section");
   const rows: { code: number; rest: string; table: string }[] = [];
   let table = "";
   for (const line of text.slice(start).split("\n")) {
@@ -66,5 +63,49 @@ describe("error catalogue", () => {
   it("gives each domain code a single meaning (code+message pairs are unique)", () => {
     const pairs = entries.map((e) => `${e.rpc}|${e.message}`);
     assert.equal(new Set(pairs).size, pairs.length);
+  });
+});
+
+/** The repository's TypeScript sources, split into tests and production code. */
+function repositorySources(): { tests: string; production: Map<string, string> } {
+  const root = join(__dirname, "..", "..", "..");
+  const tests: string[] = [];
+  const production = new Map<string, string>();
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (["node_modules", "dist", ".git", "gen"].includes(e.name)) continue;
+      const path = join(dir, e.name);
+      if (e.isDirectory()) walk(path);
+      else if (e.name.endsWith(".ts") && !e.name.endsWith(".d.ts")) {
+        const text = readFileSync(path, "utf8");
+        const isTest = /\.test\.ts$|\.suite\.ts$/.test(e.name) || /[/\\](test|testing)[/\\]/.test(path);
+        if (isTest) tests.push(text);
+        else production.set(path, text);
+      }
+    }
+  };
+  for (const top of ["services", "gateway", "test"]) walk(join(root, top));
+  return { tests: tests.join("\n"), production };
+}
+
+describe("error catalogue coverage", () => {
+  const { tests, production } = repositorySources();
+  const asserted = (code: ErrorCode) => {
+    const rpc = String(ErrorCatalogue[code].rpc).replace("-", "\\-");
+    return tests.includes(`"${code}"`) || new RegExp(`code\\W{0,4}\\s*[,:=]\\s*${rpc}\\b`).test(tests);
+  };
+
+  it("has every code this server sends asserted by some test", () => {
+    const missing = (Object.keys(ErrorCatalogue) as ErrorCode[]).filter((c) => !NOT_SENT.has(c) && !asserted(c));
+    assert.deepEqual(missing, [], "codes sent but asserted by no test (add a test, or list them in NOT_SENT)");
+  });
+
+  it("never sends a code it lists as not sent", () => {
+    for (const code of NOT_SENT) {
+      for (const [path, text] of production) {
+        if (path.endsWith(join("kit", "src", "errors.ts"))) continue;
+        assert.ok(!text.includes(`"${code}"`), `${code} is listed as never sent but ${path} uses it`);
+      }
+    }
   });
 });
