@@ -33,7 +33,7 @@ export interface GatewayOptions {
   tokenVerifier?: TokenVerifier;
   /** Replaces the gRPC health checks of the three services in `/ready`. */
   readiness?: () => Promise<boolean>;
-  /** WebSocket ping interval (10 s). */
+  /** WebSocket ping interval; `config.wsPingIntervalMs` (10 s) by default. */
   wsPingIntervalMs?: number;
   /** Bounds on the calls in flight to each backend (tests make them small). */
   backendLimits?: LimiterOptions;
@@ -101,7 +101,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     pkiPublicRead: config.pkiPublicRead,
   });
   const clientIps = new ClientIpResolver(config.trustedProxies);
-  const heartbeat = new Heartbeat(opts.wsPingIntervalMs ?? 10_000);
+  const heartbeat = new Heartbeat(opts.wsPingIntervalMs ?? config.wsPingIntervalMs);
   const probes: Record<string, HealthProbe> | undefined = opts.readiness
     ? undefined
     : {

@@ -50,6 +50,7 @@ const schema = z
     PMX_TRUSTED_PROXIES: trustedProxies,
     PMX_PKI_PUBLIC_READ: bool(false),
     PMX_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
+    PMX_WS_PING_INTERVAL: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
     PMX_NATS_URL: optionalString,
     PMX_NATS_PREFIX: z
       .string()
@@ -73,6 +74,8 @@ const schema = z
     pkiPublicRead: e.PMX_PKI_PUBLIC_READ,
     /** 0 disables rate limiting. */
     rateLimitPerMinute: e.PMX_RATE_LIMIT_PER_MINUTE,
+    /** How often WebSocket peers are pinged (ms); a peer that misses two pings is dropped. */
+    wsPingIntervalMs: e.PMX_WS_PING_INTERVAL,
     natsUrl: e.PMX_NATS_URL,
     natsPrefix: e.PMX_NATS_PREFIX,
     logLevel: e.PMX_LOG_LEVEL,
