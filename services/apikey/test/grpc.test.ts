@@ -56,7 +56,7 @@ describe("apikey gRPC service (in-memory stores)", () => {
     });
     client = createClient<apikeyV1.ApiKeyServiceServer>(
       apikeyV1.ApiKeyServiceService,
-      "pkiserver.apikey.v1.ApiKeyService",
+      apikeyV1.ApiKeyServiceClient.serviceName,
       app.grpc.address,
     );
     await client.waitForReady(5000);

@@ -73,7 +73,7 @@ describe("apikey service on MongoDB", () => {
     const app = await buildApp(loadConfig(env), deps);
     const c = createClient<apikeyV1.ApiKeyServiceServer>(
       apikeyV1.ApiKeyServiceService,
-      "pkiserver.apikey.v1.ApiKeyService",
+      apikeyV1.ApiKeyServiceClient.serviceName,
       app.grpc.address,
     );
     const first = await c.client.createFirstApiKey({ initializationToken: token, name: "root" });
@@ -88,7 +88,7 @@ describe("apikey service on MongoDB", () => {
     const again = await buildApp(loadConfig(env), deps);
     const c2 = createClient<apikeyV1.ApiKeyServiceServer>(
       apikeyV1.ApiKeyServiceService,
-      "pkiserver.apikey.v1.ApiKeyService",
+      apikeyV1.ApiKeyServiceClient.serviceName,
       again.grpc.address,
     );
     const verified = await c2.client.verifySecret({ apiKeyId: first.apiKeyId, secret: first.apiKeySecret });

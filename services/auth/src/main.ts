@@ -8,13 +8,14 @@ const telemetry = startTelemetry({
 });
 
 import { runServiceProcess } from "@pkiserver/kit";
+import { authV1 } from "@pkiserver/proto";
 import { authStreamMaxAgeMs, buildApp } from "./app";
 import { loadConfig } from "./config";
 
 /** `node services/auth/dist/main.js`: the auth service as its own process. */
 runServiceProcess({
   name: "auth",
-  grpcServiceName: "pkiserver.auth.v1.AuthService",
+  grpcServiceName: authV1.AuthServiceClient.serviceName,
   telemetry,
   loadConfig,
   buildApp: (config, deps) => buildApp(config, { ...deps, apikey: config.apikeyAddress }),

@@ -100,7 +100,7 @@ export class FakeApiKeyServer {
       host: "127.0.0.1",
       port: 0,
       services: [
-        { name: "pkiserver.apikey.v1.ApiKeyService", definition: apikeyV1.ApiKeyServiceService, implementation },
+        { name: apikeyV1.ApiKeyServiceClient.serviceName, definition: apikeyV1.ApiKeyServiceService, implementation },
       ],
     });
   }

@@ -64,7 +64,7 @@ describe("auth over gRPC (buildApp on port 0, fake apikey)", () => {
     });
     auth = createClient<authV1.AuthServiceServer>(
       authV1.AuthServiceService,
-      "pkiserver.auth.v1.AuthService",
+      authV1.AuthServiceClient.serviceName,
       app.grpc.address,
     );
     await auth.waitForReady(5000);

@@ -67,7 +67,7 @@ describe("two auth replicas on one MongoDB database", () => {
       apps.push(app);
       const c = createClient<authV1.AuthServiceServer>(
         authV1.AuthServiceService,
-        "pkiserver.auth.v1.AuthService",
+        authV1.AuthServiceClient.serviceName,
         app.grpc.address,
       );
       clients.push(c);

@@ -6,7 +6,7 @@ import { createMemoryStores, createMongoStores } from "./storage/stores";
 import { BusPkiEvents } from "./transport/events/publisher";
 import { type PkiServiceMethods, pkiHandlers } from "./transport/grpc/handlers";
 
-export const PKI_SERVICE_NAME = "pkiserver.pki.v1.PkiService";
+export const PKI_SERVICE_NAME = pkiV1.PkiServiceClient.serviceName;
 
 /** What tests may replace; production uses the defaults. */
 export interface PkiAppOptions {

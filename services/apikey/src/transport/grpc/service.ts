@@ -17,7 +17,7 @@ import { updateApiKeyHandler } from "./update-api-key";
 import { verifySecretHandler } from "./verify-secret";
 import { verifySignatureHandler } from "./verify-signature";
 
-export const API_KEY_SERVICE_NAME = "pkiserver.apikey.v1.ApiKeyService";
+export const API_KEY_SERVICE_NAME = apikeyV1.ApiKeyServiceClient.serviceName;
 
 /*
  * The generated server interface carries grpc-js's string index signature,

@@ -25,7 +25,7 @@ export type AuthServiceMethods = {
   [K in keyof authV1.AuthServiceServer as string extends K ? never : K]: authV1.AuthServiceServer[K];
 };
 
-export const AUTH_SERVICE_NAME = "pkiserver.auth.v1.AuthService";
+export const AUTH_SERVICE_NAME = authV1.AuthServiceClient.serviceName;
 
 export function authServiceRegistration(deps: AuthDeps, logger: Logger): ServiceRegistration {
   // Each call works on stores and an apikey client bound to it: apikey gets
