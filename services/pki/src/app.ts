@@ -1,10 +1,10 @@
-import { implement, type ServiceApp, type ServiceDeps, startGrpcServer } from "@pkiserver/kit";
+import { type ServiceApp, type ServiceDeps, startGrpcServer } from "@pkiserver/kit";
 import { pkiV1 } from "@pkiserver/proto";
 import type { PkiConfig } from "./config";
 import { type Clock, type PkiDeps, systemClock } from "./domain/ports";
 import { createMemoryStores, createMongoStores } from "./storage/stores";
 import { BusPkiEvents } from "./transport/events/publisher";
-import { type PkiServiceMethods, pkiHandlers } from "./transport/grpc/handlers";
+import { pkiService } from "./transport/grpc/service";
 
 export const PKI_SERVICE_NAME = pkiV1.PkiServiceClient.serviceName;
 
@@ -33,13 +33,7 @@ export async function buildApp(
   const grpc = await startGrpcServer({
     host: deps.listen.host,
     port: deps.listen.port,
-    services: [
-      {
-        name: PKI_SERVICE_NAME,
-        definition: pkiV1.PkiServiceService,
-        implementation: implement<PkiServiceMethods>(pkiV1.PkiServiceService, pkiHandlers(pki), logger),
-      },
-    ],
+    services: [pkiService(pki, logger)],
   });
   logger.info({ address: grpc.address, storage: mongo ? "mongodb" : "memory" }, "pki service listening");
   return {

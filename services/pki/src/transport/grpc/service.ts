@@ -1,0 +1,64 @@
+import {
+  type AsyncHandlers,
+  abortable,
+  type CallContext,
+  implement,
+  type Logger,
+  type ServiceRegistration,
+} from "@pkiserver/kit";
+import { pkiV1 } from "@pkiserver/proto";
+import type { PkiDeps } from "../../domain/ports";
+import { addHostUrlHandler } from "./add-host-url";
+import { deleteHostHandler } from "./delete-host";
+import { deleteKeyHandler } from "./delete-key";
+import { getCurrentKeyHandler } from "./get-current-key";
+import { getHostHandler } from "./get-host";
+import { getKeyAtHandler } from "./get-key-at";
+import { getKeyHistoryHandler } from "./get-key-history";
+import { listHostsHandler } from "./list-hosts";
+import { removeHostUrlHandler } from "./remove-host-url";
+import { setHostHandler } from "./set-host";
+import { setKeyHandler } from "./set-key";
+import { verifyHostByIdHandler } from "./verify-host-by-id";
+import { verifyHostByPubHandler } from "./verify-host-by-pub";
+import { verifyKeyHandler } from "./verify-key";
+
+/**
+ * The generated server interface, without the index signature it inherits
+ * from grpc-js: mapped over, that signature would demand a handler of type
+ * `never` for every string.
+ */
+export type PkiServiceMethods = {
+  [K in keyof pkiV1.PkiServiceServer as string extends K ? never : K]: pkiV1.PkiServiceServer[K];
+};
+
+/** The pki service: one handler per RPC (decode the request, run its use case, encode the result). */
+export function pkiService(deps: PkiDeps, logger: Logger): ServiceRegistration {
+  // A write whose caller gave up stops before its next store step; reads are one step each.
+  const writing = (ctx: CallContext): PkiDeps => ({
+    ...deps,
+    hosts: abortable(deps.hosts, ctx),
+    keys: abortable(deps.keys, ctx),
+  });
+  const handlers: AsyncHandlers<PkiServiceMethods> = {
+    setHost: (req, ctx) => setHostHandler(writing(ctx))(req),
+    addHostUrl: (req, ctx) => addHostUrlHandler(writing(ctx))(req),
+    removeHostUrl: (req, ctx) => removeHostUrlHandler(writing(ctx))(req),
+    deleteHost: (req, ctx) => deleteHostHandler(writing(ctx))(req),
+    listHosts: (req, ctx) => listHostsHandler(deps)(req),
+    getHost: (req, ctx) => getHostHandler(deps)(req),
+    verifyHostById: (req, ctx) => verifyHostByIdHandler(deps)(req),
+    verifyHostByPub: (req, ctx) => verifyHostByPubHandler(deps)(req),
+    setKey: (req, ctx) => setKeyHandler(writing(ctx))(req),
+    deleteKey: (req, ctx) => deleteKeyHandler(writing(ctx))(req),
+    getCurrentKey: (req, ctx) => getCurrentKeyHandler(deps)(req),
+    getKeyAt: (req, ctx) => getKeyAtHandler(deps)(req),
+    getKeyHistory: (req, ctx) => getKeyHistoryHandler(deps)(req),
+    verifyKey: (req, ctx) => verifyKeyHandler(deps)(req),
+  };
+  return {
+    name: pkiV1.PkiServiceClient.serviceName,
+    definition: pkiV1.PkiServiceService,
+    implementation: implement<PkiServiceMethods>(pkiV1.PkiServiceService, handlers, logger),
+  };
+}
