@@ -330,6 +330,15 @@ export function authSuite(ctx: () => Ctx): void {
     });
   });
 
+  describe("auth/forkToken naming", () => {
+    it("refuses the source session's own name (-32602), leaving the source working", async () => {
+      const src = await tokenFor(url(), first.apiKeyId, first.apiKeySecret, ["user:read", "session:fork-src"]);
+      const same = await errCode(url(), "auth/forkToken", { refreshToken: src.refreshToken, sessionName: "fork-src" });
+      assert.equal(same.code, -32602);
+      await ok(url(), "user/listApiKeys", {}, bearer(src.accessToken));
+    });
+  });
+
   describe("refresh-token families", () => {
     /** A token's access token is refused (75) and its refresh token neither refreshes nor forks (75). */
     async function assertDead(t: { accessToken: string; refreshToken: string }, what: string) {

@@ -1,4 +1,4 @@
-import { AppError } from "@pkiserver/kit";
+import { AppError, invalidParams } from "@pkiserver/kit";
 import type { AuthDeps } from "./deps";
 import { RevokeReason, type TokenPair } from "./model";
 import { openSession, presentedSession, recheckApiKey, revokeIfKeyChanged, revokeSession } from "./sessions";
@@ -19,6 +19,10 @@ export async function forkToken(
   checkLength("refreshToken", refreshToken, 0, 1024);
   checkLength("sessionName", sessionName, 0, 128);
   const { session } = await presentedSession(deps, refreshToken, clientIp);
+  // Opening a session under a live session's name closes that session: a fork must never close its source.
+  if (sessionName !== "" && sessionName === session.name) {
+    throw invalidParams("sessionName -> A fork cannot take its source session's name");
+  }
   await recheckApiKey(deps, session);
   const pair = await openSession(deps, {
     apiKeyId: session.apiKeyId,

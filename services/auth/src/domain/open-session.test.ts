@@ -105,6 +105,13 @@ describe("sessions: cap, names, forks", () => {
     assert.deepEqual(live, []);
   });
 
+  it("a fork may not take its source's name (-32602): it would close its own source", async () => {
+    const h = await harness();
+    const source = await login(h, ["pki:read", "session:worker"]);
+    await assert.rejects(forkToken(h.deps, source.refreshToken, "worker", ""), code("rpc.invalid_params"));
+    assert.ok(await refreshSession(h.deps, source.refreshToken, ""), "the source is untouched");
+  });
+
   it("a fork from another IP than the source's binding is refused", async () => {
     const h = await harness();
     const source = await login(h, ["ipAddr:10.0.0.1"]);
