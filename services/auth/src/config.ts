@@ -8,6 +8,7 @@ import {
   splitAddress,
   z,
 } from "@pkiserver/kit";
+import { MAX_TOKEN_LIFETIME_MS } from "./tokens/access-token";
 
 const schema = z
   .object({
@@ -20,6 +21,13 @@ const schema = z
     ...serviceEnvFields,
   })
   .superRefine((v, ctx) => {
+    if (v.PMX_REFRESH_TOKEN_LIFETIME > MAX_TOKEN_LIFETIME_MS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["PMX_REFRESH_TOKEN_LIFETIME"],
+        message: `must be at most ${MAX_TOKEN_LIFETIME_MS} (90 days)`,
+      });
+    }
     if (v.PMX_ACCESS_TOKEN_LIFETIME > v.PMX_REFRESH_TOKEN_LIFETIME) {
       ctx.addIssue({
         code: "custom",
