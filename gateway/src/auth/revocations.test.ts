@@ -113,6 +113,16 @@ describe("revocation cache", () => {
     assert.deepEqual(c.stats(), { revokedSessions: 0, rotatedSessions: 0, keys: 0, keySteps: 0 });
   });
 
+  it("a rotation this gateway served is kept for the new tokens' lifetime, with a margin for clock skew", () => {
+    let now = T0;
+    const c = new RevocationCache({ now: () => now });
+    c.rotateSession("s1", 2, { apiKeyId: "k1", accessLifetimeMs: 900_000 });
+    now = T0 + 900_000 + 59_000;
+    assert.equal(c.isWithdrawn(claims({ generation: 1, expiresAt: now + 1 })), true);
+    now = T0 + 900_000 + 60_000;
+    assert.equal(c.isWithdrawn(claims({ generation: 1, expiresAt: now + 1 })), false);
+  });
+
   it("keeps nothing for a session's first generation: a grant withdraws nothing", () => {
     const c = new RevocationCache({ now: () => T0 });
     for (let i = 0; i < 1000; i++) c.rotateSession(`grant-${i}`, 0, { apiKeyId: "k1", tokensExpireAt: T0 + 900_000 });

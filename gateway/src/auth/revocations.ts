@@ -18,6 +18,8 @@ export interface Lifetime {
   apiKeyId?: string | undefined;
   /** ms since the epoch on auth's clock, the clock token expiries are written in. */
   tokensExpireAt?: number | undefined;
+  /** Without `tokensExpireAt`: the tokens were issued no later than now and live at most this long. */
+  accessLifetimeMs?: number | undefined;
 }
 
 export interface RevocationSnapshot {
@@ -150,10 +152,11 @@ export class RevocationCache {
     return Math.max(this.reportedLifetime ?? MAX_TOKEN_LIFETIME_MS, this.observedLifetime);
   }
 
-  /** When a withdrawal whose end auth did not report stops mattering. */
-  private untilOf(tokensExpireAt: number | undefined): number {
+  /** When a withdrawal stops mattering: as auth reported, or reckoned here with a margin for clock skew. */
+  private untilOf({ tokensExpireAt, accessLifetimeMs }: Lifetime): number {
     if (tokensExpireAt !== undefined && tokensExpireAt > 0) return tokensExpireAt;
-    return this.now() + this.maxLifetime + CLOCK_SKEW_MS;
+    const lifetime = accessLifetimeMs !== undefined && accessLifetimeMs > 0 ? accessLifetimeMs : this.maxLifetime;
+    return this.now() + lifetime + CLOCK_SKEW_MS;
   }
 
   private ttl(until: number): number {
@@ -189,7 +192,7 @@ export class RevocationCache {
 
   /** A revoked session's tokens all stop working. */
   revokeSession(sessionId: string, lifetime: Lifetime = {}): void {
-    const until = this.untilOf(lifetime.tokensExpireAt);
+    const until = this.untilOf(lifetime);
     if (until <= this.now()) return;
     const cur = this.revoked.get(sessionId);
     const entry = { apiKeyId: lifetime.apiKeyId || cur?.apiKeyId, until: Math.max(until, cur?.until ?? until) };
@@ -201,7 +204,7 @@ export class RevocationCache {
   rotateSession(sessionId: string, generation: number, lifetime: Lifetime = {}): void {
     // Generation 0 is a session's first: there is nothing older to refuse.
     if (generation <= 0) return;
-    const until = this.untilOf(lifetime.tokensExpireAt);
+    const until = this.untilOf(lifetime);
     if (until <= this.now()) return;
     const cur = this.generations.get(sessionId);
     // A late, older rotation event does not bring old generations back.

@@ -83,7 +83,7 @@ function tokenResult(token: authV1.TokenPair | undefined, ctx: MethodContext) {
   // This gateway served the rotation: older access tokens of the session stop here at once.
   ctx.revocations.rotateSession(t.sessionId, t.generation, {
     apiKeyId: t.apiKeyId,
-    tokensExpireAt: Date.now() + t.accessTokenExpiresIn,
+    accessLifetimeMs: t.accessTokenExpiresIn,
   });
   return {
     accessToken: t.accessToken,
