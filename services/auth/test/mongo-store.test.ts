@@ -101,13 +101,27 @@ describe("MongoDB session store: what a grant and a rotation cost", () => {
     assert.ok((await size()) <= afterOne + 2, `${await size()} bytes after 60 rotations, ${afterOne} after one`);
   });
 
-  it("the live-session query a grant sends examines only the key's live sessions, however many it closed", async (t) => {
-    for (let i = 1; i <= 200; i++) await store.open(session(i, "key-many"), 16, T0 + i);
+  /** The find the store sends for a key's live sessions, once the key has closed many. */
+  async function liveQuery(): Promise<{ find: string; filter: Document; hint?: Document | string }> {
+    if ((await store.listLive("key-many", T0)).length === 0) {
+      for (let i = 1; i <= 200; i++) await store.open(session(i, "key-many"), 16, T0 + i);
+    }
     finds.length = 0;
     assert.equal((await store.listLive("key-many", T0 + 500)).length, 16);
     const query = finds.find((f) => (f.filter as Document | undefined)?.apiKeyId === "key-many");
     assert.ok(query, "listLive sends a find on the key");
-    const { find, filter, hint } = query as { find: string; filter: Document; hint?: Document | string };
+    return query as { find: string; filter: Document; hint?: Document | string };
+  }
+
+  it("a key's live sessions are read through the index that leaves its closed sessions out", async () => {
+    const { find, hint } = await liveQuery();
+    assert.equal(hint, "auth_sessions_live");
+    const indexes = await db.collection(find).listIndexes().toArray();
+    assert.deepEqual(indexes.find((i) => i.name === hint)?.key, { apiKeyId: 1, revokedAt: 1, expiresAt: 1 });
+  });
+
+  it("that query examines only the key's 16 live sessions of its 200 (where the server reports it)", async (t) => {
+    const { find, filter, hint } = await liveQuery();
     const explained = await db
       .command({ explain: { find, filter, ...(hint === undefined ? {} : { hint }) }, verbosity: "executionStats" })
       .catch(() => undefined);
