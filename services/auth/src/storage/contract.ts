@@ -159,6 +159,18 @@ export function authStoreContract(name: string, makeStores: () => Promise<AuthSt
       assert.equal(await sessions.isFamilyRevoked(late.familyId), true);
     });
 
+    it("concurrent revocations of one family revoke each of its sessions exactly once", async () => {
+      const root = session({ createdAt: T0 });
+      const forks = [1, 2, 3].map((i) => session({ familyId: root.id, createdAt: T0 + i }));
+      for (const s of [root, ...forks]) await sessions.open(s, 16, s.createdAt);
+      const results = await Promise.all(
+        Array.from({ length: 6 }, () => sessions.revokeFamily(root.id, RevokeReason.reuse, T0 + 100)),
+      );
+      const ids = results.flat().map((s) => s.id);
+      assert.deepEqual([...ids].sort(), [root.id, ...forks.map((s) => s.id)].sort());
+      assert.equal(await sessions.isFamilyRevoked(root.id), true);
+    });
+
     it("a key with many closed sessions still opens, counts and evicts correctly", async () => {
       // Expired, revoked and closed by the cap: none of them may count, or be closed again.
       for (let i = 0; i < 20; i++) {

@@ -233,11 +233,16 @@ export class MongoSessionStore implements SessionStore {
   }
 
   async revokeFamily(familyId: string, reason: string, now: number): Promise<Session[]> {
-    await this.families.updateOne(
-      { _id: familyId },
-      { $setOnInsert: { revokedAt: now, expiresAt: now, purgeAt: this.purgeAt(now) } },
-      { upsert: true },
-    );
+    try {
+      await this.families.updateOne(
+        { _id: familyId },
+        { $setOnInsert: { revokedAt: now, expiresAt: now, purgeAt: this.purgeAt(now) } },
+        { upsert: true },
+      );
+    } catch (err) {
+      // Two replicas' upserts raced; the other one wrote the mark.
+      if (!isDuplicateKeyError(err)) throw err;
+    }
     // Sessions stored before families existed have no familyId; such a family is one session.
     const members = (
       await this.col
