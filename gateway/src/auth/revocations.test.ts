@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { AppError } from "@pkiserver/kit";
-import { RevocationCache } from "./revocations";
+import { AppError, scopesWithin } from "@pkiserver/kit";
+import { type KeyChange, RevocationCache } from "./revocations";
 import type { TokenClaims } from "./token-verifier";
 
 const T0 = 1_800_000_000_000;
@@ -87,13 +87,183 @@ describe("revocation cache", () => {
     assert.equal(c.isWithdrawn(claims({ issuedAt: T0 })), false);
   });
 
-  it("forgets entries older than its retention", () => {
+  it("forgets a revoked or rotated session once its last access token has expired, and not before", () => {
     let now = T0;
-    const c = new RevocationCache({ now: () => now, retentionMs: 10_000 });
+    const c = new RevocationCache({ now: () => now });
+    c.revokeSession("s1", { apiKeyId: "k1", tokensExpireAt: T0 + 900_000 });
+    c.rotateSession("s2", 2, { apiKeyId: "k1", tokensExpireAt: T0 + 60_000 });
+    now = T0 + 59_999;
+    assert.equal(c.isWithdrawn(claims({ sessionId: "s1", expiresAt: now + 1 })), true);
+    assert.equal(c.isWithdrawn(claims({ sessionId: "s2", generation: 1, expiresAt: now + 1 })), true);
+    now = T0 + 60_000;
+    assert.equal(c.isWithdrawn(claims({ sessionId: "s2", generation: 1, expiresAt: now + 1 })), false);
+    now = T0 + 900_000;
+    assert.equal(c.isWithdrawn(claims({ sessionId: "s1", expiresAt: now + 1 })), false);
+  });
+
+  it("releases what it holds once the tokens are gone, even if nothing asks again", async () => {
+    const c = new RevocationCache();
+    for (let i = 0; i < 100; i++) {
+      c.revokeSession(`closed-by-cap-${i}`, { apiKeyId: "k1", tokensExpireAt: Date.now() + 20 });
+    }
+    c.rotateSession("s1", 3, { apiKeyId: "k1", tokensExpireAt: Date.now() + 20 });
+    assert.equal(c.stats().revokedSessions, 100);
+    await new Promise((r) => setTimeout(r, 60));
+    c.purge();
+    assert.deepEqual(c.stats(), { revokedSessions: 0, rotatedSessions: 0, keys: 0, keySteps: 0 });
+  });
+
+  it("a rotation this gateway served is kept for the new tokens' lifetime, with a margin for clock skew", () => {
+    let now = T0;
+    const c = new RevocationCache({ now: () => now });
+    c.rotateSession("s1", 2, { apiKeyId: "k1", accessLifetimeMs: 900_000 });
+    now = T0 + 900_000 + 59_000;
+    assert.equal(c.isWithdrawn(claims({ generation: 1, expiresAt: now + 1 })), true);
+    now = T0 + 900_000 + 60_000;
+    assert.equal(c.isWithdrawn(claims({ generation: 1, expiresAt: now + 1 })), false);
+  });
+
+  it("keeps nothing for a session's first generation: a grant withdraws nothing", () => {
+    const c = new RevocationCache({ now: () => T0 });
+    for (let i = 0; i < 1000; i++) c.rotateSession(`grant-${i}`, 0, { apiKeyId: "k1", tokensExpireAt: T0 + 900_000 });
+    assert.equal(c.stats().rotatedSessions, 0);
+  });
+
+  it("without an end from auth, keeps a revocation as long as the longest access lifetime auth reports, beyond 8 days", () => {
+    let now = T0;
+    const c = new RevocationCache({ now: () => now });
+    c.loadSnapshot({ revoked: [], generations: [], maxAccessTokenLifetimeMs: 30 * DAY });
     c.revokeSession("s1");
-    now = T0 + 120_000;
-    c.revokeSession("s2");
-    assert.equal(c.isWithdrawn(claims({ sessionId: "s1" })), false);
-    assert.equal(c.isWithdrawn(claims({ sessionId: "s2" })), true);
+    c.applyKeyChange({ apiKeyId: "k1", at: T0, deleted: false, enabled: false, maxScope: [] });
+    now = T0 + 20 * DAY;
+    // Other traffic goes on meanwhile (writes are when a cache tidies up).
+    c.revokeSession("unrelated", { apiKeyId: "k7", tokensExpireAt: now + 1000 });
+    const longLived = claims({ sessionId: "s2", issuedAt: T0 - 1000, expiresAt: T0 + 30 * DAY - 1000 });
+    assert.equal(c.isWithdrawn({ ...longLived, sessionId: "s1", apiKeyId: "k9" }), true, "revoked session");
+    assert.equal(c.isWithdrawn(longLived), true, "disabled key");
+    now = T0 + 31 * DAY + 120_000;
+    assert.equal(c.isWithdrawn(claims({ sessionId: "s1", apiKeyId: "k9", issuedAt: now, expiresAt: now + 1 })), false);
+  });
+
+  it("before auth reports a lifetime, assumes the 90-day ceiling; a token living longer than reported teaches it", () => {
+    let now = T0;
+    const c = new RevocationCache({ now: () => now });
+    c.applyKeyChange({ apiKeyId: "k1", at: T0, deleted: true, enabled: false, maxScope: [] });
+    now = T0 + 80 * DAY;
+    c.revokeSession("unrelated", { apiKeyId: "k7", tokensExpireAt: now + 1000 });
+    const old = claims({ issuedAt: T0 - 1000, expiresAt: T0 + 85 * DAY });
+    assert.equal(c.isWithdrawn(old), true);
+
+    now = T0;
+    const d = new RevocationCache({ now: () => now });
+    d.loadSnapshot({ revoked: [], generations: [], maxAccessTokenLifetimeMs: DAY });
+    d.applyKeyChange({ apiKeyId: "k1", at: T0, deleted: true, enabled: false, maxScope: [] });
+    now = T0 + 2 * DAY;
+    // Auth now signs tokens living 10 days (its configuration changed): the gateway learns it from one.
+    const longer = claims({ issuedAt: T0 - 1000, expiresAt: T0 + 10 * DAY });
+    assert.equal(d.isWithdrawn(longer), true);
+  });
+
+  it("6,000 renames of a key keep its state as small as one change, and its tokens' answers unchanged", () => {
+    const c = new RevocationCache({ now: () => T0 + 10_000_000 });
+    const all = ["user:read", "user:write", "pki:read"];
+    c.applyKeyChange({ apiKeyId: "k1", at: T0 + 5000, deleted: false, enabled: true, maxScope: ["pki:read"] });
+    for (let i = 0; i < 6000; i++) {
+      c.applyKeyChange({ apiKeyId: "k1", at: T0 + 6000 + i, deleted: false, enabled: true, maxScope: ["pki:read"] });
+    }
+    c.applyKeyChange({ apiKeyId: "k2", at: T0 + 5000, deleted: false, enabled: true, maxScope: all });
+    const stats = c.stats();
+    assert.equal(stats.keys, 2);
+    assert.ok(stats.keySteps <= 3, `${stats.keySteps} steps kept`);
+    assert.equal(c.isWithdrawn(claims({ scope: ["user:read", "pki:read"] })), true);
+    assert.equal(c.isWithdrawn(claims({ scope: ["pki:read"] })), false);
+    assert.equal(c.isWithdrawn(claims({ scope: ["user:read"], issuedAt: T0 + 8000 })), true);
+    assert.equal(c.isWithdrawn(claims({ scope: ["user:read"], issuedAt: T0 + 20_000 })), false);
+    assert.equal(c.isWithdrawn(claims({ apiKeyId: "k2", scope: ["user:read"] })), false);
+  });
+
+  it("any sequence of key changes, applied in any order, answers exactly as the whole history would", () => {
+    const rand = seeded(7);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
+    const scopes = ["user:read", "user:write", "pki:read", "pkiadmin:read", "pkiadmin:write"];
+    const subset = () => scopes.filter(() => rand() < 0.6);
+    for (let round = 0; round < 200; round++) {
+      const changes: KeyChange[] = Array.from({ length: 1 + Math.floor(rand() * 12) }, () => {
+        const kind = rand();
+        return {
+          apiKeyId: "k1",
+          at: T0 + Math.floor(rand() * 5000),
+          deleted: kind < 0.1,
+          enabled: kind >= 0.25,
+          maxScope: pick([subset(), ["user:read_write"], ["pki:read"], scopes]),
+        };
+      });
+      const c = new RevocationCache({ now: () => T0 + 10_000 });
+      for (const ch of [...changes].sort(() => rand() - 0.5)) c.applyKeyChange(ch);
+      assert.ok(c.stats().keySteps <= scopes.length + 2);
+      for (let i = 0; i < 40; i++) {
+        const token = claims({
+          issuedAt: T0 - 500 + Math.floor(rand() * 6000),
+          scope: subset(),
+          issuedAtResolutionMs: pick([1, 1000]),
+        });
+        assert.equal(c.isWithdrawn(token), withdrawnByHistory(changes, token), JSON.stringify({ changes, token }));
+      }
+    }
+  });
+
+  it("bounded in size: a revocation pushed out for room still refuses the key's older tokens, never accepts them", () => {
+    let now = T0;
+    const c = new RevocationCache({ now: () => now, maxSessions: 100 });
+    for (let i = 0; i < 150; i++) {
+      now = T0 + i;
+      c.revokeSession(`s${i}`, { apiKeyId: "k1", tokensExpireAt: T0 + 900_000 });
+    }
+    assert.equal(c.stats().revokedSessions, 100);
+    now = T0 + 1000;
+    for (let i = 0; i < 150; i++) {
+      assert.equal(c.isWithdrawn(claims({ sessionId: `s${i}`, issuedAt: T0 - 10 })), true, `s${i}`);
+    }
+    // The key's live sessions lose their older access tokens too (a refresh gets new ones); later tokens work.
+    assert.equal(c.isWithdrawn(claims({ sessionId: "live", issuedAt: T0 + 1000 })), false);
+    assert.equal(c.isWithdrawn(claims({ sessionId: "live", apiKeyId: "k2", issuedAt: T0 - 10 })), false);
+    // Once every token of the dropped sessions has expired, the key's older tokens are judged alone again.
+    now = T0 + 900_000;
+    assert.equal(c.isWithdrawn(claims({ sessionId: "live", issuedAt: T0 + 10, expiresAt: now + 1 })), false);
+  });
+
+  it("bounded in size: a key change pushed out for room refuses every token issued before it, never accepts one", () => {
+    let now = T0;
+    const c = new RevocationCache({ now: () => now, maxKeys: 5 });
+    for (let i = 0; i < 8; i++) {
+      now = T0 + i;
+      c.applyKeyChange({ apiKeyId: `k${i}`, at: now, deleted: true, enabled: false, maxScope: [] });
+    }
+    assert.equal(c.stats().keys, 5);
+    now = T0 + 100;
+    for (let i = 0; i < 8; i++) assert.equal(c.isWithdrawn(claims({ apiKeyId: `k${i}`, issuedAt: T0 - 10 })), true);
+    assert.equal(c.isWithdrawn(claims({ apiKeyId: "other", issuedAt: T0 + 100 })), false);
   });
 });
+
+const DAY = 86_400_000;
+
+/** A small deterministic generator, so a failure can be replayed. */
+function seeded(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    return x / 2147483648;
+  };
+}
+
+/** The rule stated over the whole history of a key's changes, as a reference. */
+function withdrawnByHistory(changes: readonly KeyChange[], t: TokenClaims): boolean {
+  const sorted = [...changes].sort((a, b) => a.at - b.at);
+  const latest = sorted[sorted.length - 1] as KeyChange;
+  const withdraws = (c: KeyChange) => c.deleted || !c.enabled || !scopesWithin(t.scope, c.maxScope);
+  const resolution = t.issuedAtResolutionMs ?? 1000;
+  return sorted.some(
+    (c) => c.at >= t.issuedAt && withdraws(c) && (c.at >= t.issuedAt + resolution || withdraws(latest)),
+  );
+}

@@ -108,9 +108,9 @@ export function startRevocationSync(opts: {
           deliver: "all",
           handler: async (msg) => {
             const revoked = decodeEvent(Events.sessionRevoked, msg);
-            if (revoked) return cache.revokeSession(revoked.sessionId);
+            if (revoked) return cache.revokeSession(revoked.sessionId, revoked);
             const rotated = decodeEvent(Events.sessionRotated, msg);
-            if (rotated) return cache.rotateSession(rotated.sessionId, rotated.generation);
+            if (rotated) return cache.rotateSession(rotated.sessionId, rotated.generation, rotated);
             const deleted = decodeEvent(Events.apiKeyDeleted, msg);
             if (deleted) {
               return cache.applyKeyChange({

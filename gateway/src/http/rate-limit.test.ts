@@ -47,4 +47,14 @@ describe("rate limiter", () => {
     r.take("c");
     assert.equal(r.size, 1);
   });
+
+  it("keeps at most maxClients buckets however many clients come within a minute", () => {
+    const now = 1_000_000;
+    const r = new RateLimiter(60, () => now, 100);
+    for (let i = 0; i < 1000; i++) r.take(`client-${i}`);
+    assert.equal(r.size, 100);
+    // The most recent clients keep their state.
+    for (let i = 0; i < 59; i++) r.take("client-999");
+    assert.equal(r.take("client-999").allowed, false);
+  });
 });

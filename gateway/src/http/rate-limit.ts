@@ -1,3 +1,5 @@
+import { LRUCache } from "lru-cache";
+
 /** Outcome of taking tokens from a client's bucket. */
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
@@ -10,19 +12,23 @@ interface Bucket {
  * A token bucket per client: `perMinute` tokens, refilled continuously, so a
  * client may burst up to a minute's allowance and then sustains the rate.
  * Buckets that have refilled completely carry no state worth keeping and are
- * dropped, which bounds memory by the number of recently active clients.
+ * dropped, which bounds memory by the number of recently active clients; at
+ * most `maxClients` are kept at once, the least recently seen going first
+ * (such a client starts again with a full bucket).
  */
 export class RateLimiter {
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly buckets: LRUCache<string, Bucket>;
   private readonly ratePerMs: number;
   private lastSweep: number;
 
   constructor(
     private readonly perMinute: number,
     private readonly now: () => number = Date.now,
+    maxClients = 100_000,
   ) {
     this.ratePerMs = perMinute / 60_000;
     this.lastSweep = now();
+    this.buckets = new LRUCache<string, Bucket>({ max: maxClients });
   }
 
   get enabled(): boolean {
@@ -50,9 +56,10 @@ export class RateLimiter {
   private sweep(now: number): void {
     if (now - this.lastSweep < 60_000) return;
     this.lastSweep = now;
-    for (const [key, b] of this.buckets) {
-      if (b.tokens + (now - b.updatedAt) * this.ratePerMs >= this.perMinute) this.buckets.delete(key);
-    }
+    const full = [...this.buckets.entries()].filter(
+      ([, b]) => b.tokens + (now - b.updatedAt) * this.ratePerMs >= this.perMinute,
+    );
+    for (const [key] of full) this.buckets.delete(key);
   }
 
   /** Number of clients with state (for tests and metrics). */

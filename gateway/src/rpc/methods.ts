@@ -47,7 +47,10 @@ function callerOf(ctx: MethodContext): Caller {
 function tokenResult(token: authV1.TokenPair | undefined, ctx: MethodContext) {
   const t = present(token, "token");
   // This gateway served the rotation: older access tokens of the session stop here at once.
-  ctx.revocations.rotateSession(t.sessionId, t.generation);
+  ctx.revocations.rotateSession(t.sessionId, t.generation, {
+    apiKeyId: t.apiKeyId,
+    accessLifetimeMs: t.accessTokenExpiresIn,
+  });
   return {
     accessToken: t.accessToken,
     accessTokenExpiresIn: t.accessTokenExpiresIn,

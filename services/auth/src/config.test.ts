@@ -54,6 +54,24 @@ describe("auth configuration", () => {
     );
   });
 
+  it("bounds the lifetimes: refresh at most 90 days, access at most the refresh lifetime, each named", () => {
+    assert.equal(loadConfig({ PMX_REFRESH_TOKEN_LIFETIME: "7776000000" }).refreshTokenLifetimeMs, 7_776_000_000);
+    assert.throws(
+      () => loadConfig({ PMX_REFRESH_TOKEN_LIFETIME: "7776000001" }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.problems.length === 1 &&
+        err.problems[0] === "PMX_REFRESH_TOKEN_LIFETIME: must be at most 7776000000 (90 days)",
+    );
+    assert.throws(
+      () => loadConfig({ PMX_REFRESH_TOKEN_LIFETIME: "60000", PMX_ACCESS_TOKEN_LIFETIME: "60001" }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.problems.length === 1 &&
+        err.problems[0] === "PMX_ACCESS_TOKEN_LIFETIME: must not exceed PMX_REFRESH_TOKEN_LIFETIME",
+    );
+  });
+
   it("refuses a malformed secret key without echoing it", () => {
     assert.throws(
       () => loadConfig({ PMX_SECRET_KEY: "k1:c2hvcnQ=" }),

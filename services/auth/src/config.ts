@@ -1,3 +1,4 @@
+import { MAX_TOKEN_LIFETIME_MS } from "@pkiserver/contract";
 import {
   checkSecretKey,
   env,
@@ -20,6 +21,13 @@ const schema = z
     ...serviceEnvFields,
   })
   .superRefine((v, ctx) => {
+    if (v.PMX_REFRESH_TOKEN_LIFETIME > MAX_TOKEN_LIFETIME_MS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["PMX_REFRESH_TOKEN_LIFETIME"],
+        message: `must be at most ${MAX_TOKEN_LIFETIME_MS} (90 days)`,
+      });
+    }
     if (v.PMX_ACCESS_TOKEN_LIFETIME > v.PMX_REFRESH_TOKEN_LIFETIME) {
       ctx.addIssue({
         code: "custom",

@@ -3,6 +3,7 @@ export {
   type AccessTokenVerifier,
   createAccessTokenVerifier,
   MAX_TOKEN_LENGTH,
+  MAX_TOKEN_LIFETIME_MS,
   type PublicSigningKey,
   TOKEN_ISSUER,
   type VerifierKey,

@@ -7,6 +7,7 @@ import {
   loadConfig,
   MongoSessionStore,
   MongoSigningKeyStore,
+  type Session,
 } from "@pkiserver/auth";
 import {
   AppError,
@@ -19,6 +20,7 @@ import {
 } from "@pkiserver/kit";
 import { authV1 } from "@pkiserver/proto";
 import { getInfra } from "@pkiserver/test-harness";
+import { type Db, type Document, MongoClient } from "mongodb";
 import { FakeApiKeyServer } from "./fake-apikey";
 
 let dbName: string | undefined;
@@ -39,6 +41,98 @@ authStoreContract("mongodb", async () => {
     signingKeys: await MongoSigningKeyStore.create(mongo.db, { collection: `keys_${counter}` }),
     close: () => mongo.close(),
   };
+});
+
+describe("MongoDB session store: what a grant and a rotation cost", () => {
+  const T0 = 1_750_000_000_000;
+  let client: MongoClient;
+  let db: Db;
+  let store: MongoSessionStore;
+  const finds: Document[] = [];
+
+  before(async () => {
+    const infra = await getInfra();
+    // Command monitoring shows the queries the store really sends.
+    client = new MongoClient(infra.mongoUrl, { monitorCommands: true, retryWrites: false });
+    client.on("commandStarted", (e) => {
+      if (e.commandName === "find") finds.push(e.command);
+    });
+    await client.connect();
+    db = client.db(infra.freshName("auth_cost"));
+    store = await MongoSessionStore.create(db, { purgeGraceMs: 0 });
+  });
+
+  after(async () => {
+    await db.dropDatabase().catch(() => undefined);
+    await client.close();
+  });
+
+  function session(n: number, apiKeyId: string): Session {
+    const id = `s${String(n).padStart(21, "0")}`;
+    return {
+      id,
+      apiKeyId,
+      familyId: id,
+      scope: ["pki:read"],
+      accessLifetime: 900_000,
+      createdAt: T0 + n,
+      expiresAt: T0 + 86_400_000,
+      generation: 0,
+      refreshHash: `hash-${n}`,
+    };
+  }
+
+  it("a session document does not grow with its rotations", async () => {
+    const s = session(0, "key-rotating");
+    await store.open(s, 16, T0);
+    const size = async () =>
+      JSON.stringify(await db.collection("auth_sessions").findOne({ _id: s.id as never })).length;
+    let hash = s.refreshHash;
+    const rotate = async (i: number) => {
+      const next = `rotated-${String(i).padStart(4, "0")}`;
+      const r = await store.rotate(s.id, hash, { refreshHash: next, expiresAt: T0 + 86_400_000 + i }, T0 + i);
+      assert.equal(r.kind, "rotated");
+      hash = next;
+    };
+    await rotate(1);
+    const afterOne = await size();
+    for (let i = 2; i <= 60; i++) await rotate(i);
+    // Only the generation's digits may differ.
+    assert.ok((await size()) <= afterOne + 2, `${await size()} bytes after 60 rotations, ${afterOne} after one`);
+  });
+
+  /** The find the store sends for a key's live sessions, once the key has closed many. */
+  async function liveQuery(): Promise<{ find: string; filter: Document; hint?: Document | string }> {
+    if ((await store.listLive("key-many", T0)).length === 0) {
+      for (let i = 1; i <= 200; i++) await store.open(session(i, "key-many"), 16, T0 + i);
+    }
+    finds.length = 0;
+    assert.equal((await store.listLive("key-many", T0 + 500)).length, 16);
+    const query = finds.find((f) => (f.filter as Document | undefined)?.apiKeyId === "key-many");
+    assert.ok(query, "listLive sends a find on the key");
+    return query as { find: string; filter: Document; hint?: Document | string };
+  }
+
+  it("a key's live sessions are read through the index that leaves its closed sessions out", async () => {
+    const { find, hint } = await liveQuery();
+    assert.equal(hint, "auth_sessions_live");
+    const indexes = await db.collection(find).listIndexes().toArray();
+    assert.deepEqual(indexes.find((i) => i.name === hint)?.key, { apiKeyId: 1, revokedAt: 1, expiresAt: 1 });
+  });
+
+  it("that query examines only the key's 16 live sessions of its 200 (where the server reports it)", async (t) => {
+    const { find, filter, hint } = await liveQuery();
+    const explained = await db
+      .command({ explain: { find, filter, ...(hint === undefined ? {} : { hint }) }, verbosity: "executionStats" })
+      .catch(() => undefined);
+    const stats = explained?.executionStats as { totalDocsExamined: number; nReturned: number } | undefined;
+    if (stats === undefined) {
+      t.skip("this server reports no executionStats (FerretDB filters whole collections); checked on MongoDB");
+      return;
+    }
+    assert.equal(stats.nReturned, 16);
+    assert.ok(stats.totalDocsExamined <= 16, `examined ${stats.totalDocsExamined} documents for 16 live sessions`);
+  });
 });
 
 const SECRET = "myverylongandsecuresecretforapikey";

@@ -16,6 +16,13 @@ export const TOKEN_ISSUER = "pkiserver";
 export const TOKEN_ALG = "EdDSA";
 export { MAX_TOKEN_LENGTH };
 
+/**
+ * The longest any token may live (90 days): the refresh lifetime may not
+ * exceed it, and an access token never outlives the refresh lifetime. What
+ * verifiers keep about withdrawn tokens is bounded by it.
+ */
+export const MAX_TOKEN_LIFETIME_MS = 90 * 86_400_000;
+
 export interface AccessTokenClaims {
   /** `sub` */
   apiKeyId: string;

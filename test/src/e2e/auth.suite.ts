@@ -410,6 +410,110 @@ export function authSuite(ctx: () => Ctx): void {
     });
   });
 
+  describe("auth/forkToken naming", () => {
+    it("refuses the source session's own name (-32602), leaving the source working", async () => {
+      const src = await tokenFor(url(), first.apiKeyId, first.apiKeySecret, ["user:read", "session:fork-src"]);
+      const same = await errCode(url(), "auth/forkToken", { refreshToken: src.refreshToken, sessionName: "fork-src" });
+      assert.equal(same.code, -32602);
+      await ok(url(), "user/listApiKeys", {}, bearer(src.accessToken));
+    });
+  });
+
+  describe("refresh-token families", () => {
+    /** A token's access token is refused (75) and its refresh token neither refreshes nor forks (75). */
+    async function assertDead(t: { accessToken: string; refreshToken: string }, what: string) {
+      assert.equal((await errCode(url(), "user/listApiKeys", {}, bearer(t.accessToken))).code, 75, `${what}: access`);
+      const refresh = await errCode(url(), "auth/token", { grantType: "refresh_token", refreshToken: t.refreshToken });
+      assert.equal(refresh.code, 75, `${what}: refresh`);
+    }
+
+    function remember<T extends { accessToken: string; refreshToken: string }>(t: T): T {
+      usedSecrets.add(t.accessToken);
+      usedSecrets.add(t.refreshToken);
+      return t;
+    }
+
+    it("reuse of the source's rotated refresh token revokes the source, its forks and forks of forks (75)", async () => {
+      const key = await addSecretKey(["user:read"]);
+      const src = await tokenFor(url(), key.apiKeyId, key.clientSecret);
+      const fork = remember(
+        await ok<TokenResult>(url(), "auth/forkToken", { refreshToken: src.refreshToken, sessionName: "fork" }),
+      );
+      const forkOfFork = remember(
+        await ok<TokenResult>(url(), "auth/forkToken", { refreshToken: fork.refreshToken, sessionName: "fork2" }),
+      );
+      const rotated = remember(
+        await ok<TokenResult>(url(), "auth/token", { grantType: "refresh_token", refreshToken: src.refreshToken }),
+      );
+      for (const t of [rotated, fork, forkOfFork]) await ok(url(), "user/listApiKeys", {}, bearer(t.accessToken));
+      const reuse = await errCode(url(), "auth/token", { grantType: "refresh_token", refreshToken: src.refreshToken });
+      assert.equal(reuse.code, 75);
+      await assertDead(rotated, "source");
+      await assertDead(fork, "fork");
+      await assertDead(forkOfFork, "fork of fork");
+      await ok(url(), "user/deleteApiKey", { apiKeyId: key.apiKeyId }, bearer(admin.accessToken));
+    });
+
+    it("reuse of a fork's rotated refresh token revokes the source it was forked from", async () => {
+      const key = await addSecretKey(["user:read"]);
+      const src = await tokenFor(url(), key.apiKeyId, key.clientSecret);
+      const fork = remember(
+        await ok<TokenResult>(url(), "auth/forkToken", { refreshToken: src.refreshToken, sessionName: "" }),
+      );
+      remember(
+        await ok<TokenResult>(url(), "auth/token", { grantType: "refresh_token", refreshToken: fork.refreshToken }),
+      );
+      const reuse = await errCode(url(), "auth/forkToken", { refreshToken: fork.refreshToken, sessionName: "again" });
+      assert.equal(reuse.code, 75);
+      await assertDead(src, "source");
+      await ok(url(), "user/deleteApiKey", { apiKeyId: key.apiKeyId }, bearer(admin.accessToken));
+    });
+
+    it("concurrent refreshes and forks of one token: once reuse is seen, no session of the family survives", async () => {
+      const key = await addSecretKey(["user:read"]);
+      const src = await tokenFor(url(), key.apiKeyId, key.clientSecret);
+      const attempts = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          i % 2 === 0
+            ? call(url(), "auth/token", { grantType: "refresh_token", refreshToken: src.refreshToken })
+            : call(url(), "auth/forkToken", { refreshToken: src.refreshToken, sessionName: `f${i}` }),
+        ),
+      );
+      const granted = attempts.flatMap((a) => (a.result ? [remember(a.result as TokenResult)] : []));
+      for (const a of attempts) if (a.error) assert.equal(a.error.code, 75, JSON.stringify(a.error));
+      // At most one refresh may win; the other refreshes are reuse.
+      assert.ok(
+        attempts.some((a) => a.error),
+        "some refresh was detected as reuse",
+      );
+      await assertDead(src, "source");
+      for (const [i, t] of granted.entries()) await assertDead(t, `granted pair ${i}`);
+      await ok(url(), "user/deleteApiKey", { apiKeyId: key.apiKeyId }, bearer(admin.accessToken));
+    });
+
+    it("reuse is detected however many rotations ago the token was spent", async () => {
+      const key = await addSecretKey(["user:read"]);
+      const first = await tokenFor(url(), key.apiKeyId, key.clientSecret);
+      let current: TokenResult = first;
+      for (let i = 0; i < 120; i++) {
+        current = remember(
+          await ok<TokenResult>(url(), "auth/token", {
+            grantType: "refresh_token",
+            refreshToken: current.refreshToken,
+          }),
+        );
+      }
+      await ok(url(), "user/listApiKeys", {}, bearer(current.accessToken));
+      const reuse = await errCode(url(), "auth/token", {
+        grantType: "refresh_token",
+        refreshToken: first.refreshToken,
+      });
+      assert.equal(reuse.code, 75);
+      await assertDead(current, "current pair");
+      await ok(url(), "user/deleteApiKey", { apiKeyId: key.apiKeyId }, bearer(admin.accessToken));
+    });
+  });
+
   describe("credential schemes", () => {
     it("accepts Bearer and X-User-Token access tokens, refuses none (14) and garbage (76)", async () => {
       await ok(url(), "user/listApiKeys", {}, bearer(admin.accessToken));

@@ -1,24 +1,43 @@
 import type { AuthDeps } from "./deps";
-import { maxAccessLifetime } from "./model";
+import { accessTokensExpireAt, maxAccessLifetime } from "./model";
 
 export interface Revocations {
-  revoked: { sessionId: string; apiKeyId: string; revokedAt: number }[];
-  generations: { sessionId: string; generation: number }[];
+  revoked: { sessionId: string; apiKeyId: string; revokedAt: number; tokensExpireAt: number }[];
+  generations: { sessionId: string; apiKeyId: string; generation: number; tokensExpireAt: number }[];
+  maxAccessTokenLifetimeMs: number;
 }
 
 /**
  * What a starting gateway must know to refuse every access token that still
  * looks valid: sessions revoked, and the generation of sessions rotated, since
- * the oldest instant an unexpired access token can have been issued.
+ * the oldest instant an unexpired access token can have been issued; each
+ * with the time its last token expires, after which it can be forgotten. And
+ * the longest an access token lives, for how long a key change matters.
  */
 export async function listRevocations(deps: AuthDeps): Promise<Revocations> {
-  const since = deps.clock.now() - maxAccessLifetime(deps.settings);
+  const now = deps.clock.now();
+  const since = now - maxAccessLifetime(deps.settings);
   const [revoked, rotated] = await Promise.all([
     deps.sessions.listRevokedSince(since),
     deps.sessions.listRotatedSince(since),
   ]);
   return {
-    revoked: revoked.map((s) => ({ sessionId: s.id, apiKeyId: s.apiKeyId, revokedAt: s.revokedAt ?? 0 })),
-    generations: rotated.map((s) => ({ sessionId: s.id, generation: s.generation })),
+    revoked: revoked
+      .filter((s) => accessTokensExpireAt(s) > now)
+      .map((s) => ({
+        sessionId: s.id,
+        apiKeyId: s.apiKeyId,
+        revokedAt: s.revokedAt ?? 0,
+        tokensExpireAt: accessTokensExpireAt(s),
+      })),
+    generations: rotated
+      .filter((s) => accessTokensExpireAt(s) > now)
+      .map((s) => ({
+        sessionId: s.id,
+        apiKeyId: s.apiKeyId,
+        generation: s.generation,
+        tokensExpireAt: accessTokensExpireAt(s),
+      })),
+    maxAccessTokenLifetimeMs: maxAccessLifetime(deps.settings),
   };
 }

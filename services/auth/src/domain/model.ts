@@ -4,6 +4,12 @@ import type { Scope } from "@pkiserver/kit/core";
 export interface Session {
   id: string;
   apiKeyId: string;
+  /**
+   * The session a grant opened and every session forked from it, at any
+   * depth, share one family id (the grant's session id). Reuse of a spent
+   * refresh token of any of them revokes them all.
+   */
+  familyId: string;
   name?: string | undefined;
   /** Expanded base scopes granted to the session. */
   scope: Scope[];
@@ -16,10 +22,12 @@ export interface Session {
   expiresAt: number;
   /** Incremented on each rotation; access tokens of older generations are refused. */
   generation: number;
-  /** SHA-256 (base64url) of the one refresh token that may rotate the session now. */
+  /**
+   * SHA-256 (base64url) of the one refresh token that may rotate the session
+   * now. Tokens rotated away are kept apart (the store's spent hashes), so a
+   * session does not grow with its number of rotations.
+   */
   refreshHash: string;
-  /** Hashes of refresh tokens already rotated away, newest last; presenting one again is theft. */
-  previousHashes: string[];
   rotatedAt?: number | undefined;
   revokedAt?: number | undefined;
   revokeReason?: string | undefined;
@@ -81,8 +89,14 @@ export function isLive(s: Session, now: number): boolean {
   return s.revokedAt === undefined && s.expiresAt > now;
 }
 
-/** Rotated-away refresh hashes kept per session for reuse detection; older ones read as unknown (76). */
-export const PREVIOUS_HASHES_KEPT = 100;
+/**
+ * When the last access token issued for the session (any generation) expires:
+ * tokens are issued when it opens (at or before createdAt) and at each
+ * rotation (at rotatedAt), each living accessLifetime.
+ */
+export function accessTokensExpireAt(s: Session): number {
+  return Math.max(s.createdAt, s.rotatedAt ?? s.createdAt) + s.accessLifetime;
+}
 
 /** Newest first: createdAt, then id, so every replica orders sessions alike. */
 export function newestFirst(a: Session, b: Session): number {

@@ -69,6 +69,49 @@ describe("sessions: cap, names, forks", () => {
     await assert.rejects(forkToken(h.deps, "nonsense", "x", ""), code("auth.token_invalid"));
   });
 
+  it("forks join the source's family: reuse of any family member's spent token revokes source, forks and forks of forks", async () => {
+    const h = await harness();
+    const source = await login(h);
+    const fork = await forkToken(h.deps, source.refreshToken, "a", "");
+    const forkOfFork = await forkToken(h.deps, fork.refreshToken, "b", "");
+    const stranger = await login(h);
+    const rotatedFork = await refreshSession(h.deps, forkOfFork.refreshToken, "");
+    await assert.rejects(refreshSession(h.deps, forkOfFork.refreshToken, ""), code("auth.token_expired"));
+    assert.deepEqual(
+      h.events
+        .revoked()
+        .map((r) => r.id)
+        .sort(),
+      [source.sessionId, fork.sessionId, forkOfFork.sessionId].sort(),
+    );
+    for (const t of [source, fork, rotatedFork]) {
+      await assert.rejects(refreshSession(h.deps, t.refreshToken, ""), code("auth.token_expired"));
+      await assert.rejects(introspectToken(h.deps, t.accessToken), code("auth.token_expired"));
+    }
+    assert.ok(await refreshSession(h.deps, stranger.refreshToken, ""), "another family is untouched");
+  });
+
+  it("a fork opened while its family is being revoked for reuse does not survive it", async () => {
+    const h = await harness();
+    const source = await login(h);
+    // The family is revoked after the fork found its source live and before it was stored.
+    const open = h.sessions.open.bind(h.sessions);
+    h.sessions.open = async (session, max, now) => {
+      await h.sessions.revokeFamily(source.sessionId, RevokeReason.reuse, now);
+      return open(session, max, now);
+    };
+    await assert.rejects(forkToken(h.deps, source.refreshToken, "late", ""), code("auth.token_expired"));
+    const live = await h.sessions.listLive("key-one", h.clock.t);
+    assert.deepEqual(live, []);
+  });
+
+  it("a fork may not take its source's name (-32602): it would close its own source", async () => {
+    const h = await harness();
+    const source = await login(h, ["pki:read", "session:worker"]);
+    await assert.rejects(forkToken(h.deps, source.refreshToken, "worker", ""), code("rpc.invalid_params"));
+    assert.ok(await refreshSession(h.deps, source.refreshToken, ""), "the source is untouched");
+  });
+
   it("a fork from another IP than the source's binding is refused", async () => {
     const h = await harness();
     const source = await login(h, ["ipAddr:10.0.0.1"]);

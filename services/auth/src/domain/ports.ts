@@ -12,6 +12,12 @@ export type RotateResult =
   /** Unknown session or hash, or a revoked or expired session. */
   | { kind: "failed"; session: Session | undefined };
 
+/*
+ * Cost: every call that a grant, refresh or fork makes reads or writes only
+ * the key's live sessions, the session at hand and its family, through
+ * indexes, never every session a key ever had: sessions closed by the cap,
+ * expired or revoked do not slow a grant.
+ */
 export interface SessionStore {
   /**
    * Inserts `session`, then closes (revokes with the given reasons) the other
@@ -24,7 +30,10 @@ export interface SessionStore {
   /**
    * Atomically replaces the refresh hash when `presentedHash` is still the
    * session's current one and the session is live; exactly one of any number
-   * of concurrent callers with the same hash wins.
+   * of concurrent callers with the same hash wins. The spent hash is kept
+   * (until `next.expiresAt`, past which the token it stood for has expired
+   * anyway), so presenting it again reads as reuse, after any number of
+   * later rotations.
    */
   rotate(
     id: string,
@@ -32,8 +41,18 @@ export interface SessionStore {
     next: { refreshHash: string; expiresAt: number },
     now: number,
   ): Promise<RotateResult>;
+  /** Whether `hash` is a refresh hash of session `id` that a rotation spent. */
+  wasSpent(id: string, hash: string): Promise<boolean>;
   /** Revokes one session if not already revoked; returns it when this call revoked it. */
   revoke(id: string, reason: string, now: number): Promise<Session | undefined>;
+  /**
+   * Marks the family revoked, then revokes its live sessions; returns those
+   * this call revoked. A session of the family opened concurrently (a fork)
+   * is either among them or finds the mark with `isFamilyRevoked` once
+   * stored, because the mark is written before the sessions are looked up.
+   */
+  revokeFamily(familyId: string, reason: string, now: number): Promise<Session[]>;
+  isFamilyRevoked(familyId: string): Promise<boolean>;
   /**
    * Revokes the live sessions of `apiKeyId` created at or before `createdUpTo`
    * that `select` picks (all when absent); returns those this call revoked.
@@ -51,7 +70,11 @@ export interface SessionStore {
   listRevokedSince(since: number): Promise<Session[]>;
   /** Unrevoked sessions rotated at or after `since`. */
   listRotatedSince(since: number): Promise<Session[]>;
-  /** Deletes sessions that expired before `before`; returns how many. */
+  /**
+   * Deletes sessions that expired before `before`, and spent hashes and
+   * family marks kept until before then; returns how many sessions. Servers
+   * with TTL indexes do this on their own as well.
+   */
   purgeExpired(before: number): Promise<number>;
   isReady(): Promise<boolean>;
 }

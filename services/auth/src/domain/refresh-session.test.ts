@@ -47,6 +47,17 @@ describe("refresh rotation", () => {
     await assert.rejects(introspectToken(h.deps, second.accessToken), code("auth.token_expired"));
   });
 
+  it("reuse is detected at any depth: the first token presented after 10,000 rotations revokes the session", async () => {
+    const h = await harness();
+    const first = await login(h);
+    let current = first;
+    for (let i = 0; i < 10_000; i++) current = await refreshSession(h.deps, current.refreshToken, "");
+    assert.equal(current.generation, 10_000);
+    await assert.rejects(refreshSession(h.deps, first.refreshToken, ""), code("auth.token_expired"));
+    await assert.rejects(refreshSession(h.deps, current.refreshToken, ""), code("auth.token_expired"));
+    assert.deepEqual(h.events.revoked(), [{ id: first.sessionId, reason: RevokeReason.reuse }]);
+  });
+
   it("concurrent refreshes with one token: one pair is issued, the rest count as reuse and end the session", async () => {
     const h = await harness();
     const first = await login(h);

@@ -2,14 +2,14 @@ import { AppError } from "@pkiserver/kit/core";
 import type { AuthDeps } from "./deps";
 import { RevokeReason, type TokenPair } from "./model";
 import { newRefreshToken } from "./refresh-token";
-import { issuePair, presentedSession, recheckApiKey, revokeSession } from "./sessions";
+import { issuePair, presentedSession, recheckApiKey, revokeFamily } from "./sessions";
 import { checkLength } from "./validate";
 
 /**
  * The refresh_token grant: rotates the session. The new pair replaces the
  * old; the old refresh token is spent and the old access tokens die with the
  * generation bump. Of concurrent refreshes with one token exactly one wins;
- * the others count as reuse, which revokes the session.
+ * the others count as reuse, which revokes the session's whole family.
  */
 export async function refreshSession(deps: AuthDeps, refreshToken: string, clientIp: string): Promise<TokenPair> {
   checkLength("refreshToken", refreshToken, 0, 1024);
@@ -24,7 +24,7 @@ export async function refreshSession(deps: AuthDeps, refreshToken: string, clien
     now,
   );
   if (result.kind === "reused") {
-    await revokeSession(deps, session.id, RevokeReason.reuse);
+    await revokeFamily(deps, session.familyId, RevokeReason.reuse);
     throw new AppError("auth.token_expired");
   }
   if (result.kind === "failed") throw new AppError("auth.token_expired");

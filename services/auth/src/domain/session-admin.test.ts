@@ -41,8 +41,26 @@ describe("session administration and revocation lists", () => {
     await revokeSessionById(h.deps, revoked.sessionId);
     await refreshSession(h.deps, rotated.refreshToken, "");
     const list = await listRevocations(h.deps);
-    assert.deepEqual(list.revoked, [{ sessionId: revoked.sessionId, apiKeyId: "key-one", revokedAt: h.clock.t }]);
-    assert.deepEqual(list.generations, [{ sessionId: rotated.sessionId, generation: 1 }]);
+    const t = h.clock.t;
+    assert.deepEqual(list.revoked, [
+      { sessionId: revoked.sessionId, apiKeyId: "key-one", revokedAt: t, tokensExpireAt: t + 1000 },
+    ]);
+    // Opened in the same millisecond as `revoked`, so its createdAt is one above.
+    assert.deepEqual(list.generations, [
+      { sessionId: rotated.sessionId, apiKeyId: "key-one", generation: 1, tokensExpireAt: t + 1001 },
+    ]);
+    assert.equal(list.maxAccessTokenLifetimeMs, 10_000);
+  });
+
+  it("leaves out revocations and rotations whose tokens have all expired", async () => {
+    const h = await harness({ accessTokenLifetimeMs: 1000, refreshTokenLifetimeMs: 10_000 });
+    const revoked = await login(h);
+    const rotated = await login(h);
+    await revokeSessionById(h.deps, revoked.sessionId);
+    await refreshSession(h.deps, rotated.refreshToken, "");
+    h.clock.advance(1001);
+    const list = await listRevocations(h.deps);
+    assert.deepEqual([list.revoked, list.generations], [[], []]);
   });
 
   it("introspection refuses garbage (76) and returns the claims of a live token", async () => {

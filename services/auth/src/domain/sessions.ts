@@ -1,5 +1,5 @@
 import { signAccessToken } from "@pkiserver/contract";
-import { AppError, type Scope, scopesWithin } from "@pkiserver/kit/core";
+import { AppError, constantTimeEqual, type Scope, scopesWithin } from "@pkiserver/kit/core";
 import type { AuthDeps } from "./deps";
 import { normaliseIp } from "./ip";
 import { isLive, RevokeReason, type Session, type TokenPair } from "./model";
@@ -11,6 +11,8 @@ export interface SessionSpec {
   scope: Scope[];
   ipAddr?: string | undefined;
   accessLifetime: number;
+  /** The family a fork joins; a grant's session starts a family of its own. */
+  familyId?: string | undefined;
 }
 
 /** Opens a session (closing what it replaces or pushes over the cap) and issues its first pair. */
@@ -25,6 +27,7 @@ export async function openSession(deps: AuthDeps, spec: SessionSpec): Promise<To
   const session: Session = {
     id,
     apiKeyId: spec.apiKeyId,
+    familyId: spec.familyId ?? id,
     ...(spec.name === undefined ? {} : { name: spec.name }),
     scope: spec.scope,
     ...(spec.ipAddr === undefined ? {} : { ipAddr: spec.ipAddr }),
@@ -33,7 +36,6 @@ export async function openSession(deps: AuthDeps, spec: SessionSpec): Promise<To
     expiresAt: now + deps.settings.refreshTokenLifetimeMs,
     generation: 0,
     refreshHash: refresh.hash,
-    previousHashes: [],
   };
   const closed = await deps.sessions.open(session, deps.settings.maxSessionsPerKey, now);
   await deps.events.sessionOpened(session, now);
@@ -82,12 +84,21 @@ export async function revokeSession(deps: AuthDeps, id: string, reason: string):
   return revoked;
 }
 
+/** Revokes every live session of a family and reports each one this call revoked. */
+export async function revokeFamily(deps: AuthDeps, familyId: string, reason: string): Promise<Session[]> {
+  const now = deps.clock.now();
+  const revoked = await deps.sessions.revokeFamily(familyId, reason, now);
+  for (const s of revoked) await deps.events.sessionRevoked(s, reason, now);
+  return revoked;
+}
+
 /**
  * Finds the live session a presented refresh token belongs to. A token that is
  * not ours (bad format, unknown session, unknown hash) is `76`; one of a
  * revoked or expired session is `75`; one already rotated away is theft: the
- * session is revoked and the answer is `75`. A session bound to an IP accepts
- * its token only from that IP (`76` otherwise).
+ * session's whole family (the grant's session and every fork, at any depth)
+ * is revoked and the answer is `75`. A session bound to an IP accepts its
+ * token only from that IP (`76` otherwise).
  */
 export async function presentedSession(
   deps: AuthDeps,
@@ -98,14 +109,12 @@ export async function presentedSession(
   if (!parsed) throw new AppError("auth.token_invalid");
   const session = await deps.sessions.get(parsed.sessionId);
   if (!session) throw new AppError("auth.token_invalid");
-  const current = session.refreshHash === parsed.hash;
-  const rotatedAway = !current && session.previousHashes.includes(parsed.hash);
-  if (!current && !rotatedAway) throw new AppError("auth.token_invalid");
-  if (!isLive(session, deps.clock.now())) throw new AppError("auth.token_expired");
-  if (rotatedAway) {
-    await revokeSession(deps, session.id, RevokeReason.reuse);
+  if (!constantTimeEqual(session.refreshHash, parsed.hash)) {
+    if (!(await deps.sessions.wasSpent(session.id, parsed.hash))) throw new AppError("auth.token_invalid");
+    await revokeFamily(deps, session.familyId, RevokeReason.reuse);
     throw new AppError("auth.token_expired");
   }
+  if (!isLive(session, deps.clock.now())) throw new AppError("auth.token_expired");
   if (session.ipAddr !== undefined && normaliseIp(clientIp) !== session.ipAddr) {
     throw new AppError("auth.token_invalid", { internal: "refresh token presented from another IP" });
   }

@@ -14,16 +14,17 @@ const T0 = 1_750_000_000_000;
 const DAY = 86_400_000;
 
 function session(over: Partial<Session> = {}): Session {
+  const id = over.id ?? newSessionId();
   return {
-    id: newSessionId(),
+    id,
     apiKeyId: "key-a",
+    familyId: id,
     scope: ["pki:read"],
     accessLifetime: 900_000,
     createdAt: T0,
     expiresAt: T0 + 7 * DAY,
     generation: 0,
     refreshHash: hashRefreshToken(randomBytes(8).toString("hex")),
-    previousHashes: [],
     ...over,
   };
 }
@@ -75,7 +76,8 @@ export function authStoreContract(name: string, makeStores: () => Promise<AuthSt
       assert.equal(r.session?.refreshHash, "h2");
       assert.equal(r.session?.expiresAt, T0 + 8 * DAY);
       assert.equal(r.session?.rotatedAt, T0 + DAY);
-      assert.deepEqual(r.session?.previousHashes, [s.refreshHash]);
+      assert.equal(await sessions.wasSpent(s.id, s.refreshHash), true);
+      assert.equal(await sessions.wasSpent(s.id, "h2"), false);
       const again = await sessions.rotate(
         s.id,
         s.refreshHash,
@@ -100,6 +102,111 @@ export function authStoreContract(name: string, makeStores: () => Promise<AuthSt
       assert.equal(stored?.generation, 1);
       const winner = results.find((r) => r.kind === "rotated");
       assert.equal(stored?.refreshHash, winner?.session?.refreshHash);
+    });
+
+    it("reuse is recognised however many rotations ago the hash was spent, and only for its own session", async () => {
+      const s = session();
+      const other = session();
+      for (const x of [s, other]) await sessions.open(x, 16, T0);
+      const hashes = [s.refreshHash];
+      for (let i = 1; i <= 150; i++) {
+        const next = hashRefreshToken(`rotation-${i}-${s.id}`);
+        const r = await sessions.rotate(
+          s.id,
+          hashes[hashes.length - 1] as string,
+          { refreshHash: next, expiresAt: T0 + 7 * DAY + i },
+          T0 + i,
+        );
+        assert.equal(r.kind, "rotated");
+        hashes.push(next);
+      }
+      const stored = await sessions.get(s.id);
+      assert.equal(stored?.generation, 150);
+      assert.equal(await sessions.wasSpent(s.id, s.refreshHash), true, "the first hash, 150 rotations ago");
+      assert.equal(await sessions.wasSpent(s.id, hashes[75] as string), true);
+      assert.equal(await sessions.wasSpent(s.id, hashes[150] as string), false, "the current hash is not spent");
+      assert.equal(await sessions.wasSpent(other.id, s.refreshHash), false, "another session's hash");
+      const replay = await sessions.rotate(
+        s.id,
+        s.refreshHash,
+        { refreshHash: "x", expiresAt: T0 + 8 * DAY },
+        T0 + 200,
+      );
+      assert.equal(replay.kind, "reused");
+      assert.equal((await sessions.get(s.id))?.refreshHash, hashes[150]);
+    });
+
+    it("a family: revoking it revokes every live session in it and marks it, other families untouched", async () => {
+      const root = session({ createdAt: T0 });
+      const fork = session({ familyId: root.id, createdAt: T0 + 1 });
+      const forkOfFork = session({ familyId: root.id, createdAt: T0 + 2 });
+      const expired = session({ familyId: root.id, createdAt: T0 + 3, expiresAt: T0 + 10 });
+      const stranger = session({ createdAt: T0 + 4 });
+      for (const s of [root, fork, forkOfFork, expired, stranger]) await sessions.open(s, 16, s.createdAt);
+      assert.equal((await sessions.get(fork.id))?.familyId, root.id);
+      assert.equal(await sessions.isFamilyRevoked(root.id), false);
+      const revoked = await sessions.revokeFamily(root.id, RevokeReason.reuse, T0 + 100);
+      assert.deepEqual(revoked.map((s) => s.id).sort(), [root.id, fork.id, forkOfFork.id].sort());
+      for (const s of revoked) assert.equal(s.revokeReason, RevokeReason.reuse);
+      assert.equal(await sessions.isFamilyRevoked(root.id), true);
+      assert.equal(await sessions.isFamilyRevoked(stranger.id), false);
+      assert.equal((await sessions.get(stranger.id))?.revokedAt, undefined);
+      assert.equal((await sessions.get(expired.id))?.revokedAt, undefined, "an expired session is left as it is");
+      assert.deepEqual(await sessions.revokeFamily(root.id, RevokeReason.reuse, T0 + 200), [], "once");
+      // A session of the family stored after the revocation finds the mark.
+      const late = session({ familyId: root.id, createdAt: T0 + 300 });
+      await sessions.open(late, 16, T0 + 300);
+      assert.equal(await sessions.isFamilyRevoked(late.familyId), true);
+    });
+
+    it("concurrent revocations of one family revoke each of its sessions exactly once", async () => {
+      const root = session({ createdAt: T0 });
+      const forks = [1, 2, 3].map((i) => session({ familyId: root.id, createdAt: T0 + i }));
+      for (const s of [root, ...forks]) await sessions.open(s, 16, s.createdAt);
+      const results = await Promise.all(
+        Array.from({ length: 6 }, () => sessions.revokeFamily(root.id, RevokeReason.reuse, T0 + 100)),
+      );
+      const ids = results.flat().map((s) => s.id);
+      assert.deepEqual([...ids].sort(), [root.id, ...forks.map((s) => s.id)].sort());
+      assert.equal(await sessions.isFamilyRevoked(root.id), true);
+    });
+
+    it("a key with many closed sessions still opens, counts and evicts correctly", async () => {
+      // Expired, revoked and closed by the cap: none of them may count, or be closed again.
+      for (let i = 0; i < 20; i++) {
+        await sessions.open(session({ createdAt: T0 + i, expiresAt: T0 + 50 }), 16, T0 + i);
+      }
+      const revoked = session({ createdAt: T0 + 60 });
+      await sessions.open(revoked, 16, T0 + 60);
+      await sessions.revoke(revoked.id, RevokeReason.requested, T0 + 61);
+      const opened: Session[] = [];
+      for (let i = 0; i < 120; i++) {
+        const s = session({ createdAt: T0 + 100 + i });
+        opened.push(s);
+        const closed = await sessions.open(s, 16, T0 + 100 + i);
+        assert.equal(closed.length, i < 16 ? 0 : 1, `open #${i} closes only what the cap requires`);
+      }
+      const now = T0 + 300;
+      const live = await sessions.listLive("key-a", now);
+      assert.deepEqual(
+        live.map((s) => s.id),
+        opened
+          .slice(104)
+          .map((s) => s.id)
+          .reverse(),
+      );
+      const next = session({ createdAt: now });
+      const closed = await sessions.open(next, 16, now);
+      assert.deepEqual(
+        closed.map((s) => [s.id, s.revokeReason]),
+        [[opened[104]?.id, RevokeReason.sessionLimit]],
+      );
+      const after = await sessions.listLive("key-a", now);
+      assert.equal(after.length, 16);
+      assert.equal(after[0]?.id, next.id);
+      const all = await sessions.revokeForKey("key-a", RevokeReason.apiKeyDeleted, now + 1, Number.POSITIVE_INFINITY);
+      assert.equal(all.length, 16);
+      assert.deepEqual(await sessions.listLive("key-a", now + 1), []);
     });
 
     it("a revoked, expired or unknown session does not rotate, nor does an unknown hash", async () => {
@@ -221,6 +328,21 @@ export function authStoreContract(name: string, makeStores: () => Promise<AuthSt
       assert.equal(await sessions.get(gone.id), undefined);
       assert.equal((await sessions.get(kept.id))?.id, kept.id);
       assert.equal(await sessions.isReady(), true);
+    });
+
+    it("purges spent hashes and family marks once past their time, keeps the others", async () => {
+      const short = session({ expiresAt: T0 + 100 });
+      const long = session({ expiresAt: T0 + 100 });
+      for (const s of [short, long]) await sessions.open(s, 16, T0);
+      await sessions.rotate(short.id, short.refreshHash, { refreshHash: "s2", expiresAt: T0 + 200 }, T0 + 1);
+      await sessions.rotate(long.id, long.refreshHash, { refreshHash: "l2", expiresAt: T0 + 5000 }, T0 + 1);
+      await sessions.revokeFamily(short.familyId, RevokeReason.reuse, T0 + 2);
+      await sessions.revokeFamily(long.familyId, RevokeReason.reuse, T0 + 2);
+      await sessions.purgeExpired(T0 + 1000);
+      assert.equal(await sessions.wasSpent(short.id, short.refreshHash), false);
+      assert.equal(await sessions.isFamilyRevoked(short.familyId), false);
+      assert.equal(await sessions.wasSpent(long.id, long.refreshHash), true);
+      assert.equal(await sessions.isFamilyRevoked(long.familyId), true);
     });
 
     it("signing keys: one key per slot even when replicas race to create it", async () => {

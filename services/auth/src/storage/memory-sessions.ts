@@ -1,22 +1,65 @@
-import { isLive, newestFirst, PREVIOUS_HASHES_KEPT, RevokeReason, type Session } from "../domain/model";
+import { isLive, newestFirst, RevokeReason, type Session } from "../domain/model";
 import type { RotateResult, SessionStore } from "../domain/ports";
 
-/** Sessions in process memory: the embedded default and unit tests. */
+/** Adds `id` to the set kept under `key`. */
+function addTo(index: Map<string, Set<string>>, key: string, id: string): void {
+  const set = index.get(key);
+  if (set) set.add(id);
+  else index.set(key, new Set([id]));
+}
+
+function removeFrom(index: Map<string, Set<string>>, key: string, id: string): void {
+  const set = index.get(key);
+  if (!set) return;
+  set.delete(id);
+  if (set.size === 0) index.delete(key);
+}
+
+/**
+ * Sessions in process memory: the embedded default and unit tests. Per-key
+ * and per-family indexes hold only unrevoked sessions, so a key's closed
+ * sessions cost a grant nothing however many there are.
+ */
 export class MemorySessionStore implements SessionStore {
   private readonly byId = new Map<string, Session>();
+  /** Unrevoked sessions per key (expired ones are dropped when met). */
+  private readonly unrevokedByKey = new Map<string, Set<string>>();
+  /** Unrevoked sessions per family. */
+  private readonly unrevokedByFamily = new Map<string, Set<string>>();
+  /** Spent refresh hash → its session and how long it is kept. */
+  private readonly spent = new Map<string, { sessionId: string; expiresAt: number }>();
+  /** Revoked family → how long the mark is kept. */
+  private readonly revokedFamilies = new Map<string, number>();
 
   private liveOf(apiKeyId: string, now: number): Session[] {
-    return [...this.byId.values()].filter((s) => s.apiKeyId === apiKeyId && isLive(s, now)).sort(newestFirst);
+    const ids = this.unrevokedByKey.get(apiKeyId);
+    if (!ids) return [];
+    const live: Session[] = [];
+    for (const id of ids) {
+      const s = this.byId.get(id);
+      if (s && isLive(s, now)) live.push(s);
+      // An expired session never comes back: it leaves the index the first time it is met.
+      else if (!s || s.expiresAt <= now) ids.delete(id);
+    }
+    if (ids.size === 0) this.unrevokedByKey.delete(apiKeyId);
+    return live.sort(newestFirst);
   }
 
   private markRevoked(s: Session, reason: string, now: number): Session {
     s.revokedAt = now;
     s.revokeReason = reason;
+    removeFrom(this.unrevokedByKey, s.apiKeyId, s.id);
+    removeFrom(this.unrevokedByFamily, s.familyId, s.id);
     return structuredClone(s);
   }
 
   async open(session: Session, maxLivePerKey: number, now: number): Promise<Session[]> {
-    this.byId.set(session.id, structuredClone(session));
+    const stored = structuredClone(session);
+    this.byId.set(session.id, stored);
+    if (stored.revokedAt === undefined) {
+      addTo(this.unrevokedByKey, stored.apiKeyId, stored.id);
+      addTo(this.unrevokedByFamily, stored.familyId, stored.id);
+    }
     const closed: Session[] = [];
     if (session.name !== undefined) {
       const same = this.liveOf(session.apiKeyId, now).filter((s) => s.name === session.name);
@@ -42,21 +85,39 @@ export class MemorySessionStore implements SessionStore {
     const s = this.byId.get(id);
     if (!s) return { kind: "failed", session: undefined };
     if (s.refreshHash === presentedHash && isLive(s, now)) {
-      s.previousHashes = [...s.previousHashes, presentedHash].slice(-PREVIOUS_HASHES_KEPT);
+      this.spent.set(presentedHash, { sessionId: id, expiresAt: next.expiresAt });
       s.refreshHash = next.refreshHash;
       s.expiresAt = next.expiresAt;
       s.generation += 1;
       s.rotatedAt = now;
       return { kind: "rotated", session: structuredClone(s) };
     }
-    if (s.previousHashes.includes(presentedHash)) return { kind: "reused", session: structuredClone(s) };
+    if (await this.wasSpent(id, presentedHash)) return { kind: "reused", session: structuredClone(s) };
     return { kind: "failed", session: structuredClone(s) };
+  }
+
+  async wasSpent(id: string, hash: string): Promise<boolean> {
+    return this.spent.get(hash)?.sessionId === id;
   }
 
   async revoke(id: string, reason: string, now: number): Promise<Session | undefined> {
     const s = this.byId.get(id);
     if (!s || s.revokedAt !== undefined) return undefined;
     return this.markRevoked(s, reason, now);
+  }
+
+  async revokeFamily(familyId: string, reason: string, now: number): Promise<Session[]> {
+    const members = [...(this.unrevokedByFamily.get(familyId) ?? [])].flatMap((id) => {
+      const s = this.byId.get(id);
+      return s ? [s] : [];
+    });
+    const keepUntil = Math.max(now, ...members.map((s) => s.expiresAt));
+    this.revokedFamilies.set(familyId, Math.max(keepUntil, this.revokedFamilies.get(familyId) ?? now));
+    return members.filter((s) => isLive(s, now)).map((s) => this.markRevoked(s, reason, now));
+  }
+
+  async isFamilyRevoked(familyId: string): Promise<boolean> {
+    return this.revokedFamilies.has(familyId);
   }
 
   async revokeForKey(
@@ -92,9 +153,13 @@ export class MemorySessionStore implements SessionStore {
     for (const [id, s] of this.byId) {
       if (s.expiresAt < before) {
         this.byId.delete(id);
+        removeFrom(this.unrevokedByKey, s.apiKeyId, id);
+        removeFrom(this.unrevokedByFamily, s.familyId, id);
         n++;
       }
     }
+    for (const [hash, h] of this.spent) if (h.expiresAt < before) this.spent.delete(hash);
+    for (const [family, until] of this.revokedFamilies) if (until < before) this.revokedFamilies.delete(family);
     return n;
   }
 

@@ -1,11 +1,13 @@
-import type { Scope } from "@pkiserver/kit";
+import { isDuplicateKeyError, type Scope } from "@pkiserver/kit";
 import type { Collection, Db } from "mongodb";
-import { isLive, newestFirst, PREVIOUS_HASHES_KEPT, RevokeReason, type Session } from "../domain/model";
+import { isLive, newestFirst, RevokeReason, type Session } from "../domain/model";
 import type { RotateResult, SessionStore } from "../domain/ports";
 
 interface SessionDoc {
   _id: string;
   apiKeyId: string;
+  /** Absent on sessions stored before families existed: such a session is a family of its own. */
+  familyId?: string;
   name: string | null;
   scope: string[];
   ipAddr: string | null;
@@ -14,7 +16,6 @@ interface SessionDoc {
   expiresAt: number;
   generation: number;
   refreshHash: string;
-  previousHashes: string[];
   rotatedAt: number | null;
   revokedAt: number | null;
   revokeReason: string | null;
@@ -22,10 +23,28 @@ interface SessionDoc {
   purgeAt: Date;
 }
 
+/** A refresh hash a rotation spent, kept while the token it stood for could still be presented. */
+interface SpentDoc {
+  /** The hash: SHA-256 of a token that names its session, so unique across sessions. */
+  _id: string;
+  sessionId: string;
+  expiresAt: number;
+  purgeAt: Date;
+}
+
+/** The mark of a revoked family, kept while any of its sessions could have been live. */
+interface FamilyDoc {
+  _id: string;
+  revokedAt: number;
+  expiresAt: number;
+  purgeAt: Date;
+}
+
 function toSession(d: SessionDoc): Session {
   return {
     id: d._id,
     apiKeyId: d.apiKeyId,
+    familyId: d.familyId ?? d._id,
     ...(d.name === null ? {} : { name: d.name }),
     scope: d.scope as Scope[],
     ...(d.ipAddr === null ? {} : { ipAddr: d.ipAddr }),
@@ -34,39 +53,67 @@ function toSession(d: SessionDoc): Session {
     expiresAt: d.expiresAt,
     generation: d.generation,
     refreshHash: d.refreshHash,
-    previousHashes: d.previousHashes,
     ...(d.rotatedAt === null ? {} : { rotatedAt: d.rotatedAt }),
     ...(d.revokedAt === null ? {} : { revokedAt: d.revokedAt }),
     ...(d.revokeReason === null ? {} : { revokeReason: d.revokeReason }),
   };
 }
 
+/** Creates one index, or reports that the server refused it (FerretDB 1.x has no TTL indexes). */
+async function tryIndex(create: () => Promise<string>): Promise<boolean> {
+  try {
+    await create();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Sessions in MongoDB (or FerretDB). Every write is one conditional
  * single-document update, so replicas need no transactions: a refresh hash
  * is spent by the one update whose filter still finds it.
+ *
+ * A grant reads only the key's live sessions: `auth_sessions_live` indexes
+ * (apiKeyId, revokedAt, expiresAt), so the query for unrevoked, unexpired
+ * sessions of a key skips its closed ones. Spent refresh hashes live in a
+ * collection of their own, one small document per rotation, removed by a TTL
+ * index (and by the periodic purge where the server has no TTL indexes).
  */
 export class MongoSessionStore implements SessionStore {
   private constructor(
     private readonly db: Db,
     private readonly col: Collection<SessionDoc>,
+    private readonly spent: Collection<SpentDoc>,
+    private readonly families: Collection<FamilyDoc>,
     private readonly purgeGraceMs: number,
   ) {}
 
+  /**
+   * `collection` names the sessions collection; spent hashes and family marks
+   * go to `<collection>_spent` and `<collection>_revoked_families`.
+   */
   static async create(db: Db, opts: { purgeGraceMs: number; collection?: string }): Promise<MongoSessionStore> {
-    const col = db.collection<SessionDoc>(opts.collection ?? "auth_sessions");
+    const name = opts.collection ?? "auth_sessions";
+    const col = db.collection<SessionDoc>(name);
+    const spent = db.collection<SpentDoc>(`${name}_spent`);
+    const families = db.collection<FamilyDoc>(`${name}_revoked_families`);
     // One createIndex per index: FerretDB drops the connection when a
     // multi-index createIndexes names indexes that already exist.
-    await col.createIndex({ apiKeyId: 1, createdAt: -1 }, { name: "auth_sessions_by_key" });
+    await col.createIndex({ apiKeyId: 1, revokedAt: 1, expiresAt: 1 }, { name: "auth_sessions_live" });
+    await col.createIndex({ familyId: 1 }, { name: "auth_sessions_family" });
     await col.createIndex({ revokedAt: 1 }, { name: "auth_sessions_revoked" });
     await col.createIndex({ rotatedAt: 1 }, { name: "auth_sessions_rotated" });
     await col.createIndex({ expiresAt: 1 }, { name: "auth_sessions_expiry" });
-    try {
-      await col.createIndex({ purgeAt: 1 }, { name: "auth_sessions_ttl", expireAfterSeconds: 0 });
-    } catch {
-      // Servers without TTL indexes rely on the periodic purge alone.
-    }
-    return new MongoSessionStore(db, col, opts.purgeGraceMs);
+    // The live index above serves every per-key query the by-key index did.
+    await col.dropIndex("auth_sessions_by_key").catch(() => undefined);
+    await spent.createIndex({ expiresAt: 1 }, { name: "auth_spent_expiry" });
+    await families.createIndex({ expiresAt: 1 }, { name: "auth_families_expiry" });
+    // Servers without TTL indexes rely on the periodic purge alone.
+    await tryIndex(() => col.createIndex({ purgeAt: 1 }, { name: "auth_sessions_ttl", expireAfterSeconds: 0 }));
+    await tryIndex(() => spent.createIndex({ purgeAt: 1 }, { name: "auth_spent_ttl", expireAfterSeconds: 0 }));
+    await tryIndex(() => families.createIndex({ purgeAt: 1 }, { name: "auth_families_ttl", expireAfterSeconds: 0 }));
+    return new MongoSessionStore(db, col, spent, families, opts.purgeGraceMs);
   }
 
   private purgeAt(expiresAt: number): Date {
@@ -78,7 +125,7 @@ export class MongoSessionStore implements SessionStore {
   }
 
   private async liveOf(apiKeyId: string, now: number): Promise<Session[]> {
-    const docs = await this.col.find(this.liveFilter(apiKeyId, now)).toArray();
+    const docs = await this.col.find(this.liveFilter(apiKeyId, now), { hint: "auth_sessions_live" }).toArray();
     // Sorted here, not by the server, so ties order exactly as newestFirst says.
     return docs.map(toSession).sort(newestFirst);
   }
@@ -96,6 +143,7 @@ export class MongoSessionStore implements SessionStore {
     await this.col.insertOne({
       _id: session.id,
       apiKeyId: session.apiKeyId,
+      familyId: session.familyId,
       name: session.name ?? null,
       scope: session.scope,
       ipAddr: session.ipAddr ?? null,
@@ -104,21 +152,22 @@ export class MongoSessionStore implements SessionStore {
       expiresAt: session.expiresAt,
       generation: session.generation,
       refreshHash: session.refreshHash,
-      previousHashes: session.previousHashes,
       rotatedAt: session.rotatedAt ?? null,
       revokedAt: null,
       revokeReason: null,
       purgeAt: this.purgeAt(session.expiresAt),
     });
     const closed: Session[] = [];
+    let live = await this.liveOf(session.apiKeyId, now);
     if (session.name !== undefined) {
-      const same = (await this.liveOf(session.apiKeyId, now)).filter((s) => s.name === session.name);
+      const same = live.filter((s) => s.name === session.name);
       for (const s of same.slice(1)) {
         const r = await this.revokeIfLive(s.id, RevokeReason.replaced, now);
         if (r) closed.push(r);
       }
+      if (same.length > 1) live = await this.liveOf(session.apiKeyId, now);
     }
-    for (const s of (await this.liveOf(session.apiKeyId, now)).slice(maxLivePerKey)) {
+    for (const s of live.slice(maxLivePerKey)) {
       const r = await this.revokeIfLive(s.id, RevokeReason.sessionLimit, now);
       if (r) closed.push(r);
     }
@@ -138,6 +187,10 @@ export class MongoSessionStore implements SessionStore {
   ): Promise<RotateResult> {
     const doc = await this.col.findOne({ _id: id });
     if (doc && doc.refreshHash === presentedHash && isLive(toSession(doc), now)) {
+      // Recorded before the hash is replaced, so every caller that loses the
+      // race below already finds it spent. Kept while the token could be
+      // presented: at most until the expiry this rotation sets.
+      await this.recordSpent(presentedHash, id, next.expiresAt);
       // The filter on the hash makes this the only update that can spend it;
       // every rotation writes a fresh random hash, so the counters read above are still current when it matches.
       const updated = await this.col.findOneAndUpdate(
@@ -145,7 +198,6 @@ export class MongoSessionStore implements SessionStore {
         {
           $set: {
             refreshHash: next.refreshHash,
-            previousHashes: [...doc.previousHashes, presentedHash].slice(-PREVIOUS_HASHES_KEPT),
             generation: doc.generation + 1,
             expiresAt: next.expiresAt,
             rotatedAt: now,
@@ -159,12 +211,61 @@ export class MongoSessionStore implements SessionStore {
     const current = await this.col.findOne({ _id: id });
     if (!current) return { kind: "failed", session: undefined };
     const session = toSession(current);
-    if (session.previousHashes.includes(presentedHash)) return { kind: "reused", session };
+    if (await this.wasSpent(id, presentedHash)) return { kind: "reused", session };
     return { kind: "failed", session };
+  }
+
+  private async recordSpent(hash: string, sessionId: string, expiresAt: number): Promise<void> {
+    try {
+      await this.spent.insertOne({ _id: hash, sessionId, expiresAt, purgeAt: this.purgeAt(expiresAt) });
+    } catch (err) {
+      // A concurrent rotation with the same hash recorded it first.
+      if (!isDuplicateKeyError(err)) throw err;
+    }
+  }
+
+  async wasSpent(id: string, hash: string): Promise<boolean> {
+    return (await this.spent.findOne({ _id: hash, sessionId: id }, { projection: { _id: 1 } })) !== null;
   }
 
   async revoke(id: string, reason: string, now: number): Promise<Session | undefined> {
     return this.revokeIfLive(id, reason, now);
+  }
+
+  async revokeFamily(familyId: string, reason: string, now: number): Promise<Session[]> {
+    try {
+      await this.families.updateOne(
+        { _id: familyId },
+        { $setOnInsert: { revokedAt: now, expiresAt: now, purgeAt: this.purgeAt(now) } },
+        { upsert: true },
+      );
+    } catch (err) {
+      // Two replicas' upserts raced; the other one wrote the mark.
+      if (!isDuplicateKeyError(err)) throw err;
+    }
+    // Sessions stored before families existed have no familyId; such a family is one session.
+    const members = (
+      await this.col
+        .find({ $or: [{ familyId }, { _id: familyId }], revokedAt: null, expiresAt: { $gt: now } })
+        .toArray()
+    ).map(toSession);
+    const keepUntil = Math.max(now, ...members.map((s) => s.expiresAt));
+    if (keepUntil > now) {
+      await this.families.updateOne(
+        { _id: familyId },
+        { $max: { expiresAt: keepUntil, purgeAt: this.purgeAt(keepUntil) } },
+      );
+    }
+    const out: Session[] = [];
+    for (const s of members) {
+      const r = await this.revokeIfLive(s.id, reason, now);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+
+  async isFamilyRevoked(familyId: string): Promise<boolean> {
+    return (await this.families.findOne({ _id: familyId }, { projection: { _id: 1 } })) !== null;
   }
 
   async revokeForKey(
@@ -196,6 +297,8 @@ export class MongoSessionStore implements SessionStore {
   }
 
   async purgeExpired(before: number): Promise<number> {
+    await this.spent.deleteMany({ expiresAt: { $lt: before } });
+    await this.families.deleteMany({ expiresAt: { $lt: before } });
     return (await this.col.deleteMany({ expiresAt: { $lt: before } })).deletedCount;
   }
 

@@ -1,6 +1,6 @@
 import type { PublicSigningKey } from "@pkiserver/contract";
 import { describe, type EventBus, type EventDef, Events, type Logger, publishEvent } from "@pkiserver/kit";
-import type { Session } from "../../domain/model";
+import { accessTokensExpireAt, type Session } from "../../domain/model";
 import type { AuthEvents } from "../../domain/ports";
 
 /**
@@ -33,7 +33,7 @@ export class BusAuthEvents implements AuthEvents {
   sessionRotated(s: Session, at: number): Promise<void> {
     return this.send(
       Events.sessionRotated,
-      { sessionId: s.id, apiKeyId: s.apiKeyId, generation: s.generation, at },
+      { sessionId: s.id, apiKeyId: s.apiKeyId, generation: s.generation, at, tokensExpireAt: accessTokensExpireAt(s) },
       `auth.session.rotated.${s.id}.${s.generation}`,
     );
   }
@@ -41,7 +41,7 @@ export class BusAuthEvents implements AuthEvents {
   sessionRevoked(s: Session, reason: string, at: number): Promise<void> {
     return this.send(
       Events.sessionRevoked,
-      { sessionId: s.id, apiKeyId: s.apiKeyId, reason, at },
+      { sessionId: s.id, apiKeyId: s.apiKeyId, reason, at, tokensExpireAt: accessTokensExpireAt(s) },
       `auth.session.revoked.${s.id}`,
     );
   }

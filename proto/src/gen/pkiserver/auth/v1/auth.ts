@@ -117,12 +117,25 @@ export interface SessionRevocation {
   sessionId: string;
   apiKeyId: string;
   revokedAt: number;
+  /**
+   * After this time (ms since the epoch) no access token of the session can
+   * still be valid, so a verifier may forget the revocation.
+   */
+  tokensExpireAt?: number | undefined;
 }
 
 export interface SessionGeneration {
   sessionId: string;
   /** Access tokens of an older generation are refused. */
   generation: number;
+  apiKeyId?:
+    | string
+    | undefined;
+  /**
+   * After this time (ms since the epoch) no access token of an older
+   * generation can still be valid.
+   */
+  tokensExpireAt?: number | undefined;
 }
 
 export interface ListRevocationsRequest {
@@ -131,6 +144,11 @@ export interface ListRevocationsRequest {
 export interface ListRevocationsResponse {
   revoked: SessionRevocation[];
   generations: SessionGeneration[];
+  /**
+   * The longest an access token can live (expiresIn: may ask for up to the
+   * refresh lifetime): how long a change of an API key can still withdraw one.
+   */
+  maxAccessTokenLifetimeMs?: number | undefined;
 }
 
 export interface Session {
@@ -1730,7 +1748,7 @@ export const GetSigningKeysResponse: MessageFns<GetSigningKeysResponse> = {
 };
 
 function createBaseSessionRevocation(): SessionRevocation {
-  return { sessionId: "", apiKeyId: "", revokedAt: 0 };
+  return { sessionId: "", apiKeyId: "", revokedAt: 0, tokensExpireAt: undefined };
 }
 
 export const SessionRevocation: MessageFns<SessionRevocation> = {
@@ -1743,6 +1761,9 @@ export const SessionRevocation: MessageFns<SessionRevocation> = {
     }
     if (message.revokedAt !== 0) {
       writer.uint32(24).int64(message.revokedAt);
+    }
+    if (message.tokensExpireAt !== undefined) {
+      writer.uint32(32).int64(message.tokensExpireAt);
     }
     return writer;
   },
@@ -1784,6 +1805,14 @@ export const SessionRevocation: MessageFns<SessionRevocation> = {
             message.revokedAt = longToNumber(reader.int64());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.tokensExpireAt = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1813,6 +1842,11 @@ export const SessionRevocation: MessageFns<SessionRevocation> = {
         : isSet(object.revoked_at)
         ? globalThis.Number(object.revoked_at)
         : 0,
+      tokensExpireAt: isSet(object.tokensExpireAt)
+        ? globalThis.Number(object.tokensExpireAt)
+        : isSet(object.tokens_expire_at)
+        ? globalThis.Number(object.tokens_expire_at)
+        : undefined,
     };
   },
 
@@ -1827,6 +1861,9 @@ export const SessionRevocation: MessageFns<SessionRevocation> = {
     if (message.revokedAt !== 0) {
       obj.revokedAt = Math.round(message.revokedAt);
     }
+    if (message.tokensExpireAt !== undefined) {
+      obj.tokensExpireAt = Math.round(message.tokensExpireAt);
+    }
     return obj;
   },
 
@@ -1838,12 +1875,13 @@ export const SessionRevocation: MessageFns<SessionRevocation> = {
     message.sessionId = object.sessionId ?? "";
     message.apiKeyId = object.apiKeyId ?? "";
     message.revokedAt = object.revokedAt ?? 0;
+    message.tokensExpireAt = object.tokensExpireAt ?? undefined;
     return message;
   },
 };
 
 function createBaseSessionGeneration(): SessionGeneration {
-  return { sessionId: "", generation: 0 };
+  return { sessionId: "", generation: 0, apiKeyId: undefined, tokensExpireAt: undefined };
 }
 
 export const SessionGeneration: MessageFns<SessionGeneration> = {
@@ -1853,6 +1891,12 @@ export const SessionGeneration: MessageFns<SessionGeneration> = {
     }
     if (message.generation !== 0) {
       writer.uint32(16).int64(message.generation);
+    }
+    if (message.apiKeyId !== undefined) {
+      writer.uint32(26).string(message.apiKeyId);
+    }
+    if (message.tokensExpireAt !== undefined) {
+      writer.uint32(32).int64(message.tokensExpireAt);
     }
     return writer;
   },
@@ -1886,6 +1930,22 @@ export const SessionGeneration: MessageFns<SessionGeneration> = {
             message.generation = longToNumber(reader.int64());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.apiKeyId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.tokensExpireAt = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1906,6 +1966,16 @@ export const SessionGeneration: MessageFns<SessionGeneration> = {
         ? globalThis.String(object.session_id)
         : "",
       generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
+      apiKeyId: isSet(object.apiKeyId)
+        ? globalThis.String(object.apiKeyId)
+        : isSet(object.api_key_id)
+        ? globalThis.String(object.api_key_id)
+        : undefined,
+      tokensExpireAt: isSet(object.tokensExpireAt)
+        ? globalThis.Number(object.tokensExpireAt)
+        : isSet(object.tokens_expire_at)
+        ? globalThis.Number(object.tokens_expire_at)
+        : undefined,
     };
   },
 
@@ -1917,6 +1987,12 @@ export const SessionGeneration: MessageFns<SessionGeneration> = {
     if (message.generation !== 0) {
       obj.generation = Math.round(message.generation);
     }
+    if (message.apiKeyId !== undefined) {
+      obj.apiKeyId = message.apiKeyId;
+    }
+    if (message.tokensExpireAt !== undefined) {
+      obj.tokensExpireAt = Math.round(message.tokensExpireAt);
+    }
     return obj;
   },
 
@@ -1927,6 +2003,8 @@ export const SessionGeneration: MessageFns<SessionGeneration> = {
     const message = createBaseSessionGeneration();
     message.sessionId = object.sessionId ?? "";
     message.generation = object.generation ?? 0;
+    message.apiKeyId = object.apiKeyId ?? undefined;
+    message.tokensExpireAt = object.tokensExpireAt ?? undefined;
     return message;
   },
 };
@@ -1984,7 +2062,7 @@ export const ListRevocationsRequest: MessageFns<ListRevocationsRequest> = {
 };
 
 function createBaseListRevocationsResponse(): ListRevocationsResponse {
-  return { revoked: [], generations: [] };
+  return { revoked: [], generations: [], maxAccessTokenLifetimeMs: undefined };
 }
 
 export const ListRevocationsResponse: MessageFns<ListRevocationsResponse> = {
@@ -1994,6 +2072,9 @@ export const ListRevocationsResponse: MessageFns<ListRevocationsResponse> = {
     }
     for (const v of message.generations) {
       SessionGeneration.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.maxAccessTokenLifetimeMs !== undefined) {
+      writer.uint32(24).int64(message.maxAccessTokenLifetimeMs);
     }
     return writer;
   },
@@ -2027,6 +2108,14 @@ export const ListRevocationsResponse: MessageFns<ListRevocationsResponse> = {
             message.generations.push(SessionGeneration.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.maxAccessTokenLifetimeMs = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2047,6 +2136,11 @@ export const ListRevocationsResponse: MessageFns<ListRevocationsResponse> = {
       generations: globalThis.Array.isArray(object?.generations)
         ? object.generations.map((e: any) => SessionGeneration.fromJSON(e))
         : [],
+      maxAccessTokenLifetimeMs: isSet(object.maxAccessTokenLifetimeMs)
+        ? globalThis.Number(object.maxAccessTokenLifetimeMs)
+        : isSet(object.max_access_token_lifetime_ms)
+        ? globalThis.Number(object.max_access_token_lifetime_ms)
+        : undefined,
     };
   },
 
@@ -2058,6 +2152,9 @@ export const ListRevocationsResponse: MessageFns<ListRevocationsResponse> = {
     if (message.generations?.length) {
       obj.generations = message.generations.map((e) => SessionGeneration.toJSON(e));
     }
+    if (message.maxAccessTokenLifetimeMs !== undefined) {
+      obj.maxAccessTokenLifetimeMs = Math.round(message.maxAccessTokenLifetimeMs);
+    }
     return obj;
   },
 
@@ -2068,6 +2165,7 @@ export const ListRevocationsResponse: MessageFns<ListRevocationsResponse> = {
     const message = createBaseListRevocationsResponse();
     message.revoked = object.revoked?.map((e) => SessionRevocation.fromPartial(e)) || [];
     message.generations = object.generations?.map((e) => SessionGeneration.fromPartial(e)) || [];
+    message.maxAccessTokenLifetimeMs = object.maxAccessTokenLifetimeMs ?? undefined;
     return message;
   },
 };

@@ -55,6 +55,11 @@ export interface SessionRotated {
   apiKeyId: string;
   generation: number;
   at: number;
+  /**
+   * After this time (ms since the epoch) no access token of an older
+   * generation can still be valid.
+   */
+  tokensExpireAt?: number | undefined;
 }
 
 /** pkiserver.auth.v1.session.revoked */
@@ -63,6 +68,11 @@ export interface SessionRevoked {
   apiKeyId: string;
   reason: string;
   at: number;
+  /**
+   * After this time (ms since the epoch) no access token of the session can
+   * still be valid.
+   */
+  tokensExpireAt?: number | undefined;
 }
 
 /** pkiserver.auth.v1.signingkey.rotated */
@@ -668,7 +678,7 @@ export const SessionOpened: MessageFns<SessionOpened> = {
 };
 
 function createBaseSessionRotated(): SessionRotated {
-  return { sessionId: "", apiKeyId: "", generation: 0, at: 0 };
+  return { sessionId: "", apiKeyId: "", generation: 0, at: 0, tokensExpireAt: undefined };
 }
 
 export const SessionRotated: MessageFns<SessionRotated> = {
@@ -684,6 +694,9 @@ export const SessionRotated: MessageFns<SessionRotated> = {
     }
     if (message.at !== 0) {
       writer.uint32(32).int64(message.at);
+    }
+    if (message.tokensExpireAt !== undefined) {
+      writer.uint32(40).int64(message.tokensExpireAt);
     }
     return writer;
   },
@@ -733,6 +746,14 @@ export const SessionRotated: MessageFns<SessionRotated> = {
             message.at = longToNumber(reader.int64());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.tokensExpireAt = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -759,6 +780,11 @@ export const SessionRotated: MessageFns<SessionRotated> = {
         : "",
       generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
       at: isSet(object.at) ? globalThis.Number(object.at) : 0,
+      tokensExpireAt: isSet(object.tokensExpireAt)
+        ? globalThis.Number(object.tokensExpireAt)
+        : isSet(object.tokens_expire_at)
+        ? globalThis.Number(object.tokens_expire_at)
+        : undefined,
     };
   },
 
@@ -776,6 +802,9 @@ export const SessionRotated: MessageFns<SessionRotated> = {
     if (message.at !== 0) {
       obj.at = Math.round(message.at);
     }
+    if (message.tokensExpireAt !== undefined) {
+      obj.tokensExpireAt = Math.round(message.tokensExpireAt);
+    }
     return obj;
   },
 
@@ -788,12 +817,13 @@ export const SessionRotated: MessageFns<SessionRotated> = {
     message.apiKeyId = object.apiKeyId ?? "";
     message.generation = object.generation ?? 0;
     message.at = object.at ?? 0;
+    message.tokensExpireAt = object.tokensExpireAt ?? undefined;
     return message;
   },
 };
 
 function createBaseSessionRevoked(): SessionRevoked {
-  return { sessionId: "", apiKeyId: "", reason: "", at: 0 };
+  return { sessionId: "", apiKeyId: "", reason: "", at: 0, tokensExpireAt: undefined };
 }
 
 export const SessionRevoked: MessageFns<SessionRevoked> = {
@@ -809,6 +839,9 @@ export const SessionRevoked: MessageFns<SessionRevoked> = {
     }
     if (message.at !== 0) {
       writer.uint32(32).int64(message.at);
+    }
+    if (message.tokensExpireAt !== undefined) {
+      writer.uint32(40).int64(message.tokensExpireAt);
     }
     return writer;
   },
@@ -858,6 +891,14 @@ export const SessionRevoked: MessageFns<SessionRevoked> = {
             message.at = longToNumber(reader.int64());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.tokensExpireAt = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -884,6 +925,11 @@ export const SessionRevoked: MessageFns<SessionRevoked> = {
         : "",
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
       at: isSet(object.at) ? globalThis.Number(object.at) : 0,
+      tokensExpireAt: isSet(object.tokensExpireAt)
+        ? globalThis.Number(object.tokensExpireAt)
+        : isSet(object.tokens_expire_at)
+        ? globalThis.Number(object.tokens_expire_at)
+        : undefined,
     };
   },
 
@@ -901,6 +947,9 @@ export const SessionRevoked: MessageFns<SessionRevoked> = {
     if (message.at !== 0) {
       obj.at = Math.round(message.at);
     }
+    if (message.tokensExpireAt !== undefined) {
+      obj.tokensExpireAt = Math.round(message.tokensExpireAt);
+    }
     return obj;
   },
 
@@ -913,6 +962,7 @@ export const SessionRevoked: MessageFns<SessionRevoked> = {
     message.apiKeyId = object.apiKeyId ?? "";
     message.reason = object.reason ?? "";
     message.at = object.at ?? 0;
+    message.tokensExpireAt = object.tokensExpireAt ?? undefined;
     return message;
   },
 };
