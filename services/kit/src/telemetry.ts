@@ -1,11 +1,18 @@
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { registerInstrumentations } from "@opentelemetry/instrumentation";
 import { GrpcInstrumentation } from "@opentelemetry/instrumentation-grpc";
 import { HttpInstrumentation } from "@opentelemetry/instrumentation-http";
 import { MongoDBInstrumentation } from "@opentelemetry/instrumentation-mongodb";
-import { resourceFromAttributes } from "@opentelemetry/resources";
-import { NodeSDK } from "@opentelemetry/sdk-node";
+import {
+  detectResources,
+  envDetector,
+  hostDetector,
+  processDetector,
+  resourceFromAttributes,
+} from "@opentelemetry/resources";
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
 
 export interface TelemetryHandle {
@@ -15,7 +22,7 @@ export interface TelemetryHandle {
 let started: TelemetryHandle | undefined;
 
 /**
- * Starts the OpenTelemetry Node SDK (also a separate entry, `@pkiserver/kit/telemetry`,
+ * Starts OpenTelemetry tracing (also a separate entry, `@pkiserver/kit/telemetry`,
  * so a main file can start it before anything loads grpc-js or http): traces through HTTP, gRPC (client and
  * server) and MongoDB. Must run before those modules are loaded, so main
  * files call it first. Spans go to OTLP when `otlpEndpoint` is set, and to any
@@ -41,13 +48,21 @@ export function startTelemetry(opts: {
       new BatchSpanProcessor(new OTLPTraceExporter({ url: `${opts.otlpEndpoint.replace(/\/$/, "")}/v1/traces` })),
     );
   }
-  const sdk = new NodeSDK({
-    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: opts.serviceName }),
+  // The tracer provider and the instrumentations alone, not the all-in-one
+  // NodeSDK: that one depends on every exporter OpenTelemetry ships (gRPC,
+  // protobuf, Zipkin, Prometheus, metrics and logs), over 100 MB of packages
+  // in the image for a process that only ever exports traces over OTLP/HTTP.
+  const provider = new NodeTracerProvider({
+    resource: detectResources({ detectors: [envDetector, processDetector, hostDetector] }).merge(
+      resourceFromAttributes({ [ATTR_SERVICE_NAME]: opts.serviceName }),
+    ),
     spanProcessors: processors,
-    // Without an endpoint the SDK would still export metrics and logs over
-    // OTLP to its default local address, failing every minute and holding
-    // shutdown for seconds; with one, it configures them from the same env.
-    ...(opts.otlpEndpoint ? {} : { metricReaders: [], logRecordProcessors: [] }),
+  });
+  // Registers the provider globally with the AsyncLocalStorage context manager
+  // and the W3C trace-context and baggage propagators.
+  provider.register();
+  const unregister = registerInstrumentations({
+    tracerProvider: provider,
     instrumentations: [
       new HttpInstrumentation({
         // Probes and scrapes would drown the traces that matter.
@@ -58,8 +73,12 @@ export function startTelemetry(opts: {
       new MongoDBInstrumentation(),
     ],
   });
-  sdk.start();
-  const handle: TelemetryHandle = { shutdown: () => sdk.shutdown() };
+  const handle: TelemetryHandle = {
+    shutdown: async () => {
+      unregister();
+      await provider.shutdown();
+    },
+  };
   started = handle;
   return handle;
 }
