@@ -27,8 +27,8 @@ const FORBIDDEN = [
   /^@bufbuild\/buf/,
   /^@pkiserver\/(server|test|test-harness)$/,
   /^@opentelemetry\/sdk-node$/,
-  // The processes export traces over OTLP/HTTP only.
-  /^@opentelemetry\/exporter-(?!trace-otlp-http$)/,
+  // The processes export traces and metrics over OTLP/HTTP only.
+  /^@opentelemetry\/exporter-(?!(trace|metrics)-otlp-http$)/,
   /^@opentelemetry\/otlp-grpc-exporter-base$/,
 ];
 

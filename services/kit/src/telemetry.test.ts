@@ -88,7 +88,7 @@ if (CASE === undefined) {
   });
 } else if (CASE === "otlp-endpoint") {
   describe("startTelemetry with an OTLP endpoint", () => {
-    it("sends spans to <endpoint>/v1/traces and nothing else to the collector", async () => {
+    it("sends spans to <endpoint>/v1/traces and metrics to <endpoint>/v1/metrics, nothing else", async () => {
       const sink = await receiver();
       const handle = startTelemetry({ serviceName: "telemetry-test", otlpEndpoint: `${sink.base}/` });
       try {
@@ -98,11 +98,11 @@ if (CASE === undefined) {
         metrics.getMeter("test").createCounter("test_events").add(1);
         logs.getLogger("test").emit({ body: "an event" });
       } finally {
-        // Flushes the batch processor.
+        // Flushes the batch span processor and the metric reader.
         await handle.shutdown();
         await sink.close();
       }
-      assert.deepEqual(sink.received, ["/v1/traces"]);
+      assert.deepEqual([...new Set(sink.received)].sort(), ["/v1/metrics", "/v1/traces"]);
     });
   });
 }

@@ -1,3 +1,5 @@
+import { metrics } from "@opentelemetry/api";
+import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { registerInstrumentations } from "@opentelemetry/instrumentation";
 import { GrpcInstrumentation } from "@opentelemetry/instrumentation-grpc";
@@ -10,6 +12,7 @@ import {
   processDetector,
   resourceFromAttributes,
 } from "@opentelemetry/resources";
+import { MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
@@ -43,26 +46,33 @@ export function startTelemetry(opts: {
     started = { shutdown: async () => undefined };
     return started;
   }
-  if (opts.otlpEndpoint) {
-    processors.push(
-      new BatchSpanProcessor(new OTLPTraceExporter({ url: `${opts.otlpEndpoint.replace(/\/$/, "")}/v1/traces` })),
-    );
-  }
-  // The tracer provider and the instrumentations alone, not the all-in-one
-  // NodeSDK: that one depends on every exporter OpenTelemetry ships (gRPC,
-  // protobuf, Zipkin, Prometheus, metrics and logs), over 100 MB of packages
-  // in the image for a process that only ever exports traces over OTLP/HTTP.
-  const provider = new NodeTracerProvider({
-    resource: detectResources({ detectors: [envDetector, processDetector, hostDetector] }).merge(
-      resourceFromAttributes({ [ATTR_SERVICE_NAME]: opts.serviceName }),
-    ),
-    spanProcessors: processors,
-  });
+  const endpoint = opts.otlpEndpoint?.replace(/\/$/, "");
+  if (endpoint) processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint}/v1/traces` })));
+  // The tracer and meter providers and the instrumentations alone, not the
+  // all-in-one NodeSDK: that one depends on every exporter OpenTelemetry ships
+  // (gRPC, protobuf, Zipkin, Prometheus, logs), about 100 MB of packages in the
+  // image for processes that export over OTLP/HTTP only.
+  const resource = detectResources({ detectors: [envDetector, processDetector, hostDetector] }).merge(
+    resourceFromAttributes({ [ATTR_SERVICE_NAME]: opts.serviceName }),
+  );
+  const provider = new NodeTracerProvider({ resource, spanProcessors: processors });
+  // Metrics (the instrumentations' request durations) go to the collector
+  // beside the traces; without one they have nowhere to go.
+  const meterProvider = endpoint
+    ? new MeterProvider({
+        resource,
+        readers: [
+          new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter({ url: `${endpoint}/v1/metrics` }) }),
+        ],
+      })
+    : undefined;
+  if (meterProvider) metrics.setGlobalMeterProvider(meterProvider);
   // Registers the provider globally with the AsyncLocalStorage context manager
   // and the W3C trace-context and baggage propagators.
   provider.register();
   const unregister = registerInstrumentations({
     tracerProvider: provider,
+    ...(meterProvider ? { meterProvider } : {}),
     instrumentations: [
       new HttpInstrumentation({
         // Probes and scrapes would drown the traces that matter.
@@ -76,7 +86,7 @@ export function startTelemetry(opts: {
   const handle: TelemetryHandle = {
     shutdown: async () => {
       unregister();
-      await provider.shutdown();
+      await Promise.all([provider.shutdown(), meterProvider?.shutdown()]);
     },
   };
   started = handle;
