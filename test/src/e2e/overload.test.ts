@@ -104,7 +104,12 @@ describe("a saturated backend: the gateway sheds what it cannot start", () => {
     const replies = Array.from({ length: 7 }, (_, i) => send(i));
     // Two run and two wait while pki is held; the other three are refused without waiting for it.
     const early: Awaited<(typeof replies)[number]>[] = [];
-    const settled = replies.map((p) => p.then((r) => (early.push(r), r)));
+    const settled = replies.map((p) =>
+      p.then((r) => {
+        early.push(r);
+        return r;
+      }),
+    );
     while (early.length < 3) await Promise.race(settled.filter((_, i) => !early.some((r) => r.i === i)));
     // Let anything else that would answer while pki is held do so.
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
