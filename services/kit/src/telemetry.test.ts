@@ -25,7 +25,7 @@ async function receiver(): Promise<{ base: string; received: string[]; close(): 
 
 if (CASE === undefined) {
   describe("startTelemetry", () => {
-    for (const name of ["no-destination", "span-processor"]) {
+    for (const name of ["no-destination", "span-processor", "otlp-endpoint"]) {
       it(`case ${name}`, async () => {
         const { spawnSync } = await import("node:child_process");
         const child = spawnSync(process.execPath, ["--test", __filename], {
@@ -84,6 +84,25 @@ if (CASE === undefined) {
         await sink.close();
       }
       assert.deepEqual(sink.received, []);
+    });
+  });
+} else if (CASE === "otlp-endpoint") {
+  describe("startTelemetry with an OTLP endpoint", () => {
+    it("sends spans to <endpoint>/v1/traces and metrics to <endpoint>/v1/metrics, nothing else", async () => {
+      const sink = await receiver();
+      const handle = startTelemetry({ serviceName: "telemetry-test", otlpEndpoint: `${sink.base}/` });
+      try {
+        const span = trace.getTracer("test").startSpan("work");
+        assert.equal(span.isRecording(), true);
+        span.end();
+        metrics.getMeter("test").createCounter("test_events").add(1);
+        logs.getLogger("test").emit({ body: "an event" });
+      } finally {
+        // Flushes the batch span processor and the metric reader.
+        await handle.shutdown();
+        await sink.close();
+      }
+      assert.deepEqual([...new Set(sink.received)].sort(), ["/v1/metrics", "/v1/traces"]);
     });
   });
 }

@@ -1,11 +1,21 @@
+import { metrics } from "@opentelemetry/api";
+import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { registerInstrumentations } from "@opentelemetry/instrumentation";
 import { GrpcInstrumentation } from "@opentelemetry/instrumentation-grpc";
 import { HttpInstrumentation } from "@opentelemetry/instrumentation-http";
 import { MongoDBInstrumentation } from "@opentelemetry/instrumentation-mongodb";
-import { resourceFromAttributes } from "@opentelemetry/resources";
-import { NodeSDK } from "@opentelemetry/sdk-node";
+import {
+  detectResources,
+  envDetector,
+  hostDetector,
+  processDetector,
+  resourceFromAttributes,
+} from "@opentelemetry/resources";
+import { MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
 
 export interface TelemetryHandle {
@@ -15,7 +25,7 @@ export interface TelemetryHandle {
 let started: TelemetryHandle | undefined;
 
 /**
- * Starts the OpenTelemetry Node SDK (also a separate entry, `@pkiserver/kit/telemetry`,
+ * Starts OpenTelemetry tracing (also a separate entry, `@pkiserver/kit/telemetry`,
  * so a main file can start it before anything loads grpc-js or http): traces through HTTP, gRPC (client and
  * server) and MongoDB. Must run before those modules are loaded, so main
  * files call it first. Spans go to OTLP when `otlpEndpoint` is set, and to any
@@ -36,18 +46,33 @@ export function startTelemetry(opts: {
     started = { shutdown: async () => undefined };
     return started;
   }
-  if (opts.otlpEndpoint) {
-    processors.push(
-      new BatchSpanProcessor(new OTLPTraceExporter({ url: `${opts.otlpEndpoint.replace(/\/$/, "")}/v1/traces` })),
-    );
-  }
-  const sdk = new NodeSDK({
-    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: opts.serviceName }),
-    spanProcessors: processors,
-    // Without an endpoint the SDK would still export metrics and logs over
-    // OTLP to its default local address, failing every minute and holding
-    // shutdown for seconds; with one, it configures them from the same env.
-    ...(opts.otlpEndpoint ? {} : { metricReaders: [], logRecordProcessors: [] }),
+  const endpoint = opts.otlpEndpoint?.replace(/\/$/, "");
+  if (endpoint) processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint}/v1/traces` })));
+  // The tracer and meter providers and the instrumentations alone, not the
+  // all-in-one NodeSDK: that one depends on every exporter OpenTelemetry ships
+  // (gRPC, protobuf, Zipkin, Prometheus, logs), about 100 MB of packages in the
+  // image for processes that export over OTLP/HTTP only.
+  const resource = detectResources({ detectors: [envDetector, processDetector, hostDetector] }).merge(
+    resourceFromAttributes({ [ATTR_SERVICE_NAME]: opts.serviceName }),
+  );
+  const provider = new NodeTracerProvider({ resource, spanProcessors: processors });
+  // Metrics (the instrumentations' request durations) go to the collector
+  // beside the traces; without one they have nowhere to go.
+  const meterProvider = endpoint
+    ? new MeterProvider({
+        resource,
+        readers: [
+          new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter({ url: `${endpoint}/v1/metrics` }) }),
+        ],
+      })
+    : undefined;
+  if (meterProvider) metrics.setGlobalMeterProvider(meterProvider);
+  // Registers the provider globally with the AsyncLocalStorage context manager
+  // and the W3C trace-context and baggage propagators.
+  provider.register();
+  const unregister = registerInstrumentations({
+    tracerProvider: provider,
+    ...(meterProvider ? { meterProvider } : {}),
     instrumentations: [
       new HttpInstrumentation({
         // Probes and scrapes would drown the traces that matter.
@@ -58,8 +83,12 @@ export function startTelemetry(opts: {
       new MongoDBInstrumentation(),
     ],
   });
-  sdk.start();
-  const handle: TelemetryHandle = { shutdown: () => sdk.shutdown() };
+  const handle: TelemetryHandle = {
+    shutdown: async () => {
+      unregister();
+      await Promise.all([provider.shutdown(), meterProvider?.shutdown()]);
+    },
+  };
   started = handle;
   return handle;
 }

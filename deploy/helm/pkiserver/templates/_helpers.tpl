@@ -75,17 +75,140 @@ app.kubernetes.io/component: {{ .name }}
 {{- end -}}
 
 {{/*
+Where each secret env var comes from. "inline": the value when the chart
+creates the Secret; "source": a setting with its own existingSecret (and, for
+URLs that embed a password, password.existingSecret).
+*/}}
+{{- define "pkiserver.secretSources" -}}
+PMX_MONGO_URL: {inline: {{ .Values.mongo.url | toJson }}, source: mongo, passwordEnv: PMX_MONGO_PASSWORD}
+PMX_NATS_URL: {inline: {{ .Values.nats.url | toJson }}, source: nats}
+PMX_REDIS_URL: {inline: {{ .Values.redis.url | toJson }}, source: redis, passwordEnv: PMX_REDIS_PASSWORD}
+PMX_SECRET_KEY: {inline: {{ .Values.secrets.secretKey | toJson }}}
+PMX_INITIALIZATION_TOKEN: {inline: {{ .Values.secrets.initializationToken | toJson }}}
+PMX_LOG_SIGNING_KEY: {inline: {{ .Values.transparencyLog.signingKey | toJson }}, source: transparencyLog}
+{{- end -}}
+
+{{/* The values block of a source name (mongo, nats, redis, transparencyLog). */}}
+{{- define "pkiserver.sourceValues" -}}
+{{- toJson (index .root.Values .source) -}}
+{{- end -}}
+
+{{/*
+The env entries of one secret env var for a container; call with
+(dict "root" $ "key" "PMX_MONGO_URL"). Renders nothing for an optional setting
+that is not configured.
+*/}}
+{{- define "pkiserver.secretEnvVar" -}}
+{{- $root := .root -}}
+{{- $key := .key -}}
+{{- $sources := include "pkiserver.secretSources" $root | fromYaml -}}
+{{- $def := index $sources $key | default dict -}}
+{{- $src := dict -}}
+{{- if $def.source -}}
+{{- $src = include "pkiserver.sourceValues" (dict "root" $root "source" $def.source) | fromJson -}}
+{{- end -}}
+{{- $existing := $src.existingSecret | default dict -}}
+{{- $password := ($src.password | default dict).existingSecret | default dict -}}
+{{- $optional := has $key $root.Values.secrets.optionalKeys -}}
+{{- if $existing.name }}
+- name: {{ $key }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $existing.name }}
+      key: {{ default $key $existing.key }}
+{{- else if $password.name }}
+- name: {{ $def.passwordEnv }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $password.name }}
+      key: {{ $password.key }}
+# Kubernetes substitutes $({{ $def.passwordEnv }}) from the entry above.
+- name: {{ $key }}
+  value: {{ $def.inline | quote }}
+{{- else if $root.Values.secrets.existingSecret }}
+- name: {{ $key }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $root.Values.secrets.existingSecret }}
+      key: {{ $key }}
+      {{- if $optional }}
+      optional: true
+      {{- end }}
+{{- else if $def.inline }}
+- name: {{ $key }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "pkiserver.secretName" $root }}
+      key: {{ $key }}
+{{- end }}
+{{- end -}}
+
+{{/*
 Rejects contradictory secret settings instead of silently ignoring values, and
 requires what the services cannot start without.
 */}}
 {{- define "pkiserver.validateSecrets" -}}
-{{- if .Values.secrets.existingSecret -}}
-{{- if or .Values.secrets.secretKey .Values.secrets.initializationToken .Values.mongo.url .Values.nats.url -}}
-{{- fail "secrets.existingSecret is set: leave secrets.secretKey, secrets.initializationToken, mongo.url and nats.url empty and put them in that Secret" -}}
+{{- $v := .Values -}}
+{{- range $name := list "mongo" "nats" "redis" -}}
+{{- $s := index $v $name -}}
+{{- $pw := (($s.password | default dict).existingSecret | default dict) -}}
+{{- if and $s.existingSecret.name $s.url -}}
+{{- fail (printf "%s.existingSecret.name is set: leave %s.url empty (the Secret holds the URL)" $name $name) -}}
+{{- end -}}
+{{- if and $s.existingSecret.name $pw.name -}}
+{{- fail (printf "set %s.existingSecret (the whole URL) or %s.password.existingSecret (the password alone), not both" $name $name) -}}
+{{- end -}}
+{{- if $pw.name -}}
+{{- if not $pw.key -}}
+{{- fail (printf "%s.password.existingSecret.key is required with its name" $name) -}}
+{{- end -}}
+{{- $placeholder := printf "$(PMX_%s_PASSWORD)" (upper $name) -}}
+{{- if not (contains $placeholder $s.url) -}}
+{{- fail (printf "%s.password.existingSecret is set: %s.url must contain %s where the password goes" $name $name $placeholder) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if and $v.transparencyLog.existingSecret.name $v.transparencyLog.signingKey -}}
+{{- fail "transparencyLog.existingSecret.name is set: leave transparencyLog.signingKey empty" -}}
+{{- end -}}
+{{- if $v.secrets.existingSecret -}}
+{{- if or $v.secrets.secretKey $v.secrets.initializationToken $v.transparencyLog.signingKey -}}
+{{- fail "secrets.existingSecret is set: leave secrets.secretKey, secrets.initializationToken and transparencyLog.signingKey empty and put them in that Secret" -}}
+{{- end -}}
+{{- range $name := list "mongo" "nats" "redis" -}}
+{{- $s := index $v $name -}}
+{{- if and $s.url (not (($s.password | default dict).existingSecret | default dict).name) -}}
+{{- fail (printf "secrets.existingSecret is set: leave %s.url empty and put it in that Secret (or use %s.existingSecret)" $name $name) -}}
+{{- end -}}
 {{- end -}}
 {{- else -}}
-{{- $_ := required "mongo.url is required (or use secrets.existingSecret)" .Values.mongo.url -}}
-{{- $_ := required "nats.url is required (or use secrets.existingSecret)" .Values.nats.url -}}
-{{- $_ := required "secrets.secretKey is required (or use secrets.existingSecret)" .Values.secrets.secretKey -}}
+{{- if not (or $v.mongo.url $v.mongo.existingSecret.name) -}}
+{{- fail "mongo.url or mongo.existingSecret.name is required (or use secrets.existingSecret)" -}}
 {{- end -}}
+{{- if not (or $v.nats.url $v.nats.existingSecret.name) -}}
+{{- fail "nats.url or nats.existingSecret.name is required (or use secrets.existingSecret)" -}}
+{{- end -}}
+{{- $_ := required "secrets.secretKey is required (or use secrets.existingSecret)" $v.secrets.secretKey -}}
+{{- end -}}
+{{- if $v.grpcTls.enabled -}}
+{{- $_ := required "grpcTls.existingSecret is required with grpcTls.enabled" $v.grpcTls.existingSecret -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The values the chart's own Secret holds: inline secret values that no
+existingSecret replaces. URLs that embed a password reference are not secret.
+*/}}
+{{- define "pkiserver.inlineSecretData" -}}
+{{- $sources := include "pkiserver.secretSources" . | fromYaml -}}
+{{- range $key, $def := $sources }}
+{{- $src := dict -}}
+{{- if $def.source -}}
+{{- $src = include "pkiserver.sourceValues" (dict "root" $ "source" $def.source) | fromJson -}}
+{{- end -}}
+{{- $pw := (($src.password | default dict).existingSecret | default dict) -}}
+{{- if and $def.inline (not (($src.existingSecret | default dict).name)) (not $pw.name) }}
+{{ $key }}: {{ $def.inline | b64enc | quote }}
+{{- end }}
+{{- end }}
 {{- end -}}
