@@ -1,5 +1,6 @@
 export * as fields from "./fields";
 export * from "./methods";
+export * from "./openrpc";
 export { isValidPubKey, randomPubKey } from "./pubkey";
 export * from "./schema";
 export * from "./token";

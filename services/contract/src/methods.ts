@@ -1,4 +1,4 @@
-import type { Scope } from "@pkiserver/kit/core";
+import type { ErrorCode, Scope } from "@pkiserver/kit/core";
 import {
   accessToken,
   apiKeyId,
@@ -20,7 +20,7 @@ import {
   signature,
   timestamp,
 } from "./fields";
-import { boolean, type Infer, literal, object, oneOf, optional, refine, type Schema } from "./schema";
+import { boolean, type Infer, type JsonSchema, literal, object, oneOf, optional, refine, type Schema } from "./schema";
 
 /** What the contract says of one JSON-RPC method: who may call it and what its params are. */
 export interface MethodSpec<P = unknown> {
@@ -31,14 +31,52 @@ export interface MethodSpec<P = unknown> {
   readonly websocketOnly?: boolean;
   /** One line for the method's documentation. */
   readonly summary: string;
+  /** What a successful call returns, for the OpenRPC document. */
+  readonly result?: JsonSchema;
+  /** The method's own errors (API.md section 6), besides those every method may answer. */
+  readonly errors?: readonly ErrorCode[];
 }
 
 const spec = <P>(
   scope: Scope | null,
   params: Schema<P> & { hasRequired?: boolean },
   summary: string,
-  extra: { websocketOnly?: boolean } = {},
+  extra: { websocketOnly?: boolean; result?: JsonSchema; errors?: readonly ErrorCode[] } = {},
 ): MethodSpec<P> => ({ scope, params, summary, ...extra });
+
+// Result shapes (JSON Schema), for the OpenRPC document.
+const str = { type: "string" };
+const int = { type: "integer", minimum: 0 };
+const OK = { type: "string", enum: ["OK"] };
+const bool = { type: "boolean" };
+const strings = { type: "array", items: str };
+const obj = (properties: Record<string, JsonSchema>, optionalKeys: readonly string[] = []): JsonSchema => ({
+  type: "object",
+  properties,
+  required: Object.keys(properties).filter((k) => !optionalKeys.includes(k)),
+  additionalProperties: false,
+});
+const tokenPair = obj(
+  {
+    accessToken: str,
+    accessTokenExpiresIn: int,
+    refreshToken: str,
+    refreshTokenExpiresIn: int,
+    tokenType: { type: "string", enum: ["Bearer"] },
+    scope: strings,
+    sessionName: str,
+  },
+  ["sessionName"],
+);
+const apiKey = obj(
+  { apiKeyId: str, name: str, enabled: bool, maxScope: strings, clientPublicKey: str, createDate: int },
+  ["clientPublicKey"],
+);
+const host = obj({ instanceId: str, hostPubKey: str, addresses: strings });
+const keyRecord = obj(
+  { userId: str, instanceId: str, contextId: str, userPubKey: str, createDate: int, customData: {} },
+  ["userPubKey", "customData"],
+);
 
 /** Every method of the public API, by the names of the method reference. */
 export const METHOD_SPECS = {
@@ -47,6 +85,10 @@ export const METHOD_SPECS = {
     null,
     object({ initializationToken, name }),
     "Creates the first API key while none exists, given the server's initialization token.",
+    {
+      result: obj({ apiKeyId: str, apiKeySecret: str }),
+      errors: ["apikey.first_key_exists", "apikey.initialization_token_invalid"],
+    },
   ),
   "auth/token": spec(
     null,
@@ -69,14 +111,27 @@ export const METHOD_SPECS = {
       }),
     }),
     "Trades an API key's credentials or a refresh token for an access and refresh token pair.",
+    {
+      result: tokenPair,
+      errors: [
+        "apikey.not_found",
+        "auth.invalid_credentials",
+        "auth.insufficient_scope",
+        "auth.token_invalid",
+        "auth.token_expired",
+      ],
+    },
   ),
   "auth/forkToken": spec(
     null,
     object({ refreshToken, sessionName }),
     "Opens a new named session with the scope of the session a refresh token belongs to.",
+    { result: tokenPair, errors: ["auth.token_invalid", "auth.token_expired"] },
   ),
   "auth/bindAccessToken": spec(null, object({ accessToken }), "Binds an access token to this WebSocket connection.", {
     websocketOnly: true,
+    result: OK,
+    errors: ["rpc.websocket_only", "auth.token_invalid", "auth.token_expired"],
   }),
 
   // user/: API keys.
@@ -87,45 +142,84 @@ export const METHOD_SPECS = {
       pubKey: object({ type: literal("pubKey"), name, clientPubKey, maxScope: scopeList }),
     }),
     "Adds an API key with a secret or an Ed25519 public key.",
+    { result: obj({ apiKeyId: str }), errors: ["apikey.too_many"] },
   ),
-  "user/getApiKey": spec("user:read", object({ apiKeyId }), "Returns one API key (never its secret)."),
-  "user/listApiKeys": spec("user:read", object({}), "Lists the API keys."),
+  "user/getApiKey": spec("user:read", object({ apiKeyId }), "Returns one API key (never its secret).", {
+    result: obj({ apiKey }),
+    errors: ["apikey.not_found"],
+  }),
+  "user/listApiKeys": spec("user:read", object({}), "Lists the API keys.", {
+    result: obj({ list: { type: "array", items: apiKey } }),
+    errors: [],
+  }),
   "user/updateApiKey": spec(
     "user:write",
     object({ apiKeyId, name: optional(name), enabled: optional(boolean()), maxScope: optional(scopeList) }),
     "Renames, enables, disables or changes the scope of an API key.",
+    { result: OK, errors: ["apikey.not_found"] },
   ),
-  "user/deleteApiKey": spec("user:write", object({ apiKeyId }), "Deletes an API key and revokes its sessions."),
+  "user/deleteApiKey": spec("user:write", object({ apiKeyId }), "Deletes an API key and revokes its sessions.", {
+    result: OK,
+    errors: ["apikey.not_found"],
+  }),
 
   // pkiAdmin/: hosts and user keys.
   "pkiAdmin/setHost": spec(
     "pkiadmin:write",
     object({ hostPubKey: pubKey, hostUrl }),
     "Registers a host (a PrivMX Bridge server) by its public key and first URL.",
+    {
+      result: { ...str, description: "the instanceId (the host's public key)" },
+      errors: ["pki.host_already_exists", "pki.host_url_reserved"],
+    },
   ),
-  "pkiAdmin/addHostUrl": spec("pkiadmin:write", object({ instanceId: pubKey, hostUrl }), "Adds a URL to a host."),
+  "pkiAdmin/addHostUrl": spec("pkiadmin:write", object({ instanceId: pubKey, hostUrl }), "Adds a URL to a host.", {
+    result: OK,
+    errors: ["pki.host_not_found", "pki.host_url_exists", "pki.host_url_reserved"],
+  }),
   "pkiAdmin/removeHostUrl": spec(
     "pkiadmin:write",
     object({ instanceId: pubKey, hostUrl }),
     "Removes a URL from a host.",
+    { result: OK, errors: ["pki.host_not_found", "pki.host_url_not_found"] },
   ),
-  "pkiAdmin/deleteHost": spec("pkiadmin:write", object({ instanceId: pubKey }), "Deletes a host."),
-  "pkiAdmin/listHosts": spec("pkiadmin:read", object({}), "Lists every host."),
+  "pkiAdmin/deleteHost": spec("pkiadmin:write", object({ instanceId: pubKey }), "Deletes a host.", {
+    result: OK,
+    errors: ["pki.host_not_found"],
+  }),
+  "pkiAdmin/listHosts": spec("pkiadmin:read", object({}), "Lists every host.", {
+    result: { type: "array", items: host },
+    errors: [],
+  }),
   "pkiAdmin/setKey": spec(
     "pkiadmin:write",
     object({ ...keyRef, userPubKey: pubKey, customData: optional(customData) }),
     "Appends a user's new public key to its history in an instance and context.",
+    { result: OK, errors: ["pki.key_already_exists"] },
   ),
-  "pkiAdmin/deleteKey": spec("pkiadmin:write", object(keyRef), "Appends a deletion record to a user's key history."),
+  "pkiAdmin/deleteKey": spec("pkiadmin:write", object(keyRef), "Appends a deletion record to a user's key history.", {
+    result: OK,
+    errors: ["pki.no_key"],
+  }),
 
   // pki/: reads.
-  "pki/getCurrentKey": spec("pki:read", object(keyRef), "Returns the newest record of a user's key history."),
-  "pki/getKeyAt": spec("pki:read", object({ ...keyRef, date }), "Returns the record in force at a time."),
-  "pki/getKeyHistory": spec("pki:read", object(keyRef), "Returns every record of a key history, newest first."),
+  "pki/getCurrentKey": spec("pki:read", object(keyRef), "Returns the newest record of a user's key history.", {
+    result: keyRecord,
+    errors: ["pki.no_key"],
+  }),
+  "pki/getKeyAt": spec("pki:read", object({ ...keyRef, date }), "Returns the record in force at a time.", {
+    result: keyRecord,
+    errors: ["pki.no_key_at_time"],
+  }),
+  "pki/getKeyHistory": spec("pki:read", object(keyRef), "Returns every record of a key history, newest first.", {
+    result: { type: "array", items: keyRecord },
+    errors: [],
+  }),
   "pki/verifyKey": spec(
     "pki:read",
     object({ ...keyRef, userPubKey: pubKey, date }),
     "Tells whether a key was the user's key at a time.",
+    { result: bool, errors: ["pki.no_key_at_time"] },
   ),
   "pki/getHost": spec(
     "pki:read",
@@ -135,16 +229,19 @@ export const METHOD_SPECS = {
         : undefined,
     ),
     "Finds a host by its instance id, its URL or both.",
+    { result: host, errors: ["pki.host_not_found_by_filter"] },
   ),
   "pki/verifyHostById": spec(
     "pki:read",
     object({ instanceId: pubKey, hostUrl }),
     "Tells whether the host with this instance id has this URL.",
+    { result: bool, errors: [] },
   ),
   "pki/verifyHostByPub": spec(
     "pki:read",
     object({ hostPubKey: pubKey, hostUrl }),
     "Tells whether the host with this public key has this URL.",
+    { result: bool, errors: [] },
   ),
 } as const satisfies Record<string, MethodSpec<unknown>>;
 
