@@ -53,6 +53,12 @@ export interface NatsBusOptions {
   ackWaitMs?: number;
   /** Most events kept for retry while NATS is away; publish() rejects beyond it. 100 000 by default. */
   maxOutbox?: number;
+  /**
+   * Test only: how long each event waits before it is sent to NATS, so a test
+   * can stop the process while an event it accepted is not yet published.
+   * 0 (no wait) by default.
+   */
+  testPublishDelayMs?: number;
   /** Connection name shown by the server's monitoring. */
   name?: string;
   logger?: Logger;
@@ -101,7 +107,10 @@ export class NatsEventBus implements EventBus {
     private readonly nc: NatsConnection,
     private readonly jsm: JetStreamManager,
     private readonly js: JetStreamClient,
-    private readonly opts: Required<Omit<NatsBusOptions, "logger" | "name" | "servers">> & { logger?: Logger },
+    private readonly opts: Required<Omit<NatsBusOptions, "logger" | "name" | "servers" | "testPublishDelayMs">> & {
+      logger?: Logger;
+      testPublishDelayMs?: number;
+    },
   ) {
     this.streamNames = Object.fromEntries(Object.keys(opts.streams).map((key) => [key, streamName(opts.prefix, key)]));
     void this.watchStatus();
@@ -211,6 +220,7 @@ export class NatsEventBus implements EventBus {
     try {
       while (this.outbox.length > 0 && !this.nc.isClosed()) {
         const entry = this.outbox[0] as OutboxEntry;
+        if (this.opts.testPublishDelayMs) await sleep(this.opts.testPublishDelayMs);
         try {
           await this.js.publish(`${this.opts.prefix}.${entry.subject}`, entry.data, {
             msgID: entry.id,
@@ -442,6 +452,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsEventB
     redeliveryDelayMs: options.redeliveryDelayMs ?? 1000,
     ackWaitMs: options.ackWaitMs ?? 30_000,
     maxOutbox: options.maxOutbox ?? 100_000,
+    testPublishDelayMs: options.testPublishDelayMs ?? 0,
     ...(options.logger ? { logger: options.logger } : {}),
   };
   if (!/^[A-Za-z0-9_-]+$/.test(opts.prefix)) throw new Error("bus prefix must be letters, digits, '_' or '-'");

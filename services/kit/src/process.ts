@@ -29,6 +29,7 @@ export async function connectDeps(
       ? await createNatsBus({
           servers: settings.natsUrl,
           prefix: settings.natsPrefix,
+          testPublishDelayMs: settings.testEventPublishDelayMs,
           ...(opts.logger ? { logger: opts.logger } : {}),
           ...(opts.streamMaxAgeMs ? { streamMaxAgeMs: opts.streamMaxAgeMs } : {}),
         })
