@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
+import { context, propagation, TraceFlags, trace } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import {
   type BusMessage,
   busContract,
@@ -164,6 +167,30 @@ describe("OutboxEventBus beyond the contract", () => {
       [["evt-held", "held by A"]],
     );
     await until("the event's removal from the outbox", async () => (await b.pendingCount()) === 0);
+  });
+
+  it("carries the publisher's trace context to the handler, also when another relay sends the event", async () => {
+    const manager = new AsyncLocalStorageContextManager().enable();
+    context.setGlobalContextManager(manager);
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    try {
+      // Published through A, which cannot send it; B sends it once A releases it.
+      const { a, got } = await twoRelays("outbox_trace", 600_000);
+      const traceId = "0af7651916cd43dd8448eb211c80319c";
+      const parent = trace.setSpanContext(context.active(), {
+        traceId,
+        spanId: "b7ad6b7169203331",
+        traceFlags: TraceFlags.SAMPLED,
+        isRemote: false,
+      });
+      await context.with(parent, () => a.publish("apikey.v1.apikey.updated", enc("traced")));
+      await a.close();
+      await until("the event's delivery", () => got.length === 1);
+      assert.equal(got[0]?.headers.traceparent?.split("-")[1], traceId);
+    } finally {
+      propagation.disable();
+      context.disable();
+    }
   });
 
   it("refuses an event the transport would never take before storing it", async () => {
