@@ -27,7 +27,8 @@ export interface SubscribeOptions {
 /**
  * The event bus port. Publishing happens after the write it reports has
  * succeeded; an adapter must not lose an accepted event when its transport is
- * briefly away (it keeps it and publishes it later).
+ * briefly away (it keeps it and publishes it later). With MongoDB,
+ * OutboxEventBus keeps accepted events there, so they outlive the process too.
  */
 export interface EventBus {
   publish(subject: string, data: Uint8Array, opts?: { id?: string; headers?: Record<string, string> }): Promise<void>;

@@ -81,6 +81,8 @@ export const serviceEnvFields = {
   PMX_NATS_PREFIX: stringOr("pkiserver"),
   PMX_LOG_LEVEL: stringOr("info").pipe(z.enum(LOG_LEVELS)),
   OTEL_EXPORTER_OTLP_ENDPOINT: env.url(),
+  /** Test only: holds each event this long before it is sent to NATS (see NatsBusOptions.testPublishDelayMs). */
+  PMX_TEST_EVENT_PUBLISH_DELAY_MS: z.coerce.number().int().min(0).default(0),
 };
 
 /** What `serviceEnvFields` configure, named for code. */
@@ -93,6 +95,8 @@ export interface ServiceEnv {
   readonly natsPrefix: string;
   readonly logLevel: string;
   readonly otlpEndpoint: string | undefined;
+  /** Test only: PMX_TEST_EVENT_PUBLISH_DELAY_MS; 0 outside tests. */
+  readonly testEventPublishDelayMs: number;
 }
 
 type ServiceEnvValues = z.infer<z.ZodObject<typeof serviceEnvFields>>;
@@ -105,6 +109,7 @@ export function serviceEnv(v: ServiceEnvValues): ServiceEnv {
     natsPrefix: v.PMX_NATS_PREFIX,
     logLevel: v.PMX_LOG_LEVEL,
     otlpEndpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT,
+    testEventPublishDelayMs: v.PMX_TEST_EVENT_PUBLISH_DELAY_MS,
   };
 }
 

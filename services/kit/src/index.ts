@@ -10,6 +10,7 @@ export * from "./lifecycle";
 export * from "./logger";
 export * from "./mongo";
 export * from "./nats-bus";
+export * from "./outbox";
 export * from "./process";
 export * from "./scope";
 export * from "./secret-box";

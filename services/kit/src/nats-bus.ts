@@ -53,6 +53,12 @@ export interface NatsBusOptions {
   ackWaitMs?: number;
   /** Most events kept for retry while NATS is away; publish() rejects beyond it. 100 000 by default. */
   maxOutbox?: number;
+  /**
+   * Test only: how long each event waits before it is sent to NATS, so a test
+   * can stop the process while an event it accepted is not yet published.
+   * 0 (no wait) by default.
+   */
+  testPublishDelayMs?: number;
   /** Connection name shown by the server's monitoring. */
   name?: string;
   logger?: Logger;
@@ -65,6 +71,7 @@ interface OutboxEntry {
   headers: Record<string, string>;
   acked: Promise<void>;
   resolve: () => void;
+  reject: (err: Error) => void;
 }
 
 interface ConsumerTarget {
@@ -80,14 +87,16 @@ const RETRY_MAX_MS = 2000;
 /**
  * The EventBus on NATS JetStream.
  *
- * Publishing never loses an accepted event: each one enters an in-memory
- * outbox that a single loop publishes in order, retrying until JetStream
- * acknowledges it (the event id is the `Nats-Msg-Id`, so a retry of an event
- * that did land is dropped by the stream's de-duplication). `publish()`
- * resolves when JetStream has acknowledged the event; when NATS is
- * unreachable, or the ack takes longer than `publishAckWaitMs`, it resolves
- * once the event is in the outbox. Only `close()` with NATS still away after
- * its grace period drops outbox events, and it logs how many.
+ * While the process lives, publishing does not lose an accepted event: each
+ * one enters an in-memory queue that a single loop publishes in order,
+ * retrying until JetStream acknowledges it (the event id is the
+ * `Nats-Msg-Id`, so a retry of an event that did land is dropped by the
+ * stream's de-duplication). `publish()` resolves when JetStream has
+ * acknowledged the event; when NATS is unreachable, or the ack takes longer
+ * than `publishAckWaitMs`, it resolves once the event is queued. `close()`
+ * with NATS still away after its grace period drops queued events, and it
+ * logs how many; a process that dies loses them. Where that matters (every
+ * service on MongoDB), OutboxEventBus stores events durably in front of it.
  */
 export class NatsEventBus implements EventBus {
   private readonly outbox: OutboxEntry[] = [];
@@ -101,7 +110,10 @@ export class NatsEventBus implements EventBus {
     private readonly nc: NatsConnection,
     private readonly jsm: JetStreamManager,
     private readonly js: JetStreamClient,
-    private readonly opts: Required<Omit<NatsBusOptions, "logger" | "name" | "servers">> & { logger?: Logger },
+    private readonly opts: Required<Omit<NatsBusOptions, "logger" | "name" | "servers" | "testPublishDelayMs">> & {
+      logger?: Logger;
+      testPublishDelayMs?: number;
+    },
   ) {
     this.streamNames = Object.fromEntries(Object.keys(opts.streams).map((key) => [key, streamName(opts.prefix, key)]));
     void this.watchStatus();
@@ -155,6 +167,42 @@ export class NatsEventBus implements EventBus {
     data: Uint8Array,
     opts: { id?: string; headers?: Record<string, string> } = {},
   ): Promise<void> {
+    const headers = { ...(opts.headers ?? {}) };
+    propagation.inject(context.active(), headers);
+    const entry = this.enqueue(subject, data, opts.id ?? randomUUID(), headers);
+    if (!this.connected) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      entry.acked.catch(() => {}),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, this.opts.publishAckWaitMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /**
+   * Publishes with the headers as given and resolves only once JetStream has
+   * acknowledged the event; rejects if the bus closes first. For a relay that
+   * must know when it may forget an event.
+   */
+  publishAcked(
+    subject: string,
+    data: Uint8Array,
+    opts: { id: string; headers?: Record<string, string> },
+  ): Promise<void> {
+    try {
+      return this.enqueue(subject, data, opts.id, { ...(opts.headers ?? {}) }).acked;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Throws for an event NATS would refuse on every attempt: kept for retry, it
+   * would block every event behind it.
+   */
+  assertPublishable(subject: string, data: Uint8Array, opts: { id: string; headers?: Record<string, string> }): void {
     if (this.closed) throw new Error("bus closed");
     if (!Object.values(this.opts.streams).some((s) => subjectWithin(subject, s))) {
       throw new Error(`no stream holds subject ${subject}`);
@@ -162,15 +210,7 @@ export class NatsEventBus implements EventBus {
     if (!subject.split(".").every((token) => /^[^\s.*>]+$/.test(token))) {
       throw new Error(`invalid subject ${JSON.stringify(subject)}`);
     }
-    if (this.outbox.length >= this.opts.maxOutbox) {
-      throw new Error("event outbox full: NATS has been unreachable too long");
-    }
-    const headers = { ...(opts.headers ?? {}) };
-    propagation.inject(context.active(), headers);
-    const id = opts.id ?? randomUUID();
-    // An event NATS would refuse on every attempt is refused here: in the
-    // outbox it would block every event behind it.
-    const all = { ...headers, "Nats-Msg-Id": id };
+    const all = { ...(opts.headers ?? {}), "Nats-Msg-Id": opts.id };
     toNatsHeaders(all);
     // Encoded as `NATS/1.0\r\n`, `key: value\r\n` each, then `\r\n`.
     const headerBytes = Object.entries(all).reduce(
@@ -181,22 +221,25 @@ export class NatsEventBus implements EventBus {
     if (maxPayload !== undefined && data.length + headerBytes > maxPayload) {
       throw new Error(`event of ${data.length} bytes exceeds NATS's maximum payload of ${maxPayload} bytes`);
     }
+  }
+
+  private enqueue(subject: string, data: Uint8Array, id: string, headers: Record<string, string>): OutboxEntry {
+    this.assertPublishable(subject, data, { id, headers });
+    if (this.outbox.length >= this.opts.maxOutbox) {
+      throw new Error("event outbox full: NATS has been unreachable too long");
+    }
     let resolve!: () => void;
-    const acked = new Promise<void>((r) => {
-      resolve = r;
+    let reject!: (err: Error) => void;
+    const acked = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
     });
-    const entry: OutboxEntry = { subject, data, id, headers, acked, resolve };
+    // Nobody may wait for it (publish() stops waiting): a rejection at close is no crash.
+    acked.catch(() => {});
+    const entry: OutboxEntry = { subject, data, id, headers, acked, resolve, reject };
     this.outbox.push(entry);
     void this.pump();
-    if (!this.connected) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      acked,
-      new Promise<void>((r) => {
-        timer = setTimeout(r, this.opts.publishAckWaitMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    return entry;
   }
 
   /** Events accepted but not yet acknowledged by JetStream. */
@@ -211,6 +254,8 @@ export class NatsEventBus implements EventBus {
     try {
       while (this.outbox.length > 0 && !this.nc.isClosed()) {
         const entry = this.outbox[0] as OutboxEntry;
+        // Unref'd: a held event must not keep a closed bus's process alive.
+        if (this.opts.testPublishDelayMs) await new Promise((r) => setTimeout(r, this.opts.testPublishDelayMs).unref());
         try {
           await this.js.publish(`${this.opts.prefix}.${entry.subject}`, entry.data, {
             msgID: entry.id,
@@ -312,6 +357,7 @@ export class NatsEventBus implements EventBus {
     while (this.outbox.length > 0 && Date.now() < deadline) await sleep(50);
     if (this.outbox.length > 0) {
       this.opts.logger?.error({ dropped: this.outbox.length }, "bus closed with unpublished events");
+      for (const entry of this.outbox.splice(0)) entry.reject(new Error("bus closed before the event was published"));
     }
     // Draining needs the server; without it (or if it takes too long) the
     // connection is closed outright, so it stops reconnecting for ever.
@@ -442,6 +488,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsEventB
     redeliveryDelayMs: options.redeliveryDelayMs ?? 1000,
     ackWaitMs: options.ackWaitMs ?? 30_000,
     maxOutbox: options.maxOutbox ?? 100_000,
+    testPublishDelayMs: options.testPublishDelayMs ?? 0,
     ...(options.logger ? { logger: options.logger } : {}),
   };
   if (!/^[A-Za-z0-9_-]+$/.test(opts.prefix)) throw new Error("bus prefix must be letters, digits, '_' or '-'");

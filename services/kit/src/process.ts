@@ -4,6 +4,7 @@ import { onShutdown } from "./lifecycle";
 import { createLogger, type Logger } from "./logger";
 import { connectMongo, type MongoHandle } from "./mongo";
 import { createNatsBus } from "./nats-bus";
+import { OutboxEventBus } from "./outbox";
 import { type ServiceApp, type ServiceDeps, watchReadiness } from "./service";
 import type { TelemetryHandle } from "./telemetry";
 
@@ -16,7 +17,9 @@ export interface ConnectedDeps {
 
 /**
  * MongoDB and NATS when configured, in-memory otherwise: what every process
- * (a service alone, or all of them in one) connects to at start.
+ * (a service alone, or all of them in one) connects to at start. With
+ * MongoDB, events go through a durable outbox in it (OutboxEventBus), so a
+ * process that dies before its events are published does not lose them.
  */
 export async function connectDeps(
   settings: ServiceEnv,
@@ -25,14 +28,23 @@ export async function connectDeps(
   const mongo = settings.mongoUrl ? await connectMongo(settings.mongoUrl, settings.mongoDb) : undefined;
   let bus: EventBus;
   try {
-    bus = settings.natsUrl
+    const transport = settings.natsUrl
       ? await createNatsBus({
           servers: settings.natsUrl,
           prefix: settings.natsPrefix,
+          testPublishDelayMs: settings.testEventPublishDelayMs,
           ...(opts.logger ? { logger: opts.logger } : {}),
           ...(opts.streamMaxAgeMs ? { streamMaxAgeMs: opts.streamMaxAgeMs } : {}),
         })
       : new MemoryEventBus();
+    try {
+      bus = mongo
+        ? await OutboxEventBus.start(transport, mongo.db, opts.logger ? { logger: opts.logger } : {})
+        : transport;
+    } catch (err) {
+      await transport.close();
+      throw err;
+    }
   } catch (err) {
     await mongo?.close();
     throw err;

@@ -13,6 +13,7 @@ describe("loadConfig", () => {
       natsPrefix: "pkiserver",
       logLevel: "info",
       otlpEndpoint: undefined,
+      testEventPublishDelayMs: 0,
     });
   });
 
@@ -25,6 +26,7 @@ describe("loadConfig", () => {
       PMX_NATS_PREFIX: "p1",
       PMX_LOG_LEVEL: "debug",
       OTEL_EXPORTER_OTLP_ENDPOINT: "http://otel:4318",
+      PMX_TEST_EVENT_PUBLISH_DELAY_MS: "250",
     });
     assert.deepEqual(c, {
       listen: { host: "::1", port: 9000 },
@@ -34,6 +36,7 @@ describe("loadConfig", () => {
       natsPrefix: "p1",
       logLevel: "debug",
       otlpEndpoint: "http://otel:4318",
+      testEventPublishDelayMs: 250,
     });
   });
 

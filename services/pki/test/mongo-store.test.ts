@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { connectMongo, isDuplicateKeyError, type MongoHandle } from "@pkiserver/kit";
 import { createMongoStores, pkiStoreContract, randomPubKey } from "@pkiserver/pki";
 import { getInfra } from "@pkiserver/test-harness";
+import { MongoBulkWriteError } from "mongodb";
 
 let dbName: string | undefined;
 
@@ -46,6 +47,24 @@ describe("mongodb pki stores", () => {
     await col.insertOne({ ...record });
     await assert.rejects(col.insertOne({ ...record, createDate: 2 }), (err: unknown) => isDuplicateKeyError(err));
     await col.insertOne({ ...record, contextId: "other" });
+  });
+
+  it("an ordered insert of several records stops at a taken seq and says how many it wrote before it", async () => {
+    // A replica's batch relies on this to keep the records before a lost race and retry only the rest.
+    await createMongoStores(mongo.db);
+    const col = mongo.db.collection("key_history");
+    const history = { userId: "batcher", instanceId: randomPubKey(), contextId: "ctx" };
+    await col.insertOne({ ...history, seq: 3, createDate: 3 });
+    const batch = [1, 2, 3, 4].map((seq) => ({ ...history, seq, createDate: seq }));
+    const err = await col.insertMany(batch, { ordered: true }).then(
+      () => assert.fail("the taken seq was written again"),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof MongoBulkWriteError, String(err));
+    assert.equal(err.insertedCount, 2);
+    assert.equal([err.writeErrors].flat()[0]?.code, 11000);
+    const seqs = (await col.find(history).sort({ seq: 1 }).toArray()).map((d) => d.seq);
+    assert.deepEqual(seqs, [1, 2, 3]);
   });
 
   it("a host stored without URL positions keeps its URLs first and takes new ones after them", async () => {

@@ -161,6 +161,29 @@ describe("two pki replicas on one MongoDB database", () => {
     assert.equal(history.length, written);
   });
 
+  it("100 concurrent setKey and deleteKey on one history through both replicas: none fails for contention", async () => {
+    const ref = { userId: "racer", instanceId: randomPubKey(), contextId: "ctx-burst" };
+    await a.setKey({ ref, userPubKey: randomPubKey() });
+    const keys = Array.from({ length: 100 }, () => randomPubKey());
+    const results = await Promise.allSettled(
+      keys.map((userPubKey, i) => {
+        const replica = i % 2 === 0 ? a : b;
+        return i % 5 === 4 ? replica.deleteKey({ ref }) : replica.setKey({ ref, userPubKey });
+      }),
+    );
+    const codes = results.map(codeOf);
+    keys.forEach((_, i) => {
+      // A setKey of a fresh key is never refused; a deleteKey only when a deletion came just before it.
+      assert.ok(
+        i % 5 === 4 ? ["ok", "pki.no_key"].includes(codes[i] as string) : codes[i] === "ok",
+        `call ${i}: ${codes[i]} ${results[i]?.status === "rejected" ? ((results[i] as PromiseRejectedResult).reason as AppError).internal : ""}`,
+      );
+    });
+    const history = await checkHistory(ref);
+    // Every call that succeeded wrote exactly one record, in a strict sequence (checked above).
+    assert.equal(history.length, 1 + codes.filter((c) => c === "ok").length);
+  });
+
   it("setHost on one replica and addHostUrl on the other, racing for one URL: one gets it", async () => {
     for (let round = 0; round < 10; round++) {
       const url = `race-${round}-${randomPubKey()}.example`;

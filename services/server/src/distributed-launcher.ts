@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { join } from "node:path";
 
 /** Where a built process's entry file is, relative to the repository root. */
@@ -11,13 +11,19 @@ const ENTRIES = {
   pki: join(ROOT, "services", "pki", "dist", "main.js"),
   gateway: join(ROOT, "gateway", "dist", "main.js"),
 } as const;
-type ProcessName = keyof typeof ENTRIES;
+export type ProcessName = keyof typeof ENTRIES;
 
 export interface DistributedSystem {
   readonly url: string;
   readonly firstKey: { apiKeyId: string; apiKeySecret: string } | undefined;
   /** Stops every process and starts them again on the same ports and stores. */
   restart(): Promise<void>;
+  /**
+   * Ends one process with `signal` (SIGTERM by default: a graceful stop;
+   * SIGKILL: a crash) and starts it again on the same port, with `env` added
+   * to its environment, once it has exited; resolves when the gateway is ready.
+   */
+  restartProcess(name: ProcessName, opts?: { signal?: NodeJS.Signals; env?: Record<string, string> }): Promise<void>;
   /** Starts one more gateway replica in front of the same services (stopped with the rest). */
   startExtraGateway(): Promise<{ url: string; stop(): Promise<void> }>;
   stop(): Promise<void>;
@@ -52,7 +58,7 @@ async function waitReady(url: string, timeoutMs: number, procs: Map<ProcessName,
   throw new Error(`the gateway at ${url} was not ready within ${timeoutMs} ms`);
 }
 
-function stopProcess(p: ChildProcess): Promise<void> {
+function stopProcess(p: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
   if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => p.kill("SIGKILL"), 10_000);
@@ -60,8 +66,30 @@ function stopProcess(p: ChildProcess): Promise<void> {
       clearTimeout(timer);
       resolve();
     });
-    p.kill("SIGTERM");
+    p.kill(signal);
   });
+}
+
+/** Waits until something accepts TCP connections at `host:port`. */
+async function waitListening(address: string, timeoutMs: number, p: ChildProcess): Promise<void> {
+  const [host, port] = [
+    address.slice(0, address.lastIndexOf(":")),
+    Number(address.slice(address.lastIndexOf(":") + 1)),
+  ];
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (p.exitCode !== null) throw new Error(`process exited with code ${p.exitCode} during start`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host, port }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing listened at ${address} within ${timeoutMs} ms`);
 }
 
 /**
@@ -161,6 +189,18 @@ export async function startDistributed(opts: {
     restart: async () => {
       await stopAll();
       await launch();
+    },
+    restartProcess: async (name, { signal = "SIGTERM", env: extra = {} } = {}) => {
+      const old = procs.get(name);
+      if (old) await stopProcess(old, signal);
+      const child = spawnProcess(name, { ...shared, ...extra });
+      procs.set(name, child);
+      const timeoutMs = opts.readyTimeoutMs ?? 60_000;
+      // The gateway may still call the old process ready for a moment; the
+      // new one is up once its port answers (it listens last, when built).
+      const listen = { apikey: shared.PMX_APIKEY_LISTEN, auth: shared.PMX_AUTH_LISTEN, pki: shared.PMX_PKI_LISTEN };
+      if (name !== "gateway") await waitListening(listen[name], timeoutMs, child);
+      await waitReady(url, timeoutMs, procs);
     },
     startExtraGateway: async () => {
       const port = await freePort();

@@ -17,10 +17,25 @@ export function toRecord(ref: KeyRef, seq: number, createDate: number, entry: Ke
   };
 }
 
+/** One string per history; JSON keeps the three parts apart whatever characters they hold. */
+export function historyKey(ref: KeyRef): string {
+  return JSON.stringify([ref.userId, ref.instanceId, ref.contextId]);
+}
+
 /**
- * How long one append keeps retrying lost races. Every round has a winner, so
- * n writers racing on one history finish within n rounds; a time budget (under
- * the callers' 10 s gRPC deadline) scales with contention where a fixed count
- * would fail the last writers of a large burst.
+ * How long a replica keeps retrying races lost to other replicas without
+ * writing anything. Every round has a winner, so it loses at most as many
+ * rounds as other replicas write batches meanwhile; the budget (under the
+ * callers' 10 s gRPC deadline) is a safety net, not a limit contention reaches.
  */
 export const APPEND_RETRY_BUDGET_MS = 8000;
+
+/**
+ * Appends one replica queues on one history. Past this many, refusing them at
+ * once (as too many requests) sheds the load rather than letting the last
+ * wait beyond the callers' 10 s deadline.
+ */
+export const MAX_PENDING_APPENDS = 1000;
+
+/** Most records one insert writes to a history. */
+export const MAX_APPEND_BATCH = 100;

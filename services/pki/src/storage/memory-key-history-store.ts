@@ -1,6 +1,6 @@
 import type { KeyEntry, KeyRecord, KeyRef } from "../domain/entities";
 import type { Clock, KeyHistoryStore } from "../domain/ports";
-import { nextCreateDate, toRecord } from "./key-history";
+import { historyKey, nextCreateDate, toRecord } from "./key-history";
 
 /**
  * In-process histories: one array per history, kept in createDate order
@@ -43,9 +43,4 @@ export class MemoryKeyHistoryStore implements KeyHistoryStore {
   async history(ref: KeyRef): Promise<KeyRecord[]> {
     return [...(this.histories.get(historyKey(ref)) ?? [])].reverse();
   }
-}
-
-function historyKey(ref: KeyRef): string {
-  // JSON keeps the three parts apart whatever characters they hold.
-  return JSON.stringify([ref.userId, ref.instanceId, ref.contextId]);
 }

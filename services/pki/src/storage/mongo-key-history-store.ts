@@ -1,9 +1,16 @@
 import { performance } from "node:perf_hooks";
 import { AppError, isDuplicateKeyError } from "@pkiserver/kit";
-import type { Collection, Db } from "mongodb";
+import { type Collection, type Db, MongoBulkWriteError } from "mongodb";
 import type { KeyEntry, KeyRecord, KeyRef } from "../domain/entities";
 import type { Clock, KeyHistoryStore } from "../domain/ports";
-import { APPEND_RETRY_BUDGET_MS, nextCreateDate, toRecord } from "./key-history";
+import {
+  APPEND_RETRY_BUDGET_MS,
+  historyKey,
+  MAX_APPEND_BATCH,
+  MAX_PENDING_APPENDS,
+  nextCreateDate,
+  toRecord,
+} from "./key-history";
 
 interface KeyRecordDoc {
   userId: string;
@@ -20,13 +27,41 @@ export const KEY_HISTORY_COLLECTION = "key_history";
 
 const NO_ID = { projection: { _id: 0 } } as const;
 
+/** An append waiting for its history's writer. */
+interface PendingAppend {
+  readonly next: (last: KeyRecord | undefined) => KeyEntry;
+  readonly clock: Clock;
+  resolve(record: KeyRecord): void;
+  reject(err: unknown): void;
+}
+
+/** What an append comes to when judged against the record before it. */
+type Planned = { readonly append: PendingAppend } & ({ readonly record: KeyRecord } | { readonly refusal: unknown });
+
 /**
  * Histories in MongoDB, one document per record. The unique index on
- * (history, seq) makes concurrent appends race safely: each writer inserts
- * last.seq + 1 and the loser of a race re-reads and tries again.
+ * (history, seq) makes concurrent appends race safely: a writer inserts
+ * last.seq + 1, and the loser of a race re-reads and tries again.
+ *
+ * Within one replica, the appends to one history wait in a queue that a single
+ * writer serves in batches: it reads the newest record, has each waiting
+ * append judge the record before it (the newest, or the one the append before
+ * it in the batch will write), and inserts the batch's records in one ordered
+ * insertMany. So the writers of one replica never race each other, a burst on
+ * one history costs a few round trips rather than two per append, and only
+ * other replicas can take a seq first; then the records before the lost seq
+ * are kept and the rest are judged again after a fresh read. (Letting every
+ * append race made each round a scramble of the whole burst, and the last
+ * writers of 100 concurrent calls ran out of time.)
+ *
+ * An append is refused only against a record that was the newest at a moment
+ * it was waiting: the fresh read (the batch is taken before it), or a record
+ * of its batch that was inserted.
  */
 export class MongoKeyHistoryStore implements KeyHistoryStore {
   private readonly col: Collection<KeyRecordDoc>;
+  /** Appends waiting per history; a history is here while its writer runs. */
+  private readonly queues = new Map<string, PendingAppend[]>();
 
   constructor(db: Db) {
     this.col = db.collection<KeyRecordDoc>(KEY_HISTORY_COLLECTION);
@@ -43,26 +78,103 @@ export class MongoKeyHistoryStore implements KeyHistoryStore {
     await col.createIndex({ userId: 1, instanceId: 1, contextId: 1, createDate: -1 }, { name: "key_history_date" });
   }
 
-  async append(ref: KeyRef, next: (last: KeyRecord | undefined) => KeyEntry, clock: Clock): Promise<KeyRecord> {
+  append(ref: KeyRef, next: (last: KeyRecord | undefined) => KeyEntry, clock: Clock): Promise<KeyRecord> {
+    const key = historyKey(ref);
+    const queue = this.queues.get(key);
+    if (queue && queue.length >= MAX_PENDING_APPENDS) {
+      return Promise.reject(
+        new AppError("rpc.too_many_requests", {
+          internal: `more than ${MAX_PENDING_APPENDS} appends waiting on one key history`,
+        }),
+      );
+    }
+    return new Promise<KeyRecord>((resolve, reject) => {
+      const append: PendingAppend = { next, clock, resolve, reject };
+      if (queue) {
+        queue.push(append);
+        return;
+      }
+      const fresh = [append];
+      this.queues.set(key, fresh);
+      void this.write(key, ref, fresh);
+    });
+  }
+
+  /**
+   * Serves `queue` until it is empty, then removes it in the same step, so an
+   * append never joins a queue nobody serves. Never rejects: each append is
+   * settled instead.
+   */
+  private async write(key: string, ref: KeyRef, queue: PendingAppend[]): Promise<void> {
     // Wall time, not the domain clock: tests freeze that one.
-    const giveUpAt = performance.now() + APPEND_RETRY_BUDGET_MS;
-    let attempts = 0;
-    while (performance.now() < giveUpAt) {
-      attempts++;
-      const last = await this.latest(ref);
-      const entry = next(last);
-      const record = toRecord(ref, (last?.seq ?? 0) + 1, nextCreateDate(clock.now(), last), entry);
+    let losingSince: number | undefined;
+    let lost = 0;
+    for (;;) {
+      if (queue.length === 0) {
+        this.queues.delete(key);
+        return;
+      }
+      const batch = queue.slice(0, MAX_APPEND_BATCH);
+      let planned: Planned[];
       try {
-        // A copy: the driver adds _id to the object it inserts.
-        await this.col.insertOne({ ...record });
-        return record;
+        planned = plan(ref, batch, await this.latest(ref));
       } catch (err) {
-        if (!isDuplicateKeyError(err)) throw err;
+        settle(queue, batch.length, (a) => a.reject(err));
+        continue;
+      }
+      const records = planned.flatMap((p) => ("record" in p ? [p.record] : []));
+      let inserted = records.length;
+      let failure: unknown;
+      if (records.length > 0) {
+        try {
+          // Copies: the driver adds _id to the objects it inserts.
+          await this.col.insertMany(
+            records.map((r) => ({ ...r })),
+            { ordered: true },
+          );
+        } catch (err) {
+          inserted = insertedBefore(err);
+          if (!isLostRace(err)) failure = err;
+        }
+      }
+      // Everything up to the first record not written was judged against what
+      // is now in the history: settle it. The rest waits for the next round.
+      let done = 0;
+      let written = 0;
+      for (const p of planned) {
+        if ("record" in p) {
+          if (written === inserted) break;
+          written++;
+          p.append.resolve(p.record);
+        } else {
+          p.append.reject(p.refusal);
+        }
+        done++;
+      }
+      if (failure !== undefined) {
+        // Not a race: whatever it is, the appends left in this batch share it.
+        settle(queue, batch.length, (a, i) => (i < done ? undefined : a.reject(failure)));
+        continue;
+      }
+      queue.splice(0, done);
+      if (inserted === records.length) {
+        losingSince = undefined;
+        continue;
+      }
+      // Another replica took the next seq; what was settled is progress all the same.
+      lost++;
+      if (done > 0) {
+        losingSince = undefined;
+        continue;
+      }
+      losingSince ??= performance.now();
+      if (performance.now() - losingSince > APPEND_RETRY_BUDGET_MS) {
+        const err = new AppError("rpc.internal", {
+          internal: `key history append lost ${lost} races in ${APPEND_RETRY_BUDGET_MS} ms`,
+        });
+        settle(queue, batch.length, (a) => a.reject(err));
       }
     }
-    throw new AppError("rpc.internal", {
-      internal: `key history append lost ${attempts} races in ${APPEND_RETRY_BUDGET_MS} ms`,
-    });
   }
 
   async latest(ref: KeyRef): Promise<KeyRecord | undefined> {
@@ -95,4 +207,39 @@ function fromDoc(doc: KeyRecordDoc): KeyRecord {
     ...(typeof doc.userPubKey === "string" ? { userPubKey: doc.userPubKey } : {}),
     ...(typeof doc.customData === "string" ? { customData: doc.customData } : {}),
   });
+}
+
+/** Judges each append against the record before it: `last`, then the record of the append before. */
+function plan(ref: KeyRef, batch: readonly PendingAppend[], last: KeyRecord | undefined): Planned[] {
+  let prev = last;
+  return batch.map((append) => {
+    try {
+      const record = toRecord(ref, (prev?.seq ?? 0) + 1, nextCreateDate(append.clock.now(), prev), append.next(prev));
+      prev = record;
+      return { append, record };
+    } catch (refusal) {
+      return { append, refusal };
+    }
+  });
+}
+
+/** Removes the first `count` appends of `queue`, applying `fn` to each. */
+function settle(queue: PendingAppend[], count: number, fn: (a: PendingAppend, i: number) => void): void {
+  queue.splice(0, count).forEach(fn);
+}
+
+/** How many records of an ordered insertMany were written before it failed. */
+function insertedBefore(err: unknown): number {
+  if (err instanceof MongoBulkWriteError) return err.insertedCount;
+  // A single-document failure, or one before anything was written.
+  return 0;
+}
+
+/** Whether an ordered insertMany stopped at a seq another writer took first. */
+function isLostRace(err: unknown): boolean {
+  if (err instanceof MongoBulkWriteError) {
+    const first = [err.writeErrors].flat()[0];
+    return first?.code === 11000;
+  }
+  return isDuplicateKeyError(err);
 }

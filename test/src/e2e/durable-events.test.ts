@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import { type DistributedSystem, freePort, startDistributed } from "@pkiserver/server";
+import { getInfra } from "@pkiserver/test-harness";
+import { bearer, call, ok } from "../support/client";
+import { tokenFor } from "./auth.suite";
+
+/** Polls `probe` until it returns true, or fails after `ms`. */
+async function eventually(what: string, ms: number, probe: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await probe().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.fail(`${what} did not happen within ${ms} ms`);
+}
+
+/** Holds a service's events before NATS for longer than any test runs. */
+const HOLD_EVENTS = { PMX_TEST_EVENT_PUBLISH_DELAY_MS: "600000" };
+
+/**
+ * The distributed form, where a service process dies (SIGKILL) after a write
+ * was answered and before its event reached NATS: the event is delivered
+ * once the service is back, as if it had never died.
+ */
+describe("events of a service killed between its write and the publication (distributed form)", () => {
+  let system: DistributedSystem;
+  let admin: Record<string, string>;
+  const logs: string[] = [];
+
+  before(async () => {
+    const infra = await getInfra();
+    const name = infra.freshName("durable");
+    system = await startDistributed({
+      env: {
+        PATH: process.env.PATH ?? "",
+        PMX_HOST: "127.0.0.1",
+        PMX_PORT: String(await freePort()),
+        PMX_MONGO_URL: infra.mongoUrl,
+        PMX_MONGO_DB: name,
+        PMX_NATS_URL: infra.natsUrl,
+        PMX_NATS_PREFIX: name,
+        PMX_SECRET_KEY: `k1:${randomBytes(32).toString("base64")}`,
+        PMX_RATE_LIMIT_PER_MINUTE: "0",
+      },
+      onOutput: (n, line) => logs.push(`${n}: ${line}`),
+    });
+    const key = system.firstKey;
+    assert.ok(key, "the launcher created a first key");
+    admin = bearer((await tokenFor(system.url, key.apiKeyId, key.apiKeySecret)).accessToken);
+  });
+
+  after(async () => {
+    await system?.stop();
+  });
+
+  it("apikey.updated of a disabled key reaches another gateway after apikey restarts", async () => {
+    // Gateway B learns of key changes only from events (A applies its own at once).
+    const b = await system.startExtraGateway();
+    const secret = randomBytes(24).toString("base64url");
+    const { apiKeyId } = await ok<{ apiKeyId: string }>(
+      system.url,
+      "user/addApiKey",
+      { type: "secret", name: "doomed", clientSecret: secret, maxScope: ["user:read"] },
+      admin,
+    );
+    const token = bearer((await tokenFor(system.url, apiKeyId, secret)).accessToken);
+    await ok(b.url, "user/listApiKeys", {}, token);
+
+    await system.restartProcess("apikey", { env: HOLD_EVENTS });
+    await ok(system.url, "user/updateApiKey", { apiKeyId, enabled: false }, admin);
+    // The write is done and answered, the event not yet published: B still takes the token.
+    await new Promise((r) => setTimeout(r, 1000));
+    await ok(b.url, "user/listApiKeys", {}, token);
+
+    await system.restartProcess("apikey", { signal: "SIGKILL" });
+    await eventually(
+      "B refusing the disabled key's token",
+      30_000,
+      async () => (await call(b.url, "user/listApiKeys", {}, token)).error?.code === 75,
+    );
+    await b.stop();
+  });
+});
