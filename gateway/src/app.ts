@@ -15,6 +15,7 @@ import { createHealthProbe, type HealthProbe } from "./http/health-probe";
 import { GatewayMetrics } from "./http/metrics";
 import { RateLimiter } from "./http/rate-limit";
 import { Dispatcher, type DispatchResult, errorReply, parseError } from "./rpc/dispatch";
+import { openRpc } from "./rpc/methods";
 import { Heartbeat, serveConnection } from "./ws/connection";
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -206,6 +207,9 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   app.route({ method: otherMethods as ("PUT" | "DELETE" | "PATCH" | "OPTIONS")[], url: RPC_PATH, handler: onlyPost });
 
   app.get("/health", async (_req, reply) => reply.send({ status: "ok" }));
+
+  // The OpenRPC document, as `rpc.discover` answers it; no credentials needed.
+  app.get("/openrpc.json", async (_req, reply) => reply.type("application/json").send(JSON.stringify(openRpc())));
 
   app.get("/ready", async (_req, reply) => {
     const checks: Record<string, "ok" | "error"> = {};

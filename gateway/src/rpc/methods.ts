@@ -1,8 +1,12 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import {
   canonicalMethodName,
   METHOD_NAMES,
   METHOD_SPECS,
   type MethodName,
+  object,
+  openRpcDocument,
   type ParamsOf,
   type Schema,
 } from "@pkiserver/contract";
@@ -309,8 +313,29 @@ export const METHODS: ReadonlyMap<string, MethodDef> = new Map(METHOD_NAMES.map(
 /** Every public method name (the `pkiadmin/` spellings are aliases of these). */
 export { METHOD_NAMES };
 
+let discovery: Record<string, unknown> | undefined;
+
+/** The OpenRPC document of this API (made once, from the contract's method table). */
+export function openRpc(): Record<string, unknown> {
+  if (discovery === undefined) {
+    const pkg = JSON.parse(readFileSync(join(__dirname, "..", "..", "package.json"), "utf8")) as { version: string };
+    discovery = openRpcDocument({ version: pkg.version });
+  }
+  return discovery;
+}
+
+/** `rpc.discover` (OpenRPC service discovery): needs no credentials. */
+const DISCOVER: MethodDef = {
+  name: "rpc.discover",
+  scope: null,
+  websocketOnly: false,
+  params: object({}) as MethodDef["params"],
+  handle: async () => openRpc(),
+};
+
 /** The table entry for a requested name, accepting `pkiadmin/` for `pkiAdmin/`. */
 export function lookupMethod(name: string): MethodDef | undefined {
+  if (name === DISCOVER.name) return DISCOVER;
   const canonical = canonicalMethodName(name);
   return canonical === undefined ? undefined : METHODS.get(canonical);
 }

@@ -28,6 +28,19 @@ export function transportSuite(ctx: () => Ctx): void {
       assert.equal(reply.error?.data, "Invalid Content-Type");
     });
 
+    it("describes itself: rpc.discover and GET /openrpc.json give the OpenRPC document without credentials", async () => {
+      const reply = await call(url(), "rpc.discover", {});
+      const doc = reply.result as { openrpc: string; methods: { name: string; "x-scope": string | null }[] };
+      assert.match(doc.openrpc, /^1\.3\./);
+      const verifyKey = doc.methods.find((m) => m.name === "pki/verifyKey");
+      assert.equal(verifyKey?.["x-scope"], "pki:read");
+      assert.equal(doc.methods.find((m) => m.name === "auth/token")?.["x-scope"], null);
+      const res = await fetch(`${url()}/openrpc.json`);
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
+      assert.deepEqual(await res.json(), doc);
+    });
+
     it("accepts content-type parameters such as charset", async () => {
       const r = await post(url(), rpcBody("no/such"), { "content-type": "application/json; charset=utf-8" });
       assert.equal((r.json as RpcReply).error?.code, -32601);
