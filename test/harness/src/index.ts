@@ -13,3 +13,4 @@ export {
   startLocalNats,
   which,
 } from "./local";
+export { findPostgresBinDir, type LocalPostgres, postgresMissingMessage, startLocalPostgres } from "./postgres";
