@@ -2,6 +2,7 @@ export { dockerAnswers } from "./docker";
 export { freshName, getInfra, type Infra, type SharedInfra, type SharedInfraOptions, startSharedInfra } from "./infra";
 export {
   ferretdbCachePath,
+  findFerretdbBinary,
   findMongoBinary,
   findNatsBinary,
   freeport,

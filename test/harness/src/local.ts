@@ -130,13 +130,20 @@ export function findMongoBinary(opts: { build?: boolean } = {}): MongoBinary | u
   if (explicit) return { kind: "ferretdb", bin: explicit };
   const mongod = which("mongod");
   if (mongod) return { kind: "mongod", bin: mongod };
+  const ferretdb = findFerretdbBinary(opts);
+  return ferretdb ? { kind: "ferretdb", bin: ferretdb } : undefined;
+}
+
+/** The FerretDB test server: PMX_FERRETDB_BIN, `ferretdb` on PATH, the cached build, or (with `build`) a new build. */
+export function findFerretdbBinary(opts: { build?: boolean } = {}): string | undefined {
+  const explicit = process.env.PMX_FERRETDB_BIN;
+  if (explicit) return explicit;
   const onPath = which("ferretdb");
-  if (onPath) return { kind: "ferretdb", bin: onPath };
+  if (onPath) return onPath;
   const cached = ferretdbCachePath();
-  if (cached && existsSync(cached)) return { kind: "ferretdb", bin: cached };
+  if (cached && existsSync(cached)) return cached;
   if (opts.build && which("go")) {
-    const built = execFileSync(ferretBuildScript, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
-    return { kind: "ferretdb", bin: built };
+    return execFileSync(ferretBuildScript, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
   }
   return undefined;
 }
@@ -269,11 +276,15 @@ export async function startLocalNats(opts: LocalServerOptions & { build?: boolea
 
 /** Starts `mongod`, or the FerretDB test server, on 127.0.0.1 with a private data directory. */
 export async function startLocalMongo(opts: LocalMongoOptions = {}): Promise<LocalServer> {
+  const pg = opts.postgresqlUrl;
+  // Only the FerretDB program stores its data in PostgreSQL, even where mongod is installed.
+  const ferretdb = pg === undefined ? undefined : findFerretdbBinary(opts);
   const found: MongoBinary | undefined = opts.bin
     ? { kind: opts.bin.endsWith("mongod") ? "mongod" : "ferretdb", bin: opts.bin }
-    : findMongoBinary(opts);
+    : ferretdb
+      ? { kind: "ferretdb", bin: ferretdb }
+      : findMongoBinary(opts);
   if (!found) throw new Error(mongoMissingMessage());
-  const pg = opts.postgresqlUrl;
   if (pg !== undefined && found.kind !== "ferretdb") {
     throw new Error(`a PostgreSQL backend needs the FerretDB program, not ${found.bin}`);
   }
