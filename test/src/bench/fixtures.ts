@@ -27,6 +27,28 @@ export interface Fixture {
 export const rpcBody = (id: number, method: string, params: unknown): string =>
   JSON.stringify({ jsonrpc: "2.0", id, method, params });
 
+/**
+ * setKey bodies that append to 256 histories in turn. History h gets the
+ * pool's keys in turn, one per round of 256 writes, so a write never repeats
+ * the history's current key (which setKey refuses), even when writes of
+ * neighbouring rounds overtake each other.
+ */
+export function setKeyMaker(instanceId: string, contextId: string, keys: readonly string[]): () => { body: string } {
+  const histories = 256;
+  let n = 0;
+  return () => {
+    const i = n++;
+    return {
+      body: rpcBody(i + 1, "pkiAdmin/setKey", {
+        userId: `bench-writer-${i % histories}`,
+        instanceId,
+        contextId,
+        userPubKey: keys[Math.floor(i / histories) % keys.length],
+      }),
+    };
+  };
+}
+
 /** Keys, a host list and a short key history on a fresh system. */
 export async function prepare(sys: System): Promise<Fixture> {
   const { url } = sys;
@@ -103,24 +125,7 @@ export async function prepare(sys: System): Promise<Fixture> {
         clientSecret: key.secret,
         scope: ["pki:read"],
       }),
-    setKeyMaker: () => {
-      let n = 0;
-      const histories = 256;
-      return () => {
-        // History h gets keys 0, 1, 2, ... of the pool in turn, one per round
-        // of 256 writes, so a write never repeats the history's current key.
-        const i = n++;
-        const userPubKey = writeKeys[Math.floor(i / histories) % writeKeys.length];
-        return {
-          body: rpcBody(i + 1, "pkiAdmin/setKey", {
-            userId: `bench-writer-${i % histories}`,
-            instanceId,
-            contextId: `ctx-${tag}`,
-            userPubKey,
-          }),
-        };
-      };
-    },
+    setKeyMaker: () => setKeyMaker(instanceId, `ctx-${tag}`, writeKeys),
     addGrantKey,
   };
 }

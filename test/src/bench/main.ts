@@ -161,8 +161,8 @@ async function main(): Promise<number> {
   const report = new Report();
   const mode = opts.soak ? "soak" : opts.quick ? "quick run" : "full run";
   report.header(`pkiserver benchmark, ${mode}, ${new Date().toISOString()}`, [
-    `load: autocannon ${autocannonVersion()} in this process; every server in a process of its own; ` +
-      `rows ${opts.duration} s after a warm-up, ${CONNECTIONS} connections unless shown`,
+    `load: autocannon ${autocannonVersion()} in this process; every server in a process of its own` +
+      (opts.soak ? "" : `; rows ${opts.duration} s after a warm-up, ${CONNECTIONS} connections unless shown`),
     `servers: ${Object.entries(BENCH_ENV)
       .filter(([k]) => k !== "PMX_HOST")
       .map(([k, v]) => `${k}=${v}`)

@@ -61,6 +61,9 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): O
     if (!known.has(name)) throw new Error(`unknown option --${name}\n\n${USAGE}`);
   }
 
+  if (flags.has("distributed") && !flags.has("soak")) {
+    throw new Error("--distributed goes with --soak (the other rows cover the distributed form without it)");
+  }
   const quick = flags.has("quick");
   const durationFlag = flags.get("duration");
   const duration = typeof durationFlag === "string" ? Number(durationFlag) : quick ? 1 : 5;

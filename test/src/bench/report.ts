@@ -79,11 +79,12 @@ export class Report {
   summary(): void {
     if (this.goals.length === 0) return;
     this.section("summary (figures from this run on this machine; nothing is asserted)");
-    const w = Math.max(...this.goals.map((g) => g.what.length));
-    const f = Math.max(6, ...this.goals.map((g) => g.figure.length));
-    const t = Math.max(6, ...this.goals.map((g) => g.target.length));
+    const goals = [...this.goals].sort((a, b) => a.goal.localeCompare(b.goal));
+    const w = Math.max(...goals.map((g) => g.what.length));
+    const f = Math.max(6, ...goals.map((g) => g.figure.length));
+    const t = Math.max(6, ...goals.map((g) => g.target.length));
     this.line(`  ${"goal".padEnd(5)} ${"what".padEnd(w)}  ${"figure".padStart(f)}  ${"target".padEnd(t)}  holds`);
-    for (const g of this.goals) {
+    for (const g of goals) {
       const holds = g.holds === undefined ? "n/a" : g.holds ? "yes" : "NO";
       this.line(`  ${g.goal.padEnd(5)} ${g.what.padEnd(w)}  ${g.figure.padStart(f)}  ${g.target.padEnd(t)}  ${holds}`);
     }

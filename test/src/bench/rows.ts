@@ -122,7 +122,7 @@ export async function overloadRows(ctx: RowContext, fx: Fixture, closedLoop: Fig
   });
   const served = sustainable > 0 ? f.rps / sustainable : 0;
   const r = ctx.report;
-  r.row("embedded: pki/verifyKey at 2x sustainable (open loop)", OVERLOAD_CONNECTIONS, f);
+  r.row("embedded: pki/verifyKey, 2x sustainable, open loop", OVERLOAD_CONNECTIONS, f);
   r.line(
     `      offered ${int(rate)} req/s (2 x ${int(sustainable)} sustainable at ${CONNECTIONS} connections); ` +
       `served ${int(f.rps)}/s = ${pct(served)} of sustainable`,
@@ -272,12 +272,9 @@ export async function grantRows(ctx: RowContext, fx: Fixture): Promise<void> {
 
   const e = median(early);
   const l = median(late);
-  r.row(`embedded: auth/token, grants 1-${sample} of a fresh key (median of ${runs} keys)`, connections, e);
-  r.row(
-    `embedded: auth/token, grants ${int(before + 1)}-${int(before + runs * sample)} of one key (median of ${runs})`,
-    connections,
-    l,
-  );
+  r.row(`embedded: auth/token, a fresh key's grants 1-${sample}`, connections, e);
+  r.row(`embedded: auth/token, its grants ${int(before + 1)}-${int(before + runs * sample)}`, connections, l);
+  r.line(`      each the median of ${runs} runs of ${sample} grants (the first: ${runs} fresh keys)`);
   r.line(`      grants ${int(sample + 1)}-${int(before)} of that key in batches of 100: ${seconds(filled)}`);
   const cost = l.rps > 0 ? e.rps / l.rps : Number.POSITIVE_INFINITY;
   r.line(`      cost of a grant after ${int(before)} grants of the key vs its first ones: ${times(cost)}`);

@@ -189,7 +189,8 @@ export interface Infra {
 export async function startInfra(postgres: boolean, say: (line: string) => void): Promise<Infra | undefined> {
   if (!postgres) {
     const shared = await startSharedInfra({ build: true });
-    return { ...shared };
+    const sqlite = /from local ferretdb/.test(shared.description) ? " (FerretDB's SQLite handler)" : "";
+    return { ...shared, description: `${shared.description}${sqlite}` };
   }
   const started: LocalServer[] = [];
   const stop = async () => {

@@ -77,7 +77,7 @@ export async function soak(report: Report, fx: Fixture, plan: SoakPlan): Promise
     samples.push({ fraction, rss });
     const cols = rss.map((m, i) => (m === undefined ? "gone" : m.toFixed(1)).padStart((names[i] as string).length));
     report.line(
-      `  ${pct(fraction).padStart(6)} ${int(count).padStart(10)} ${`${((now - started) / 1000).toFixed(0)} s`.padStart(8)} ${int(rate).padStart(7)} ${int(failed).padStart(7)}            ${cols.join("  ")}`,
+      `  ${`${Math.round(fraction * 100)} %`.padStart(6)} ${int(count).padStart(10)} ${`${((now - started) / 1000).toFixed(0)} s`.padStart(8)} ${int(rate).padStart(7)} ${int(failed).padStart(7)}            ${cols.join("  ")}`,
     );
   };
 
