@@ -177,8 +177,11 @@ async function main(): Promise<number> {
       report.section("baseline");
       report.rowHeader();
       await echoRow(ctx);
-      await runEmbedded(ctx);
-      await runDistributed(ctx);
+      await guarded(report, "embedded form", undefined, () => runEmbedded(ctx));
+      await guarded(report, "distributed form", undefined, () => runDistributed(ctx));
+      report.section("baseline, again");
+      report.rowHeader();
+      await echoRow(ctx, true);
     }
   } finally {
     closeRpc();

@@ -41,8 +41,12 @@ async function measureRow(
 const reads = (bodies: readonly string[], auth: Record<string, string>): LoadRequest[] =>
   bodies.map((body) => ({ body, headers: auth }));
 
-/** The baseline every ratio is taken against: a bare fastify server answering a JSON-RPC request. */
-export async function echoRow(ctx: RowContext): Promise<void> {
+/**
+ * The baseline every ratio is taken against: a bare fastify server answering a
+ * JSON-RPC request. Measured again at the end (`again`), to show how much the
+ * machine's other load moved while the run went on.
+ */
+export async function echoRow(ctx: RowContext, again = false): Promise<void> {
   const echo = await startEcho();
   try {
     const body = rpcBody(1, "pki/verifyKey", {
@@ -52,6 +56,13 @@ export async function echoRow(ctx: RowContext): Promise<void> {
       userPubKey: HOST_KEYS[1],
       date: Date.now(),
     });
+    if (again) {
+      await measureRow(ctx, "echo again, at the end of the run", echo.url, [{ body }]);
+      ctx.report.line(
+        "      (the ratios above are to the first echo row; this one shows the drift of the machine's load)",
+      );
+      return;
+    }
     const f = await measureRow(ctx, "echo: bare fastify, JSON-RPC result", echo.url, [{ body }], { vsEcho: false });
     ctx.echoRps = f.rps;
   } finally {
