@@ -27,6 +27,8 @@ export interface LoadSpec {
 /** What a load measured. Latencies are in milliseconds. */
 export interface Figures {
   readonly seconds: number;
+  /** Requests sent per second (with overallRate: what the load offered). */
+  readonly sentRps: number;
   /** Replies that are a JSON-RPC result. */
   readonly ok: number;
   /** Results per second. */
@@ -126,6 +128,7 @@ export async function runLoad(spec: LoadSpec): Promise<Figures> {
   const refused = Float64Array.from(refusedTimes).sort();
   return {
     seconds,
+    sentRps: seconds > 0 ? result.requests.sent / seconds : 0,
     ok: ok.length,
     rps: seconds > 0 ? ok.length / seconds : 0,
     p50: quantile(ok, 0.5) ?? Number.NaN,
