@@ -74,7 +74,7 @@ test("setKey bodies never repeat a history's current key, also when neighbouring
 test("--quick shortens rows and sizes; --only and --distributed are checked", () => {
   const quick = parseOptions(["--quick"], {});
   assert.ok(quick !== "help");
-  assert.equal(quick.duration, 1);
+  assert.equal(quick.duration, 2);
   assert.equal(quick.historyRecords, 10_000);
   const full = parseOptions(["--duration", "4", "--only=history,table"], {
     PMX_BENCH_NODE_ARGS: "--max-old-space-size=512",

@@ -17,7 +17,15 @@ import {
   tokenRow,
 } from "./rows";
 import { closeRpc } from "./rpc";
-import { BENCH_ENV, nodeFlags, type System, startDistributedForm, startEmbedded, startInfra } from "./servers";
+import {
+  BENCH_ENV,
+  nodeFlags,
+  type System,
+  startDistributedForm,
+  startEcho,
+  startEmbedded,
+  startInfra,
+} from "./servers";
 import { soak } from "./soak";
 
 /**
@@ -169,19 +177,21 @@ async function main(): Promise<number> {
       .join(" ")}${opts.nodeArgs.length > 0 ? `; node ${opts.nodeArgs.join(" ")}` : ""}`,
     ...(opts.cpuProfDir ? [`CPU profiles: ${opts.cpuProfDir}/<section>/`] : []),
   ]);
-  const ctx: RowContext = { opts, report, echoRps: undefined };
   try {
     if (opts.soak) {
-      await runSoak(ctx, opts.soak);
+      await runSoak({ opts, report, echoUrl: undefined }, opts.soak);
     } else {
-      report.section("baseline");
-      report.rowHeader();
-      await echoRow(ctx);
-      await guarded(report, "embedded form", undefined, () => runEmbedded(ctx));
-      await guarded(report, "distributed form", undefined, () => runDistributed(ctx));
-      report.section("baseline, again");
-      report.rowHeader();
-      await echoRow(ctx, true);
+      const echo = await startEcho();
+      try {
+        const ctx: RowContext = { opts, report, echoUrl: echo.url };
+        report.section("baseline");
+        report.rowHeader();
+        await echoRow(ctx);
+        await guarded(report, "embedded form", undefined, () => runEmbedded(ctx));
+        await guarded(report, "distributed form", undefined, () => runDistributed(ctx));
+      } finally {
+        await echo.stop();
+      }
     }
   } finally {
     closeRpc();

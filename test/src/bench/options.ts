@@ -29,8 +29,8 @@ export interface Options {
 
 export const USAGE = `npm run bench -- [options]
 
-  --duration=S      seconds per measured row (default 5; --quick 1)
-  --quick           a much shorter run: 1 s rows, smaller history and grant counts
+  --duration=S      seconds per measured row (default 5; --quick 2)
+  --quick           a much shorter run: 2 s rows, a tenth of the history and grant counts
   --only=LIST       run only these sections, comma-separated: ${SECTIONS.join(", ")}
   --postgres        the distributed form on FerretDB over a throwaway PostgreSQL cluster
   --soak            100,000 grants and 1,000,000 reads against the embedded form, RSS over time
@@ -66,7 +66,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): O
   }
   const quick = flags.has("quick");
   const durationFlag = flags.get("duration");
-  const duration = typeof durationFlag === "string" ? Number(durationFlag) : quick ? 1 : 5;
+  const duration = typeof durationFlag === "string" ? Number(durationFlag) : quick ? 2 : 5;
   if (!Number.isFinite(duration) || duration <= 0 || duration > 600) {
     throw new Error(`--duration must be a number of seconds in (0, 600], not ${String(durationFlag)}`);
   }

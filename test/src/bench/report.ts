@@ -46,15 +46,16 @@ export class Report {
 
   rowHeader(): void {
     this.line(
-      `  ${"row".padEnd(52)} ${"conns".padStart(5)} ${"req/s".padStart(8)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"errors".padStart(7)} ${"vs echo".padStart(8)}`,
+      `  ${"row".padEnd(52)} ${"conns".padStart(5)} ${"req/s".padStart(8)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"errors".padStart(7)} ${"vs echo".padStart(8)} ${"echo req/s".padStart(10)}`,
     );
   }
 
-  /** A measured row; `echoRps` adds its ratio to the baseline. */
+  /** A measured row; `echoRps`, the baseline's figure measured with it, adds the ratio. */
   row(label: string, connections: number, f: Figures, echoRps?: number): void {
     const ratio = echoRps === undefined || echoRps === 0 ? "" : pct(f.rps / echoRps);
+    const echo = echoRps === undefined ? "" : int(echoRps);
     this.line(
-      `  ${label.padEnd(52)} ${String(connections).padStart(5)} ${int(f.rps).padStart(8)} ${ms(f.p50).padStart(8)} ${ms(f.p99).padStart(8)} ${int(f.errors).padStart(7)} ${ratio.padStart(8)}`,
+      `  ${label.padEnd(52)} ${String(connections).padStart(5)} ${int(f.rps).padStart(8)} ${ms(f.p50).padStart(8)} ${ms(f.p99).padStart(8)} ${int(f.errors).padStart(7)} ${ratio.padStart(8)} ${echo.padStart(10)}`,
     );
     this.errorDetail(f);
   }

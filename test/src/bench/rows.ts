@@ -4,13 +4,17 @@ import { type Figures, type LoadRequest, runLoad } from "./load";
 import type { Options } from "./options";
 import { int, ms, pct, type Report, seconds, times } from "./report";
 import { batch, inLanes, rpc } from "./rpc";
-import { startEcho } from "./servers";
 
 export interface RowContext {
   readonly opts: Options;
   readonly report: Report;
-  /** The baseline's results per second at CONNECTIONS, once measured. */
-  echoRps: number | undefined;
+  /** The baseline server, running for the whole run; undefined in runs without ratios (the soak). */
+  readonly echoUrl: string | undefined;
+}
+
+/** A row's figures, and those of the baseline measured just before it when it has a ratio. */
+export interface Measured extends Figures {
+  readonly echo: Figures | undefined;
 }
 
 /** Connections of the rows measured against the baseline. */
@@ -24,54 +28,54 @@ async function warmUp(ctx: RowContext, url: string, requests: readonly LoadReque
   await runLoad({ url, requests, connections, duration: Math.min(1, ctx.opts.duration / 2) });
 }
 
+/** What the baseline is sent: a request of the size the rows send. */
+const ECHO_REQUESTS: LoadRequest[] = [
+  {
+    body: rpcBody(1, "pki/verifyKey", {
+      userId: "bench-reader",
+      instanceId: HOST_KEYS[0],
+      contextId: "ctx-bench",
+      userPubKey: HOST_KEYS[1],
+      date: 1_700_000_000_000,
+    }),
+  },
+];
+
+/**
+ * A measured row. With `vsEcho` the baseline is measured right before it, so
+ * that the ratio compares two runs under the same load from the machine's
+ * other tenants, which drifts over a run by far more than the figures differ.
+ */
 async function measureRow(
   ctx: RowContext,
   label: string,
   url: string,
   requests: readonly LoadRequest[],
-  opts: { connections?: number; vsEcho?: boolean; warm?: boolean } = {},
-): Promise<Figures> {
+  opts: { connections?: number; vsEcho?: boolean } = {},
+): Promise<Measured> {
   const connections = opts.connections ?? CONNECTIONS;
-  if (opts.warm !== false) await warmUp(ctx, url, requests, connections);
+  await warmUp(ctx, url, requests, connections);
+  const echo =
+    opts.vsEcho !== false && ctx.echoUrl !== undefined
+      ? await runLoad({ url: ctx.echoUrl, requests: ECHO_REQUESTS, connections, duration: ctx.opts.duration })
+      : undefined;
   const f = await runLoad({ url, requests, connections, duration: ctx.opts.duration });
-  ctx.report.row(label, connections, f, opts.vsEcho === false ? undefined : ctx.echoRps);
-  return f;
+  ctx.report.row(label, connections, f, echo?.rps);
+  return { ...f, echo };
 }
 
 const reads = (bodies: readonly string[], auth: Record<string, string>): LoadRequest[] =>
   bodies.map((body) => ({ body, headers: auth }));
 
-/**
- * The baseline every ratio is taken against: a bare fastify server answering a
- * JSON-RPC request. Measured again at the end (`again`), to show how much the
- * machine's other load moved while the run went on.
- */
-export async function echoRow(ctx: RowContext, again = false): Promise<void> {
-  const echo = await startEcho();
-  try {
-    const body = rpcBody(1, "pki/verifyKey", {
-      userId: "bench-reader",
-      instanceId: HOST_KEYS[0],
-      contextId: "ctx-bench",
-      userPubKey: HOST_KEYS[1],
-      date: Date.now(),
-    });
-    if (again) {
-      await measureRow(ctx, "echo again, at the end of the run", echo.url, [{ body }]);
-      ctx.report.line(
-        "      (the ratios above are to the first echo row; this one shows the drift of the machine's load)",
-      );
-      return;
-    }
-    const f = await measureRow(ctx, "echo: bare fastify, JSON-RPC result", echo.url, [{ body }], { vsEcho: false });
-    ctx.echoRps = f.rps;
-  } finally {
-    await echo.stop();
-  }
+/** The baseline on its own: a bare fastify server answering a JSON-RPC request. */
+export async function echoRow(ctx: RowContext): Promise<void> {
+  if (ctx.echoUrl === undefined) return;
+  await measureRow(ctx, "echo: bare fastify, JSON-RPC result", ctx.echoUrl, ECHO_REQUESTS, { vsEcho: false });
+  ctx.report.line("      (each row with a ratio has the baseline measured again just before it: its echo req/s)");
 }
 
-function ratioGoals(ctx: RowContext, goal: string, what: string, f: Figures, min: number): void {
-  const ratio = ctx.echoRps ? f.rps / ctx.echoRps : undefined;
+function ratioGoals(ctx: RowContext, goal: string, what: string, f: Measured, min: number): void {
+  const ratio = f.echo?.rps ? f.rps / f.echo.rps : undefined;
   ctx.report.goal({
     goal,
     what: `${what}: req/s vs echo`,
@@ -82,7 +86,7 @@ function ratioGoals(ctx: RowContext, goal: string, what: string, f: Figures, min
 }
 
 /** Goal 1: Bearer reads at 50 connections. Returns verifyKey's figures (its closed-loop rate is goal 5's reference). */
-export async function readRows(ctx: RowContext, fx: Fixture): Promise<Figures> {
+export async function readRows(ctx: RowContext, fx: Fixture): Promise<Measured> {
   const { url } = fx.sys;
   const verify = await measureRow(ctx, "embedded: pki/verifyKey (Bearer)", url, reads(fx.verifyKeyBodies, fx.auth));
   const getKeyAt = await measureRow(ctx, "embedded: pki/getKeyAt (Bearer)", url, reads(fx.getKeyAtBodies, fx.auth));
@@ -218,12 +222,14 @@ export async function historyRows(ctx: RowContext, fx: Fixture): Promise<void> {
     "embedded: pki/getKeyAt, one-record history",
     url,
     reads(bodies(short, shortDate), auth),
+    { vsEcho: false },
   );
   const many = await measureRow(
     ctx,
     `embedded: pki/getKeyAt, ${int(n)}-record history`,
     url,
     reads(bodies(long, firstDate), auth),
+    { vsEcho: false },
   );
   const cost = many.rps > 0 ? one.rps / many.rps : Number.POSITIVE_INFINITY;
   r.line(`      cost of a lookup in ${int(n)} records vs one: ${times(cost)} (ratio of req/s)`);
