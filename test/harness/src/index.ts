@@ -2,6 +2,7 @@ export { dockerAnswers } from "./docker";
 export { freshName, getInfra, type Infra, type SharedInfra, type SharedInfraOptions, startSharedInfra } from "./infra";
 export {
   ferretdbCachePath,
+  findFerretdbBinary,
   findMongoBinary,
   findNatsBinary,
   freeport,
@@ -13,3 +14,4 @@ export {
   startLocalNats,
   which,
 } from "./local";
+export { findPostgresBinDir, type LocalPostgres, postgresMissingMessage, startLocalPostgres } from "./postgres";

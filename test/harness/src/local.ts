@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { accessSync, chownSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
@@ -34,6 +34,11 @@ export interface LocalServerOptions {
 export interface LocalMongoOptions extends LocalServerOptions {
   /** When no binary is found, build the FerretDB program (needs Go; minutes on a cold cache). */
   build?: boolean;
+  /**
+   * FerretDB only: keep the data in this PostgreSQL database (its PostgreSQL
+   * handler) instead of SQLite files in the data directory.
+   */
+  postgresqlUrl?: string;
 }
 
 const repoRoot = resolve(__dirname, "..", "..", "..");
@@ -125,13 +130,20 @@ export function findMongoBinary(opts: { build?: boolean } = {}): MongoBinary | u
   if (explicit) return { kind: "ferretdb", bin: explicit };
   const mongod = which("mongod");
   if (mongod) return { kind: "mongod", bin: mongod };
+  const ferretdb = findFerretdbBinary(opts);
+  return ferretdb ? { kind: "ferretdb", bin: ferretdb } : undefined;
+}
+
+/** The FerretDB test server: PMX_FERRETDB_BIN, `ferretdb` on PATH, the cached build, or (with `build`) a new build. */
+export function findFerretdbBinary(opts: { build?: boolean } = {}): string | undefined {
+  const explicit = process.env.PMX_FERRETDB_BIN;
+  if (explicit) return explicit;
   const onPath = which("ferretdb");
-  if (onPath) return { kind: "ferretdb", bin: onPath };
+  if (onPath) return onPath;
   const cached = ferretdbCachePath();
-  if (cached && existsSync(cached)) return { kind: "ferretdb", bin: cached };
+  if (cached && existsSync(cached)) return cached;
   if (opts.build && which("go")) {
-    const built = execFileSync(ferretBuildScript, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
-    return { kind: "ferretdb", bin: built };
+    return execFileSync(ferretBuildScript, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
   }
   return undefined;
 }
@@ -151,26 +163,39 @@ function installExitHook(): void {
   });
 }
 
-interface Spec {
+/** How to run one kind of server (for startServer). */
+export interface Spec {
   kind: string;
   bin: string;
   args: (port: number, dataDir: string) => string[];
   url: (port: number) => string;
   ready: (port: number) => Promise<boolean>;
+  /** Runs once in the fresh data directory, before the first start. */
+  prepare?: (dataDir: string) => void;
+  /** The user the server runs as, when not this process's (e.g. PostgreSQL refuses root). */
+  user?: { uid: number; gid: number };
+  /** The signal that stops it; SIGTERM by default. */
+  stopSignal?: NodeJS.Signals;
 }
 
-async function startServer(spec: Spec, opts: LocalServerOptions): Promise<LocalServer> {
+/** Starts a server of this kind on a free port with a fresh data directory (removed at exit). */
+export async function startServer(spec: Spec, opts: LocalServerOptions): Promise<LocalServer> {
   installExitHook();
   const port = opts.port ?? (await freeport());
   const dataDir = mkdtempSync(join(tmpdir(), `pkiserver-${spec.kind}-`));
   dirs.add(dataDir);
+  if (spec.user) chownSync(dataDir, spec.user.uid, spec.user.gid);
+  spec.prepare?.(dataDir);
   const readyTimeoutMs = opts.readyTimeoutMs ?? 30_000;
   let child: ChildProcess | undefined;
 
   const start = async () => {
     let output = "";
     let exited: string | undefined;
-    const proc = spawn(spec.bin, spec.args(port, dataDir), { stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(spec.bin, spec.args(port, dataDir), {
+      stdio: ["ignore", "pipe", "pipe"],
+      ...(spec.user ? { uid: spec.user.uid, gid: spec.user.gid } : {}),
+    });
     child = proc;
     live.add(proc);
     const keep = (chunk: Buffer) => {
@@ -208,7 +233,7 @@ async function startServer(spec: Spec, opts: LocalServerOptions): Promise<LocalS
     child = undefined;
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     const gone = new Promise<void>((res) => proc.once("exit", () => res()));
-    proc.kill("SIGTERM");
+    proc.kill(spec.stopSignal ?? "SIGTERM");
     const timer = setTimeout(() => proc.kill("SIGKILL"), 5000);
     await gone;
     clearTimeout(timer);
@@ -251,14 +276,26 @@ export async function startLocalNats(opts: LocalServerOptions & { build?: boolea
 
 /** Starts `mongod`, or the FerretDB test server, on 127.0.0.1 with a private data directory. */
 export async function startLocalMongo(opts: LocalMongoOptions = {}): Promise<LocalServer> {
+  const pg = opts.postgresqlUrl;
+  // Only the FerretDB program stores its data in PostgreSQL, even where mongod is installed.
+  const ferretdb = pg === undefined ? undefined : findFerretdbBinary(opts);
   const found: MongoBinary | undefined = opts.bin
     ? { kind: opts.bin.endsWith("mongod") ? "mongod" : "ferretdb", bin: opts.bin }
-    : findMongoBinary(opts);
+    : ferretdb
+      ? { kind: "ferretdb", bin: ferretdb }
+      : findMongoBinary(opts);
   if (!found) throw new Error(mongoMissingMessage());
+  if (pg !== undefined && found.kind !== "ferretdb") {
+    throw new Error(`a PostgreSQL backend needs the FerretDB program, not ${found.bin}`);
+  }
   const args =
     found.kind === "mongod"
       ? (port: number, dir: string) => ["--dbpath", dir, "--bind_ip", "127.0.0.1", "--port", String(port), "--quiet"]
-      : (port: number, dir: string) => ["-listen", `127.0.0.1:${port}`, "-dir", dir];
+      : (port: number, dir: string) => [
+          "-listen",
+          `127.0.0.1:${port}`,
+          ...(pg === undefined ? ["-dir", dir] : ["-postgresql-url", pg]),
+        ];
   return startServer(
     {
       kind: found.kind,

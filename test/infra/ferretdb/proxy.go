@@ -10,7 +10,7 @@ import (
 	"sync"
 )
 
-// FerretDB 1.x's SQLite handler runs an update as a read, then a write, in
+// FerretDB 1.x runs an update as a read, then a write (with either handler), in
 // separate steps, so two concurrent conditional updates of one document can
 // both succeed and concurrent $inc lose increments. MongoDB makes each
 // single-document write atomic, and the services rely on that. The proxy in

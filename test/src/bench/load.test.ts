@@ -1,0 +1,94 @@
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, test } from "node:test";
+import { setKeyMaker } from "./fixtures";
+import { runLoad } from "./load";
+import { parseOptions } from "./options";
+
+// A server that answers in turn with a result, a JSON-RPC error (HTTP 200) and a refusal (HTTP 503).
+const REPLIES: [number, string][] = [
+  [200, '{"jsonrpc":"2.0","id":1,"result":true}'],
+  [200, '{"jsonrpc":"2.0","id":1,"error":{"code":79,"message":"The key does not exist","data":null}}'],
+  [503, '{"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"Service unavailable","data":null}}'],
+];
+let server: Server;
+let url: string;
+const bodies: string[] = [];
+
+before(async () => {
+  let n = 0;
+  server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c: Buffer) => {
+      body += c.toString();
+    });
+    req.on("end", () => {
+      bodies.push(body);
+      const [status, text] = REPLIES[n++ % REPLIES.length] as [number, string];
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(text);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+after(() => new Promise<void>((r) => server.close(() => r())));
+
+test("a JSON-RPC error reply counts as an error and a 503 as a refusal, neither as a result", async () => {
+  const f = await runLoad({ url, requests: [{ body: "{}" }], connections: 1, amount: 300 });
+  assert.equal(f.ok, 100);
+  assert.equal(f.errors, 100);
+  assert.equal(f.refused, 100);
+  assert.equal(f.timeouts, 0);
+  assert.match(f.firstError ?? "", /"code":79/);
+  assert.ok(f.refusedP99 !== undefined && f.refusedP99 >= 0);
+  assert.ok(f.p99 >= f.p50);
+});
+
+test("a request with make() sends a new body each time", async () => {
+  bodies.length = 0;
+  let i = 0;
+  await runLoad({ url, requests: [{ make: () => ({ body: `{"n":${i++}}` }) }], connections: 1, amount: 20 });
+  assert.equal(new Set(bodies).size, bodies.length);
+  assert.ok(bodies.length >= 20);
+});
+
+test("setKey bodies never repeat a history's current key, also when neighbouring rounds overtake each other", () => {
+  const make = setKeyMaker("instance", "ctx", ["k0", "k1", "k2", "k3"]);
+  const writes = Array.from({ length: 256 * 12 }, () => JSON.parse(make().body).params as Record<string, string>);
+  // Swap every pair of neighbouring rounds' writes to each history: the commit order is then r+1, r.
+  const byHistory = new Map<string, string[]>();
+  for (const w of writes)
+    byHistory.set(w.userId as string, [...(byHistory.get(w.userId as string) ?? []), w.userPubKey as string]);
+  assert.equal(byHistory.size, 256);
+  for (const keys of byHistory.values()) {
+    const swapped = keys.flatMap((_, r) => (r % 2 === 0 ? [keys[r + 1], keys[r]] : [])).filter(Boolean);
+    for (const order of [keys, swapped]) {
+      for (let r = 1; r < order.length; r++) assert.notEqual(order[r], order[r - 1]);
+    }
+  }
+});
+
+test("--quick shortens rows and sizes; --only and --distributed are checked", () => {
+  const quick = parseOptions(["--quick"], {});
+  assert.ok(quick !== "help");
+  assert.equal(quick.duration, 2);
+  assert.equal(quick.historyRecords, 10_000);
+  const full = parseOptions(["--duration", "4", "--only=history,table"], {
+    PMX_BENCH_NODE_ARGS: "--max-old-space-size=512",
+  });
+  assert.ok(full !== "help");
+  assert.equal(full.duration, 4);
+  assert.equal(full.historyRecords, 100_000);
+  assert.deepEqual([...full.sections], ["history", "table"]);
+  assert.deepEqual(full.nodeArgs, ["--max-old-space-size=512"]);
+  assert.throws(() => parseOptions(["--only=nothing"], {}), /unknown section/);
+  assert.throws(() => parseOptions(["--distributed"], {}), /goes with --soak/);
+  assert.throws(() => parseOptions(["--durations=3"], {}), /unknown option/);
+  const soak = parseOptions(["--soak", "--distributed", "--cpu-prof=/tmp/p"], {});
+  assert.ok(soak !== "help" && soak.soak !== false);
+  assert.equal(soak.soak.distributed, true);
+  assert.equal(soak.cpuProfDir, "/tmp/p");
+});

@@ -1,0 +1,166 @@
+import autocannon from "autocannon";
+
+/** One request of a load's cycle: a fixed body, or one made for each send. */
+export interface LoadRequest {
+  readonly body?: string;
+  readonly headers?: Record<string, string>;
+  /** Called before each send of this request; its body (and headers) replace the fixed ones. */
+  readonly make?: () => { body: string; headers?: Record<string, string> };
+}
+
+export interface LoadSpec {
+  /** The server's base URL; requests go to POST /main. */
+  readonly url: string;
+  /** Each connection sends these in turn, over and over. */
+  readonly requests: readonly LoadRequest[];
+  readonly connections: number;
+  /** Seconds; or */
+  readonly duration?: number;
+  /** a number of requests. */
+  readonly amount?: number;
+  /** Requests per second over all connections (an open-loop load); unlimited by default. */
+  readonly overallRate?: number;
+  /** Called after every reply with the number of replies, and of those not results, so far. */
+  readonly onReply?: (replies: number, failures: number) => void;
+}
+
+/** What a load measured. Latencies are in milliseconds. */
+export interface Figures {
+  readonly seconds: number;
+  /** Requests sent per second (with overallRate: what the load offered). */
+  readonly sentRps: number;
+  /** Replies that are a JSON-RPC result. */
+  readonly ok: number;
+  /** Results per second. */
+  readonly rps: number;
+  /** Latency of the results. */
+  readonly p50: number;
+  readonly p99: number;
+  /** Refusals: HTTP 503 or JSON-RPC -32000 "Service unavailable". */
+  readonly refused: number;
+  readonly refusedP99: number | undefined;
+  /** Everything else: JSON-RPC errors, other HTTP statuses, timeouts and connection errors. */
+  readonly errors: number;
+  readonly timeouts: number;
+  /** The first error reply seen, for the report. */
+  readonly firstError: string | undefined;
+}
+
+enum Outcome {
+  Ok = 0,
+  Refused = 1,
+  Error = 2,
+}
+
+// A JSON-RPC result never holds this key at its top level; an error reply always does.
+const ERROR_KEY = '"error":';
+const SERVICE_UNAVAILABLE = '"code":-32000';
+
+/** Sends `spec.requests` with autocannon and sorts every reply into results, refusals and errors. */
+export async function runLoad(spec: LoadSpec): Promise<Figures> {
+  const okTimes: number[] = [];
+  const refusedTimes: number[] = [];
+  let errorReplies = 0;
+  let firstError: string | undefined;
+  let replies = 0;
+  // autocannon calls a request's onResponse and then, synchronously, emits the
+  // instance's "response" event with the latency: this carries the verdict across.
+  let last = Outcome.Ok;
+  const classify = (status: number, body: string) => {
+    if (status === 200 && !body.includes(ERROR_KEY)) {
+      last = Outcome.Ok;
+    } else if (status === 503 || body.includes(SERVICE_UNAVAILABLE)) {
+      last = Outcome.Refused;
+    } else {
+      last = Outcome.Error;
+      errorReplies++;
+      firstError ??= `HTTP ${status} ${body.slice(0, 300)}`;
+    }
+  };
+  const requests: autocannon.Request[] = spec.requests.map((r) => {
+    const make = r.make;
+    return {
+      method: "POST",
+      path: "/main",
+      headers: { "content-type": "application/json", ...r.headers },
+      body: r.body ?? "",
+      onResponse: classify,
+      ...(make
+        ? {
+            setupRequest: (req: autocannon.Request) => {
+              const next = make();
+              req.body = next.body;
+              if (next.headers) req.headers = { ...req.headers, ...next.headers };
+              return req;
+            },
+          }
+        : {}),
+    };
+  });
+
+  // autocannon reports a run's duration in whole sample intervals (1 s): a run
+  // of a fixed number of requests is timed here instead, to its last reply.
+  const startedAt = performance.now();
+  let lastReplyAt = 0;
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: `${spec.url}/main`,
+        method: "POST",
+        connections: spec.connections,
+        ...(spec.amount !== undefined ? { amount: spec.amount } : { duration: spec.duration ?? 5 }),
+        ...(spec.overallRate !== undefined ? { overallRate: spec.overallRate } : {}),
+        timeout: 10,
+        requests,
+      },
+      (err, res) => (err ? reject(err) : resolve(res)),
+    );
+    instance.on("response", (_client, _status, _bytes, ms) => {
+      lastReplyAt = performance.now();
+      if (last === Outcome.Ok) okTimes.push(ms);
+      else if (last === Outcome.Refused) refusedTimes.push(ms);
+      replies++;
+      spec.onReply?.(replies, replies - okTimes.length);
+    });
+  });
+
+  // A timed run ends with requests still in flight; the server works through
+  // them after autocannon has hung up. One more request, answered after
+  // them, keeps that backlog out of the next measurement.
+  if (spec.amount === undefined && requests[0] !== undefined) await settle(spec.url, spec.requests[0]);
+  const seconds =
+    spec.amount !== undefined && lastReplyAt > startedAt ? (lastReplyAt - startedAt) / 1000 : result.duration;
+  const ok = Float64Array.from(okTimes).sort();
+  const refused = Float64Array.from(refusedTimes).sort();
+  return {
+    seconds,
+    sentRps: seconds > 0 ? result.requests.sent / seconds : 0,
+    ok: ok.length,
+    rps: seconds > 0 ? ok.length / seconds : 0,
+    p50: quantile(ok, 0.5) ?? Number.NaN,
+    p99: quantile(ok, 0.99) ?? Number.NaN,
+    refused: refused.length,
+    refusedP99: quantile(refused, 0.99),
+    errors: errorReplies + result.errors,
+    timeouts: result.timeouts,
+    firstError: firstError ?? (result.errors > 0 ? `${result.errors} connection errors or timeouts` : undefined),
+  };
+}
+
+async function settle(url: string, req: LoadRequest | undefined): Promise<void> {
+  if (req === undefined) return;
+  const made = req.make?.();
+  await fetch(`${url}/main`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...req.headers, ...made?.headers },
+    body: made?.body ?? req.body ?? "",
+    signal: AbortSignal.timeout(30_000),
+  })
+    .then((res) => res.arrayBuffer())
+    .catch(() => undefined);
+}
+
+function quantile(sorted: Float64Array, q: number): number | undefined {
+  if (sorted.length === 0) return undefined;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
