@@ -115,6 +115,10 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     loggerInstance: logger,
     // One line per JSON-RPC request is written by the dispatcher instead.
     logController: new LogController({ disableRequestLogging: true }),
+    // Fastify would make a child logger per request (bindings serialised,
+    // redaction paths compiled) for nobody: the gateway's own lines carry the
+    // request id themselves.
+    childLoggerFactory: (logger) => logger,
     bodyLimit: BODY_LIMIT,
     genReqId: (req) => {
       const incoming = req.headers["x-request-id"];

@@ -84,8 +84,17 @@ export class Authenticator {
 
   private async fromToken(token: string, clientIp: string): Promise<Caller> {
     const claims = await this.verifyToken(token, clientIp);
-    return { apiKeyId: claims.apiKeyId, scopes: normaliseScopes(claims.scope), via: "token" };
+    // The verifier hands back the same claims object for a token it remembers,
+    // so the caller it makes is made once per token too.
+    let caller = this.callers.get(claims);
+    if (caller === undefined) {
+      caller = { apiKeyId: claims.apiKeyId, scopes: normaliseScopes(claims.scope), via: "token" };
+      this.callers.set(claims, caller);
+    }
+    return caller;
   }
+
+  private readonly callers = new WeakMap<TokenClaims, Caller>();
 
   private async fromBasic(encoded: string, requestId: string): Promise<Caller> {
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) throw unauthorized();
