@@ -110,7 +110,8 @@ export async function runLoad(spec: LoadSpec): Promise<Figures> {
         connections: spec.connections,
         ...(spec.amount !== undefined ? { amount: spec.amount } : { duration: spec.duration ?? 5 }),
         ...(spec.overallRate !== undefined ? { overallRate: spec.overallRate } : {}),
-        timeout: 10,
+        // Past the gateway's 10 s deadline to the services, so that its error reply is seen rather than a timeout.
+        timeout: 15,
         requests,
       },
       (err, res) => (err ? reject(err) : resolve(res)),
