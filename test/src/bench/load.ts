@@ -66,7 +66,7 @@ export async function runLoad(spec: LoadSpec): Promise<Figures> {
   // autocannon calls a request's onResponse and then, synchronously, emits the
   // instance's "response" event with the latency: this carries the verdict across.
   let last = Outcome.Ok;
-  const classify = (status: number, body: string) => {
+  const classifier = (method: string) => (status: number, body: string) => {
     if (status === 200 && !body.includes(ERROR_KEY)) {
       last = Outcome.Ok;
     } else if (status === 503 || body.includes(SERVICE_UNAVAILABLE)) {
@@ -74,7 +74,7 @@ export async function runLoad(spec: LoadSpec): Promise<Figures> {
     } else {
       last = Outcome.Error;
       errorReplies++;
-      firstError ??= `HTTP ${status} ${body.slice(0, 300)}`;
+      firstError ??= `${method}: HTTP ${status} ${body.slice(0, 300)}`;
     }
   };
   const requests: autocannon.Request[] = spec.requests.map((r) => {
@@ -84,7 +84,7 @@ export async function runLoad(spec: LoadSpec): Promise<Figures> {
       path: "/main",
       headers: { "content-type": "application/json", ...r.headers },
       body: r.body ?? "",
-      onResponse: classify,
+      onResponse: classifier(methodOf(r.body ?? make?.().body)),
       ...(make
         ? {
             setupRequest: (req: autocannon.Request) => {
@@ -110,7 +110,8 @@ export async function runLoad(spec: LoadSpec): Promise<Figures> {
         connections: spec.connections,
         ...(spec.amount !== undefined ? { amount: spec.amount } : { duration: spec.duration ?? 5 }),
         ...(spec.overallRate !== undefined ? { overallRate: spec.overallRate } : {}),
-        timeout: 10,
+        // Past the gateway's 10 s deadline to the services, so that its error reply is seen rather than a timeout.
+        timeout: 15,
         requests,
       },
       (err, res) => (err ? reject(err) : resolve(res)),
@@ -145,6 +146,14 @@ export async function runLoad(spec: LoadSpec): Promise<Figures> {
     timeouts: result.timeouts,
     firstError: firstError ?? (result.errors > 0 ? `${result.errors} connection errors or timeouts` : undefined),
   };
+}
+
+function methodOf(body: string | undefined): string {
+  try {
+    return String((JSON.parse(body ?? "") as { method?: unknown }).method ?? "?");
+  } catch {
+    return "?";
+  }
 }
 
 async function settle(url: string, req: LoadRequest | undefined): Promise<void> {

@@ -62,7 +62,7 @@ export class Report {
 
   errorDetail(f: Figures): void {
     if (f.errors > 0 && f.firstError) this.line(`      first error: ${f.firstError.replace(/\s+/g, " ")}`);
-    if (f.timeouts > 0) this.line(`      timeouts (10 s): ${int(f.timeouts)}`);
+    if (f.timeouts > 0) this.line(`      timeouts (15 s): ${int(f.timeouts)}`);
   }
 
   /** A table: one row per label, one cell per column. */

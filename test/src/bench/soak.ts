@@ -83,6 +83,7 @@ export async function soak(report: Report, fx: Fixture, plan: SoakPlan): Promise
 
   sample(0, 0, 0);
   let nextMark = 1;
+  let replied = 0;
   let f: Awaited<ReturnType<typeof runLoad>>;
   try {
     f = await runLoad({
@@ -91,6 +92,7 @@ export async function soak(report: Report, fx: Fixture, plan: SoakPlan): Promise
       connections: CONNECTIONS,
       amount: total,
       onReply: (count, failed) => {
+        replied = count;
         if (count >= (total * nextMark) / 10) {
           sample(nextMark / 10, count, failed);
           nextMark++;
@@ -100,6 +102,8 @@ export async function soak(report: Report, fx: Fixture, plan: SoakPlan): Promise
   } finally {
     clearInterval(renew);
   }
+  // Requests that timed out never reply: the last mark may not have been reached.
+  if (nextMark <= 10) sample(1, replied, f.errors + f.refused);
   report.errorDetail(f);
 
   const warm = samples.find((s) => s.fraction >= WARM_FRACTION);
