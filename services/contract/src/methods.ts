@@ -7,6 +7,7 @@ import {
   clientSecret,
   customData,
   date,
+  gracePeriod,
   grantData,
   hostUrl,
   initializationToken,
@@ -94,6 +95,16 @@ export const METHOD_SPECS = {
     "user:write",
     object({ apiKeyId, name: optional(name), enabled: optional(boolean()), maxScope: optional(scopeList) }),
     "Renames, enables, disables or changes the scope of an API key.",
+  ),
+  "user/rotateApiKey": spec(
+    "user:write",
+    object({
+      apiKeyId,
+      clientSecret: optional(clientSecret),
+      clientPubKey: optional(clientPubKey),
+      gracePeriod: optional(gracePeriod),
+    }),
+    "Gives an API key a new credential; the previous one keeps working for a grace period.",
   ),
   "user/deleteApiKey": spec("user:write", object({ apiKeyId }), "Deletes an API key and revokes its sessions."),
 
