@@ -162,7 +162,7 @@ export class MongoSessionStore implements SessionStore {
       rotatedAt: session.rotatedAt ?? null,
       revokedAt: null,
       revokeReason: null,
-      credentialGeneration: credentialGenerationOf(session),
+      ...(session.credentialGeneration === undefined ? {} : { credentialGeneration: session.credentialGeneration }),
       ...(session.credentialExpiresAt === undefined ? {} : { credentialExpiresAt: session.credentialExpiresAt }),
       purgeAt: this.purgeAt(session.expiresAt),
     });
