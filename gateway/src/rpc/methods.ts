@@ -74,6 +74,9 @@ function apiKeyView(k: apikeyV1.ApiKey) {
     maxScope: k.maxScope,
     ...(k.clientPublicKey !== undefined ? { clientPublicKey: k.clientPublicKey } : {}),
     createDate: k.createDate,
+    ...(k.previousCredentialExpiresAt !== undefined
+      ? { previousCredentialExpiresAt: k.previousCredentialExpiresAt }
+      : {}),
   };
 }
 
@@ -203,6 +206,23 @@ const handlers: { [N in MethodName]: (params: ParamsOf<N>, ctx: MethodContext) =
       maxScope: key.maxScope,
     });
     return OK;
+  },
+  "user/rotateApiKey": async (p, ctx) => {
+    const res = await ctx.clients.apikey.rotateApiKey(
+      {
+        apiKeyId: p.apiKeyId,
+        ...(p.clientSecret !== undefined ? { clientSecret: p.clientSecret } : {}),
+        ...(p.clientPubKey !== undefined ? { clientPublicKey: p.clientPubKey } : {}),
+        ...(p.gracePeriod !== undefined ? { gracePeriod: p.gracePeriod } : {}),
+        callerScope: callerOf(ctx).scopes,
+      },
+      ctx.call,
+    );
+    return {
+      apiKeyId: res.apiKeyId,
+      previousCredentialExpiresAt: res.previousCredentialExpiresAt,
+      ...(res.clientSecret !== undefined ? { clientSecret: res.clientSecret } : {}),
+    };
   },
   "user/deleteApiKey": async (p, ctx) => {
     await ctx.clients.apikey.deleteApiKey({ apiKeyId: p.apiKeyId, callerScope: callerOf(ctx).scopes }, ctx.call);

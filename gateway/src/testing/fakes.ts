@@ -72,6 +72,7 @@ export class Fakes {
       maxScope: opts.maxScope,
       type: opts.publicKeyPem ? apikeyV1.ApiKeyType.API_KEY_TYPE_PUB_KEY : apikeyV1.ApiKeyType.API_KEY_TYPE_SECRET,
       createDate: 1_700_000_000_000,
+      credentialGeneration: 0,
       ...(opts.publicKeyPem ? { clientPublicKey: opts.publicKeyPem } : {}),
     };
     this.keys.set(opts.apiKeyId, { key, ...(opts.secret !== undefined ? { secret: opts.secret } : {}) });
@@ -124,19 +125,29 @@ export class Fakes {
         if (req.name !== undefined) k.key.name = req.name;
         if (req.enabled !== undefined) k.key.enabled = req.enabled;
         if (req.maxScope !== undefined) k.key.maxScope = req.maxScope.scopes;
-        return { apiKey: k.key };
+        return { apiKey: k.key, credentialGeneration: 0 };
       },
       deleteApiKey: async (req: apikeyV1.DeleteApiKeyRequest) => {
         this.keyOrThrow(req.apiKeyId);
         this.keys.delete(req.apiKeyId);
         return {};
       },
+      rotateApiKey: async (req: apikeyV1.RotateApiKeyRequest) => {
+        const k = this.keyOrThrow(req.apiKeyId);
+        const generated = req.clientSecret === undefined ? "generated-secret-generated-secret-generated" : undefined;
+        k.secret = req.clientSecret ?? generated;
+        return {
+          apiKeyId: req.apiKeyId,
+          previousCredentialExpiresAt: 1_700_000_000_000 + (req.gracePeriod ?? 86_400_000),
+          ...(generated === undefined ? {} : { clientSecret: generated }),
+        };
+      },
       // Deliberately lenient: it checks only the secret, so the gateway's own refusal of
       // Basic credentials for public-key keys can be observed.
       verifySecret: async (req: apikeyV1.VerifySecretRequest) => {
         const k = this.keys.get(req.apiKeyId);
         if (!k || k.secret === undefined || k.secret !== req.secret) throw new AppError("auth.invalid_credentials");
-        return { apiKey: k.key };
+        return { apiKey: k.key, credentialGeneration: 0 };
       },
       verifySignature: async (req: apikeyV1.VerifySignatureRequest) => {
         const k = this.keys.get(req.apiKeyId);
@@ -150,7 +161,7 @@ export class Fakes {
           : k.secret !== undefined && verifyHmac(k.secret, payload, req.signature);
         if (!ok) throw new AppError("auth.invalid_credentials");
         this.usedNonces.add(nonceKey);
-        return { apiKey: k.key };
+        return { apiKey: k.key, credentialGeneration: 0 };
       },
     });
   }

@@ -8,6 +8,7 @@ import {
   startGrpcServer,
 } from "@pkiserver/kit";
 import type { AuthConfig } from "./config";
+import { CREDENTIAL_SWEEP_INTERVAL_MS, endExpiredCredentials } from "./domain/api-key-changes";
 import type { AuthDeps } from "./domain/deps";
 import { type AuthSettings, MAX_SESSIONS_PER_KEY, maxAccessLifetime } from "./domain/model";
 import type { Clock, Sealer, SessionStore, SigningKeyStore } from "./domain/ports";
@@ -94,9 +95,23 @@ export async function buildApp(config: AuthConfig, deps: ServiceDeps & { apikey:
       );
     }, PURGE_INTERVAL_MS);
     purgeTimer.unref();
+    // Grace periods end at times stored on the sessions; every replica sweeps,
+    // and each session is revoked (and announced) by exactly one of them.
+    let sweeping = false;
+    const credentialTimer = setInterval(() => {
+      if (sweeping) return;
+      sweeping = true;
+      endExpiredCredentials(authDeps)
+        .catch((err: unknown) => logger.error({ err: describe(err) }, "sweep of rotated-away credentials failed"))
+        .finally(() => {
+          sweeping = false;
+        });
+    }, CREDENTIAL_SWEEP_INTERVAL_MS);
+    credentialTimer.unref();
     closers.push(async () => {
       clearInterval(keyTimer);
       clearInterval(purgeTimer);
+      clearInterval(credentialTimer);
     });
 
     const grpc = await startGrpcServer({

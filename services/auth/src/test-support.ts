@@ -7,6 +7,7 @@ import {
   MAX_SESSIONS_PER_KEY,
   maxAccessLifetime,
   type Session,
+  type VerifiedApiKey,
 } from "./domain/model";
 import type { ApiKeyVerifier, AuthEvents } from "./domain/ports";
 import { SigningKeyManager } from "./domain/signing-keys";
@@ -24,6 +25,11 @@ export interface FakeKey {
   maxScope: string[];
   secret?: string;
   publicKeyPem?: string;
+  /** Generation of the newest credential (absent: 0). */
+  generation?: number;
+  /** The secret a rotation replaced, and when it stops working. */
+  previousSecret?: string;
+  previousExpiresAt?: number;
 }
 
 export class FakeApiKeys implements ApiKeyVerifier {
@@ -37,17 +43,39 @@ export class FakeApiKeys implements ApiKeyVerifier {
     return key;
   }
 
-  private info(k: FakeKey): ApiKeyInfo {
-    return { apiKeyId: k.apiKeyId, enabled: k.enabled, maxScope: [...k.maxScope] };
+  /** Gives a secret key a new secret, as apikey's rotation does; the old one works for `graceMs`. */
+  rotate(apiKeyId: string, secret: string, graceMs: number): void {
+    const k = this.keys.get(apiKeyId);
+    if (!k || k.secret === undefined) throw new Error(`no secret key ${apiKeyId}`);
+    k.previousSecret = k.secret;
+    k.previousExpiresAt = this.now() + graceMs;
+    k.secret = secret;
+    k.generation = (k.generation ?? 0) + 1;
   }
 
-  async verifySecret(apiKeyId: string, secret: string): Promise<ApiKeyInfo> {
+  private info(k: FakeKey): ApiKeyInfo {
+    const previousWorks = k.previousExpiresAt !== undefined && this.now() < k.previousExpiresAt;
+    return {
+      apiKeyId: k.apiKeyId,
+      enabled: k.enabled,
+      maxScope: [...k.maxScope],
+      credentialGeneration: k.generation ?? 0,
+      ...(previousWorks ? { previousCredentialExpiresAt: k.previousExpiresAt } : {}),
+    };
+  }
+
+  async verifySecret(apiKeyId: string, secret: string): Promise<VerifiedApiKey> {
     const k = this.keys.get(apiKeyId);
     if (!k) throw new AppError("apikey.not_found");
-    if (!k.enabled || k.secret === undefined || !constantTimeEqual(k.secret, secret)) {
-      throw new AppError("auth.invalid_credentials");
+    const generation = k.generation ?? 0;
+    if (k.enabled && k.secret !== undefined && constantTimeEqual(k.secret, secret)) {
+      return { ...this.info(k), matchedGeneration: generation };
     }
-    return this.info(k);
+    const previousWorks = k.previousExpiresAt !== undefined && this.now() < k.previousExpiresAt;
+    if (k.enabled && previousWorks && k.previousSecret !== undefined && constantTimeEqual(k.previousSecret, secret)) {
+      return { ...this.info(k), matchedGeneration: generation - 1 };
+    }
+    throw new AppError("auth.invalid_credentials");
   }
 
   async verifySignature(input: {
@@ -56,7 +84,7 @@ export class FakeApiKeys implements ApiKeyVerifier {
     nonce: string;
     payload: Uint8Array;
     signature: string;
-  }): Promise<ApiKeyInfo> {
+  }): Promise<VerifiedApiKey> {
     const k = this.keys.get(input.apiKeyId);
     if (!k) throw new AppError("apikey.not_found");
     const payload = Buffer.from(input.payload);
@@ -68,7 +96,7 @@ export class FakeApiKeys implements ApiKeyVerifier {
     const nonceKey = `${k.apiKeyId}\n${input.nonce}`;
     if (!k.enabled || !ok || !fresh || this.nonces.has(nonceKey)) throw new AppError("auth.invalid_credentials");
     this.nonces.add(nonceKey);
-    return this.info(k);
+    return { ...this.info(k), matchedGeneration: k.generation ?? 0 };
   }
 
   async getApiKey(apiKeyId: string): Promise<ApiKeyInfo | undefined> {

@@ -52,6 +52,7 @@ export class FakeApiKeyServer {
       type: k.publicKeyPem ? apikeyV1.ApiKeyType.API_KEY_TYPE_PUB_KEY : apikeyV1.ApiKeyType.API_KEY_TYPE_SECRET,
       ...(k.publicKeyPem ? { clientPublicKey: k.publicKeyPem } : {}),
       createDate: 0,
+      credentialGeneration: 0,
     };
   }
 
@@ -73,13 +74,14 @@ export class FakeApiKeyServer {
         listApiKeys: unsupported,
         updateApiKey: unsupported,
         deleteApiKey: unsupported,
+        rotateApiKey: unsupported,
         getApiKey: async (req) => ({ apiKey: this.view(this.find(req.apiKeyId)) }),
         verifySecret: async (req) => {
           const k = this.find(req.apiKeyId);
           if (!k.enabled || k.secret === undefined || !constantTimeEqual(k.secret, req.secret)) {
             throw new AppError("auth.invalid_credentials");
           }
-          return { apiKey: this.view(k) };
+          return { apiKey: this.view(k), credentialGeneration: 0 };
         },
         verifySignature: async (req) => {
           const k = this.find(req.apiKeyId);
@@ -91,7 +93,7 @@ export class FakeApiKeyServer {
           const fresh = Math.abs(Date.now() - req.timestamp) <= SIGNATURE_WINDOW_MS;
           if (!k.enabled || !ok || !fresh || this.nonces.has(nonce)) throw new AppError("auth.invalid_credentials");
           this.nonces.add(nonce);
-          return { apiKey: this.view(k) };
+          return { apiKey: this.view(k), credentialGeneration: 0 };
         },
       },
       createLogger({ name: "fake-apikey", level: "silent" }),

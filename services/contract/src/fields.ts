@@ -35,6 +35,9 @@ export const clientSecret = string(SECRET_MIN_LENGTH, SECRET_MAX_LENGTH);
 /** An Ed25519 public key in SPKI PEM. */
 export const clientPubKey = string(1, 4096);
 export const initializationToken = string(1, 1024);
+/** How long a rotated-away credential keeps working, ms: at most 30 days (API.md section 10). */
+export const MAX_GRACE_PERIOD_MS = 2_592_000_000;
+export const gracePeriod = integer(0, MAX_GRACE_PERIOD_MS);
 
 /** Access and refresh tokens are at most 1024 characters (API.md section 5). */
 export const MAX_TOKEN_LENGTH = 1024;

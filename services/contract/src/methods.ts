@@ -7,6 +7,7 @@ import {
   clientSecret,
   customData,
   date,
+  gracePeriod,
   grantData,
   hostUrl,
   initializationToken,
@@ -69,8 +70,16 @@ const tokenPair = obj(
   ["sessionName"],
 );
 const apiKey = obj(
-  { apiKeyId: str, name: str, enabled: bool, maxScope: strings, clientPublicKey: str, createDate: int },
-  ["clientPublicKey"],
+  {
+    apiKeyId: str,
+    name: str,
+    enabled: bool,
+    maxScope: strings,
+    clientPublicKey: str,
+    createDate: int,
+    previousCredentialExpiresAt: int,
+  },
+  ["clientPublicKey", "previousCredentialExpiresAt"],
 );
 const host = obj({ instanceId: str, hostPubKey: str, addresses: strings });
 const keyRecord = obj(
@@ -157,6 +166,20 @@ export const METHOD_SPECS = {
     object({ apiKeyId, name: optional(name), enabled: optional(boolean()), maxScope: optional(scopeList) }),
     "Renames, enables, disables or changes the scope of an API key.",
     { result: OK, errors: ["apikey.not_found"] },
+  ),
+  "user/rotateApiKey": spec(
+    "user:write",
+    object({
+      apiKeyId,
+      clientSecret: optional(clientSecret),
+      clientPubKey: optional(clientPubKey),
+      gracePeriod: optional(gracePeriod),
+    }),
+    "Gives an API key a new credential; the previous one keeps working for a grace period.",
+    {
+      result: obj({ apiKeyId: str, previousCredentialExpiresAt: int, clientSecret: str }, ["clientSecret"]),
+      errors: ["apikey.not_found"],
+    },
   ),
   "user/deleteApiKey": spec("user:write", object({ apiKeyId }), "Deletes an API key and revokes its sessions.", {
     result: OK,

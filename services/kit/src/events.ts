@@ -20,6 +20,7 @@ export const Events = {
   apiKeyCreated: def("apikey.v1.apikey.created", eventsV1.ApiKeyCreated),
   apiKeyUpdated: def("apikey.v1.apikey.updated", eventsV1.ApiKeyUpdated),
   apiKeyDeleted: def("apikey.v1.apikey.deleted", eventsV1.ApiKeyDeleted),
+  apiKeyRotated: def("apikey.v1.apikey.rotated", eventsV1.ApiKeyRotated),
   sessionOpened: def("auth.v1.session.opened", eventsV1.SessionOpened),
   sessionRotated: def("auth.v1.session.rotated", eventsV1.SessionRotated),
   sessionRevoked: def("auth.v1.session.revoked", eventsV1.SessionRevoked),

@@ -23,6 +23,22 @@ interface ApiKeyView {
   maxScope: string[];
   clientPublicKey?: string;
   createDate: number;
+  previousCredentialExpiresAt?: number;
+}
+
+interface RotateResult {
+  apiKeyId: string;
+  previousCredentialExpiresAt: number;
+  clientSecret?: string;
+}
+
+/** Polls `probe` until it holds; fails after `ms`. For effects that travel over the event bus. */
+async function until(what: string, probe: () => Promise<boolean>, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await probe())) {
+    if (Date.now() > end) assert.fail(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /**
@@ -839,6 +855,236 @@ export function authSuite(ctx: () => Ctx): void {
       assert.equal((await errCode(url(), "user/listApiKeys", {}, bearer(wide.accessToken))).code, 75);
       await ok(url(), "user/listApiKeys", {}, bearer(narrow.accessToken));
       await ok(url(), "user/deleteApiKey", { apiKeyId: k.apiKeyId }, bearer(admin.accessToken));
+    });
+  });
+
+  describe("user/rotateApiKey (API.md section 10)", () => {
+    /**
+     * Long enough for every in-grace check below to finish on a loaded
+     * machine; what happens after it is polled for, never slept for.
+     */
+    const GRACE = 3000;
+
+    const rotate = (params: Record<string, unknown>) =>
+      ok<RotateResult>(url(), "user/rotateApiKey", params, bearer(admin.accessToken));
+
+    /** The JSON-RPC error code of a request authenticated by `headers`, or 0 when it succeeds. */
+    async function requestCode(headers: Record<string, string>, body = rpcBody("user/listApiKeys", {})) {
+      const reply = (await post(url(), body, headers)).json as { error?: { code: number } };
+      return reply.error?.code ?? 0;
+    }
+
+    const signedCode = (apiKeyId: string, credential: { secret: string } | { privateKeyPem: string }) => {
+      const body = rpcBody("user/listApiKeys", {});
+      return requestCode(signed(apiKeyId, credential, body), body);
+    };
+
+    /** A client_signature grant: its tokens, or its error code. */
+    async function signatureGrant(apiKeyId: string, credential: { secret: string } | { privateKeyPem: string }) {
+      const timestamp = Date.now();
+      const nonce = randomBytes(12).toString("base64url");
+      const payload = grantSigningPayload(timestamp, nonce, undefined);
+      const signature =
+        "secret" in credential
+          ? hmacSignature(credential.secret, payload)
+          : ed25519Sign(credential.privateKeyPem, payload);
+      const reply = await call(url(), "auth/token", {
+        grantType: "client_signature",
+        clientId: apiKeyId,
+        timestamp,
+        nonce,
+        signature,
+        scope: [],
+      });
+      return reply.error ? reply.error.code : (reply.result as TokenResult);
+    }
+
+    async function secretGrant(apiKeyId: string, clientSecret: string) {
+      const reply = await call(url(), "auth/token", {
+        grantType: "client_credentials",
+        clientId: apiKeyId,
+        clientSecret,
+        scope: [],
+      });
+      return reply.error ? reply.error.code : (reply.result as TokenResult);
+    }
+
+    const tokenCode = (t: TokenResult) => requestCode(bearer(t.accessToken));
+
+    const view = async (apiKeyId: string) =>
+      (await ok<{ apiKey: ApiKeyView }>(url(), "user/getApiKey", { apiKeyId }, bearer(admin.accessToken))).apiKey;
+
+    it("a generated secret is returned once; both secrets work for every scheme until the grace period ends, then the old one and its sessions stop", async () => {
+      const k = await addSecretKey(["user:read"]);
+      const oldSession = await tokenFor(url(), k.apiKeyId, k.clientSecret);
+      const before = Date.now();
+      const res = await rotate({ apiKeyId: k.apiKeyId, gracePeriod: GRACE });
+      const after = Date.now();
+      const generated = res.clientSecret ?? "";
+      usedSecrets.add(generated);
+      assert.deepEqual(Object.keys(res).sort(), ["apiKeyId", "clientSecret", "previousCredentialExpiresAt"]);
+      assert.equal(res.apiKeyId, k.apiKeyId);
+      assert.match(generated, /^[A-Za-z0-9_-]{43}$/, "256 random bits, base64url");
+      assert.ok(
+        res.previousCredentialExpiresAt >= before + GRACE - 1000 &&
+          res.previousCredentialExpiresAt <= after + GRACE + 1000,
+      );
+      assert.equal((await view(k.apiKeyId)).previousCredentialExpiresAt, res.previousCredentialExpiresAt);
+      const listed = await ok<{ list: ApiKeyView[] }>(url(), "user/listApiKeys", {}, bearer(admin.accessToken));
+      assert.equal(
+        listed.list.find((x) => x.apiKeyId === k.apiKeyId)?.previousCredentialExpiresAt,
+        res.previousCredentialExpiresAt,
+      );
+
+      // In the grace period: the old and the new secret, every scheme.
+      const oldGrant = await secretGrant(k.apiKeyId, k.clientSecret);
+      assert.equal(typeof oldGrant, "object", `old secret grant during grace: ${oldGrant}`);
+      const newSession = await tokenFor(url(), k.apiKeyId, generated);
+      assert.equal(await requestCode(basic(k.apiKeyId, k.clientSecret)), 0);
+      assert.equal(await requestCode(basic(k.apiKeyId, generated)), 0);
+      assert.equal(await signedCode(k.apiKeyId, { secret: k.clientSecret }), 0);
+      assert.equal(await signedCode(k.apiKeyId, { secret: generated }), 0);
+      assert.equal(typeof (await signatureGrant(k.apiKeyId, { secret: k.clientSecret })), "object");
+      assert.equal(typeof (await signatureGrant(k.apiKeyId, { secret: generated })), "object");
+      assert.ok(Date.now() < res.previousCredentialExpiresAt, "the in-grace checks ran inside the grace period");
+
+      // After it: the old secret is a wrong credential, and its sessions end.
+      await until(
+        "the old secret is refused",
+        async () => (await requestCode(basic(k.apiKeyId, k.clientSecret))) === 14,
+      );
+      assert.ok(Date.now() >= res.previousCredentialExpiresAt - 1000, "not refused before the grace period ends");
+      assert.equal(await secretGrant(k.apiKeyId, k.clientSecret), 12);
+      assert.equal(await signatureGrant(k.apiKeyId, { secret: k.clientSecret }), 12);
+      assert.equal(await signedCode(k.apiKeyId, { secret: k.clientSecret }), 14);
+      for (const t of [oldSession, oldGrant as TokenResult]) {
+        await until("a session of the old secret is revoked", async () => (await tokenCode(t)) === 75);
+        assert.equal(
+          (await errCode(url(), "auth/token", { grantType: "refresh_token", refreshToken: t.refreshToken })).code,
+          75,
+        );
+      }
+      assert.equal(await tokenCode(newSession), 0, "a session of the new secret is untouched");
+      assert.equal(await requestCode(basic(k.apiKeyId, generated)), 0);
+      assert.equal((await view(k.apiKeyId)).previousCredentialExpiresAt, undefined);
+      await ok(url(), "user/deleteApiKey", { apiKeyId: k.apiKeyId }, bearer(admin.accessToken));
+    });
+
+    it("a given secret replaces the key's secret and is never echoed", async () => {
+      const k = await addSecretKey(["user:read"]);
+      const given = newSecret();
+      const res = await rotate({ apiKeyId: k.apiKeyId, clientSecret: given });
+      assert.deepEqual(Object.keys(res).sort(), ["apiKeyId", "previousCredentialExpiresAt"]);
+      assert.ok(Math.abs(res.previousCredentialExpiresAt - (Date.now() + 86_400_000)) < 60_000, "24 h by default");
+      assert.equal(await requestCode(basic(k.apiKeyId, given)), 0);
+      assert.equal(await requestCode(basic(k.apiKeyId, k.clientSecret)), 0, "the old one works for 24 h");
+      const shown = JSON.stringify(await view(k.apiKeyId));
+      assert.ok(!shown.includes(given) && !shown.includes(k.clientSecret));
+      await ok(url(), "user/deleteApiKey", { apiKeyId: k.apiKeyId }, bearer(admin.accessToken));
+    });
+
+    it("an Ed25519 key gets a new public key: both keys sign requests and client_signature grants until the grace period ends", async () => {
+      const oldPair = ed25519Pair();
+      const { apiKeyId } = await ok<{ apiKeyId: string }>(
+        url(),
+        "user/addApiKey",
+        { type: "pubKey", name: "ed", clientPubKey: oldPair.publicKeyPem, maxScope: ["user:read"] },
+        bearer(admin.accessToken),
+      );
+      const oldSession = await signatureGrant(apiKeyId, { privateKeyPem: oldPair.privateKeyPem });
+      assert.equal(typeof oldSession, "object");
+      const newPair = ed25519Pair();
+      const wrongType = await errCode(
+        url(),
+        "user/rotateApiKey",
+        { apiKeyId, clientSecret: newSecret() },
+        bearer(admin.accessToken),
+      );
+      assert.equal(wrongType.code, -32602);
+      const missing = await errCode(url(), "user/rotateApiKey", { apiKeyId }, bearer(admin.accessToken));
+      assert.equal(missing.code, -32602);
+      const res = await rotate({ apiKeyId, clientPubKey: newPair.publicKeyPem, gracePeriod: GRACE });
+      assert.equal(res.clientSecret, undefined);
+      assert.equal(
+        (await view(apiKeyId)).clientPublicKey?.replace(/\s/g, ""),
+        newPair.publicKeyPem.replace(/\s/g, ""),
+        "clientPublicKey is the newest key",
+      );
+      assert.equal(await signedCode(apiKeyId, { privateKeyPem: oldPair.privateKeyPem }), 0);
+      assert.equal(await signedCode(apiKeyId, { privateKeyPem: newPair.privateKeyPem }), 0);
+      assert.equal(typeof (await signatureGrant(apiKeyId, { privateKeyPem: oldPair.privateKeyPem })), "object");
+      const newSession = await signatureGrant(apiKeyId, { privateKeyPem: newPair.privateKeyPem });
+      assert.equal(typeof newSession, "object");
+      assert.ok(Date.now() < res.previousCredentialExpiresAt, "the in-grace checks ran inside the grace period");
+
+      await until(
+        "the old key's signatures are refused",
+        async () => (await signedCode(apiKeyId, { privateKeyPem: oldPair.privateKeyPem })) === 14,
+      );
+      assert.equal(await signatureGrant(apiKeyId, { privateKeyPem: oldPair.privateKeyPem }), 12);
+      assert.equal(await signedCode(apiKeyId, { privateKeyPem: newPair.privateKeyPem }), 0);
+      await until("the old key's session is revoked", async () => (await tokenCode(oldSession as TokenResult)) === 75);
+      assert.equal(await tokenCode(newSession as TokenResult), 0);
+      await ok(url(), "user/deleteApiKey", { apiKeyId }, bearer(admin.accessToken));
+    });
+
+    it("a grace period of 0 refuses the old secret at once and ends its sessions", async () => {
+      const k = await addSecretKey(["user:read"]);
+      const oldSession = await tokenFor(url(), k.apiKeyId, k.clientSecret);
+      const given = newSecret();
+      const res = await rotate({ apiKeyId: k.apiKeyId, clientSecret: given, gracePeriod: 0 });
+      assert.ok(res.previousCredentialExpiresAt <= Date.now());
+      assert.equal(await requestCode(basic(k.apiKeyId, k.clientSecret)), 14);
+      assert.equal(await secretGrant(k.apiKeyId, k.clientSecret), 12);
+      assert.equal((await view(k.apiKeyId)).previousCredentialExpiresAt, undefined);
+      await until("the old secret's session is revoked", async () => (await tokenCode(oldSession)) === 75);
+      const fresh = await tokenFor(url(), k.apiKeyId, given);
+      assert.equal(await tokenCode(fresh), 0);
+      await ok(url(), "user/deleteApiKey", { apiKeyId: k.apiKeyId }, bearer(admin.accessToken));
+    });
+
+    it("rotating again drops the older previous credential at once; the one it replaces keeps its grace", async () => {
+      const k = await addSecretKey(["user:read"]);
+      const original = await tokenFor(url(), k.apiKeyId, k.clientSecret);
+      const second = newSecret();
+      await rotate({ apiKeyId: k.apiKeyId, clientSecret: second, gracePeriod: 600_000 });
+      const secondSession = await tokenFor(url(), k.apiKeyId, second);
+      const third = newSecret();
+      await rotate({ apiKeyId: k.apiKeyId, clientSecret: third, gracePeriod: 600_000 });
+      assert.equal(await requestCode(basic(k.apiKeyId, k.clientSecret)), 14);
+      assert.equal(await secretGrant(k.apiKeyId, k.clientSecret), 12);
+      assert.equal(await requestCode(basic(k.apiKeyId, second)), 0);
+      assert.equal(await requestCode(basic(k.apiKeyId, third)), 0);
+      await until("the original secret's session is revoked", async () => (await tokenCode(original)) === 75);
+      assert.equal(await tokenCode(secondSession), 0);
+      await ok(url(), "user/deleteApiKey", { apiKeyId: k.apiKeyId }, bearer(admin.accessToken));
+    });
+
+    it("refuses an unknown key (71), a caller lacking the key's scopes (73) and bad params (-32602), changing nothing", async () => {
+      const target = await addSecretKey(["user:read", "pkiadmin:write"]);
+      const manager = await addSecretKey(["user:read_write"]);
+      const managerToken = await tokenFor(url(), manager.apiKeyId, manager.clientSecret);
+      const code = async (params: Record<string, unknown>, token = admin.accessToken) =>
+        (await errCode(url(), "user/rotateApiKey", params, bearer(token))).code;
+      assert.equal(await code({ apiKeyId: "0123456789abcdef01234567" }), 71);
+      assert.equal(await code({ apiKeyId: target.apiKeyId }, managerToken.accessToken), 73);
+      const readOnly = await tokenFor(url(), target.apiKeyId, target.clientSecret, ["user:read"]);
+      assert.equal(await code({ apiKeyId: target.apiKeyId }, readOnly.accessToken), 73, "user:write is needed");
+      for (const bad of [
+        { apiKeyId: target.apiKeyId, clientPubKey: ed25519Pair().publicKeyPem },
+        { apiKeyId: target.apiKeyId, clientSecret: "short" },
+        { apiKeyId: target.apiKeyId, gracePeriod: -1 },
+        { apiKeyId: target.apiKeyId, gracePeriod: 2_592_000_001 },
+        { apiKeyId: target.apiKeyId, gracePeriod: "1000" },
+        { apiKeyId: target.apiKeyId, extra: 1 },
+        {},
+      ]) {
+        assert.equal(await code(bad), -32602, JSON.stringify(bad));
+      }
+      assert.equal(await requestCode(basic(target.apiKeyId, target.clientSecret)), 0);
+      assert.equal((await view(target.apiKeyId)).previousCredentialExpiresAt, undefined, "nothing was rotated");
+      for (const id of [target.apiKeyId, manager.apiKeyId])
+        await ok(url(), "user/deleteApiKey", { apiKeyId: id }, bearer(admin.accessToken));
     });
   });
 

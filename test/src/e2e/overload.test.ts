@@ -144,6 +144,7 @@ describe("work whose caller gave up stops", () => {
       maxScope: ["pki:read"],
       type: apikeyV1.ApiKeyType.API_KEY_TYPE_SECRET,
       createDate: Date.now(),
+      credentialGeneration: 0,
     };
     // An apikey service that answers the secret check only when the test lets it.
     const slowApikey: ServiceRegistration = {
@@ -155,7 +156,7 @@ describe("work whose caller gave up stops", () => {
           verifySecret: async () => {
             checked.open();
             await held.wait();
-            return { apiKey: key };
+            return { apiKey: key, credentialGeneration: 0 };
           },
           getApiKey: async () => ({ apiKey: key }),
           verifySignature: async () => {
@@ -169,6 +170,9 @@ describe("work whose caller gave up stops", () => {
           },
           listApiKeys: async () => ({ apiKeys: [key] }),
           updateApiKey: async () => {
+            throw new AppError("rpc.internal");
+          },
+          rotateApiKey: async () => {
             throw new AppError("rpc.internal");
           },
           deleteApiKey: async () => {

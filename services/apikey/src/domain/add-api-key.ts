@@ -13,7 +13,7 @@ import type { ApiKeyDeps } from "./ports";
 import { checkLength, checkListLength } from "./validation";
 
 /** A PEM is a few hundred characters; this only bounds the parsing work. */
-const PUBLIC_KEY_MAX_LENGTH = 4096;
+export const PUBLIC_KEY_MAX_LENGTH = 4096;
 
 export interface AddApiKeyInput {
   name: string;

@@ -27,6 +27,29 @@ export interface ApiKeyRecord {
   /** Normalised SPKI PEM of the Ed25519 public key; public-key keys only. */
   readonly clientPublicKey?: string;
   readonly createDate: number;
+  /**
+   * Counts the key's rotations: the generation of its newest credential
+   * (absent on keys never rotated, which read as 0). Sessions remember the
+   * generation of the credential that opened them.
+   */
+  readonly credentialGeneration?: number;
+  /**
+   * The credential a rotation replaced (generation - 1), sealed like the
+   * newest one; it works until `previousCredentialExpiresAt` (exclusive).
+   */
+  readonly previousSealedSecret?: string;
+  readonly previousClientPublicKey?: string;
+  readonly previousCredentialExpiresAt?: number;
+}
+
+/** The generation of a key's newest credential. */
+export function credentialGenerationOf(r: ApiKeyRecord): number {
+  return r.credentialGeneration ?? 0;
+}
+
+/** Whether the key's previous credential still works at `now`. */
+export function previousCredentialWorks(r: ApiKeyRecord, now: number): boolean {
+  return r.previousCredentialExpiresAt !== undefined && now < r.previousCredentialExpiresAt;
 }
 
 /** What callers may see of a key: never the secret, sealed or not. */
@@ -38,9 +61,14 @@ export interface ApiKeyView {
   readonly type: ApiKeyType;
   readonly clientPublicKey?: string;
   readonly createDate: number;
+  /** The generation of the newest credential, once the key has been rotated. */
+  readonly credentialGeneration?: number;
+  /** Present while the previous credential still works. */
+  readonly previousCredentialExpiresAt?: number;
 }
 
-export function toView(r: ApiKeyRecord): ApiKeyView {
+/** The view at `now`: a previous credential's expiry shows only while it still works. */
+export function toView(r: ApiKeyRecord, now: number): ApiKeyView {
   return {
     apiKeyId: r.id,
     name: r.name,
@@ -49,6 +77,8 @@ export function toView(r: ApiKeyRecord): ApiKeyView {
     type: r.type,
     ...(r.clientPublicKey === undefined ? {} : { clientPublicKey: r.clientPublicKey }),
     createDate: r.createDate,
+    ...(r.credentialGeneration === undefined ? {} : { credentialGeneration: r.credentialGeneration }),
+    ...(previousCredentialWorks(r, now) ? { previousCredentialExpiresAt: r.previousCredentialExpiresAt } : {}),
   };
 }
 

@@ -10,5 +10,5 @@ export async function findApiKey(deps: Pick<ApiKeyDeps, "store">, apiKeyId: stri
 }
 
 export async function getApiKey(deps: ApiKeyDeps, apiKeyId: string): Promise<ApiKeyView> {
-  return toView(await findApiKey(deps, apiKeyId));
+  return toView(await findApiKey(deps, apiKeyId), deps.clock.now());
 }

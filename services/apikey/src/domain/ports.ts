@@ -15,6 +15,22 @@ export interface ApiKeyGuard {
 }
 
 /**
+ * A key's new credential. The newest credential becomes the previous one and
+ * an older previous one is dropped; the caller passes both as it read them,
+ * and the write is conditional on the generation it read, so of concurrent
+ * rotations one wins and the others miss.
+ */
+export interface CredentialRotation {
+  /** The key's credentialGeneration as read; the new credential gets the next one. */
+  fromGeneration: number;
+  sealedSecret?: string | undefined;
+  clientPublicKey?: string | undefined;
+  previousSealedSecret?: string | undefined;
+  previousClientPublicKey?: string | undefined;
+  previousCredentialExpiresAt: number;
+}
+
+/**
  * Where keys live. Adapters make the limits race-safe on their own: callers
  * never count first and write after.
  */
@@ -38,6 +54,16 @@ export interface ApiKeyStore {
     patch: ApiKeyPatch,
     guard?: ApiKeyGuard,
   ): Promise<{ before: ApiKeyRecord; after: ApiKeyRecord } | undefined>;
+  /**
+   * Replaces the key's credentials in one atomic step; undefined when there is
+   * no such key, its generation is no longer `rotation.fromGeneration`, or
+   * `guard` no longer holds.
+   */
+  rotateCredential(
+    id: string,
+    rotation: CredentialRotation,
+    guard: ApiKeyGuard,
+  ): Promise<{ before: ApiKeyRecord; after: ApiKeyRecord } | undefined>;
   /** Removes the key in one atomic step; false when there was none, or `guard` no longer holds. */
   delete(id: string, guard?: ApiKeyGuard): Promise<boolean>;
   ping(): Promise<boolean>;
@@ -60,6 +86,8 @@ export interface ApiKeyEvents {
   created(key: ApiKeyRecord, at: number): Promise<void>;
   updated(before: ApiKeyRecord, after: ApiKeyRecord, at: number): Promise<void>;
   deleted(apiKeyId: string, at: number): Promise<void>;
+  /** The key got a new credential; `after` carries its generation and the previous one's expiry. */
+  rotated(after: ApiKeyRecord, at: number): Promise<void>;
 }
 
 export interface Clock {

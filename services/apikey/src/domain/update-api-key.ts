@@ -28,11 +28,14 @@ export async function updateApiKey(deps: ApiKeyDeps, input: UpdateApiKeyInput): 
     patch.maxScope = scopes;
   }
   if (Object.keys(patch).length === 0) {
-    return toView(await manageApiKey(deps, input.apiKeyId, input.callerScope, async (current) => current));
+    return toView(
+      await manageApiKey(deps, input.apiKeyId, input.callerScope, async (current) => current),
+      deps.clock.now(),
+    );
   }
   const changed = await manageApiKey(deps, input.apiKeyId, input.callerScope, (_current, guard) =>
     deps.store.update(input.apiKeyId, patch, guard),
   );
   await deps.events.updated(changed.before, changed.after, deps.clock.now());
-  return toView(changed.after);
+  return toView(changed.after, deps.clock.now());
 }

@@ -1,5 +1,5 @@
 import { AppError, constantTimeEqual } from "@pkiserver/kit/core";
-import { type ApiKeyView, SECRET_MAX_LENGTH, toView } from "./api-key";
+import { type ApiKeyView, credentialGenerationOf, previousCredentialWorks, SECRET_MAX_LENGTH, toView } from "./api-key";
 import { findApiKey } from "./get-api-key";
 import type { ApiKeyDeps } from "./ports";
 
@@ -8,15 +8,31 @@ export interface VerifySecretInput {
   secret: string;
 }
 
-/** Client credentials: only enabled secret-type keys, secret compared in constant time. */
-export async function verifySecret(deps: ApiKeyDeps, input: VerifySecretInput): Promise<ApiKeyView> {
+/** A verified key, with the generation of the credential that matched. */
+export type VerifiedKey = ApiKeyView & { readonly matchedGeneration: number };
+
+/**
+ * Client credentials: only enabled secret-type keys, secret compared in
+ * constant time with the newest secret and, during a rotation's grace
+ * period, with the previous one.
+ */
+export async function verifySecret(deps: ApiKeyDeps, input: VerifySecretInput): Promise<VerifiedKey> {
   const key = await findApiKey(deps, input.apiKeyId);
   if (key.type !== "secret" || key.sealedSecret === undefined || !key.enabled) {
     throw new AppError("auth.invalid_credentials");
   }
-  const stored = deps.secrets.open(key.sealedSecret, key.id);
-  if (input.secret.length > SECRET_MAX_LENGTH || !constantTimeEqual(input.secret, stored)) {
-    throw new AppError("auth.invalid_credentials");
+  const now = deps.clock.now();
+  if (input.secret.length > SECRET_MAX_LENGTH) throw new AppError("auth.invalid_credentials");
+  const generation = credentialGenerationOf(key);
+  if (constantTimeEqual(input.secret, deps.secrets.open(key.sealedSecret, key.id))) {
+    return { ...toView(key, now), matchedGeneration: generation };
   }
-  return toView(key);
+  if (
+    key.previousSealedSecret !== undefined &&
+    previousCredentialWorks(key, now) &&
+    constantTimeEqual(input.secret, deps.secrets.open(key.previousSealedSecret, key.id))
+  ) {
+    return { ...toView(key, now), matchedGeneration: generation - 1 };
+  }
+  throw new AppError("auth.invalid_credentials");
 }

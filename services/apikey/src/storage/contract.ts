@@ -195,6 +195,122 @@ export function apiKeyStoreContract(name: string, makeStores: () => Promise<Cont
       assert.equal(await s.keys.delete(k.id, { maxScope: ["user:read", "pkiadmin:write"] }), false);
     });
 
+    it("rotates a secret key's credential: the newest becomes the previous, with its expiry and the next generation", async () => {
+      const k = record({ sealedSecret: "sealed-0" });
+      await s.keys.insertFirst(k);
+      const first = await s.keys.rotateCredential(
+        k.id,
+        {
+          fromGeneration: 0,
+          sealedSecret: "sealed-1",
+          previousSealedSecret: "sealed-0",
+          previousCredentialExpiresAt: 1_000,
+        },
+        { maxScope: k.maxScope },
+      );
+      const afterFirst = {
+        ...k,
+        sealedSecret: "sealed-1",
+        previousSealedSecret: "sealed-0",
+        previousCredentialExpiresAt: 1_000,
+        credentialGeneration: 1,
+      };
+      assert.deepEqual(first, { before: k, after: afterFirst });
+      assert.deepEqual(await other.keys.get(k.id), afterFirst);
+      // A second rotation drops the older previous credential.
+      const second = await other.keys.rotateCredential(
+        k.id,
+        {
+          fromGeneration: 1,
+          sealedSecret: "sealed-2",
+          previousSealedSecret: "sealed-1",
+          previousCredentialExpiresAt: 2_000,
+        },
+        { maxScope: k.maxScope },
+      );
+      const afterSecond = {
+        ...afterFirst,
+        sealedSecret: "sealed-2",
+        previousSealedSecret: "sealed-1",
+        previousCredentialExpiresAt: 2_000,
+        credentialGeneration: 2,
+      };
+      assert.deepEqual(second?.after, afterSecond);
+      assert.deepEqual(await s.keys.get(k.id), afterSecond);
+      assert.deepEqual(await s.keys.list(), [afterSecond]);
+    });
+
+    it("rotates a public-key key's credential and keeps the fields a rotation does not write", async () => {
+      const k = record({ type: "pubKey", clientPublicKey: "PEM-0", name: "signer" });
+      delete (k as { sealedSecret?: string }).sealedSecret;
+      await s.keys.insertFirst(k);
+      const r = await s.keys.rotateCredential(
+        k.id,
+        {
+          fromGeneration: 0,
+          clientPublicKey: "PEM-1",
+          previousClientPublicKey: "PEM-0",
+          previousCredentialExpiresAt: 5,
+        },
+        { maxScope: k.maxScope },
+      );
+      const expected = {
+        ...k,
+        clientPublicKey: "PEM-1",
+        previousClientPublicKey: "PEM-0",
+        previousCredentialExpiresAt: 5,
+        credentialGeneration: 1,
+      };
+      assert.deepEqual(r?.after, expected);
+      assert.deepEqual(await s.keys.get(k.id), expected);
+    });
+
+    it("lets exactly one of concurrent rotations from one generation through, across replicas", async () => {
+      const k = record();
+      await s.keys.insertFirst(k);
+      const results = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          (i % 2 === 0 ? s : other).keys.rotateCredential(
+            k.id,
+            {
+              fromGeneration: 0,
+              sealedSecret: `sealed-${i}`,
+              previousSealedSecret: k.sealedSecret,
+              previousCredentialExpiresAt: 10,
+            },
+            { maxScope: k.maxScope },
+          ),
+        ),
+      );
+      const winners = results.filter((r) => r !== undefined);
+      assert.equal(winners.length, 1);
+      assert.deepEqual(await s.keys.get(k.id), winners[0]?.after);
+      assert.equal((await s.keys.get(k.id))?.credentialGeneration, 1);
+    });
+
+    it("rotates only while the key's maxScope is the guarded one, and reports an unknown key", async () => {
+      const k = record({ maxScope: ["user:read"] });
+      await s.keys.insertFirst(k);
+      await other.keys.update(k.id, { maxScope: ["user:read", "pkiadmin:write"] });
+      const rotation = {
+        fromGeneration: 0,
+        sealedSecret: "new",
+        previousSealedSecret: "old",
+        previousCredentialExpiresAt: 1,
+      };
+      assert.equal(await s.keys.rotateCredential(k.id, rotation, { maxScope: ["user:read"] }), undefined);
+      assert.equal((await s.keys.get(k.id))?.sealedSecret, k.sealedSecret);
+      assert.equal(await s.keys.rotateCredential(newApiKeyId(), rotation, { maxScope: [] }), undefined);
+      assert.equal(
+        await s.keys.rotateCredential(
+          k.id,
+          { ...rotation, fromGeneration: 1 },
+          { maxScope: ["user:read", "pkiadmin:write"] },
+        ),
+        undefined,
+      );
+    });
+
     it("deletes a key once and reports an unknown one", async () => {
       const k = record();
       await s.keys.insertFirst(k);

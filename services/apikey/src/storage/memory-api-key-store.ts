@@ -1,6 +1,6 @@
 import { AppError } from "@pkiserver/kit";
-import type { ApiKeyRecord } from "../domain/api-key";
-import type { ApiKeyGuard, ApiKeyPatch, ApiKeyStore } from "../domain/ports";
+import { type ApiKeyRecord, credentialGenerationOf } from "../domain/api-key";
+import type { ApiKeyGuard, ApiKeyPatch, ApiKeyStore, CredentialRotation } from "../domain/ports";
 
 /**
  * Keys in a map. Every method checks and writes without awaiting in between,
@@ -46,6 +46,38 @@ export class MemoryApiKeyStore implements ApiKeyStore {
     return { before: copy(before), after: copy(after) };
   }
 
+  async rotateCredential(
+    id: string,
+    rotation: CredentialRotation,
+    guard: ApiKeyGuard,
+  ): Promise<{ before: ApiKeyRecord; after: ApiKeyRecord } | undefined> {
+    const before = this.keys.get(id);
+    if (!before || !holds(before, guard) || credentialGenerationOf(before) !== rotation.fromGeneration) {
+      return undefined;
+    }
+    const {
+      sealedSecret: _s,
+      clientPublicKey: _p,
+      previousSealedSecret: _ps,
+      previousClientPublicKey: _pp,
+      previousCredentialExpiresAt: _pe,
+      ...rest
+    } = before;
+    const after: ApiKeyRecord = {
+      ...rest,
+      ...definedOnly({
+        sealedSecret: rotation.sealedSecret,
+        clientPublicKey: rotation.clientPublicKey,
+        previousSealedSecret: rotation.previousSealedSecret,
+        previousClientPublicKey: rotation.previousClientPublicKey,
+      }),
+      previousCredentialExpiresAt: rotation.previousCredentialExpiresAt,
+      credentialGeneration: rotation.fromGeneration + 1,
+    };
+    this.keys.set(id, after);
+    return { before: copy(before), after: copy(after) };
+  }
+
   async delete(id: string, guard?: ApiKeyGuard): Promise<boolean> {
     const current = this.keys.get(id);
     if (!current || !holds(current, guard)) return false;
@@ -62,6 +94,10 @@ function holds(r: ApiKeyRecord, guard: ApiKeyGuard | undefined): boolean {
     guard === undefined ||
     (r.maxScope.length === guard.maxScope.length && r.maxScope.every((s, i) => s === guard.maxScope[i]))
   );
+}
+
+function definedOnly<T extends Record<string, string | undefined>>(o: T): Partial<Record<keyof T, string>> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<Record<keyof T, string>>;
 }
 
 function copy(r: ApiKeyRecord): ApiKeyRecord {

@@ -1,7 +1,7 @@
 import { AppError, isDuplicateKeyError } from "@pkiserver/kit";
 import type { Collection, Db, Filter } from "mongodb";
 import type { ApiKeyRecord, ApiKeyType } from "../domain/api-key";
-import type { ApiKeyGuard, ApiKeyPatch, ApiKeyStore } from "../domain/ports";
+import type { ApiKeyGuard, ApiKeyPatch, ApiKeyStore, CredentialRotation } from "../domain/ports";
 
 export const API_KEYS_COLLECTION = "api_keys";
 
@@ -22,7 +22,20 @@ interface ApiKeyDoc {
   sealedSecret?: string;
   clientPublicKey?: string;
   createDate: number;
+  /** Absent on keys never rotated. */
+  credentialGeneration?: number;
+  previousSealedSecret?: string;
+  previousClientPublicKey?: string;
+  previousCredentialExpiresAt?: number;
 }
+
+/** The credential fields a rotation rewrites: each is set or removed. */
+const CREDENTIAL_FIELDS = [
+  "sealedSecret",
+  "clientPublicKey",
+  "previousSealedSecret",
+  "previousClientPublicKey",
+] as const;
 
 /** Creates the indexes; safe to run on every start and from several replicas. */
 export async function ensureApiKeyIndexes(db: Db): Promise<void> {
@@ -94,6 +107,37 @@ export class MongoApiKeyStore implements ApiKeyStore {
     return { before, after: fromDoc({ ...doc, ...set }) };
   }
 
+  async rotateCredential(
+    id: string,
+    rotation: CredentialRotation,
+    guard: ApiKeyGuard,
+  ): Promise<{ before: ApiKeyRecord; after: ApiKeyRecord } | undefined> {
+    const set: Partial<ApiKeyDoc> = {
+      credentialGeneration: rotation.fromGeneration + 1,
+      previousCredentialExpiresAt: rotation.previousCredentialExpiresAt,
+    };
+    const unset: Partial<Record<(typeof CREDENTIAL_FIELDS)[number], "">> = {};
+    for (const field of CREDENTIAL_FIELDS) {
+      const value = rotation[field];
+      if (value === undefined) unset[field] = "";
+      else set[field] = value;
+    }
+    // Keys never rotated have no generation field: generation 0 matches its absence.
+    const generation =
+      rotation.fromGeneration === 0
+        ? { credentialGeneration: { $in: [0, null] } }
+        : { credentialGeneration: rotation.fromGeneration };
+    const doc = await this.keys.findOneAndUpdate(
+      { ...filter(id, guard), ...generation } as Filter<ApiKeyDoc>,
+      Object.keys(unset).length === 0 ? { $set: set } : { $set: set, $unset: unset },
+      { returnDocument: "before" },
+    );
+    if (!doc) return undefined;
+    const afterDoc: ApiKeyDoc = { ...doc, ...set };
+    for (const field of Object.keys(unset) as (keyof typeof unset)[]) delete afterDoc[field];
+    return { before: fromDoc(doc), after: fromDoc(afterDoc) };
+  }
+
   async delete(id: string, guard?: ApiKeyGuard): Promise<boolean> {
     const res = await this.keys.deleteOne(filter(id, guard));
     return res.deletedCount === 1;
@@ -129,6 +173,12 @@ function toDoc(r: ApiKeyRecord, slot: number): ApiKeyDoc {
     ...(r.sealedSecret === undefined ? {} : { sealedSecret: r.sealedSecret }),
     ...(r.clientPublicKey === undefined ? {} : { clientPublicKey: r.clientPublicKey }),
     createDate: r.createDate,
+    ...(r.credentialGeneration === undefined ? {} : { credentialGeneration: r.credentialGeneration }),
+    ...(r.previousSealedSecret === undefined ? {} : { previousSealedSecret: r.previousSealedSecret }),
+    ...(r.previousClientPublicKey === undefined ? {} : { previousClientPublicKey: r.previousClientPublicKey }),
+    ...(r.previousCredentialExpiresAt === undefined
+      ? {}
+      : { previousCredentialExpiresAt: r.previousCredentialExpiresAt }),
   };
 }
 
@@ -143,5 +193,9 @@ function fromDoc(d: ApiKeyDoc): ApiKeyRecord {
     ...(d.sealedSecret === undefined || d.sealedSecret === null ? {} : { sealedSecret: d.sealedSecret }),
     ...(d.clientPublicKey === undefined || d.clientPublicKey === null ? {} : { clientPublicKey: d.clientPublicKey }),
     createDate: d.createDate,
+    ...(d.credentialGeneration == null ? {} : { credentialGeneration: d.credentialGeneration }),
+    ...(d.previousSealedSecret == null ? {} : { previousSealedSecret: d.previousSealedSecret }),
+    ...(d.previousClientPublicKey == null ? {} : { previousClientPublicKey: d.previousClientPublicKey }),
+    ...(d.previousCredentialExpiresAt == null ? {} : { previousCredentialExpiresAt: d.previousCredentialExpiresAt }),
   };
 }

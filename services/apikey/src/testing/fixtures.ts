@@ -7,7 +7,8 @@ import { MemoryNonceStore } from "../storage/memory-nonce-store";
 export type RecordedEvent =
   | { type: "created"; key: ApiKeyRecord; at: number }
   | { type: "updated"; before: ApiKeyRecord; after: ApiKeyRecord; at: number }
-  | { type: "deleted"; apiKeyId: string; at: number };
+  | { type: "deleted"; apiKeyId: string; at: number }
+  | { type: "rotated"; after: ApiKeyRecord; at: number };
 
 export class RecordingEvents implements ApiKeyEvents {
   readonly events: RecordedEvent[] = [];
@@ -19,6 +20,9 @@ export class RecordingEvents implements ApiKeyEvents {
   }
   async deleted(apiKeyId: string, at: number) {
     this.events.push({ type: "deleted", apiKeyId, at });
+  }
+  async rotated(after: ApiKeyRecord, at: number) {
+    this.events.push({ type: "rotated", after, at });
   }
 }
 

@@ -1,6 +1,7 @@
 import { scopesWithin } from "@pkiserver/kit/core";
 import type { AuthDeps } from "./deps";
-import { RevokeReason, type Session } from "./model";
+import { credentialGenerationOf, RevokeReason, type Session } from "./model";
+import { revokeSession } from "./sessions";
 
 /**
  * How far past an event's timestamp a session still counts as opened before
@@ -46,4 +47,47 @@ export function onApiKeyUpdated(
     createdUpTo,
     (s) => !scopesWithin(s.scope, e.maxScope),
   );
+}
+
+/**
+ * A rotation (API.md section 10). Sessions opened with a credential older
+ * than the one just replaced end at once; those opened with the replaced one
+ * are given its expiry, stored on each session, and end when it passes (at
+ * once for a grace period of 0): the sweep of any replica, or the next
+ * refresh or fork, ends them, also after a restart. Sessions opened with the
+ * new credential are untouched. Handling the event again, or an older one,
+ * changes nothing further.
+ */
+export async function onApiKeyRotated(
+  deps: AuthDeps,
+  e: { apiKeyId: string; credentialGeneration: number; previousCredentialExpiresAt: number },
+): Promise<Session[]> {
+  const previous = e.credentialGeneration - 1;
+  const dropped = await revokeMany(
+    deps,
+    e.apiKeyId,
+    RevokeReason.keyRotated,
+    Number.POSITIVE_INFINITY,
+    (s) => credentialGenerationOf(s) < previous,
+  );
+  await deps.sessions.limitCredential(e.apiKeyId, previous, e.previousCredentialExpiresAt, deps.clock.now());
+  return [...dropped, ...(await endExpiredCredentials(deps))];
+}
+
+const SWEEP_BATCH = 256;
+
+/** How often auth looks for sessions whose credential's grace period ended. */
+export const CREDENTIAL_SWEEP_INTERVAL_MS = 500;
+
+/** Revokes every live session whose key credential stopped working; returns those this call revoked. */
+export async function endExpiredCredentials(deps: AuthDeps): Promise<Session[]> {
+  const out: Session[] = [];
+  for (;;) {
+    const batch = await deps.sessions.listCredentialExpired(deps.clock.now(), SWEEP_BATCH);
+    for (const s of batch) {
+      const revoked = await revokeSession(deps, s.id, RevokeReason.keyRotated);
+      if (revoked) out.push(revoked);
+    }
+    if (batch.length < SWEEP_BATCH) return out;
+  }
 }

@@ -31,6 +31,9 @@ export async function forkToken(
     scope: session.scope,
     ipAddr: session.ipAddr,
     accessLifetime: session.accessLifetime,
+    // A fork lives no longer than the credential its source was opened with.
+    credentialGeneration: session.credentialGeneration,
+    credentialExpiresAt: session.credentialExpiresAt,
   });
   // Reuse detected while the fork was being opened may have looked for the
   // family's sessions before this one was stored; the family's mark, written
@@ -39,6 +42,10 @@ export async function forkToken(
     await revokeSession(deps, pair.sessionId, RevokeReason.reuse);
     throw new AppError("auth.token_expired");
   }
-  if ((await revokeIfKeyChanged(deps, pair)) !== undefined) throw new AppError("auth.token_expired");
+  const credential = {
+    credentialGeneration: session.credentialGeneration,
+    credentialExpiresAt: session.credentialExpiresAt,
+  };
+  if ((await revokeIfKeyChanged(deps, pair, credential)) !== undefined) throw new AppError("auth.token_expired");
   return pair;
 }

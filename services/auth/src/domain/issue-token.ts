@@ -8,7 +8,7 @@ import {
 } from "@pkiserver/kit/core";
 import type { AuthDeps } from "./deps";
 import { normaliseIp } from "./ip";
-import { type ApiKeyInfo, RevokeReason, type TokenPair } from "./model";
+import { RevokeReason, type TokenPair, type VerifiedApiKey } from "./model";
 import { openSession, revokeIfKeyChanged } from "./sessions";
 import { checkLength, checkNonce } from "./validate";
 
@@ -62,7 +62,7 @@ export async function issueTokenForClient(deps: AuthDeps, grant: ClientGrant): P
   }
   // Parsed before the credential is checked, so a malformed request spends no nonce.
   const req = parseRequest(grant.scope, deps.settings.refreshTokenLifetimeMs);
-  const key: ApiKeyInfo =
+  const key: VerifiedApiKey =
     grant.type === "client_credentials"
       ? await deps.apikeys.verifySecret(grant.clientId, grant.clientSecret)
       : await deps.apikeys.verifySignature({
@@ -75,17 +75,27 @@ export async function issueTokenForClient(deps: AuthDeps, grant: ClientGrant): P
   if (!key.enabled) throw new AppError("auth.invalid_credentials");
   const scope = req.scopes.length === 0 ? normaliseScopes(key.maxScope) : req.scopes;
   if (!scopesWithin(scope, key.maxScope)) throw new AppError("auth.insufficient_scope");
+  // A session opened with a credential a rotation replaced ends when that credential stops working.
+  const credential = {
+    credentialGeneration: key.matchedGeneration,
+    ...(key.matchedGeneration < (key.credentialGeneration ?? 0)
+      ? { credentialExpiresAt: key.previousCredentialExpiresAt ?? deps.clock.now() }
+      : {}),
+  };
   const pair = await openSession(deps, {
     apiKeyId: key.apiKeyId,
     name: req.sessionName,
     scope,
     ipAddr: req.ipAddr,
     accessLifetime: req.expiresIn ?? deps.settings.accessTokenLifetimeMs,
+    ...credential,
   });
   // The key may have changed since its credential was checked: answer as if the change had come first.
-  const refused = await revokeIfKeyChanged(deps, pair);
+  const refused = await revokeIfKeyChanged(deps, pair, credential);
   if (refused === RevokeReason.apiKeyDeleted) throw new AppError("apikey.not_found");
-  if (refused === RevokeReason.apiKeyDisabled) throw new AppError("auth.invalid_credentials");
+  if (refused === RevokeReason.apiKeyDisabled || refused === RevokeReason.keyRotated) {
+    throw new AppError("auth.invalid_credentials");
+  }
   if (refused !== undefined) throw new AppError("auth.insufficient_scope");
   return pair;
 }

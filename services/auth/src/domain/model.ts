@@ -31,6 +31,20 @@ export interface Session {
   rotatedAt?: number | undefined;
   revokedAt?: number | undefined;
   revokeReason?: string | undefined;
+  /**
+   * Generation of the API-key credential that opened the session (forks
+   * inherit it); absent reads as 0, the credential of a key never rotated.
+   */
+  credentialGeneration?: number | undefined;
+  /**
+   * When that credential stops working because the key was rotated: the
+   * session is revoked then. Absent while it is the key's newest credential.
+   */
+  credentialExpiresAt?: number | undefined;
+}
+
+export function credentialGenerationOf(s: Pick<Session, "credentialGeneration">): number {
+  return s.credentialGeneration ?? 0;
 }
 
 /** What auth needs to know about an API key. */
@@ -38,6 +52,15 @@ export interface ApiKeyInfo {
   apiKeyId: string;
   enabled: boolean;
   maxScope: string[];
+  /** Generation of the key's newest credential (absent: 0). */
+  credentialGeneration?: number | undefined;
+  /** While the previous credential (generation - 1) still works: when it stops. */
+  previousCredentialExpiresAt?: number | undefined;
+}
+
+/** A key whose credential was just checked, and which of its credentials matched. */
+export interface VerifiedApiKey extends ApiKeyInfo {
+  matchedGeneration: number;
 }
 
 /** A freshly issued token pair, as the transports return it. */
@@ -82,6 +105,8 @@ export const RevokeReason = {
   apiKeyDisabled: "api_key_disabled",
   scopeNarrowed: "api_key_scope_narrowed",
   requested: "revoked_by_request",
+  /** The credential that opened the session was rotated away and its grace period is over. */
+  keyRotated: "key_rotated",
 } as const;
 export type RevokeReason = (typeof RevokeReason)[keyof typeof RevokeReason];
 

@@ -1,5 +1,5 @@
 import type { PublicSigningKey } from "@pkiserver/contract";
-import type { ApiKeyInfo, Session } from "./model";
+import type { ApiKeyInfo, Session, VerifiedApiKey } from "./model";
 
 export interface Clock {
   now(): number;
@@ -64,6 +64,14 @@ export interface SessionStore {
     createdUpTo: number,
     select?: (s: Session) => boolean,
   ): Promise<Session[]>;
+  /**
+   * Sets `credentialExpiresAt` to `expiresAt` on the live sessions of the key
+   * opened with a credential of generation `upToGeneration` or older, unless
+   * they already expire earlier.
+   */
+  limitCredential(apiKeyId: string, upToGeneration: number, expiresAt: number, now: number): Promise<void>;
+  /** Up to `limit` live sessions whose credential stopped working at or before `now`. */
+  listCredentialExpired(now: number, limit: number): Promise<Session[]>;
   /** Live sessions of a key, newest first. */
   listLive(apiKeyId: string, now: number): Promise<Session[]>;
   /** Sessions revoked at or after `since`. */
@@ -110,14 +118,14 @@ export interface Sealer {
  * `auth.invalid_credentials`) pass through unchanged.
  */
 export interface ApiKeyVerifier {
-  verifySecret(apiKeyId: string, secret: string): Promise<ApiKeyInfo>;
+  verifySecret(apiKeyId: string, secret: string): Promise<VerifiedApiKey>;
   verifySignature(input: {
     apiKeyId: string;
     timestamp: number;
     nonce: string;
     payload: Uint8Array;
     signature: string;
-  }): Promise<ApiKeyInfo>;
+  }): Promise<VerifiedApiKey>;
   /** The key now, or undefined when it does not exist. */
   getApiKey(apiKeyId: string): Promise<ApiKeyInfo | undefined>;
 }

@@ -2,7 +2,7 @@ import { signAccessToken } from "@pkiserver/contract";
 import { AppError, constantTimeEqual, type Scope, scopesWithin } from "@pkiserver/kit/core";
 import type { AuthDeps } from "./deps";
 import { normaliseIp } from "./ip";
-import { isLive, RevokeReason, type Session, type TokenPair } from "./model";
+import { credentialGenerationOf, isLive, RevokeReason, type Session, type TokenPair } from "./model";
 import { newRefreshToken, newSessionId, parseRefreshToken } from "./refresh-token";
 
 export interface SessionSpec {
@@ -13,6 +13,10 @@ export interface SessionSpec {
   accessLifetime: number;
   /** The family a fork joins; a grant's session starts a family of its own. */
   familyId?: string | undefined;
+  /** Generation of the key credential the session was opened with (a fork: its source's). */
+  credentialGeneration?: number | undefined;
+  /** When that credential stops working, if it was already rotated away. */
+  credentialExpiresAt?: number | undefined;
 }
 
 /** Opens a session (closing what it replaces or pushes over the cap) and issues its first pair. */
@@ -36,6 +40,8 @@ export async function openSession(deps: AuthDeps, spec: SessionSpec): Promise<To
     expiresAt: now + deps.settings.refreshTokenLifetimeMs,
     generation: 0,
     refreshHash: refresh.hash,
+    ...(spec.credentialGeneration === undefined ? {} : { credentialGeneration: spec.credentialGeneration }),
+    ...(spec.credentialExpiresAt === undefined ? {} : { credentialExpiresAt: spec.credentialExpiresAt }),
   };
   const closed = await deps.sessions.open(session, deps.settings.maxSessionsPerKey, now);
   await deps.events.sessionOpened(session, now);
@@ -121,26 +127,42 @@ export async function presentedSession(
   return { session, hash: parsed.hash };
 }
 
-/** Why the key no longer allows a session of this scope; undefined when it does. */
-async function keyRefusal(
-  deps: AuthDeps,
-  apiKeyId: string,
-  scope: readonly string[],
-): Promise<RevokeReason | undefined> {
-  const key = await deps.apikeys.getApiKey(apiKeyId);
+/** What of a session the key is checked against. */
+type SessionCredential = Pick<Session, "apiKeyId" | "scope" | "credentialGeneration" | "credentialExpiresAt">;
+
+/**
+ * Why the key no longer allows the session; undefined when it does. A session
+ * opened with the credential a rotation replaced lives while that credential
+ * works: it is given the credential's expiry here when it does not have it
+ * yet (it was opened while the rotation's event was being handled).
+ */
+async function keyRefusal(deps: AuthDeps, session: SessionCredential): Promise<RevokeReason | undefined> {
+  const now = deps.clock.now();
+  if (session.credentialExpiresAt !== undefined && session.credentialExpiresAt <= now) return RevokeReason.keyRotated;
+  const key = await deps.apikeys.getApiKey(session.apiKeyId);
   if (!key) return RevokeReason.apiKeyDeleted;
   if (!key.enabled) return RevokeReason.apiKeyDisabled;
-  if (!scopesWithin(scope, key.maxScope)) return RevokeReason.scopeNarrowed;
+  if (!scopesWithin(session.scope, key.maxScope)) return RevokeReason.scopeNarrowed;
+  const opened = credentialGenerationOf(session);
+  const newest = key.credentialGeneration ?? 0;
+  if (opened < newest) {
+    const until = key.previousCredentialExpiresAt;
+    if (opened < newest - 1 || until === undefined || until <= now) return RevokeReason.keyRotated;
+    if (session.credentialExpiresAt === undefined || session.credentialExpiresAt > until) {
+      await deps.sessions.limitCredential(session.apiKeyId, opened, until, now);
+    }
+  }
   return undefined;
 }
 
 /**
- * Checks that the session's key still exists, is enabled and still covers the
- * session's scope; otherwise the session is revoked and the answer is `75`.
- * (The apikey events do the same asynchronously; this closes the gap.)
+ * Checks that the session's key still exists, is enabled, still covers the
+ * session's scope and still accepts the credential that opened it; otherwise
+ * the session is revoked and the answer is `75`. (The apikey events and the
+ * credential sweep do the same asynchronously; this closes the gap.)
  */
 export async function recheckApiKey(deps: AuthDeps, session: Session): Promise<void> {
-  const reason = await keyRefusal(deps, session.apiKeyId, session.scope);
+  const reason = await keyRefusal(deps, session);
   if (reason !== undefined) {
     await revokeSession(deps, session.id, reason);
     throw new AppError("auth.token_expired");
@@ -155,8 +177,12 @@ export async function recheckApiKey(deps: AuthDeps, session: Session): Promise<v
  * after a change. Read after the store write, the key either shows the change
  * or the change's event has yet to run and will find the session.
  */
-export async function revokeIfKeyChanged(deps: AuthDeps, pair: TokenPair): Promise<RevokeReason | undefined> {
-  const reason = await keyRefusal(deps, pair.apiKeyId, pair.scope);
+export async function revokeIfKeyChanged(
+  deps: AuthDeps,
+  pair: TokenPair,
+  credential: Pick<Session, "credentialGeneration" | "credentialExpiresAt"> = {},
+): Promise<RevokeReason | undefined> {
+  const reason = await keyRefusal(deps, { apiKeyId: pair.apiKeyId, scope: pair.scope, ...credential });
   if (reason !== undefined) await revokeSession(deps, pair.sessionId, reason);
   return reason;
 }

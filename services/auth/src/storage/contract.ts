@@ -300,6 +300,53 @@ export function authStoreContract(name: string, makeStores: () => Promise<AuthSt
       assert.equal((await sessions.get(otherKey.id))?.revokedAt, undefined);
     });
 
+    it("returns the credential generation and expiry a session was opened with", async () => {
+      const s = session({ credentialGeneration: 3, credentialExpiresAt: T0 + 5000 });
+      await sessions.open(s, 16, T0);
+      assert.deepEqual(await sessions.get(s.id), s);
+    });
+
+    it("limitCredential gives the key's live sessions of that generation or older the expiry, never a later one", async () => {
+      const legacy = session({ createdAt: T0 });
+      const gen1 = session({ createdAt: T0 + 1, credentialGeneration: 1 });
+      const gen2 = session({ createdAt: T0 + 2, credentialGeneration: 2 });
+      const earlier = session({ createdAt: T0 + 3, credentialGeneration: 1, credentialExpiresAt: T0 + 100 });
+      const otherKey = session({ apiKeyId: "key-b", credentialGeneration: 0 });
+      const revoked = session({ createdAt: T0 + 4, credentialGeneration: 1 });
+      for (const s of [legacy, gen1, gen2, earlier, otherKey, revoked]) await sessions.open(s, 16, T0);
+      await sessions.revoke(revoked.id, RevokeReason.requested, T0);
+      await sessions.limitCredential("key-a", 1, T0 + 1000, T0);
+      assert.equal((await sessions.get(legacy.id))?.credentialExpiresAt, T0 + 1000);
+      assert.equal((await sessions.get(gen1.id))?.credentialExpiresAt, T0 + 1000);
+      assert.equal((await sessions.get(gen2.id))?.credentialExpiresAt, undefined);
+      assert.equal((await sessions.get(earlier.id))?.credentialExpiresAt, T0 + 100);
+      assert.equal((await sessions.get(otherKey.id))?.credentialExpiresAt, undefined);
+      assert.equal((await sessions.get(revoked.id))?.credentialExpiresAt, undefined);
+      // A later expiry does not push an earlier one back.
+      await sessions.limitCredential("key-a", 1, T0 + 5000, T0);
+      assert.equal((await sessions.get(gen1.id))?.credentialExpiresAt, T0 + 1000);
+    });
+
+    it("listCredentialExpired finds the live sessions whose credential expired, up to a limit", async () => {
+      const due = [1, 2, 3].map((i) => session({ createdAt: T0 + i, credentialExpiresAt: T0 + 10 * i }));
+      const notYet = session({ createdAt: T0 + 4, credentialExpiresAt: T0 + 1000 });
+      const none = session({ createdAt: T0 + 5 });
+      const revoked = session({ createdAt: T0 + 6, credentialExpiresAt: T0 });
+      const expired = session({ createdAt: T0 + 7, credentialExpiresAt: T0, expiresAt: T0 + 5 });
+      for (const s of [...due, notYet, none, revoked, expired]) await sessions.open(s, 16, T0);
+      await sessions.revoke(revoked.id, RevokeReason.requested, T0);
+      const now = T0 + 30;
+      const found = await sessions.listCredentialExpired(now, 10);
+      assert.deepEqual(found.map((s) => s.id).sort(), due.map((s) => s.id).sort());
+      assert.equal((await sessions.listCredentialExpired(now, 2)).length, 2);
+      assert.deepEqual(
+        (await sessions.listCredentialExpired(T0 + 10, 10)).map((s) => s.id),
+        [due[0]?.id],
+      );
+      for (const s of found) await sessions.revoke(s.id, RevokeReason.keyRotated, now);
+      assert.deepEqual(await sessions.listCredentialExpired(now, 10), []);
+    });
+
     it("lists revocations and rotations since a time, for a starting gateway", async () => {
       const a = session();
       const b = session();

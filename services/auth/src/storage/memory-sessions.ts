@@ -1,4 +1,4 @@
-import { isLive, newestFirst, RevokeReason, type Session } from "../domain/model";
+import { credentialGenerationOf, isLive, newestFirst, RevokeReason, type Session } from "../domain/model";
 import type { RotateResult, SessionStore } from "../domain/ports";
 
 /** Adds `id` to the set kept under `key`. */
@@ -30,6 +30,8 @@ export class MemorySessionStore implements SessionStore {
   private readonly spent = new Map<string, { sessionId: string; expiresAt: number }>();
   /** Revoked family → how long the mark is kept. */
   private readonly revokedFamilies = new Map<string, number>();
+  /** Unrevoked sessions whose credential has an expiry, so the sweep does not scan every session. */
+  private readonly withCredentialExpiry = new Set<string>();
 
   private liveOf(apiKeyId: string, now: number): Session[] {
     const ids = this.unrevokedByKey.get(apiKeyId);
@@ -50,12 +52,16 @@ export class MemorySessionStore implements SessionStore {
     s.revokeReason = reason;
     removeFrom(this.unrevokedByKey, s.apiKeyId, s.id);
     removeFrom(this.unrevokedByFamily, s.familyId, s.id);
+    this.withCredentialExpiry.delete(s.id);
     return structuredClone(s);
   }
 
   async open(session: Session, maxLivePerKey: number, now: number): Promise<Session[]> {
     const stored = structuredClone(session);
     this.byId.set(session.id, stored);
+    if (stored.credentialExpiresAt !== undefined && stored.revokedAt === undefined) {
+      this.withCredentialExpiry.add(stored.id);
+    }
     if (stored.revokedAt === undefined) {
       addTo(this.unrevokedByKey, stored.apiKeyId, stored.id);
       addTo(this.unrevokedByFamily, stored.familyId, stored.id);
@@ -132,6 +138,29 @@ export class MemorySessionStore implements SessionStore {
       .map((s) => this.markRevoked(s, reason, now));
   }
 
+  async limitCredential(apiKeyId: string, upToGeneration: number, expiresAt: number, now: number): Promise<void> {
+    for (const s of this.liveOf(apiKeyId, now)) {
+      if (credentialGenerationOf(s) > upToGeneration) continue;
+      if (s.credentialExpiresAt !== undefined && s.credentialExpiresAt <= expiresAt) continue;
+      s.credentialExpiresAt = expiresAt;
+      this.withCredentialExpiry.add(s.id);
+    }
+  }
+
+  async listCredentialExpired(now: number, limit: number): Promise<Session[]> {
+    const out: Session[] = [];
+    for (const id of this.withCredentialExpiry) {
+      if (out.length >= limit) break;
+      const s = this.byId.get(id);
+      if (!s || s.revokedAt !== undefined || s.expiresAt <= now) {
+        this.withCredentialExpiry.delete(id);
+        continue;
+      }
+      if (s.credentialExpiresAt !== undefined && s.credentialExpiresAt <= now) out.push(structuredClone(s));
+    }
+    return out;
+  }
+
   async listLive(apiKeyId: string, now: number): Promise<Session[]> {
     return this.liveOf(apiKeyId, now).map((s) => structuredClone(s));
   }
@@ -155,6 +184,7 @@ export class MemorySessionStore implements SessionStore {
         this.byId.delete(id);
         removeFrom(this.unrevokedByKey, s.apiKeyId, id);
         removeFrom(this.unrevokedByFamily, s.familyId, id);
+        this.withCredentialExpiry.delete(id);
         n++;
       }
     }

@@ -1,6 +1,6 @@
 import { isDuplicateKeyError, type Scope } from "@pkiserver/kit";
 import type { Collection, Db } from "mongodb";
-import { isLive, newestFirst, RevokeReason, type Session } from "../domain/model";
+import { credentialGenerationOf, isLive, newestFirst, RevokeReason, type Session } from "../domain/model";
 import type { RotateResult, SessionStore } from "../domain/ports";
 
 interface SessionDoc {
@@ -19,6 +19,10 @@ interface SessionDoc {
   rotatedAt: number | null;
   revokedAt: number | null;
   revokeReason: string | null;
+  /** Absent on sessions stored before key rotation existed: they read as generation 0. */
+  credentialGeneration?: number;
+  /** Set once the credential that opened the session was rotated away. */
+  credentialExpiresAt?: number;
   /** For the TTL index: expiresAt plus the grace during which an expired token still reads as expired. */
   purgeAt: Date;
 }
@@ -56,6 +60,8 @@ function toSession(d: SessionDoc): Session {
     ...(d.rotatedAt === null ? {} : { rotatedAt: d.rotatedAt }),
     ...(d.revokedAt === null ? {} : { revokedAt: d.revokedAt }),
     ...(d.revokeReason === null ? {} : { revokeReason: d.revokeReason }),
+    ...(d.credentialGeneration == null ? {} : { credentialGeneration: d.credentialGeneration }),
+    ...(d.credentialExpiresAt == null ? {} : { credentialExpiresAt: d.credentialExpiresAt }),
   };
 }
 
@@ -105,6 +111,7 @@ export class MongoSessionStore implements SessionStore {
     await col.createIndex({ revokedAt: 1 }, { name: "auth_sessions_revoked" });
     await col.createIndex({ rotatedAt: 1 }, { name: "auth_sessions_rotated" });
     await col.createIndex({ expiresAt: 1 }, { name: "auth_sessions_expiry" });
+    await col.createIndex({ credentialExpiresAt: 1 }, { name: "auth_sessions_credential_expiry" });
     // The live index above serves every per-key query the by-key index did.
     await col.dropIndex("auth_sessions_by_key").catch(() => undefined);
     await spent.createIndex({ expiresAt: 1 }, { name: "auth_spent_expiry" });
@@ -155,6 +162,8 @@ export class MongoSessionStore implements SessionStore {
       rotatedAt: session.rotatedAt ?? null,
       revokedAt: null,
       revokeReason: null,
+      ...(session.credentialGeneration === undefined ? {} : { credentialGeneration: session.credentialGeneration }),
+      ...(session.credentialExpiresAt === undefined ? {} : { credentialExpiresAt: session.credentialExpiresAt }),
       purgeAt: this.purgeAt(session.expiresAt),
     });
     const closed: Session[] = [];
@@ -282,6 +291,32 @@ export class MongoSessionStore implements SessionStore {
       if (r) out.push(r);
     }
     return out;
+  }
+
+  async limitCredential(apiKeyId: string, upToGeneration: number, expiresAt: number, now: number): Promise<void> {
+    for (const s of await this.liveOf(apiKeyId, now)) {
+      if (credentialGenerationOf(s) > upToGeneration) continue;
+      if (s.credentialExpiresAt !== undefined && s.credentialExpiresAt <= expiresAt) continue;
+      // Conditional on the expiry read, so a concurrent earlier one is never pushed back.
+      await this.col.updateOne(
+        {
+          _id: s.id,
+          revokedAt: null,
+          credentialExpiresAt: s.credentialExpiresAt === undefined ? { $exists: false } : s.credentialExpiresAt,
+        },
+        { $set: { credentialExpiresAt: expiresAt } },
+      );
+    }
+  }
+
+  async listCredentialExpired(now: number, limit: number): Promise<Session[]> {
+    const docs = await this.col
+      .find(
+        { credentialExpiresAt: { $lte: now }, revokedAt: null, expiresAt: { $gt: now } },
+        { hint: "auth_sessions_credential_expiry", limit },
+      )
+      .toArray();
+    return docs.map(toSession);
   }
 
   async listLive(apiKeyId: string, now: number): Promise<Session[]> {

@@ -31,4 +31,13 @@ export class BusApiKeyEvents implements ApiKeyEvents {
   deleted(apiKeyId: string, at: number): Promise<void> {
     return publishEvent(this.bus, Events.apiKeyDeleted, { apiKeyId, at });
   }
+
+  rotated(after: ApiKeyRecord, at: number): Promise<void> {
+    return publishEvent(this.bus, Events.apiKeyRotated, {
+      apiKeyId: after.id,
+      credentialGeneration: after.credentialGeneration ?? 0,
+      previousCredentialExpiresAt: after.previousCredentialExpiresAt ?? at,
+      at,
+    });
+  }
 }

@@ -10,6 +10,8 @@ export function toProtoApiKey(v: ApiKeyView): apikeyV1.ApiKey {
     type: v.type === "secret" ? apikeyV1.ApiKeyType.API_KEY_TYPE_SECRET : apikeyV1.ApiKeyType.API_KEY_TYPE_PUB_KEY,
     clientPublicKey: v.clientPublicKey,
     createDate: v.createDate,
+    previousCredentialExpiresAt: v.previousCredentialExpiresAt,
+    credentialGeneration: v.credentialGeneration ?? 0,
   };
 }
 

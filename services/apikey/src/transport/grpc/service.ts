@@ -13,6 +13,7 @@ import { createFirstApiKeyHandler } from "./create-first-api-key";
 import { deleteApiKeyHandler } from "./delete-api-key";
 import { getApiKeyHandler } from "./get-api-key";
 import { listApiKeysHandler } from "./list-api-keys";
+import { rotateApiKeyHandler } from "./rotate-api-key";
 import { updateApiKeyHandler } from "./update-api-key";
 import { verifySecretHandler } from "./verify-secret";
 import { verifySignatureHandler } from "./verify-signature";
@@ -40,6 +41,7 @@ export function apiKeyService(deps: ApiKeyDeps, logger: Logger): ServiceRegistra
     listApiKeys: (req, ctx) => listApiKeysHandler(forCall(ctx))(req),
     updateApiKey: (req, ctx) => updateApiKeyHandler(forCall(ctx))(req),
     deleteApiKey: (req, ctx) => deleteApiKeyHandler(forCall(ctx))(req),
+    rotateApiKey: (req, ctx) => rotateApiKeyHandler(forCall(ctx))(req),
     verifySecret: (req, ctx) => verifySecretHandler(forCall(ctx))(req),
     verifySignature: (req, ctx) => verifySignatureHandler(forCall(ctx))(req),
   };

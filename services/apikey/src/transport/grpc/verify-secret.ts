@@ -4,7 +4,8 @@ import { verifySecret } from "../../domain/verify-secret";
 import { toProtoApiKey } from "./codec";
 
 export function verifySecretHandler(deps: ApiKeyDeps) {
-  return async (req: apikeyV1.VerifySecretRequest): Promise<apikeyV1.VerifySecretResponse> => ({
-    apiKey: toProtoApiKey(await verifySecret(deps, { apiKeyId: req.apiKeyId, secret: req.secret })),
-  });
+  return async (req: apikeyV1.VerifySecretRequest): Promise<apikeyV1.VerifySecretResponse> => {
+    const verified = await verifySecret(deps, { apiKeyId: req.apiKeyId, secret: req.secret });
+    return { apiKey: toProtoApiKey(verified), credentialGeneration: verified.matchedGeneration };
+  };
 }

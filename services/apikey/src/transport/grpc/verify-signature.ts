@@ -4,15 +4,14 @@ import { verifySignature } from "../../domain/verify-signature";
 import { toProtoApiKey } from "./codec";
 
 export function verifySignatureHandler(deps: ApiKeyDeps) {
-  return async (req: apikeyV1.VerifySignatureRequest): Promise<apikeyV1.VerifySignatureResponse> => ({
-    apiKey: toProtoApiKey(
-      await verifySignature(deps, {
-        apiKeyId: req.apiKeyId,
-        timestamp: req.timestamp,
-        nonce: req.nonce,
-        payload: req.payload,
-        signature: req.signature,
-      }),
-    ),
-  });
+  return async (req: apikeyV1.VerifySignatureRequest): Promise<apikeyV1.VerifySignatureResponse> => {
+    const verified = await verifySignature(deps, {
+      apiKeyId: req.apiKeyId,
+      timestamp: req.timestamp,
+      nonce: req.nonce,
+      payload: req.payload,
+      signature: req.signature,
+    });
+    return { apiKey: toProtoApiKey(verified), credentialGeneration: verified.matchedGeneration };
+  };
 }

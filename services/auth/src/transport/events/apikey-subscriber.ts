@@ -7,7 +7,7 @@ import {
   type Logger,
   type Subscription,
 } from "@pkiserver/kit";
-import { onApiKeyDeleted, onApiKeyUpdated } from "../../domain/api-key-changes";
+import { onApiKeyDeleted, onApiKeyRotated, onApiKeyUpdated } from "../../domain/api-key-changes";
 import type { AuthDeps } from "../../domain/deps";
 
 export const APIKEY_CONSUMER = "auth-apikey";
@@ -17,6 +17,7 @@ function decode(msg: BusMessage) {
     return {
       deleted: decodeEvent(Events.apiKeyDeleted, msg),
       updated: decodeEvent(Events.apiKeyUpdated, msg),
+      rotated: decodeEvent(Events.apiKeyRotated, msg),
     };
   } catch {
     return undefined;
@@ -24,7 +25,8 @@ function decode(msg: BusMessage) {
 }
 
 /**
- * Revokes sessions when their API key is deleted, disabled or narrowed. The
+ * Revokes sessions when their API key is deleted, disabled or narrowed, and
+ * ends those of a rotated-away credential when its grace period ends. The
  * consumer is durable and starts from the oldest retained event, so changes
  * made while auth was down are applied when it starts; handling is
  * idempotent. A failed store write rejects, and the bus redelivers.
@@ -33,7 +35,7 @@ export function subscribeApiKeyEvents(bus: EventBus, deps: AuthDeps, logger: Log
   return bus.subscribe({
     durable: APIKEY_CONSUMER,
     deliver: "all",
-    subjects: [Events.apiKeyUpdated.subject, Events.apiKeyDeleted.subject],
+    subjects: [Events.apiKeyUpdated.subject, Events.apiKeyDeleted.subject, Events.apiKeyRotated.subject],
     handler: async (msg) => {
       const event = decode(msg);
       if (!event) {
@@ -59,6 +61,15 @@ export function subscribeApiKeyEvents(bus: EventBus, deps: AuthDeps, logger: Log
           });
           if (revoked.length > 0)
             logger.info({ apiKeyId: u.apiKeyId, revoked: revoked.length }, "api key changed: sessions revoked");
+        } else if (event.rotated) {
+          const r = event.rotated;
+          const revoked = await onApiKeyRotated(deps, {
+            apiKeyId: r.apiKeyId,
+            credentialGeneration: r.credentialGeneration,
+            previousCredentialExpiresAt: r.previousCredentialExpiresAt,
+          });
+          if (revoked.length > 0)
+            logger.info({ apiKeyId: r.apiKeyId, revoked: revoked.length }, "api key rotated: sessions revoked");
         }
       } catch (err) {
         logger.warn({ subject: msg.subject, eventId: msg.id, err: describe(err) }, "apikey event will be redelivered");

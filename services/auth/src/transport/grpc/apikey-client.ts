@@ -1,11 +1,23 @@
 import { AppError, type CallOptions, type CallScoped, connectService, type ServiceTarget } from "@pkiserver/kit";
 import { apikeyV1 } from "@pkiserver/proto";
-import type { ApiKeyInfo } from "../../domain/model";
+import type { ApiKeyInfo, VerifiedApiKey } from "../../domain/model";
 import type { ApiKeyVerifier } from "../../domain/ports";
 
 function toInfo(key: apikeyV1.ApiKey | undefined): ApiKeyInfo {
   if (!key) throw new AppError("rpc.internal", { internal: "apikey answered without a key" });
-  return { apiKeyId: key.apiKeyId, enabled: key.enabled, maxScope: key.maxScope };
+  return {
+    apiKeyId: key.apiKeyId,
+    enabled: key.enabled,
+    maxScope: key.maxScope,
+    credentialGeneration: key.credentialGeneration,
+    ...(key.previousCredentialExpiresAt === undefined
+      ? {}
+      : { previousCredentialExpiresAt: key.previousCredentialExpiresAt }),
+  };
+}
+
+function toVerified(res: { apiKey?: apikeyV1.ApiKey | undefined; credentialGeneration: number }): VerifiedApiKey {
+  return { ...toInfo(res.apiKey), matchedGeneration: res.credentialGeneration };
 }
 
 /** The ApiKeyVerifier port over apikey's gRPC API. Its AppErrors pass through as they come. */
@@ -21,7 +33,7 @@ export function createApiKeyClient(target: ServiceTarget): ApiKeyVerifier &
   );
   const verifier = (call: CallOptions): ApiKeyVerifier => ({
     async verifySecret(apiKeyId, secret) {
-      return toInfo((await client.verifySecret({ apiKeyId, secret }, call)).apiKey);
+      return toVerified(await client.verifySecret({ apiKeyId, secret }, call));
     },
     async verifySignature(input) {
       const res = await client.verifySignature(
@@ -34,7 +46,7 @@ export function createApiKeyClient(target: ServiceTarget): ApiKeyVerifier &
         },
         call,
       );
-      return toInfo(res.apiKey);
+      return toVerified(res);
     },
     async getApiKey(apiKeyId) {
       try {

@@ -68,6 +68,12 @@ export interface ApiKey {
   /** SPKI PEM of the Ed25519 public key, for keys of type PUB_KEY. */
   clientPublicKey?: string | undefined;
   createDate: number;
+  /** Set while the credential a rotation replaced still works (ms since the epoch). */
+  previousCredentialExpiresAt?:
+    | number
+    | undefined;
+  /** Counts the key's rotations: the generation of its newest credential. */
+  credentialGeneration: number;
 }
 
 export interface CreateFirstApiKeyRequest {
@@ -145,13 +151,42 @@ export interface DeleteApiKeyRequest {
 export interface DeleteApiKeyResponse {
 }
 
+export interface RotateApiKeyRequest {
+  apiKeyId: string;
+  /** For keys of type SECRET; absent: the server generates one. */
+  clientSecret?:
+    | string
+    | undefined;
+  /** For keys of type PUB_KEY: SPKI PEM of an Ed25519 public key. */
+  clientPublicKey?:
+    | string
+    | undefined;
+  /** How long the previous credential keeps working, ms; absent: the default. */
+  gracePeriod?:
+    | number
+    | undefined;
+  /** Scopes held by the caller; it must hold every scope of the key it rotates. */
+  callerScope: string[];
+}
+
+export interface RotateApiKeyResponse {
+  apiKeyId: string;
+  previousCredentialExpiresAt: number;
+  /** Only when the server generated the secret: the one time it is shown. */
+  clientSecret?: string | undefined;
+}
+
 export interface VerifySecretRequest {
   apiKeyId: string;
   secret: string;
 }
 
 export interface VerifySecretResponse {
-  apiKey?: ApiKey | undefined;
+  apiKey?:
+    | ApiKey
+    | undefined;
+  /** Which of the key's credentials matched (the newest, or the previous one in its grace period). */
+  credentialGeneration: number;
 }
 
 export interface VerifySignatureRequest {
@@ -164,11 +199,25 @@ export interface VerifySignatureRequest {
 }
 
 export interface VerifySignatureResponse {
-  apiKey?: ApiKey | undefined;
+  apiKey?:
+    | ApiKey
+    | undefined;
+  /** Which of the key's credentials made the signature. */
+  credentialGeneration: number;
 }
 
 function createBaseApiKey(): ApiKey {
-  return { apiKeyId: "", name: "", enabled: false, maxScope: [], type: 0, clientPublicKey: undefined, createDate: 0 };
+  return {
+    apiKeyId: "",
+    name: "",
+    enabled: false,
+    maxScope: [],
+    type: 0,
+    clientPublicKey: undefined,
+    createDate: 0,
+    previousCredentialExpiresAt: undefined,
+    credentialGeneration: 0,
+  };
 }
 
 export const ApiKey: MessageFns<ApiKey> = {
@@ -193,6 +242,12 @@ export const ApiKey: MessageFns<ApiKey> = {
     }
     if (message.createDate !== 0) {
       writer.uint32(56).int64(message.createDate);
+    }
+    if (message.previousCredentialExpiresAt !== undefined) {
+      writer.uint32(64).int64(message.previousCredentialExpiresAt);
+    }
+    if (message.credentialGeneration !== 0) {
+      writer.uint32(72).int64(message.credentialGeneration);
     }
     return writer;
   },
@@ -266,6 +321,22 @@ export const ApiKey: MessageFns<ApiKey> = {
             message.createDate = longToNumber(reader.int64());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.previousCredentialExpiresAt = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.credentialGeneration = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -303,6 +374,16 @@ export const ApiKey: MessageFns<ApiKey> = {
         : isSet(object.create_date)
         ? globalThis.Number(object.create_date)
         : 0,
+      previousCredentialExpiresAt: isSet(object.previousCredentialExpiresAt)
+        ? globalThis.Number(object.previousCredentialExpiresAt)
+        : isSet(object.previous_credential_expires_at)
+        ? globalThis.Number(object.previous_credential_expires_at)
+        : undefined,
+      credentialGeneration: isSet(object.credentialGeneration)
+        ? globalThis.Number(object.credentialGeneration)
+        : isSet(object.credential_generation)
+        ? globalThis.Number(object.credential_generation)
+        : 0,
     };
   },
 
@@ -329,6 +410,12 @@ export const ApiKey: MessageFns<ApiKey> = {
     if (message.createDate !== 0) {
       obj.createDate = Math.round(message.createDate);
     }
+    if (message.previousCredentialExpiresAt !== undefined) {
+      obj.previousCredentialExpiresAt = Math.round(message.previousCredentialExpiresAt);
+    }
+    if (message.credentialGeneration !== 0) {
+      obj.credentialGeneration = Math.round(message.credentialGeneration);
+    }
     return obj;
   },
 
@@ -344,6 +431,8 @@ export const ApiKey: MessageFns<ApiKey> = {
     message.type = object.type ?? 0;
     message.clientPublicKey = object.clientPublicKey ?? undefined;
     message.createDate = object.createDate ?? 0;
+    message.previousCredentialExpiresAt = object.previousCredentialExpiresAt ?? undefined;
+    message.credentialGeneration = object.credentialGeneration ?? 0;
     return message;
   },
 };
@@ -1477,6 +1566,272 @@ export const DeleteApiKeyResponse: MessageFns<DeleteApiKeyResponse> = {
   },
 };
 
+function createBaseRotateApiKeyRequest(): RotateApiKeyRequest {
+  return { apiKeyId: "", clientSecret: undefined, clientPublicKey: undefined, gracePeriod: undefined, callerScope: [] };
+}
+
+export const RotateApiKeyRequest: MessageFns<RotateApiKeyRequest> = {
+  encode(message: RotateApiKeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.apiKeyId !== "") {
+      writer.uint32(10).string(message.apiKeyId);
+    }
+    if (message.clientSecret !== undefined) {
+      writer.uint32(18).string(message.clientSecret);
+    }
+    if (message.clientPublicKey !== undefined) {
+      writer.uint32(26).string(message.clientPublicKey);
+    }
+    if (message.gracePeriod !== undefined) {
+      writer.uint32(32).int64(message.gracePeriod);
+    }
+    for (const v of message.callerScope) {
+      writer.uint32(42).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateApiKeyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateApiKeyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.apiKeyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clientSecret = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.clientPublicKey = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.gracePeriod = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.callerScope.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateApiKeyRequest {
+    return {
+      apiKeyId: isSet(object.apiKeyId)
+        ? globalThis.String(object.apiKeyId)
+        : isSet(object.api_key_id)
+        ? globalThis.String(object.api_key_id)
+        : "",
+      clientSecret: isSet(object.clientSecret)
+        ? globalThis.String(object.clientSecret)
+        : isSet(object.client_secret)
+        ? globalThis.String(object.client_secret)
+        : undefined,
+      clientPublicKey: isSet(object.clientPublicKey)
+        ? globalThis.String(object.clientPublicKey)
+        : isSet(object.client_public_key)
+        ? globalThis.String(object.client_public_key)
+        : undefined,
+      gracePeriod: isSet(object.gracePeriod)
+        ? globalThis.Number(object.gracePeriod)
+        : isSet(object.grace_period)
+        ? globalThis.Number(object.grace_period)
+        : undefined,
+      callerScope: globalThis.Array.isArray(object?.callerScope)
+        ? object.callerScope.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.caller_scope)
+        ? object.caller_scope.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RotateApiKeyRequest): unknown {
+    const obj: any = {};
+    if (message.apiKeyId !== "") {
+      obj.apiKeyId = message.apiKeyId;
+    }
+    if (message.clientSecret !== undefined) {
+      obj.clientSecret = message.clientSecret;
+    }
+    if (message.clientPublicKey !== undefined) {
+      obj.clientPublicKey = message.clientPublicKey;
+    }
+    if (message.gracePeriod !== undefined) {
+      obj.gracePeriod = Math.round(message.gracePeriod);
+    }
+    if (message.callerScope?.length) {
+      obj.callerScope = message.callerScope;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RotateApiKeyRequest>, I>>(base?: I): RotateApiKeyRequest {
+    return RotateApiKeyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RotateApiKeyRequest>, I>>(object: I): RotateApiKeyRequest {
+    const message = createBaseRotateApiKeyRequest();
+    message.apiKeyId = object.apiKeyId ?? "";
+    message.clientSecret = object.clientSecret ?? undefined;
+    message.clientPublicKey = object.clientPublicKey ?? undefined;
+    message.gracePeriod = object.gracePeriod ?? undefined;
+    message.callerScope = object.callerScope?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseRotateApiKeyResponse(): RotateApiKeyResponse {
+  return { apiKeyId: "", previousCredentialExpiresAt: 0, clientSecret: undefined };
+}
+
+export const RotateApiKeyResponse: MessageFns<RotateApiKeyResponse> = {
+  encode(message: RotateApiKeyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.apiKeyId !== "") {
+      writer.uint32(10).string(message.apiKeyId);
+    }
+    if (message.previousCredentialExpiresAt !== 0) {
+      writer.uint32(16).int64(message.previousCredentialExpiresAt);
+    }
+    if (message.clientSecret !== undefined) {
+      writer.uint32(26).string(message.clientSecret);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateApiKeyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateApiKeyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.apiKeyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.previousCredentialExpiresAt = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.clientSecret = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateApiKeyResponse {
+    return {
+      apiKeyId: isSet(object.apiKeyId)
+        ? globalThis.String(object.apiKeyId)
+        : isSet(object.api_key_id)
+        ? globalThis.String(object.api_key_id)
+        : "",
+      previousCredentialExpiresAt: isSet(object.previousCredentialExpiresAt)
+        ? globalThis.Number(object.previousCredentialExpiresAt)
+        : isSet(object.previous_credential_expires_at)
+        ? globalThis.Number(object.previous_credential_expires_at)
+        : 0,
+      clientSecret: isSet(object.clientSecret)
+        ? globalThis.String(object.clientSecret)
+        : isSet(object.client_secret)
+        ? globalThis.String(object.client_secret)
+        : undefined,
+    };
+  },
+
+  toJSON(message: RotateApiKeyResponse): unknown {
+    const obj: any = {};
+    if (message.apiKeyId !== "") {
+      obj.apiKeyId = message.apiKeyId;
+    }
+    if (message.previousCredentialExpiresAt !== 0) {
+      obj.previousCredentialExpiresAt = Math.round(message.previousCredentialExpiresAt);
+    }
+    if (message.clientSecret !== undefined) {
+      obj.clientSecret = message.clientSecret;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RotateApiKeyResponse>, I>>(base?: I): RotateApiKeyResponse {
+    return RotateApiKeyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RotateApiKeyResponse>, I>>(object: I): RotateApiKeyResponse {
+    const message = createBaseRotateApiKeyResponse();
+    message.apiKeyId = object.apiKeyId ?? "";
+    message.previousCredentialExpiresAt = object.previousCredentialExpiresAt ?? 0;
+    message.clientSecret = object.clientSecret ?? undefined;
+    return message;
+  },
+};
+
 function createBaseVerifySecretRequest(): VerifySecretRequest {
   return { apiKeyId: "", secret: "" };
 }
@@ -1567,13 +1922,16 @@ export const VerifySecretRequest: MessageFns<VerifySecretRequest> = {
 };
 
 function createBaseVerifySecretResponse(): VerifySecretResponse {
-  return { apiKey: undefined };
+  return { apiKey: undefined, credentialGeneration: 0 };
 }
 
 export const VerifySecretResponse: MessageFns<VerifySecretResponse> = {
   encode(message: VerifySecretResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.apiKey !== undefined) {
       ApiKey.encode(message.apiKey, writer.uint32(10).fork()).join();
+    }
+    if (message.credentialGeneration !== 0) {
+      writer.uint32(16).int64(message.credentialGeneration);
     }
     return writer;
   },
@@ -1599,6 +1957,14 @@ export const VerifySecretResponse: MessageFns<VerifySecretResponse> = {
             message.apiKey = ApiKey.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.credentialGeneration = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1618,6 +1984,11 @@ export const VerifySecretResponse: MessageFns<VerifySecretResponse> = {
         : isSet(object.api_key)
         ? ApiKey.fromJSON(object.api_key)
         : undefined,
+      credentialGeneration: isSet(object.credentialGeneration)
+        ? globalThis.Number(object.credentialGeneration)
+        : isSet(object.credential_generation)
+        ? globalThis.Number(object.credential_generation)
+        : 0,
     };
   },
 
@@ -1625,6 +1996,9 @@ export const VerifySecretResponse: MessageFns<VerifySecretResponse> = {
     const obj: any = {};
     if (message.apiKey !== undefined) {
       obj.apiKey = ApiKey.toJSON(message.apiKey);
+    }
+    if (message.credentialGeneration !== 0) {
+      obj.credentialGeneration = Math.round(message.credentialGeneration);
     }
     return obj;
   },
@@ -1637,6 +2011,7 @@ export const VerifySecretResponse: MessageFns<VerifySecretResponse> = {
     message.apiKey = (object.apiKey !== undefined && object.apiKey !== null)
       ? ApiKey.fromPartial(object.apiKey)
       : undefined;
+    message.credentialGeneration = object.credentialGeneration ?? 0;
     return message;
   },
 };
@@ -1779,13 +2154,16 @@ export const VerifySignatureRequest: MessageFns<VerifySignatureRequest> = {
 };
 
 function createBaseVerifySignatureResponse(): VerifySignatureResponse {
-  return { apiKey: undefined };
+  return { apiKey: undefined, credentialGeneration: 0 };
 }
 
 export const VerifySignatureResponse: MessageFns<VerifySignatureResponse> = {
   encode(message: VerifySignatureResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.apiKey !== undefined) {
       ApiKey.encode(message.apiKey, writer.uint32(10).fork()).join();
+    }
+    if (message.credentialGeneration !== 0) {
+      writer.uint32(16).int64(message.credentialGeneration);
     }
     return writer;
   },
@@ -1811,6 +2189,14 @@ export const VerifySignatureResponse: MessageFns<VerifySignatureResponse> = {
             message.apiKey = ApiKey.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.credentialGeneration = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1830,6 +2216,11 @@ export const VerifySignatureResponse: MessageFns<VerifySignatureResponse> = {
         : isSet(object.api_key)
         ? ApiKey.fromJSON(object.api_key)
         : undefined,
+      credentialGeneration: isSet(object.credentialGeneration)
+        ? globalThis.Number(object.credentialGeneration)
+        : isSet(object.credential_generation)
+        ? globalThis.Number(object.credential_generation)
+        : 0,
     };
   },
 
@@ -1837,6 +2228,9 @@ export const VerifySignatureResponse: MessageFns<VerifySignatureResponse> = {
     const obj: any = {};
     if (message.apiKey !== undefined) {
       obj.apiKey = ApiKey.toJSON(message.apiKey);
+    }
+    if (message.credentialGeneration !== 0) {
+      obj.credentialGeneration = Math.round(message.credentialGeneration);
     }
     return obj;
   },
@@ -1849,6 +2243,7 @@ export const VerifySignatureResponse: MessageFns<VerifySignatureResponse> = {
     message.apiKey = (object.apiKey !== undefined && object.apiKey !== null)
       ? ApiKey.fromPartial(object.apiKey)
       : undefined;
+    message.credentialGeneration = object.credentialGeneration ?? 0;
     return message;
   },
 };
@@ -1918,6 +2313,20 @@ export const ApiKeyServiceService = {
       Buffer.from(DeleteApiKeyResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteApiKeyResponse => DeleteApiKeyResponse.decode(value),
   },
+  /**
+   * Gives a key a new credential of its own type; the previous one keeps
+   * working for a grace period.
+   */
+  rotateApiKey: {
+    path: "/pkiserver.apikey.v1.ApiKeyService/RotateApiKey" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RotateApiKeyRequest): Buffer => Buffer.from(RotateApiKeyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RotateApiKeyRequest => RotateApiKeyRequest.decode(value),
+    responseSerialize: (value: RotateApiKeyResponse): Buffer =>
+      Buffer.from(RotateApiKeyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RotateApiKeyResponse => RotateApiKeyResponse.decode(value),
+  },
   /** Checks a key's secret (client_credentials grant, Basic credentials). */
   verifySecret: {
     path: "/pkiserver.apikey.v1.ApiKeyService/VerifySecret" as const,
@@ -1954,6 +2363,11 @@ export interface ApiKeyServiceServer extends UntypedServiceImplementation {
   listApiKeys: handleUnaryCall<ListApiKeysRequest, ListApiKeysResponse>;
   updateApiKey: handleUnaryCall<UpdateApiKeyRequest, UpdateApiKeyResponse>;
   deleteApiKey: handleUnaryCall<DeleteApiKeyRequest, DeleteApiKeyResponse>;
+  /**
+   * Gives a key a new credential of its own type; the previous one keeps
+   * working for a grace period.
+   */
+  rotateApiKey: handleUnaryCall<RotateApiKeyRequest, RotateApiKeyResponse>;
   /** Checks a key's secret (client_credentials grant, Basic credentials). */
   verifySecret: handleUnaryCall<VerifySecretRequest, VerifySecretResponse>;
   /**
@@ -2054,6 +2468,25 @@ export interface ApiKeyServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteApiKeyResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Gives a key a new credential of its own type; the previous one keeps
+   * working for a grace period.
+   */
+  rotateApiKey(
+    request: RotateApiKeyRequest,
+    callback: (error: ServiceError | null, response: RotateApiKeyResponse) => void,
+  ): ClientUnaryCall;
+  rotateApiKey(
+    request: RotateApiKeyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RotateApiKeyResponse) => void,
+  ): ClientUnaryCall;
+  rotateApiKey(
+    request: RotateApiKeyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RotateApiKeyResponse) => void,
   ): ClientUnaryCall;
   /** Checks a key's secret (client_credentials grant, Basic credentials). */
   verifySecret(

@@ -37,6 +37,19 @@ export interface ApiKeyDeleted {
   at: number;
 }
 
+/**
+ * pkiserver.apikey.v1.apikey.rotated: the key has a new credential. Sessions
+ * opened with a credential older than the previous one end at once; those
+ * opened with the previous one end at previous_credential_expires_at.
+ */
+export interface ApiKeyRotated {
+  apiKeyId: string;
+  /** Generation of the new credential; the previous one is generation - 1. */
+  credentialGeneration: number;
+  previousCredentialExpiresAt: number;
+  at: number;
+}
+
 /** pkiserver.auth.v1.session.opened */
 export interface SessionOpened {
   sessionId: string;
@@ -531,6 +544,135 @@ export const ApiKeyDeleted: MessageFns<ApiKeyDeleted> = {
   fromPartial<I extends Exact<DeepPartial<ApiKeyDeleted>, I>>(object: I): ApiKeyDeleted {
     const message = createBaseApiKeyDeleted();
     message.apiKeyId = object.apiKeyId ?? "";
+    message.at = object.at ?? 0;
+    return message;
+  },
+};
+
+function createBaseApiKeyRotated(): ApiKeyRotated {
+  return { apiKeyId: "", credentialGeneration: 0, previousCredentialExpiresAt: 0, at: 0 };
+}
+
+export const ApiKeyRotated: MessageFns<ApiKeyRotated> = {
+  encode(message: ApiKeyRotated, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.apiKeyId !== "") {
+      writer.uint32(10).string(message.apiKeyId);
+    }
+    if (message.credentialGeneration !== 0) {
+      writer.uint32(16).int64(message.credentialGeneration);
+    }
+    if (message.previousCredentialExpiresAt !== 0) {
+      writer.uint32(24).int64(message.previousCredentialExpiresAt);
+    }
+    if (message.at !== 0) {
+      writer.uint32(32).int64(message.at);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApiKeyRotated {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApiKeyRotated();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.apiKeyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.credentialGeneration = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.previousCredentialExpiresAt = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.at = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApiKeyRotated {
+    return {
+      apiKeyId: isSet(object.apiKeyId)
+        ? globalThis.String(object.apiKeyId)
+        : isSet(object.api_key_id)
+        ? globalThis.String(object.api_key_id)
+        : "",
+      credentialGeneration: isSet(object.credentialGeneration)
+        ? globalThis.Number(object.credentialGeneration)
+        : isSet(object.credential_generation)
+        ? globalThis.Number(object.credential_generation)
+        : 0,
+      previousCredentialExpiresAt: isSet(object.previousCredentialExpiresAt)
+        ? globalThis.Number(object.previousCredentialExpiresAt)
+        : isSet(object.previous_credential_expires_at)
+        ? globalThis.Number(object.previous_credential_expires_at)
+        : 0,
+      at: isSet(object.at) ? globalThis.Number(object.at) : 0,
+    };
+  },
+
+  toJSON(message: ApiKeyRotated): unknown {
+    const obj: any = {};
+    if (message.apiKeyId !== "") {
+      obj.apiKeyId = message.apiKeyId;
+    }
+    if (message.credentialGeneration !== 0) {
+      obj.credentialGeneration = Math.round(message.credentialGeneration);
+    }
+    if (message.previousCredentialExpiresAt !== 0) {
+      obj.previousCredentialExpiresAt = Math.round(message.previousCredentialExpiresAt);
+    }
+    if (message.at !== 0) {
+      obj.at = Math.round(message.at);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ApiKeyRotated>, I>>(base?: I): ApiKeyRotated {
+    return ApiKeyRotated.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ApiKeyRotated>, I>>(object: I): ApiKeyRotated {
+    const message = createBaseApiKeyRotated();
+    message.apiKeyId = object.apiKeyId ?? "";
+    message.credentialGeneration = object.credentialGeneration ?? 0;
+    message.previousCredentialExpiresAt = object.previousCredentialExpiresAt ?? 0;
     message.at = object.at ?? 0;
     return message;
   },
