@@ -54,13 +54,16 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
-/** Turns any error into the gRPC error that carries its catalogue code. */
-export function toGrpcError(err: unknown, logger: Logger, requestId: string): Partial<ServiceError> {
+/**
+ * Turns any error into the gRPC error that carries its catalogue code.
+ * `logger` is the call's own, already bound to its request id.
+ */
+export function toGrpcError(err: unknown, logger: Logger): Partial<ServiceError> {
   const appErr = AppError.from(err);
   const entry = ErrorCatalogue[appErr.code];
   if (appErr.code === "rpc.internal") {
     // The detail goes to the log only; the caller sees the bare catalogue entry.
-    logger.error({ requestId, err: appErr.internal ?? String(err) }, "internal error");
+    logger.error({ err: appErr.internal ?? String(err) }, "internal error");
   }
   const metadata = new Metadata();
   metadata.set(MetadataKeys.errorCode, appErr.code);
@@ -73,7 +76,7 @@ export function toGrpcError(err: unknown, logger: Logger, requestId: string): Pa
         (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
       );
     } catch (err) {
-      logger.error({ requestId, err: String(err) }, "error data cannot be sent");
+      logger.error({ err: String(err) }, "error data cannot be sent");
     }
     if (json !== undefined) metadata.set(MetadataKeys.errorData, json);
   }
@@ -98,6 +101,10 @@ export function fromGrpcError(err: unknown): AppError {
     return new AppError(codeValue, { data });
   }
   const grpcStatus = typeof se?.code === "number" ? status[se.code] : "unknown";
+  // The peer is down, restarting or unreachable: the caller may retry, so this is no internal failure.
+  if (se?.code === status.UNAVAILABLE) {
+    return new AppError("rpc.unavailable", { internal: `gRPC UNAVAILABLE: ${se.details ?? ""}`, cause: err });
+  }
   return new AppError("rpc.internal", { internal: `gRPC ${grpcStatus}: ${se?.details ?? String(err)}`, cause: err });
 }
 
@@ -126,7 +133,7 @@ export function implement<S extends UntypedServiceImplementation>(
       };
       fn(call.request, ctx).then(
         (res) => callback(null, res),
-        (err: unknown) => callback(toGrpcError(err, ctx.logger, requestId) as ServiceError),
+        (err: unknown) => callback(toGrpcError(err, ctx.logger) as ServiceError),
       );
     };
   }
@@ -148,6 +155,49 @@ export interface ServiceRegistration {
   readonly implementation: UntypedServiceImplementation;
 }
 
+/**
+ * Counts the unary handlers running. A handler's caller may cancel (its
+ * deadline passes, its channel closes), which ends the HTTP/2 stream at once
+ * while the handler goes on using the stores; stopping must wait for the
+ * handler, not the stream.
+ */
+class RunningCalls {
+  private count = 0;
+  private waiters: (() => void)[] = [];
+
+  wrap(definition: ServiceDefinition, impl: UntypedServiceImplementation): UntypedServiceImplementation {
+    const wrapped: UntypedServiceImplementation = { ...impl };
+    for (const [name, fn] of Object.entries(impl)) {
+      const method = definition[name];
+      if (method === undefined || method.requestStream || method.responseStream) continue;
+      wrapped[name] = ((call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+        this.count++;
+        let finished = false;
+        const finish = () => {
+          if (finished) return;
+          finished = true;
+          this.count--;
+          if (this.count === 0) for (const w of this.waiters.splice(0)) w();
+        };
+        try {
+          (fn as handleUnaryCall<unknown, unknown>)(call, (err, value, trailer, flags) => {
+            finish();
+            callback(err, value, trailer, flags);
+          });
+        } catch (err) {
+          finish();
+          throw err;
+        }
+      }) as UntypedServiceImplementation[string];
+    }
+    return wrapped;
+  }
+
+  idle(): Promise<void> {
+    return this.count === 0 ? Promise.resolve() : new Promise((r) => this.waiters.push(r));
+  }
+}
+
 /** Starts a gRPC server with the given services and the standard health service. */
 export async function startGrpcServer(opts: {
   host: string;
@@ -157,9 +207,10 @@ export async function startGrpcServer(opts: {
 }): Promise<GrpcServerHandle> {
   const server = new Server({ "grpc.max_receive_message_length": 4 * 1024 * 1024 });
   const health = new HealthImplementation({ "": "SERVING" });
+  const running = new RunningCalls();
   health.addToServer(server);
   for (const s of opts.services) {
-    server.addService(s.definition, s.implementation);
+    server.addService(s.definition, running.wrap(s.definition, s.implementation));
     health.setStatus(s.name, "SERVING");
   }
   const bindHost = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
@@ -183,7 +234,8 @@ export async function startGrpcServer(opts: {
           server.forceShutdown();
           resolve();
         }, graceMs);
-        server.tryShutdown(() => {
+        const shutDown = new Promise<void>((r) => server.tryShutdown(() => r()));
+        void Promise.all([shutDown, running.idle()]).then(() => {
           clearTimeout(timer);
           resolve();
         });
