@@ -3,6 +3,7 @@ import { AppError, ErrorCatalogue, type Logger } from "@pkiserver/kit";
 import type { Authenticator, Caller, Credentials } from "../auth/authenticate";
 import type { RevocationCache } from "../auth/revocations";
 import type { ServiceClients } from "../clients";
+import { clientKey } from "../http/client-ip";
 import type { GatewayMetrics } from "../http/metrics";
 import type { RateLimiter } from "../http/rate-limit";
 import { lookupMethod, type MethodContext } from "./methods";
@@ -121,7 +122,7 @@ export class Dispatcher {
     const limiter = this.deps.rateLimiter;
     if (!limiter.enabled) return undefined;
     const c = ctx.credentials;
-    let client = `ip:${ctx.clientIp}`;
+    let client = `ip:${clientKey(ctx.clientIp)}`;
     if (c.authorization !== undefined || c.userToken !== undefined || c.boundToken !== undefined) {
       try {
         client = `key:${(await getCaller()).apiKeyId}`;
