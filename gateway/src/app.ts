@@ -100,6 +100,19 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
 
   const app = Fastify({
     loggerInstance: logger,
+    // API.md section 8: a client that is slow to send its headers or body is
+    // answered 408 and its connection closed, so it cannot hold a socket and
+    // a buffered body for ever. Node checks the deadlines on a timer; it runs
+    // often enough that a deadline is kept to within a tenth of itself (1 s at most).
+    requestTimeout: config.requestTimeoutMs,
+    http: {
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(
+        10,
+        Math.min(1000, Math.floor(Math.min(config.headersTimeoutMs, config.requestTimeoutMs) / 10)),
+      ),
+    },
     // One line per JSON-RPC request is written by the dispatcher instead.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,

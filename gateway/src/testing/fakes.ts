@@ -46,6 +46,8 @@ export class Fakes {
   revocationSnapshot: authV1.ListRevocationsResponse = { revoked: [], generations: [] };
   readonly hosts = new Map<string, pkiV1.Host>();
   readonly records: pkiV1.KeyRecord[] = [];
+  /** Awaited before every call is handled: lets a test make the services slow. */
+  beforeCall: (() => Promise<void>) | undefined;
   private nextSession = 1;
 
   private constructor(
@@ -90,6 +92,7 @@ export class Fakes {
     for (const [rpc, fn] of Object.entries(handlers)) {
       out[rpc] = async (req, ctx) => {
         this.record(service, rpc, req, ctx);
+        await this.beforeCall?.();
         return (fn as (req: unknown, ctx: CallContext) => Promise<unknown>)(req, ctx);
       };
     }
