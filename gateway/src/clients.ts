@@ -1,6 +1,8 @@
 import { type AsyncClient, createClient } from "@pkiserver/kit";
 import { apikeyV1, authV1, pkiV1 } from "@pkiserver/proto";
 
+const KEEP = { keepConnected: true };
+
 /** The three services the gateway calls, as async gRPC clients. */
 export interface ServiceClients {
   apikey: AsyncClient<apikeyV1.ApiKeyServiceServer>;
@@ -8,7 +10,12 @@ export interface ServiceClients {
   pki: AsyncClient<pkiV1.PkiServiceServer>;
 }
 
-/** Clients to the services at these addresses (`host:port`), and a way to close them. */
+/**
+ * Clients to the services at these addresses (`host:port`), and a way to
+ * close them. Their channels connect at once and stay connected, so a flood
+ * of clients that exhausts the gateway's file descriptors cannot also cut it
+ * off from the services.
+ */
 export function createServiceClients(addresses: { apikey: string; auth: string; pki: string }): {
   clients: ServiceClients;
   close(): void;
@@ -17,16 +24,22 @@ export function createServiceClients(addresses: { apikey: string; auth: string; 
     apikeyV1.ApiKeyServiceService,
     "pkiserver.apikey.v1.ApiKeyService",
     addresses.apikey,
+    undefined,
+    KEEP,
   );
   const auth = createClient<authV1.AuthServiceServer>(
     authV1.AuthServiceService,
     "pkiserver.auth.v1.AuthService",
     addresses.auth,
+    undefined,
+    KEEP,
   );
   const pki = createClient<pkiV1.PkiServiceServer>(
     pkiV1.PkiServiceService,
     "pkiserver.pki.v1.PkiService",
     addresses.pki,
+    undefined,
+    KEEP,
   );
   return {
     clients: { apikey: apikey.client, auth: auth.client, pki: pki.client },

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { type AddressInfo, createServer, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { handleUnaryCall, ServiceDefinition } from "@grpc/grpc-js";
 import { AppError, invalidParams } from "./errors";
@@ -188,5 +189,38 @@ describe("gRPC server logging and shutdown", () => {
     assert.ok(Date.now() - t0 < 2000, "stop returned after the grace period");
     await pending;
     c.close();
+  });
+});
+
+describe("gRPC client kept connected", () => {
+  it("connects at once, without waiting for a first call, and connects again when the connection drops", async () => {
+    const sockets: Socket[] = [];
+    let arrived: () => void = () => undefined;
+    const listener = createServer((s) => {
+      sockets.push(s);
+      arrived();
+    });
+    await new Promise<void>((r) => listener.listen(0, "127.0.0.1", r));
+    const next = (ms: number) =>
+      new Promise<boolean>((resolve) => {
+        const t = setTimeout(() => resolve(false), ms);
+        arrived = () => {
+          clearTimeout(t);
+          resolve(true);
+        };
+      });
+    const port = (listener.address() as AddressInfo).port;
+    const first = next(3000);
+    const c = createClient<Handlers>(definition, "test.Echo", `127.0.0.1:${port}`, undefined, { keepConnected: true });
+    try {
+      assert.equal(await first, true, "a connection was opened before any call");
+      const second = next(5000);
+      sockets[0]?.destroy();
+      assert.equal(await second, true, "a new connection replaced the dropped one");
+    } finally {
+      c.close();
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => listener.close(r));
+    }
   });
 });

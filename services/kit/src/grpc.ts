@@ -1,5 +1,7 @@
 import {
+  type Channel,
   type ChannelCredentials,
+  connectivityState as ConnectivityState,
   credentials as grpcCredentials,
   type handleUnaryCall,
   Metadata,
@@ -244,18 +246,43 @@ export async function startGrpcServer(opts: {
   };
 }
 
+export interface ClientOptions {
+  /**
+   * Connect at once and stay connected: reconnect whenever the channel falls
+   * idle, instead of connecting on the first call. A process whose file
+   * descriptors run out (clients flooding it) then still has its channel.
+   */
+  keepConnected?: boolean;
+}
+
+/** The longest delay a Node timer takes (about 24.8 days): grpc-js cannot turn its idle timer off. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Keeps a channel connected: whenever it becomes idle, asks it to connect again. */
+function keepConnected(channel: Channel): void {
+  const watch = () => {
+    const state = channel.getConnectivityState(true);
+    if (state === ConnectivityState.SHUTDOWN) return;
+    channel.watchConnectivityState(state, Number.POSITIVE_INFINITY, () => watch());
+  };
+  watch();
+}
+
 /** A gRPC client whose methods are async functions that throw AppError. */
 export function createClient<S>(
   definition: ServiceDefinition,
   serviceName: string,
   address: string,
   credentials: ChannelCredentials = grpcCredentials.createInsecure(),
+  options: ClientOptions = {},
 ): { client: AsyncClient<S>; close(): void; waitForReady(timeoutMs: number): Promise<void> } {
   const Ctor = makeGenericClientConstructor(definition, serviceName);
-  const raw = new Ctor(address, credentials) as unknown as Record<
+  const channelOptions = options.keepConnected ? { "grpc.client_idle_timeout_ms": MAX_TIMER_MS } : {};
+  const raw = new Ctor(address, credentials, channelOptions) as unknown as Record<
     string,
     (req: unknown, md: Metadata, opts: { deadline: Date }, cb: (err: ServiceError | null, res: unknown) => void) => void
-  > & { close(): void; waitForReady(deadline: Date, cb: (err?: Error) => void): void };
+  > & { close(): void; waitForReady(deadline: Date, cb: (err?: Error) => void): void; getChannel(): Channel };
+  if (options.keepConnected) keepConnected(raw.getChannel());
   const client: Record<string, (req: unknown, opts?: CallOptions) => Promise<unknown>> = {};
   for (const name of Object.keys(definition)) {
     const method = raw[name];
