@@ -10,10 +10,11 @@ import { createJwksTokenVerifier, isKeyedTokenVerifier, type TokenVerifier } fro
 import type { ServiceClients } from "./clients";
 import type { GatewayConfig } from "./config";
 import { ClientIpResolver } from "./http/client-ip";
+import { ConnectionLimiter } from "./http/connection-limit";
 import { createHealthProbe, type HealthProbe } from "./http/health-probe";
 import { GatewayMetrics } from "./http/metrics";
 import { RateLimiter } from "./http/rate-limit";
-import { Dispatcher, type DispatchResult, errorReply, parseError } from "./rpc/dispatch";
+import { Dispatcher, type DispatchResult, errorReply, parseError, type RpcReply } from "./rpc/dispatch";
 import { Heartbeat, serveConnection } from "./ws/connection";
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -54,6 +55,18 @@ function sendRpc(reply: FastifyReply, result: DispatchResult): FastifyReply {
   return reply.type("application/json").send(JSON.stringify(result.body));
 }
 
+/**
+ * Answers a request with an HTTP error status and a JSON-RPC error, before
+ * any route runs; `close` ends the connection after the answer. A WebSocket
+ * upgrade request owns its socket outright, so that socket is destroyed once
+ * the answer is written.
+ */
+function refuse(req: FastifyRequest, reply: FastifyReply, status: number, body: RpcReply, close: boolean) {
+  if (req.headers.upgrade !== undefined) reply.raw.once("finish", () => req.socket.destroy());
+  else if (close) reply.header("connection", "close");
+  return reply.code(status).header("retry-after", "1").type("application/json").send(JSON.stringify(body));
+}
+
 /** Builds the gateway app (not listening): JSON-RPC over HTTP and WebSocket at /main, probes, metrics. */
 export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstance> {
   const { config, logger, clients, bus } = opts;
@@ -89,6 +102,8 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     pkiPublicRead: config.pkiPublicRead,
   });
   const clientIps = new ClientIpResolver(config.trustedProxies);
+  const clientIpOf = (req: FastifyRequest) =>
+    clientIps.resolve(req.socket.remoteAddress, req.headers["x-forwarded-for"]);
   const heartbeat = new Heartbeat(opts.wsPingIntervalMs ?? 10_000);
   const probes: Record<string, HealthProbe> | undefined = opts.readiness
     ? undefined
@@ -122,8 +137,22 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     },
   }) as unknown as FastifyInstance;
 
+  const connections = new ConnectionLimiter({
+    max: config.maxConnectionsPerClient,
+    resolver: clientIps,
+    onRefused: () => metrics.connectionRefused(),
+  });
+  connections.attach(app.server);
+
   app.addHook("onRequest", async (req, reply) => {
     reply.header("x-request-id", req.id);
+    const admission = connections.admit(req.socket, clientIpOf(req));
+    if (admission.refused) {
+      const body = errorReply(null, new AppError("rpc.too_many_requests", { data: { retryAfter: 1 } }));
+      return refuse(req, reply, 429, body, admission.close);
+    }
+    // The response (or, for a WebSocket, its socket) closes when the request is over.
+    if (admission.release) reply.raw.once("close", admission.release);
   });
   app.addHook("onClose", async () => {
     heartbeat.stop();
@@ -164,8 +193,6 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     authorization: header(req, "authorization"),
     userToken: header(req, "x-user-token"),
   });
-  const clientIpOf = (req: FastifyRequest) =>
-    clientIps.resolve(req.socket.remoteAddress, req.headers["x-forwarded-for"]);
   const onlyPost = (_req: FastifyRequest, reply: FastifyReply) =>
     reply.type("application/json").send(JSON.stringify(errorReply(null, new AppError("rpc.only_post"))));
 

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
+import { request as httpRequest } from "node:http";
 import { connect, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
+import WebSocket from "ws";
 import { post, rpc, startTestGateway, type TestGateway } from "./testing/fakes";
 
 const SECRET = "transport-secret-transport-secret";
@@ -100,6 +102,115 @@ describe("slow clients (API.md section 8)", () => {
       assert.deepEqual(res.json, { jsonrpc: "2.0", id: 1, result: [] });
     } finally {
       gw.fakes.beforeCall = undefined;
+    }
+  });
+});
+
+/** A GET over its own connection from `localAddress`; resolves with the status, or "closed" if the connection was dropped. */
+function getFrom(gw: TestGateway, path: string, localAddress = "127.0.0.1", headers: Record<string, string> = {}) {
+  return new Promise<{ status: number | "closed"; body: string }>((resolve) => {
+    const req = httpRequest(
+      { host: "127.0.0.1", port: portOf(gw), path, localAddress, agent: false, headers },
+      (res) => {
+        let body = "";
+        res.on("data", (d) => {
+          body += d;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on("error", () => resolve({ status: "closed", body: "" }));
+    req.end();
+  });
+}
+
+/** Opens a WebSocket; resolves with it once open, or with the HTTP status that refused it. */
+function openWs(
+  gw: TestGateway,
+  headers: Record<string, string> = {},
+  localAddress?: string,
+): Promise<WebSocket | number> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(gw.wsUrl, { headers, ...(localAddress ? { localAddress } : {}) });
+    ws.once("open", () => resolve(ws));
+    ws.once("unexpected-response", (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      ws.terminate();
+    });
+    ws.once("error", () => resolve(0));
+  });
+}
+
+describe("open connections per client (API.md section 8)", () => {
+  it("refuses a client's connection over the cap with 429, HTTP and WebSocket together, and counts it", async () => {
+    const gw = await startTestGateway({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0", PMX_MAX_CONNECTIONS_PER_CLIENT: "3" } });
+    const held: { socket: Socket }[] = [];
+    const sockets: WebSocket[] = [];
+    // The client under test has an address of its own: the test's other requests come from 127.0.0.1.
+    const client = "127.0.0.3";
+    try {
+      held.push(await open(gw, client), await open(gw, client));
+      const ws = await openWs(gw, {}, client);
+      assert.ok(ws instanceof WebSocket, "the third connection, a WebSocket, is accepted");
+      sockets.push(ws);
+
+      const http = await getFrom(gw, "/health", client);
+      assert.ok(http.status === 429 || http.status === "closed", `got ${http.status}`);
+      if (http.status === 429) assert.equal(JSON.parse(http.body).error.code, -32029);
+      const refusedWs = await openWs(gw, {}, client);
+      assert.ok(typeof refusedWs === "number", "a fourth connection as a WebSocket is refused too");
+      assert.ok(refusedWs === 429 || refusedWs === 0, `got ${refusedWs}`);
+
+      // Another client is not affected, and the refusals are in /metrics.
+      const metrics = await getFrom(gw, "/metrics", "127.0.0.2");
+      assert.equal(metrics.status, 200);
+      const refused = /^pmx_gateway_connections_refused_total (\d+)/m.exec(metrics.body);
+      assert.ok(refused && Number(refused[1]) >= 2, "refusals are counted");
+
+      // A closed connection makes room again.
+      held.pop()?.socket.destroy();
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal((await getFrom(gw, "/health", client)).status, 200);
+    } finally {
+      for (const h of held) h.socket.destroy();
+      for (const s of sockets) s.terminate();
+      await gw.close();
+    }
+  });
+
+  it("counts a proxied client's requests and WebSockets by its forwarded address, not the proxy's", async () => {
+    const gw = await startTestGateway({
+      env: { PMX_RATE_LIMIT_PER_MINUTE: "0", PMX_MAX_CONNECTIONS_PER_CLIENT: "2", PMX_TRUSTED_PROXIES: "127.0.0.1" },
+    });
+    const sockets: WebSocket[] = [];
+    try {
+      const as = (ip: string) => ({ "x-forwarded-for": ip });
+      for (let i = 0; i < 2; i++) {
+        const ws = await openWs(gw, as("203.0.113.7"));
+        assert.ok(ws instanceof WebSocket);
+        sockets.push(ws);
+      }
+      assert.equal(await openWs(gw, as("203.0.113.7")), 429);
+      assert.equal((await getFrom(gw, "/health", "127.0.0.1", as("203.0.113.7"))).status, 429);
+      // Other clients behind the same proxy, and the proxy's many connections, are fine.
+      const other = await openWs(gw, as("203.0.113.8"));
+      assert.ok(other instanceof WebSocket);
+      sockets.push(other);
+      for (let i = 0; i < 4; i++)
+        assert.equal((await getFrom(gw, "/health", "127.0.0.1", as(`198.51.100.${i}`))).status, 200);
+      // A closed WebSocket gives its slot back.
+      const first = sockets.shift() as WebSocket;
+      await new Promise((r) => {
+        first.once("close", r);
+        first.close();
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      const again = await openWs(gw, as("203.0.113.7"));
+      assert.ok(again instanceof WebSocket);
+      sockets.push(again);
+    } finally {
+      for (const s of sockets) s.terminate();
+      await gw.close();
     }
   });
 });

@@ -7,6 +7,7 @@ export class GatewayMetrics {
   private readonly duration: Histogram<"method" | "code" | "transport">;
   private readonly wsConnections: Gauge;
   private readonly rateLimited: Counter;
+  private readonly connectionsRefused: Counter;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "pmx_gateway_" });
@@ -33,6 +34,11 @@ export class GatewayMetrics {
       help: "Requests refused by the rate limit",
       registers: [this.registry],
     });
+    this.connectionsRefused = new Counter({
+      name: "pmx_gateway_connections_refused_total",
+      help: "Connections (or proxied requests) refused because their client had too many open connections",
+      registers: [this.registry],
+    });
   }
 
   /** `method` must already be a known method name or a fixed placeholder, to bound label values. */
@@ -52,5 +58,9 @@ export class GatewayMetrics {
 
   limited(): void {
     this.rateLimited.inc();
+  }
+
+  connectionRefused(): void {
+    this.connectionsRefused.inc();
   }
 }
