@@ -15,7 +15,7 @@ import { createHealthProbe, type HealthProbe } from "./http/health-probe";
 import { GatewayMetrics } from "./http/metrics";
 import { RateLimiter } from "./http/rate-limit";
 import { Dispatcher, type DispatchResult, errorReply, parseError, type RpcReply } from "./rpc/dispatch";
-import { Heartbeat, serveConnection } from "./ws/connection";
+import { Heartbeat, serveConnection, warnFrameOnce } from "./ws/connection";
 
 export const BODY_LIMIT = 1024 * 1024;
 const RPC_PATH = "/main";
@@ -169,7 +169,20 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       exposedHeaders: ["X-Request-Id", "Retry-After"],
     });
   }
-  await app.register(websocket, { options: { maxPayload: BODY_LIMIT } });
+  await app.register(websocket, {
+    options: { maxPayload: BODY_LIMIT },
+    errorHandler: (err: Error & { code?: string }, socket, req) => {
+      // ws has already sent the close frame with the right code (1007 invalid
+      // UTF-8, 1009 too big, 1002 otherwise) and ends the connection itself.
+      if (err.code?.startsWith("WS_ERR_")) {
+        warnFrameOnce(logger, socket, { requestId: req.id, clientIp: clientIpOf(req), reason: err.code });
+        return;
+      }
+      // A transport error (a peer that vanished): nothing the client did wrong on purpose.
+      logger.debug({ requestId: req.id, err: err.message }, "websocket error");
+      socket.terminate();
+    },
+  });
 
   // The raw bytes are kept as they came: a signed request's signature covers them exactly.
   app.removeAllContentTypeParsers();

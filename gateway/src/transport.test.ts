@@ -214,3 +214,67 @@ describe("open connections per client (API.md section 8)", () => {
     }
   });
 });
+
+describe("hostile WebSocket frames (API.md section 8)", () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startTestGateway({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0" } });
+  });
+  after(async () => gw.close());
+
+  /** Opens a WebSocket, lets `act` misbehave on it, and returns the close code and the log lines written meanwhile. */
+  async function misbehave(act: (ws: WebSocket) => void): Promise<{ code: number; lines: Record<string, unknown>[] }> {
+    const ws = await openWs(gw);
+    assert.ok(ws instanceof WebSocket);
+    const from = gw.logLines.length;
+    const closed = new Promise<number>((r) => ws.once("close", (code) => r(code)));
+    ws.on("error", () => undefined);
+    act(ws);
+    let code: number;
+    try {
+      code = await closesWithin(closed, 5000, "the WebSocket");
+    } finally {
+      ws.terminate();
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    return { code, lines: gw.logLines.slice(from) };
+  }
+
+  function assertLoggedOnceAtWarn(lines: Record<string, unknown>[]): void {
+    assert.deepEqual(
+      lines.filter((l) => Number(l.level) >= 50),
+      [],
+      "nothing at error level",
+    );
+    const warns = lines.filter((l) => l.level === 40);
+    assert.equal(warns.length, 1, JSON.stringify(lines));
+    assert.doesNotMatch(JSON.stringify(warns[0]), /"stack"|\bat [\w.<>]+ \(/, "no stack trace");
+  }
+
+  it("closes with 1007 on invalid UTF-8 in a text frame, logging one warn line without a stack", async () => {
+    const { code, lines } = await misbehave((ws) => {
+      for (let i = 0; i < 3; i++) ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
+    });
+    assert.equal(code, 1007);
+    assertLoggedOnceAtWarn(lines);
+  });
+
+  it("closes with 1009 on a message over 1 MiB, logging one warn line without a stack", async () => {
+    const { code, lines } = await misbehave((ws) => ws.send("x".repeat(1024 * 1024 + 1)));
+    assert.equal(code, 1009);
+    assertLoggedOnceAtWarn(lines);
+  });
+
+  it("refuses binary frames with 1003 instead of reading them as text, logging one warn line", async () => {
+    const { code, lines } = await misbehave((ws) => {
+      for (let i = 0; i < 3; i++) ws.send(Buffer.from(JSON.stringify(rpc("pki/nope", {}, i))), { binary: true });
+    });
+    assert.equal(code, 1003);
+    assertLoggedOnceAtWarn(lines);
+    assert.equal(
+      lines.some((l) => l.msg === "rpc request"),
+      false,
+      "no binary frame was handled",
+    );
+  });
+});

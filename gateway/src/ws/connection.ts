@@ -7,6 +7,21 @@ import type { Dispatcher } from "../rpc/dispatch";
 /** Messages a connection may have waiting; at this many the connection stops reading until some are answered. */
 const MAX_PENDING = 64;
 
+const warned = new WeakSet<WebSocket>();
+
+/**
+ * Logs a hostile or malformed frame: once per connection, at warn, without a
+ * stack (API.md section 8), so a client cannot flood the log.
+ */
+export function warnFrameOnce(logger: Logger, socket: WebSocket, fields: Record<string, unknown>): void {
+  if (warned.has(socket)) return;
+  warned.add(socket);
+  logger.warn(fields, "websocket closed: frame refused");
+}
+
+/** Close code for a binary frame: this protocol carries text only (RFC 6455 section 7.4.1). */
+const UNSUPPORTED_DATA = 1003;
+
 interface Tracked {
   missedPongs: number;
 }
@@ -79,7 +94,14 @@ export function serveConnection(opts: {
   let pending = 0;
   let chain: Promise<void> = Promise.resolve();
 
-  socket.on("message", (data: Buffer | ArrayBuffer | Buffer[]) => {
+  socket.on("message", (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+    // Frames that arrive while the connection closes are not requests any more.
+    if (socket.readyState !== socket.OPEN) return;
+    if (isBinary) {
+      warnFrameOnce(logger, socket, { clientIp, closeCode: UNSUPPORTED_DATA, reason: "binary frame" });
+      socket.close(UNSUPPORTED_DATA, "Text frames only");
+      return;
+    }
     pending++;
     // Backpressure rather than refusal: a peer that sends faster than it is answered waits.
     if (pending >= MAX_PENDING) socket.pause();
