@@ -14,6 +14,7 @@ import { ConnectionLimiter } from "./http/connection-limit";
 import { createHealthProbe, type HealthProbe } from "./http/health-probe";
 import { GatewayMetrics } from "./http/metrics";
 import { RateLimiter } from "./http/rate-limit";
+import { type Checks, isUnavailable, Readiness, UNAVAILABLE_RETRY_AFTER_S, unavailableReply } from "./http/readiness";
 import { Dispatcher, type DispatchResult, errorReply, parseError, type RpcReply } from "./rpc/dispatch";
 import { Heartbeat, serveConnection, warnFrameOnce } from "./ws/connection";
 
@@ -50,21 +51,35 @@ function isJsonContentType(value: string | undefined): boolean {
 function sendRpc(reply: FastifyReply, result: DispatchResult): FastifyReply {
   if (result.retryAfterSeconds !== undefined) {
     reply.code(429).header("retry-after", String(result.retryAfterSeconds));
+  } else if (isUnavailable(result.body)) {
+    // API.md section 7: a call no backend could serve is HTTP 503, so clients and proxies retry.
+    reply.code(503).header("retry-after", String(UNAVAILABLE_RETRY_AFTER_S));
   }
   if (result.body === undefined) return reply.code(204).send();
   return reply.type("application/json").send(JSON.stringify(result.body));
 }
 
 /**
- * Answers a request with an HTTP error status and a JSON-RPC error, before
- * any route runs; `close` ends the connection after the answer. A WebSocket
- * upgrade request owns its socket outright, so that socket is destroyed once
- * the answer is written.
+ * Answers a request with 429 or 503, `Retry-After` and a JSON-RPC error,
+ * before any route runs; `close` ends the connection after the answer. A
+ * WebSocket upgrade request owns its socket outright, so that socket is
+ * destroyed once the answer is written.
  */
-function refuse(req: FastifyRequest, reply: FastifyReply, status: number, body: RpcReply, close: boolean) {
+function refuse(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  status: 429 | 503,
+  retryAfterSeconds: number,
+  body: RpcReply,
+  close: boolean,
+) {
   if (req.headers.upgrade !== undefined) reply.raw.once("finish", () => req.socket.destroy());
   else if (close) reply.header("connection", "close");
-  return reply.code(status).header("retry-after", "1").type("application/json").send(JSON.stringify(body));
+  return reply
+    .code(status)
+    .header("retry-after", String(retryAfterSeconds))
+    .type("application/json")
+    .send(JSON.stringify(body));
 }
 
 /** Builds the gateway app (not listening): JSON-RPC over HTTP and WebSocket at /main, probes, metrics. */
@@ -112,6 +127,23 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
         auth: createHealthProbe(config.authAddr),
         pki: createHealthProbe(config.pkiAddr),
       };
+  const readiness = new Readiness(async () => {
+    const checks: Checks = {};
+    if (opts.readiness) {
+      checks.services = await opts.readiness().catch(() => false);
+    } else if (probes) {
+      const names = Object.keys(probes);
+      const results = await Promise.all(names.map((n) => (probes[n] as HealthProbe).check(1000)));
+      names.forEach((n, i) => {
+        checks[n] = results[i] === true;
+      });
+    }
+    checks.bus = bus.isReady();
+    checks.signingKeys = keySync === undefined || keySync.isLoaded();
+    checks.revocations = revocationSync.isLoaded();
+    return checks;
+  });
+  readiness.start();
 
   const app = Fastify({
     loggerInstance: logger,
@@ -148,13 +180,16 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     reply.header("x-request-id", req.id);
     const admission = connections.admit(req.socket, clientIpOf(req));
     if (admission.refused) {
-      const body = errorReply(null, new AppError("rpc.too_many_requests", { data: { retryAfter: 1 } }));
-      return refuse(req, reply, 429, body, admission.close);
+      // A connection is freed when the client closes one; a second is a fair guess.
+      const retryAfter = 1;
+      const body = errorReply(null, new AppError("rpc.too_many_requests", { data: { retryAfter } }));
+      return refuse(req, reply, 429, retryAfter, body, admission.close);
     }
     // The response (or, for a WebSocket, its socket) closes when the request is over.
     if (admission.release) reply.raw.once("close", admission.release);
   });
   app.addHook("onClose", async () => {
+    readiness.stop();
     heartbeat.stop();
     await revocationSync.stop();
     await keySync?.stop();
@@ -215,6 +250,10 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       return sendRpc(reply, { body: parseError("Invalid Content-Type") });
     }
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    if (!readiness.serving) {
+      dispatcher.log({ requestId: req.id, transport: "http" }, "(unavailable)", -32000, 0);
+      return sendRpc(reply, { body: unavailableReply(body) });
+    }
     const result = await dispatcher.handle(body, {
       requestId: req.id,
       transport: "http",
@@ -228,6 +267,11 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     method: "GET",
     url: RPC_PATH,
     handler: onlyPost,
+    onRequest: async (req, reply) => {
+      if (req.headers.upgrade === undefined || readiness.serving) return;
+      const body = errorReply(null, new AppError("rpc.unavailable"));
+      return refuse(req, reply, 503, UNAVAILABLE_RETRY_AFTER_S, body, false);
+    },
     wsHandler: (socket, req) => {
       metrics.wsOpened();
       heartbeat.add(socket);
@@ -249,21 +293,8 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   app.get("/health", async (_req, reply) => reply.send({ status: "ok" }));
 
   app.get("/ready", async (_req, reply) => {
-    const checks: Record<string, "ok" | "error"> = {};
-    const verdict = (ok: boolean) => (ok ? "ok" : "error");
-    if (opts.readiness) {
-      checks.services = verdict(await opts.readiness().catch(() => false));
-    } else if (probes) {
-      const names = Object.keys(probes);
-      const results = await Promise.all(names.map((n) => (probes[n] as HealthProbe).check(1000)));
-      names.forEach((n, i) => {
-        checks[n] = verdict(results[i] === true);
-      });
-    }
-    checks.bus = verdict(bus.isReady());
-    checks.signingKeys = verdict(keySync === undefined || keySync.isLoaded());
-    checks.revocations = verdict(revocationSync.isLoaded());
-    if (Object.values(checks).every((c) => c === "ok")) return reply.send({ status: "ok" });
+    const { ok, checks } = await readiness.report();
+    if (ok) return reply.send({ status: "ok" });
     return reply.code(503).send({ status: "error", checks });
   });
 

@@ -278,3 +278,80 @@ describe("hostile WebSocket frames (API.md section 8)", () => {
     );
   });
 });
+
+describe("backends not ready or gone (API.md section 7)", () => {
+  const tokenRequest = rpc("auth/token", {
+    grantType: "client_credentials",
+    clientId: "k-transport",
+    clientSecret: SECRET,
+    scope: [],
+  });
+  const unavailable = (id: unknown) => ({
+    jsonrpc: "2.0",
+    id,
+    error: { code: -32000, message: "Service unavailable", data: null },
+  });
+
+  async function eventuallyReady(gw: TestGateway): Promise<void> {
+    const deadline = Date.now() + 15_000;
+    while ((await fetch(`${gw.url}/ready`)).status !== 200) {
+      assert.ok(Date.now() < deadline, "the gateway became ready");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  it("refuses calls with -32000, HTTP 503 and Retry-After until every backend answers, then serves them", async () => {
+    const gw = await startTestGateway({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0" }, servicesLater: true });
+    try {
+      gw.fakes.addKey({ apiKeyId: "k-transport", secret: SECRET, maxScope: ["pkiadmin:read_write"] });
+      assert.equal((await fetch(`${gw.url}/health`)).status, 200);
+      assert.equal((await fetch(`${gw.url}/ready`)).status, 503);
+
+      const early = await post(gw, tokenRequest);
+      assert.equal(early.status, 503);
+      assert.ok(Number(early.headers.get("retry-after")) >= 1, "Retry-After in seconds");
+      assert.deepEqual(early.json, unavailable(1));
+      const batch = await post(gw, [tokenRequest, rpc("pki/nope", {}, 2)]);
+      assert.equal(batch.status, 503);
+      assert.equal(await openWs(gw), 503, "no WebSocket is opened either");
+
+      await gw.startServices();
+      await eventuallyReady(gw);
+      const later = await post(gw, tokenRequest);
+      assert.equal(later.status, 200);
+      assert.equal(typeof (later.json as { result: { accessToken: string } }).result.accessToken, "string");
+      assert.equal(
+        gw.logLines.some((l) => l.code === -32603),
+        false,
+        "no call failed as an internal error",
+      );
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it("answers -32000 with HTTP 503 when a backend the call needs has gone away", async () => {
+    const gw = await startTestGateway({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0" } });
+    try {
+      gw.fakes.addKey({ apiKeyId: "k-transport", secret: SECRET, maxScope: ["pkiadmin:read_write"] });
+      const token = await gw.fakes.signer.mint({
+        apiKeyId: "k-transport",
+        sessionId: "s",
+        generation: 1,
+        scope: ["pkiadmin:read"],
+      });
+      await gw.stopServices();
+      // Basic credentials need apikey; a token is checked locally and the call needs pki.
+      for (const authorization of [BASIC, `Bearer ${token}`]) {
+        const res = await post(gw, rpc("pkiAdmin/listHosts", {}, 7), { authorization });
+        assert.equal(res.status, 503, authorization.slice(0, 6));
+        assert.ok(Number(res.headers.get("retry-after")) >= 1);
+        assert.deepEqual(res.json, unavailable(7));
+      }
+      const res = await post(gw, tokenRequest);
+      assert.deepEqual(res.json, unavailable(1));
+    } finally {
+      await gw.close();
+    }
+  });
+});
