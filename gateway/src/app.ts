@@ -12,6 +12,7 @@ import type { GatewayConfig } from "./config";
 import { ClientIpResolver } from "./http/client-ip";
 import { ConnectionLimiter } from "./http/connection-limit";
 import { createHealthProbe, type HealthProbe } from "./http/health-probe";
+import { InFlight } from "./http/in-flight";
 import { GatewayMetrics } from "./http/metrics";
 import { RateLimiter } from "./http/rate-limit";
 import { type Checks, isUnavailable, Readiness, UNAVAILABLE_RETRY_AFTER_S, unavailableReply } from "./http/readiness";
@@ -36,6 +37,11 @@ export interface GatewayOptions {
   readiness?: () => Promise<boolean>;
   /** WebSocket ping interval (10 s). */
   wsPingIntervalMs?: number;
+  /**
+   * On close, how long requests in flight may take to finish (5 s); then
+   * every connection still open is dropped.
+   */
+  drainTimeoutMs?: number;
 }
 
 function header(req: FastifyRequest, name: string): string | undefined {
@@ -162,6 +168,8 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     },
     // One line per JSON-RPC request is written by the dispatcher instead.
     logController: new LogController({ disableRequestLogging: true }),
+    // Calls that arrive while the gateway drains are answered -32000 by the route itself.
+    return503OnClosing: false,
     bodyLimit: BODY_LIMIT,
     genReqId: (req) => {
       const incoming = req.headers["x-request-id"];
@@ -188,7 +196,34 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     // The response (or, for a WebSocket, its socket) closes when the request is over.
     if (admission.release) reply.raw.once("close", admission.release);
   });
+  // Shutdown: stop accepting (the server stops listening, calls on open
+  // connections get -32000), let what is in flight finish, and only then let
+  // the caller close the service clients and the stores behind them.
+  const inFlight = new InFlight();
+  const drainMs = opts.drainTimeoutMs ?? 5000;
+  let closing = false;
+  let drainDeadline: NodeJS.Timeout | undefined;
+  let drainEndsAt = 0;
+  app.addHook("preClose", async () => {
+    closing = true;
+    readiness.beginShutdown();
+    drainEndsAt = Date.now() + drainMs;
+    drainDeadline = setTimeout(() => {
+      // Clients still sending, or not answering the WebSocket close, are not waited for.
+      app.server.closeAllConnections();
+      heartbeat.terminateAll();
+    }, drainMs);
+    drainDeadline.unref();
+  });
+  app.addHook("onSend", async (_req, reply) => {
+    // A kept-alive connection would otherwise hold the server open after its last answer.
+    if (closing) reply.header("connection", "close");
+  });
   app.addHook("onClose", async () => {
+    // Runs once every connection has closed; a request whose client hung up may still be running.
+    const left = Math.max(0, drainEndsAt - Date.now());
+    if (!(await inFlight.idle(left))) logger.warn({ drainMs }, "requests still in flight after the shutdown grace");
+    clearTimeout(drainDeadline);
     readiness.stop();
     heartbeat.stop();
     await revocationSync.stop();
@@ -254,12 +289,14 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       dispatcher.log({ requestId: req.id, transport: "http" }, "(unavailable)", -32000, 0);
       return sendRpc(reply, { body: unavailableReply(body) });
     }
-    const result = await dispatcher.handle(body, {
-      requestId: req.id,
-      transport: "http",
-      clientIp: clientIpOf(req),
-      credentials: { ...credentialsOf(req), signed: { method: req.method, uri: req.raw.url ?? req.url, body } },
-    });
+    const result = await inFlight.run(() =>
+      dispatcher.handle(body, {
+        requestId: req.id,
+        transport: "http",
+        clientIp: clientIpOf(req),
+        credentials: { ...credentialsOf(req), signed: { method: req.method, uri: req.raw.url ?? req.url, body } },
+      }),
+    );
     return sendRpc(reply, result);
   });
 
@@ -277,7 +314,8 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       heartbeat.add(socket);
       serveConnection({
         socket,
-        dispatcher,
+        dispatcher: { handle: (raw, ctx) => inFlight.run(() => dispatcher.handle(raw, ctx)) },
+        accepting: () => readiness.serving,
         authenticator,
         clientIp: clientIpOf(req),
         headers: credentialsOf(req),

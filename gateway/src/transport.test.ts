@@ -355,3 +355,55 @@ describe("backends not ready or gone (API.md section 7)", () => {
     }
   });
 });
+
+describe("shutdown", () => {
+  it("waits for calls in flight and answers -32000 to those that complete while it drains", async () => {
+    const gw = await startTestGateway({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0" } });
+    gw.fakes.addKey({ apiKeyId: "k-transport", secret: SECRET, maxScope: ["pkiadmin:read_write"] });
+    let slow: Awaited<ReturnType<typeof open>> | undefined;
+    try {
+      let release: () => void = () => undefined;
+      gw.fakes.beforeCall = () =>
+        new Promise<void>((r) => {
+          release = r;
+        });
+      const before = gw.fakes.calls.length;
+      const held = post(gw, rpc("pkiAdmin/listHosts", {}, "held"), { authorization: BASIC });
+      while (gw.fakes.calls.length === before) await new Promise((r) => setTimeout(r, 10));
+
+      // A request whose body is still on its way when the shutdown begins.
+      const late = JSON.stringify(rpc("pkiAdmin/listHosts", {}, "late"));
+      slow = await open(gw);
+      slow.socket.write(
+        `POST /main HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: ${BASIC}\r\n` +
+          `Content-Length: ${late.length}\r\n\r\n${late.slice(0, 10)}`,
+      );
+      await new Promise((r) => setTimeout(r, 50));
+
+      let closed = false;
+      const closing = gw.app.close().then(() => {
+        closed = true;
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      slow.socket.write(late.slice(10));
+      await closesWithin(slow.closed, 5000, "the late request's connection");
+      const [head, body] = slow.received().split("\r\n\r\n");
+      assert.match(head ?? "", /^HTTP\/1\.1 503 /);
+      assert.match(head ?? "", /\r\nretry-after: \d+/i);
+      assert.deepEqual(JSON.parse(body ?? ""), {
+        jsonrpc: "2.0",
+        id: "late",
+        error: { code: -32000, message: "Service unavailable", data: null },
+      });
+      assert.equal(closed, false, "close() waits for the call in flight");
+
+      gw.fakes.beforeCall = undefined;
+      release();
+      assert.deepEqual((await held).json, { jsonrpc: "2.0", id: "held", result: [] });
+      await closing;
+    } finally {
+      slow?.socket.destroy();
+      await gw.close();
+    }
+  });
+});

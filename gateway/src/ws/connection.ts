@@ -72,6 +72,12 @@ export class Heartbeat {
   stop(): void {
     clearInterval(this.timer);
   }
+
+  /** Drops every connection at once (a shutdown whose grace has run out). */
+  terminateAll(): void {
+    for (const socket of this.sockets.keys()) socket.terminate();
+    this.sockets.clear();
+  }
 }
 
 /**
@@ -81,7 +87,9 @@ export class Heartbeat {
  */
 export function serveConnection(opts: {
   socket: WebSocket;
-  dispatcher: Dispatcher;
+  dispatcher: Pick<Dispatcher, "handle">;
+  /** False once the gateway is shutting down: messages still queued are dropped, not handled. */
+  accepting: () => boolean;
   authenticator: Authenticator;
   clientIp: string;
   /** The upgrade request's own credential headers. */
@@ -108,6 +116,7 @@ export function serveConnection(opts: {
     const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     chain = chain.then(async () => {
       try {
+        if (!opts.accepting()) return;
         const credentials: Credentials = {
           authorization: opts.headers.authorization,
           userToken: opts.headers.userToken,

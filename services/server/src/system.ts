@@ -57,8 +57,13 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
   const loggerFor = (name: string) => createLogger({ name, level: settings.logLevel, destination });
   const logger = loggerFor("pkiserver");
   const closers: (() => Promise<void>)[] = [];
-  const stopAll = async () => {
-    for (const close of closers.reverse()) await close().catch(() => undefined);
+  // Last started, first stopped: the gateway drains before the services stop, and they before the stores close.
+  let stopping: Promise<void> | undefined;
+  const stopAll = () => {
+    stopping ??= (async () => {
+      for (const close of [...closers].reverse()) await close().catch(() => undefined);
+    })();
+    return stopping;
   };
   try {
     const authConfig = auth.loadConfig(env);
