@@ -5,6 +5,7 @@ import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { freePort } from "@pkiserver/server";
+import { startForm } from "../support/forms";
 
 const ENTRY = join(__dirname, "..", "..", "..", "services", "server", "dist", "embedded.js");
 
@@ -110,6 +111,33 @@ describe("npm start under a file-descriptor limit", () => {
       });
       child.kill("SIGINT");
       await exited;
+    }
+  });
+});
+
+describe("embedded form: request timeouts from the environment", () => {
+  it("answers 408 and closes a connection whose body is slower than PMX_REQUEST_TIMEOUT_MS", async () => {
+    const sys = await startForm("embedded", { PMX_HEADERS_TIMEOUT_MS: "300", PMX_REQUEST_TIMEOUT_MS: "600" });
+    const { port } = new URL(sys.url);
+    const socket = connect({ host: "127.0.0.1", port: Number(port) });
+    try {
+      const answer = await new Promise<string>((resolve, reject) => {
+        let text = "";
+        socket.on("data", (d) => {
+          text += d.toString();
+        });
+        socket.once("error", reject);
+        socket.once("close", () => resolve(text));
+        const timer = setTimeout(() => reject(new Error("still open after 5 s")), 5000);
+        socket.once("close", () => clearTimeout(timer));
+        socket.write(
+          "POST /main HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+        );
+      });
+      assert.match(answer, /^HTTP\/1\.1 408 /);
+    } finally {
+      socket.destroy();
+      await sys.stop();
     }
   });
 });
