@@ -11,12 +11,15 @@ import { AdaptiveLimiter, type LimiterOptions, limitClients } from "./backend/li
 import type { ServiceClients } from "./clients";
 import type { GatewayConfig } from "./config";
 import { ClientIpResolver } from "./http/client-ip";
+import { ConnectionLimiter } from "./http/connection-limit";
 import { createHealthProbe, type HealthProbe } from "./http/health-probe";
+import { InFlight } from "./http/in-flight";
 import { GatewayMetrics } from "./http/metrics";
 import { RateLimiter } from "./http/rate-limit";
-import { Dispatcher, type DispatchResult, errorReply, parseError } from "./rpc/dispatch";
+import { type Checks, isUnavailable, Readiness, UNAVAILABLE_RETRY_AFTER_S, unavailableReply } from "./http/readiness";
+import { Dispatcher, type DispatchResult, errorReply, parseError, type RpcReply } from "./rpc/dispatch";
 import { openRpc } from "./rpc/methods";
-import { Heartbeat, serveConnection } from "./ws/connection";
+import { Heartbeat, serveConnection, warnFrameOnce } from "./ws/connection";
 
 export const BODY_LIMIT = 1024 * 1024;
 const RPC_PATH = "/main";
@@ -38,6 +41,11 @@ export interface GatewayOptions {
   wsPingIntervalMs?: number;
   /** Bounds on the calls in flight to each backend (tests make them small). */
   backendLimits?: LimiterOptions;
+  /**
+   * On close, how long requests in flight may take to finish (5 s); then
+   * every connection still open is dropped.
+   */
+  drainTimeoutMs?: number;
 }
 
 function header(req: FastifyRequest, name: string): string | undefined {
@@ -52,9 +60,37 @@ function isJsonContentType(value: string | undefined): boolean {
 
 function sendRpc(reply: FastifyReply, result: DispatchResult): FastifyReply {
   if (result.status !== undefined) reply.code(result.status);
+  else if (isUnavailable(result.body)) reply.code(503);
   if (result.retryAfterSeconds !== undefined) reply.header("retry-after", String(result.retryAfterSeconds));
+  else if (isUnavailable(result.body)) {
+    // API.md section 7: a call no backend could serve is HTTP 503, so clients and proxies retry.
+    reply.header("retry-after", String(UNAVAILABLE_RETRY_AFTER_S));
+  }
   if (result.body === undefined) return reply.code(204).send();
   return reply.type("application/json").send(JSON.stringify(result.body));
+}
+
+/**
+ * Answers a request with 429 or 503, `Retry-After` and a JSON-RPC error,
+ * before any route runs; `close` ends the connection after the answer. A
+ * WebSocket upgrade request owns its socket outright, so that socket is
+ * destroyed once the answer is written.
+ */
+function refuse(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  status: 429 | 503,
+  retryAfterSeconds: number,
+  body: RpcReply,
+  close: boolean,
+) {
+  if (req.headers.upgrade !== undefined) reply.raw.once("finish", () => req.socket.destroy());
+  else if (close) reply.header("connection", "close");
+  return reply
+    .code(status)
+    .header("retry-after", String(retryAfterSeconds))
+    .type("application/json")
+    .send(JSON.stringify(body));
 }
 
 /** Builds the gateway app (not listening): JSON-RPC over HTTP and WebSocket at /main, probes, metrics. */
@@ -102,6 +138,8 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     pkiPublicRead: config.pkiPublicRead,
   });
   const clientIps = new ClientIpResolver(config.trustedProxies);
+  const clientIpOf = (req: FastifyRequest) =>
+    clientIps.resolve(req.socket.remoteAddress, req.headers["x-forwarded-for"]);
   const heartbeat = new Heartbeat(opts.wsPingIntervalMs ?? config.wsPingIntervalMs);
   const probes: Record<string, HealthProbe> | undefined = opts.readiness
     ? undefined
@@ -110,15 +148,47 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
         auth: createHealthProbe(config.authAddr),
         pki: createHealthProbe(config.pkiAddr),
       };
+  const readiness = new Readiness(async () => {
+    const checks: Checks = {};
+    if (opts.readiness) {
+      checks.services = await opts.readiness().catch(() => false);
+    } else if (probes) {
+      const names = Object.keys(probes);
+      const results = await Promise.all(names.map((n) => (probes[n] as HealthProbe).check(1000)));
+      names.forEach((n, i) => {
+        checks[n] = results[i] === true;
+      });
+    }
+    checks.bus = bus.isReady();
+    checks.signingKeys = keySync === undefined || keySync.isLoaded();
+    checks.revocations = revocationSync.isLoaded();
+    return checks;
+  });
+  readiness.start();
 
   const app = Fastify({
     loggerInstance: logger,
+    // API.md section 8: a client that is slow to send its headers or body is
+    // answered 408 and its connection closed, so it cannot hold a socket and
+    // a buffered body for ever. Node checks the deadlines on a timer; it runs
+    // often enough that a deadline is kept to within a tenth of itself (1 s at most).
+    requestTimeout: config.requestTimeoutMs,
+    http: {
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(
+        10,
+        Math.min(1000, Math.floor(Math.min(config.headersTimeoutMs, config.requestTimeoutMs) / 10)),
+      ),
+    },
     // One line per JSON-RPC request is written by the dispatcher instead.
     logController: new LogController({ disableRequestLogging: true }),
     // Fastify would make a child logger per request (bindings serialised,
     // redaction paths compiled) for nobody: the gateway's own lines carry the
     // request id themselves.
     childLoggerFactory: (logger) => logger,
+    // Calls that arrive while the gateway drains are answered -32000 by the route itself.
+    return503OnClosing: false,
     bodyLimit: BODY_LIMIT,
     genReqId: (req) => {
       const incoming = req.headers["x-request-id"];
@@ -126,10 +196,54 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     },
   }) as unknown as FastifyInstance;
 
+  const connections = new ConnectionLimiter({
+    max: config.maxConnectionsPerClient,
+    resolver: clientIps,
+    onRefused: () => metrics.connectionRefused(),
+  });
+  connections.attach(app.server);
+
   app.addHook("onRequest", async (req, reply) => {
     reply.header("x-request-id", req.id);
+    const admission = connections.admit(req.socket, clientIpOf(req));
+    if (admission.refused) {
+      // A connection is freed when the client closes one; a second is a fair guess.
+      const retryAfter = 1;
+      const body = errorReply(null, new AppError("rpc.too_many_requests", { data: { retryAfter } }));
+      return refuse(req, reply, 429, retryAfter, body, admission.close);
+    }
+    // The response (or, for a WebSocket, its socket) closes when the request is over.
+    if (admission.release) reply.raw.once("close", admission.release);
+  });
+  // Shutdown: stop accepting (the server stops listening, calls on open
+  // connections get -32000), let what is in flight finish, and only then let
+  // the caller close the service clients and the stores behind them.
+  const inFlight = new InFlight();
+  const drainMs = opts.drainTimeoutMs ?? 5000;
+  let closing = false;
+  let drainDeadline: NodeJS.Timeout | undefined;
+  let drainEndsAt = 0;
+  app.addHook("preClose", async () => {
+    closing = true;
+    readiness.beginShutdown();
+    drainEndsAt = Date.now() + drainMs;
+    drainDeadline = setTimeout(() => {
+      // Clients still sending, or not answering the WebSocket close, are not waited for.
+      app.server.closeAllConnections();
+      heartbeat.terminateAll();
+    }, drainMs);
+    drainDeadline.unref();
+  });
+  app.addHook("onSend", async (_req, reply) => {
+    // A kept-alive connection would otherwise hold the server open after its last answer.
+    if (closing) reply.header("connection", "close");
   });
   app.addHook("onClose", async () => {
+    // Runs once every connection has closed; a request whose client hung up may still be running.
+    const left = Math.max(0, drainEndsAt - Date.now());
+    if (!(await inFlight.idle(left))) logger.warn({ drainMs }, "requests still in flight after the shutdown grace");
+    clearTimeout(drainDeadline);
+    readiness.stop();
     heartbeat.stop();
     await revocationSync.stop();
     await keySync?.stop();
@@ -144,7 +258,20 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       exposedHeaders: ["X-Request-Id", "Retry-After"],
     });
   }
-  await app.register(websocket, { options: { maxPayload: BODY_LIMIT } });
+  await app.register(websocket, {
+    options: { maxPayload: BODY_LIMIT },
+    errorHandler: (err: Error & { code?: string }, socket, req) => {
+      // ws has already sent the close frame with the right code (1007 invalid
+      // UTF-8, 1009 too big, 1002 otherwise) and ends the connection itself.
+      if (err.code?.startsWith("WS_ERR_")) {
+        warnFrameOnce(logger, socket, { requestId: req.id, clientIp: clientIpOf(req), reason: err.code });
+        return;
+      }
+      // A transport error (a peer that vanished): nothing the client did wrong on purpose.
+      logger.debug({ requestId: req.id, err: err.message }, "websocket error");
+      socket.terminate();
+    },
+  });
 
   // The raw bytes are kept as they came: a signed request's signature covers them exactly.
   app.removeAllContentTypeParsers();
@@ -168,8 +295,6 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     authorization: header(req, "authorization"),
     userToken: header(req, "x-user-token"),
   });
-  const clientIpOf = (req: FastifyRequest) =>
-    clientIps.resolve(req.socket.remoteAddress, req.headers["x-forwarded-for"]);
   const onlyPost = (_req: FastifyRequest, reply: FastifyReply) =>
     reply.type("application/json").send(JSON.stringify(errorReply(null, new AppError("rpc.only_post"))));
 
@@ -179,12 +304,18 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       return sendRpc(reply, { body: parseError("Invalid Content-Type") });
     }
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const result = await dispatcher.handle(body, {
-      requestId: req.id,
-      transport: "http",
-      clientIp: clientIpOf(req),
-      credentials: { ...credentialsOf(req), signed: { method: req.method, uri: req.raw.url ?? req.url, body } },
-    });
+    if (!readiness.serving) {
+      dispatcher.log({ requestId: req.id, transport: "http" }, "(unavailable)", -32000, 0);
+      return sendRpc(reply, { body: unavailableReply(body) });
+    }
+    const result = await inFlight.run(() =>
+      dispatcher.handle(body, {
+        requestId: req.id,
+        transport: "http",
+        clientIp: clientIpOf(req),
+        credentials: { ...credentialsOf(req), signed: { method: req.method, uri: req.raw.url ?? req.url, body } },
+      }),
+    );
     return sendRpc(reply, result);
   });
 
@@ -192,12 +323,18 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     method: "GET",
     url: RPC_PATH,
     handler: onlyPost,
+    onRequest: async (req, reply) => {
+      if (req.headers.upgrade === undefined || readiness.serving) return;
+      const body = errorReply(null, new AppError("rpc.unavailable"));
+      return refuse(req, reply, 503, UNAVAILABLE_RETRY_AFTER_S, body, false);
+    },
     wsHandler: (socket, req) => {
       metrics.wsOpened();
       heartbeat.add(socket);
       serveConnection({
         socket,
-        dispatcher,
+        dispatcher: { handle: (raw, ctx) => inFlight.run(() => dispatcher.handle(raw, ctx)) },
+        accepting: () => readiness.serving,
         authenticator,
         clientIp: clientIpOf(req),
         headers: credentialsOf(req),
@@ -216,21 +353,8 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   app.get("/openrpc.json", async (_req, reply) => reply.type("application/json").send(JSON.stringify(openRpc())));
 
   app.get("/ready", async (_req, reply) => {
-    const checks: Record<string, "ok" | "error"> = {};
-    const verdict = (ok: boolean) => (ok ? "ok" : "error");
-    if (opts.readiness) {
-      checks.services = verdict(await opts.readiness().catch(() => false));
-    } else if (probes) {
-      const names = Object.keys(probes);
-      const results = await Promise.all(names.map((n) => (probes[n] as HealthProbe).check(1000)));
-      names.forEach((n, i) => {
-        checks[n] = verdict(results[i] === true);
-      });
-    }
-    checks.bus = verdict(bus.isReady());
-    checks.signingKeys = verdict(keySync === undefined || keySync.isLoaded());
-    checks.revocations = verdict(revocationSync.isLoaded());
-    if (Object.values(checks).every((c) => c === "ok")) return reply.send({ status: "ok" });
+    const { ok, checks } = await readiness.report();
+    if (ok) return reply.send({ status: "ok" });
     return reply.code(503).send({ status: "error", checks });
   });
 

@@ -423,6 +423,21 @@ describe("trusted proxies, public reads and rate limits", () => {
     }
   });
 
+  it("counts anonymous IPv6 clients per /64, so rotating through the prefix gains nothing", async () => {
+    const gw = await startTestGateway({ env: { PMX_TRUSTED_PROXIES: "127.0.0.1", PMX_RATE_LIMIT_PER_MINUTE: "3" } });
+    try {
+      const from = (addr: string, id: number) => post(gw, rpc("pki/nope", {}, id), { "x-forwarded-for": addr });
+      for (let i = 1; i <= 3; i++) assert.equal((await from(`2001:db8:1:2::${i}`, i)).status, 200);
+      assert.equal((await from("2001:db8:1:2:ffff:ffff:ffff:ffff", 4)).status, 429);
+      // The next /64 is another client.
+      assert.equal((await from("2001:db8:1:3::1", 5)).status, 200);
+      // A port in the forwarded entry names the same client.
+      assert.equal((await from("[2001:db8:1:2::9]:443", 6)).status, 429);
+    } finally {
+      await gw.close();
+    }
+  });
+
   it("answers a client over its rate with HTTP 429, Retry-After and -32029", async () => {
     const gw = await startTestGateway({ env: { PMX_RATE_LIMIT_PER_MINUTE: "3" } });
     try {

@@ -1,6 +1,8 @@
 import { type AsyncClient, connectService, type ServiceTarget } from "@pkiserver/kit";
 import { apikeyV1, authV1, pkiV1 } from "@pkiserver/proto";
 
+const KEEP = { keepConnected: true };
+
 /** The three services the gateway calls, as async gRPC clients. */
 export interface ServiceClients {
   apikey: AsyncClient<apikeyV1.ApiKeyServiceServer>;
@@ -11,6 +13,9 @@ export interface ServiceClients {
 /**
  * Clients of the three services: over gRPC for an address (`host:port`), in
  * process for a service registered in this process (the one-process form).
+ * Network channels connect at once and stay connected, so a flood of clients
+ * that exhausts the gateway's file descriptors cannot also cut it off from the
+ * services.
  */
 export function createServiceClients(targets: { apikey: ServiceTarget; auth: ServiceTarget; pki: ServiceTarget }): {
   clients: ServiceClients;
@@ -20,16 +25,19 @@ export function createServiceClients(targets: { apikey: ServiceTarget; auth: Ser
     apikeyV1.ApiKeyServiceService,
     apikeyV1.ApiKeyServiceClient.serviceName,
     targets.apikey,
+    KEEP,
   );
   const auth = connectService<authV1.AuthServiceServer>(
     authV1.AuthServiceService,
     authV1.AuthServiceClient.serviceName,
     targets.auth,
+    KEEP,
   );
   const pki = connectService<pkiV1.PkiServiceServer>(
     pkiV1.PkiServiceService,
     pkiV1.PkiServiceClient.serviceName,
     targets.pki,
+    KEEP,
   );
   return {
     clients: { apikey: apikey.client, auth: auth.client, pki: pki.client },

@@ -51,6 +51,9 @@ const schema = z
     PMX_PKI_PUBLIC_READ: bool(false),
     PMX_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
     PMX_WS_PING_INTERVAL: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
+    PMX_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1).default(10_000),
+    PMX_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1).default(30_000),
+    PMX_MAX_CONNECTIONS_PER_CLIENT: z.coerce.number().int().min(1).default(256),
     PMX_NATS_URL: optionalString,
     PMX_NATS_PREFIX: z
       .string()
@@ -61,6 +64,10 @@ const schema = z
       .url()
       .optional()
       .or(z.literal("").transform(() => undefined)),
+  })
+  .refine((e) => e.PMX_HEADERS_TIMEOUT_MS <= e.PMX_REQUEST_TIMEOUT_MS, {
+    path: ["PMX_HEADERS_TIMEOUT_MS"],
+    message: "must not exceed PMX_REQUEST_TIMEOUT_MS (the headers are part of the request)",
   })
   .transform((e) => ({
     host: e.PMX_HOST,
@@ -76,6 +83,12 @@ const schema = z
     rateLimitPerMinute: e.PMX_RATE_LIMIT_PER_MINUTE,
     /** How often WebSocket peers are pinged (ms); a peer that misses two pings is dropped. */
     wsPingIntervalMs: e.PMX_WS_PING_INTERVAL,
+    /** A request's headers must arrive within this many ms of its start (API.md section 8). */
+    headersTimeoutMs: e.PMX_HEADERS_TIMEOUT_MS,
+    /** A request's headers and body must arrive within this many ms of its start. */
+    requestTimeoutMs: e.PMX_REQUEST_TIMEOUT_MS,
+    /** Open connections (HTTP and WebSocket together) per client IP, IPv6 per /64. */
+    maxConnectionsPerClient: e.PMX_MAX_CONNECTIONS_PER_CLIENT,
     natsUrl: e.PMX_NATS_URL,
     natsPrefix: e.PMX_NATS_PREFIX,
     logLevel: e.PMX_LOG_LEVEL,

@@ -73,7 +73,8 @@ export class Authenticator {
   async verifyToken(token: string, clientIp: string): Promise<TokenClaims> {
     const claims = await this.deps.verifier.verify(token);
     if (!(await this.deps.revocationsLoaded())) {
-      throw new AppError("rpc.internal", { internal: "revocation list not loaded yet" });
+      // Not a failure: auth has not answered yet, and the client may retry.
+      throw new AppError("rpc.unavailable", { internal: "revocation list not loaded yet" });
     }
     this.deps.revocations.check(claims);
     if (claims.ipAddr !== undefined && normaliseIp(claims.ipAddr) !== normaliseIp(clientIp)) {
@@ -142,13 +143,13 @@ export class Authenticator {
     return { apiKeyId: key.apiKeyId, scopes: normaliseScopes(key.maxScope), via };
   }
 
-  /** Any refusal of a credential is `14`; an outage stays an internal error rather than posing as one. */
+  /** Any refusal of a credential is `14`; an outage or a failure stays what it is rather than posing as one. */
   private async checked<T>(call: () => Promise<T>): Promise<T> {
     try {
       return await call();
     } catch (err) {
       const e = AppError.from(err);
-      if (e.code === "rpc.internal") throw e;
+      if (e.code === "rpc.internal" || e.code === "rpc.unavailable") throw e;
       throw unauthorized();
     }
   }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ClientIpResolver, normaliseIp } from "./client-ip";
+import { ClientIpResolver, clientKey, normaliseIp } from "./client-ip";
 
 describe("client address", () => {
   it("normalises IPv4-mapped IPv6 to IPv4 and IPv6 to one spelling", () => {
@@ -20,5 +20,26 @@ describe("client address", () => {
     // A forged leftmost entry does not win over the real client the proxy appended.
     assert.equal(r.resolve("10.0.0.5", "6.6.6.6, 1.2.3.4"), "1.2.3.4");
     assert.equal(r.resolve("10.0.0.5", undefined), "10.0.0.5");
+  });
+
+  it("reads X-Forwarded-For entries that carry a port", () => {
+    const r = new ClientIpResolver(["10.0.0.0/8"]);
+    assert.equal(r.resolve("10.0.0.5", "1.2.3.4:5678"), "1.2.3.4");
+    assert.equal(r.resolve("10.0.0.5", "[2001:db8::7]:80"), normaliseIp("2001:db8::7"));
+    assert.equal(r.resolve("10.0.0.5", "[::1]:80"), normaliseIp("::1"));
+    assert.equal(r.resolve("10.0.0.5", "1.2.3.4:5678, 10.0.0.9:443"), "1.2.3.4");
+    // A bare IPv6 address is not mistaken for one with a port.
+    assert.equal(r.resolve("10.0.0.5", "2001:db8::1234"), normaliseIp("2001:db8::1234"));
+    // Still malformed: not an address with or without a port.
+    assert.equal(r.resolve("10.0.0.5", "1.2.3.4:notaport"), "10.0.0.5");
+    assert.equal(r.resolve("10.0.0.5", "1.2.3.4:99999"), "10.0.0.5");
+  });
+
+  it("counts an IPv6 client by its /64 and an IPv4 client by its address", () => {
+    assert.equal(clientKey("2001:db8:1:2:aaaa::1"), clientKey("2001:db8:1:2:ffff:1:2:3"));
+    assert.notEqual(clientKey("2001:db8:1:2::1"), clientKey("2001:db8:1:3::1"));
+    assert.equal(clientKey("203.0.113.9"), "203.0.113.9");
+    assert.notEqual(clientKey("203.0.113.9"), clientKey("203.0.113.10"));
+    assert.equal(clientKey("::ffff:203.0.113.9"), "203.0.113.9");
   });
 });

@@ -16,6 +16,32 @@ export function normaliseIp(addr: string | undefined): string | undefined {
   }
 }
 
+/**
+ * The key a client is counted under (rate limits, connection caps): its
+ * address for IPv4, its /64 for IPv6, since one subscriber usually holds a
+ * whole /64 and can rotate through it at will.
+ */
+export function clientKey(ip: string): string {
+  const normal = normaliseIp(ip);
+  if (normal === undefined) return ip;
+  const addr = ipaddr.parse(normal);
+  if (addr.kind() === "ipv4") return normal;
+  const prefix = (addr as ipaddr.IPv6).parts.slice(0, 4);
+  return `${new ipaddr.IPv6([...prefix, 0, 0, 0, 0]).toNormalizedString()}/64`;
+}
+
+const BRACKETED = /^\[([^\]]+)\](?::(\d{1,5}))?$/;
+const IPV4_WITH_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/;
+
+/** An X-Forwarded-For entry, which proxies may write with a port: `1.2.3.4:5678`, `[::1]:80`. */
+function parseHop(entry: string): string | undefined {
+  const withPort = BRACKETED.exec(entry) ?? IPV4_WITH_PORT.exec(entry);
+  if (withPort === null) return normaliseIp(entry);
+  const port = withPort[2];
+  if (port !== undefined && Number(port) > 65535) return undefined;
+  return normaliseIp(withPort[1]);
+}
+
 function toRange(entry: string): Range {
   if (entry.includes("/")) {
     const [addr, bits] = ipaddr.parseCIDR(entry);
@@ -40,7 +66,8 @@ export class ClientIpResolver {
     this.ranges = trustedProxies.map(toRange);
   }
 
-  private trusted(ip: string): boolean {
+  /** True when `ip` (a normalised address) is one of the configured proxies. */
+  trusted(ip: string): boolean {
     if (this.ranges.length === 0) return false;
     const addr = ipaddr.process(ip);
     return this.ranges.some(([net, bits]) => net.kind() === addr.kind() && addr.match([net, bits] as never));
@@ -55,7 +82,7 @@ export class ClientIpResolver {
       .filter((h) => h.length > 0);
     let client = peerIp;
     for (let i = hops.length - 1; i >= 0; i--) {
-      const hop = normaliseIp(hops[i]);
+      const hop = parseHop(hops[i] as string);
       // A malformed entry ends the chain: what lies left of it cannot be trusted.
       if (hop === undefined) break;
       client = hop;

@@ -7,6 +7,7 @@ export class GatewayMetrics {
   private readonly duration: Histogram<"method" | "code" | "transport">;
   private readonly wsConnections: Gauge;
   private readonly rateLimited: Counter;
+  private readonly connectionsRefused: Counter;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "pmx_gateway_" });
@@ -31,6 +32,11 @@ export class GatewayMetrics {
     this.rateLimited = new Counter({
       name: "pmx_gateway_rate_limited_total",
       help: "Requests refused by the rate limit",
+      registers: [this.registry],
+    });
+    this.connectionsRefused = new Counter({
+      name: "pmx_gateway_connections_refused_total",
+      help: "Connections (or proxied requests) refused because their client had too many open connections",
       registers: [this.registry],
     });
   }
@@ -79,5 +85,9 @@ export class GatewayMetrics {
         for (const [backend, l] of Object.entries(limiters)) this.inc({ backend }, l.refused);
       },
     });
+  }
+
+  connectionRefused(): void {
+    this.connectionsRefused.inc();
   }
 }

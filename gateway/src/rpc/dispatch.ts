@@ -4,6 +4,7 @@ import { AppError, ErrorCatalogue, type Logger } from "@pkiserver/kit";
 import type { Authenticator, Caller, Credentials } from "../auth/authenticate";
 import type { RevocationCache } from "../auth/revocations";
 import type { ServiceClients } from "../clients";
+import { clientKey } from "../http/client-ip";
 import type { GatewayMetrics } from "../http/metrics";
 import type { RateLimiter } from "../http/rate-limit";
 import { lookupMethod, type MethodContext } from "./methods";
@@ -33,24 +34,10 @@ export interface RequestContext {
 export interface DispatchResult {
   /** The reply (object or array) to send; undefined when nothing is to be sent. */
   readonly body: RpcReply | RpcReply[] | undefined;
-  /** HTTP status when not 200: 429 over the rate limit, 503 when a backend is unavailable. */
+  /** HTTP status when not 200: 429 over the rate limit (a -32000 reply gets 503 where it is sent). */
   readonly status?: number;
-  /** Seconds until a retry may succeed, with status 429 or 503. */
+  /** Seconds until a retry may succeed, with status 429. */
   readonly retryAfterSeconds?: number;
-}
-
-/** How long a client refused with -32000 should wait before trying again. */
-export const UNAVAILABLE_RETRY_AFTER_SECONDS = 1;
-
-/**
- * A lone request refused because a backend is unavailable (not ready,
- * saturated) is answered with HTTP 503 and Retry-After (API.md section 7).
- */
-function withUnavailable(reply: RpcReply | undefined): DispatchResult {
-  if (reply !== undefined && "error" in reply && reply.error.code === ErrorCatalogue["rpc.unavailable"].rpc) {
-    return { body: reply, status: 503, retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS };
-  }
-  return { body: reply };
 }
 
 export function errorReply(id: Id, err: AppError): RpcReply {
@@ -125,7 +112,7 @@ export class Dispatcher {
       const id = isPlainObject(body) && validId(body.id) ? (body.id as Id) : null;
       return { body: { ...limited.reply, id }, status: 429, retryAfterSeconds: limited.retryAfter };
     }
-    return withUnavailable(await this.one(body, ctx, getCaller, bindToken));
+    return { body: await this.one(body, ctx, getCaller, bindToken) };
   }
 
   /** Takes `cost` from the caller's bucket: the API key's when the credentials hold, else the IP's. */
@@ -137,7 +124,7 @@ export class Dispatcher {
     const limiter = this.deps.rateLimiter;
     if (!limiter.enabled) return undefined;
     const c = ctx.credentials;
-    let client = `ip:${ctx.clientIp}`;
+    let client = `ip:${clientKey(ctx.clientIp)}`;
     if (c.authorization !== undefined || c.userToken !== undefined || c.boundToken !== undefined) {
       try {
         client = `key:${(await getCaller()).apiKeyId}`;

@@ -1,9 +1,9 @@
 import { generateKeyPairSync, type KeyObject, randomUUID } from "node:crypto";
+import { type AddressInfo, createServer as createNetServer } from "node:net";
 import { signAccessToken } from "@pkiserver/contract";
 import {
   AppError,
   type CallContext,
-  createClient,
   createLogger,
   type GrpcServerHandle,
   implement,
@@ -17,6 +17,7 @@ import {
 import { apikeyV1, authV1, pkiV1 } from "@pkiserver/proto";
 import type { FastifyInstance } from "fastify";
 import { buildGateway, type GatewayOptions } from "../app";
+import { createServiceClients } from "../clients";
 import { type GatewayConfig, loadConfig } from "../config";
 
 /*
@@ -46,6 +47,8 @@ export class Fakes {
   revocationSnapshot: authV1.ListRevocationsResponse = { revoked: [], generations: [] };
   readonly hosts = new Map<string, pkiV1.Host>();
   readonly records: pkiV1.KeyRecord[] = [];
+  /** Awaited before every call is handled: lets a test make the services slow. */
+  beforeCall: (() => Promise<void>) | undefined;
   private nextSession = 1;
 
   private constructor(
@@ -91,6 +94,7 @@ export class Fakes {
     for (const [rpc, fn] of Object.entries(handlers)) {
       out[rpc] = async (req, ctx) => {
         this.record(service, rpc, req, ctx);
+        await this.beforeCall?.();
         return (fn as (req: unknown, ctx: CallContext) => Promise<unknown>)(req, ctx);
       };
     }
@@ -364,7 +368,23 @@ export interface TestGateway {
   readonly fakes: Fakes;
   readonly bus: MemoryEventBus;
   readonly logLines: Record<string, unknown>[];
+  /** Starts the fake services (when the gateway was started before them), or again after stopServices. */
+  startServices(): Promise<void>;
+  /** Stops the fake services, as if they had gone down, leaving the gateway running. */
+  stopServices(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A port nothing listens on now (for a service the test starts later). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createNetServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 /** Starts the three fake services and a gateway in front of them, all on port 0. */
@@ -375,6 +395,8 @@ export async function startTestGateway(
     waitReady?: boolean;
     /** Runs before the gateway starts (e.g. to seed auth's revocation snapshot). */
     prepare?: (fakes: Fakes) => void;
+    /** Start the gateway first and the services only when the test calls startServices(). */
+    servicesLater?: boolean;
   } = {},
 ): Promise<TestGateway> {
   const logLines: Record<string, unknown>[] = [];
@@ -389,27 +411,47 @@ export async function startTestGateway(
   });
   const fakes = await Fakes.create(logger);
   opts.prepare?.(fakes);
-  const servers: GrpcServerHandle[] = [];
-  const start = async (name: string, definition: never, implementation: never) => {
-    const s = await startGrpcServer({ host: "127.0.0.1", port: 0, services: [{ name, definition, implementation }] });
-    servers.push(s);
-    return s.address;
+  let servers: GrpcServerHandle[] = [];
+  const specs = [
+    {
+      name: "pkiserver.apikey.v1.ApiKeyService",
+      definition: apikeyV1.ApiKeyServiceService,
+      implementation: () =>
+        implement<apikeyV1.ApiKeyServiceServer>(apikeyV1.ApiKeyServiceService, fakes.apikeyHandlers(), logger),
+    },
+    {
+      name: "pkiserver.auth.v1.AuthService",
+      definition: authV1.AuthServiceService,
+      implementation: () =>
+        implement<authV1.AuthServiceServer>(authV1.AuthServiceService, fakes.authHandlers(), logger),
+    },
+    {
+      name: "pkiserver.pki.v1.PkiService",
+      definition: pkiV1.PkiServiceService,
+      implementation: () => implement<pkiV1.PkiServiceServer>(pkiV1.PkiServiceService, fakes.pkiHandlers(), logger),
+    },
+  ];
+  let ports = opts.servicesLater ? [await freePort(), await freePort(), await freePort()] : [0, 0, 0];
+  const startServices = async () => {
+    servers = await Promise.all(
+      specs.map((spec, i) =>
+        startGrpcServer({
+          host: "127.0.0.1",
+          port: ports[i] as number,
+          services: [
+            { name: spec.name, definition: spec.definition as never, implementation: spec.implementation() as never },
+          ],
+        }),
+      ),
+    );
+    // Restarted services come back where the gateway looks for them.
+    ports = servers.map((s) => s.port);
   };
-  const apikeyAddr = await start(
-    "pkiserver.apikey.v1.ApiKeyService",
-    apikeyV1.ApiKeyServiceService as never,
-    implement<apikeyV1.ApiKeyServiceServer>(apikeyV1.ApiKeyServiceService, fakes.apikeyHandlers(), logger) as never,
-  );
-  const authAddr = await start(
-    "pkiserver.auth.v1.AuthService",
-    authV1.AuthServiceService as never,
-    implement<authV1.AuthServiceServer>(authV1.AuthServiceService, fakes.authHandlers(), logger) as never,
-  );
-  const pkiAddr = await start(
-    "pkiserver.pki.v1.PkiService",
-    pkiV1.PkiServiceService as never,
-    implement<pkiV1.PkiServiceServer>(pkiV1.PkiServiceService, fakes.pkiHandlers(), logger) as never,
-  );
+  const stopServices = async () => {
+    await Promise.all(servers.splice(0).map((s) => s.stop(100)));
+  };
+  if (!opts.servicesLater) await startServices();
+  const [apikeyAddr, authAddr, pkiAddr] = ports.map((p) => `127.0.0.1:${p}`) as [string, string, string];
   const config: GatewayConfig = loadConfig({
     PMX_HOST: "127.0.0.1",
     PMX_PORT: "0",
@@ -418,22 +460,12 @@ export async function startTestGateway(
     PMX_PKI_ADDR: pkiAddr,
     ...opts.env,
   });
-  const apikey = createClient<apikeyV1.ApiKeyServiceServer>(
-    apikeyV1.ApiKeyServiceService,
-    "pkiserver.apikey.v1.ApiKeyService",
-    apikeyAddr,
-  );
-  const auth = createClient<authV1.AuthServiceServer>(
-    authV1.AuthServiceService,
-    "pkiserver.auth.v1.AuthService",
-    authAddr,
-  );
-  const pki = createClient<pkiV1.PkiServiceServer>(pkiV1.PkiServiceService, "pkiserver.pki.v1.PkiService", pkiAddr);
+  const services = createServiceClients({ apikey: apikeyAddr, auth: authAddr, pki: pkiAddr });
   const bus = new MemoryEventBus();
   const app = await buildGateway({
     config,
     logger,
-    clients: { apikey: apikey.client, auth: auth.client, pki: pki.client },
+    clients: services.clients,
     bus,
     ...opts.gateway,
   });
@@ -449,16 +481,16 @@ export async function startTestGateway(
     fakes,
     bus,
     logLines,
+    startServices,
+    stopServices,
     close: async () => {
       await app.close();
-      apikey.close();
-      auth.close();
-      pki.close();
+      services.close();
       await bus.close();
-      await Promise.all(servers.map((s) => s.stop(100)));
+      await stopServices();
     },
   };
-  if (opts.waitReady !== false) {
+  if (opts.waitReady !== false && !opts.servicesLater) {
     const deadline = Date.now() + 10_000;
     for (;;) {
       const res = await fetch(`${url}/ready`);

@@ -7,6 +7,21 @@ import type { Dispatcher } from "../rpc/dispatch";
 /** Messages a connection may have waiting; at this many the connection stops reading until some are answered. */
 const MAX_PENDING = 64;
 
+const warned = new WeakSet<WebSocket>();
+
+/**
+ * Logs a hostile or malformed frame: once per connection, at warn, without a
+ * stack (API.md section 8), so a client cannot flood the log.
+ */
+export function warnFrameOnce(logger: Logger, socket: WebSocket, fields: Record<string, unknown>): void {
+  if (warned.has(socket)) return;
+  warned.add(socket);
+  logger.warn(fields, "websocket closed: frame refused");
+}
+
+/** Close code for a binary frame: this protocol carries text only (RFC 6455 section 7.4.1). */
+const UNSUPPORTED_DATA = 1003;
+
 interface Tracked {
   missedPongs: number;
 }
@@ -57,6 +72,12 @@ export class Heartbeat {
   stop(): void {
     clearInterval(this.timer);
   }
+
+  /** Drops every connection at once (a shutdown whose grace has run out). */
+  terminateAll(): void {
+    for (const socket of this.sockets.keys()) socket.terminate();
+    this.sockets.clear();
+  }
 }
 
 /**
@@ -66,7 +87,9 @@ export class Heartbeat {
  */
 export function serveConnection(opts: {
   socket: WebSocket;
-  dispatcher: Dispatcher;
+  dispatcher: Pick<Dispatcher, "handle">;
+  /** False once the gateway is shutting down: messages still queued are dropped, not handled. */
+  accepting: () => boolean;
   authenticator: Authenticator;
   clientIp: string;
   /** The upgrade request's own credential headers. */
@@ -79,13 +102,21 @@ export function serveConnection(opts: {
   let pending = 0;
   let chain: Promise<void> = Promise.resolve();
 
-  socket.on("message", (data: Buffer | ArrayBuffer | Buffer[]) => {
+  socket.on("message", (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+    // Frames that arrive while the connection closes are not requests any more.
+    if (socket.readyState !== socket.OPEN) return;
+    if (isBinary) {
+      warnFrameOnce(logger, socket, { clientIp, closeCode: UNSUPPORTED_DATA, reason: "binary frame" });
+      socket.close(UNSUPPORTED_DATA, "Text frames only");
+      return;
+    }
     pending++;
     // Backpressure rather than refusal: a peer that sends faster than it is answered waits.
     if (pending >= MAX_PENDING) socket.pause();
     const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     chain = chain.then(async () => {
       try {
+        if (!opts.accepting()) return;
         const credentials: Credentials = {
           authorization: opts.headers.authorization,
           userToken: opts.headers.userToken,

@@ -60,6 +60,10 @@ describe("error catalogue", () => {
     assert.ok(entries.some((e) => e.rpc === -32029 && e.message === "Too many requests"));
   });
 
+  it("has the code API.md adds for a backend that is not ready", () => {
+    assert.ok(entries.some((e) => e.rpc === -32000 && e.message === "Service unavailable"));
+  });
+
   it("gives each domain code a single meaning (code+message pairs are unique)", () => {
     const pairs = entries.map((e) => `${e.rpc}|${e.message}`);
     assert.equal(new Set(pairs).size, pairs.length);

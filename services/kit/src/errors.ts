@@ -44,6 +44,7 @@ export const ErrorCatalogue = {
   "rpc.not_yet_installed": e(-32604, "Not yet installed", GrpcCode.FAILED_PRECONDITION),
   "rpc.only_post": e(-32605, "Only post method allowed", GrpcCode.UNIMPLEMENTED),
   "rpc.too_many_requests": e(-32029, "Too many requests", GrpcCode.RESOURCE_EXHAUSTED),
+  // API.md section 7: a backend the call needs is not ready, restarting or saturated.
   "rpc.unavailable": e(-32000, "Service unavailable", GrpcCode.UNAVAILABLE),
 
   // Common errors.

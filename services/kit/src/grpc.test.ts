@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { type AddressInfo, createServer, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { handleUnaryCall, ServiceDefinition } from "@grpc/grpc-js";
 import { AppError, invalidParams } from "./errors";
@@ -88,8 +89,138 @@ describe("gRPC error mapping", () => {
   });
 
   it("sends the code alone when the data cannot be encoded, instead of throwing", () => {
-    const err = toGrpcError(new AppError("rpc.invalid_params", { data: { n: 1n } }), silent, "r1");
+    const err = toGrpcError(new AppError("rpc.invalid_params", { data: { n: 1n } }), silent);
     assert.deepEqual(err.metadata?.get(MetadataKeys.errorCode), ["rpc.invalid_params"]);
     assert.deepEqual(err.metadata?.get(MetadataKeys.errorData), []);
+  });
+});
+
+describe("gRPC client facing a server that is not there", () => {
+  it("reports UNAVAILABLE as rpc.unavailable rather than an internal error", async () => {
+    // Nothing listens on port 1 of loopback: the channel cannot connect.
+    const c = createClient<Handlers>(definition, "test.Echo", "127.0.0.1:1");
+    try {
+      await c.client.Fail({}, { timeoutMs: 3000 });
+      assert.fail("expected an error");
+    } catch (err) {
+      assert.ok(err instanceof AppError, String(err));
+      assert.equal(err.code, "rpc.unavailable");
+      assert.equal(err.rpcCode, -32000);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+describe("gRPC server logging and shutdown", () => {
+  const slowDefinition: ServiceDefinition = {
+    Slow: { ...(definition.Fail as ServiceDefinition[string]), path: "/test.Slow/Slow" },
+  };
+  type SlowHandlers = { Slow: handleUnaryCall<object, unknown> };
+
+  const startSlow = (handler: () => Promise<unknown>, logger = createLogger({ name: "t", level: "silent" })) =>
+    startGrpcServer({
+      host: "127.0.0.1",
+      port: 0,
+      services: [
+        {
+          name: "test.Slow",
+          definition: slowDefinition,
+          // biome-ignore lint/suspicious/noExplicitAny: a hand-written test service
+          implementation: implement<any>(slowDefinition, { Slow: handler } as any, logger),
+        },
+      ],
+    });
+
+  it("writes the request id once in the line of an internal error", async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ name: "test", destination: { write: (l: string) => void lines.push(l) } });
+    const server = await startSlow(async () => {
+      throw new Error("boom");
+    }, logger);
+    const c = createClient<SlowHandlers>(slowDefinition, "test.Slow", server.address);
+    try {
+      await c.client.Slow({}, { requestId: "req-once", timeoutMs: 3000 }).catch(() => undefined);
+      const line = lines.find((l) => l.includes('"internal error"'));
+      assert.ok(line, "the internal error is logged");
+      assert.equal(line.match(/"requestId"/g)?.length, 1, line);
+      assert.match(line, /"requestId":"req-once"/);
+    } finally {
+      c.close();
+      await server.stop(100);
+    }
+  });
+
+  it("stop() waits for running handlers even when their callers have gone, so stores outlive them", async () => {
+    const events: string[] = [];
+    let release: () => void = () => undefined;
+    let started: () => void = () => undefined;
+    const running = new Promise<void>((r) => {
+      started = r;
+    });
+    const server = await startSlow(async () => {
+      started();
+      await new Promise<void>((r) => {
+        release = r;
+      });
+      events.push("handler finished");
+      return {};
+    });
+    const c = createClient<SlowHandlers>(slowDefinition, "test.Slow", server.address);
+    // The caller gives up (its deadline passes and it closes), leaving the handler running.
+    const call = c.client.Slow({}, { timeoutMs: 200 }).catch(() => undefined);
+    await running;
+    await call;
+    c.close();
+    const stopped = server.stop(5000).then(() => events.push("stopped"));
+    await new Promise((r) => setTimeout(r, 300));
+    release();
+    await stopped;
+    assert.deepEqual(events, ["handler finished", "stopped"]);
+  });
+
+  it("stop() gives up on a handler that outlives the grace period", async () => {
+    const server = await startSlow(() => new Promise(() => undefined));
+    const c = createClient<SlowHandlers>(slowDefinition, "test.Slow", server.address);
+    const pending = c.client.Slow({}, { timeoutMs: 5000 }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = Date.now();
+    await server.stop(300);
+    assert.ok(Date.now() - t0 < 2000, "stop returned after the grace period");
+    await pending;
+    c.close();
+  });
+});
+
+describe("gRPC client kept connected", () => {
+  it("connects at once, without waiting for a first call, and connects again when the connection drops", async () => {
+    const sockets: Socket[] = [];
+    let arrived: () => void = () => undefined;
+    const listener = createServer((s) => {
+      sockets.push(s);
+      arrived();
+    });
+    await new Promise<void>((r) => listener.listen(0, "127.0.0.1", r));
+    const next = (ms: number) =>
+      new Promise<boolean>((resolve) => {
+        const t = setTimeout(() => resolve(false), ms);
+        arrived = () => {
+          clearTimeout(t);
+          resolve(true);
+        };
+      });
+    const port = (listener.address() as AddressInfo).port;
+    const first = next(3000);
+    const c = createClient<Handlers>(definition, "test.Echo", `127.0.0.1:${port}`, undefined, { keepConnected: true });
+    try {
+      assert.equal(await first, true, "a connection was opened before any call");
+      const second = next(5000);
+      sockets[0]?.destroy();
+      assert.equal(await second, true, "a new connection replaced the dropped one");
+    } finally {
+      c.close();
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => listener.close(r));
+    }
   });
 });

@@ -1,6 +1,8 @@
 import { EventEmitter } from "node:events";
 import {
+  type Channel,
   type ChannelCredentials,
+  connectivityState as ConnectivityState,
   credentials as grpcCredentials,
   type handleUnaryCall,
   Metadata,
@@ -77,13 +79,16 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
-/** Turns any error into the gRPC error that carries its catalogue code. */
-export function toGrpcError(err: unknown, logger: Logger, requestId: string): Partial<ServiceError> {
+/**
+ * Turns any error into the gRPC error that carries its catalogue code.
+ * `logger` is the call's own, already bound to its request id.
+ */
+export function toGrpcError(err: unknown, logger: Logger): Partial<ServiceError> {
   const appErr = AppError.from(err);
   const entry = ErrorCatalogue[appErr.code];
   if (appErr.code === "rpc.internal") {
     // The detail goes to the log only; the caller sees the bare catalogue entry.
-    logger.error({ requestId, err: appErr.internal ?? String(err) }, "internal error");
+    logger.error({ err: appErr.internal ?? String(err) }, "internal error");
   }
   const metadata = new Metadata();
   metadata.set(MetadataKeys.errorCode, appErr.code);
@@ -96,7 +101,7 @@ export function toGrpcError(err: unknown, logger: Logger, requestId: string): Pa
         (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
       );
     } catch (err) {
-      logger.error({ requestId, err: String(err) }, "error data cannot be sent");
+      logger.error({ err: String(err) }, "error data cannot be sent");
     }
     if (json !== undefined) metadata.set(MetadataKeys.errorData, json);
   }
@@ -180,7 +185,7 @@ export function implement<S extends UntypedServiceImplementation>(
       };
       fn(call.request, ctx).then(
         (res) => callback(null, res),
-        (err: unknown) => callback(toGrpcError(err, ctx.logger, requestId) as ServiceError),
+        (err: unknown) => callback(toGrpcError(err, ctx.logger) as ServiceError),
       );
     };
   }
@@ -204,6 +209,49 @@ export interface ServiceRegistration {
   readonly implementation: UntypedServiceImplementation;
 }
 
+/**
+ * Counts the unary handlers running. A handler's caller may cancel (its
+ * deadline passes, its channel closes), which ends the HTTP/2 stream at once
+ * while the handler goes on using the stores; stopping must wait for the
+ * handler, not the stream.
+ */
+class RunningCalls {
+  private count = 0;
+  private waiters: (() => void)[] = [];
+
+  wrap(definition: ServiceDefinition, impl: UntypedServiceImplementation): UntypedServiceImplementation {
+    const wrapped: UntypedServiceImplementation = { ...impl };
+    for (const [name, fn] of Object.entries(impl)) {
+      const method = definition[name];
+      if (method === undefined || method.requestStream || method.responseStream) continue;
+      wrapped[name] = ((call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+        this.count++;
+        let finished = false;
+        const finish = () => {
+          if (finished) return;
+          finished = true;
+          this.count--;
+          if (this.count === 0) for (const w of this.waiters.splice(0)) w();
+        };
+        try {
+          (fn as handleUnaryCall<unknown, unknown>)(call, (err, value, trailer, flags) => {
+            finish();
+            callback(err, value, trailer, flags);
+          });
+        } catch (err) {
+          finish();
+          throw err;
+        }
+      }) as UntypedServiceImplementation[string];
+    }
+    return wrapped;
+  }
+
+  idle(): Promise<void> {
+    return this.count === 0 ? Promise.resolve() : new Promise((r) => this.waiters.push(r));
+  }
+}
+
 /** Starts a gRPC server with the given services and the standard health service. */
 export async function startGrpcServer(opts: {
   host: string;
@@ -213,9 +261,10 @@ export async function startGrpcServer(opts: {
 }): Promise<GrpcServerHandle> {
   const server = new Server({ "grpc.max_receive_message_length": 4 * 1024 * 1024 });
   const health = new HealthImplementation({ "": "SERVING" });
+  const running = new RunningCalls();
   health.addToServer(server);
   for (const s of opts.services) {
-    server.addService(s.definition, s.implementation);
+    server.addService(s.definition, running.wrap(s.definition, s.implementation));
     health.setStatus(s.name, "SERVING");
   }
   const bindHost = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
@@ -240,7 +289,8 @@ export async function startGrpcServer(opts: {
           server.forceShutdown();
           resolve();
         }, graceMs);
-        server.tryShutdown(() => {
+        const shutDown = new Promise<void>((r) => server.tryShutdown(() => r()));
+        void Promise.all([shutDown, running.idle()]).then(() => {
           clearTimeout(timer);
           resolve();
         });
@@ -249,18 +299,43 @@ export async function startGrpcServer(opts: {
   };
 }
 
+export interface ClientOptions {
+  /**
+   * Connect at once and stay connected: reconnect whenever the channel falls
+   * idle, instead of connecting on the first call. A process whose file
+   * descriptors run out (clients flooding it) then still has its channel.
+   */
+  keepConnected?: boolean;
+}
+
+/** The longest delay a Node timer takes (about 24.8 days): grpc-js cannot turn its idle timer off. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Keeps a channel connected: whenever it becomes idle, asks it to connect again. */
+function keepConnected(channel: Channel): void {
+  const watch = () => {
+    const state = channel.getConnectivityState(true);
+    if (state === ConnectivityState.SHUTDOWN) return;
+    channel.watchConnectivityState(state, Number.POSITIVE_INFINITY, () => watch());
+  };
+  watch();
+}
+
 /** A gRPC client whose methods are async functions that throw AppError. */
 export function createClient<S>(
   definition: ServiceDefinition,
   serviceName: string,
   address: string,
   credentials: ChannelCredentials = grpcCredentials.createInsecure(),
+  options: ClientOptions = {},
 ): { client: AsyncClient<S>; close(): void; waitForReady(timeoutMs: number): Promise<void> } {
   const Ctor = makeGenericClientConstructor(definition, serviceName);
-  const raw = new Ctor(address, credentials) as unknown as Record<
+  const channelOptions = options.keepConnected ? { "grpc.client_idle_timeout_ms": MAX_TIMER_MS } : {};
+  const raw = new Ctor(address, credentials, channelOptions) as unknown as Record<
     string,
     (req: unknown, md: Metadata, opts: { deadline: Date }, cb: (err: ServiceError | null, res: unknown) => void) => void
-  > & { close(): void; waitForReady(deadline: Date, cb: (err?: Error) => void): void };
+  > & { close(): void; waitForReady(deadline: Date, cb: (err?: Error) => void): void; getChannel(): Channel };
+  if (options.keepConnected) keepConnected(raw.getChannel());
   const client: Record<string, (req: unknown, opts?: CallOptions) => Promise<unknown>> = {};
   for (const name of Object.keys(definition)) {
     const method = raw[name];
@@ -301,9 +376,10 @@ export function connectService<S>(
   definition: ServiceDefinition,
   serviceName: string,
   target: ServiceTarget,
+  options: ClientOptions = {},
 ): ServiceChannel<S> {
   return typeof target === "string"
-    ? createClient<S>(definition, serviceName, target)
+    ? createClient<S>(definition, serviceName, target, undefined, options)
     : createLocalClient<S>(target, serviceName);
 }
 

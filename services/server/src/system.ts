@@ -32,6 +32,19 @@ export interface RunningSystem {
 }
 
 const LOOPBACK = { host: "127.0.0.1", port: 0 };
+const READY_TIMEOUT_MS = 30_000;
+
+async function untilReady(
+  app: { inject(opts: { method: "GET"; url: string }): Promise<{ statusCode: number }> },
+  timeoutMs: number,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if ((await app.inject({ method: "GET", url: "/ready" })).statusCode === 200) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 /** The one service a service app serves, for an in-process client. */
 function localService(app: ServiceApp): ServiceRegistration {
@@ -59,8 +72,13 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
   const loggerFor = (name: string) => createLogger({ name, level: settings.logLevel, destination });
   const logger = loggerFor("pkiserver");
   const closers: (() => Promise<void>)[] = [];
-  const stopAll = async () => {
-    for (const close of closers.reverse()) await close().catch(() => undefined);
+  // Last started, first stopped: the gateway drains before the services stop, and they before the stores close.
+  let stopping: Promise<void> | undefined;
+  const stopAll = () => {
+    stopping ??= (async () => {
+      for (const close of [...closers].reverse()) await close().catch(() => undefined);
+    })();
+    return stopping;
   };
   try {
     const authConfig = auth.loadConfig(env);
@@ -109,6 +127,10 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     });
     closers.push(() => app.close());
     await app.listen({ host: gatewayConfig.host, port: gatewayConfig.port });
+    // The gateway refuses calls until every backend has answered; the URL is handed out once it serves.
+    if (!(await untilReady(app, READY_TIMEOUT_MS))) {
+      logger.warn({ waitedMs: READY_TIMEOUT_MS }, "gateway not ready yet; calls are refused until it is");
+    }
     const address = app.server.address();
     const port = typeof address === "object" && address ? address.port : gatewayConfig.port;
     const shownHost =

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { connect, type Socket } from "node:net";
 import { describe, it } from "node:test";
 import { bearer, call, post, type RpcReply, rpcBody, WsClient } from "../support/client";
 import type { Ctx } from "./auth.suite";
@@ -252,6 +253,40 @@ export function transportSuite(ctx: () => Ctx): void {
     });
   });
 
+  describe("transport limits", () => {
+    it("refuses a client's connection beyond 256 open ones with HTTP 429", async () => {
+      // A loopback address of its own, so the suite's other connections do not count.
+      const client = "127.0.0.77";
+      const { port } = new URL(url());
+      const open = () =>
+        new Promise<Socket>((resolve, reject) => {
+          const s = connect({ host: "127.0.0.1", port: Number(port), localAddress: client });
+          s.once("connect", () => resolve(s));
+          s.once("error", reject);
+        });
+      const held: Socket[] = [];
+      try {
+        for (let i = 0; i < 256; i++) held.push(await open());
+        const extra = await open();
+        held.push(extra);
+        const answer = await new Promise<string>((resolve) => {
+          let text = "";
+          extra.on("data", (d) => {
+            text += d.toString();
+          });
+          extra.on("error", () => undefined);
+          extra.once("close", () => resolve(text));
+          extra.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+        });
+        assert.match(answer, /^HTTP\/1\.1 429 /);
+        const metrics = await (await fetch(`${url()}/metrics`)).text();
+        assert.match(metrics, /^pmx_gateway_connections_refused_total [1-9]/m);
+      } finally {
+        for (const s of held) s.destroy();
+      }
+    });
+  });
+
   describe("JSON-RPC over WebSocket", () => {
     it("answers a request, a batch, a parse error and an invalid request, and is silent for notifications", async () => {
       const ws = await WsClient.open(url());
@@ -310,6 +345,19 @@ export function transportSuite(ctx: () => Ctx): void {
         }
       } finally {
         ws.close();
+      }
+    });
+
+    it("closes with 1007 on invalid UTF-8 and refuses binary frames with 1003", async () => {
+      for (const [payload, binary, expected] of [
+        [Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), false, 1007],
+        [Buffer.from(rpcBody("no/such")), true, 1003],
+      ] as const) {
+        const ws = await WsClient.open(url());
+        const closed = new Promise<number>((resolve) => ws.socket.once("close", (code) => resolve(code)));
+        ws.socket.on("error", () => undefined);
+        ws.socket.send(payload, { binary });
+        assert.equal(await closed, expected);
       }
     });
 
