@@ -1,18 +1,24 @@
 import { type AsyncClient, connectService, type ServiceTarget } from "@pkiserver/kit";
-import { apikeyV1, authV1, pkiV1 } from "@pkiserver/proto";
+import { apikeyV1, auditV1, authV1, pkiV1 } from "@pkiserver/proto";
 
-/** The three services the gateway calls, as async gRPC clients. */
+/** The services the gateway calls, as async gRPC clients. */
 export interface ServiceClients {
   apikey: AsyncClient<apikeyV1.ApiKeyServiceServer>;
   auth: AsyncClient<authV1.AuthServiceServer>;
   pki: AsyncClient<pkiV1.PkiServiceServer>;
+  audit: AsyncClient<auditV1.AuditServiceServer>;
 }
 
 /**
- * Clients of the three services: over gRPC for an address (`host:port`), in
+ * Clients of the services: over gRPC for an address (`host:port`), in
  * process for a service registered in this process (the one-process form).
  */
-export function createServiceClients(targets: { apikey: ServiceTarget; auth: ServiceTarget; pki: ServiceTarget }): {
+export function createServiceClients(targets: {
+  apikey: ServiceTarget;
+  auth: ServiceTarget;
+  pki: ServiceTarget;
+  audit: ServiceTarget;
+}): {
   clients: ServiceClients;
   close(): void;
 } {
@@ -31,12 +37,18 @@ export function createServiceClients(targets: { apikey: ServiceTarget; auth: Ser
     pkiV1.PkiServiceClient.serviceName,
     targets.pki,
   );
+  const audit = connectService<auditV1.AuditServiceServer>(
+    auditV1.AuditServiceService,
+    auditV1.AuditServiceClient.serviceName,
+    targets.audit,
+  );
   return {
-    clients: { apikey: apikey.client, auth: auth.client, pki: pki.client },
+    clients: { apikey: apikey.client, auth: auth.client, pki: pki.client, audit: audit.client },
     close: () => {
       apikey.close();
       auth.close();
       pki.close();
+      audit.close();
     },
   };
 }

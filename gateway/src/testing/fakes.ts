@@ -14,7 +14,7 @@ import {
   verifyEd25519,
   verifyHmac,
 } from "@pkiserver/kit";
-import { apikeyV1, authV1, pkiV1 } from "@pkiserver/proto";
+import { apikeyV1, auditV1, authV1, pkiV1 } from "@pkiserver/proto";
 import type { FastifyInstance } from "fastify";
 import { buildGateway, type GatewayOptions } from "../app";
 import { type GatewayConfig, loadConfig } from "../config";
@@ -405,6 +405,8 @@ export async function startTestGateway(
     PMX_APIKEY_ADDR: apikeyAddr,
     PMX_AUTH_ADDR: authAddr,
     PMX_PKI_ADDR: pkiAddr,
+    // No fake audit service: the address only has to answer health probes.
+    PMX_AUDIT_ADDR: pkiAddr,
     ...opts.env,
   });
   const apikey = createClient<apikeyV1.ApiKeyServiceServer>(
@@ -418,11 +420,16 @@ export async function startTestGateway(
     authAddr,
   );
   const pki = createClient<pkiV1.PkiServiceServer>(pkiV1.PkiServiceService, "pkiserver.pki.v1.PkiService", pkiAddr);
+  const audit = createClient<auditV1.AuditServiceServer>(
+    auditV1.AuditServiceService,
+    "pkiserver.audit.v1.AuditService",
+    pkiAddr,
+  );
   const bus = new MemoryEventBus();
   const app = await buildGateway({
     config,
     logger,
-    clients: { apikey: apikey.client, auth: auth.client, pki: pki.client },
+    clients: { apikey: apikey.client, auth: auth.client, pki: pki.client, audit: audit.client },
     bus,
     ...opts.gateway,
   });
@@ -443,6 +450,7 @@ export async function startTestGateway(
       apikey.close();
       auth.close();
       pki.close();
+      audit.close();
       await bus.close();
       await Promise.all(servers.map((s) => s.stop(100)));
     },

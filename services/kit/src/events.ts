@@ -29,6 +29,9 @@ export const Events = {
   hostDeleted: def("pki.v1.host.deleted", eventsV1.HostDeleted),
   userKeySet: def("pki.v1.userkey.set", eventsV1.UserKeySet),
   userKeyDeleted: def("pki.v1.userkey.deleted", eventsV1.UserKeyDeleted),
+  grantFailed: def("auth.v1.auth.failed", eventsV1.AuthFailed),
+  requestAuthFailed: def("gateway.v1.auth.failed", eventsV1.AuthFailed),
+  rateLimitRefused: def("gateway.v1.ratelimit.refused", eventsV1.RateLimitRefused),
 } as const;
 
 /** The streams, one per publishing service, and the subjects each holds. */
@@ -36,6 +39,7 @@ export const Streams = {
   apikey: "apikey.v1.>",
   auth: "auth.v1.>",
   pki: "pki.v1.>",
+  gateway: "gateway.v1.>",
 } as const;
 
 export function publishEvent<T>(bus: EventBus, event: EventDef<T>, value: T, id?: string): Promise<void> {

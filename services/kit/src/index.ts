@@ -1,3 +1,4 @@
+export * from "./audit-events";
 export * from "./base64";
 export * from "./bus";
 export * from "./bus-contract";
