@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { before, describe, it } from "node:test";
+import { before, it } from "node:test";
 import { hmacSignature, requestSigningPayload } from "@pkiserver/kit";
 import { basic, bearer, call, errCode, ok } from "../support/client";
 import { randomPubKey } from "../support/keys";
