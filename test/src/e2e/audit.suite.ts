@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { before, it } from "node:test";
-import { hmacSignature, requestSigningPayload } from "@pkiserver/kit";
+import { AUDIT_COLLECTION } from "@pkiserver/audit";
+import { connectMongo, hmacSignature, requestSigningPayload } from "@pkiserver/kit";
 import { basic, bearer, call, errCode, ok } from "../support/client";
 import { randomPubKey } from "../support/keys";
 import { type Ctx, type TokenResult, tokenFor, usedSecrets } from "./auth.suite";
@@ -226,5 +227,20 @@ export function auditSuite(ctx: () => Ctx): void {
     for (const s of usedSecrets) assert.ok(!text.includes(s), "a secret or token of this run is in the audit log");
     assert.ok(!text.includes(ctx().firstKey.apiKeySecret));
     assert.ok(!/"(secret|clientSecret|accessToken|refreshToken|signature|token)":/.test(text), "no credential field");
+    const where = ctx().sys.mongo;
+    if (where) {
+      // The stored documents themselves, not only what the API shows of them.
+      const mongo = await connectMongo(where.url, where.db);
+      try {
+        const docs = await mongo.db.collection(AUDIT_COLLECTION).find({}).toArray();
+        assert.ok(docs.length > 0);
+        const stored = JSON.stringify(docs);
+        for (const s of usedSecrets) assert.ok(!stored.includes(s), "a secret or token of this run is stored");
+        assert.ok(!stored.includes(ctx().firstKey.apiKeySecret));
+        assert.ok(!/"(secret|clientSecret|accessToken|refreshToken|signature|token|sealedSecret)":/.test(stored));
+      } finally {
+        await mongo.close();
+      }
+    }
   });
 }
