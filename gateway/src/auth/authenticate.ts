@@ -7,6 +7,7 @@ import {
   parseSignatureCredentials,
   requestSigningPayload,
   type Scope,
+  SIGNATURE_WINDOW_MS,
 } from "@pkiserver/kit";
 import { apikeyV1 } from "@pkiserver/proto";
 import { normaliseIp } from "../http/client-ip";
@@ -38,6 +39,8 @@ interface Attempt {
   method?: "token" | "basic" | "signature";
   apiKeyId?: string;
   reason?: string;
+  /** The signed request's timestamp lies outside the window: a refusal is for that. */
+  stale?: boolean;
 }
 
 function unauthorized(): AppError {
@@ -153,6 +156,7 @@ export class Authenticator {
     // The services take the timestamp as an int64 number; one beyond that is no timestamp at all.
     if (parsed === undefined || !Number.isSafeInteger(parsed.timestamp)) throw unauthorized();
     attempt.apiKeyId = parsed.apiKeyId;
+    attempt.stale = Math.abs(Date.now() - parsed.timestamp) > SIGNATURE_WINDOW_MS;
     const payload = requestSigningPayload(parsed.timestamp, parsed.nonce, signed.method, signed.uri, signed.body);
     const res = await this.checked(
       () =>
@@ -185,7 +189,8 @@ export class Authenticator {
       if (e.code === "rpc.internal") throw e;
       // The audit log keeps the service's verdict (unknown key or not); the caller learns only `14`.
       if (attempt.method !== undefined && attempt.method !== "token") {
-        attempt.reason = authFailureReason(e, attempt.method === "basic" ? "secret" : "signature");
+        const reason = authFailureReason(e, attempt.method === "basic" ? "secret" : "signature");
+        attempt.reason = reason === "bad_signature" && attempt.stale ? "stale_timestamp" : reason;
       }
       throw unauthorized();
     }

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { before, it } from "node:test";
 import { AUDIT_COLLECTION } from "@pkiserver/audit";
 import { connectMongo, hmacSignature, requestSigningPayload } from "@pkiserver/kit";
-import { basic, bearer, call, errCode, ok } from "../support/client";
+import { basic, bearer, call, errCode, ok, signed } from "../support/client";
 import { randomPubKey } from "../support/keys";
 import { type Ctx, type TokenResult, tokenFor, usedSecrets } from "./auth.suite";
 
@@ -115,6 +115,28 @@ export function auditSuite(ctx: () => Ctx): void {
     const e = await find({ types: ["auth.failed"], apiKeyId: key.apiKeyId }, (x) => x.requestId === requestId);
     assert.equal(e.details.method, "basic");
     assert.equal(e.details.reason, "wrong_secret");
+
+    // A signed request whose timestamp is outside the window is refused for that reason.
+    const body = JSON.stringify({
+      jsonrpc: "2.0",
+      id: 2,
+      method: "pki/getHost",
+      params: { instanceId: randomPubKey() },
+    });
+    const staleId = `audit-${randomBytes(6).toString("hex")}`;
+    const stale = await fetch(`${url()}/main`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-request-id": staleId,
+        ...signed(key.apiKeyId, { secret: key.secret }, body, { timestamp: Date.now() - 3_600_000 }),
+      },
+      body,
+    });
+    assert.equal(((await stale.json()) as { error: { code: number } }).error.code, 14);
+    const s = await find({ types: ["auth.failed"], apiKeyId: key.apiKeyId }, (x) => x.requestId === staleId);
+    assert.equal(s.details.method, "signature");
+    assert.equal(s.details.reason, "stale_timestamp");
   });
 
   it("records pki writes", async () => {

@@ -1,4 +1,4 @@
-import { type AuthFailure, authFailureReason, invalidParams } from "@pkiserver/kit";
+import { type AuthFailure, authFailureReason, invalidParams, SIGNATURE_WINDOW_MS } from "@pkiserver/kit";
 import type { authV1 } from "@pkiserver/proto";
 import type { AuthDeps } from "../../domain/deps";
 import { issueTokenForClient } from "../../domain/issue-token";
@@ -51,7 +51,15 @@ export function grantFailure(req: authV1.IssueTokenRequest, err: unknown, reques
       : grant.$case === "clientSignature"
         ? (["client_signature", "signature", grant.value.clientId] as const)
         : (["refresh_token", "token", undefined] as const);
-  const reason = authFailureReason(err, kind);
+  let reason = authFailureReason(err, kind);
   if (reason === undefined) return undefined;
+  // apikey answers every signature refusal alike; a timestamp outside the window is told apart here.
+  if (
+    reason === "bad_signature" &&
+    grant.$case === "clientSignature" &&
+    Math.abs(Date.now() - grant.value.timestamp) > SIGNATURE_WINDOW_MS
+  ) {
+    reason = "stale_timestamp";
+  }
   return { reason, method, apiKeyId, clientIp: req.clientIp, requestId };
 }
