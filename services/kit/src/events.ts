@@ -1,5 +1,6 @@
 import { eventsV1 } from "@pkiserver/proto";
 import type { BusMessage, EventBus } from "./bus";
+import { callIdentityHeaders } from "./call-identity";
 
 /** A protobuf message type as ts-proto generates it. */
 interface MessageFns<T> {
@@ -42,8 +43,13 @@ export const Streams = {
   gateway: "gateway.v1.>",
 } as const;
 
+/** Publishes `value`; inside a gRPC call, the event carries the call's request id and caller key in its headers. */
 export function publishEvent<T>(bus: EventBus, event: EventDef<T>, value: T, id?: string): Promise<void> {
-  return bus.publish(event.subject, event.type.encode(value).finish(), id === undefined ? {} : { id });
+  const headers = callIdentityHeaders();
+  return bus.publish(event.subject, event.type.encode(value).finish(), {
+    ...(id === undefined ? {} : { id }),
+    ...(Object.keys(headers).length > 0 ? { headers } : {}),
+  });
 }
 
 /** Decodes `msg` when it is an `event`, else returns undefined. */

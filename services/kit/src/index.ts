@@ -3,6 +3,7 @@ export * from "./base64";
 export * from "./bus";
 export * from "./bus-contract";
 export * from "./call";
+export * from "./call-identity";
 export * from "./config";
 export * from "./errors";
 export * from "./events";

@@ -67,6 +67,9 @@ export function auditSuite(ctx: () => Ctx): void {
     assert.equal(e.outcome, "ok");
     assert.equal(e.details.name, "audit-subject");
     assert.deepEqual(e.details.maxScope, ["pki:read", "pkiadmin:read", "pkiadmin:write"]);
+    // Who did it, and in which request.
+    assert.equal(e.actor.apiKeyId, ctx().firstKey.apiKeyId);
+    assert.ok(e.requestId);
     assert.ok(e.time >= started - 1000 && e.time <= Date.now());
   });
 
@@ -145,6 +148,7 @@ export function auditSuite(ctx: () => Ctx): void {
     await ok(url(), "pkiAdmin/setHost", { hostPubKey: pub, hostUrl: "https://audit.example" }, bearer(t.accessToken));
     const e = await find({ types: ["pki.host_set"] }, (x) => x.target === pub);
     assert.deepEqual(e.details.addresses, ["https://audit.example"]);
+    assert.equal(e.actor.apiKeyId, key.apiKeyId);
     await ok(
       url(),
       "pkiAdmin/addHostUrl",

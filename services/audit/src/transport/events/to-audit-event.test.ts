@@ -130,6 +130,14 @@ describe("bus events → audit events", () => {
     assert.equal(set?.details.customData, undefined);
   });
 
+  it("names the caller and request of the call that published the event, from its headers", () => {
+    const m = msg(Events.apiKeyDeleted, { apiKeyId: "key-2", at: T });
+    const [e] = toAuditEvents({ ...m, headers: { "pmx-request-id": "req-7", "pmx-caller-key-id": "key-admin" } });
+    assert.deepEqual(e?.actor, { apiKeyId: "key-admin" });
+    assert.equal(e?.requestId, "req-7");
+    assert.equal(e?.target, "key-2");
+  });
+
   it("keeps nothing of events the log does not record (signing-key rotations)", () => {
     assert.deepEqual(toAuditEvents(msg(Events.signingKeyRotated, { kid: "k", publicJwk: "{}", at: T })), []);
   });

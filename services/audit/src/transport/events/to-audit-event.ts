@@ -1,5 +1,5 @@
 import { isAuditEventType } from "@pkiserver/contract";
-import { type BusMessage, decodeEvent, Events } from "@pkiserver/kit";
+import { type BusMessage, CallHeaders, decodeEvent, Events } from "@pkiserver/kit";
 import type { AuditEvent } from "../../domain/audit-event";
 
 /*
@@ -27,8 +27,24 @@ function base(msg: BusMessage, time: number): Pick<AuditEvent, "id" | "time"> {
   return { id: msg.id, time };
 }
 
-/** The audit events one bus event records (none for events the log does not keep). */
+const HEADER_MAX = 128;
+
+/**
+ * The audit events one bus event records (none for events the log does not
+ * keep). An event published while serving a request carries that request's
+ * id and caller key in its headers: they fill in what the payload leaves out.
+ */
 export function toAuditEvents(msg: BusMessage): AuditEvent[] {
+  const requestId = msg.headers[CallHeaders.requestId]?.slice(0, HEADER_MAX);
+  const callerKeyId = msg.headers[CallHeaders.callerKeyId]?.slice(0, HEADER_MAX);
+  return fromPayload(msg).map((e) => ({
+    ...e,
+    actor: e.actor.apiKeyId === undefined && callerKeyId ? { ...e.actor, apiKeyId: callerKeyId } : e.actor,
+    ...(e.requestId === undefined && requestId ? { requestId } : {}),
+  }));
+}
+
+function fromPayload(msg: BusMessage): AuditEvent[] {
   const created = decodeEvent(Events.apiKeyCreated, msg);
   if (created) {
     return [
