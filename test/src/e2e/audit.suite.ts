@@ -157,8 +157,20 @@ export function auditSuite(ctx: () => Ctx): void {
     );
     const added = await find({ types: ["pki.host_url_added"] }, (x) => x.target === pub);
     assert.equal(added.details.url, "https://b.audit.example");
-    // The grant that opened the session is on record too.
+    // The grant that opened the session is on record too, and so is a fork of it.
     await find({ types: ["session.opened"], apiKeyId: key.apiKeyId }, (x) => x.actor.apiKeyId === key.apiKeyId);
+    const fork = await ok<{ refreshToken: string; accessToken: string }>(url(), "auth/forkToken", {
+      refreshToken: t.refreshToken,
+      sessionName: "audit-fork",
+    });
+    usedSecrets.add(fork.accessToken);
+    usedSecrets.add(fork.refreshToken);
+    const forked = await find(
+      { types: ["session.forked"], apiKeyId: key.apiKeyId },
+      (x) => x.details.name === "audit-fork",
+    );
+    const opened = await list({ types: ["session.opened"], apiKeyId: key.apiKeyId });
+    assert.ok(opened.events.some((o) => o.target === forked.details.family));
   });
 
   it("lists newest first, one page at a time, with an opaque cursor that ends", async () => {

@@ -60,6 +60,15 @@ describe("bus events → audit events", () => {
     );
   });
 
+  it("tells a forked session from one a grant opened", () => {
+    const base = { sessionId: "s-2", apiKeyId: "key-1", scope: ["pki:read"], at: T };
+    const [opened] = toAuditEvents(msg(Events.sessionOpened, base));
+    const [forked] = toAuditEvents(msg(Events.sessionOpened, { ...base, name: "ci", familyId: "s-1" }));
+    assert.equal(opened?.type, "session.opened");
+    assert.equal(forked?.type, "session.forked");
+    assert.deepEqual(forked?.details, { scope: ["pki:read"], name: "ci", family: "s-1" });
+  });
+
   it("gives session revocations the contract's reasons", () => {
     const reasons: Record<string, string> = {
       api_key_deleted: "key_deleted",

@@ -107,11 +107,15 @@ function fromPayload(msg: BusMessage): AuditEvent[] {
     return [
       {
         ...base(msg, opened.at),
-        type: "session.opened",
+        type: opened.familyId !== undefined ? "session.forked" : "session.opened",
         outcome: "ok",
         actor: { apiKeyId: opened.apiKeyId, sessionId: opened.sessionId },
         target: opened.sessionId,
-        details: { scope: opened.scope, ...(opened.name !== undefined ? { name: opened.name } : {}) },
+        details: {
+          scope: opened.scope,
+          ...(opened.name !== undefined ? { name: opened.name } : {}),
+          ...(opened.familyId !== undefined ? { family: opened.familyId } : {}),
+        },
       },
     ];
   }

@@ -46,6 +46,8 @@ export interface SessionOpened {
   name?: string | undefined;
   scope: string[];
   at: number;
+  /** Set when the session was forked (auth/forkToken) from a session of this family. */
+  familyId?: string | undefined;
 }
 
 /**
@@ -594,7 +596,7 @@ export const ApiKeyDeleted: MessageFns<ApiKeyDeleted> = {
 };
 
 function createBaseSessionOpened(): SessionOpened {
-  return { sessionId: "", apiKeyId: "", name: undefined, scope: [], at: 0 };
+  return { sessionId: "", apiKeyId: "", name: undefined, scope: [], at: 0, familyId: undefined };
 }
 
 export const SessionOpened: MessageFns<SessionOpened> = {
@@ -613,6 +615,9 @@ export const SessionOpened: MessageFns<SessionOpened> = {
     }
     if (message.at !== 0) {
       writer.uint32(40).int64(message.at);
+    }
+    if (message.familyId !== undefined) {
+      writer.uint32(50).string(message.familyId);
     }
     return writer;
   },
@@ -670,6 +675,14 @@ export const SessionOpened: MessageFns<SessionOpened> = {
             message.at = longToNumber(reader.int64());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.familyId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -697,6 +710,11 @@ export const SessionOpened: MessageFns<SessionOpened> = {
       name: isSet(object.name) ? globalThis.String(object.name) : undefined,
       scope: globalThis.Array.isArray(object?.scope) ? object.scope.map((e: any) => globalThis.String(e)) : [],
       at: isSet(object.at) ? globalThis.Number(object.at) : 0,
+      familyId: isSet(object.familyId)
+        ? globalThis.String(object.familyId)
+        : isSet(object.family_id)
+        ? globalThis.String(object.family_id)
+        : undefined,
     };
   },
 
@@ -717,6 +735,9 @@ export const SessionOpened: MessageFns<SessionOpened> = {
     if (message.at !== 0) {
       obj.at = Math.round(message.at);
     }
+    if (message.familyId !== undefined) {
+      obj.familyId = message.familyId;
+    }
     return obj;
   },
 
@@ -730,6 +751,7 @@ export const SessionOpened: MessageFns<SessionOpened> = {
     message.name = object.name ?? undefined;
     message.scope = object.scope?.map((e) => e) || [];
     message.at = object.at ?? 0;
+    message.familyId = object.familyId ?? undefined;
     return message;
   },
 };
