@@ -12,6 +12,7 @@ const SERVICES = {
   apikey: { listenEnv: "PMX_APIKEY_LISTEN", port: 8111 },
   auth: { listenEnv: "PMX_AUTH_LISTEN", port: 8112 },
   pki: { listenEnv: "PMX_PKI_LISTEN", port: 8113 },
+  audit: { listenEnv: "PMX_AUDIT_LISTEN", port: 8114 },
 };
 
 /** The component whose main file a process of this container runs (PID 1, or a child of an init). */
@@ -24,7 +25,7 @@ function runningComponent() {
       continue;
     }
     for (const arg of argv) {
-      const m = /(?:^|\/)(gateway|services\/(apikey|auth|pki))\/dist\/main\.js$/.exec(arg);
+      const m = /(?:^|\/)(gateway|services\/(apikey|auth|pki|audit))\/dist\/main\.js$/.exec(arg);
       if (m) return m[2] ?? "gateway";
     }
   }

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import cors from "@fastify/cors";
 import websocket from "@fastify/websocket";
-import { AppError, type EventBus, type Logger } from "@pkiserver/kit";
+import { AppError, type EventBus, Events, type Logger, publishAuthFailure } from "@pkiserver/kit";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from "fastify";
 import { Authenticator, type Credentials } from "./auth/authenticate";
 import { RevocationCache } from "./auth/revocations";
@@ -10,6 +10,7 @@ import { createJwksTokenVerifier, isKeyedTokenVerifier, type TokenVerifier } fro
 import { AdaptiveLimiter, type LimiterOptions, limitClients } from "./backend/limiter";
 import type { ServiceClients } from "./clients";
 import type { GatewayConfig } from "./config";
+import { registerAuditExport } from "./http/audit-export";
 import { ClientIpResolver } from "./http/client-ip";
 import { ConnectionLimiter } from "./http/connection-limit";
 import { createHealthProbe, type HealthProbe } from "./http/health-probe";
@@ -35,7 +36,7 @@ export interface GatewayOptions {
    * keeps them equal to auth's signing keys; by default an EdDSA JWS verifier.
    */
   tokenVerifier?: TokenVerifier;
-  /** Replaces the gRPC health checks of the three services in `/ready`. */
+  /** Replaces the gRPC health checks of the services in `/ready`. */
   readiness?: () => Promise<boolean>;
   /** WebSocket ping interval; `config.wsPingIntervalMs` (10 s) by default. */
   wsPingIntervalMs?: number;
@@ -104,6 +105,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     apikey: new AdaptiveLimiter(opts.backendLimits),
     auth: new AdaptiveLimiter(opts.backendLimits),
     pki: new AdaptiveLimiter(opts.backendLimits),
+    audit: new AdaptiveLimiter(opts.backendLimits),
   };
   metrics.trackBackends(limiters);
   const clients = limitClients(opts.clients, limiters);
@@ -127,6 +129,11 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       const timeout = new Promise<false>((r) => setTimeout(() => r(false), 5000).unref());
       return Promise.race([revocationSync.loaded.then(() => revocations.isLoaded()), timeout]);
     },
+    onFailure: (f) => {
+      publishAuthFailure(bus, Events.requestAuthFailed, f).catch((err: unknown) =>
+        logger.warn({ requestId: f.requestId, err: String(err) }, "auth.failed event not published"),
+      );
+    },
   });
   const dispatcher = new Dispatcher({
     clients,
@@ -147,6 +154,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
         apikey: createHealthProbe(config.apikeyAddr),
         auth: createHealthProbe(config.authAddr),
         pki: createHealthProbe(config.pkiAddr),
+        audit: createHealthProbe(config.auditAddr),
       };
   const readiness = new Readiness(async () => {
     const checks: Checks = {};
@@ -346,6 +354,8 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   // OPTIONS belongs to the CORS preflight when CORS is on.
   const otherMethods = ["PUT", "DELETE", "PATCH", ...(config.corsOrigins.length > 0 ? [] : ["OPTIONS"])];
   app.route({ method: otherMethods as ("PUT" | "DELETE" | "PATCH" | "OPTIONS")[], url: RPC_PATH, handler: onlyPost });
+
+  registerAuditExport(app, { authenticator, clients, credentialsOf, clientIpOf, logger });
 
   app.get("/health", async (_req, reply) => reply.send({ status: "ok" }));
 

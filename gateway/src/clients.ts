@@ -1,23 +1,29 @@
 import { type AsyncClient, connectService, type ServiceTarget } from "@pkiserver/kit";
-import { apikeyV1, authV1, pkiV1 } from "@pkiserver/proto";
+import { apikeyV1, auditV1, authV1, pkiV1 } from "@pkiserver/proto";
 
 const KEEP = { keepConnected: true };
 
-/** The three services the gateway calls, as async gRPC clients. */
+/** The services the gateway calls, as async gRPC clients. */
 export interface ServiceClients {
   apikey: AsyncClient<apikeyV1.ApiKeyServiceServer>;
   auth: AsyncClient<authV1.AuthServiceServer>;
   pki: AsyncClient<pkiV1.PkiServiceServer>;
+  audit: AsyncClient<auditV1.AuditServiceServer>;
 }
 
 /**
- * Clients of the three services: over gRPC for an address (`host:port`), in
+ * Clients of the services: over gRPC for an address (`host:port`), in
  * process for a service registered in this process (the one-process form).
  * Network channels connect at once and stay connected, so a flood of clients
  * that exhausts the gateway's file descriptors cannot also cut it off from the
  * services.
  */
-export function createServiceClients(targets: { apikey: ServiceTarget; auth: ServiceTarget; pki: ServiceTarget }): {
+export function createServiceClients(targets: {
+  apikey: ServiceTarget;
+  auth: ServiceTarget;
+  pki: ServiceTarget;
+  audit: ServiceTarget;
+}): {
   clients: ServiceClients;
   close(): void;
 } {
@@ -39,12 +45,19 @@ export function createServiceClients(targets: { apikey: ServiceTarget; auth: Ser
     targets.pki,
     KEEP,
   );
+  const audit = connectService<auditV1.AuditServiceServer>(
+    auditV1.AuditServiceService,
+    auditV1.AuditServiceClient.serviceName,
+    targets.audit,
+    KEEP,
+  );
   return {
-    clients: { apikey: apikey.client, auth: auth.client, pki: pki.client },
+    clients: { apikey: apikey.client, auth: auth.client, pki: pki.client, audit: audit.client },
     close: () => {
       apikey.close();
       auth.close();
       pki.close();
+      audit.close();
     },
   };
 }

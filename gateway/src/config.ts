@@ -46,6 +46,7 @@ const schema = z
     PMX_APIKEY_ADDR: address("127.0.0.1:8111"),
     PMX_AUTH_ADDR: address("127.0.0.1:8112"),
     PMX_PKI_ADDR: address("127.0.0.1:8113"),
+    PMX_AUDIT_ADDR: address("127.0.0.1:8114"),
     PMX_CORS_ORIGINS: list,
     PMX_TRUSTED_PROXIES: trustedProxies,
     PMX_PKI_PUBLIC_READ: bool(false),
@@ -75,6 +76,7 @@ const schema = z
     apikeyAddr: e.PMX_APIKEY_ADDR,
     authAddr: e.PMX_AUTH_ADDR,
     pkiAddr: e.PMX_PKI_ADDR,
+    auditAddr: e.PMX_AUDIT_ADDR,
     /** Empty: CORS off. `*` allows any origin. */
     corsOrigins: e.PMX_CORS_ORIGINS,
     trustedProxies: e.PMX_TRUSTED_PROXIES,

@@ -41,7 +41,12 @@ async function main(): Promise<void> {
     const b = bus;
     closers.push(() => b.close());
 
-    const services = createServiceClients({ apikey: config.apikeyAddr, auth: config.authAddr, pki: config.pkiAddr });
+    const services = createServiceClients({
+      apikey: config.apikeyAddr,
+      auth: config.authAddr,
+      pki: config.pkiAddr,
+      audit: config.auditAddr,
+    });
     closers.push(async () => services.close());
 
     const app = await buildGateway({

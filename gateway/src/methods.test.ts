@@ -8,6 +8,7 @@ const AUTH = { authorization: `Basic ${Buffer.from(`k-m:${SECRET}`).toString("ba
 
 /** Every method of the method reference (seed 001). */
 const SEED_METHODS = [
+  "audit/listEvents",
   "auth/bindAccessToken",
   "auth/createFirstApiKey",
   "auth/forkToken",

@@ -1,5 +1,6 @@
 // The wire contracts, generated from the .proto files beside this package.
 export * as apikeyV1 from "./gen/pkiserver/apikey/v1/apikey";
+export * as auditV1 from "./gen/pkiserver/audit/v1/audit";
 export * as authV1 from "./gen/pkiserver/auth/v1/auth";
 export * as eventsV1 from "./gen/pkiserver/events/v1/events";
 export * as pkiV1 from "./gen/pkiserver/pki/v1/pki";

@@ -1,10 +1,13 @@
 import {
   AppError,
   type AsyncClient,
+  type AuthFailure,
+  authFailureReason,
   normaliseScopes,
   parseSignatureCredentials,
   requestSigningPayload,
   type Scope,
+  SIGNATURE_WINDOW_MS,
 } from "@pkiserver/kit";
 import { apikeyV1 } from "@pkiserver/proto";
 import { normaliseIp } from "../http/client-ip";
@@ -31,6 +34,15 @@ export interface Credentials {
 
 const MAX_HEADER_LENGTH = 8192;
 
+/** What an authentication attempt learnt, for reporting its failure. */
+interface Attempt {
+  method?: "token" | "basic" | "signature";
+  apiKeyId?: string;
+  reason?: string;
+  /** The signed request's timestamp lies outside the window: a refusal is for that. */
+  stale?: boolean;
+}
+
 function unauthorized(): AppError {
   return new AppError("auth.unauthorized");
 }
@@ -47,10 +59,34 @@ export class Authenticator {
       revocations: RevocationCache;
       /** Resolves when the revocation snapshot is loaded; tokens are not trusted before. */
       revocationsLoaded: () => Promise<boolean>;
+      /** Told of every credential refused (for the audit log); must not throw. */
+      onFailure?: (failure: AuthFailure) => void;
     },
   ) {}
 
+  /** Resolves the caller; a credential that does not hold is reported to `onFailure` before the refusal. */
   async authenticate(creds: Credentials, clientIp: string, requestId: string): Promise<Caller> {
+    const attempt: Attempt = {};
+    try {
+      return await this.resolve(creds, clientIp, requestId, attempt);
+    } catch (err) {
+      if (attempt.method !== undefined && this.deps.onFailure) {
+        const reason = attempt.reason ?? authFailureReason(err, attempt.method === "basic" ? "secret" : attempt.method);
+        if (reason !== undefined) {
+          this.deps.onFailure({
+            reason,
+            method: attempt.method,
+            apiKeyId: attempt.apiKeyId,
+            clientIp,
+            requestId,
+          });
+        }
+      }
+      throw err;
+    }
+  }
+
+  private async resolve(creds: Credentials, clientIp: string, requestId: string, attempt: Attempt): Promise<Caller> {
     const given = creds.authorization?.trim();
     // An oversized header is no credential at all; a token, when present, still decides.
     const authorization = given !== undefined && given.length > MAX_HEADER_LENGTH ? "" : given;
@@ -60,31 +96,34 @@ export class Authenticator {
     const rest = authorization === undefined || space < 0 ? "" : authorization.slice(space + 1).trim();
 
     // A binding is made explicitly on the connection, so it outranks the upgrade request's headers.
-    if (creds.boundToken !== undefined) return this.fromToken(creds.boundToken, clientIp);
-    if (scheme === "bearer") return this.fromToken(rest, clientIp);
-    if (creds.userToken !== undefined) return this.fromToken(creds.userToken.trim(), clientIp);
-    if (scheme === "basic") return this.fromBasic(rest, requestId);
+    if (creds.boundToken !== undefined) return this.fromToken(creds.boundToken, clientIp, attempt);
+    if (scheme === "bearer") return this.fromToken(rest, clientIp, attempt);
+    if (creds.userToken !== undefined) return this.fromToken(creds.userToken.trim(), clientIp, attempt);
+    if (scheme === "basic") return this.fromBasic(rest, requestId, attempt);
     if (scheme === "pmx-hmac-sha256" && creds.signed !== undefined)
-      return this.fromSignature(rest, creds.signed, requestId);
+      return this.fromSignature(rest, creds.signed, requestId, attempt);
     throw unauthorized();
   }
 
   /** Verifies an access token for use from `clientIp`: signature, expiry, revocation, IP restriction. */
-  async verifyToken(token: string, clientIp: string): Promise<TokenClaims> {
+  async verifyToken(token: string, clientIp: string, attempt: Attempt = {}): Promise<TokenClaims> {
     const claims = await this.deps.verifier.verify(token);
+    attempt.apiKeyId = claims.apiKeyId;
     if (!(await this.deps.revocationsLoaded())) {
       // Not a failure: auth has not answered yet, and the client may retry.
       throw new AppError("rpc.unavailable", { internal: "revocation list not loaded yet" });
     }
     this.deps.revocations.check(claims);
     if (claims.ipAddr !== undefined && normaliseIp(claims.ipAddr) !== normaliseIp(clientIp)) {
+      attempt.reason = "wrong_ip";
       throw new AppError("auth.token_invalid");
     }
     return claims;
   }
 
-  private async fromToken(token: string, clientIp: string): Promise<Caller> {
-    const claims = await this.verifyToken(token, clientIp);
+  private async fromToken(token: string, clientIp: string, attempt: Attempt): Promise<Caller> {
+    attempt.method = "token";
+    const claims = await this.verifyToken(token, clientIp, attempt);
     // The verifier hands back the same claims object for a token it remembers,
     // so the caller it makes is made once per token too.
     let caller = this.callers.get(claims);
@@ -97,7 +136,8 @@ export class Authenticator {
 
   private readonly callers = new WeakMap<TokenClaims, Caller>();
 
-  private async fromBasic(encoded: string, requestId: string): Promise<Caller> {
+  private async fromBasic(encoded: string, requestId: string, attempt: Attempt): Promise<Caller> {
+    attempt.method = "basic";
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) throw unauthorized();
     const decoded = Buffer.from(encoded, "base64").toString("utf8");
     const colon = decoded.indexOf(":");
@@ -105,7 +145,8 @@ export class Authenticator {
     const apiKeyId = decoded.slice(0, colon);
     const secret = decoded.slice(colon + 1);
     if (apiKeyId.length > 128 || secret.length < 1 || secret.length > 256) throw unauthorized();
-    const res = await this.checked(() => this.deps.apikey.verifySecret({ apiKeyId, secret }, { requestId }));
+    attempt.apiKeyId = apiKeyId;
+    const res = await this.checked(() => this.deps.apikey.verifySecret({ apiKeyId, secret }, { requestId }), attempt);
     const key = res.apiKey;
     // A key with a public key signs its requests; its having a secret at all is not a way in.
     if (key?.type === apikeyV1.ApiKeyType.API_KEY_TYPE_PUB_KEY || key?.clientPublicKey !== undefined) {
@@ -118,22 +159,28 @@ export class Authenticator {
     value: string,
     signed: NonNullable<Credentials["signed"]>,
     requestId: string,
+    attempt: Attempt,
   ): Promise<Caller> {
+    attempt.method = "signature";
     const parsed = parseSignatureCredentials(value);
     // The services take the timestamp as an int64 number; one beyond that is no timestamp at all.
     if (parsed === undefined || !Number.isSafeInteger(parsed.timestamp)) throw unauthorized();
+    attempt.apiKeyId = parsed.apiKeyId;
+    attempt.stale = Math.abs(Date.now() - parsed.timestamp) > SIGNATURE_WINDOW_MS;
     const payload = requestSigningPayload(parsed.timestamp, parsed.nonce, signed.method, signed.uri, signed.body);
-    const res = await this.checked(() =>
-      this.deps.apikey.verifySignature(
-        {
-          apiKeyId: parsed.apiKeyId,
-          timestamp: parsed.timestamp,
-          nonce: parsed.nonce,
-          payload,
-          signature: parsed.signature,
-        },
-        { requestId },
-      ),
+    const res = await this.checked(
+      () =>
+        this.deps.apikey.verifySignature(
+          {
+            apiKeyId: parsed.apiKeyId,
+            timestamp: parsed.timestamp,
+            nonce: parsed.nonce,
+            payload,
+            signature: parsed.signature,
+          },
+          { requestId },
+        ),
+      attempt,
     );
     return this.fromKey(res.apiKey, "signature");
   }
@@ -144,12 +191,17 @@ export class Authenticator {
   }
 
   /** Any refusal of a credential is `14`; an outage or a failure stays what it is rather than posing as one. */
-  private async checked<T>(call: () => Promise<T>): Promise<T> {
+  private async checked<T>(call: () => Promise<T>, attempt: Attempt): Promise<T> {
     try {
       return await call();
     } catch (err) {
       const e = AppError.from(err);
       if (e.code === "rpc.internal" || e.code === "rpc.unavailable") throw e;
+      // The audit log keeps the service's verdict (unknown key or not); the caller learns only `14`.
+      if (attempt.method !== undefined && attempt.method !== "token") {
+        const reason = authFailureReason(e, attempt.method === "basic" ? "secret" : "signature");
+        attempt.reason = reason === "bad_signature" && attempt.stale ? "stale_timestamp" : reason;
+      }
       throw unauthorized();
     }
   }

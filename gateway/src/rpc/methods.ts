@@ -11,7 +11,7 @@ import {
   type Schema,
 } from "@pkiserver/contract";
 import { AppError, type CallOptions, type Scope } from "@pkiserver/kit";
-import { apikeyV1, type authV1, type pkiV1 } from "@pkiserver/proto";
+import { apikeyV1, type auditV1, type authV1, type pkiV1 } from "@pkiserver/proto";
 import type { Caller } from "../auth/authenticate";
 import type { RevocationCache } from "../auth/revocations";
 import type { ServiceClients } from "../clients";
@@ -104,6 +104,25 @@ function recordView(r: pkiV1.KeyRecord) {
 }
 
 const OK = "OK";
+
+/** An audit event as API.md section 12 shows it. */
+export function auditEventView(e: auditV1.AuditEvent) {
+  const actor = e.actor ?? {};
+  return {
+    id: e.id,
+    time: e.time,
+    type: e.type,
+    outcome: e.outcome,
+    actor: {
+      ...(actor.apiKeyId !== undefined ? { apiKeyId: actor.apiKeyId } : {}),
+      ...(actor.sessionId !== undefined ? { sessionId: actor.sessionId } : {}),
+      ...(actor.ip !== undefined ? { ip: actor.ip } : {}),
+    },
+    target: e.target,
+    ...(e.requestId !== undefined ? { requestId: e.requestId } : {}),
+    details: JSON.parse(e.detailsJson || "{}") as Record<string, unknown>,
+  };
+}
 
 /**
  * The gateway's half of each method: its gRPC call and result mapping. Who
@@ -313,6 +332,23 @@ const handlers: { [N in MethodName]: (params: ParamsOf<N>, ctx: MethodContext) =
   "pki/verifyHostByPub": async (p, ctx) => {
     const res = await ctx.clients.pki.verifyHostByPub({ hostPubKey: p.hostPubKey, hostUrl: p.hostUrl }, ctx.call);
     return res.valid;
+  },
+  "audit/listEvents": async (p, ctx) => {
+    const res = await ctx.clients.audit.listEvents(
+      {
+        ...(p.from !== undefined ? { from: p.from } : {}),
+        ...(p.to !== undefined ? { to: p.to } : {}),
+        types: p.types ?? [],
+        ...(p.apiKeyId !== undefined ? { apiKeyId: p.apiKeyId } : {}),
+        limit: p.limit ?? 0,
+        ...(p.cursor !== undefined ? { cursor: p.cursor } : {}),
+      },
+      ctx.call,
+    );
+    return {
+      events: res.events.map(auditEventView),
+      ...(res.nextCursor !== undefined ? { nextCursor: res.nextCursor } : {}),
+    };
   },
 };
 

@@ -14,7 +14,7 @@ import {
   verifyEd25519,
   verifyHmac,
 } from "@pkiserver/kit";
-import { apikeyV1, authV1, pkiV1 } from "@pkiserver/proto";
+import { apikeyV1, auditV1, authV1, pkiV1 } from "@pkiserver/proto";
 import type { FastifyInstance } from "fastify";
 import { buildGateway, type GatewayOptions } from "../app";
 import { createServiceClients } from "../clients";
@@ -458,9 +458,11 @@ export async function startTestGateway(
     PMX_APIKEY_ADDR: apikeyAddr,
     PMX_AUTH_ADDR: authAddr,
     PMX_PKI_ADDR: pkiAddr,
+    // No fake audit service: the address only has to answer health probes.
+    PMX_AUDIT_ADDR: pkiAddr,
     ...opts.env,
   });
-  const services = createServiceClients({ apikey: apikeyAddr, auth: authAddr, pki: pkiAddr });
+  const services = createServiceClients({ apikey: apikeyAddr, auth: authAddr, pki: pkiAddr, audit: pkiAddr });
   const bus = new MemoryEventBus();
   const app = await buildGateway({
     config,

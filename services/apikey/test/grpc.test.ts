@@ -81,7 +81,7 @@ describe("apikey gRPC service (in-memory stores)", () => {
     assert.equal((await rejection(c.createFirstApiKey({ initializationToken: TOKEN, name: "" }))).rpcCode, 96);
     const verified = await c.verifySecret({ apiKeyId: first.apiKeyId, secret: first.apiKeySecret });
     assert.equal(verified.apiKey?.type, apikeyV1.ApiKeyType.API_KEY_TYPE_SECRET);
-    assert.equal(verified.apiKey?.maxScope.length, 6);
+    assert.equal(verified.apiKey?.maxScope.length, 8);
     assert.equal(
       (await rejection(c.verifySecret({ apiKeyId: first.apiKeyId, secret: `${first.apiKeySecret}x` }))).rpcCode,
       12,

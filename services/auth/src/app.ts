@@ -1,6 +1,8 @@
 import { createAccessTokenVerifier } from "@pkiserver/contract";
 import {
   describe,
+  Events,
+  publishAuthFailure,
   SecretBox,
   type ServiceApp,
   type ServiceDeps,
@@ -117,7 +119,13 @@ export async function buildApp(config: AuthConfig, deps: ServiceDeps & { apikey:
     const grpc = await startGrpcServer({
       host: deps.listen.host,
       port: deps.listen.port,
-      services: [authServiceRegistration(authDeps, logger)],
+      services: [
+        authServiceRegistration(authDeps, logger, (f) => {
+          publishAuthFailure(deps.bus, Events.grantFailed, f).catch((err: unknown) =>
+            logger.warn({ err: String(err) }, "auth.failed event not published"),
+          );
+        }),
+      ],
     });
     closers.push(() => grpc.stop());
     logger.info({ address: grpc.address }, "auth service listening");

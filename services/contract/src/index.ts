@@ -1,3 +1,4 @@
+export * from "./audit";
 export * as fields from "./fields";
 export * from "./methods";
 export * from "./openrpc";

@@ -1,4 +1,5 @@
 import type { ErrorCode, Scope } from "@pkiserver/kit/core";
+import { AUDIT_CURSOR_MAX_LENGTH, AUDIT_EVENT_TYPES, AUDIT_LIST_MAX_LIMIT } from "./audit";
 import {
   accessToken,
   apiKeyId,
@@ -21,7 +22,20 @@ import {
   signature,
   timestamp,
 } from "./fields";
-import { boolean, type Infer, type JsonSchema, literal, object, oneOf, optional, refine, type Schema } from "./schema";
+import {
+  array,
+  boolean,
+  type Infer,
+  integer,
+  type JsonSchema,
+  literal,
+  object,
+  oneOf,
+  optional,
+  refine,
+  type Schema,
+  string,
+} from "./schema";
 
 /** What the contract says of one JSON-RPC method: who may call it and what its params are. */
 export interface MethodSpec<P = unknown> {
@@ -82,6 +96,19 @@ const apiKey = obj(
   ["clientPublicKey", "previousCredentialExpiresAt"],
 );
 const host = obj({ instanceId: str, hostPubKey: str, addresses: strings });
+const auditEvent = obj(
+  {
+    id: str,
+    time: int,
+    type: { type: "string", enum: [...AUDIT_EVENT_TYPES] },
+    outcome: { type: "string", enum: ["ok", "denied"] },
+    actor: obj({ apiKeyId: str, sessionId: str, ip: str }, ["apiKeyId", "sessionId", "ip"]),
+    target: str,
+    requestId: str,
+    details: { type: "object" },
+  },
+  ["requestId"],
+);
 const keyRecord = obj(
   { userId: str, instanceId: str, contextId: str, userPubKey: str, createDate: int, customData: {} },
   ["userPubKey", "customData"],
@@ -265,6 +292,27 @@ export const METHOD_SPECS = {
     object({ hostPubKey: pubKey, hostUrl }),
     "Tells whether the host with this public key has this URL.",
     { result: bool, errors: [] },
+  ),
+
+  // audit/: the security event log.
+  "audit/listEvents": spec(
+    "audit:read",
+    refine(
+      object({
+        from: optional(date),
+        to: optional(date),
+        types: optional(array(literal(...AUDIT_EVENT_TYPES), 1, AUDIT_EVENT_TYPES.length)),
+        apiKeyId: optional(apiKeyId),
+        limit: optional(integer(1, AUDIT_LIST_MAX_LIMIT)),
+        cursor: optional(string(1, AUDIT_CURSOR_MAX_LENGTH)),
+      }),
+      (p) => (p.from !== undefined && p.to !== undefined && p.from > p.to ? "Expected 'from' <= 'to'" : undefined),
+    ),
+    "Lists recorded security events, newest first, one page at a time.",
+    {
+      result: obj({ events: { type: "array", items: auditEvent }, nextCursor: str }, ["nextCursor"]),
+      errors: [],
+    },
   ),
 } as const satisfies Record<string, MethodSpec<unknown>>;
 

@@ -1,5 +1,6 @@
 import { eventsV1 } from "@pkiserver/proto";
 import type { BusMessage, EventBus } from "./bus";
+import { callIdentityHeaders } from "./call-identity";
 
 /** A protobuf message type as ts-proto generates it. */
 interface MessageFns<T> {
@@ -30,6 +31,9 @@ export const Events = {
   hostDeleted: def("pki.v1.host.deleted", eventsV1.HostDeleted),
   userKeySet: def("pki.v1.userkey.set", eventsV1.UserKeySet),
   userKeyDeleted: def("pki.v1.userkey.deleted", eventsV1.UserKeyDeleted),
+  grantFailed: def("auth.v1.auth.failed", eventsV1.AuthFailed),
+  requestAuthFailed: def("gateway.v1.auth.failed", eventsV1.AuthFailed),
+  rateLimitRefused: def("gateway.v1.ratelimit.refused", eventsV1.RateLimitRefused),
 } as const;
 
 /** The streams, one per publishing service, and the subjects each holds. */
@@ -37,10 +41,16 @@ export const Streams = {
   apikey: "apikey.v1.>",
   auth: "auth.v1.>",
   pki: "pki.v1.>",
+  gateway: "gateway.v1.>",
 } as const;
 
+/** Publishes `value`; inside a gRPC call, the event carries the call's request id and caller key in its headers. */
 export function publishEvent<T>(bus: EventBus, event: EventDef<T>, value: T, id?: string): Promise<void> {
-  return bus.publish(event.subject, event.type.encode(value).finish(), id === undefined ? {} : { id });
+  const headers = callIdentityHeaders();
+  return bus.publish(event.subject, event.type.encode(value).finish(), {
+    ...(id === undefined ? {} : { id }),
+    ...(Object.keys(headers).length > 0 ? { headers } : {}),
+  });
 }
 
 /** Decodes `msg` when it is an `event`, else returns undefined. */

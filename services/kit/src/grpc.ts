@@ -18,6 +18,7 @@ import {
 } from "@grpc/grpc-js";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { HealthImplementation } from "grpc-health-check";
+import { withCallIdentity } from "./call-identity";
 import { AppError, ErrorCatalogue, isErrorCode } from "./errors";
 import type { Logger } from "./logger";
 
@@ -183,7 +184,7 @@ export function implement<S extends UntypedServiceImplementation>(
           return cancel.signal;
         },
       };
-      fn(call.request, ctx).then(
+      withCallIdentity({ requestId, callerKeyId: ctx.callerKeyId }, () => fn(call.request, ctx)).then(
         (res) => callback(null, res),
         (err: unknown) => callback(toGrpcError(err, ctx.logger) as ServiceError),
       );

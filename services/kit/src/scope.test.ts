@@ -23,7 +23,7 @@ describe("scope grammar", () => {
       "pkiadmin:write",
     ]);
     assert.equal(expandScope("user:admin"), undefined);
-    assert.equal(ALL_SCOPES.length, 6);
+    assert.equal(ALL_SCOPES.length, 8);
   });
 
   it("reads the session, ipAddr and expiresIn modifiers of token requests", () => {

@@ -7,7 +7,7 @@ import { AppError, invalidParams } from "./errors";
  * requests) must read scope strings identically.
  */
 
-export const SCOPE_AREAS = ["user", "pki", "pkiadmin"] as const;
+export const SCOPE_AREAS = ["user", "pki", "pkiadmin", "audit"] as const;
 export type ScopeArea = (typeof SCOPE_AREAS)[number];
 export type Scope = `${ScopeArea}:${"read" | "write"}`;
 
@@ -21,7 +21,7 @@ export interface ScopeRequest {
   expiresIn?: number;
 }
 
-const AREA_RE = /^(user|pki|pkiadmin):(read|write|read_write)$/;
+const AREA_RE = /^(user|pki|pkiadmin|audit):(read|write|read_write)$/;
 
 /** Expands one base scope string (`user:read_write` → both); undefined if not one. */
 export function expandScope(s: string): Scope[] | undefined {

@@ -9,6 +9,7 @@ const ENTRIES = {
   apikey: join(ROOT, "services", "apikey", "dist", "main.js"),
   auth: join(ROOT, "services", "auth", "dist", "main.js"),
   pki: join(ROOT, "services", "pki", "dist", "main.js"),
+  audit: join(ROOT, "services", "audit", "dist", "main.js"),
   gateway: join(ROOT, "gateway", "dist", "main.js"),
 } as const;
 export type ProcessName = keyof typeof ENTRIES;
@@ -93,8 +94,8 @@ async function waitListening(address: string, timeoutMs: number, p: ChildProcess
 }
 
 /**
- * Starts the four processes of the distributed form locally (apikey, auth,
- * pki, gateway), each configured by env as in a deployment. MongoDB and NATS
+ * Starts the five processes of the distributed form locally (apikey, auth,
+ * pki, audit, gateway), each configured by env as in a deployment. MongoDB and NATS
  * come from PMX_MONGO_URL / PMX_NATS_URL, which are required.
  */
 export async function startDistributed(opts: {
@@ -111,16 +112,23 @@ export async function startDistributed(opts: {
   if (!env.PMX_SECRET_KEY) {
     throw new Error("the distributed form stores secrets in MongoDB: set PMX_SECRET_KEY (kid:base64 of 32 bytes)");
   }
-  const [apikeyPort, authPort, pkiPort] = [await freePort(), await freePort(), await freePort()];
+  const [apikeyPort, authPort, pkiPort, auditPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   const gatewayPort = env.PMX_PORT ? Number(env.PMX_PORT) : 8101;
   const shared = {
     ...env,
     PMX_APIKEY_LISTEN: `127.0.0.1:${apikeyPort}`,
     PMX_AUTH_LISTEN: `127.0.0.1:${authPort}`,
     PMX_PKI_LISTEN: `127.0.0.1:${pkiPort}`,
+    PMX_AUDIT_LISTEN: `127.0.0.1:${auditPort}`,
     PMX_APIKEY_ADDR: `127.0.0.1:${apikeyPort}`,
     PMX_AUTH_ADDR: `127.0.0.1:${authPort}`,
     PMX_PKI_ADDR: `127.0.0.1:${pkiPort}`,
+    PMX_AUDIT_ADDR: `127.0.0.1:${auditPort}`,
     PMX_PORT: String(gatewayPort),
     PMX_HOST: env.PMX_HOST ?? "127.0.0.1",
   };
@@ -154,7 +162,7 @@ export async function startDistributed(opts: {
   const stopAll = async () => {
     for (const extra of extras.splice(0)) await stopProcess(extra);
     // Gateway first, so no request reaches a service that is going away.
-    const order: ProcessName[] = ["gateway", "auth", "pki", "apikey"];
+    const order: ProcessName[] = ["gateway", "audit", "auth", "pki", "apikey"];
     for (const name of order) {
       const p = procs.get(name);
       if (p) await stopProcess(p);
@@ -198,7 +206,12 @@ export async function startDistributed(opts: {
       const timeoutMs = opts.readyTimeoutMs ?? 60_000;
       // The gateway may still call the old process ready for a moment; the
       // new one is up once its port answers (it listens last, when built).
-      const listen = { apikey: shared.PMX_APIKEY_LISTEN, auth: shared.PMX_AUTH_LISTEN, pki: shared.PMX_PKI_LISTEN };
+      const listen = {
+        apikey: shared.PMX_APIKEY_LISTEN,
+        auth: shared.PMX_AUTH_LISTEN,
+        pki: shared.PMX_PKI_LISTEN,
+        audit: shared.PMX_AUDIT_LISTEN,
+      };
       if (name !== "gateway") await waitListening(listen[name], timeoutMs, child);
       await waitReady(url, timeoutMs, procs);
     },

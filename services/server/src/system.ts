@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import * as apikey from "@pkiserver/apikey";
+import * as audit from "@pkiserver/audit";
 import * as auth from "@pkiserver/auth";
 import * as gateway from "@pkiserver/gateway";
 import {
@@ -108,6 +109,9 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     const pkiApp = await pki.buildApp(pki.loadConfig(env), deps("pki"));
     apps.push(pkiApp);
     closers.push(() => pkiApp.stop());
+    const auditApp = await audit.buildApp(audit.loadConfig(env), deps("audit"));
+    apps.push(auditApp);
+    closers.push(() => auditApp.stop());
 
     // The gateway and auth call the services in process (no HTTP/2 hop); their
     // gRPC ports still serve internal consumers.
@@ -115,6 +119,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       apikey: localService(apikeyApp),
       auth: localService(authApp),
       pki: localService(pkiApp),
+      audit: localService(auditApp),
     });
     closers.push(async () => services.close());
 

@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { bearer, call, errCode, ok } from "../support/client";
 import { startForm } from "../support/forms";
 import { randomPubKey } from "../support/keys";
+import { auditSuite } from "./audit.suite";
 import { authSuite, type Ctx, prepare, tokenFor, usedSecrets } from "./auth.suite";
 import { pkiSuite } from "./pki.suite";
 import { transportSuite } from "./transport.suite";
@@ -19,7 +20,7 @@ async function eventually(what: string, probe: () => Promise<boolean>, ms = 10_0
 }
 
 /**
- * The whole end-to-end suite against the distributed form: four processes,
+ * The whole end-to-end suite against the distributed form: five processes,
  * a real MongoDB-compatible server and a real NATS server.
  */
 describe("distributed form", () => {
@@ -32,6 +33,7 @@ describe("distributed form", () => {
   describe("transport", () => transportSuite(() => ctx));
   describe("auth and API keys", () => authSuite(() => ctx));
   describe("PKI", () => pkiSuite(() => ctx));
+  describe("audit log", () => auditSuite(() => ctx));
 
   describe("several gateway replicas", () => {
     it("carries rotations, key changes and deletions to the other gateways as events", async () => {

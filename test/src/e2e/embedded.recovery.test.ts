@@ -43,7 +43,16 @@ describe("embedded form: first-key recovery", () => {
     });
     assert.deepEqual(
       [...t2.scope].sort(),
-      ["pki:read", "pki:write", "pkiadmin:read", "pkiadmin:write", "user:read", "user:write"],
+      [
+        "audit:read",
+        "audit:write",
+        "pki:read",
+        "pki:write",
+        "pkiadmin:read",
+        "pkiadmin:write",
+        "user:read",
+        "user:write",
+      ],
       "the recovered key has every scope",
     );
     const list = await ok<{ list: { apiKeyId: string }[] }>(sys.url, "user/listApiKeys", {}, bearer(t2.accessToken));

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as apikey from "@pkiserver/apikey";
+import * as audit from "@pkiserver/audit";
 import * as auth from "@pkiserver/auth";
 import * as gateway from "@pkiserver/gateway";
 import {
@@ -49,10 +50,13 @@ describe("a saturated backend: the gateway sheds what it cannot start", () => {
     apps.push(authApp);
     const pkiApp = await pki.buildApp(pki.loadConfig(env), deps);
     apps.push(pkiApp);
+    const auditApp = await audit.buildApp(audit.loadConfig(env), deps);
+    apps.push(auditApp);
     const services = gateway.createServiceClients({
       apikey: registrationOf(apikeyApp),
       auth: registrationOf(authApp),
       pki: registrationOf(pkiApp),
+      audit: registrationOf(auditApp),
     });
     // The real pki service behind a gate: every call stays in flight until the test opens it.
     const pkiClient = services.clients.pki;

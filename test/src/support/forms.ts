@@ -11,6 +11,8 @@ export interface TestSystem {
   /** Every log line every process of the system wrote so far. */
   readonly logs: string[];
   readonly initToken: string;
+  /** Where the distributed form keeps its state, for tests that read the stored documents. */
+  readonly mongo?: { url: string; db: string };
   /** Stops and starts every process again on the same stores (distributed form). */
   restart(): Promise<void>;
   /** One more gateway replica in front of the same services (distributed form). */
@@ -75,6 +77,7 @@ export async function startForm(form: Form, extraEnv: Record<string, string> = {
     url: system.url,
     logs,
     initToken,
+    mongo: { url: infra.mongoUrl, db: name },
     restart: () => system.restart(),
     startExtraGateway: () => system.startExtraGateway(),
     stop: () => system.stop(),

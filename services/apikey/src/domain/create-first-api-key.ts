@@ -38,6 +38,6 @@ export async function createFirstApiKey(
     createDate: now,
   };
   await deps.store.insertFirst(record);
-  await deps.events.created(record, now);
+  await deps.events.created(record, now, true);
   return { apiKeyId: id, apiKeySecret: secret };
 }

@@ -128,7 +128,7 @@ describe("managing a key needs every scope of its maxScope (API.md section 6)", 
   });
 
   it("a scope the rule cannot read counts as not held", () => {
-    const key = { maxScope: ["user:read", "audit:read"] } as unknown as ApiKeyRecord;
+    const key = { maxScope: ["user:read", "billing:read"] } as unknown as ApiKeyRecord;
     assert.equal(mayManage(ALL, key), false);
     assert.equal(mayManage(ALL, { maxScope: ["user:read"] } as unknown as ApiKeyRecord), true);
     assert.equal(mayManage([], { maxScope: [] } as unknown as ApiKeyRecord), true);

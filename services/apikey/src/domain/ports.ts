@@ -83,7 +83,8 @@ export interface NonceStore {
 
 /** Announces key changes after they are stored (auth revokes sessions, the gateway refuses tokens). */
 export interface ApiKeyEvents {
-  created(key: ApiKeyRecord, at: number): Promise<void>;
+  /** `first`: the installation's first key, for the audit log. */
+  created(key: ApiKeyRecord, at: number, first?: boolean): Promise<void>;
   updated(before: ApiKeyRecord, after: ApiKeyRecord, at: number): Promise<void>;
   deleted(apiKeyId: string, at: number): Promise<void>;
   /** The key got a new credential; `after` carries its generation and the previous one's expiry. */

@@ -6,6 +6,6 @@ export async function addHostUrl(deps: PkiDeps, input: { instanceId: string; hos
   const instanceId = checkPubKey("instanceId", input.instanceId);
   const hostUrl = checkHostUrl(input.hostUrl);
   const host = await deps.hosts.addUrl(instanceId, hostUrl);
-  await deps.events.hostChanged(host, deps.clock.now());
+  await deps.events.hostChanged(host, deps.clock.now(), { kind: "url_added", url: hostUrl });
   return host;
 }

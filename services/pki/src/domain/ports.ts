@@ -45,7 +45,8 @@ export interface KeyHistoryStore {
 /** Change notifications, sent after the write they report has succeeded. */
 export interface PkiEvents {
   hostRegistered(host: Host, at: number): Promise<void>;
-  hostChanged(host: Host, at: number): Promise<void>;
+  /** `change` says which address was added or removed (for the audit log). */
+  hostChanged(host: Host, at: number, change?: { kind: "url_added" | "url_removed"; url: string }): Promise<void>;
   hostDeleted(host: Host, at: number): Promise<void>;
   userKeySet(record: KeyRecord): Promise<void>;
   userKeyDeleted(record: KeyRecord): Promise<void>;

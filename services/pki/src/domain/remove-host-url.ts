@@ -6,6 +6,6 @@ export async function removeHostUrl(deps: PkiDeps, input: { instanceId: string; 
   const instanceId = checkPubKey("instanceId", input.instanceId);
   const hostUrl = checkHostUrl(input.hostUrl);
   const host = await deps.hosts.removeUrl(instanceId, hostUrl);
-  await deps.events.hostChanged(host, deps.clock.now());
+  await deps.events.hostChanged(host, deps.clock.now(), { kind: "url_removed", url: hostUrl });
   return host;
 }

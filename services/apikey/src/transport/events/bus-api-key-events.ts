@@ -6,13 +6,14 @@ import type { ApiKeyEvents } from "../../domain/ports";
 export class BusApiKeyEvents implements ApiKeyEvents {
   constructor(private readonly bus: EventBus) {}
 
-  created(key: ApiKeyRecord, at: number): Promise<void> {
+  created(key: ApiKeyRecord, at: number, first = false): Promise<void> {
     return publishEvent(this.bus, Events.apiKeyCreated, {
       apiKeyId: key.id,
       name: key.name,
       maxScope: [...key.maxScope],
       enabled: key.enabled,
       at,
+      first,
     });
   }
 

@@ -25,7 +25,14 @@ export class BusAuthEvents implements AuthEvents {
   sessionOpened(s: Session, at: number): Promise<void> {
     return this.send(
       Events.sessionOpened,
-      { sessionId: s.id, apiKeyId: s.apiKeyId, ...(s.name === undefined ? {} : { name: s.name }), scope: s.scope, at },
+      {
+        sessionId: s.id,
+        apiKeyId: s.apiKeyId,
+        ...(s.name === undefined ? {} : { name: s.name }),
+        scope: s.scope,
+        at,
+        ...(s.familyId !== s.id ? { familyId: s.familyId } : {}),
+      },
       `auth.session.opened.${s.id}`,
     );
   }

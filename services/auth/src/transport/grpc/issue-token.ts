@@ -1,4 +1,4 @@
-import { invalidParams } from "@pkiserver/kit";
+import { type AuthFailure, authFailureReason, invalidParams, SIGNATURE_WINDOW_MS } from "@pkiserver/kit";
 import type { authV1 } from "@pkiserver/proto";
 import type { AuthDeps } from "../../domain/deps";
 import { issueTokenForClient } from "../../domain/issue-token";
@@ -39,4 +39,27 @@ export function issueToken(deps: AuthDeps) {
         return { token: tokenPairToProto(await refreshSession(deps, grant.value.refreshToken, req.clientIp)) };
     }
   };
+}
+
+/** The audit record of a grant refused for its credential; undefined for any other failure. */
+export function grantFailure(req: authV1.IssueTokenRequest, err: unknown, requestId?: string): AuthFailure | undefined {
+  const grant = req.grant;
+  if (!grant) return undefined;
+  const [method, kind, apiKeyId] =
+    grant.$case === "clientCredentials"
+      ? (["client_credentials", "secret", grant.value.clientId] as const)
+      : grant.$case === "clientSignature"
+        ? (["client_signature", "signature", grant.value.clientId] as const)
+        : (["refresh_token", "token", undefined] as const);
+  let reason = authFailureReason(err, kind);
+  if (reason === undefined) return undefined;
+  // apikey answers every signature refusal alike; a timestamp outside the window is told apart here.
+  if (
+    reason === "bad_signature" &&
+    grant.$case === "clientSignature" &&
+    Math.abs(Date.now() - grant.value.timestamp) > SIGNATURE_WINDOW_MS
+  ) {
+    reason = "stale_timestamp";
+  }
+  return { reason, method, apiKeyId, clientIp: req.clientIp, requestId };
 }

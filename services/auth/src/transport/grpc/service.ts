@@ -1,5 +1,6 @@
 import {
   type AsyncHandlers,
+  type AuthFailure,
   abortable,
   type CallContext,
   implement,
@@ -12,7 +13,7 @@ import type { AuthDeps } from "../../domain/deps";
 import { forkToken } from "./fork-token";
 import { getSigningKeys } from "./get-signing-keys";
 import { introspectToken } from "./introspect-token";
-import { issueToken } from "./issue-token";
+import { grantFailure, issueToken } from "./issue-token";
 import { listRevocations } from "./list-revocations";
 import { listSessions } from "./list-sessions";
 import { revokeSession } from "./revoke-session";
@@ -27,7 +28,12 @@ export type AuthServiceMethods = {
 
 export const AUTH_SERVICE_NAME = authV1.AuthServiceClient.serviceName;
 
-export function authServiceRegistration(deps: AuthDeps, logger: Logger): ServiceRegistration {
+export function authServiceRegistration(
+  deps: AuthDeps,
+  logger: Logger,
+  /** Told of every grant refused for its credential (for the audit log); must not throw. */
+  onGrantFailure: (failure: AuthFailure) => void = () => {},
+): ServiceRegistration {
   // Each call works on stores and an apikey client bound to it: apikey gets
   // the caller's remaining time, and no step starts once the caller gave up.
   const forCall = (ctx: CallContext): AuthDeps => ({
@@ -36,7 +42,12 @@ export function authServiceRegistration(deps: AuthDeps, logger: Logger): Service
     apikeys: scopedClient(deps.apikeys, ctx),
   });
   const handlers: AsyncHandlers<AuthServiceMethods> = {
-    issueToken: (req, ctx) => issueToken(forCall(ctx))(req),
+    issueToken: (req, ctx) =>
+      issueToken(forCall(ctx))(req).catch((err: unknown) => {
+        const failure = grantFailure(req, err, ctx.requestId);
+        if (failure) onGrantFailure(failure);
+        throw err;
+      }),
     forkToken: (req, ctx) => forkToken(forCall(ctx))(req),
     introspectToken: (req, ctx) => introspectToken(forCall(ctx))(req),
     getSigningKeys: (req, ctx) => getSigningKeys(forCall(ctx))(req),

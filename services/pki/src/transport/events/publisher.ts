@@ -21,8 +21,15 @@ export class BusPkiEvents implements PkiEvents {
     );
   }
 
-  hostChanged(host: Host, at: number): Promise<void> {
-    return this.send("hostChanged", () => publishEvent(this.bus, Events.hostChanged, { host: hostRecord(host), at }));
+  hostChanged(host: Host, at: number, change?: { kind: "url_added" | "url_removed"; url: string }): Promise<void> {
+    return this.send("hostChanged", () =>
+      publishEvent(this.bus, Events.hostChanged, {
+        host: hostRecord(host),
+        at,
+        change: change?.kind ?? "",
+        ...(change ? { url: change.url } : {}),
+      }),
+    );
   }
 
   hostDeleted(host: Host, at: number): Promise<void> {

@@ -18,6 +18,8 @@ export interface ApiKeyCreated {
   maxScope: string[];
   enabled: boolean;
   at: number;
+  /** The installation's first key (auth/createFirstApiKey). */
+  first: boolean;
 }
 
 /** pkiserver.apikey.v1.apikey.updated */
@@ -57,6 +59,8 @@ export interface SessionOpened {
   name?: string | undefined;
   scope: string[];
   at: number;
+  /** Set when the session was forked (auth/forkToken) from a session of this family. */
+  familyId?: string | undefined;
 }
 
 /**
@@ -111,6 +115,10 @@ export interface HostRegistered {
 export interface HostChanged {
   host?: HostRecord | undefined;
   at: number;
+  /** "url_added" or "url_removed"; empty from older publishers. */
+  change: string;
+  /** The URL added or removed. */
+  url?: string | undefined;
 }
 
 /** pkiserver.pki.v1.host.deleted */
@@ -138,8 +146,43 @@ export interface UserKeyDeleted {
   record?: UserKeyRecord | undefined;
 }
 
+/**
+ * pkiserver.auth.v1.auth.failed (grants refused by auth) and
+ * pkiserver.gateway.v1.auth.failed (request credentials refused by a gateway):
+ * a credential that did not hold. Never carries the credential itself.
+ */
+export interface AuthFailed {
+  /**
+   * One of unknown_key, wrong_secret, bad_signature, replayed_nonce,
+   * stale_timestamp, wrong_ip, disabled_key, bad_token.
+   */
+  reason: string;
+  /** The key the credential named, when it named one. */
+  apiKeyId?: string | undefined;
+  clientIp?: string | undefined;
+  requestId?:
+    | string
+    | undefined;
+  /** The credential scheme or grant: basic, signature, token, client_credentials, ... */
+  method: string;
+  at: number;
+}
+
+/**
+ * pkiserver.gateway.v1.ratelimit.refused: refusals of one key (or client IP)
+ * in one scope tier during one minute, published once per minute at most.
+ */
+export interface RateLimitRefused {
+  /** "key:<apiKeyId>" or "ip:<address>". */
+  client: string;
+  tier: string;
+  /** Start of the minute, ms since the epoch. */
+  minute: number;
+  count: number;
+}
+
 function createBaseApiKeyCreated(): ApiKeyCreated {
-  return { apiKeyId: "", name: "", maxScope: [], enabled: false, at: 0 };
+  return { apiKeyId: "", name: "", maxScope: [], enabled: false, at: 0, first: false };
 }
 
 export const ApiKeyCreated: MessageFns<ApiKeyCreated> = {
@@ -158,6 +201,9 @@ export const ApiKeyCreated: MessageFns<ApiKeyCreated> = {
     }
     if (message.at !== 0) {
       writer.uint32(40).int64(message.at);
+    }
+    if (message.first !== false) {
+      writer.uint32(48).bool(message.first);
     }
     return writer;
   },
@@ -215,6 +261,14 @@ export const ApiKeyCreated: MessageFns<ApiKeyCreated> = {
             message.at = longToNumber(reader.int64());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.first = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -242,6 +296,7 @@ export const ApiKeyCreated: MessageFns<ApiKeyCreated> = {
         : [],
       enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : false,
       at: isSet(object.at) ? globalThis.Number(object.at) : 0,
+      first: isSet(object.first) ? globalThis.Boolean(object.first) : false,
     };
   },
 
@@ -262,6 +317,9 @@ export const ApiKeyCreated: MessageFns<ApiKeyCreated> = {
     if (message.at !== 0) {
       obj.at = Math.round(message.at);
     }
+    if (message.first !== false) {
+      obj.first = message.first;
+    }
     return obj;
   },
 
@@ -275,6 +333,7 @@ export const ApiKeyCreated: MessageFns<ApiKeyCreated> = {
     message.maxScope = object.maxScope?.map((e) => e) || [];
     message.enabled = object.enabled ?? false;
     message.at = object.at ?? 0;
+    message.first = object.first ?? false;
     return message;
   },
 };
@@ -679,7 +738,7 @@ export const ApiKeyRotated: MessageFns<ApiKeyRotated> = {
 };
 
 function createBaseSessionOpened(): SessionOpened {
-  return { sessionId: "", apiKeyId: "", name: undefined, scope: [], at: 0 };
+  return { sessionId: "", apiKeyId: "", name: undefined, scope: [], at: 0, familyId: undefined };
 }
 
 export const SessionOpened: MessageFns<SessionOpened> = {
@@ -698,6 +757,9 @@ export const SessionOpened: MessageFns<SessionOpened> = {
     }
     if (message.at !== 0) {
       writer.uint32(40).int64(message.at);
+    }
+    if (message.familyId !== undefined) {
+      writer.uint32(50).string(message.familyId);
     }
     return writer;
   },
@@ -755,6 +817,14 @@ export const SessionOpened: MessageFns<SessionOpened> = {
             message.at = longToNumber(reader.int64());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.familyId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -782,6 +852,11 @@ export const SessionOpened: MessageFns<SessionOpened> = {
       name: isSet(object.name) ? globalThis.String(object.name) : undefined,
       scope: globalThis.Array.isArray(object?.scope) ? object.scope.map((e: any) => globalThis.String(e)) : [],
       at: isSet(object.at) ? globalThis.Number(object.at) : 0,
+      familyId: isSet(object.familyId)
+        ? globalThis.String(object.familyId)
+        : isSet(object.family_id)
+        ? globalThis.String(object.family_id)
+        : undefined,
     };
   },
 
@@ -802,6 +877,9 @@ export const SessionOpened: MessageFns<SessionOpened> = {
     if (message.at !== 0) {
       obj.at = Math.round(message.at);
     }
+    if (message.familyId !== undefined) {
+      obj.familyId = message.familyId;
+    }
     return obj;
   },
 
@@ -815,6 +893,7 @@ export const SessionOpened: MessageFns<SessionOpened> = {
     message.name = object.name ?? undefined;
     message.scope = object.scope?.map((e) => e) || [];
     message.at = object.at ?? 0;
+    message.familyId = object.familyId ?? undefined;
     return message;
   },
 };
@@ -1413,7 +1492,7 @@ export const HostRegistered: MessageFns<HostRegistered> = {
 };
 
 function createBaseHostChanged(): HostChanged {
-  return { host: undefined, at: 0 };
+  return { host: undefined, at: 0, change: "", url: undefined };
 }
 
 export const HostChanged: MessageFns<HostChanged> = {
@@ -1423,6 +1502,12 @@ export const HostChanged: MessageFns<HostChanged> = {
     }
     if (message.at !== 0) {
       writer.uint32(16).int64(message.at);
+    }
+    if (message.change !== "") {
+      writer.uint32(26).string(message.change);
+    }
+    if (message.url !== undefined) {
+      writer.uint32(34).string(message.url);
     }
     return writer;
   },
@@ -1456,6 +1541,22 @@ export const HostChanged: MessageFns<HostChanged> = {
             message.at = longToNumber(reader.int64());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.change = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1472,6 +1573,8 @@ export const HostChanged: MessageFns<HostChanged> = {
     return {
       host: isSet(object.host) ? HostRecord.fromJSON(object.host) : undefined,
       at: isSet(object.at) ? globalThis.Number(object.at) : 0,
+      change: isSet(object.change) ? globalThis.String(object.change) : "",
+      url: isSet(object.url) ? globalThis.String(object.url) : undefined,
     };
   },
 
@@ -1482,6 +1585,12 @@ export const HostChanged: MessageFns<HostChanged> = {
     }
     if (message.at !== 0) {
       obj.at = Math.round(message.at);
+    }
+    if (message.change !== "") {
+      obj.change = message.change;
+    }
+    if (message.url !== undefined) {
+      obj.url = message.url;
     }
     return obj;
   },
@@ -1495,6 +1604,8 @@ export const HostChanged: MessageFns<HostChanged> = {
       ? HostRecord.fromPartial(object.host)
       : undefined;
     message.at = object.at ?? 0;
+    message.change = object.change ?? "";
+    message.url = object.url ?? undefined;
     return message;
   },
 };
@@ -1893,6 +2004,284 @@ export const UserKeyDeleted: MessageFns<UserKeyDeleted> = {
     message.record = (object.record !== undefined && object.record !== null)
       ? UserKeyRecord.fromPartial(object.record)
       : undefined;
+    return message;
+  },
+};
+
+function createBaseAuthFailed(): AuthFailed {
+  return { reason: "", apiKeyId: undefined, clientIp: undefined, requestId: undefined, method: "", at: 0 };
+}
+
+export const AuthFailed: MessageFns<AuthFailed> = {
+  encode(message: AuthFailed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reason !== "") {
+      writer.uint32(10).string(message.reason);
+    }
+    if (message.apiKeyId !== undefined) {
+      writer.uint32(18).string(message.apiKeyId);
+    }
+    if (message.clientIp !== undefined) {
+      writer.uint32(26).string(message.clientIp);
+    }
+    if (message.requestId !== undefined) {
+      writer.uint32(34).string(message.requestId);
+    }
+    if (message.method !== "") {
+      writer.uint32(42).string(message.method);
+    }
+    if (message.at !== 0) {
+      writer.uint32(48).int64(message.at);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuthFailed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuthFailed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.apiKeyId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.clientIp = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.method = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.at = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuthFailed {
+    return {
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      apiKeyId: isSet(object.apiKeyId)
+        ? globalThis.String(object.apiKeyId)
+        : isSet(object.api_key_id)
+        ? globalThis.String(object.api_key_id)
+        : undefined,
+      clientIp: isSet(object.clientIp)
+        ? globalThis.String(object.clientIp)
+        : isSet(object.client_ip)
+        ? globalThis.String(object.client_ip)
+        : undefined,
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : undefined,
+      method: isSet(object.method) ? globalThis.String(object.method) : "",
+      at: isSet(object.at) ? globalThis.Number(object.at) : 0,
+    };
+  },
+
+  toJSON(message: AuthFailed): unknown {
+    const obj: any = {};
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.apiKeyId !== undefined) {
+      obj.apiKeyId = message.apiKeyId;
+    }
+    if (message.clientIp !== undefined) {
+      obj.clientIp = message.clientIp;
+    }
+    if (message.requestId !== undefined) {
+      obj.requestId = message.requestId;
+    }
+    if (message.method !== "") {
+      obj.method = message.method;
+    }
+    if (message.at !== 0) {
+      obj.at = Math.round(message.at);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AuthFailed>, I>>(base?: I): AuthFailed {
+    return AuthFailed.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AuthFailed>, I>>(object: I): AuthFailed {
+    const message = createBaseAuthFailed();
+    message.reason = object.reason ?? "";
+    message.apiKeyId = object.apiKeyId ?? undefined;
+    message.clientIp = object.clientIp ?? undefined;
+    message.requestId = object.requestId ?? undefined;
+    message.method = object.method ?? "";
+    message.at = object.at ?? 0;
+    return message;
+  },
+};
+
+function createBaseRateLimitRefused(): RateLimitRefused {
+  return { client: "", tier: "", minute: 0, count: 0 };
+}
+
+export const RateLimitRefused: MessageFns<RateLimitRefused> = {
+  encode(message: RateLimitRefused, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.client !== "") {
+      writer.uint32(10).string(message.client);
+    }
+    if (message.tier !== "") {
+      writer.uint32(18).string(message.tier);
+    }
+    if (message.minute !== 0) {
+      writer.uint32(24).int64(message.minute);
+    }
+    if (message.count !== 0) {
+      writer.uint32(32).int64(message.count);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RateLimitRefused {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRateLimitRefused();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.client = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tier = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.minute = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.count = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RateLimitRefused {
+    return {
+      client: isSet(object.client) ? globalThis.String(object.client) : "",
+      tier: isSet(object.tier) ? globalThis.String(object.tier) : "",
+      minute: isSet(object.minute) ? globalThis.Number(object.minute) : 0,
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+    };
+  },
+
+  toJSON(message: RateLimitRefused): unknown {
+    const obj: any = {};
+    if (message.client !== "") {
+      obj.client = message.client;
+    }
+    if (message.tier !== "") {
+      obj.tier = message.tier;
+    }
+    if (message.minute !== 0) {
+      obj.minute = Math.round(message.minute);
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RateLimitRefused>, I>>(base?: I): RateLimitRefused {
+    return RateLimitRefused.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RateLimitRefused>, I>>(object: I): RateLimitRefused {
+    const message = createBaseRateLimitRefused();
+    message.client = object.client ?? "";
+    message.tier = object.tier ?? "";
+    message.minute = object.minute ?? 0;
+    message.count = object.count ?? 0;
     return message;
   },
 };

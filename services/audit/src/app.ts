@@ -1,0 +1,50 @@
+import { type ServiceApp, type ServiceDeps, startGrpcServer } from "@pkiserver/kit";
+import type { AuditConfig } from "./config";
+import { type AuditDeps, type AuditStore, systemClock } from "./domain/ports";
+import { purgeExpired } from "./domain/record-event";
+import { MemoryAuditStore } from "./storage/memory-audit-store";
+import { ensureAuditIndexes, MongoAuditStore } from "./storage/mongo-audit-store";
+import { startAuditConsumer } from "./transport/events/audit-consumer";
+import { auditService } from "./transport/grpc/service";
+
+/** The TTL index, where the server has one, removes expired events sooner; FerretDB 1.x relies on this. */
+const PURGE_INTERVAL_MS = 10 * 60_000;
+
+/** The composition root: store, the durable consumer of the event streams, the gRPC server. */
+export async function buildApp(config: AuditConfig, deps: ServiceDeps): Promise<ServiceApp> {
+  const logger = deps.logger;
+  let store: AuditStore;
+  if (deps.mongo) {
+    const { ttl } = await ensureAuditIndexes(deps.mongo.db);
+    if (!ttl) logger.info("no TTL index on the audit collection; the periodic purge removes expired events");
+    store = new MongoAuditStore(deps.mongo.db, config.retentionMs);
+  } else {
+    store = new MemoryAuditStore();
+  }
+  const auditDeps: AuditDeps = { store, clock: systemClock, retentionMs: config.retentionMs };
+
+  const purge = () =>
+    purgeExpired(auditDeps).catch((err: unknown) => logger.warn({ err: String(err) }, "audit purge failed"));
+  void purge();
+  const purgeTimer = setInterval(purge, PURGE_INTERVAL_MS);
+  purgeTimer.unref();
+
+  const consumer = await startAuditConsumer(deps.bus, auditDeps, logger);
+  const grpc = await startGrpcServer({
+    host: deps.listen.host,
+    port: deps.listen.port,
+    services: [auditService(auditDeps, logger)],
+  });
+  logger.info({ address: grpc.address }, "audit service listening");
+
+  return {
+    name: "audit",
+    grpc,
+    isReady: async () => deps.bus.isReady() && (await store.ping()),
+    stop: async () => {
+      clearInterval(purgeTimer);
+      await consumer.stop();
+      await grpc.stop();
+    },
+  };
+}

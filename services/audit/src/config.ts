@@ -1,0 +1,27 @@
+import { env, parseConfig, type ServiceEnv, serviceEnv, serviceEnvFields, splitAddress, z } from "@pkiserver/kit";
+
+export const DEFAULT_AUDIT_RETENTION_MS = 90 * 24 * 3600_000;
+
+export interface AuditConfig extends ServiceEnv {
+  /** Where the gRPC server listens (PMX_AUDIT_LISTEN, host:port). */
+  readonly listen: { host: string; port: number };
+  /** PMX_AUDIT_RETENTION: how long events are kept, ms (90 days by default). */
+  readonly retentionMs: number;
+}
+
+const schema = z.object({
+  PMX_AUDIT_LISTEN: env.address("127.0.0.1:8114"),
+  PMX_AUDIT_RETENTION: z.coerce
+    .number()
+    .int()
+    .min(60_000)
+    .max(10 * 366 * 24 * 3600_000)
+    .default(DEFAULT_AUDIT_RETENTION_MS),
+  ...serviceEnvFields,
+});
+
+/** Reads and validates this service's environment; throws a ConfigError listing every problem. */
+export function loadConfig(environment: Record<string, string | undefined>): AuditConfig {
+  const c = parseConfig(schema, environment);
+  return { listen: splitAddress(c.PMX_AUDIT_LISTEN), retentionMs: c.PMX_AUDIT_RETENTION, ...serviceEnv(c) };
+}

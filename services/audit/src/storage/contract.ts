@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import type { AuditEvent } from "../domain/audit-event";
+import type { AuditStore } from "../domain/ports";
+
+export interface AuditContractStores {
+  store: AuditStore;
+  /** A second instance on the same data, as another replica would have. */
+  replica?: AuditStore;
+  close?(): Promise<void>;
+}
+
+const T = 1_700_000_000_000;
+
+function event(n: number, overrides: Partial<AuditEvent> = {}): AuditEvent {
+  return {
+    id: `ev-${String(n).padStart(4, "0")}`,
+    time: T + n * 1000,
+    type: "apikey.created",
+    outcome: "ok",
+    actor: { apiKeyId: "key-admin" },
+    target: `key-${n}`,
+    details: { name: `key ${n}` },
+    ...overrides,
+  };
+}
+
+/** The behaviour every AuditStore adapter must have; `makeStores` gives empty stores for every test. */
+export function auditStoreContract(name: string, makeStores: () => Promise<AuditContractStores>): void {
+  describe(`audit store contract: ${name}`, () => {
+    let s: AuditContractStores;
+
+    beforeEach(async () => {
+      s = await makeStores();
+    });
+    afterEach(async () => {
+      await s.close?.();
+    });
+
+    it("returns a stored event exactly as recorded, optional fields included", async () => {
+      const full = event(1, {
+        type: "auth.failed",
+        outcome: "denied",
+        actor: { apiKeyId: "key-a", sessionId: "sess-1", ip: "203.0.113.9" },
+        requestId: "req-1",
+        details: { reason: "wrong_secret", nested: { a: [1, 2] } },
+      });
+      const bare = event(2, { actor: {} });
+      assert.equal(await s.store.record(full), true);
+      assert.equal(await s.store.record(bare), true);
+      assert.deepEqual(await s.store.page({}, "oldest", undefined, 10), [full, bare]);
+    });
+
+    it("records an event id once: a redelivery, also through another replica, changes nothing", async () => {
+      const other = s.replica ?? s.store;
+      assert.equal(await s.store.record(event(1)), true);
+      assert.equal(await other.record(event(1, { details: { changed: true } })), false);
+      const all = await s.store.page({}, "newest", undefined, 10);
+      assert.deepEqual(all, [event(1)]);
+    });
+
+    it("pages newest first and oldest first strictly past the position, ties on time broken by id", async () => {
+      for (const n of [3, 1, 2]) await s.store.record(event(n));
+      await s.store.record(event(5, { id: "ev-0002b", time: T + 2000 }));
+      const newest = await s.store.page({}, "newest", undefined, 10);
+      assert.deepEqual(
+        newest.map((e) => e.id),
+        ["ev-0003", "ev-0002b", "ev-0002", "ev-0001"],
+      );
+      const oldest = await s.store.page({}, "oldest", undefined, 10);
+      assert.deepEqual(
+        oldest.map((e) => e.id),
+        ["ev-0001", "ev-0002", "ev-0002b", "ev-0003"],
+      );
+      const afterTie = await s.store.page({}, "newest", { time: T + 2000, id: "ev-0002b" }, 10);
+      assert.deepEqual(
+        afterTie.map((e) => e.id),
+        ["ev-0002", "ev-0001"],
+      );
+      const afterTieOldest = await s.store.page({}, "oldest", { time: T + 2000, id: "ev-0002" }, 1);
+      assert.deepEqual(
+        afterTieOldest.map((e) => e.id),
+        ["ev-0002b"],
+      );
+    });
+
+    it("filters by inclusive time bounds, types, and the actor's or the target's key", async () => {
+      await s.store.record(event(1));
+      await s.store.record(event(2, { type: "auth.failed", outcome: "denied", actor: { ip: "::1" }, target: "key-x" }));
+      await s.store.record(event(3, { type: "pki.key_set", actor: { apiKeyId: "key-x" }, target: "user1" }));
+      await s.store.record(event(4, { type: "session.opened" }));
+      const ids = async (f: Parameters<AuditStore["page"]>[0]) =>
+        (await s.store.page(f, "oldest", undefined, 10)).map((e) => e.id);
+      assert.deepEqual(await ids({ from: T + 2000, to: T + 3000 }), ["ev-0002", "ev-0003"]);
+      assert.deepEqual(await ids({ types: ["auth.failed", "session.opened"] }), ["ev-0002", "ev-0004"]);
+      assert.deepEqual(await ids({ apiKeyId: "key-x" }), ["ev-0002", "ev-0003"]);
+      assert.deepEqual(await ids({ apiKeyId: "key-x", types: ["pki.key_set"], from: T }), ["ev-0003"]);
+      assert.deepEqual(await ids({ from: T + 5000 }), []);
+    });
+
+    it("honours the limit", async () => {
+      for (let n = 1; n <= 5; n++) await s.store.record(event(n));
+      assert.equal((await s.store.page({}, "newest", undefined, 2)).length, 2);
+    });
+
+    it("purges the events older than a time and forgets their ids", async () => {
+      for (let n = 1; n <= 4; n++) await s.store.record(event(n));
+      assert.equal(await s.store.purgeBefore(T + 3000), 2);
+      assert.deepEqual(
+        (await s.store.page({}, "oldest", undefined, 10)).map((e) => e.id),
+        ["ev-0003", "ev-0004"],
+      );
+      assert.equal(await s.store.ping(), true);
+    });
+  });
+}

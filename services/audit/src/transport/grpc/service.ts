@@ -1,0 +1,30 @@
+import {
+  type AsyncHandlers,
+  abortable,
+  type CallContext,
+  implement,
+  type Logger,
+  type ServiceRegistration,
+} from "@pkiserver/kit";
+import { auditV1 } from "@pkiserver/proto";
+import type { AuditDeps } from "../../domain/ports";
+import { exportEventsHandler } from "./export-events";
+import { listEventsHandler } from "./list-events";
+
+export const AUDIT_SERVICE_NAME = auditV1.AuditServiceClient.serviceName;
+
+/* Picking the RPC names drops grpc-js's index signature (see the apikey service). */
+type Rpcs = Pick<auditV1.AuditServiceServer, keyof typeof auditV1.AuditServiceService>;
+
+export function auditService(deps: AuditDeps, logger: Logger): ServiceRegistration {
+  const forCall = (ctx: CallContext): AuditDeps => ({ ...deps, store: abortable(deps.store, ctx) });
+  const handlers: AsyncHandlers<Rpcs> = {
+    listEvents: (req, ctx) => listEventsHandler(forCall(ctx))(req),
+    exportEvents: (req, ctx) => exportEventsHandler(forCall(ctx))(req),
+  };
+  return {
+    name: AUDIT_SERVICE_NAME,
+    definition: auditV1.AuditServiceService,
+    implementation: implement<Rpcs>(auditV1.AuditServiceService, handlers, logger),
+  };
+}
