@@ -14,7 +14,7 @@ import {
   verifyEd25519,
   verifyHmac,
 } from "@pkiserver/kit";
-import { apikeyV1, auditV1, authV1, pkiV1 } from "@pkiserver/proto";
+import { apikeyV1, authV1, pkiV1 } from "@pkiserver/proto";
 import type { FastifyInstance } from "fastify";
 import { buildGateway, type GatewayOptions } from "../app";
 import { createServiceClients } from "../clients";
