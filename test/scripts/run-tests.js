@@ -70,7 +70,8 @@ async function main() {
   const args = [
     "--test",
     "--test-concurrency=2",
-    "--test-timeout=120000",
+    // Per test file as a whole too: the distributed e2e file runs many suites on a shared 2-core machine.
+    "--test-timeout=300000",
     "--test-reporter=spec",
     "--test-reporter-destination=stdout",
     ...files.map((f) => relative(root, f)),

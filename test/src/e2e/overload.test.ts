@@ -80,6 +80,10 @@ describe("a saturated backend: the gateway sheds what it cannot start", () => {
     await gw.listen(LOOPBACK);
     const address = gw.server.address();
     url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}/main`;
+    // Calls are refused (-32000) until every backend has answered once.
+    for (let i = 0; i < 200 && (await fetch(url.replace("/main", "/ready"))).status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
   });
   after(async () => {
     held.open();

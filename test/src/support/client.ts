@@ -70,6 +70,33 @@ export async function ok<T = unknown>(
   return reply.result as T;
 }
 
+/**
+ * `ok`, retried while the gateway answers -32000 "Service unavailable" (HTTP
+ * 503, as a client is told to do with Retry-After): for the moments after a
+ * service restarts, before the gateway's channel to it is connected again.
+ */
+export async function okWhenAvailable<T = unknown>(
+  url: string,
+  method: string,
+  params: unknown = {},
+  headers: Record<string, string> = {},
+  withinMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const id = nextId++;
+    const reply = await post(url, JSON.stringify({ jsonrpc: "2.0", id, method, params }), headers);
+    const body = reply.json as RpcReply | undefined;
+    if (reply.status === 503 && body?.error?.code === -32000 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      continue;
+    }
+    if (reply.status !== 200) throw new Error(`HTTP ${reply.status} for ${method}: ${reply.text}`);
+    if (body?.error) throw new Error(`${method} failed: ${JSON.stringify(body.error)}`);
+    return body?.result as T;
+  }
+}
+
 /** The error code of a call that must fail. */
 export async function errCode(
   url: string,
