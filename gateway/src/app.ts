@@ -74,7 +74,10 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   const revocations = new RevocationCache();
   const verifier =
     opts.tokenVerifier ??
-    createJwksTokenVerifier({ fetchKeys: async () => (await opts.clients.auth.getSigningKeys({})).keys });
+    createJwksTokenVerifier({
+      identity: config.tokenIdentity,
+      fetchKeys: async () => (await opts.clients.auth.getSigningKeys({})).keys,
+    });
   const syncLogger = logger.child({ component: "auth-sync" });
   const revocationSync = startRevocationSync({ auth: opts.clients.auth, bus, cache: revocations, logger: syncLogger });
   const keySync: SyncHandle | undefined = isKeyedTokenVerifier(verifier)

@@ -1,5 +1,5 @@
 import { generateKeyPairSync, type KeyObject, randomUUID } from "node:crypto";
-import { signAccessToken } from "@pkiserver/contract";
+import { signAccessToken, TOKEN_ISSUER } from "@pkiserver/contract";
 import {
   AppError,
   type CallContext,
@@ -402,6 +402,8 @@ export async function startTestGateway(
   const config: GatewayConfig = loadConfig({
     PMX_HOST: "127.0.0.1",
     PMX_PORT: "0",
+    // mint() signs with the codec's default issuer, as auth does with its default port.
+    PMX_ISSUER: TOKEN_ISSUER,
     PMX_APIKEY_ADDR: apikeyAddr,
     PMX_AUTH_ADDR: authAddr,
     PMX_PKI_ADDR: pkiAddr,

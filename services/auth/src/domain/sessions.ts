@@ -61,6 +61,7 @@ export async function issuePair(
       expiresAt: now + session.accessLifetime,
     },
     await deps.keys.signer(),
+    deps.settings.tokenIdentity,
   );
   return {
     accessToken,
