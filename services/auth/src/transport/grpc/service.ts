@@ -15,6 +15,7 @@ import { introspectToken } from "./introspect-token";
 import { issueToken } from "./issue-token";
 import { listRevocations } from "./list-revocations";
 import { listSessions } from "./list-sessions";
+import { inspectToken, revokeToken } from "./oauth-tokens";
 import { revokeSession } from "./revoke-session";
 
 /**
@@ -43,6 +44,8 @@ export function authServiceRegistration(deps: AuthDeps, logger: Logger): Service
     listRevocations: (req, ctx) => listRevocations(forCall(ctx))(req),
     listSessions: (req, ctx) => listSessions(forCall(ctx))(req),
     revokeSession: (req, ctx) => revokeSession(forCall(ctx))(req),
+    inspectToken: (req, ctx) => inspectToken(forCall(ctx))(req),
+    revokeToken: (req, ctx) => revokeToken(forCall(ctx))(req),
   };
   return {
     name: AUTH_SERVICE_NAME,
