@@ -52,6 +52,17 @@ describe("OAuth token introspection and revocation", () => {
     assert.equal(await inspectToken(h.deps, next.accessToken, "key-one"), undefined);
   });
 
+  it("a refresh presented by an authenticated client must use that client's own refresh token", async () => {
+    const h = await harness();
+    h.apikeys.add({ apiKeyId: "key-two", enabled: true, maxScope: [...ALL], secret: SECRET });
+    const pair = await login(h);
+    await assert.rejects(refreshSession(h.deps, pair.refreshToken, "", "key-two"), code("auth.token_invalid"));
+    // Refused before rotating: the owner's tokens still work.
+    assert.ok(await introspectToken(h.deps, pair.accessToken));
+    const next = await refreshSession(h.deps, pair.refreshToken, "", "key-one");
+    assert.equal(next.sessionId, pair.sessionId);
+  });
+
   it("revoking either token of a session ends the whole session; revoking another key's token changes nothing", async () => {
     const h = await harness();
     h.apikeys.add({ apiKeyId: "key-two", enabled: true, maxScope: [...ALL], secret: SECRET });

@@ -40,6 +40,11 @@ export interface ClientSignatureGrant {
 
 export interface RefreshTokenGrant {
   refreshToken: string;
+  /**
+   * Set when the client authenticated (OAuth token endpoint): the token must
+   * belong to this API key.
+   */
+  clientId?: string | undefined;
 }
 
 export interface IssueTokenRequest {
@@ -470,13 +475,16 @@ export const ClientSignatureGrant: MessageFns<ClientSignatureGrant> = {
 };
 
 function createBaseRefreshTokenGrant(): RefreshTokenGrant {
-  return { refreshToken: "" };
+  return { refreshToken: "", clientId: undefined };
 }
 
 export const RefreshTokenGrant: MessageFns<RefreshTokenGrant> = {
   encode(message: RefreshTokenGrant, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.refreshToken !== "") {
       writer.uint32(10).string(message.refreshToken);
+    }
+    if (message.clientId !== undefined) {
+      writer.uint32(18).string(message.clientId);
     }
     return writer;
   },
@@ -502,6 +510,14 @@ export const RefreshTokenGrant: MessageFns<RefreshTokenGrant> = {
             message.refreshToken = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -521,6 +537,11 @@ export const RefreshTokenGrant: MessageFns<RefreshTokenGrant> = {
         : isSet(object.refresh_token)
         ? globalThis.String(object.refresh_token)
         : "",
+      clientId: isSet(object.clientId)
+        ? globalThis.String(object.clientId)
+        : isSet(object.client_id)
+        ? globalThis.String(object.client_id)
+        : undefined,
     };
   },
 
@@ -528,6 +549,9 @@ export const RefreshTokenGrant: MessageFns<RefreshTokenGrant> = {
     const obj: any = {};
     if (message.refreshToken !== "") {
       obj.refreshToken = message.refreshToken;
+    }
+    if (message.clientId !== undefined) {
+      obj.clientId = message.clientId;
     }
     return obj;
   },
@@ -538,6 +562,7 @@ export const RefreshTokenGrant: MessageFns<RefreshTokenGrant> = {
   fromPartial<I extends Exact<DeepPartial<RefreshTokenGrant>, I>>(object: I): RefreshTokenGrant {
     const message = createBaseRefreshTokenGrant();
     message.refreshToken = object.refreshToken ?? "";
+    message.clientId = object.clientId ?? undefined;
     return message;
   },
 };
