@@ -13,6 +13,7 @@ import type { GatewayConfig } from "./config";
 import { ClientIpResolver } from "./http/client-ip";
 import { createHealthProbe, type HealthProbe } from "./http/health-probe";
 import { GatewayMetrics } from "./http/metrics";
+import { registerOAuthRoutes } from "./http/oauth-routes";
 import { RateLimiter } from "./http/rate-limit";
 import { Dispatcher, type DispatchResult, errorReply, parseError } from "./rpc/dispatch";
 import { openRpc } from "./rpc/methods";
@@ -213,6 +214,15 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
 
   // The OpenRPC document, as `rpc.discover` answers it; no credentials needed.
   app.get("/openrpc.json", async (_req, reply) => reply.type("application/json").send(JSON.stringify(openRpc())));
+
+  registerOAuthRoutes(app, {
+    auth: clients.auth,
+    apikey: clients.apikey,
+    revocations,
+    identity: config.tokenIdentity,
+    logger,
+    clientIpOf,
+  });
 
   app.get("/ready", async (_req, reply) => {
     const checks: Record<string, "ok" | "error"> = {};
