@@ -5,6 +5,7 @@ import { bearer, call, errCode, ok } from "../support/client";
 import { startForm } from "../support/forms";
 import { randomPubKey } from "../support/keys";
 import { authSuite, type Ctx, prepare, tokenFor, usedSecrets } from "./auth.suite";
+import { oauthSuite } from "./oauth.suite";
 import { pkiSuite } from "./pki.suite";
 import { transportSuite } from "./transport.suite";
 
@@ -32,6 +33,7 @@ describe("distributed form", () => {
   describe("transport", () => transportSuite(() => ctx));
   describe("auth and API keys", () => authSuite(() => ctx));
   describe("PKI", () => pkiSuite(() => ctx));
+  describe("OAuth 2.0", () => oauthSuite(() => ctx));
 
   describe("several gateway replicas", () => {
     it("carries rotations, key changes and deletions to the other gateways as events", async () => {
