@@ -222,6 +222,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     identity: config.tokenIdentity,
     logger,
     clientIpOf,
+    rateLimitPerMinute: config.rateLimitPerMinute,
   });
 
   app.get("/ready", async (_req, reply) => {

@@ -3,6 +3,7 @@ import { ALL_SCOPES, AppError, type AsyncClient, type Logger } from "@pkiserver/
 import { apikeyV1, type authV1 } from "@pkiserver/proto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { RevocationCache } from "../auth/revocations";
+import { RateLimiter } from "./rate-limit";
 
 /*
  * OAuth 2.0 over the same keys, sessions and tokens as `auth/token` (API.md
@@ -35,6 +36,12 @@ export interface OAuthRouteDeps {
   identity: TokenIdentity;
   logger: Logger;
   clientIpOf: (req: FastifyRequest) => string;
+  /**
+   * Requests per minute per client IP on the token, introspection and
+   * revocation endpoints (PMX_RATE_LIMIT_PER_MINUTE, as auth/token gets on
+   * /main), so client secrets cannot be guessed at speed; 0 turns it off.
+   */
+  rateLimitPerMinute: number;
 }
 
 type OAuthErrorCode =
@@ -44,6 +51,7 @@ type OAuthErrorCode =
   | "invalid_scope"
   | "unsupported_grant_type"
   | "temporarily_unavailable"
+  | "too_many_requests"
   | "server_error";
 
 /** An RFC 6749 section 5.2 error; `challenge` when the client used the Authorization header. */
@@ -52,6 +60,7 @@ class OAuthError extends Error {
     readonly error: OAuthErrorCode,
     readonly description?: string,
     readonly challenge = false,
+    readonly retryAfterSeconds?: number,
   ) {
     super(error);
   }
@@ -183,6 +192,7 @@ function oauthErrorOf(err: unknown, kind: "client" | "refresh", creds?: ClientCr
 function statusOf(e: OAuthError): number {
   if (e.error === "invalid_client") return 401;
   if (e.error === "temporarily_unavailable") return 503;
+  if (e.error === "too_many_requests") return 429;
   if (e.error === "server_error") return 500;
   return 400;
 }
@@ -195,6 +205,7 @@ function sendError(reply: FastifyReply, e: OAuthError): FastifyReply {
   noStore(reply).code(statusOf(e));
   if (e.challenge) reply.header("www-authenticate", 'Basic realm="pkiserver", charset="UTF-8"');
   if (e.error === "temporarily_unavailable") reply.header("retry-after", String(UNAVAILABLE_RETRY_AFTER_SECONDS));
+  if (e.retryAfterSeconds !== undefined) reply.header("retry-after", String(e.retryAfterSeconds));
   const body = { error: e.error, ...(e.description === undefined ? {} : { error_description: e.description }) };
   return reply.type("application/json").send(JSON.stringify(body));
 }
@@ -207,6 +218,18 @@ function sendJson(reply: FastifyReply, body: unknown): FastifyReply {
 export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): void {
   const { auth, apikey, revocations, identity, logger } = deps;
   const base = identity.issuer.replace(/\/+$/, "");
+  const limiter = new RateLimiter(deps.rateLimitPerMinute);
+
+  /** Refuses a client IP over its rate before anything is parsed or checked. */
+  const limited = (req: FastifyRequest, reply: FastifyReply, endpoint: string): FastifyReply | undefined => {
+    const decision = limiter.take(`ip:${deps.clientIpOf(req)}`);
+    if (decision.allowed) return undefined;
+    log(req, endpoint, "too_many_requests");
+    return sendError(
+      reply,
+      new OAuthError("too_many_requests", "too many requests", false, decision.retryAfterSeconds),
+    );
+  };
 
   const log = (req: FastifyRequest, endpoint: string, outcome: string) =>
     logger.info({ requestId: req.id, endpoint, outcome }, "oauth request");
@@ -247,7 +270,7 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRouteDeps):
       }
       // A key with a public key signs; its having a secret is no way in (as on /main).
       const secretKey = key?.type !== apikeyV1.ApiKeyType.API_KEY_TYPE_PUB_KEY && key?.clientPublicKey === undefined;
-      if (key !== undefined && key.enabled && secretKey) return key.apiKeyId;
+      if (key?.enabled && secretKey) return key.apiKeyId;
     }
     throw new OAuthError("invalid_client", "client authentication failed", creds.viaHeader);
   };
@@ -271,6 +294,8 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRouteDeps):
   };
 
   app.post(OAUTH_PATHS.token, async (req, reply) => {
+    const refused = limited(req, reply, "token");
+    if (refused) return refused;
     let form: Map<string, string>;
     let creds: ClientCredentials | undefined;
     try {
@@ -336,6 +361,12 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRouteDeps):
     );
   });
 
+  /** A client endpoint: limited per IP before anything is parsed or checked. */
+  const rateLimited =
+    (endpoint: string, next: (req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>) =>
+    async (req: FastifyRequest, reply: FastifyReply) =>
+      limited(req, reply, endpoint) ?? next(req, reply);
+
   /** Form parsing, client authentication and the `token` parameter shared by introspection and revocation. */
   const clientRequest = async (req: FastifyRequest) => {
     const form = parseForm(req);
@@ -347,42 +378,48 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRouteDeps):
 
   app.post(
     OAUTH_PATHS.introspect,
-    handle("introspect", "other", async (req, reply) => {
-      const { clientId, token } = await clientRequest(req);
-      const res = await auth.inspectToken({ token, clientId }, { requestId: req.id, callerKeyId: clientId });
-      const c = res.claims;
-      if (!res.active || c === undefined) return sendJson(reply, { active: false });
-      const access = res.tokenType === "access_token";
-      return sendJson(reply, {
-        active: true,
-        scope: c.scope.join(" "),
-        client_id: c.apiKeyId,
-        sub: c.apiKeyId,
-        exp: Math.ceil(c.expiresAt / 1000),
-        iat: seconds(c.issuedAt),
-        // RFC 7662's token_type is the OAuth token type: "Bearer" for access tokens.
-        token_type: access ? "Bearer" : "refresh_token",
-        sid: c.sessionId,
-        ...(access ? { iss: identity.issuer, aud: identity.audience } : {}),
-      });
-    }),
+    rateLimited(
+      "introspect",
+      handle("introspect", "other", async (req, reply) => {
+        const { clientId, token } = await clientRequest(req);
+        const res = await auth.inspectToken({ token, clientId }, { requestId: req.id, callerKeyId: clientId });
+        const c = res.claims;
+        if (!res.active || c === undefined) return sendJson(reply, { active: false });
+        const access = res.tokenType === "access_token";
+        return sendJson(reply, {
+          active: true,
+          scope: c.scope.join(" "),
+          client_id: c.apiKeyId,
+          sub: c.apiKeyId,
+          exp: Math.ceil(c.expiresAt / 1000),
+          iat: seconds(c.issuedAt),
+          // RFC 7662's token_type is the OAuth token type: "Bearer" for access tokens.
+          token_type: access ? "Bearer" : "refresh_token",
+          sid: c.sessionId,
+          ...(access ? { iss: identity.issuer, aud: identity.audience } : {}),
+        });
+      }),
+    ),
   );
 
   app.post(
     OAUTH_PATHS.revoke,
-    handle("revoke", "other", async (req, reply) => {
-      const { clientId, token } = await clientRequest(req);
-      const res = await auth.revokeToken({ token, clientId }, { requestId: req.id, callerKeyId: clientId });
-      // The event brings the revocation to every gateway; this one applies it before replying.
-      if (res.revoked !== undefined) {
-        revocations.revokeSession(res.revoked.sessionId, {
-          apiKeyId: res.revoked.apiKeyId,
-          tokensExpireAt: res.revoked.tokensExpireAt,
-        });
-      }
-      // RFC 7009 section 2.2: the same answer whether or not there was anything to revoke.
-      return noStore(reply).code(200).send();
-    }),
+    rateLimited(
+      "revoke",
+      handle("revoke", "other", async (req, reply) => {
+        const { clientId, token } = await clientRequest(req);
+        const res = await auth.revokeToken({ token, clientId }, { requestId: req.id, callerKeyId: clientId });
+        // The event brings the revocation to every gateway; this one applies it before replying.
+        if (res.revoked !== undefined) {
+          revocations.revokeSession(res.revoked.sessionId, {
+            apiKeyId: res.revoked.apiKeyId,
+            tokensExpireAt: res.revoked.tokensExpireAt,
+          });
+        }
+        // RFC 7009 section 2.2: the same answer whether or not there was anything to revoke.
+        return noStore(reply).code(200).send();
+      }),
+    ),
   );
 
   app.get(

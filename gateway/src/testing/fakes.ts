@@ -204,6 +204,8 @@ export class Fakes {
       listRevocations: async () => this.revocationSnapshot,
       listSessions: async () => ({ sessions: [] }),
       revokeSession: async () => ({}),
+      inspectToken: async () => ({ active: false, tokenType: "" }),
+      revokeToken: async () => ({}),
     });
   }
 
