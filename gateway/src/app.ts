@@ -16,6 +16,7 @@ import { ConnectionLimiter } from "./http/connection-limit";
 import { createHealthProbe, type HealthProbe } from "./http/health-probe";
 import { InFlight } from "./http/in-flight";
 import { GatewayMetrics } from "./http/metrics";
+import { registerOAuthRoutes } from "./http/oauth-routes";
 import { RateLimiter } from "./http/rate-limit";
 import { type Checks, isUnavailable, Readiness, UNAVAILABLE_RETRY_AFTER_S, unavailableReply } from "./http/readiness";
 import { Dispatcher, type DispatchResult, errorReply, parseError, type RpcReply } from "./rpc/dispatch";
@@ -112,7 +113,10 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   const revocations = new RevocationCache();
   const verifier =
     opts.tokenVerifier ??
-    createJwksTokenVerifier({ fetchKeys: async () => (await opts.clients.auth.getSigningKeys({})).keys });
+    createJwksTokenVerifier({
+      identity: config.tokenIdentity,
+      fetchKeys: async () => (await opts.clients.auth.getSigningKeys({})).keys,
+    });
   const syncLogger = logger.child({ component: "auth-sync" });
   const revocationSync = startRevocationSync({ auth: opts.clients.auth, bus, cache: revocations, logger: syncLogger });
   const keySync: SyncHandle | undefined = isKeyedTokenVerifier(verifier)
@@ -361,6 +365,16 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
 
   // The OpenRPC document, as `rpc.discover` answers it; no credentials needed.
   app.get("/openrpc.json", async (_req, reply) => reply.type("application/json").send(JSON.stringify(openRpc())));
+
+  registerOAuthRoutes(app, {
+    auth: clients.auth,
+    apikey: clients.apikey,
+    revocations,
+    identity: config.tokenIdentity,
+    logger,
+    clientIpOf,
+    rateLimitPerMinute: config.rateLimitPerMinute,
+  });
 
   app.get("/ready", async (_req, reply) => {
     const { ok, checks } = await readiness.report();

@@ -1,3 +1,4 @@
+import { tokenIdentityFromEnv, tokenIdentityProblem } from "@pkiserver/contract";
 import ipaddr from "ipaddr.js";
 // Plain zod rather than the kit's helpers: main.ts reads this config before
 // starting telemetry, and the kit's entry point loads grpc-js, which must be
@@ -39,6 +40,13 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v === "" ? undefined : v));
 
+// The port as configured (not the bound one), so auth derives the same default issuer.
+const tokenIdentity = (e: {
+  PMX_PORT: number;
+  PMX_ISSUER: string | undefined;
+  PMX_TOKEN_AUDIENCE: string | undefined;
+}) => tokenIdentityFromEnv(e);
+
 const schema = z
   .object({
     PMX_HOST: z.string().min(1).default("0.0.0.0"),
@@ -60,6 +68,8 @@ const schema = z
       .string()
       .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '_' and '-'")
       .default("pkiserver"),
+    PMX_ISSUER: optionalString,
+    PMX_TOKEN_AUDIENCE: optionalString,
     PMX_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     OTEL_EXPORTER_OTLP_ENDPOINT: z
       .url()
@@ -69,6 +79,10 @@ const schema = z
   .refine((e) => e.PMX_HEADERS_TIMEOUT_MS <= e.PMX_REQUEST_TIMEOUT_MS, {
     path: ["PMX_HEADERS_TIMEOUT_MS"],
     message: "must not exceed PMX_REQUEST_TIMEOUT_MS (the headers are part of the request)",
+  })
+  .superRefine((e, ctx) => {
+    const problem = tokenIdentityProblem(tokenIdentity(e));
+    if (problem) ctx.addIssue({ code: "custom", path: [problem.field], message: problem.message });
   })
   .transform((e) => ({
     host: e.PMX_HOST,
@@ -95,6 +109,8 @@ const schema = z
     natsPrefix: e.PMX_NATS_PREFIX,
     logLevel: e.PMX_LOG_LEVEL,
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+    /** `iss` and `aud` access tokens must carry; the same defaults as auth's. */
+    tokenIdentity: tokenIdentity(e),
   }));
 
 export type GatewayConfig = z.infer<typeof schema>;

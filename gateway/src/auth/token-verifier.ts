@@ -3,6 +3,7 @@ import {
   createAccessTokenVerifier,
   importPublicJwk,
   TOKEN_ISSUER,
+  type TokenIdentity,
   type VerifierKey,
 } from "@pkiserver/contract";
 import { AppError } from "@pkiserver/kit";
@@ -60,6 +61,8 @@ export interface JwksVerifierOptions {
    */
   fetchKeys?: () => Promise<readonly SigningKeyInput[]>;
   refetchIntervalMs?: number;
+  /** The issuer and audience tokens must name; the codec's defaults when absent. */
+  identity?: TokenIdentity;
   /** How many verified tokens to remember (default 8192; 0 turns the memo off). */
   cacheSize?: number;
 }
@@ -75,6 +78,7 @@ export function createJwksTokenVerifier(opts: JwksVerifierOptions = {}): KeyedTo
   // The codec is auth's own, so the gateway verifies exactly what auth signs.
   const inner = createAccessTokenVerifier({
     now,
+    ...(opts.identity === undefined ? {} : { identity: opts.identity }),
     ...(opts.refetchIntervalMs === undefined ? {} : { refetchIntervalMs: opts.refetchIntervalMs }),
     ...(fetchKeys ? { fetchKeys: async () => usableKeys(await fetchKeys(), now()) } : {}),
   });

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, type KeyObject, randomUUID } from "node:crypto";
 import { type AddressInfo, createServer as createNetServer } from "node:net";
-import { signAccessToken } from "@pkiserver/contract";
+import { signAccessToken, TOKEN_ISSUER } from "@pkiserver/contract";
 import {
   AppError,
   type CallContext,
@@ -219,6 +219,8 @@ export class Fakes {
       listRevocations: async () => this.revocationSnapshot,
       listSessions: async () => ({ sessions: [] }),
       revokeSession: async () => ({}),
+      inspectToken: async () => ({ active: false, tokenType: "" }),
+      revokeToken: async () => ({}),
     });
   }
 
@@ -455,6 +457,8 @@ export async function startTestGateway(
   const config: GatewayConfig = loadConfig({
     PMX_HOST: "127.0.0.1",
     PMX_PORT: "0",
+    // mint() signs with the codec's default issuer, as auth does with its default port.
+    PMX_ISSUER: TOKEN_ISSUER,
     PMX_APIKEY_ADDR: apikeyAddr,
     PMX_AUTH_ADDR: authAddr,
     PMX_PKI_ADDR: pkiAddr,

@@ -4,11 +4,16 @@ import { describe, it } from "node:test";
 import {
   type AccessTokenClaims,
   createAccessTokenVerifier,
+  MAX_AUDIENCE_LENGTH,
+  MAX_ISSUER_LENGTH,
   MAX_TOKEN_LENGTH,
   type PublicSigningKey,
   signAccessToken,
+  tokenIdentityFromEnv,
+  tokenIdentityProblem,
 } from "@pkiserver/contract";
 import { AppError, SecretBox } from "@pkiserver/kit";
+import { SignJWT } from "jose";
 import { SigningKeyManager } from "./domain/signing-keys";
 import { MemorySigningKeyStore } from "./storage/memory-signing-keys";
 import { ManualClock, RecordingEvents } from "./test-support";
@@ -57,8 +62,16 @@ describe("access token codec", () => {
       .map((p) => JSON.parse(Buffer.from(p, "base64url").toString()));
     assert.equal(header.alg, "EdDSA");
     assert.equal(header.kid, "k1");
-    assert.equal(payload.iss, "pkiserver");
+    // RFC 9068: a standard JWT library can check the token on its own.
+    assert.equal(header.typ, "at+jwt");
+    assert.equal(payload.iss, "http://localhost:8101");
+    assert.equal(payload.aud, "pkiserver");
     assert.equal(payload.sub, "key-one");
+    assert.equal(payload.client_id, "key-one");
+    assert.equal(payload.scope, "user:read pki:read");
+    assert.match(payload.jti, /^[A-Za-z0-9_-]{22}$/);
+    assert.equal(payload.iat, T / 1000);
+    assert.equal(payload.exp, (T + 900_000) / 1000);
     assert.equal(payload.sid, claims.sessionId);
     assert.equal(payload.gen, 3);
     assert.equal(payload.ip, "10.1.2.3");
@@ -145,17 +158,96 @@ describe("access token codec", () => {
     assert.equal(fetches, 1);
   });
 
+  it("a token of another issuer or audience, or without typ at+jwt, is invalid (76)", async () => {
+    const { signer, pub } = keyPair("k1");
+    const identity = { issuer: "https://pki.example.com", audience: "directory" };
+    const v = createAccessTokenVerifier({ now: () => T + 1000, identity });
+    v.setKeys([pub]);
+    assert.deepEqual(await v.verify(await signAccessToken(claims, signer, identity)), claims);
+    await rejects(v.verify(await signAccessToken(claims, signer)), "auth.token_invalid");
+    await rejects(
+      v.verify(await signAccessToken(claims, signer, { ...identity, issuer: "https://pki.example.org" })),
+      "auth.token_invalid",
+    );
+    await rejects(
+      v.verify(await signAccessToken(claims, signer, { ...identity, audience: "other" })),
+      "auth.token_invalid",
+    );
+    const plainJwt = await new SignJWT({
+      client_id: "key-one",
+      scope: "pki:read",
+      sid: claims.sessionId,
+      gen: 3,
+      iat_ms: T,
+      exp_ms: T + 900_000,
+    })
+      .setProtectedHeader({ alg: "EdDSA", kid: "k1", typ: "JWT" })
+      .setIssuer(identity.issuer)
+      .setAudience(identity.audience)
+      .setSubject("key-one")
+      .setJti("j")
+      .setIssuedAt(T / 1000)
+      .setExpirationTime((T + 900_000) / 1000)
+      .sign(signer.privateKey);
+    await rejects(v.verify(plainJwt), "auth.token_invalid");
+  });
+
+  it("the issuer defaults to http://localhost:<PMX_PORT> and the audience to pkiserver; bad values are refused", () => {
+    assert.deepEqual(tokenIdentityFromEnv({}), { issuer: "http://localhost:8101", audience: "pkiserver" });
+    assert.deepEqual(tokenIdentityFromEnv({ PMX_PORT: "9000" }), {
+      issuer: "http://localhost:9000",
+      audience: "pkiserver",
+    });
+    assert.deepEqual(
+      tokenIdentityFromEnv({ PMX_PORT: 9000, PMX_ISSUER: "https://a.example", PMX_TOKEN_AUDIENCE: "x" }),
+      {
+        issuer: "https://a.example",
+        audience: "x",
+      },
+    );
+    assert.equal(tokenIdentityProblem({ issuer: "https://a.example/pki", audience: "pkiserver" }), undefined);
+    assert.equal(tokenIdentityProblem({ issuer: "a.example", audience: "pkiserver" })?.field, "PMX_ISSUER");
+    assert.equal(tokenIdentityProblem({ issuer: "https://a.example?x=1", audience: "pkiserver" })?.field, "PMX_ISSUER");
+    assert.equal(
+      tokenIdentityProblem({ issuer: `https://${"a".repeat(MAX_ISSUER_LENGTH)}`, audience: "p" })?.field,
+      "PMX_ISSUER",
+    );
+    assert.equal(tokenIdentityProblem({ issuer: "https://a.example", audience: "p q" })?.field, "PMX_TOKEN_AUDIENCE");
+  });
+
   it("stays within 1024 characters with the longest key id, every scope and an IPv6 binding", async () => {
     const { signer } = keyPair("x".repeat(16));
     const token = await signAccessToken(
       {
         ...claims,
         apiKeyId: "k".repeat(128),
-        scope: ["user:read", "user:write", "pki:read", "pki:write", "pkiadmin:read", "pkiadmin:write"],
+        scope: ["user:read", "user:write", "pki:read", "pki:write", "pkiadmin:read", "pkiadmin:write", "audit:read"],
         ipAddr: "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
         generation: 999_999_999,
       },
       signer,
+    );
+    assert.ok(token.length <= MAX_TOKEN_LENGTH, `length ${token.length}`);
+  });
+
+  it("stays within 1024 characters with the longest issuer and audience, every scope and an IPv6 binding", async () => {
+    const { signer } = keyPair("x".repeat(16));
+    const identity = {
+      issuer: `https://${"i".repeat(MAX_ISSUER_LENGTH - 8)}`,
+      audience: "a".repeat(MAX_AUDIENCE_LENGTH),
+    };
+    assert.equal(tokenIdentityProblem(identity), undefined);
+    const token = await signAccessToken(
+      {
+        ...claims,
+        // The apikey service's ids: 12 random bytes, hex.
+        apiKeyId: "k".repeat(24),
+        scope: ["user:read", "user:write", "pki:read", "pki:write", "pkiadmin:read", "pkiadmin:write", "audit:read"],
+        ipAddr: "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        generation: 999_999_999,
+      },
+      signer,
+      identity,
     );
     assert.ok(token.length <= MAX_TOKEN_LENGTH, `length ${token.length}`);
   });

@@ -46,6 +46,7 @@ export async function buildApp(config: AuthConfig, deps: ServiceDeps & { apikey:
     refreshTokenLifetimeMs: config.refreshTokenLifetimeMs,
     signingKeyRotationMs: config.signingKeyRotationMs,
     maxSessionsPerKey: MAX_SESSIONS_PER_KEY,
+    tokenIdentity: config.tokenIdentity,
   };
 
   let sessions: SessionStore;
@@ -69,7 +70,11 @@ export async function buildApp(config: AuthConfig, deps: ServiceDeps & { apikey:
     maxAccessLifetimeMs: maxAccessLifetime(settings),
   });
   await keys.tick();
-  const verifier = createAccessTokenVerifier({ now: clock.now, fetchKeys: () => keys.publicKeys() });
+  const verifier = createAccessTokenVerifier({
+    now: clock.now,
+    identity: config.tokenIdentity,
+    fetchKeys: () => keys.publicKeys(),
+  });
   verifier.setKeys(await keys.publicKeys());
 
   const apikeys = createApiKeyClient(deps.apikey);

@@ -1,4 +1,9 @@
-import { MAX_TOKEN_LIFETIME_MS } from "@pkiserver/contract";
+import {
+  MAX_TOKEN_LIFETIME_MS,
+  type TokenIdentity,
+  tokenIdentityFromEnv,
+  tokenIdentityProblem,
+} from "@pkiserver/contract";
 import {
   checkSecretKey,
   env,
@@ -18,6 +23,9 @@ const schema = z
     PMX_REFRESH_TOKEN_LIFETIME: env.positiveInt(604_800_000),
     PMX_SIGNING_KEY_ROTATION: env.positiveInt(86_400_000),
     PMX_SECRET_KEY: env.optionalString(),
+    PMX_PORT: env.optionalString(),
+    PMX_ISSUER: env.optionalString(),
+    PMX_TOKEN_AUDIENCE: env.optionalString(),
     ...serviceEnvFields,
   })
   .superRefine((v, ctx) => {
@@ -28,6 +36,9 @@ const schema = z
         message: `must be at most ${MAX_TOKEN_LIFETIME_MS} (90 days)`,
       });
     }
+    const identityProblem = tokenIdentityProblem(tokenIdentityFromEnv(v));
+    if (identityProblem)
+      ctx.addIssue({ code: "custom", path: [identityProblem.field], message: identityProblem.message });
     if (v.PMX_ACCESS_TOKEN_LIFETIME > v.PMX_REFRESH_TOKEN_LIFETIME) {
       ctx.addIssue({
         code: "custom",
@@ -48,6 +59,8 @@ export interface AuthConfig extends ServiceEnv {
   signingKeyRotationMs: number;
   /** `kid:base64key[,…]`, never logged. */
   secretKey: string | undefined;
+  /** `iss` (PMX_ISSUER, default http://localhost:<PMX_PORT>) and `aud` (PMX_TOKEN_AUDIENCE) of access tokens. */
+  tokenIdentity: TokenIdentity;
 }
 
 /** Reads and validates this service's environment; throws ConfigError listing every problem. */
@@ -60,6 +73,7 @@ export function loadConfig(source: Record<string, string | undefined>): AuthConf
     refreshTokenLifetimeMs: v.PMX_REFRESH_TOKEN_LIFETIME,
     signingKeyRotationMs: v.PMX_SIGNING_KEY_ROTATION,
     secretKey: v.PMX_SECRET_KEY,
+    tokenIdentity: tokenIdentityFromEnv(v),
     ...serviceEnv(v),
   };
 }

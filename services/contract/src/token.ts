@@ -1,19 +1,67 @@
-import { createPublicKey, type KeyObject } from "node:crypto";
+import { createPublicKey, type KeyObject, randomBytes } from "node:crypto";
 import { AppError, decodeCanonicalBase64 } from "@pkiserver/kit/core";
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { MAX_TOKEN_LENGTH } from "./fields";
 
 /*
- * Access tokens: compact JWS, EdDSA over Ed25519. Claims:
- *   iss "pkiserver", sub = API key id, sid = session id, gen = session generation,
- *   scope = expanded base scopes, ip = bound client IP (optional),
+ * Access tokens: compact JWS, EdDSA over Ed25519, an RFC 9068 profile (header
+ * typ "at+jwt") so standard JWT verifiers accept them. Claims:
+ *   iss (PMX_ISSUER), aud (PMX_TOKEN_AUDIENCE), sub = client_id = API key id,
+ *   jti (random), scope = expanded base scopes space-separated,
+ *   sid = session id, gen = session generation, ip = bound client IP (optional),
  *   iat/exp in seconds (standard), iat_ms/exp_ms in milliseconds (authoritative).
  * This file is the whole codec: auth signs with it and the gateway verifies
  * with it, so both read the same claims in the same way.
  */
 
-export const TOKEN_ISSUER = "pkiserver";
+/** The issuer when PMX_ISSUER is unset and PMX_PORT is the default. */
+export const TOKEN_ISSUER = "http://localhost:8101";
+export const TOKEN_AUDIENCE = "pkiserver";
 export const TOKEN_ALG = "EdDSA";
+export const TOKEN_TYPE = "at+jwt";
+/** Bounds that keep a token with the longest scope within MAX_TOKEN_LENGTH. */
+export const MAX_ISSUER_LENGTH = 128;
+export const MAX_AUDIENCE_LENGTH = 32;
+
+/** Who signs and for whom: known to auth (signing) and every gateway (verifying). */
+export interface TokenIdentity {
+  issuer: string;
+  audience: string;
+}
+
+/**
+ * The token issuer and audience from the environment, read the same way by
+ * auth and the gateway: `PMX_ISSUER` (default `http://localhost:<PMX_PORT>`,
+ * port 8101 by default) and `PMX_TOKEN_AUDIENCE` (default `pkiserver`).
+ */
+export function tokenIdentityFromEnv(env: {
+  PMX_PORT?: string | number | undefined;
+  PMX_ISSUER?: string | undefined;
+  PMX_TOKEN_AUDIENCE?: string | undefined;
+}): TokenIdentity {
+  const port = env.PMX_PORT === undefined || env.PMX_PORT === "" ? "8101" : String(env.PMX_PORT);
+  const issuer = env.PMX_ISSUER === undefined || env.PMX_ISSUER === "" ? `http://localhost:${port}` : env.PMX_ISSUER;
+  const audience =
+    env.PMX_TOKEN_AUDIENCE === undefined || env.PMX_TOKEN_AUDIENCE === "" ? TOKEN_AUDIENCE : env.PMX_TOKEN_AUDIENCE;
+  return { issuer, audience };
+}
+
+/** Why a token identity cannot be used, or undefined when it can. */
+export function tokenIdentityProblem(id: TokenIdentity): { field: string; message: string } | undefined {
+  if (id.issuer.length > MAX_ISSUER_LENGTH || !/^https?:\/\/[^\s?#]+$/.test(id.issuer)) {
+    return {
+      field: "PMX_ISSUER",
+      message: `must be an http(s) URL without query or fragment, at most ${MAX_ISSUER_LENGTH} characters`,
+    };
+  }
+  if (id.audience.length > MAX_AUDIENCE_LENGTH || !/^[\x21-\x7e]+$/.test(id.audience)) {
+    return { field: "PMX_TOKEN_AUDIENCE", message: `must be 1..${MAX_AUDIENCE_LENGTH} printable ASCII characters` };
+  }
+  return undefined;
+}
+
+const DEFAULT_IDENTITY: TokenIdentity = { issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE };
+
 export { MAX_TOKEN_LENGTH };
 
 /**
@@ -63,19 +111,26 @@ export interface SigningMaterial {
   privateKey: KeyObject;
 }
 
-export async function signAccessToken(claims: AccessTokenClaims, key: SigningMaterial): Promise<string> {
+export async function signAccessToken(
+  claims: AccessTokenClaims,
+  key: SigningMaterial,
+  identity: TokenIdentity = DEFAULT_IDENTITY,
+): Promise<string> {
   const payload: Record<string, unknown> = {
+    client_id: claims.apiKeyId,
+    scope: claims.scope.join(" "),
     sid: claims.sessionId,
     gen: claims.generation,
-    scope: claims.scope,
     iat_ms: claims.issuedAt,
     exp_ms: claims.expiresAt,
   };
   if (claims.ipAddr !== undefined) payload.ip = claims.ipAddr;
   const token = await new SignJWT(payload)
-    .setProtectedHeader({ alg: TOKEN_ALG, kid: key.kid, typ: "at+jwt" })
-    .setIssuer(TOKEN_ISSUER)
+    .setProtectedHeader({ alg: TOKEN_ALG, kid: key.kid, typ: TOKEN_TYPE })
+    .setIssuer(identity.issuer)
+    .setAudience(identity.audience)
     .setSubject(claims.apiKeyId)
+    .setJti(randomBytes(16).toString("base64url"))
     .setIssuedAt(Math.floor(claims.issuedAt / 1000))
     .setExpirationTime(Math.ceil(claims.expiresAt / 1000))
     .sign(key.privateKey);
@@ -110,6 +165,8 @@ export interface AccessTokenVerifier {
 
 export interface VerifierOptions {
   now?: () => number;
+  /** The issuer and audience tokens must name; TOKEN_ISSUER and TOKEN_AUDIENCE by default. */
+  identity?: TokenIdentity;
   /**
    * Called when a token names an unknown key id (a key created since the last
    * fetch); its answer replaces the keys. Called at most once per
@@ -146,6 +203,7 @@ function isNonNegativeInt(v: unknown): v is number {
 export function createAccessTokenVerifier(opts: VerifierOptions = {}): AccessTokenVerifier {
   const now = opts.now ?? Date.now;
   const refetchInterval = opts.refetchIntervalMs ?? 5000;
+  const identity = opts.identity ?? DEFAULT_IDENTITY;
   let keys = new Map<string, KnownKey>();
   let lastFetch = Number.NEGATIVE_INFINITY;
 
@@ -190,18 +248,20 @@ export function createAccessTokenVerifier(opts: VerifierOptions = {}): AccessTok
       let payload: Record<string, unknown>;
       try {
         ({ payload } = await jwtVerify(token, known.key, {
-          issuer: TOKEN_ISSUER,
+          issuer: identity.issuer,
+          audience: identity.audience,
+          typ: TOKEN_TYPE,
           algorithms: [TOKEN_ALG],
           currentDate: new Date(now()),
-          requiredClaims: ["sub", "exp", "iat"],
+          requiredClaims: ["sub", "exp", "iat", "jti"],
         }));
       } catch (err) {
         if (err instanceof joseErrors.JWTExpired) throw expired();
         throw invalid();
       }
-      const { sub, sid, gen, scope, ip, iat_ms, exp_ms } = payload;
+      const { sub, client_id, sid, gen, scope, ip, iat_ms, exp_ms } = payload;
       if (typeof sub !== "string" || typeof sid !== "string" || !isNonNegativeInt(gen)) throw invalid();
-      if (!Array.isArray(scope) || !scope.every((s) => typeof s === "string")) throw invalid();
+      if (client_id !== sub || typeof scope !== "string") throw invalid();
       if (ip !== undefined && typeof ip !== "string") throw invalid();
       if (!isNonNegativeInt(iat_ms) || !isNonNegativeInt(exp_ms)) throw invalid();
       if (exp_ms <= now()) throw expired();
@@ -209,7 +269,7 @@ export function createAccessTokenVerifier(opts: VerifierOptions = {}): AccessTok
         apiKeyId: sub,
         sessionId: sid,
         generation: gen,
-        scope: scope as string[],
+        scope: scope === "" ? [] : scope.split(" "),
         ...(ip === undefined ? {} : { ipAddr: ip }),
         issuedAt: iat_ms,
         expiresAt: exp_ms,

@@ -131,6 +131,9 @@ export async function startDistributed(opts: {
     PMX_AUDIT_ADDR: `127.0.0.1:${auditPort}`,
     PMX_PORT: String(gatewayPort),
     PMX_HOST: env.PMX_HOST ?? "127.0.0.1",
+    // Set once for every process: the default issuer follows PMX_PORT, and an
+    // extra gateway listens on a port of its own yet must accept the same tokens.
+    PMX_ISSUER: env.PMX_ISSUER || `http://localhost:${gatewayPort}`,
   };
   const url = `http://127.0.0.1:${gatewayPort}`;
   let procs = new Map<ProcessName, ChildProcess>();

@@ -6,6 +6,7 @@ import { startForm } from "../support/forms";
 import { randomPubKey } from "../support/keys";
 import { auditSuite } from "./audit.suite";
 import { authSuite, type Ctx, prepare, tokenFor, usedSecrets } from "./auth.suite";
+import { oauthSuite } from "./oauth.suite";
 import { pkiSuite } from "./pki.suite";
 import { transportSuite } from "./transport.suite";
 
@@ -34,6 +35,7 @@ describe("distributed form", () => {
   describe("auth and API keys", () => authSuite(() => ctx));
   describe("PKI", () => pkiSuite(() => ctx));
   describe("audit log", () => auditSuite(() => ctx));
+  describe("OAuth 2.0", () => oauthSuite(() => ctx));
 
   describe("several gateway replicas", () => {
     it("carries rotations, key changes and deletions to the other gateways as events", async () => {

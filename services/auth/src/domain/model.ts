@@ -1,3 +1,4 @@
+import type { TokenIdentity } from "@pkiserver/contract";
 import type { Scope } from "@pkiserver/kit/core";
 
 /** A session: one chain of refresh tokens and the access tokens issued along it. */
@@ -83,6 +84,8 @@ export interface AuthSettings {
   signingKeyRotationMs: number;
   /** Live sessions one API key may hold; opening one more closes the oldest. */
   maxSessionsPerKey: number;
+  /** `iss` and `aud` of access tokens; the codec's defaults when absent. */
+  tokenIdentity?: TokenIdentity | undefined;
 }
 
 /**

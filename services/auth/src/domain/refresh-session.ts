@@ -11,9 +11,18 @@ import { checkLength } from "./validate";
  * generation bump. Of concurrent refreshes with one token exactly one wins;
  * the others count as reuse, which revokes the session's whole family.
  */
-export async function refreshSession(deps: AuthDeps, refreshToken: string, clientIp: string): Promise<TokenPair> {
+export async function refreshSession(
+  deps: AuthDeps,
+  refreshToken: string,
+  clientIp: string,
+  /** The authenticated client, when there is one: the token must be its own. */
+  clientId?: string,
+): Promise<TokenPair> {
   checkLength("refreshToken", refreshToken, 0, 1024);
   const { session, hash } = await presentedSession(deps, refreshToken, clientIp);
+  if (clientId !== undefined && session.apiKeyId !== clientId) {
+    throw new AppError("auth.token_invalid", { internal: "refresh token of another API key" });
+  }
   await recheckApiKey(deps, session);
   const now = deps.clock.now();
   const next = newRefreshToken(session.id);

@@ -67,6 +67,7 @@ export async function issuePair(
       expiresAt: now + session.accessLifetime,
     },
     await deps.keys.signer(),
+    deps.settings.tokenIdentity,
   );
   return {
     accessToken,

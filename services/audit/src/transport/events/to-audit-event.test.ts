@@ -39,6 +39,26 @@ describe("bus events → audit events", () => {
     });
   });
 
+  it("records a rotation with the new credential generation and when the previous one stops working", () => {
+    const [event] = toAuditEvents(
+      msg(Events.apiKeyRotated, {
+        apiKeyId: "key-1",
+        credentialGeneration: 2,
+        previousCredentialExpiresAt: T + 60_000,
+        at: T,
+      }),
+    );
+    assert.deepEqual(event, {
+      id: "ev-1",
+      time: T,
+      type: "apikey.rotated",
+      outcome: "ok",
+      actor: {},
+      target: "key-1",
+      details: { credentialGeneration: 2, previousCredentialExpiresAt: T + 60_000 },
+    });
+  });
+
   it("records an update that disables a key also as apikey.disabled, under an id of its own", () => {
     const events = toAuditEvents(
       msg(Events.apiKeyUpdated, {

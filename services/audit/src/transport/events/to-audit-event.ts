@@ -89,6 +89,22 @@ function fromPayload(msg: BusMessage): AuditEvent[] {
     }
     return out;
   }
+  const keyRotated = decodeEvent(Events.apiKeyRotated, msg);
+  if (keyRotated) {
+    return [
+      {
+        ...base(msg, keyRotated.at),
+        type: "apikey.rotated",
+        outcome: "ok",
+        actor: {},
+        target: keyRotated.apiKeyId,
+        details: {
+          credentialGeneration: keyRotated.credentialGeneration,
+          previousCredentialExpiresAt: keyRotated.previousCredentialExpiresAt,
+        },
+      },
+    ];
+  }
   const deleted = decodeEvent(Events.apiKeyDeleted, msg);
   if (deleted) {
     return [

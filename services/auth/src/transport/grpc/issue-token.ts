@@ -36,7 +36,11 @@ export function issueToken(deps: AuthDeps) {
           ),
         };
       case "refreshToken":
-        return { token: tokenPairToProto(await refreshSession(deps, grant.value.refreshToken, req.clientIp)) };
+        return {
+          token: tokenPairToProto(
+            await refreshSession(deps, grant.value.refreshToken, req.clientIp, grant.value.clientId),
+          ),
+        };
     }
   };
 }

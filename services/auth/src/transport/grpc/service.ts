@@ -16,6 +16,7 @@ import { introspectToken } from "./introspect-token";
 import { grantFailure, issueToken } from "./issue-token";
 import { listRevocations } from "./list-revocations";
 import { listSessions } from "./list-sessions";
+import { inspectToken, revokeToken } from "./oauth-tokens";
 import { revokeSession } from "./revoke-session";
 
 /**
@@ -54,6 +55,8 @@ export function authServiceRegistration(
     listRevocations: (req, ctx) => listRevocations(forCall(ctx))(req),
     listSessions: (req, ctx) => listSessions(forCall(ctx))(req),
     revokeSession: (req, ctx) => revokeSession(forCall(ctx))(req),
+    inspectToken: (req, ctx) => inspectToken(forCall(ctx))(req),
+    revokeToken: (req, ctx) => revokeToken(forCall(ctx))(req),
   };
   return {
     name: AUTH_SERVICE_NAME,

@@ -40,6 +40,11 @@ export interface ClientSignatureGrant {
 
 export interface RefreshTokenGrant {
   refreshToken: string;
+  /**
+   * Set when the client authenticated (OAuth token endpoint): the token must
+   * belong to this API key.
+   */
+  clientId?: string | undefined;
 }
 
 export interface IssueTokenRequest {
@@ -175,6 +180,36 @@ export interface RevokeSessionRequest {
 }
 
 export interface RevokeSessionResponse {
+}
+
+export interface InspectTokenRequest {
+  /** An access token or a refresh token. */
+  token: string;
+  /** The authenticated API key asking. */
+  clientId: string;
+}
+
+export interface InspectTokenResponse {
+  active: boolean;
+  /** When active: "access_token" or "refresh_token". */
+  tokenType: string;
+  /**
+   * When active. For a refresh token: issued_at is the session's last
+   * rotation, expires_at the session's expiry.
+   */
+  claims?: AccessTokenClaims | undefined;
+}
+
+export interface RevokeTokenRequest {
+  /** An access token or a refresh token. */
+  token: string;
+  /** The authenticated API key asking. */
+  clientId: string;
+}
+
+export interface RevokeTokenResponse {
+  /** Set when this call revoked a session. */
+  revoked?: SessionRevocation | undefined;
 }
 
 function createBaseClientCredentialsGrant(): ClientCredentialsGrant {
@@ -440,13 +475,16 @@ export const ClientSignatureGrant: MessageFns<ClientSignatureGrant> = {
 };
 
 function createBaseRefreshTokenGrant(): RefreshTokenGrant {
-  return { refreshToken: "" };
+  return { refreshToken: "", clientId: undefined };
 }
 
 export const RefreshTokenGrant: MessageFns<RefreshTokenGrant> = {
   encode(message: RefreshTokenGrant, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.refreshToken !== "") {
       writer.uint32(10).string(message.refreshToken);
+    }
+    if (message.clientId !== undefined) {
+      writer.uint32(18).string(message.clientId);
     }
     return writer;
   },
@@ -472,6 +510,14 @@ export const RefreshTokenGrant: MessageFns<RefreshTokenGrant> = {
             message.refreshToken = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -491,6 +537,11 @@ export const RefreshTokenGrant: MessageFns<RefreshTokenGrant> = {
         : isSet(object.refresh_token)
         ? globalThis.String(object.refresh_token)
         : "",
+      clientId: isSet(object.clientId)
+        ? globalThis.String(object.clientId)
+        : isSet(object.client_id)
+        ? globalThis.String(object.client_id)
+        : undefined,
     };
   },
 
@@ -498,6 +549,9 @@ export const RefreshTokenGrant: MessageFns<RefreshTokenGrant> = {
     const obj: any = {};
     if (message.refreshToken !== "") {
       obj.refreshToken = message.refreshToken;
+    }
+    if (message.clientId !== undefined) {
+      obj.clientId = message.clientId;
     }
     return obj;
   },
@@ -508,6 +562,7 @@ export const RefreshTokenGrant: MessageFns<RefreshTokenGrant> = {
   fromPartial<I extends Exact<DeepPartial<RefreshTokenGrant>, I>>(object: I): RefreshTokenGrant {
     const message = createBaseRefreshTokenGrant();
     message.refreshToken = object.refreshToken ?? "";
+    message.clientId = object.clientId ?? undefined;
     return message;
   },
 };
@@ -2647,6 +2702,360 @@ export const RevokeSessionResponse: MessageFns<RevokeSessionResponse> = {
   },
 };
 
+function createBaseInspectTokenRequest(): InspectTokenRequest {
+  return { token: "", clientId: "" };
+}
+
+export const InspectTokenRequest: MessageFns<InspectTokenRequest> = {
+  encode(message: InspectTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    if (message.clientId !== "") {
+      writer.uint32(18).string(message.clientId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InspectTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInspectTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InspectTokenRequest {
+    return {
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+      clientId: isSet(object.clientId)
+        ? globalThis.String(object.clientId)
+        : isSet(object.client_id)
+        ? globalThis.String(object.client_id)
+        : "",
+    };
+  },
+
+  toJSON(message: InspectTokenRequest): unknown {
+    const obj: any = {};
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    if (message.clientId !== "") {
+      obj.clientId = message.clientId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InspectTokenRequest>, I>>(base?: I): InspectTokenRequest {
+    return InspectTokenRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InspectTokenRequest>, I>>(object: I): InspectTokenRequest {
+    const message = createBaseInspectTokenRequest();
+    message.token = object.token ?? "";
+    message.clientId = object.clientId ?? "";
+    return message;
+  },
+};
+
+function createBaseInspectTokenResponse(): InspectTokenResponse {
+  return { active: false, tokenType: "", claims: undefined };
+}
+
+export const InspectTokenResponse: MessageFns<InspectTokenResponse> = {
+  encode(message: InspectTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.active !== false) {
+      writer.uint32(8).bool(message.active);
+    }
+    if (message.tokenType !== "") {
+      writer.uint32(18).string(message.tokenType);
+    }
+    if (message.claims !== undefined) {
+      AccessTokenClaims.encode(message.claims, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InspectTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInspectTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.active = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tokenType = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.claims = AccessTokenClaims.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InspectTokenResponse {
+    return {
+      active: isSet(object.active) ? globalThis.Boolean(object.active) : false,
+      tokenType: isSet(object.tokenType)
+        ? globalThis.String(object.tokenType)
+        : isSet(object.token_type)
+        ? globalThis.String(object.token_type)
+        : "",
+      claims: isSet(object.claims) ? AccessTokenClaims.fromJSON(object.claims) : undefined,
+    };
+  },
+
+  toJSON(message: InspectTokenResponse): unknown {
+    const obj: any = {};
+    if (message.active !== false) {
+      obj.active = message.active;
+    }
+    if (message.tokenType !== "") {
+      obj.tokenType = message.tokenType;
+    }
+    if (message.claims !== undefined) {
+      obj.claims = AccessTokenClaims.toJSON(message.claims);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InspectTokenResponse>, I>>(base?: I): InspectTokenResponse {
+    return InspectTokenResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InspectTokenResponse>, I>>(object: I): InspectTokenResponse {
+    const message = createBaseInspectTokenResponse();
+    message.active = object.active ?? false;
+    message.tokenType = object.tokenType ?? "";
+    message.claims = (object.claims !== undefined && object.claims !== null)
+      ? AccessTokenClaims.fromPartial(object.claims)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRevokeTokenRequest(): RevokeTokenRequest {
+  return { token: "", clientId: "" };
+}
+
+export const RevokeTokenRequest: MessageFns<RevokeTokenRequest> = {
+  encode(message: RevokeTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    if (message.clientId !== "") {
+      writer.uint32(18).string(message.clientId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeTokenRequest {
+    return {
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+      clientId: isSet(object.clientId)
+        ? globalThis.String(object.clientId)
+        : isSet(object.client_id)
+        ? globalThis.String(object.client_id)
+        : "",
+    };
+  },
+
+  toJSON(message: RevokeTokenRequest): unknown {
+    const obj: any = {};
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    if (message.clientId !== "") {
+      obj.clientId = message.clientId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RevokeTokenRequest>, I>>(base?: I): RevokeTokenRequest {
+    return RevokeTokenRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevokeTokenRequest>, I>>(object: I): RevokeTokenRequest {
+    const message = createBaseRevokeTokenRequest();
+    message.token = object.token ?? "";
+    message.clientId = object.clientId ?? "";
+    return message;
+  },
+};
+
+function createBaseRevokeTokenResponse(): RevokeTokenResponse {
+  return { revoked: undefined };
+}
+
+export const RevokeTokenResponse: MessageFns<RevokeTokenResponse> = {
+  encode(message: RevokeTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.revoked !== undefined) {
+      SessionRevocation.encode(message.revoked, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.revoked = SessionRevocation.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeTokenResponse {
+    return { revoked: isSet(object.revoked) ? SessionRevocation.fromJSON(object.revoked) : undefined };
+  },
+
+  toJSON(message: RevokeTokenResponse): unknown {
+    const obj: any = {};
+    if (message.revoked !== undefined) {
+      obj.revoked = SessionRevocation.toJSON(message.revoked);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RevokeTokenResponse>, I>>(base?: I): RevokeTokenResponse {
+    return RevokeTokenResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevokeTokenResponse>, I>>(object: I): RevokeTokenResponse {
+    const message = createBaseRevokeTokenResponse();
+    message.revoked = (object.revoked !== undefined && object.revoked !== null)
+      ? SessionRevocation.fromPartial(object.revoked)
+      : undefined;
+    return message;
+  },
+};
+
 /** AuthService owns sessions and tokens. */
 export type AuthServiceService = typeof AuthServiceService;
 export const AuthServiceService = {
@@ -2732,6 +3141,35 @@ export const AuthServiceService = {
       Buffer.from(RevokeSessionResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RevokeSessionResponse => RevokeSessionResponse.decode(value),
   },
+  /**
+   * Reports whether an access or refresh token is live (OAuth 2.0 token
+   * introspection, RFC 7662). Only the API key the token was issued to learns
+   * anything: for any other client the token is reported inactive.
+   */
+  inspectToken: {
+    path: "/pkiserver.auth.v1.AuthService/InspectToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: InspectTokenRequest): Buffer => Buffer.from(InspectTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): InspectTokenRequest => InspectTokenRequest.decode(value),
+    responseSerialize: (value: InspectTokenResponse): Buffer =>
+      Buffer.from(InspectTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): InspectTokenResponse => InspectTokenResponse.decode(value),
+  },
+  /**
+   * Ends the session of an access or refresh token issued to the client
+   * (OAuth 2.0 token revocation, RFC 7009). A token that is not live, not
+   * ours or not the client's changes nothing and is no error.
+   */
+  revokeToken: {
+    path: "/pkiserver.auth.v1.AuthService/RevokeToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RevokeTokenRequest): Buffer => Buffer.from(RevokeTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RevokeTokenRequest => RevokeTokenRequest.decode(value),
+    responseSerialize: (value: RevokeTokenResponse): Buffer => Buffer.from(RevokeTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RevokeTokenResponse => RevokeTokenResponse.decode(value),
+  },
 } as const;
 
 export interface AuthServiceServer extends UntypedServiceImplementation {
@@ -2753,6 +3191,18 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
   listRevocations: handleUnaryCall<ListRevocationsRequest, ListRevocationsResponse>;
   listSessions: handleUnaryCall<ListSessionsRequest, ListSessionsResponse>;
   revokeSession: handleUnaryCall<RevokeSessionRequest, RevokeSessionResponse>;
+  /**
+   * Reports whether an access or refresh token is live (OAuth 2.0 token
+   * introspection, RFC 7662). Only the API key the token was issued to learns
+   * anything: for any other client the token is reported inactive.
+   */
+  inspectToken: handleUnaryCall<InspectTokenRequest, InspectTokenResponse>;
+  /**
+   * Ends the session of an access or refresh token issued to the client
+   * (OAuth 2.0 token revocation, RFC 7009). A token that is not live, not
+   * ours or not the client's changes nothing and is no error.
+   */
+  revokeToken: handleUnaryCall<RevokeTokenRequest, RevokeTokenResponse>;
 }
 
 export interface AuthServiceClient extends Client {
@@ -2871,6 +3321,46 @@ export interface AuthServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RevokeSessionResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Reports whether an access or refresh token is live (OAuth 2.0 token
+   * introspection, RFC 7662). Only the API key the token was issued to learns
+   * anything: for any other client the token is reported inactive.
+   */
+  inspectToken(
+    request: InspectTokenRequest,
+    callback: (error: ServiceError | null, response: InspectTokenResponse) => void,
+  ): ClientUnaryCall;
+  inspectToken(
+    request: InspectTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: InspectTokenResponse) => void,
+  ): ClientUnaryCall;
+  inspectToken(
+    request: InspectTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: InspectTokenResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Ends the session of an access or refresh token issued to the client
+   * (OAuth 2.0 token revocation, RFC 7009). A token that is not live, not
+   * ours or not the client's changes nothing and is no error.
+   */
+  revokeToken(
+    request: RevokeTokenRequest,
+    callback: (error: ServiceError | null, response: RevokeTokenResponse) => void,
+  ): ClientUnaryCall;
+  revokeToken(
+    request: RevokeTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RevokeTokenResponse) => void,
+  ): ClientUnaryCall;
+  revokeToken(
+    request: RevokeTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RevokeTokenResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,27 @@
+import type { authV1 } from "@pkiserver/proto";
+import type { AuthDeps } from "../../domain/deps";
+import { inspectToken as inspect, revokeToken as revoke } from "../../domain/oauth-tokens";
+import { claimsToProto } from "./codec";
+
+export function inspectToken(deps: AuthDeps) {
+  return async (req: authV1.InspectTokenRequest): Promise<authV1.InspectTokenResponse> => {
+    const found = await inspect(deps, req.token, req.clientId);
+    if (!found) return { active: false, tokenType: "" };
+    return { active: true, tokenType: found.tokenType, claims: claimsToProto(found.claims) };
+  };
+}
+
+export function revokeToken(deps: AuthDeps) {
+  return async (req: authV1.RevokeTokenRequest): Promise<authV1.RevokeTokenResponse> => {
+    const done = await revoke(deps, req.token, req.clientId);
+    if (!done) return {};
+    return {
+      revoked: {
+        sessionId: done.session.id,
+        apiKeyId: done.session.apiKeyId,
+        revokedAt: done.session.revokedAt ?? deps.clock.now(),
+        tokensExpireAt: done.tokensExpireAt,
+      },
+    };
+  };
+}
