@@ -3,7 +3,8 @@
 # offline: helm lint, the Kubernetes API schemas of every supported version
 # (kubernetes-validate, strict: unknown fields fail), the Pod Security
 # "restricted" profile; the chart's schema must reject bad values; the plain
-# manifests in deploy/k8s pass the same checks; the chart README matches
+# manifests in deploy/k8s pass the same checks; every process is a component
+# of the chart and of deploy/k8s, wired alike; the chart README matches
 # values.yaml.
 #
 # Needs helm and kubernetes-validate (with PyYAML); .ci/run installs them.
@@ -102,6 +103,12 @@ for r in missing: print(f"kustomization lists {r}, which does not exist", file=s
 for r in unlisted: print(f"kustomization does not list {r}", file=sys.stderr)
 sys.exit(1 if missing or unlisted else 0)
 PY
+
+echo "validate: every process deployed alike by the chart and deploy/k8s"
+"$helm" template pkiserver "$chart" -n pkiserver -f deploy/test/values/default.yaml --kube-version "${versions[-1]}" \
+  >"$out/components.yaml" 2>"$out/err" || { cat "$out/err" >&2; fail "helm template (components)"; }
+"$python" deploy/test/components.py "$chart/values.yaml" "$out/components.yaml" "${k8s_manifests[@]}" ||
+  fail "the chart's components and deploy/k8s differ"
 
 echo "validate: chart README"
 node deploy/helm/gen-readme.js --check || fail "chart README out of date"
