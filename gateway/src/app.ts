@@ -12,6 +12,7 @@ import type { ServiceClients } from "./clients";
 import type { GatewayConfig } from "./config";
 import { ClientIpResolver } from "./http/client-ip";
 import { createHealthProbe, type HealthProbe } from "./http/health-probe";
+import { registerLogRoutes } from "./http/log-routes";
 import { GatewayMetrics } from "./http/metrics";
 import { RateLimiter } from "./http/rate-limit";
 import { Dispatcher, type DispatchResult, errorReply, parseError } from "./rpc/dispatch";
@@ -204,6 +205,8 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   // OPTIONS belongs to the CORS preflight when CORS is on.
   const otherMethods = ["PUT", "DELETE", "PATCH", ...(config.corsOrigins.length > 0 ? [] : ["OPTIONS"])];
   app.route({ method: otherMethods as ("PUT" | "DELETE" | "PATCH" | "OPTIONS")[], url: RPC_PATH, handler: onlyPost });
+
+  registerLogRoutes(app, { pki: clients.pki, authenticator, pkiPublicRead: config.pkiPublicRead, clientIpOf });
 
   app.get("/health", async (_req, reply) => reply.send({ status: "ok" }));
 

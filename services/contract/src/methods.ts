@@ -20,7 +20,7 @@ import {
   signature,
   timestamp,
 } from "./fields";
-import { boolean, type Infer, literal, object, oneOf, optional, refine, type Schema } from "./schema";
+import { boolean, type Infer, integer, literal, object, oneOf, optional, refine, type Schema } from "./schema";
 
 /** What the contract says of one JSON-RPC method: who may call it and what its params are. */
 export interface MethodSpec<P = unknown> {
@@ -145,6 +145,29 @@ export const METHOD_SPECS = {
     "pki:read",
     object({ hostPubKey: pubKey, hostUrl }),
     "Tells whether the host with this public key has this URL.",
+  ),
+
+  // pki/: the transparency log (API.md section 11); sizes above the newest checkpoint's are
+  // refused by the service, which alone knows it.
+  "pki/getCheckpoint": spec("pki:read", object({}), "Returns the newest signed checkpoint of the directory's log."),
+  "pki/getInclusionProof": spec(
+    "pki:read",
+    refine(object({ leafIndex: integer(), treeSize: integer(1) }), (p) =>
+      p.leafIndex >= p.treeSize ? "leafIndex -> Expected a value below treeSize" : undefined,
+    ),
+    "Returns a log entry and its inclusion proof in the tree of a size.",
+  ),
+  "pki/getConsistencyProof": spec(
+    "pki:read",
+    refine(object({ fromSize: integer(1), toSize: integer(1) }), (p) =>
+      p.fromSize > p.toSize ? "fromSize -> Expected a value at most toSize" : undefined,
+    ),
+    "Returns the consistency proof between two tree sizes of the log.",
+  ),
+  "pki/getKeyProof": spec(
+    "pki:read",
+    object({ ...keyRef, date }),
+    "Returns the record in force at a time with proofs against the newest checkpoint.",
   ),
 } as const satisfies Record<string, MethodSpec<unknown>>;
 

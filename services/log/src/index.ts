@@ -58,3 +58,12 @@ export {
   tilePath,
   tilesOf,
 } from "./tiles.js";
+export {
+  type EntryProofJson,
+  type KeyProofAnswer,
+  type KeyQuery,
+  provesKey,
+  VerificationError,
+  type VerifiedKey,
+  verifyKeyProof,
+} from "./verify.js";

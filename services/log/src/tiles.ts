@@ -59,14 +59,13 @@ function hashesAtLevel(size: number, level: number): number {
 }
 
 /**
- * Does the tree of `size` leaves have this tile? A full tile exists once its 256 hashes exist; a
- * partial tile exists only with exactly the width the tree has now, as the spec serves them.
+ * Does the tree of `size` leaves have this tile? Every hash in a tile is final once it exists, so
+ * a tile of width W is there as soon as its first W hashes are: a client holding an older
+ * checkpoint still finds the partial tiles of that tree, with the same bytes.
  */
 export function tileExists(t: Tile, size: number): boolean {
   const count = t.level === "entries" ? size : hashesAtLevel(size, t.level);
-  const start = t.index * TILE_WIDTH;
-  if (t.width === TILE_WIDTH) return start + TILE_WIDTH <= count;
-  return start + t.width === count;
+  return t.index * TILE_WIDTH + t.width <= count;
 }
 
 /** Every tile of the tree of `size` leaves: full ones, then each level's partial one. */
