@@ -1,13 +1,13 @@
 import { type ServiceApp, type ServiceDeps, startGrpcServer } from "@pkiserver/kit";
-import { encodeVerifierKey, generateSigner, parseSignerKey } from "@pkiserver/log";
+import { encodeVerifierKey, generateSigner, type NoteSigner, parseSignerKey } from "@pkiserver/log";
 import { pkiV1 } from "@pkiserver/proto";
 import type { PkiConfig } from "./config";
 import { type Clock, type PkiDeps, systemClock } from "./domain/ports";
 import type { TransparencyLog } from "./domain/transparency";
 import { withTransparencyLog } from "./storage/logged-stores";
 import { MemoryTransparencyLog } from "./storage/memory-transparency-log";
+import { MongoTransparencyLog, sharedLogSigner } from "./storage/mongo-transparency-log";
 import { createMemoryStores, createMongoStores } from "./storage/stores";
-import { UnavailableTransparencyLog } from "./storage/unavailable-transparency-log";
 import { BusPkiEvents } from "./transport/events/publisher";
 import { pkiService } from "./transport/grpc/service";
 
@@ -19,8 +19,8 @@ export interface PkiAppOptions {
 }
 
 export interface PkiServiceApp extends ServiceApp {
-  /** The transparency log's verifier key, for the embedded form to print; undefined without a log. */
-  readonly logVerifierKey: string | undefined;
+  /** The transparency log's verifier key, for the embedded form to print. */
+  readonly logVerifierKey: string;
 }
 
 /**
@@ -37,17 +37,22 @@ export async function buildApp(
   const { mongo, bus, logger } = deps;
   const clock = options.clock ?? systemClock;
   const raw = mongo ? await createMongoStores(mongo.db) : createMemoryStores();
+  const configured = config.log.signingKey ? parseSignerKey(config.log.signingKey) : undefined;
   let log: TransparencyLog;
-  let logVerifierKey: string | undefined;
+  let signer: NoteSigner;
   if (mongo) {
-    log = new UnavailableTransparencyLog();
+    await MongoTransparencyLog.ensureIndexes(mongo.db);
+    signer = await sharedLogSigner(mongo.db, configured, () => generateSigner(config.log.origin));
+    // Three missed rounds before another replica takes over sequencing.
+    const leaseMs = Math.max(3000, 3 * config.log.checkpointIntervalMs);
+    log = new MongoTransparencyLog(mongo.db, signer, raw.keys, leaseMs);
   } else {
     // Without a configured key the embedded form makes one: its log lives as long as the process.
-    const signer = config.log.signingKey ? parseSignerKey(config.log.signingKey) : generateSigner(config.log.origin);
+    signer = configured ?? generateSigner(config.log.origin);
     log = new MemoryTransparencyLog(signer);
-    logVerifierKey = encodeVerifierKey(signer);
   }
-  const stores = mongo ? raw : withTransparencyLog(raw, log, clock);
+  const logVerifierKey = encodeVerifierKey(signer);
+  const stores = withTransparencyLog(raw, log, clock);
   const pki: PkiDeps = {
     ...stores,
     events: new BusPkiEvents(bus, logger),
