@@ -1,5 +1,15 @@
 // The verifiable log of the directory, with no server code: used by the pki service to build the
 // log and by clients to check what the server shows them. Hashing and Ed25519 use node:crypto.
+
+export {
+  type AuditResult,
+  type AuditState,
+  auditLog,
+  httpFetcher,
+  type LogFetcher,
+  readAuditState,
+  writeAuditState,
+} from "./audit.js";
 export { concat, equalBytes, fromBase64, sha256, toBase64, utf8 } from "./bytes.js";
 export { type Checkpoint, checkpointBody, openCheckpoint, parseCheckpointBody, signCheckpoint } from "./checkpoint.js";
 export {

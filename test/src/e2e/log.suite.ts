@@ -10,10 +10,12 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { randomPubKey } from "@pkiserver/contract";
 import {
+  auditLog,
   encodeSignerKey,
   encodeVerifierKey,
   fromBase64,
   generateSigner,
+  httpFetcher,
   type KeyProofAnswer,
   leafHash,
   openCheckpoint,
@@ -94,6 +96,19 @@ export function logSuite(form: Form): void {
         assert.deepEqual(answer.record, await ok(url(), "pki/getKeyAt", { ...ref, date }, auth));
       }
       assert.equal((await errCode(url(), "pki/getKeyProof", { ...ref, date: first.createDate - 1 }, auth)).code, 80);
+    });
+
+    it("passes the auditor's replay of the served tiles, run after run", async () => {
+      const first = await auditLog(httpFetcher(url(), auth.authorization), VERIFIER_KEY);
+      await ok(url(), "pkiAdmin/deleteKey", ref, auth);
+      await checkpointOf(first.checkpoint.size + 1);
+      const state = {
+        origin: first.checkpoint.origin,
+        size: first.checkpoint.size,
+        root: toBase64(first.checkpoint.root),
+      };
+      const second = await auditLog(httpFetcher(url(), auth.authorization), VERIFIER_KEY, state);
+      assert.ok(second.checkpoint.size > first.checkpoint.size);
     });
 
     it("refuses sizes beyond the newest checkpoint with -32602", async () => {
