@@ -143,4 +143,25 @@ describe("head map (API.md section 11)", () => {
     m.set(k1, v1);
     assert.equal(hex(m.root()), before);
   });
+
+  it("a map updated step by step has the root and proofs of one built at once from its final state", () => {
+    const incremental = new HeadMap();
+    const final = new Map<string, [Uint8Array, Uint8Array]>();
+    // Keys sharing long prefixes too, so updates land inside cached subtrees.
+    const keys = Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? H([i]) : filled(0x80, i, i)));
+    for (let step = 0; step < 200; step++) {
+      const k = keys[(step * 7) % keys.length]!;
+      const v = H([step, 1]);
+      incremental.set(k, v);
+      final.set(toBase64(k), [k, v]);
+      if (step % 25 === 0) {
+        const fresh = new HeadMap();
+        for (const [fk, fv] of final.values()) fresh.set(fk, fv);
+        assert.equal(hex(incremental.root()), hex(fresh.root()), `step ${step}`);
+        assert.deepEqual(incremental.prove(k), fresh.prove(k));
+      }
+    }
+    const root = incremental.root();
+    for (const [k, v] of final.values()) assert.ok(verifyHeadMapProof(k, v, incremental.prove(k), root));
+  });
 });

@@ -42,13 +42,15 @@ function compareKeys(a: Uint8Array, b: Uint8Array): number {
 
 /**
  * The sparse Merkle tree from history keys to the leaf hash of each history's newest record.
- * Hashes of subtrees are recomputed from the sorted keys on demand; a subtree with one key costs
- * its depth in hashes, so the root of n keys costs about 256·n hashes.
+ * Subtree hashes are computed from the sorted keys on demand and kept, by the key prefix that
+ * names the subtree; a change forgets only the 257 subtrees on its key's path, so after the first
+ * root (about 256·n hashes for n keys) each changed history costs about 512 hashes.
  */
 export class HeadMap {
   private readonly items = new Map<string, Item>();
   private sorted: Item[] | undefined;
-  private cachedRoot: Uint8Array | undefined;
+  /** Subtree hashes by `depth:prefix`. */
+  private readonly cache = new Map<string, Uint8Array>();
 
   get size(): number {
     return this.items.size;
@@ -56,19 +58,16 @@ export class HeadMap {
 
   set(key: Uint8Array, value: Uint8Array): void {
     if (key.length !== HASH_SIZE || value.length !== HASH_SIZE) throw new RangeError("keys and values are 32 bytes");
-    this.items.set(toBase64(key), { key: new Uint8Array(key), value: new Uint8Array(value) });
-    this.sorted = undefined;
-    this.cachedRoot = undefined;
+    const id = toBase64(key);
+    const had = this.items.has(id);
+    this.items.set(id, { key: new Uint8Array(key), value: new Uint8Array(value) });
+    if (!had) this.sorted = undefined;
+    else this.sorted = this.sorted?.map((item) => (equalKeys(item.key, key) ? this.items.get(id)! : item));
+    for (let d = 0; d <= HEADMAP_DEPTH; d++) this.cache.delete(prefixId(key, d));
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
     return this.items.get(toBase64(key))?.value;
-  }
-
-  clone(): HeadMap {
-    const copy = new HeadMap();
-    for (const [k, v] of this.items) copy.items.set(k, v);
-    return copy;
   }
 
   private all(): Item[] {
@@ -77,8 +76,30 @@ export class HeadMap {
   }
 
   root(): Uint8Array {
-    this.cachedRoot ??= hashRange(this.all(), 0, this.all().length, 0);
-    return this.cachedRoot;
+    const all = this.all();
+    return this.hashRange(all, 0, all.length, 0);
+  }
+
+  /** The hash of the subtree at `depth` holding the sorted items [lo, hi), which share depth bits. */
+  private hashRange(all: Item[], lo: number, hi: number, depth: number): Uint8Array {
+    if (lo === hi) return EMPTY_HASHES[depth]!;
+    const id = prefixId(all[lo]!.key, depth);
+    const known = this.cache.get(id);
+    if (known !== undefined) return known;
+    let h: Uint8Array;
+    if (hi - lo === 1) {
+      const { key, value } = all[lo]!;
+      h = headLeafHash(key, value);
+      for (let i = HEADMAP_DEPTH - 1; i >= depth; i--) {
+        h = bit(key, i) === 0 ? nodeHash(h, EMPTY_HASHES[i + 1]!) : nodeHash(EMPTY_HASHES[i + 1]!, h);
+      }
+    } else {
+      let mid = lo;
+      while (mid < hi && bit(all[mid]!.key, depth) === 0) mid++;
+      h = nodeHash(this.hashRange(all, lo, mid, depth + 1), this.hashRange(all, mid, hi, depth + 1));
+    }
+    this.cache.set(id, h);
+    return h;
   }
 
   /** The proof that `key` maps to its value, or, when absent, that it maps to nothing. */
@@ -95,7 +116,7 @@ export class HeadMap {
       const [sLo, sHi, nLo, nHi] = bit(key, i) === 0 ? [mid, hi, lo, mid] : [lo, mid, mid, hi];
       if (sHi > sLo) {
         bitmap[i >> 3]! |= 0x80 >> (i & 7);
-        siblings.push(toBase64(hashRange(all, sLo, sHi, i + 1)));
+        siblings.push(toBase64(this.hashRange(all, sLo, sHi, i + 1)));
       }
       lo = nLo;
       hi = nHi;
@@ -104,20 +125,15 @@ export class HeadMap {
   }
 }
 
-/** The hash of the subtree at `depth` holding the sorted items [lo, hi), which share depth bits. */
-function hashRange(all: Item[], lo: number, hi: number, depth: number): Uint8Array {
-  if (lo === hi) return EMPTY_HASHES[depth]!;
-  if (hi - lo === 1) {
-    const { key, value } = all[lo]!;
-    let h = headLeafHash(key, value);
-    for (let i = HEADMAP_DEPTH - 1; i >= depth; i--) {
-      h = bit(key, i) === 0 ? nodeHash(h, EMPTY_HASHES[i + 1]!) : nodeHash(EMPTY_HASHES[i + 1]!, h);
-    }
-    return h;
-  }
-  let mid = lo;
-  while (mid < hi && bit(all[mid]!.key, depth) === 0) mid++;
-  return nodeHash(hashRange(all, lo, mid, depth + 1), hashRange(all, mid, hi, depth + 1));
+function equalKeys(a: Uint8Array, b: Uint8Array): boolean {
+  return compareKeys(a, b) === 0;
+}
+
+/** Names the subtree at `depth` on `key`'s path: the depth and the key's first `depth` bits. */
+function prefixId(key: Uint8Array, depth: number): string {
+  const bytes = key.slice(0, Math.ceil(depth / 8));
+  if (depth % 8 !== 0) bytes[bytes.length - 1]! &= (0xff << (8 - (depth % 8))) & 0xff;
+  return `${depth}:${toBase64(bytes)}`;
 }
 
 /**
