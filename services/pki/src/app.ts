@@ -78,6 +78,7 @@ export async function buildApp(
     stop: async () => {
       clearInterval(sequencer);
       await grpc.stop();
+      await log.close().catch((err: unknown) => logger.warn({ err }, "transparency log lease not released"));
     },
   };
 }

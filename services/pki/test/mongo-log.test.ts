@@ -112,4 +112,14 @@ describe("transparency log on MongoDB, two replicas", () => {
     assert.equal(tile?.length, 256 * 32);
     assert.deepEqual(tile?.subarray(0, 32), leafHash((await b.inclusionProof(0, cp.size)).entry));
   });
+
+  it("replicas that stop hand sequencing over at once, not when the lease runs out", async () => {
+    await Promise.all([a.close(), b.close()]);
+    const c = new MongoTransparencyLog(mongo.db, signer, raw.keys, 60_000);
+    const before = (await c.checkpoint()).size;
+    await set(withTransparencyLog(raw, c, clock), randomPubKey());
+    await c.sequence();
+    assert.equal((await c.checkpoint()).size, before + 1);
+    await c.close();
+  });
 });

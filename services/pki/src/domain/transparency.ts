@@ -57,4 +57,6 @@ export interface TransparencyLog {
   keyProof(ref: KeyRef, date: number): Promise<KeyProof>;
   /** The tile's bytes, or undefined when the tree of the newest checkpoint has no such tile. */
   tile(tile: TileRef): Promise<Uint8Array | undefined>;
+  /** Stops sequencing here; another replica takes over at once rather than when the lease runs out. */
+  close(): Promise<void>;
 }

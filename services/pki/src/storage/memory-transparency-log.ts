@@ -72,4 +72,6 @@ export class MemoryTransparencyLog implements TransparencyLog {
   async tile(tile: TileRef): Promise<Uint8Array | undefined> {
     return this.mirror.tile(tile, (await this.checkpoint()).size);
   }
+
+  async close(): Promise<void> {}
 }

@@ -91,6 +91,7 @@ export class MongoTransparencyLog implements TransparencyLog {
   private readonly owner = randomUUID();
   private readonly verifierKey: string;
   private storedTiles = new Set<string>();
+  private closed = false;
 
   constructor(
     db: Db,
@@ -192,7 +193,7 @@ export class MongoTransparencyLog implements TransparencyLog {
 
   async sequence(): Promise<void> {
     await this.lock.run(async () => {
-      if (!(await this.holdLease())) return;
+      if (this.closed || !(await this.holdLease())) return;
       await this.syncMirror();
       const stored = await this.state.findOne({ _id: "checkpoint" });
       const before = this.mirror.size;
@@ -259,6 +260,13 @@ export class MongoTransparencyLog implements TransparencyLog {
       }
       this.storedTiles.add(path);
     }
+  }
+
+  async close(): Promise<void> {
+    await this.lock.run(async () => {
+      this.closed = true;
+      await this.state.deleteOne({ _id: "lease", owner: this.owner });
+    });
   }
 
   async checkpoint(): Promise<PublishedCheckpoint> {
