@@ -15,6 +15,7 @@ import { ClientIpResolver } from "./http/client-ip";
 import { ConnectionLimiter } from "./http/connection-limit";
 import { createHealthProbe, type HealthProbe } from "./http/health-probe";
 import { InFlight } from "./http/in-flight";
+import { registerLogRoutes } from "./http/log-routes";
 import { GatewayMetrics } from "./http/metrics";
 import { registerOAuthRoutes } from "./http/oauth-routes";
 import { RateLimiter } from "./http/rate-limit";
@@ -360,6 +361,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   app.route({ method: otherMethods as ("PUT" | "DELETE" | "PATCH" | "OPTIONS")[], url: RPC_PATH, handler: onlyPost });
 
   registerAuditExport(app, { authenticator, clients, credentialsOf, clientIpOf, logger });
+  registerLogRoutes(app, { pki: clients.pki, authenticator, pkiPublicRead: config.pkiPublicRead, clientIpOf });
 
   app.get("/health", async (_req, reply) => reply.send({ status: "ok" }));
 

@@ -36,6 +36,8 @@ const SEED_METHODS = [
 
 /** Methods API.md adds to the method reference. */
 const CONTRACT_METHODS = ["user/rotateApiKey"];
+/** The transparency log's methods (API.md section 11). */
+const LOG_METHODS = ["pki/getCheckpoint", "pki/getConsistencyProof", "pki/getInclusionProof", "pki/getKeyProof"];
 
 async function result(gw: TestGateway, method: string, params: unknown): Promise<unknown> {
   const res = await post(gw, rpc(method, params), AUTH);
@@ -56,9 +58,9 @@ describe("method table", () => {
   });
   after(async () => gw.close());
 
-  it("routes exactly the methods of the method reference and the contract's additions", async () => {
-    assert.deepEqual([...METHOD_NAMES].sort(), [...SEED_METHODS, ...CONTRACT_METHODS].sort());
-    for (const name of [...SEED_METHODS, ...CONTRACT_METHODS]) {
+  it("routes exactly the methods of the method reference, the contract's additions and the transparency log's", async () => {
+    assert.deepEqual([...METHOD_NAMES].sort(), [...SEED_METHODS, ...CONTRACT_METHODS, ...LOG_METHODS].sort());
+    for (const name of [...SEED_METHODS, ...CONTRACT_METHODS, ...LOG_METHODS]) {
       const res = await post(gw, rpc(name, {}), AUTH);
       assert.notEqual((res.json as { error?: { code: number } }).error?.code, -32601, name);
     }

@@ -124,6 +124,13 @@ export function auditEventView(e: auditV1.AuditEvent) {
   };
 }
 
+const b64 = (bytes: Uint8Array): string =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+
+function entryProofView(p: pkiV1.LogEntryProof) {
+  return { leafIndex: p.leafIndex, entry: b64(p.entry), hashes: p.hashes.map(b64) };
+}
+
 /**
  * The gateway's half of each method: its gRPC call and result mapping. Who
  * may call it and its params come from the contract (METHOD_SPECS); a method
@@ -348,6 +355,44 @@ const handlers: { [N in MethodName]: (params: ParamsOf<N>, ctx: MethodContext) =
     return {
       events: res.events.map(auditEventView),
       ...(res.nextCursor !== undefined ? { nextCursor: res.nextCursor } : {}),
+    };
+  },
+  "pki/getCheckpoint": async (_p, ctx) => {
+    const res = await ctx.clients.pki.getCheckpoint({}, ctx.call);
+    return {
+      checkpoint: res.checkpoint,
+      origin: res.origin,
+      treeSize: res.treeSize,
+      rootHash: b64(res.rootHash),
+      headMapRoot: b64(res.headMapRoot),
+      verifierKey: res.verifierKey,
+    };
+  },
+  "pki/getInclusionProof": async (p, ctx) => {
+    const res = await ctx.clients.pki.getInclusionProof({ leafIndex: p.leafIndex, treeSize: p.treeSize }, ctx.call);
+    const proof = present(res.proof, "proof");
+    return {
+      leafIndex: proof.leafIndex,
+      treeSize: res.treeSize,
+      entry: b64(proof.entry),
+      hashes: proof.hashes.map(b64),
+    };
+  },
+  "pki/getConsistencyProof": async (p, ctx) => {
+    const res = await ctx.clients.pki.getConsistencyProof({ fromSize: p.fromSize, toSize: p.toSize }, ctx.call);
+    return { fromSize: res.fromSize, toSize: res.toSize, hashes: res.hashes.map(b64) };
+  },
+  "pki/getKeyProof": async (p, ctx) => {
+    const res = await ctx.clients.pki.getKeyProof(
+      { ref: { userId: p.userId, instanceId: p.instanceId, contextId: p.contextId }, date: p.date },
+      ctx.call,
+    );
+    return {
+      checkpoint: res.checkpoint,
+      record: recordView(present(res.record, "record")),
+      entry: entryProofView(present(res.entry, "entry")),
+      ...(res.next ? { next: entryProofView(res.next) } : {}),
+      ...(res.head ? { head: { bitmap: b64(res.head.bitmap), siblings: res.head.siblings.map(b64) } } : {}),
     };
   },
 };

@@ -7,6 +7,7 @@ import {
   createLogger,
   type GrpcServerHandle,
   implement,
+  invalidParams,
   type Logger,
   MemoryEventBus,
   SIGNATURE_WINDOW_MS,
@@ -14,6 +15,19 @@ import {
   verifyEd25519,
   verifyHmac,
 } from "@pkiserver/kit";
+import {
+  consistencyProof,
+  EMPTY_HASHES,
+  encodeEntryBundle,
+  encodeVerifierKey,
+  generateSigner,
+  HashLevels,
+  inclusionProof,
+  leafHash,
+  readHashTile,
+  signCheckpoint,
+  tileExists,
+} from "@pkiserver/log";
 import { apikeyV1, authV1, pkiV1 } from "@pkiserver/proto";
 import type { FastifyInstance } from "fastify";
 import { buildGateway, type GatewayOptions } from "../app";
@@ -49,7 +63,25 @@ export class Fakes {
   readonly records: pkiV1.KeyRecord[] = [];
   /** Awaited before every call is handled: lets a test make the services slow. */
   beforeCall: (() => Promise<void>) | undefined;
+  /** The transparency log the fake pki serves: tests append entries, then call sequenceLog. */
+  readonly logEntries: Uint8Array[] = [];
+  readonly logSigner = generateSigner("fake.example/log");
+  private logTree = new HashLevels();
+  private logCheckpoint = "";
   private nextSession = 1;
+
+  /** Integrates every appended entry and signs a checkpoint (the head map stays empty). */
+  async sequenceLog(): Promise<void> {
+    this.logTree = new HashLevels();
+    for (const e of this.logEntries) this.logTree.append(leafHash(e));
+    const c = {
+      origin: this.logSigner.name,
+      size: this.logTree.size,
+      root: await this.logTree.root(),
+      headMapRoot: EMPTY_HASHES[0]!,
+    };
+    this.logCheckpoint = signCheckpoint(c, this.logSigner);
+  }
 
   private constructor(
     /** Replaced to simulate a key rotation by auth. */
@@ -314,6 +346,47 @@ export class Fakes {
         const r = recordFor(req.ref).find((x) => x.createDate <= req.date);
         if (!r) throw new AppError("pki.no_key_at_time");
         return { valid: r.userPubKey === req.userPubKey };
+      },
+      getCheckpoint: async (_req: pkiV1.GetCheckpointRequest) => {
+        if (this.logCheckpoint === "") await this.sequenceLog();
+        const size = this.logTree.size;
+        return {
+          checkpoint: this.logCheckpoint,
+          origin: this.logSigner.name,
+          treeSize: size,
+          rootHash: Buffer.from(await this.logTree.root()),
+          headMapRoot: Buffer.from(EMPTY_HASHES[0]!),
+          verifierKey: encodeVerifierKey(this.logSigner),
+        };
+      },
+      getInclusionProof: async (req: pkiV1.GetInclusionProofRequest) => {
+        if (req.treeSize > this.logTree.size || req.leafIndex >= req.treeSize) throw invalidParams("treeSize");
+        const hashes = await inclusionProof(this.logTree.read, req.leafIndex, req.treeSize);
+        return {
+          treeSize: req.treeSize,
+          proof: {
+            leafIndex: req.leafIndex,
+            entry: Buffer.from(this.logEntries[req.leafIndex]!),
+            hashes: hashes.map((h) => Buffer.from(h)),
+          },
+        };
+      },
+      getConsistencyProof: async (req: pkiV1.GetConsistencyProofRequest) => {
+        if (req.toSize > this.logTree.size) throw invalidParams("toSize");
+        const hashes = await consistencyProof(this.logTree.read, req.fromSize, req.toSize);
+        return { fromSize: req.fromSize, toSize: req.toSize, hashes: hashes.map((h) => Buffer.from(h)) };
+      },
+      getKeyProof: async (_req: pkiV1.GetKeyProofRequest) => {
+        throw new AppError("pki.no_key_at_time");
+      },
+      getLogTile: async (req: pkiV1.GetLogTileRequest) => {
+        const tile = { level: req.level === -1 ? ("entries" as const) : req.level, index: req.index, width: req.width };
+        if (!tileExists(tile, this.logTree.size)) return { found: false, data: Buffer.alloc(0) };
+        const data =
+          tile.level === "entries"
+            ? encodeEntryBundle(this.logEntries.slice(req.index * 256, req.index * 256 + req.width))
+            : await readHashTile(this.logTree.read, tile);
+        return { found: true, data: Buffer.from(data) };
       },
     });
   }

@@ -96,6 +96,9 @@ const apiKey = obj(
   ["clientPublicKey", "previousCredentialExpiresAt"],
 );
 const host = obj({ instanceId: str, hostPubKey: str, addresses: strings });
+const b64 = { type: "string", contentEncoding: "base64" };
+const b64s = { type: "array", items: b64 };
+const entryProof = obj({ leafIndex: int, entry: b64, hashes: b64s });
 const auditEvent = obj(
   {
     id: str,
@@ -312,6 +315,54 @@ export const METHOD_SPECS = {
     {
       result: obj({ events: { type: "array", items: auditEvent }, nextCursor: str }, ["nextCursor"]),
       errors: [],
+    },
+  ),
+
+  // pki/: the transparency log (API.md section 11); sizes above the newest checkpoint's are
+  // refused by the service, which alone knows it.
+  "pki/getCheckpoint": spec("pki:read", object({}), "Returns the newest signed checkpoint of the directory's log.", {
+    result: obj({
+      checkpoint: { ...str, description: "the C2SP signed note" },
+      origin: str,
+      treeSize: int,
+      rootHash: b64,
+      headMapRoot: b64,
+      verifierKey: { ...str, description: "<origin>+<hash>+<base64 key>, to pin out of band" },
+    }),
+    errors: [],
+  }),
+  "pki/getInclusionProof": spec(
+    "pki:read",
+    refine(object({ leafIndex: integer(), treeSize: integer(1) }), (p) =>
+      p.leafIndex >= p.treeSize ? "leafIndex -> Expected a value below treeSize" : undefined,
+    ),
+    "Returns a log entry and its inclusion proof in the tree of a size.",
+    { result: obj({ leafIndex: int, treeSize: int, entry: b64, hashes: b64s }), errors: [] },
+  ),
+  "pki/getConsistencyProof": spec(
+    "pki:read",
+    refine(object({ fromSize: integer(1), toSize: integer(1) }), (p) =>
+      p.fromSize > p.toSize ? "fromSize -> Expected a value at most toSize" : undefined,
+    ),
+    "Returns the consistency proof between two tree sizes of the log.",
+    { result: obj({ fromSize: int, toSize: int, hashes: b64s }), errors: [] },
+  ),
+  "pki/getKeyProof": spec(
+    "pki:read",
+    object({ ...keyRef, date }),
+    "Returns the record in force at a time with proofs against the newest checkpoint.",
+    {
+      result: obj(
+        {
+          checkpoint: str,
+          record: keyRecord,
+          entry: entryProof,
+          next: entryProof,
+          head: obj({ bitmap: b64, siblings: b64s }),
+        },
+        ["next", "head"],
+      ),
+      errors: ["pki.no_key_at_time"],
     },
   ),
 } as const satisfies Record<string, MethodSpec<unknown>>;

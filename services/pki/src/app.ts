@@ -1,7 +1,12 @@
 import { type ServiceApp, type ServiceDeps, startGrpcServer } from "@pkiserver/kit";
+import { encodeVerifierKey, generateSigner, type NoteSigner, parseSignerKey } from "@pkiserver/log";
 import { pkiV1 } from "@pkiserver/proto";
 import type { PkiConfig } from "./config";
 import { type Clock, type PkiDeps, systemClock } from "./domain/ports";
+import type { TransparencyLog } from "./domain/transparency";
+import { withTransparencyLog } from "./storage/logged-stores";
+import { MemoryTransparencyLog } from "./storage/memory-transparency-log";
+import { MongoTransparencyLog, sharedLogSigner } from "./storage/mongo-transparency-log";
 import { createMemoryStores, createMongoStores } from "./storage/stores";
 import { BusPkiEvents } from "./transport/events/publisher";
 import { pkiService } from "./transport/grpc/service";
@@ -13,33 +18,67 @@ export interface PkiAppOptions {
   clock?: Clock;
 }
 
+export interface PkiServiceApp extends ServiceApp {
+  /** The transparency log's verifier key, for the embedded form to print. */
+  readonly logVerifierKey: string;
+}
+
 /**
  * The composition root: MongoDB stores when deps.mongo is given (indexes
  * created first), in-memory ones otherwise; events on deps.bus; the gRPC
- * service on deps.listen.
+ * service on deps.listen. Every change to the stores is appended to the
+ * transparency log, which a timer sequences and signs.
  */
 export async function buildApp(
-  _config: PkiConfig,
+  config: PkiConfig,
   deps: ServiceDeps,
   options: PkiAppOptions = {},
-): Promise<ServiceApp> {
+): Promise<PkiServiceApp> {
   const { mongo, bus, logger } = deps;
-  const stores = mongo ? await createMongoStores(mongo.db) : createMemoryStores();
+  const clock = options.clock ?? systemClock;
+  const raw = mongo ? await createMongoStores(mongo.db) : createMemoryStores();
+  const configured = config.log.signingKey ? parseSignerKey(config.log.signingKey) : undefined;
+  let log: TransparencyLog;
+  let signer: NoteSigner;
+  if (mongo) {
+    await MongoTransparencyLog.ensureIndexes(mongo.db);
+    signer = await sharedLogSigner(mongo.db, configured, () => generateSigner(config.log.origin));
+    // Three missed rounds before another replica takes over sequencing.
+    const leaseMs = Math.max(3000, 3 * config.log.checkpointIntervalMs);
+    log = new MongoTransparencyLog(mongo.db, signer, raw.keys, leaseMs);
+  } else {
+    // Without a configured key the embedded form makes one: its log lives as long as the process.
+    signer = configured ?? generateSigner(config.log.origin);
+    log = new MemoryTransparencyLog(signer);
+  }
+  const logVerifierKey = encodeVerifierKey(signer);
+  const stores = withTransparencyLog(raw, log, clock);
   const pki: PkiDeps = {
     ...stores,
     events: new BusPkiEvents(bus, logger),
-    clock: options.clock ?? systemClock,
+    clock,
   };
+  // The first checkpoint (the empty log) exists before the first request.
+  await log.sequence();
+  const sequencer = setInterval(() => {
+    log.sequence().catch((err: unknown) => logger.error({ err }, "transparency log sequencing failed"));
+  }, config.log.checkpointIntervalMs);
+  sequencer.unref();
   const grpc = await startGrpcServer({
     host: deps.listen.host,
     port: deps.listen.port,
-    services: [pkiService(pki, logger)],
+    services: [pkiService(pki, logger, log)],
   });
   logger.info({ address: grpc.address, storage: mongo ? "mongodb" : "memory" }, "pki service listening");
   return {
     name: "pki",
     grpc,
+    logVerifierKey,
     isReady: async () => (mongo ? await mongo.ping() : true) && bus.isReady(),
-    stop: () => grpc.stop(),
+    stop: async () => {
+      clearInterval(sequencer);
+      await grpc.stop();
+      await log.close().catch((err: unknown) => logger.warn({ err }, "transparency log lease not released"));
+    },
   };
 }

@@ -3,6 +3,9 @@ import { describe, it } from "node:test";
 import { ConfigError } from "@pkiserver/kit";
 import { loadConfig } from "./config";
 
+// golang.org/x/mod/sumdb/note's example key.
+const GO_KEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
+
 describe("loadConfig", () => {
   it("defaults to loopback port 8113, in-memory stores and the in-process bus", () => {
     assert.deepEqual(loadConfig({}), {
@@ -14,6 +17,7 @@ describe("loadConfig", () => {
       logLevel: "info",
       otlpEndpoint: undefined,
       testEventPublishDelayMs: 0,
+      log: { origin: "pkiserver.local/log", signingKey: undefined, checkpointIntervalMs: 1000 },
     });
   });
 
@@ -27,6 +31,8 @@ describe("loadConfig", () => {
       PMX_LOG_LEVEL: "debug",
       OTEL_EXPORTER_OTLP_ENDPOINT: "http://otel:4318",
       PMX_TEST_EVENT_PUBLISH_DELAY_MS: "250",
+      PMX_LOG_SIGNING_KEY: GO_KEY,
+      PMX_LOG_CHECKPOINT_INTERVAL: "250",
     });
     assert.deepEqual(c, {
       listen: { host: "::1", port: 9000 },
@@ -37,6 +43,7 @@ describe("loadConfig", () => {
       logLevel: "debug",
       otlpEndpoint: "http://otel:4318",
       testEventPublishDelayMs: 250,
+      log: { origin: "PeterNeumann", signingKey: GO_KEY, checkpointIntervalMs: 250 },
     });
   });
 
@@ -45,5 +52,21 @@ describe("loadConfig", () => {
       () => loadConfig({ PMX_PKI_LISTEN: "nowhere", PMX_LOG_LEVEL: "loud" }),
       (err: unknown) => err instanceof ConfigError && err.problems.length === 2,
     );
+  });
+
+  it("refuses a malformed log signing key without echoing it, and an origin that is not its name", () => {
+    assert.throws(
+      () => loadConfig({ PMX_LOG_SIGNING_KEY: "PRIVATE+KEY+x+00000000+c2VjcmV0", PMX_LOG_CHECKPOINT_INTERVAL: "0" }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.problems.length === 2 &&
+        /PMX_LOG_SIGNING_KEY/.test(err.message) &&
+        !err.message.includes("c2VjcmV0"),
+    );
+    assert.throws(
+      () => loadConfig({ PMX_LOG_SIGNING_KEY: GO_KEY, PMX_LOG_ORIGIN: "other/log" }),
+      (err: unknown) => err instanceof ConfigError && /PMX_LOG_ORIGIN/.test(err.message),
+    );
+    assert.equal(loadConfig({ PMX_LOG_ORIGIN: "example.org/log" }).log.origin, "example.org/log");
   });
 });

@@ -1,17 +1,64 @@
 import { env, parseConfig, type ServiceEnv, serviceEnv, serviceEnvFields, splitAddress, z } from "@pkiserver/kit";
+import { parseSignerKey } from "@pkiserver/log";
+
+export interface LogConfig {
+  /** The checkpoints' origin line and the signing key's name. */
+  readonly origin: string;
+  /** PRIVATE+KEY+<origin>+<hash>+<base64(0x01 || seed)>; without it the embedded form makes a key. */
+  readonly signingKey: string | undefined;
+  /** A checkpoint is signed at least this often (ms) while the log grows. */
+  readonly checkpointIntervalMs: number;
+}
 
 export interface PkiConfig extends ServiceEnv {
   /** Where the gRPC server listens. */
   readonly listen: { readonly host: string; readonly port: number };
+  readonly log: LogConfig;
 }
 
-const schema = z.object({
-  PMX_PKI_LISTEN: env.address("127.0.0.1:8113"),
-  ...serviceEnvFields,
-});
+export const DEFAULT_LOG_ORIGIN = "pkiserver.local/log";
+
+function signerName(key: string): string | undefined {
+  try {
+    return parseSignerKey(key).name;
+  } catch {
+    return undefined;
+  }
+}
+
+const schema = z
+  .object({
+    PMX_PKI_LISTEN: env.address("127.0.0.1:8113"),
+    PMX_LOG_ORIGIN: env.optionalString().pipe(
+      z
+        .string()
+        .regex(/^[^\s+]+$/, "must be non-empty, without spaces or '+'")
+        .optional(),
+    ),
+    PMX_LOG_SIGNING_KEY: env.optionalString().superRefine((key, ctx) => {
+      if (key !== undefined && signerName(key) === undefined) {
+        // Never the key itself in the message.
+        ctx.addIssue({ code: "custom", message: "is not a signed-note Ed25519 private key (PRIVATE+KEY+...)" });
+      }
+    }),
+    PMX_LOG_CHECKPOINT_INTERVAL: env.positiveInt(1000),
+    ...serviceEnvFields,
+  })
+  .superRefine((v, ctx) => {
+    const name = v.PMX_LOG_SIGNING_KEY === undefined ? undefined : signerName(v.PMX_LOG_SIGNING_KEY);
+    if (name !== undefined && v.PMX_LOG_ORIGIN !== undefined && v.PMX_LOG_ORIGIN !== name) {
+      ctx.addIssue({ code: "custom", path: ["PMX_LOG_ORIGIN"], message: "must be the name of PMX_LOG_SIGNING_KEY" });
+    }
+  });
 
 /** The pki service's settings from the environment; throws ConfigError listing every problem. */
 export function loadConfig(source: Record<string, string | undefined>): PkiConfig {
   const c = parseConfig(schema, source);
-  return { listen: splitAddress(c.PMX_PKI_LISTEN), ...serviceEnv(c) };
+  const origin =
+    c.PMX_LOG_ORIGIN ?? (c.PMX_LOG_SIGNING_KEY === undefined ? DEFAULT_LOG_ORIGIN : signerName(c.PMX_LOG_SIGNING_KEY)!);
+  return {
+    listen: splitAddress(c.PMX_PKI_LISTEN),
+    ...serviceEnv(c),
+    log: { origin, signingKey: c.PMX_LOG_SIGNING_KEY, checkpointIntervalMs: c.PMX_LOG_CHECKPOINT_INTERVAL },
+  };
 }

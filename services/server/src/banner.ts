@@ -3,6 +3,7 @@ export function banner(
   url: string,
   firstKey: { apiKeyId: string; apiKeySecret: string } | undefined,
   storage: string,
+  logVerifierKey?: string,
 ): string {
   const lines = ["", `PKI server listening on ${url}/main  (${storage})`];
   if (firstKey) {
@@ -18,6 +19,8 @@ export function banner(
       "No key was created: call auth/createFirstApiKey with PMX_INITIALIZATION_TOKEN, or use a key you have.",
     );
   }
+  // Public: clients pin it out of band to check the log's checkpoints.
+  if (logVerifierKey) lines.push("", "Transparency log verifier key (public):", `  LOG_VERIFIER_KEY=${logVerifierKey}`);
   lines.push("", "Press Ctrl-C to stop.", "");
   return lines.join("\n");
 }

@@ -29,6 +29,8 @@ export interface RunningSystem {
   readonly firstKey: { apiKeyId: string; apiKeySecret: string } | undefined;
   /** Where state and events go, for the banner. */
   readonly storage: string;
+  /** The transparency log's signed-note verifier key, for clients to pin. */
+  readonly logVerifierKey: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -158,6 +160,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       port,
       logger,
       firstKey,
+      logVerifierKey: pkiApp.logVerifierKey,
       storage: [mongo ? "MongoDB" : "in-memory stores", env.PMX_NATS_URL ? "NATS" : "in-process events"].join(", "),
       stop: stopAll,
     };

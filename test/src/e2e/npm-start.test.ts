@@ -10,7 +10,7 @@ const ENTRY = join(__dirname, "..", "..", "..", "services", "server", "dist", "e
 
 /** What `npm start` runs, driven as a newcomer would: read the banner, use the key, press Ctrl-C. */
 describe("npm start (the embedded process)", () => {
-  it("prints the URL and a first key that works, serves the README flow, and stops cleanly on SIGINT", async () => {
+  it("prints the URL, a first key that works and the log's verifier key, serves the README flow, and stops cleanly on SIGINT", async () => {
     const port = await freePort();
     const env: Record<string, string> = { PATH: process.env.PATH ?? "", PMX_PORT: String(port), PMX_HOST: "127.0.0.1" };
     const child = spawn(process.execPath, [ENTRY], { env, stdio: ["ignore", "pipe", "pipe"] });
@@ -47,6 +47,10 @@ describe("npm start (the embedded process)", () => {
         await ok(url, "pki/verifyKey", { ...ref, userPubKey: HOST_KEYS[1], date: current.createDate }, h),
         true,
       );
+      // The log's key is made at start and printed beside the first key, for clients to pin.
+      const logKey = /LOG_VERIFIER_KEY=(\S+)/.exec(out)?.[1];
+      assert.ok(logKey, out);
+      assert.equal((await ok<{ verifierKey: string }>(url, "pki/getCheckpoint", {}, h)).verifierKey, logKey);
     } finally {
       const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
       child.kill("SIGINT");

@@ -8,13 +8,19 @@ import {
 } from "@pkiserver/kit";
 import { pkiV1 } from "@pkiserver/proto";
 import type { PkiDeps } from "../../domain/ports";
+import type { TransparencyLog } from "../../domain/transparency";
 import { addHostUrlHandler } from "./add-host-url";
 import { deleteHostHandler } from "./delete-host";
 import { deleteKeyHandler } from "./delete-key";
+import { getCheckpointHandler } from "./get-checkpoint";
+import { getConsistencyProofHandler } from "./get-consistency-proof";
 import { getCurrentKeyHandler } from "./get-current-key";
 import { getHostHandler } from "./get-host";
+import { getInclusionProofHandler } from "./get-inclusion-proof";
 import { getKeyAtHandler } from "./get-key-at";
 import { getKeyHistoryHandler } from "./get-key-history";
+import { getKeyProofHandler } from "./get-key-proof";
+import { getLogTileHandler } from "./get-log-tile";
 import { listHostsHandler } from "./list-hosts";
 import { removeHostUrlHandler } from "./remove-host-url";
 import { setHostHandler } from "./set-host";
@@ -33,7 +39,7 @@ export type PkiServiceMethods = {
 };
 
 /** The pki service: one handler per RPC (decode the request, run its use case, encode the result). */
-export function pkiService(deps: PkiDeps, logger: Logger): ServiceRegistration {
+export function pkiService(deps: PkiDeps, logger: Logger, log: TransparencyLog): ServiceRegistration {
   // A write whose caller gave up stops before its next store step; reads are one step each.
   const writing = (ctx: CallContext): PkiDeps => ({
     ...deps,
@@ -55,6 +61,11 @@ export function pkiService(deps: PkiDeps, logger: Logger): ServiceRegistration {
     getKeyAt: getKeyAtHandler(deps),
     getKeyHistory: getKeyHistoryHandler(deps),
     verifyKey: verifyKeyHandler(deps),
+    getCheckpoint: getCheckpointHandler(log),
+    getInclusionProof: getInclusionProofHandler(log),
+    getConsistencyProof: getConsistencyProofHandler(log),
+    getKeyProof: getKeyProofHandler(log),
+    getLogTile: getLogTileHandler(log),
   };
   return {
     name: pkiV1.PkiServiceClient.serviceName,

@@ -170,6 +170,81 @@ export interface VerifyKeyResponse {
   valid: boolean;
 }
 
+export interface GetCheckpointRequest {
+}
+
+export interface GetCheckpointResponse {
+  /** The signed note's text. */
+  checkpoint: string;
+  origin: string;
+  treeSize: number;
+  rootHash: Buffer;
+  headMapRoot: Buffer;
+  /** The signed-note verifier key clients pin. */
+  verifierKey: string;
+}
+
+export interface GetInclusionProofRequest {
+  leafIndex: number;
+  treeSize: number;
+}
+
+/** LogEntryProof is one log entry and its audit path in some tree. */
+export interface LogEntryProof {
+  leafIndex: number;
+  entry: Buffer;
+  hashes: Buffer[];
+}
+
+export interface GetInclusionProofResponse {
+  treeSize: number;
+  proof?: LogEntryProof | undefined;
+}
+
+export interface GetConsistencyProofRequest {
+  fromSize: number;
+  toSize: number;
+}
+
+export interface GetConsistencyProofResponse {
+  fromSize: number;
+  toSize: number;
+  hashes: Buffer[];
+}
+
+export interface GetKeyProofRequest {
+  ref?: KeyRef | undefined;
+  date: number;
+}
+
+/** HeadMapProof proves a history's newest record in the head map. */
+export interface HeadMapProof {
+  bitmap: Buffer;
+  siblings: Buffer[];
+}
+
+export interface GetKeyProofResponse {
+  checkpoint: string;
+  record?: KeyRecord | undefined;
+  entry?: LogEntryProof | undefined;
+  next?: LogEntryProof | undefined;
+  head?: HeadMapProof | undefined;
+}
+
+/** GetLogTileRequest names a C2SP tile: a hash tile (level >= 0) or an entry bundle (level -1). */
+export interface GetLogTileRequest {
+  level: number;
+  index: number;
+  /** 1..256; 256 is a full tile. */
+  width: number;
+}
+
+export interface GetLogTileResponse {
+  /** False when the tree of the newest checkpoint has no such tile. */
+  found: boolean;
+  data: Buffer;
+}
+
 function createBaseHost(): Host {
   return { instanceId: "", hostPubKey: "", addresses: [] };
 }
@@ -2659,6 +2734,1224 @@ export const VerifyKeyResponse: MessageFns<VerifyKeyResponse> = {
   },
 };
 
+function createBaseGetCheckpointRequest(): GetCheckpointRequest {
+  return {};
+}
+
+export const GetCheckpointRequest: MessageFns<GetCheckpointRequest> = {
+  encode(_: GetCheckpointRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCheckpointRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCheckpointRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetCheckpointRequest {
+    return {};
+  },
+
+  toJSON(_: GetCheckpointRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCheckpointRequest>, I>>(base?: I): GetCheckpointRequest {
+    return GetCheckpointRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCheckpointRequest>, I>>(_: I): GetCheckpointRequest {
+    const message = createBaseGetCheckpointRequest();
+    return message;
+  },
+};
+
+function createBaseGetCheckpointResponse(): GetCheckpointResponse {
+  return {
+    checkpoint: "",
+    origin: "",
+    treeSize: 0,
+    rootHash: Buffer.alloc(0),
+    headMapRoot: Buffer.alloc(0),
+    verifierKey: "",
+  };
+}
+
+export const GetCheckpointResponse: MessageFns<GetCheckpointResponse> = {
+  encode(message: GetCheckpointResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.checkpoint !== "") {
+      writer.uint32(10).string(message.checkpoint);
+    }
+    if (message.origin !== "") {
+      writer.uint32(18).string(message.origin);
+    }
+    if (message.treeSize !== 0) {
+      writer.uint32(24).int64(message.treeSize);
+    }
+    if (message.rootHash.length !== 0) {
+      writer.uint32(34).bytes(message.rootHash);
+    }
+    if (message.headMapRoot.length !== 0) {
+      writer.uint32(42).bytes(message.headMapRoot);
+    }
+    if (message.verifierKey !== "") {
+      writer.uint32(50).string(message.verifierKey);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCheckpointResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCheckpointResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.checkpoint = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.origin = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.treeSize = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.rootHash = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.headMapRoot = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.verifierKey = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCheckpointResponse {
+    return {
+      checkpoint: isSet(object.checkpoint) ? globalThis.String(object.checkpoint) : "",
+      origin: isSet(object.origin) ? globalThis.String(object.origin) : "",
+      treeSize: isSet(object.treeSize)
+        ? globalThis.Number(object.treeSize)
+        : isSet(object.tree_size)
+        ? globalThis.Number(object.tree_size)
+        : 0,
+      rootHash: isSet(object.rootHash)
+        ? Buffer.from(bytesFromBase64(object.rootHash))
+        : isSet(object.root_hash)
+        ? Buffer.from(bytesFromBase64(object.root_hash))
+        : Buffer.alloc(0),
+      headMapRoot: isSet(object.headMapRoot)
+        ? Buffer.from(bytesFromBase64(object.headMapRoot))
+        : isSet(object.head_map_root)
+        ? Buffer.from(bytesFromBase64(object.head_map_root))
+        : Buffer.alloc(0),
+      verifierKey: isSet(object.verifierKey)
+        ? globalThis.String(object.verifierKey)
+        : isSet(object.verifier_key)
+        ? globalThis.String(object.verifier_key)
+        : "",
+    };
+  },
+
+  toJSON(message: GetCheckpointResponse): unknown {
+    const obj: any = {};
+    if (message.checkpoint !== "") {
+      obj.checkpoint = message.checkpoint;
+    }
+    if (message.origin !== "") {
+      obj.origin = message.origin;
+    }
+    if (message.treeSize !== 0) {
+      obj.treeSize = Math.round(message.treeSize);
+    }
+    if (message.rootHash.length !== 0) {
+      obj.rootHash = base64FromBytes(message.rootHash);
+    }
+    if (message.headMapRoot.length !== 0) {
+      obj.headMapRoot = base64FromBytes(message.headMapRoot);
+    }
+    if (message.verifierKey !== "") {
+      obj.verifierKey = message.verifierKey;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCheckpointResponse>, I>>(base?: I): GetCheckpointResponse {
+    return GetCheckpointResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCheckpointResponse>, I>>(object: I): GetCheckpointResponse {
+    const message = createBaseGetCheckpointResponse();
+    message.checkpoint = object.checkpoint ?? "";
+    message.origin = object.origin ?? "";
+    message.treeSize = object.treeSize ?? 0;
+    message.rootHash = object.rootHash ?? Buffer.alloc(0);
+    message.headMapRoot = object.headMapRoot ?? Buffer.alloc(0);
+    message.verifierKey = object.verifierKey ?? "";
+    return message;
+  },
+};
+
+function createBaseGetInclusionProofRequest(): GetInclusionProofRequest {
+  return { leafIndex: 0, treeSize: 0 };
+}
+
+export const GetInclusionProofRequest: MessageFns<GetInclusionProofRequest> = {
+  encode(message: GetInclusionProofRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.leafIndex !== 0) {
+      writer.uint32(8).int64(message.leafIndex);
+    }
+    if (message.treeSize !== 0) {
+      writer.uint32(16).int64(message.treeSize);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetInclusionProofRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetInclusionProofRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.leafIndex = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.treeSize = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetInclusionProofRequest {
+    return {
+      leafIndex: isSet(object.leafIndex)
+        ? globalThis.Number(object.leafIndex)
+        : isSet(object.leaf_index)
+        ? globalThis.Number(object.leaf_index)
+        : 0,
+      treeSize: isSet(object.treeSize)
+        ? globalThis.Number(object.treeSize)
+        : isSet(object.tree_size)
+        ? globalThis.Number(object.tree_size)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetInclusionProofRequest): unknown {
+    const obj: any = {};
+    if (message.leafIndex !== 0) {
+      obj.leafIndex = Math.round(message.leafIndex);
+    }
+    if (message.treeSize !== 0) {
+      obj.treeSize = Math.round(message.treeSize);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetInclusionProofRequest>, I>>(base?: I): GetInclusionProofRequest {
+    return GetInclusionProofRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetInclusionProofRequest>, I>>(object: I): GetInclusionProofRequest {
+    const message = createBaseGetInclusionProofRequest();
+    message.leafIndex = object.leafIndex ?? 0;
+    message.treeSize = object.treeSize ?? 0;
+    return message;
+  },
+};
+
+function createBaseLogEntryProof(): LogEntryProof {
+  return { leafIndex: 0, entry: Buffer.alloc(0), hashes: [] };
+}
+
+export const LogEntryProof: MessageFns<LogEntryProof> = {
+  encode(message: LogEntryProof, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.leafIndex !== 0) {
+      writer.uint32(8).int64(message.leafIndex);
+    }
+    if (message.entry.length !== 0) {
+      writer.uint32(18).bytes(message.entry);
+    }
+    for (const v of message.hashes) {
+      writer.uint32(26).bytes(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogEntryProof {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogEntryProof();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.leafIndex = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.entry = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.hashes.push(Buffer.from(reader.bytes()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogEntryProof {
+    return {
+      leafIndex: isSet(object.leafIndex)
+        ? globalThis.Number(object.leafIndex)
+        : isSet(object.leaf_index)
+        ? globalThis.Number(object.leaf_index)
+        : 0,
+      entry: isSet(object.entry) ? Buffer.from(bytesFromBase64(object.entry)) : Buffer.alloc(0),
+      hashes: globalThis.Array.isArray(object?.hashes)
+        ? object.hashes.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : [],
+    };
+  },
+
+  toJSON(message: LogEntryProof): unknown {
+    const obj: any = {};
+    if (message.leafIndex !== 0) {
+      obj.leafIndex = Math.round(message.leafIndex);
+    }
+    if (message.entry.length !== 0) {
+      obj.entry = base64FromBytes(message.entry);
+    }
+    if (message.hashes?.length) {
+      obj.hashes = message.hashes.map((e) => base64FromBytes(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LogEntryProof>, I>>(base?: I): LogEntryProof {
+    return LogEntryProof.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LogEntryProof>, I>>(object: I): LogEntryProof {
+    const message = createBaseLogEntryProof();
+    message.leafIndex = object.leafIndex ?? 0;
+    message.entry = object.entry ?? Buffer.alloc(0);
+    message.hashes = object.hashes?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseGetInclusionProofResponse(): GetInclusionProofResponse {
+  return { treeSize: 0, proof: undefined };
+}
+
+export const GetInclusionProofResponse: MessageFns<GetInclusionProofResponse> = {
+  encode(message: GetInclusionProofResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.treeSize !== 0) {
+      writer.uint32(8).int64(message.treeSize);
+    }
+    if (message.proof !== undefined) {
+      LogEntryProof.encode(message.proof, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetInclusionProofResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetInclusionProofResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.treeSize = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.proof = LogEntryProof.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetInclusionProofResponse {
+    return {
+      treeSize: isSet(object.treeSize)
+        ? globalThis.Number(object.treeSize)
+        : isSet(object.tree_size)
+        ? globalThis.Number(object.tree_size)
+        : 0,
+      proof: isSet(object.proof) ? LogEntryProof.fromJSON(object.proof) : undefined,
+    };
+  },
+
+  toJSON(message: GetInclusionProofResponse): unknown {
+    const obj: any = {};
+    if (message.treeSize !== 0) {
+      obj.treeSize = Math.round(message.treeSize);
+    }
+    if (message.proof !== undefined) {
+      obj.proof = LogEntryProof.toJSON(message.proof);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetInclusionProofResponse>, I>>(base?: I): GetInclusionProofResponse {
+    return GetInclusionProofResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetInclusionProofResponse>, I>>(object: I): GetInclusionProofResponse {
+    const message = createBaseGetInclusionProofResponse();
+    message.treeSize = object.treeSize ?? 0;
+    message.proof = (object.proof !== undefined && object.proof !== null)
+      ? LogEntryProof.fromPartial(object.proof)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetConsistencyProofRequest(): GetConsistencyProofRequest {
+  return { fromSize: 0, toSize: 0 };
+}
+
+export const GetConsistencyProofRequest: MessageFns<GetConsistencyProofRequest> = {
+  encode(message: GetConsistencyProofRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fromSize !== 0) {
+      writer.uint32(8).int64(message.fromSize);
+    }
+    if (message.toSize !== 0) {
+      writer.uint32(16).int64(message.toSize);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetConsistencyProofRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetConsistencyProofRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.fromSize = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.toSize = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetConsistencyProofRequest {
+    return {
+      fromSize: isSet(object.fromSize)
+        ? globalThis.Number(object.fromSize)
+        : isSet(object.from_size)
+        ? globalThis.Number(object.from_size)
+        : 0,
+      toSize: isSet(object.toSize)
+        ? globalThis.Number(object.toSize)
+        : isSet(object.to_size)
+        ? globalThis.Number(object.to_size)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetConsistencyProofRequest): unknown {
+    const obj: any = {};
+    if (message.fromSize !== 0) {
+      obj.fromSize = Math.round(message.fromSize);
+    }
+    if (message.toSize !== 0) {
+      obj.toSize = Math.round(message.toSize);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetConsistencyProofRequest>, I>>(base?: I): GetConsistencyProofRequest {
+    return GetConsistencyProofRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetConsistencyProofRequest>, I>>(object: I): GetConsistencyProofRequest {
+    const message = createBaseGetConsistencyProofRequest();
+    message.fromSize = object.fromSize ?? 0;
+    message.toSize = object.toSize ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetConsistencyProofResponse(): GetConsistencyProofResponse {
+  return { fromSize: 0, toSize: 0, hashes: [] };
+}
+
+export const GetConsistencyProofResponse: MessageFns<GetConsistencyProofResponse> = {
+  encode(message: GetConsistencyProofResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fromSize !== 0) {
+      writer.uint32(8).int64(message.fromSize);
+    }
+    if (message.toSize !== 0) {
+      writer.uint32(16).int64(message.toSize);
+    }
+    for (const v of message.hashes) {
+      writer.uint32(26).bytes(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetConsistencyProofResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetConsistencyProofResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.fromSize = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.toSize = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.hashes.push(Buffer.from(reader.bytes()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetConsistencyProofResponse {
+    return {
+      fromSize: isSet(object.fromSize)
+        ? globalThis.Number(object.fromSize)
+        : isSet(object.from_size)
+        ? globalThis.Number(object.from_size)
+        : 0,
+      toSize: isSet(object.toSize)
+        ? globalThis.Number(object.toSize)
+        : isSet(object.to_size)
+        ? globalThis.Number(object.to_size)
+        : 0,
+      hashes: globalThis.Array.isArray(object?.hashes)
+        ? object.hashes.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : [],
+    };
+  },
+
+  toJSON(message: GetConsistencyProofResponse): unknown {
+    const obj: any = {};
+    if (message.fromSize !== 0) {
+      obj.fromSize = Math.round(message.fromSize);
+    }
+    if (message.toSize !== 0) {
+      obj.toSize = Math.round(message.toSize);
+    }
+    if (message.hashes?.length) {
+      obj.hashes = message.hashes.map((e) => base64FromBytes(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetConsistencyProofResponse>, I>>(base?: I): GetConsistencyProofResponse {
+    return GetConsistencyProofResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetConsistencyProofResponse>, I>>(object: I): GetConsistencyProofResponse {
+    const message = createBaseGetConsistencyProofResponse();
+    message.fromSize = object.fromSize ?? 0;
+    message.toSize = object.toSize ?? 0;
+    message.hashes = object.hashes?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseGetKeyProofRequest(): GetKeyProofRequest {
+  return { ref: undefined, date: 0 };
+}
+
+export const GetKeyProofRequest: MessageFns<GetKeyProofRequest> = {
+  encode(message: GetKeyProofRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ref !== undefined) {
+      KeyRef.encode(message.ref, writer.uint32(10).fork()).join();
+    }
+    if (message.date !== 0) {
+      writer.uint32(16).int64(message.date);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetKeyProofRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetKeyProofRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ref = KeyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.date = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetKeyProofRequest {
+    return {
+      ref: isSet(object.ref) ? KeyRef.fromJSON(object.ref) : undefined,
+      date: isSet(object.date) ? globalThis.Number(object.date) : 0,
+    };
+  },
+
+  toJSON(message: GetKeyProofRequest): unknown {
+    const obj: any = {};
+    if (message.ref !== undefined) {
+      obj.ref = KeyRef.toJSON(message.ref);
+    }
+    if (message.date !== 0) {
+      obj.date = Math.round(message.date);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetKeyProofRequest>, I>>(base?: I): GetKeyProofRequest {
+    return GetKeyProofRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetKeyProofRequest>, I>>(object: I): GetKeyProofRequest {
+    const message = createBaseGetKeyProofRequest();
+    message.ref = (object.ref !== undefined && object.ref !== null) ? KeyRef.fromPartial(object.ref) : undefined;
+    message.date = object.date ?? 0;
+    return message;
+  },
+};
+
+function createBaseHeadMapProof(): HeadMapProof {
+  return { bitmap: Buffer.alloc(0), siblings: [] };
+}
+
+export const HeadMapProof: MessageFns<HeadMapProof> = {
+  encode(message: HeadMapProof, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.bitmap.length !== 0) {
+      writer.uint32(10).bytes(message.bitmap);
+    }
+    for (const v of message.siblings) {
+      writer.uint32(18).bytes(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HeadMapProof {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHeadMapProof();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.bitmap = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.siblings.push(Buffer.from(reader.bytes()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HeadMapProof {
+    return {
+      bitmap: isSet(object.bitmap) ? Buffer.from(bytesFromBase64(object.bitmap)) : Buffer.alloc(0),
+      siblings: globalThis.Array.isArray(object?.siblings)
+        ? object.siblings.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : [],
+    };
+  },
+
+  toJSON(message: HeadMapProof): unknown {
+    const obj: any = {};
+    if (message.bitmap.length !== 0) {
+      obj.bitmap = base64FromBytes(message.bitmap);
+    }
+    if (message.siblings?.length) {
+      obj.siblings = message.siblings.map((e) => base64FromBytes(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HeadMapProof>, I>>(base?: I): HeadMapProof {
+    return HeadMapProof.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HeadMapProof>, I>>(object: I): HeadMapProof {
+    const message = createBaseHeadMapProof();
+    message.bitmap = object.bitmap ?? Buffer.alloc(0);
+    message.siblings = object.siblings?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseGetKeyProofResponse(): GetKeyProofResponse {
+  return { checkpoint: "", record: undefined, entry: undefined, next: undefined, head: undefined };
+}
+
+export const GetKeyProofResponse: MessageFns<GetKeyProofResponse> = {
+  encode(message: GetKeyProofResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.checkpoint !== "") {
+      writer.uint32(10).string(message.checkpoint);
+    }
+    if (message.record !== undefined) {
+      KeyRecord.encode(message.record, writer.uint32(18).fork()).join();
+    }
+    if (message.entry !== undefined) {
+      LogEntryProof.encode(message.entry, writer.uint32(26).fork()).join();
+    }
+    if (message.next !== undefined) {
+      LogEntryProof.encode(message.next, writer.uint32(34).fork()).join();
+    }
+    if (message.head !== undefined) {
+      HeadMapProof.encode(message.head, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetKeyProofResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetKeyProofResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.checkpoint = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.record = KeyRecord.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.entry = LogEntryProof.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.next = LogEntryProof.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.head = HeadMapProof.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetKeyProofResponse {
+    return {
+      checkpoint: isSet(object.checkpoint) ? globalThis.String(object.checkpoint) : "",
+      record: isSet(object.record) ? KeyRecord.fromJSON(object.record) : undefined,
+      entry: isSet(object.entry) ? LogEntryProof.fromJSON(object.entry) : undefined,
+      next: isSet(object.next) ? LogEntryProof.fromJSON(object.next) : undefined,
+      head: isSet(object.head) ? HeadMapProof.fromJSON(object.head) : undefined,
+    };
+  },
+
+  toJSON(message: GetKeyProofResponse): unknown {
+    const obj: any = {};
+    if (message.checkpoint !== "") {
+      obj.checkpoint = message.checkpoint;
+    }
+    if (message.record !== undefined) {
+      obj.record = KeyRecord.toJSON(message.record);
+    }
+    if (message.entry !== undefined) {
+      obj.entry = LogEntryProof.toJSON(message.entry);
+    }
+    if (message.next !== undefined) {
+      obj.next = LogEntryProof.toJSON(message.next);
+    }
+    if (message.head !== undefined) {
+      obj.head = HeadMapProof.toJSON(message.head);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetKeyProofResponse>, I>>(base?: I): GetKeyProofResponse {
+    return GetKeyProofResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetKeyProofResponse>, I>>(object: I): GetKeyProofResponse {
+    const message = createBaseGetKeyProofResponse();
+    message.checkpoint = object.checkpoint ?? "";
+    message.record = (object.record !== undefined && object.record !== null)
+      ? KeyRecord.fromPartial(object.record)
+      : undefined;
+    message.entry = (object.entry !== undefined && object.entry !== null)
+      ? LogEntryProof.fromPartial(object.entry)
+      : undefined;
+    message.next = (object.next !== undefined && object.next !== null)
+      ? LogEntryProof.fromPartial(object.next)
+      : undefined;
+    message.head = (object.head !== undefined && object.head !== null)
+      ? HeadMapProof.fromPartial(object.head)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetLogTileRequest(): GetLogTileRequest {
+  return { level: 0, index: 0, width: 0 };
+}
+
+export const GetLogTileRequest: MessageFns<GetLogTileRequest> = {
+  encode(message: GetLogTileRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.level !== 0) {
+      writer.uint32(8).int32(message.level);
+    }
+    if (message.index !== 0) {
+      writer.uint32(16).int64(message.index);
+    }
+    if (message.width !== 0) {
+      writer.uint32(24).int32(message.width);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetLogTileRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetLogTileRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.level = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.index = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.width = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetLogTileRequest {
+    return {
+      level: isSet(object.level) ? globalThis.Number(object.level) : 0,
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      width: isSet(object.width) ? globalThis.Number(object.width) : 0,
+    };
+  },
+
+  toJSON(message: GetLogTileRequest): unknown {
+    const obj: any = {};
+    if (message.level !== 0) {
+      obj.level = Math.round(message.level);
+    }
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.width !== 0) {
+      obj.width = Math.round(message.width);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetLogTileRequest>, I>>(base?: I): GetLogTileRequest {
+    return GetLogTileRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetLogTileRequest>, I>>(object: I): GetLogTileRequest {
+    const message = createBaseGetLogTileRequest();
+    message.level = object.level ?? 0;
+    message.index = object.index ?? 0;
+    message.width = object.width ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetLogTileResponse(): GetLogTileResponse {
+  return { found: false, data: Buffer.alloc(0) };
+}
+
+export const GetLogTileResponse: MessageFns<GetLogTileResponse> = {
+  encode(message: GetLogTileResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.found !== false) {
+      writer.uint32(8).bool(message.found);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(18).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetLogTileResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetLogTileResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.found = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetLogTileResponse {
+    return {
+      found: isSet(object.found) ? globalThis.Boolean(object.found) : false,
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: GetLogTileResponse): unknown {
+    const obj: any = {};
+    if (message.found !== false) {
+      obj.found = message.found;
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetLogTileResponse>, I>>(base?: I): GetLogTileResponse {
+    return GetLogTileResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetLogTileResponse>, I>>(object: I): GetLogTileResponse {
+    const message = createBaseGetLogTileResponse();
+    message.found = object.found ?? false;
+    message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
 /** PkiService owns host identities and the append-only user-key histories. */
 export type PkiServiceService = typeof PkiServiceService;
 export const PkiServiceService = {
@@ -2795,6 +4088,57 @@ export const PkiServiceService = {
     responseSerialize: (value: VerifyKeyResponse): Buffer => Buffer.from(VerifyKeyResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): VerifyKeyResponse => VerifyKeyResponse.decode(value),
   },
+  /** The transparency log of the directory (API.md section 11), all against the newest checkpoint. */
+  getCheckpoint: {
+    path: "/pkiserver.pki.v1.PkiService/GetCheckpoint" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetCheckpointRequest): Buffer => Buffer.from(GetCheckpointRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetCheckpointRequest => GetCheckpointRequest.decode(value),
+    responseSerialize: (value: GetCheckpointResponse): Buffer =>
+      Buffer.from(GetCheckpointResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetCheckpointResponse => GetCheckpointResponse.decode(value),
+  },
+  getInclusionProof: {
+    path: "/pkiserver.pki.v1.PkiService/GetInclusionProof" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetInclusionProofRequest): Buffer =>
+      Buffer.from(GetInclusionProofRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetInclusionProofRequest => GetInclusionProofRequest.decode(value),
+    responseSerialize: (value: GetInclusionProofResponse): Buffer =>
+      Buffer.from(GetInclusionProofResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetInclusionProofResponse => GetInclusionProofResponse.decode(value),
+  },
+  getConsistencyProof: {
+    path: "/pkiserver.pki.v1.PkiService/GetConsistencyProof" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetConsistencyProofRequest): Buffer =>
+      Buffer.from(GetConsistencyProofRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetConsistencyProofRequest => GetConsistencyProofRequest.decode(value),
+    responseSerialize: (value: GetConsistencyProofResponse): Buffer =>
+      Buffer.from(GetConsistencyProofResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetConsistencyProofResponse => GetConsistencyProofResponse.decode(value),
+  },
+  getKeyProof: {
+    path: "/pkiserver.pki.v1.PkiService/GetKeyProof" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetKeyProofRequest): Buffer => Buffer.from(GetKeyProofRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetKeyProofRequest => GetKeyProofRequest.decode(value),
+    responseSerialize: (value: GetKeyProofResponse): Buffer => Buffer.from(GetKeyProofResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetKeyProofResponse => GetKeyProofResponse.decode(value),
+  },
+  getLogTile: {
+    path: "/pkiserver.pki.v1.PkiService/GetLogTile" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetLogTileRequest): Buffer => Buffer.from(GetLogTileRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetLogTileRequest => GetLogTileRequest.decode(value),
+    responseSerialize: (value: GetLogTileResponse): Buffer => Buffer.from(GetLogTileResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetLogTileResponse => GetLogTileResponse.decode(value),
+  },
 } as const;
 
 export interface PkiServiceServer extends UntypedServiceImplementation {
@@ -2812,6 +4156,12 @@ export interface PkiServiceServer extends UntypedServiceImplementation {
   getKeyAt: handleUnaryCall<GetKeyAtRequest, GetKeyAtResponse>;
   getKeyHistory: handleUnaryCall<GetKeyHistoryRequest, GetKeyHistoryResponse>;
   verifyKey: handleUnaryCall<VerifyKeyRequest, VerifyKeyResponse>;
+  /** The transparency log of the directory (API.md section 11), all against the newest checkpoint. */
+  getCheckpoint: handleUnaryCall<GetCheckpointRequest, GetCheckpointResponse>;
+  getInclusionProof: handleUnaryCall<GetInclusionProofRequest, GetInclusionProofResponse>;
+  getConsistencyProof: handleUnaryCall<GetConsistencyProofRequest, GetConsistencyProofResponse>;
+  getKeyProof: handleUnaryCall<GetKeyProofRequest, GetKeyProofResponse>;
+  getLogTile: handleUnaryCall<GetLogTileRequest, GetLogTileResponse>;
 }
 
 export interface PkiServiceClient extends Client {
@@ -3025,6 +4375,82 @@ export interface PkiServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: VerifyKeyResponse) => void,
   ): ClientUnaryCall;
+  /** The transparency log of the directory (API.md section 11), all against the newest checkpoint. */
+  getCheckpoint(
+    request: GetCheckpointRequest,
+    callback: (error: ServiceError | null, response: GetCheckpointResponse) => void,
+  ): ClientUnaryCall;
+  getCheckpoint(
+    request: GetCheckpointRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetCheckpointResponse) => void,
+  ): ClientUnaryCall;
+  getCheckpoint(
+    request: GetCheckpointRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetCheckpointResponse) => void,
+  ): ClientUnaryCall;
+  getInclusionProof(
+    request: GetInclusionProofRequest,
+    callback: (error: ServiceError | null, response: GetInclusionProofResponse) => void,
+  ): ClientUnaryCall;
+  getInclusionProof(
+    request: GetInclusionProofRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetInclusionProofResponse) => void,
+  ): ClientUnaryCall;
+  getInclusionProof(
+    request: GetInclusionProofRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetInclusionProofResponse) => void,
+  ): ClientUnaryCall;
+  getConsistencyProof(
+    request: GetConsistencyProofRequest,
+    callback: (error: ServiceError | null, response: GetConsistencyProofResponse) => void,
+  ): ClientUnaryCall;
+  getConsistencyProof(
+    request: GetConsistencyProofRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetConsistencyProofResponse) => void,
+  ): ClientUnaryCall;
+  getConsistencyProof(
+    request: GetConsistencyProofRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetConsistencyProofResponse) => void,
+  ): ClientUnaryCall;
+  getKeyProof(
+    request: GetKeyProofRequest,
+    callback: (error: ServiceError | null, response: GetKeyProofResponse) => void,
+  ): ClientUnaryCall;
+  getKeyProof(
+    request: GetKeyProofRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetKeyProofResponse) => void,
+  ): ClientUnaryCall;
+  getKeyProof(
+    request: GetKeyProofRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetKeyProofResponse) => void,
+  ): ClientUnaryCall;
+  getLogTile(
+    request: GetLogTileRequest,
+    callback: (error: ServiceError | null, response: GetLogTileResponse) => void,
+  ): ClientUnaryCall;
+  getLogTile(
+    request: GetLogTileRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetLogTileResponse) => void,
+  ): ClientUnaryCall;
+  getLogTile(
+    request: GetLogTileRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetLogTileResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const PkiServiceClient = makeGenericClientConstructor(
@@ -3035,6 +4461,14 @@ export const PkiServiceClient = makeGenericClientConstructor(
   service: typeof PkiServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

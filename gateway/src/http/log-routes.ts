@@ -1,0 +1,92 @@
+import { AppError, type AsyncClient } from "@pkiserver/kit";
+import { parseTilePath } from "@pkiserver/log";
+import type { pkiV1 } from "@pkiserver/proto";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { Authenticator } from "../auth/authenticate";
+
+export interface LogRoutesDeps {
+  readonly pki: AsyncClient<pkiV1.PkiServiceServer>;
+  readonly authenticator: Authenticator;
+  /** pki/* reads need no credentials: the log's files neither. */
+  readonly pkiPublicRead: boolean;
+  readonly clientIpOf: (req: FastifyRequest) => string;
+}
+
+// c2sp.org/tlog-tiles: checkpoints are text, tiles and bundles bytes. A tile's bytes never change
+// (every hash in it is final once it exists), so it may be kept as long as caches keep anything;
+// the checkpoint changes with every sequencing.
+const CHECKPOINT_TYPE = "text/plain; charset=utf-8";
+const TILE_TYPE = "application/octet-stream";
+const IMMUTABLE = "private, max-age=31536000, immutable";
+
+function header(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * The transparency log's read-only HTTP layout (API.md section 11): `GET /log/checkpoint`,
+ * `/log/tile/<L>/<N>[.p/<W>]` and `/log/tile/entries/<N>[.p/<W>]`, with the scope of pki/*.
+ */
+export function registerLogRoutes(app: FastifyInstance, deps: LogRoutesDeps): void {
+  /** Sends the refusal and returns false unless the caller may read the log. */
+  const allowed = async (req: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
+    if (deps.pkiPublicRead) return true;
+    try {
+      const caller = await deps.authenticator.authenticate(
+        {
+          authorization: header(req, "authorization"),
+          userToken: header(req, "x-user-token"),
+          signed: { method: req.method, uri: req.raw.url ?? req.url, body: Buffer.alloc(0) },
+        },
+        deps.clientIpOf(req),
+        req.id,
+      );
+      if (caller.scopes.includes("pki:read")) return true;
+      await reply.code(403).type(CHECKPOINT_TYPE).send("insufficient scope\n");
+      return false;
+    } catch (err) {
+      const e = AppError.from(err);
+      if (e.code.startsWith("auth.")) {
+        await reply.code(401).header("www-authenticate", "Bearer").type(CHECKPOINT_TYPE).send("unauthorized\n");
+      } else {
+        req.log.error({ requestId: req.id, err: e.internal ?? e.message }, "log route authentication failed");
+        await reply.code(503).type(CHECKPOINT_TYPE).send("unavailable\n");
+      }
+      return false;
+    }
+  };
+
+  /** A failed service call is this route's problem, never a JSON-RPC reply. */
+  const failed = (req: FastifyRequest, reply: FastifyReply, err: unknown) => {
+    const e = AppError.from(err);
+    req.log.error({ requestId: req.id, err: e.internal ?? e.message }, "log route failed");
+    return reply.code(503).type(CHECKPOINT_TYPE).send("unavailable\n");
+  };
+
+  app.get("/log/checkpoint", async (req, reply) => {
+    if (!(await allowed(req, reply))) return reply;
+    try {
+      const res = await deps.pki.getCheckpoint({}, { requestId: req.id });
+      return reply.type(CHECKPOINT_TYPE).header("cache-control", "no-cache").send(res.checkpoint);
+    } catch (err) {
+      return failed(req, reply, err);
+    }
+  });
+
+  app.get("/log/tile/*", async (req, reply) => {
+    if (!(await allowed(req, reply))) return reply;
+    const tile = parseTilePath(`tile/${(req.params as { "*": string })["*"]}`);
+    if (tile === undefined) return reply.code(404).type(CHECKPOINT_TYPE).send("not found\n");
+    try {
+      const res = await deps.pki.getLogTile(
+        { level: tile.level === "entries" ? -1 : tile.level, index: tile.index, width: tile.width },
+        { requestId: req.id },
+      );
+      if (!res.found) return reply.code(404).type(CHECKPOINT_TYPE).send("not found\n");
+      return reply.type(TILE_TYPE).header("cache-control", IMMUTABLE).send(res.data);
+    } catch (err) {
+      return failed(req, reply, err);
+    }
+  });
+}

@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import {
+  fromBase64,
+  HashLevels,
+  leafHash,
+  openCheckpoint,
+  parseVerifierKey,
+  utf8,
+  verifyConsistency,
+  verifyInclusion,
+} from "@pkiserver/log";
+import { post, rpc, startTestGateway, type TestGateway } from "./testing/fakes";
+
+const SECRET = "log-routes-secret-log-routes-secret-x";
+const basic = (id: string) => ({ authorization: `Basic ${Buffer.from(`${id}:${SECRET}`).toString("base64")}` });
+const READER = basic("k-reader");
+const ADMIN = basic("k-admin");
+
+describe("transparency log over JSON-RPC and HTTP", () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startTestGateway({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0" } });
+    gw.fakes.addKey({ apiKeyId: "k-reader", secret: SECRET, maxScope: ["pki:read"] });
+    gw.fakes.addKey({ apiKeyId: "k-admin", secret: SECRET, maxScope: ["pkiadmin:read_write"] });
+    for (let i = 0; i < 5; i++) gw.fakes.logEntries.push(utf8(`{"entry":${i}}`));
+    await gw.fakes.sequenceLog();
+  });
+  after(async () => gw.close());
+
+  async function call(method: string, params: unknown, headers = READER) {
+    return (await post(gw, rpc(method, params), headers)).json as { result?: never; error?: { code: number } };
+  }
+
+  it("pki/getCheckpoint returns the signed note and its decoded fields", async () => {
+    const { result } = await call("pki/getCheckpoint", {});
+    const r = result as unknown as Record<string, string | number>;
+    const c = openCheckpoint(r.checkpoint as string, parseVerifierKey(r.verifierKey as string));
+    assert.equal(r.origin, "fake.example/log");
+    assert.equal(r.treeSize, 5);
+    assert.equal(c.size, 5);
+    assert.deepEqual(fromBase64(r.rootHash as string), c.root);
+    assert.deepEqual(fromBase64(r.headMapRoot as string), c.headMapRoot);
+  });
+
+  it("proofs come back as standard base64 and verify", async () => {
+    const cp = (await call("pki/getCheckpoint", {})).result as unknown as { rootHash: string };
+    const incl = (await call("pki/getInclusionProof", { leafIndex: 3, treeSize: 5 })).result as unknown as {
+      leafIndex: number;
+      treeSize: number;
+      entry: string;
+      hashes: string[];
+    };
+    assert.equal(incl.leafIndex, 3);
+    assert.equal(incl.treeSize, 5);
+    assert.equal(Buffer.from(incl.entry, "base64").toString(), '{"entry":3}');
+    assert.ok(
+      verifyInclusion(leafHash(fromBase64(incl.entry)), 3, 5, incl.hashes.map(fromBase64), fromBase64(cp.rootHash)),
+    );
+    const cons = (await call("pki/getConsistencyProof", { fromSize: 2, toSize: 5 })).result as unknown as {
+      fromSize: number;
+      toSize: number;
+      hashes: string[];
+    };
+    assert.equal(cons.fromSize, 2);
+    const t = new HashLevels();
+    for (const e of gw.fakes.logEntries.slice(0, 2)) t.append(leafHash(e));
+    assert.ok(verifyConsistency(2, 5, cons.hashes.map(fromBase64), await t.root(), fromBase64(cp.rootHash)));
+    assert.deepEqual((await call("pki/getConsistencyProof", { fromSize: 5, toSize: 5 })).result, {
+      fromSize: 5,
+      toSize: 5,
+      hashes: [],
+    });
+  });
+
+  it("refuses impossible sizes and indexes with -32602, before the service is asked", async () => {
+    const pkiCalls = () => gw.fakes.calls.filter((c) => c.service === "pki").length;
+    const before = pkiCalls();
+    for (const [method, params] of [
+      ["pki/getInclusionProof", { leafIndex: 5, treeSize: 5 }],
+      ["pki/getInclusionProof", { leafIndex: 0, treeSize: 0 }],
+      ["pki/getInclusionProof", { leafIndex: -1, treeSize: 2 }],
+      ["pki/getInclusionProof", { leafIndex: 0.5, treeSize: 2 }],
+      ["pki/getInclusionProof", { treeSize: 2 }],
+      ["pki/getConsistencyProof", { fromSize: 0, toSize: 2 }],
+      ["pki/getConsistencyProof", { fromSize: 3, toSize: 2 }],
+      ["pki/getConsistencyProof", { fromSize: "1", toSize: 2 }],
+    ] as const) {
+      assert.equal((await call(method, params)).error?.code, -32602, `${method} ${JSON.stringify(params)}`);
+    }
+    assert.equal(pkiCalls(), before);
+  });
+
+  it("needs pki:read for the log methods", async () => {
+    assert.equal((await call("pki/getCheckpoint", {}, ADMIN)).error?.code, 73);
+    assert.equal((await call("pki/getCheckpoint", {}, {} as typeof READER)).error?.code, 14);
+  });
+
+  it("serves the checkpoint and tiles: 401 without credentials, 403 without pki:read", async () => {
+    const get = (path: string, headers: Record<string, string> = READER) => fetch(`${gw.url}${path}`, { headers });
+    for (const path of ["/log/checkpoint", "/log/tile/0/000.p/5", "/log/tile/entries/000.p/5"]) {
+      assert.equal((await get(path, {})).status, 401, path);
+      assert.equal((await get(path, ADMIN)).status, 403, path);
+    }
+    const cp = await get("/log/checkpoint");
+    assert.equal(cp.status, 200);
+    assert.match(cp.headers.get("content-type") ?? "", /^text\/plain; charset=utf-8/);
+    assert.match(await cp.text(), /^fake\.example\/log\n5\n/);
+
+    const tile = await get("/log/tile/0/000.p/5");
+    assert.equal(tile.status, 200);
+    assert.equal(tile.headers.get("content-type"), "application/octet-stream");
+    assert.match(tile.headers.get("cache-control") ?? "", /max-age=31536000/);
+    const bytes = new Uint8Array(await tile.arrayBuffer());
+    assert.equal(bytes.length, 5 * 32);
+    assert.deepEqual(bytes.subarray(32, 64), leafHash(gw.fakes.logEntries[1]!));
+    // An older tree's partial tile is still served, with the same bytes.
+    assert.deepEqual(new Uint8Array(await (await get("/log/tile/0/000.p/2")).arrayBuffer()), bytes.subarray(0, 64));
+
+    const bundle = new Uint8Array(await (await get("/log/tile/entries/000.p/5")).arrayBuffer());
+    assert.deepEqual([...bundle.subarray(0, 2)], [0, 11]);
+    assert.equal(Buffer.from(bundle.subarray(2, 13)).toString(), '{"entry":0}');
+
+    for (const path of [
+      "/log/tile/0/000.p/6",
+      "/log/tile/0/000",
+      "/log/tile/1/000.p/1",
+      "/log/tile/0/001.p/1",
+      "/log/tile/0/0",
+      "/log/tile/entries/000.p/256",
+    ]) {
+      assert.equal((await get(path)).status, 404, path);
+    }
+  });
+});

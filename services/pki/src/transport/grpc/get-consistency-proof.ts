@@ -1,0 +1,12 @@
+import type { pkiV1 } from "@pkiserver/proto";
+import { checkLogIndex } from "../../domain/log-params";
+import type { TransparencyLog } from "../../domain/transparency";
+
+export function getConsistencyProofHandler(log: TransparencyLog) {
+  return async (req: pkiV1.GetConsistencyProofRequest): Promise<pkiV1.GetConsistencyProofResponse> => {
+    const fromSize = checkLogIndex("fromSize", req.fromSize);
+    const toSize = checkLogIndex("toSize", req.toSize);
+    const hashes = await log.consistencyProof(fromSize, toSize);
+    return { fromSize, toSize, hashes: hashes.map((h) => Buffer.from(h)) };
+  };
+}
