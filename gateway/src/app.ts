@@ -15,8 +15,9 @@ import { ConnectionLimiter } from "./http/connection-limit";
 import { createHealthProbe, type HealthProbe } from "./http/health-probe";
 import { InFlight } from "./http/in-flight";
 import { GatewayMetrics } from "./http/metrics";
-import { RateLimiter } from "./http/rate-limit";
+import { type CounterStore, MemoryCounterStore, RateLimiter } from "./http/rate-limit";
 import { type Checks, isUnavailable, Readiness, UNAVAILABLE_RETRY_AFTER_S, unavailableReply } from "./http/readiness";
+import { RedisCounterStore } from "./http/redis-counter-store";
 import { Dispatcher, type DispatchResult, errorReply, parseError, type RpcReply } from "./rpc/dispatch";
 import { openRpc } from "./rpc/methods";
 import { Heartbeat, serveConnection, warnFrameOnce } from "./ws/connection";
@@ -65,6 +66,11 @@ function sendRpc(reply: FastifyReply, result: DispatchResult): FastifyReply {
   else if (isUnavailable(result.body)) {
     // API.md section 7: a call no backend could serve is HTTP 503, so clients and proxies retry.
     reply.header("retry-after", String(UNAVAILABLE_RETRY_AFTER_S));
+  }
+  if (result.rateLimit !== undefined) {
+    reply.header("ratelimit-limit", String(result.rateLimit.limit));
+    reply.header("ratelimit-remaining", String(result.rateLimit.remaining));
+    reply.header("ratelimit-reset", String(result.rateLimit.resetSeconds));
   }
   if (result.body === undefined) return reply.code(204).send();
   return reply.type("application/json").send(JSON.stringify(result.body));
@@ -128,11 +134,19 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       return Promise.race([revocationSync.loaded.then(() => revocations.isLoaded()), timeout]);
     },
   });
+  for (const warning of config.deprecations) logger.warn(warning);
+  const counters: CounterStore =
+    config.redisUrl === undefined
+      ? new MemoryCounterStore()
+      : new RedisCounterStore(config.redisUrl, {
+          logger: logger.child({ component: "rate-limit" }),
+          onFailure: () => metrics.rateLimitStoreFailed(),
+        });
   const dispatcher = new Dispatcher({
     clients,
     authenticator,
     revocations,
-    rateLimiter: new RateLimiter(config.rateLimitPerMinute),
+    rateLimiter: new RateLimiter(counters, config.rateLimits),
     metrics,
     logger,
     pkiPublicRead: config.pkiPublicRead,
@@ -246,6 +260,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     readiness.stop();
     heartbeat.stop();
     await revocationSync.stop();
+    await counters.close?.();
     await keySync?.stop();
     for (const p of Object.values(probes ?? {})) p.close();
   });

@@ -8,6 +8,7 @@ import {
 } from "@pkiserver/kit";
 import { apikeyV1 } from "@pkiserver/proto";
 import { normaliseIp } from "../http/client-ip";
+import type { Tier as RateTier } from "../http/rate-limit";
 import type { RevocationCache } from "./revocations";
 import type { TokenClaims, TokenVerifier } from "./token-verifier";
 
@@ -17,6 +18,8 @@ export interface Caller {
   /** Expanded base scopes the caller holds. */
   scopes: Scope[];
   via: "token" | "basic" | "signature";
+  /** The key's own requests-per-minute limits by tier (API.md section 9), where it has any. */
+  rateLimits?: Partial<Record<RateTier, number>> | undefined;
 }
 
 /** The credentials a request carries. */

@@ -458,6 +458,8 @@ export async function startTestGateway(
     PMX_APIKEY_ADDR: apikeyAddr,
     PMX_AUTH_ADDR: authAddr,
     PMX_PKI_ADDR: pkiAddr,
+    // Tier limits stay out of tests that do not test them; pki keeps following PMX_RATE_LIMIT_PER_MINUTE.
+    PMX_RATE_LIMITS: "pkiadmin=0,user=0,audit=0,auth=0",
     ...opts.env,
   });
   const services = createServiceClients({ apikey: apikeyAddr, auth: authAddr, pki: pkiAddr });
