@@ -4,6 +4,7 @@ import websocket from "@fastify/websocket";
 import { AppError, type EventBus, type Logger } from "@pkiserver/kit";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from "fastify";
 import { Authenticator, type Credentials } from "./auth/authenticate";
+import { KeyLimitsCache, keyLimitsOf } from "./auth/key-limits";
 import { RevocationCache } from "./auth/revocations";
 import { type SyncHandle, startRevocationSync, startSigningKeySync } from "./auth/sync";
 import { createJwksTokenVerifier, isKeyedTokenVerifier, type TokenVerifier } from "./auth/token-verifier";
@@ -118,7 +119,21 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     opts.tokenVerifier ??
     createJwksTokenVerifier({ fetchKeys: async () => (await opts.clients.auth.getSigningKeys({})).keys });
   const syncLogger = logger.child({ component: "auth-sync" });
-  const revocationSync = startRevocationSync({ auth: opts.clients.auth, bus, cache: revocations, logger: syncLogger });
+  // Token callers' own rate limits, fetched once per key and then kept current by the key events.
+  const keyLimits = new KeyLimitsCache(async (apiKeyId) => {
+    const res = await opts.clients.apikey.getApiKey({ apiKeyId });
+    return res.apiKey === undefined ? undefined : keyLimitsOf(res.apiKey.rateLimits);
+  });
+  const revocationSync = startRevocationSync({
+    auth: opts.clients.auth,
+    bus,
+    cache: revocations,
+    logger: syncLogger,
+    onKeyChange: (change) =>
+      change.deleted
+        ? keyLimits.delete(change.apiKeyId)
+        : keyLimits.set(change.apiKeyId, change.rateLimits === undefined ? undefined : keyLimitsOf(change.rateLimits)),
+  });
   const keySync: SyncHandle | undefined = isKeyedTokenVerifier(verifier)
     ? startSigningKeySync({ auth: opts.clients.auth, bus, verifier, logger: syncLogger })
     : undefined;
@@ -147,6 +162,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     authenticator,
     revocations,
     rateLimiter: new RateLimiter(counters, config.rateLimits),
+    keyLimits,
     metrics,
     logger,
     pkiPublicRead: config.pkiPublicRead,

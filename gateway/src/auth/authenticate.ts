@@ -9,6 +9,7 @@ import {
 import { apikeyV1 } from "@pkiserver/proto";
 import { normaliseIp } from "../http/client-ip";
 import type { Tier as RateTier } from "../http/rate-limit";
+import { keyLimitsOf } from "./key-limits";
 import type { RevocationCache } from "./revocations";
 import type { TokenClaims, TokenVerifier } from "./token-verifier";
 
@@ -143,7 +144,12 @@ export class Authenticator {
 
   private fromKey(key: apikeyV1.ApiKey | undefined, via: Caller["via"]): Caller {
     if (key === undefined || !key.enabled) throw unauthorized();
-    return { apiKeyId: key.apiKeyId, scopes: normaliseScopes(key.maxScope), via };
+    return {
+      apiKeyId: key.apiKeyId,
+      scopes: normaliseScopes(key.maxScope),
+      via,
+      rateLimits: keyLimitsOf(key.rateLimits),
+    };
   }
 
   /** Any refusal of a credential is `14`; an outage or a failure stays what it is rather than posing as one. */

@@ -2,6 +2,7 @@ import { performance } from "node:perf_hooks";
 import { isPlainObject, parseParams } from "@pkiserver/contract";
 import { AppError, ErrorCatalogue, type Logger } from "@pkiserver/kit";
 import type { Authenticator, Caller, Credentials } from "../auth/authenticate";
+import type { KeyLimitsCache } from "../auth/key-limits";
 import type { RevocationCache } from "../auth/revocations";
 import type { ServiceClients } from "../clients";
 import { clientKey } from "../http/client-ip";
@@ -98,6 +99,7 @@ export class Dispatcher {
       authenticator: Authenticator;
       revocations: RevocationCache;
       rateLimiter: RateLimiter;
+      keyLimits: KeyLimitsCache;
       metrics: GatewayMetrics;
       logger: Logger;
       pkiPublicRead: boolean;
@@ -169,7 +171,14 @@ export class Dispatcher {
     const limiter = this.deps.rateLimiter;
     const subject: Subject =
       caller !== undefined ? { kind: "key", id: caller.apiKeyId } : { kind: "ip", id: clientKey(ctx.clientIp) };
-    let decision = await limiter.take(tier, subject, caller?.rateLimits);
+    // A token names only its key: that key's own limits come from the cache the key events keep.
+    const own =
+      caller === undefined
+        ? undefined
+        : caller.via === "token"
+          ? await this.deps.keyLimits.get(caller.apiKeyId)
+          : caller.rateLimits;
+    let decision = await limiter.take(tier, subject, own);
     if (extra !== undefined && (decision === undefined || decision.allowed)) {
       // A clientId that failures exhausted refuses further attempts naming it, from any address.
       const named = await limiter.peek(tier, extra);
@@ -230,6 +239,8 @@ export class Dispatcher {
         caller,
         clientIp: ctx.clientIp,
         call: { requestId: ctx.requestId, ...(caller ? { callerKeyId: caller.apiKeyId } : {}) },
+        tierLimits: this.deps.rateLimiter.limits,
+        keyLimitsChanged: (apiKeyId, limits) => this.deps.keyLimits.set(apiKeyId, limits),
         bindToken,
       };
       reply = { jsonrpc: "2.0", id, result: await def.handle(params, mctx) };

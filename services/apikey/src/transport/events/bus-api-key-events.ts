@@ -24,6 +24,7 @@ export class BusApiKeyEvents implements ApiKeyEvents {
       enabled: after.enabled,
       previousMaxScope: [...before.maxScope],
       previousEnabled: before.enabled,
+      rateLimits: { ...(after.rateLimits ?? {}) },
       at,
     });
   }
