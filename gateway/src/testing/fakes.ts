@@ -67,6 +67,7 @@ export class Fakes {
     secret?: string;
     publicKeyPem?: string;
     enabled?: boolean;
+    rateLimits?: apikeyV1.RateLimits;
   }): apikeyV1.ApiKey {
     const key: apikeyV1.ApiKey = {
       apiKeyId: opts.apiKeyId,
@@ -77,6 +78,7 @@ export class Fakes {
       createDate: 1_700_000_000_000,
       credentialGeneration: 0,
       ...(opts.publicKeyPem ? { clientPublicKey: opts.publicKeyPem } : {}),
+      ...(opts.rateLimits ? { rateLimits: opts.rateLimits } : {}),
     };
     this.keys.set(opts.apiKeyId, { key, ...(opts.secret !== undefined ? { secret: opts.secret } : {}) });
     return key;
@@ -129,6 +131,7 @@ export class Fakes {
         if (req.name !== undefined) k.key.name = req.name;
         if (req.enabled !== undefined) k.key.enabled = req.enabled;
         if (req.maxScope !== undefined) k.key.maxScope = req.maxScope.scopes;
+        if (req.rateLimits !== undefined) k.key.rateLimits = req.rateLimits;
         return { apiKey: k.key, credentialGeneration: 0 };
       },
       deleteApiKey: async (req: apikeyV1.DeleteApiKeyRequest) => {
