@@ -124,7 +124,7 @@ describe("rate limits per tier and API key (API.md section 9)", () => {
       assert.equal((await from("2001:db8:7:1::2")).status, 200);
       const refused = await from("2001:db8:7:1:ffff::3");
       assert.equal(refused.status, 429);
-      assert.equal(((refused.json as Reply).error?.data as { tier: string }).tier, "auth");
+      assert.equal(((refused.json as Reply).error?.data as { tier?: string } | undefined)?.tier, "auth");
       assert.equal((await from("2001:db8:7:2::1")).status, 200);
     });
   });
@@ -143,7 +143,7 @@ describe("rate limits per tier and API key (API.md section 9)", () => {
       // A fresh address, even with the right secret: the clientId is exhausted.
       const blocked = await attempt("10.0.0.9", SECRET);
       assert.equal(blocked.status, 429);
-      assert.equal(((blocked.json as Reply).error?.data as { tier: string }).tier, "auth");
+      assert.equal(((blocked.json as Reply).error?.data as { tier?: string } | undefined)?.tier, "auth");
       // Successes are not counted against a clientId; another clientId is unaffected.
       gw.fakes.addKey({ apiKeyId: "k-other", secret: SECRET, maxScope: ALL });
       for (let i = 0; i < 3; i++) {
