@@ -72,6 +72,8 @@ export class RedisCounterStore implements CounterStore {
   private readonly redis: Redis;
   private lastLog = 0;
   private failing = false;
+  /** Settles once the first connection is made (or failed for good): requests at start wait for it, briefly. */
+  private readonly firstConnection: Promise<void>;
 
   constructor(
     url: string,
@@ -88,10 +90,28 @@ export class RedisCounterStore implements CounterStore {
     this.redis.defineCommand("pmxWindowHit", { numberOfKeys: 1, lua: SCRIPT });
     // Errors are reported per command below; the connection's own are only noise.
     this.redis.on("error", () => {});
+    this.firstConnection = new Promise((resolve) => {
+      this.redis.once("ready", () => resolve());
+      this.redis.once("end", () => resolve());
+    });
   }
+
+  /**
+   * Without an offline queue a command sent before the connection is up fails
+   * at once; right after start that is no outage, so it waits (up to a second)
+   * for the first connection. Later, while Redis is away, requests fail fast.
+   */
+  private async connected(): Promise<void> {
+    if (this.redis.status === "ready" || this.everReady) return;
+    await Promise.race([this.firstConnection, new Promise((r) => setTimeout(r, 1000).unref())]);
+    this.everReady = true;
+  }
+
+  private everReady = false;
 
   async hit(key: string, limit: number, peek = false): Promise<WindowDecision> {
     try {
+      await this.connected();
       const redis = this.redis as Redis & { pmxWindowHit(...args: (string | number)[]): Promise<number[]> };
       const [allowed, remaining, resetSeconds, retryAfterSeconds] = await redis.pmxWindowHit(
         `pmx:rl:${key}`,
