@@ -40,14 +40,22 @@ export class KeyLimitsCache {
     if (known !== undefined) return known;
     let p = this.pending.get(apiKeyId);
     if (p === undefined) {
-      p = this.fetch(apiKeyId)
+      // A slow apikey service must not hold requests up: past a second they go by the defaults.
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), 1000);
+      });
+      p = Promise.race([this.fetch(apiKeyId), late])
         .then((limits) => {
           // A change that arrived while the fetch was under way is newer: keep it.
           if (limits !== undefined && !this.entries.has(apiKeyId)) this.entries.set(apiKeyId, limits);
           return limits;
         })
         .catch(() => undefined)
-        .finally(() => this.pending.delete(apiKeyId));
+        .finally(() => {
+          clearTimeout(timer);
+          this.pending.delete(apiKeyId);
+        });
       this.pending.set(apiKeyId, p);
     }
     return p;
