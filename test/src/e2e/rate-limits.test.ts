@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { startRedis, type TestRedis } from "@pkiserver/test-harness";
-import { bearer, ok, post, rpcBody } from "../support/client";
-import { startForm, type TestSystem } from "../support/forms";
+import { basic, bearer, ok, post, type RpcReply, rpcBody, WsClient } from "../support/client";
+import { type Form, startForm, type TestSystem } from "../support/forms";
 import { prepare, tokenFor } from "./auth.suite";
 
 const only = (on: Record<string, number>) =>
@@ -15,8 +15,94 @@ async function metric(url: string, name: string): Promise<number> {
   return line === undefined ? 0 : Number(line.split(" ")[1]);
 }
 
+/** Tiers, keys, addresses, batches, WebSocket and headers, the same in either form. */
+function tierSuite(form: Form): void {
+  describe(`${form} form: tiers, keys, addresses, batches and WebSocket`, () => {
+    let sys: TestSystem;
+    let admin: Record<string, string>;
+    before(async () => {
+      sys = await startForm(form, { PMX_RATE_LIMITS: only({ auth: 5 }), PMX_TRUSTED_PROXIES: "127.0.0.1" });
+      admin = bearer((await prepare(sys)).admin.accessToken);
+    });
+    after(() => sys.stop());
+
+    async function limitedKey(user: number) {
+      const secret = randomBytes(24).toString("base64url");
+      const { apiKeyId } = await ok<{ apiKeyId: string }>(
+        sys.url,
+        "user/addApiKey",
+        { type: "secret", name: "tier", clientSecret: secret, maxScope: ["user:read"], rateLimits: { user } },
+        admin,
+      );
+      return basic(apiKeyId, secret);
+    }
+
+    it("counts a key per tier with RateLimit-* headers, and refuses the next with 429 and {retryAfter, tier, limit}", async () => {
+      const key = await limitedKey(2);
+      const r1 = await post(sys.url, rpcBody("user/listApiKeys"), key);
+      assert.deepEqual(
+        [r1.status, r1.headers.get("ratelimit-limit"), r1.headers.get("ratelimit-remaining")],
+        [200, "2", "1"],
+      );
+      assert.ok(Number(r1.headers.get("ratelimit-reset")) >= 60);
+      await post(sys.url, rpcBody("user/listApiKeys"), key);
+      const r3 = await post(sys.url, rpcBody("user/listApiKeys", {}, 33), key);
+      assert.equal(r3.status, 429);
+      const retryAfter = Number(r3.headers.get("retry-after"));
+      assert.deepEqual(r3.json, {
+        jsonrpc: "2.0",
+        id: 33,
+        error: { code: -32029, message: "Too many requests", data: { retryAfter, tier: "user", limit: 2 } },
+      });
+      // Another key is counted apart.
+      assert.equal((await post(sys.url, rpcBody("user/listApiKeys"), await limitedKey(2))).status, 200);
+    });
+
+    it("counts anonymous auth/* callers per address", async () => {
+      const from = (addr: string) =>
+        post(sys.url, rpcBody("auth/forkToken", { refreshToken: "not-a-token", sessionName: "s" }), {
+          "x-forwarded-for": addr,
+        });
+      for (let i = 0; i < 5; i++) assert.equal((await from("198.51.100.7")).status, 200);
+      assert.equal((await from("198.51.100.7")).status, 429);
+      assert.equal((await from("198.51.100.8")).status, 200);
+    });
+
+    it("refuses inside a batch request by request, HTTP 200 unless every one was refused", async () => {
+      const key = await limitedKey(2);
+      const batch = `[${[1, 2, 3].map((i) => rpcBody("user/listApiKeys", {}, i)).join(",")}]`;
+      const res = await post(sys.url, batch, key);
+      assert.equal(res.status, 200);
+      assert.deepEqual(
+        (res.json as RpcReply[]).map((r) => r.error?.code ?? 0),
+        [0, 0, -32029],
+      );
+      const again = await post(sys.url, batch, key);
+      assert.equal(again.status, 429);
+    });
+
+    it("answers a refused WebSocket request with the same error object", async () => {
+      const ws = await WsClient.open(sys.url, await limitedKey(1));
+      try {
+        assert.ok((await ws.call("user/listApiKeys")).result);
+        const refused = await ws.call("user/listApiKeys");
+        assert.equal(refused.error?.code, -32029);
+        assert.equal(refused.error?.message, "Too many requests");
+        const data = refused.error?.data as { retryAfter: number; tier: string; limit: number };
+        assert.deepEqual({ tier: data.tier, limit: data.limit }, { tier: "user", limit: 1 });
+        assert.ok(data.retryAfter >= 1);
+      } finally {
+        ws.socket.close();
+      }
+    });
+  });
+}
+
 /** API.md section 9 through the real gateway: per-key limits, and counters shared by replicas through Redis. */
 describe("rate limits end to end", () => {
+  tierSuite("embedded");
+  tierSuite("distributed");
+
   describe("embedded form: a key's own limits", () => {
     let sys: TestSystem;
     before(async () => {
