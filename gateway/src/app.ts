@@ -4,6 +4,7 @@ import websocket from "@fastify/websocket";
 import { AppError, type EventBus, Events, type Logger, publishAuthFailure } from "@pkiserver/kit";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from "fastify";
 import { Authenticator, type Credentials } from "./auth/authenticate";
+import { KeyLimitsCache, keyLimitsOf } from "./auth/key-limits";
 import { RevocationCache } from "./auth/revocations";
 import { type SyncHandle, startRevocationSync, startSigningKeySync } from "./auth/sync";
 import { createJwksTokenVerifier, isKeyedTokenVerifier, type TokenVerifier } from "./auth/token-verifier";
@@ -18,8 +19,9 @@ import { InFlight } from "./http/in-flight";
 import { registerLogRoutes } from "./http/log-routes";
 import { GatewayMetrics } from "./http/metrics";
 import { registerOAuthRoutes } from "./http/oauth-routes";
-import { RateLimiter } from "./http/rate-limit";
+import { type CounterStore, MemoryCounterStore, RateLimiter } from "./http/rate-limit";
 import { type Checks, isUnavailable, Readiness, UNAVAILABLE_RETRY_AFTER_S, unavailableReply } from "./http/readiness";
+import { RedisCounterStore } from "./http/redis-counter-store";
 import { Dispatcher, type DispatchResult, errorReply, parseError, type RpcReply } from "./rpc/dispatch";
 import { openRpc } from "./rpc/methods";
 import { Heartbeat, serveConnection, warnFrameOnce } from "./ws/connection";
@@ -68,6 +70,11 @@ function sendRpc(reply: FastifyReply, result: DispatchResult): FastifyReply {
   else if (isUnavailable(result.body)) {
     // API.md section 7: a call no backend could serve is HTTP 503, so clients and proxies retry.
     reply.header("retry-after", String(UNAVAILABLE_RETRY_AFTER_S));
+  }
+  if (result.rateLimit !== undefined) {
+    reply.header("ratelimit-limit", String(result.rateLimit.limit));
+    reply.header("ratelimit-remaining", String(result.rateLimit.remaining));
+    reply.header("ratelimit-reset", String(result.rateLimit.resetSeconds));
   }
   if (result.body === undefined) return reply.code(204).send();
   return reply.type("application/json").send(JSON.stringify(result.body));
@@ -119,7 +126,21 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       fetchKeys: async () => (await opts.clients.auth.getSigningKeys({})).keys,
     });
   const syncLogger = logger.child({ component: "auth-sync" });
-  const revocationSync = startRevocationSync({ auth: opts.clients.auth, bus, cache: revocations, logger: syncLogger });
+  // Token callers' own rate limits, fetched once per key and then kept current by the key events.
+  const keyLimits = new KeyLimitsCache(async (apiKeyId) => {
+    const res = await opts.clients.apikey.getApiKey({ apiKeyId });
+    return res.apiKey === undefined ? undefined : keyLimitsOf(res.apiKey.rateLimits);
+  });
+  const revocationSync = startRevocationSync({
+    auth: opts.clients.auth,
+    bus,
+    cache: revocations,
+    logger: syncLogger,
+    onKeyChange: (change) =>
+      change.deleted
+        ? keyLimits.delete(change.apiKeyId)
+        : keyLimits.set(change.apiKeyId, change.rateLimits === undefined ? undefined : keyLimitsOf(change.rateLimits)),
+  });
   const keySync: SyncHandle | undefined = isKeyedTokenVerifier(verifier)
     ? startSigningKeySync({ auth: opts.clients.auth, bus, verifier, logger: syncLogger })
     : undefined;
@@ -140,11 +161,21 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       );
     },
   });
+  for (const warning of config.deprecations) logger.warn(warning);
+  const counters: CounterStore =
+    config.redisUrl === undefined
+      ? new MemoryCounterStore()
+      : new RedisCounterStore(config.redisUrl, {
+          logger: logger.child({ component: "rate-limit" }),
+          onFailure: () => metrics.rateLimitStoreFailed(),
+        });
+  const rateLimiter = new RateLimiter(counters, config.rateLimits);
   const dispatcher = new Dispatcher({
     clients,
     authenticator,
     revocations,
-    rateLimiter: new RateLimiter(config.rateLimitPerMinute),
+    rateLimiter,
+    keyLimits,
     metrics,
     logger,
     pkiPublicRead: config.pkiPublicRead,
@@ -259,6 +290,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     readiness.stop();
     heartbeat.stop();
     await revocationSync.stop();
+    await counters.close?.();
     await keySync?.stop();
     for (const p of Object.values(probes ?? {})) p.close();
   });
@@ -375,7 +407,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     identity: config.tokenIdentity,
     logger,
     clientIpOf,
-    rateLimitPerMinute: config.rateLimitPerMinute,
+    rateLimiter,
   });
 
   app.get("/ready", async (_req, reply) => {

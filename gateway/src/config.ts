@@ -47,6 +47,35 @@ const tokenIdentity = (e: {
   PMX_TOKEN_AUDIENCE: string | undefined;
 }) => tokenIdentityFromEnv(e);
 
+const TIER_NAMES = ["pki", "pkiadmin", "user", "audit", "auth"] as const;
+type TierName = (typeof TIER_NAMES)[number];
+
+/** `pki=6000,user=120,...`: requests per minute per tier (0: no default limit for that tier). */
+const rateLimits = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const out: Partial<Record<TierName, number>> = {};
+    for (const raw of (v ?? "").split(",")) {
+      const item = raw.trim();
+      if (item === "") continue;
+      const m = /^([a-z]+)=(\d{1,7})$/.exec(item);
+      const tier = m?.[1] as TierName | undefined;
+      if (m === null || tier === undefined || !TIER_NAMES.includes(tier) || Number(m[2]) > 1_000_000) {
+        ctx.addIssue({
+          code: "custom",
+          message: `expected tier=requestsPerMinute (tiers ${TIER_NAMES.join(", ")}; 0..1000000), got "${item}"`,
+        });
+        continue;
+      }
+      if (out[tier] !== undefined) ctx.addIssue({ code: "custom", message: `tier ${tier} given twice` });
+      out[tier] = Number(m[2]);
+    }
+    return out;
+  });
+
+const DEFAULT_TIER_LIMITS: Record<TierName, number> = { pki: 6000, pkiadmin: 600, user: 120, audit: 60, auth: 600 };
+
 const schema = z
   .object({
     PMX_HOST: z.string().min(1).default("0.0.0.0"),
@@ -58,7 +87,15 @@ const schema = z
     PMX_CORS_ORIGINS: list,
     PMX_TRUSTED_PROXIES: trustedProxies,
     PMX_PKI_PUBLIC_READ: bool(false),
-    PMX_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
+    /** Deprecated: read for one release as the `pki` tier's default. */
+    PMX_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).optional(),
+    PMX_RATE_LIMITS: rateLimits,
+    PMX_REDIS_URL: optionalString.pipe(
+      z
+        .string()
+        .regex(/^rediss?:\/\/\S+$/, "expected redis://host:port or rediss://host:port")
+        .optional(),
+    ),
     PMX_WS_PING_INTERVAL: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
     PMX_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1).default(10_000),
     PMX_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1).default(30_000),
@@ -95,8 +132,19 @@ const schema = z
     corsOrigins: e.PMX_CORS_ORIGINS,
     trustedProxies: e.PMX_TRUSTED_PROXIES,
     pkiPublicRead: e.PMX_PKI_PUBLIC_READ,
-    /** 0 disables rate limiting. */
-    rateLimitPerMinute: e.PMX_RATE_LIMIT_PER_MINUTE,
+    /** Requests per minute per tier (API.md section 9); 0 turns a tier's default off. */
+    rateLimits: {
+      ...DEFAULT_TIER_LIMITS,
+      ...(e.PMX_RATE_LIMIT_PER_MINUTE !== undefined ? { pki: e.PMX_RATE_LIMIT_PER_MINUTE } : {}),
+      ...e.PMX_RATE_LIMITS,
+    },
+    /** Counters shared by every gateway replica; absent: each gateway counts alone. */
+    redisUrl: e.PMX_REDIS_URL,
+    /** Settings still read but on their way out, to be warned about at start. */
+    deprecations:
+      e.PMX_RATE_LIMIT_PER_MINUTE !== undefined
+        ? ["PMX_RATE_LIMIT_PER_MINUTE is deprecated: set PMX_RATE_LIMITS=pki=<n> instead"]
+        : [],
     /** How often WebSocket peers are pinged (ms); a peer that misses two pings is dropped. */
     wsPingIntervalMs: e.PMX_WS_PING_INTERVAL,
     /** A request's headers must arrive within this many ms of its start (API.md section 8). */

@@ -12,5 +12,16 @@ export {
 } from "./auth/token-verifier";
 export { createServiceClients, type ServiceClients } from "./clients";
 export { type GatewayConfig, GatewayConfigError, loadConfig } from "./config";
+export { counterStoreContract } from "./http/counter-store.contract";
+export {
+  type CounterStore,
+  DEFAULT_RATE_LIMITS,
+  MemoryCounterStore,
+  RateLimiter,
+  TIERS,
+  type Tier,
+  type WindowDecision,
+} from "./http/rate-limit";
+export { RedisCounterStore } from "./http/redis-counter-store";
 export { MAX_BATCH } from "./rpc/dispatch";
 export { lookupMethod, METHOD_NAMES, type MethodDef } from "./rpc/methods";

@@ -134,7 +134,16 @@ describe("method table", () => {
     const got = (await result(gw, "user/getApiKey", { apiKeyId: added.apiKeyId })) as {
       apiKey: Record<string, unknown>;
     };
-    assert.deepEqual(Object.keys(got.apiKey).sort(), ["apiKeyId", "createDate", "enabled", "maxScope", "name"]);
+    assert.deepEqual(Object.keys(got.apiKey).sort(), [
+      "apiKeyId",
+      "createDate",
+      "enabled",
+      "maxScope",
+      "name",
+      "rateLimits",
+    ]);
+    // The effective limits: this gateway's defaults (every tier off here), the key having none of its own.
+    assert.deepEqual(got.apiKey.rateLimits, { pki: 0, pkiadmin: 0, user: 0, audit: 0, auth: 0 });
     assert.deepEqual(got.apiKey.maxScope, ["pki:read"]);
     const list = (await result(gw, "user/listApiKeys", {})) as { list: Record<string, unknown>[] };
     assert.ok(list.list.some((k) => k.apiKeyId === added.apiKeyId));

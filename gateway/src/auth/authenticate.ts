@@ -11,6 +11,8 @@ import {
 } from "@pkiserver/kit";
 import { apikeyV1 } from "@pkiserver/proto";
 import { normaliseIp } from "../http/client-ip";
+import type { Tier as RateTier } from "../http/rate-limit";
+import { keyLimitsOf } from "./key-limits";
 import type { RevocationCache } from "./revocations";
 import type { TokenClaims, TokenVerifier } from "./token-verifier";
 
@@ -20,6 +22,8 @@ export interface Caller {
   /** Expanded base scopes the caller holds. */
   scopes: Scope[];
   via: "token" | "basic" | "signature";
+  /** The key's own requests-per-minute limits by tier (API.md section 9), where it has any. */
+  rateLimits?: Partial<Record<RateTier, number>> | undefined;
 }
 
 /** The credentials a request carries. */
@@ -187,7 +191,12 @@ export class Authenticator {
 
   private fromKey(key: apikeyV1.ApiKey | undefined, via: Caller["via"]): Caller {
     if (key === undefined || !key.enabled) throw unauthorized();
-    return { apiKeyId: key.apiKeyId, scopes: normaliseScopes(key.maxScope), via };
+    return {
+      apiKeyId: key.apiKeyId,
+      scopes: normaliseScopes(key.maxScope),
+      via,
+      rateLimits: keyLimitsOf(key.rateLimits),
+    };
   }
 
   /** Any refusal of a credential is `14`; an outage or a failure stays what it is rather than posing as one. */

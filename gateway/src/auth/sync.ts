@@ -90,6 +90,12 @@ export function startRevocationSync(opts: {
   bus: EventBus;
   cache: RevocationCache;
   logger: Logger;
+  /** Told of every key change the events bring (the rate-limit cache follows them). */
+  onKeyChange?: (change: {
+    apiKeyId: string;
+    deleted: boolean;
+    rateLimits?: Record<string, number | undefined>;
+  }) => void;
 }): SyncHandle {
   const { auth, bus, cache, logger } = opts;
   let stopped = false;
@@ -113,6 +119,7 @@ export function startRevocationSync(opts: {
             if (rotated) return cache.rotateSession(rotated.sessionId, rotated.generation, rotated);
             const deleted = decodeEvent(Events.apiKeyDeleted, msg);
             if (deleted) {
+              opts.onKeyChange?.({ apiKeyId: deleted.apiKeyId, deleted: true });
               return cache.applyKeyChange({
                 apiKeyId: deleted.apiKeyId,
                 at: deleted.at,
@@ -123,6 +130,11 @@ export function startRevocationSync(opts: {
             }
             const updated = decodeEvent(Events.apiKeyUpdated, msg);
             if (updated) {
+              opts.onKeyChange?.({
+                apiKeyId: updated.apiKeyId,
+                deleted: false,
+                ...(updated.rateLimits !== undefined ? { rateLimits: { ...updated.rateLimits } } : {}),
+              });
               cache.applyKeyChange({
                 apiKeyId: updated.apiKeyId,
                 at: updated.at,

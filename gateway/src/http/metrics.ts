@@ -8,6 +8,7 @@ export class GatewayMetrics {
   private readonly wsConnections: Gauge;
   private readonly rateLimited: Counter;
   private readonly connectionsRefused: Counter;
+  private readonly rateLimitStoreErrors: Counter;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "pmx_gateway_" });
@@ -34,6 +35,11 @@ export class GatewayMetrics {
       help: "Requests refused by the rate limit",
       registers: [this.registry],
     });
+    this.rateLimitStoreErrors = new Counter({
+      name: "pmx_gateway_rate_limit_store_errors_total",
+      help: "Requests accepted uncounted because the shared rate-limit counters (Redis) did not answer",
+      registers: [this.registry],
+    });
     this.connectionsRefused = new Counter({
       name: "pmx_gateway_connections_refused_total",
       help: "Connections (or proxied requests) refused because their client had too many open connections",
@@ -58,6 +64,10 @@ export class GatewayMetrics {
 
   limited(): void {
     this.rateLimited.inc();
+  }
+
+  rateLimitStoreFailed(): void {
+    this.rateLimitStoreErrors.inc();
   }
 
   /** Exposes each backend limiter's bound, calls in flight, waiting calls and refusals. */

@@ -3,7 +3,7 @@ import { ALL_SCOPES, AppError, type AsyncClient, type Logger } from "@pkiserver/
 import { apikeyV1, type authV1 } from "@pkiserver/proto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { RevocationCache } from "../auth/revocations";
-import { RateLimiter } from "./rate-limit";
+import type { RateLimiter } from "./rate-limit";
 
 /*
  * OAuth 2.0 over the same keys, sessions and tokens as `auth/token` (API.md
@@ -41,7 +41,8 @@ export interface OAuthRouteDeps {
    * revocation endpoints (PMX_RATE_LIMIT_PER_MINUTE, as auth/token gets on
    * /main), so client secrets cannot be guessed at speed; 0 turns it off.
    */
-  rateLimitPerMinute: number;
+  /** The gateway's limiter: the OAuth endpoints count in the `auth` tier, per client address. */
+  rateLimiter: RateLimiter;
 }
 
 type OAuthErrorCode =
@@ -218,12 +219,14 @@ function sendJson(reply: FastifyReply, body: unknown): FastifyReply {
 export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): void {
   const { auth, apikey, revocations, identity, logger } = deps;
   const base = identity.issuer.replace(/\/+$/, "");
-  const limiter = new RateLimiter(deps.rateLimitPerMinute);
-
-  /** Refuses a client IP over its rate before anything is parsed or checked. */
-  const limited = (req: FastifyRequest, reply: FastifyReply, endpoint: string): FastifyReply | undefined => {
-    const decision = limiter.take(`ip:${deps.clientIpOf(req)}`);
-    if (decision.allowed) return undefined;
+  /** Refuses a client address over the `auth` tier's rate before anything is parsed or checked. */
+  const limited = async (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    endpoint: string,
+  ): Promise<FastifyReply | undefined> => {
+    const decision = await deps.rateLimiter.take("auth", { kind: "ip", id: deps.clientIpOf(req) });
+    if (decision === undefined || decision.allowed) return undefined;
     log(req, endpoint, "too_many_requests");
     return sendError(
       reply,
@@ -294,7 +297,7 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRouteDeps):
   };
 
   app.post(OAUTH_PATHS.token, async (req, reply) => {
-    const refused = limited(req, reply, "token");
+    const refused = await limited(req, reply, "token");
     if (refused) return refused;
     let form: Map<string, string>;
     let creds: ClientCredentials | undefined;
@@ -365,7 +368,7 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRouteDeps):
   const rateLimited =
     (endpoint: string, next: (req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>) =>
     async (req: FastifyRequest, reply: FastifyReply) =>
-      limited(req, reply, endpoint) ?? next(req, reply);
+      (await limited(req, reply, endpoint)) ?? next(req, reply);
 
   /** Form parsing, client authentication and the `token` parameter shared by introspection and revocation. */
   const clientRequest = async (req: FastifyRequest) => {

@@ -2,11 +2,13 @@ import { performance } from "node:perf_hooks";
 import { isPlainObject, parseParams } from "@pkiserver/contract";
 import { AppError, ErrorCatalogue, type Logger } from "@pkiserver/kit";
 import type { Authenticator, Caller, Credentials } from "../auth/authenticate";
+import type { KeyLimitsCache } from "../auth/key-limits";
 import type { RevocationCache } from "../auth/revocations";
 import type { ServiceClients } from "../clients";
 import { clientKey } from "../http/client-ip";
 import type { GatewayMetrics } from "../http/metrics";
-import type { RateLimiter } from "../http/rate-limit";
+import type { RateLimiter, Subject, Tier, WindowDecision } from "../http/rate-limit";
+import { tierOf } from "../http/rate-limit";
 import { lookupMethod, type MethodContext } from "./methods";
 
 export const MAX_BATCH = 100;
@@ -38,6 +40,40 @@ export interface DispatchResult {
   readonly status?: number;
   /** Seconds until a retry may succeed, with status 429. */
   readonly retryAfterSeconds?: number;
+  /** The rate-limit state of the tier the reply's requests were counted in (the tightest one in a batch). */
+  readonly rateLimit?: { limit: number; remaining: number; resetSeconds: number };
+}
+
+/** The rate-limit decisions taken while one body is handled. */
+class Counted {
+  readonly decisions: WindowDecision[] = [];
+  refused = 0;
+  replied = 0;
+
+  /** The tightest state among the body's counted requests, for the RateLimit-* headers. */
+  headers(): DispatchResult["rateLimit"] {
+    let tightest: WindowDecision | undefined;
+    for (const d of this.decisions) if (tightest === undefined || d.remaining < tightest.remaining) tightest = d;
+    if (tightest === undefined) return undefined;
+    return { limit: tightest.limit, remaining: tightest.remaining, resetSeconds: tightest.resetSeconds };
+  }
+
+  /** Seconds until any refused request would pass. */
+  retryAfter(): number {
+    let min = Number.POSITIVE_INFINITY;
+    for (const d of this.decisions) if (!d.allowed) min = Math.min(min, d.retryAfterSeconds);
+    return Number.isFinite(min) ? min : 1;
+  }
+}
+
+/** Raised inside a request's handling when its tier's limit refuses it. */
+class Limited extends Error {
+  constructor(
+    readonly tier: Tier,
+    readonly decision: WindowDecision,
+  ) {
+    super("rate limited");
+  }
 }
 
 export function errorReply(id: Id, err: AppError): RpcReply {
@@ -63,6 +99,7 @@ export class Dispatcher {
       authenticator: Authenticator;
       revocations: RevocationCache;
       rateLimiter: RateLimiter;
+      keyLimits: KeyLimitsCache;
       metrics: GatewayMetrics;
       logger: Logger;
       pkiPublicRead: boolean;
@@ -97,50 +134,65 @@ export class Dispatcher {
         const data = body.length === 0 ? "Empty batch" : `Too many requests in batch! Expected max ${MAX_BATCH}`;
         return { body: errorReply(null, new AppError("rpc.invalid_request", { data })) };
       }
-      const limited = await this.rateLimit(ctx, body.length, getCaller);
-      if (limited !== undefined) return { body: limited.reply, status: 429, retryAfterSeconds: limited.retryAfter };
+      const counted = new Counted();
       const replies: RpcReply[] = [];
       for (const item of body) {
-        const reply = await this.one(item, ctx, getCaller, bindToken);
+        const reply = await this.one(item, ctx, getCaller, bindToken, counted);
         if (reply !== undefined) replies.push(reply);
       }
-      return { body: replies.length > 0 ? replies : undefined };
+      return this.result(replies.length > 0 ? replies : undefined, counted, body.length);
     }
 
-    const limited = await this.rateLimit(ctx, 1, getCaller);
-    if (limited !== undefined) {
-      const id = isPlainObject(body) && validId(body.id) ? (body.id as Id) : null;
-      return { body: { ...limited.reply, id }, status: 429, retryAfterSeconds: limited.retryAfter };
-    }
-    return { body: await this.one(body, ctx, getCaller, bindToken) };
+    const counted = new Counted();
+    return this.result(await this.one(body, ctx, getCaller, bindToken, counted), counted, 1);
   }
 
-  /** Takes `cost` from the caller's bucket: the API key's when the credentials hold, else the IP's. */
-  private async rateLimit(
-    ctx: RequestContext,
-    cost: number,
-    getCaller: () => Promise<Caller>,
-  ): Promise<{ reply: RpcReply; retryAfter: number } | undefined> {
-    const limiter = this.deps.rateLimiter;
-    if (!limiter.enabled) return undefined;
-    const c = ctx.credentials;
-    let client = `ip:${clientKey(ctx.clientIp)}`;
-    if (c.authorization !== undefined || c.userToken !== undefined || c.boundToken !== undefined) {
-      try {
-        client = `key:${(await getCaller()).apiKeyId}`;
-      } catch {
-        // Credentials that do not hold count against the address they came from.
-      }
+  /** HTTP 429 only when every request of the body was refused by its limit (API.md section 9). */
+  private result(body: DispatchResult["body"], counted: Counted, requests: number): DispatchResult {
+    const rateLimit = counted.headers();
+    const base = rateLimit === undefined ? { body } : { body, rateLimit };
+    if (counted.refused > 0 && counted.refused === requests) {
+      return { ...base, status: 429, retryAfterSeconds: counted.retryAfter() };
     }
-    const decision = limiter.take(client, cost);
-    if (decision.allowed) return undefined;
-    this.deps.metrics.limited();
-    this.log(ctx, "(rate-limited)", ErrorCatalogue["rpc.too_many_requests"].rpc, 0);
-    const retryAfter = decision.retryAfterSeconds;
-    return {
-      reply: errorReply(null, new AppError("rpc.too_many_requests", { data: { retryAfter } })),
-      retryAfter,
-    };
+    return base;
+  }
+
+  /**
+   * Counts one request in its tier: per API key when the caller's credentials
+   * hold, else per client address (IPv6 per /64). Throws Limited when refused.
+   */
+  private async count(
+    tier: Tier,
+    ctx: RequestContext,
+    caller: Caller | undefined,
+    counted: Counted,
+    extra?: Subject,
+  ): Promise<void> {
+    const limiter = this.deps.rateLimiter;
+    const subject: Subject =
+      caller !== undefined ? { kind: "key", id: caller.apiKeyId } : { kind: "ip", id: clientKey(ctx.clientIp) };
+    // A token names only its key: that key's own limits come from the cache the key events keep.
+    const own =
+      caller === undefined
+        ? undefined
+        : caller.via === "token"
+          ? await this.deps.keyLimits.get(caller.apiKeyId)
+          : caller.rateLimits;
+    let decision = await limiter.take(tier, subject, own);
+    if (extra !== undefined && (decision === undefined || decision.allowed)) {
+      // A clientId that failures exhausted refuses further attempts naming it, from any address.
+      const named = await limiter.peek(tier, extra);
+      if (named !== undefined && !named.allowed) decision = named;
+    }
+    if (decision === undefined) return;
+    counted.decisions.push(decision);
+    if (!decision.allowed) throw new Limited(tier, decision);
+  }
+
+  /** Whether the request's credentials are present at all (they are checked when needed). */
+  private static hasCredentials(ctx: RequestContext): boolean {
+    const c = ctx.credentials;
+    return c.authorization !== undefined || c.userToken !== undefined || c.boundToken !== undefined;
   }
 
   private async one(
@@ -148,6 +200,7 @@ export class Dispatcher {
     ctx: RequestContext,
     getCaller: () => Promise<Caller>,
     bindToken: ((token: string) => Promise<void>) | undefined,
+    counted: Counted,
   ): Promise<RpcReply | undefined> {
     const started = performance.now();
     if (!isValidRequest(req)) {
@@ -162,6 +215,14 @@ export class Dispatcher {
     let reply: RpcReply;
     let internal: string | undefined;
     try {
+      const tier = tierOf(req.method);
+      if (tier !== undefined) {
+        // Counted before anything is judged: per key when the credentials hold,
+        // else (auth/*, no or bad credentials) per address.
+        const known =
+          tier !== "auth" && Dispatcher.hasCredentials(ctx) ? await getCaller().catch(() => undefined) : undefined;
+        await this.count(tier, ctx, known, counted, namedClient(req.method, req.params));
+      }
       if (def === undefined) throw new AppError("rpc.method_not_found");
       label = def.name;
       if (def.websocketOnly && ctx.transport !== "ws") throw new AppError("rpc.websocket_only");
@@ -178,16 +239,35 @@ export class Dispatcher {
         caller,
         clientIp: ctx.clientIp,
         call: { requestId: ctx.requestId, ...(caller ? { callerKeyId: caller.apiKeyId } : {}) },
+        tierLimits: this.deps.rateLimiter.limits,
+        keyLimitsChanged: (apiKeyId, limits) => this.deps.keyLimits.set(apiKeyId, limits),
         bindToken,
       };
       reply = { jsonrpc: "2.0", id, result: await def.handle(params, mctx) };
     } catch (err) {
+      if (err instanceof Limited) {
+        counted.refused += 1;
+        this.deps.metrics.limited();
+        const { retryAfterSeconds: retryAfter, limit } = err.decision;
+        reply = errorReply(id, new AppError("rpc.too_many_requests", { data: { retryAfter, tier: err.tier, limit } }));
+        this.log(ctx, label, ErrorCatalogue["rpc.too_many_requests"].rpc, started);
+        return isNotification ? undefined : reply;
+      }
       const appErr = AppError.from(err);
+      await this.countFailure(def?.name, req.params, appErr);
       if (appErr.code === "rpc.internal") internal = appErr.internal ?? "unknown";
       reply = errorReply(id, appErr);
     }
     this.log(ctx, label, "error" in reply ? reply.error.code : 0, started, internal);
     return isNotification ? undefined : reply;
+  }
+
+  /** A refused `auth/token` counts against the clientId it named, wherever it came from. */
+  private async countFailure(method: string | undefined, params: unknown, err: AppError): Promise<void> {
+    if (method !== TOKEN_METHOD) return;
+    if (err.code !== "auth.invalid_credentials" && err.code !== "apikey.not_found") return;
+    const named = namedClient(method, params);
+    if (named !== undefined) await this.deps.rateLimiter.take("auth", named);
   }
 
   /** One line per request (also for bodies refused before parsing): never params, results, headers or credentials. */
@@ -211,6 +291,17 @@ export class Dispatcher {
     if (internal !== undefined) this.deps.logger.error({ ...line, err: internal }, "rpc request failed");
     else this.deps.logger.info(line, "rpc request");
   }
+}
+
+const TOKEN_METHOD = "auth/token";
+
+/** The clientId an `auth/token` call names, as a counting subject (API.md section 9). */
+function namedClient(method: string, params: unknown): Subject | undefined {
+  if (method !== TOKEN_METHOD || !isPlainObject(params)) return undefined;
+  const id = params.clientId;
+  // Ids beyond the contract's length are refused by validation anyway; they name nobody.
+  if (typeof id !== "string" || id.length < 1 || id.length > 128) return undefined;
+  return { kind: "client", id };
 }
 
 function validId(id: unknown): boolean {

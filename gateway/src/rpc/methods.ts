@@ -13,8 +13,10 @@ import {
 import { AppError, type CallOptions, type Scope } from "@pkiserver/kit";
 import { apikeyV1, type auditV1, type authV1, type pkiV1 } from "@pkiserver/proto";
 import type { Caller } from "../auth/authenticate";
+import { type KeyLimits, keyLimitsOf } from "../auth/key-limits";
 import type { RevocationCache } from "../auth/revocations";
 import type { ServiceClients } from "../clients";
+import { TIERS, type TierLimits } from "../http/rate-limit";
 
 /** What a method handler gets besides its params. */
 export interface MethodContext {
@@ -27,6 +29,10 @@ export interface MethodContext {
   readonly call: CallOptions;
   /** Binds an access token to the WebSocket connection; absent over HTTP. */
   readonly bindToken: ((token: string) => Promise<void>) | undefined;
+  /** The gateway's default requests per minute by tier, for a key's effective limits. */
+  readonly tierLimits: TierLimits;
+  /** Told of a key's new own limits, so they apply here before the reply. */
+  readonly keyLimitsChanged?: ((apiKeyId: string, limits: KeyLimits) => void) | undefined;
 }
 
 export interface MethodDef<P = unknown> {
@@ -66,7 +72,17 @@ function tokenResult(token: authV1.TokenPair | undefined, ctx: MethodContext) {
   };
 }
 
-function apiKeyView(k: apikeyV1.ApiKey) {
+/** A key's effective limits: its own where it has one, else the tier's default (0: none). */
+function effectiveLimits(own: apikeyV1.RateLimits | undefined, defaults: TierLimits): TierLimits {
+  const out = { ...defaults };
+  for (const tier of TIERS) {
+    const v = own?.[tier];
+    if (v !== undefined && v > 0) out[tier] = v;
+  }
+  return out;
+}
+
+function apiKeyView(k: apikeyV1.ApiKey, defaults: TierLimits) {
   return {
     apiKeyId: k.apiKeyId,
     name: k.name,
@@ -77,6 +93,7 @@ function apiKeyView(k: apikeyV1.ApiKey) {
     ...(k.previousCredentialExpiresAt !== undefined
       ? { previousCredentialExpiresAt: k.previousCredentialExpiresAt }
       : {}),
+    rateLimits: effectiveLimits(k.rateLimits, defaults),
   };
 }
 
@@ -192,6 +209,7 @@ const handlers: { [N in MethodName]: (params: ParamsOf<N>, ctx: MethodContext) =
             clientSecret: p.clientSecret,
             maxScope: p.maxScope,
             callerScope,
+            ...(p.rateLimits !== undefined ? { rateLimits: p.rateLimits } : {}),
           }
         : {
             name: p.name,
@@ -199,17 +217,18 @@ const handlers: { [N in MethodName]: (params: ParamsOf<N>, ctx: MethodContext) =
             clientPublicKey: p.clientPubKey,
             maxScope: p.maxScope,
             callerScope,
+            ...(p.rateLimits !== undefined ? { rateLimits: p.rateLimits } : {}),
           };
     const res = await ctx.clients.apikey.addApiKey(req, ctx.call);
     return { apiKeyId: res.apiKeyId };
   },
   "user/getApiKey": async (p, ctx) => {
     const res = await ctx.clients.apikey.getApiKey({ apiKeyId: p.apiKeyId }, ctx.call);
-    return { apiKey: apiKeyView(present(res.apiKey, "apiKey")) };
+    return { apiKey: apiKeyView(present(res.apiKey, "apiKey"), ctx.tierLimits) };
   },
   "user/listApiKeys": async (_p, ctx) => {
     const res = await ctx.clients.apikey.listApiKeys({}, ctx.call);
-    return { list: res.apiKeys.map(apiKeyView) };
+    return { list: res.apiKeys.map((k) => apiKeyView(k, ctx.tierLimits)) };
   },
   "user/updateApiKey": async (p, ctx) => {
     const res = await ctx.clients.apikey.updateApiKey(
@@ -218,6 +237,7 @@ const handlers: { [N in MethodName]: (params: ParamsOf<N>, ctx: MethodContext) =
         ...(p.name !== undefined ? { name: p.name } : {}),
         ...(p.enabled !== undefined ? { enabled: p.enabled } : {}),
         ...(p.maxScope !== undefined ? { maxScope: { scopes: p.maxScope } } : {}),
+        ...(p.rateLimits !== undefined ? { rateLimits: p.rateLimits } : {}),
         callerScope: callerOf(ctx).scopes,
       },
       ctx.call,
@@ -231,6 +251,7 @@ const handlers: { [N in MethodName]: (params: ParamsOf<N>, ctx: MethodContext) =
       enabled: key.enabled,
       maxScope: key.maxScope,
     });
+    ctx.keyLimitsChanged?.(key.apiKeyId, keyLimitsOf(key.rateLimits));
     return OK;
   },
   "user/rotateApiKey": async (p, ctx) => {

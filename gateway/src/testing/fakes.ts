@@ -99,6 +99,7 @@ export class Fakes {
     secret?: string;
     publicKeyPem?: string;
     enabled?: boolean;
+    rateLimits?: apikeyV1.RateLimits;
   }): apikeyV1.ApiKey {
     const key: apikeyV1.ApiKey = {
       apiKeyId: opts.apiKeyId,
@@ -109,6 +110,7 @@ export class Fakes {
       createDate: 1_700_000_000_000,
       credentialGeneration: 0,
       ...(opts.publicKeyPem ? { clientPublicKey: opts.publicKeyPem } : {}),
+      ...(opts.rateLimits ? { rateLimits: opts.rateLimits } : {}),
     };
     this.keys.set(opts.apiKeyId, { key, ...(opts.secret !== undefined ? { secret: opts.secret } : {}) });
     return key;
@@ -161,6 +163,7 @@ export class Fakes {
         if (req.name !== undefined) k.key.name = req.name;
         if (req.enabled !== undefined) k.key.enabled = req.enabled;
         if (req.maxScope !== undefined) k.key.maxScope = req.maxScope.scopes;
+        if (req.rateLimits !== undefined) k.key.rateLimits = req.rateLimits;
         return { apiKey: k.key, credentialGeneration: 0 };
       },
       deleteApiKey: async (req: apikeyV1.DeleteApiKeyRequest) => {
@@ -537,6 +540,8 @@ export async function startTestGateway(
     PMX_PKI_ADDR: pkiAddr,
     // No fake audit service: the address only has to answer health probes.
     PMX_AUDIT_ADDR: pkiAddr,
+    // Tier limits stay out of tests that do not test them; pki keeps following PMX_RATE_LIMIT_PER_MINUTE.
+    PMX_RATE_LIMITS: "pkiadmin=0,user=0,audit=0,auth=0",
     ...opts.env,
   });
   const services = createServiceClients({ apikey: apikeyAddr, auth: authAddr, pki: pkiAddr, audit: pkiAddr });

@@ -55,3 +55,7 @@ export const grantData = string(0, 512);
 
 /** The three parts that name one key history. */
 export const keyRef = { userId, instanceId: pubKey, contextId };
+
+/** A key's own requests-per-minute limit for one tier (API.md section 9). */
+export const MAX_RATE_LIMIT = 1_000_000;
+export const rateLimit = integer(1, MAX_RATE_LIMIT);

@@ -16,6 +16,7 @@ import {
   name,
   nonce,
   pubKey,
+  rateLimit,
   refreshToken,
   scopeList,
   sessionName,
@@ -92,8 +93,22 @@ const apiKey = obj(
     clientPublicKey: str,
     createDate: int,
     previousCredentialExpiresAt: int,
+    rateLimits: {
+      ...obj({ pki: int, pkiadmin: int, user: int, audit: int, auth: int }),
+      description: "the key's effective requests per minute by tier (its own, else the default; 0: no limit)",
+    },
   },
   ["clientPublicKey", "previousCredentialExpiresAt"],
+);
+/** A key's own limits by tier, on user/addApiKey and user/updateApiKey (API.md section 9). */
+const rateLimits = optional(
+  object({
+    pki: optional(rateLimit),
+    pkiadmin: optional(rateLimit),
+    user: optional(rateLimit),
+    audit: optional(rateLimit),
+    auth: optional(rateLimit),
+  }),
 );
 const host = obj({ instanceId: str, hostPubKey: str, addresses: strings });
 const b64 = { type: "string", contentEncoding: "base64" };
@@ -177,8 +192,8 @@ export const METHOD_SPECS = {
   "user/addApiKey": spec(
     "user:write",
     oneOf("type", {
-      secret: object({ type: literal("secret"), name, clientSecret, maxScope: scopeList }),
-      pubKey: object({ type: literal("pubKey"), name, clientPubKey, maxScope: scopeList }),
+      secret: object({ type: literal("secret"), name, clientSecret, maxScope: scopeList, rateLimits }),
+      pubKey: object({ type: literal("pubKey"), name, clientPubKey, maxScope: scopeList, rateLimits }),
     }),
     "Adds an API key with a secret or an Ed25519 public key.",
     { result: obj({ apiKeyId: str }), errors: ["apikey.too_many"] },
@@ -193,8 +208,14 @@ export const METHOD_SPECS = {
   }),
   "user/updateApiKey": spec(
     "user:write",
-    object({ apiKeyId, name: optional(name), enabled: optional(boolean()), maxScope: optional(scopeList) }),
-    "Renames, enables, disables or changes the scope of an API key.",
+    object({
+      apiKeyId,
+      name: optional(name),
+      enabled: optional(boolean()),
+      maxScope: optional(scopeList),
+      rateLimits,
+    }),
+    "Renames, enables, disables or changes the scope or the rate limits of an API key.",
     { result: OK, errors: ["apikey.not_found"] },
   ),
   "user/rotateApiKey": spec(

@@ -4,7 +4,9 @@ import { startDistributed } from "./distributed-launcher";
 /**
  * `npm run start:distributed`: the four processes of the distributed form on
  * this machine, against the MongoDB and NATS given by PMX_MONGO_URL and
- * PMX_NATS_URL. Their log lines are relayed with the process name.
+ * PMX_NATS_URL. Their log lines are relayed with the process name. With
+ * PMX_REDIS_URL the gateway (and every replica startExtraGateway adds) shares
+ * its rate-limit counters there.
  */
 async function main(): Promise<void> {
   const system = await startDistributed({

@@ -60,3 +60,20 @@ export async function startMongoContainer(): Promise<ContainerServer> {
     },
   };
 }
+
+export async function startRedisContainer(): Promise<ContainerServer & { restart(): Promise<void> }> {
+  const { GenericContainer, Wait } = await import("testcontainers");
+  const c = await new GenericContainer("redis:7")
+    .withExposedPorts(6379)
+    .withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/))
+    .start();
+  return {
+    url: `redis://${c.getHost()}:${c.getMappedPort(6379)}`,
+    stop: async () => {
+      await c.stop();
+    },
+    restart: async () => {
+      await c.restart();
+    },
+  };
+}

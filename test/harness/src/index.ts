@@ -12,6 +12,8 @@ export {
   natsCachePath,
   startLocalMongo,
   startLocalNats,
+  startLocalRedis,
   which,
 } from "./local";
 export { findPostgresBinDir, type LocalPostgres, postgresMissingMessage, startLocalPostgres } from "./postgres";
+export { startRedis, type TestRedis } from "./redis";

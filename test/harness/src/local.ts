@@ -308,6 +308,67 @@ export async function startLocalMongo(opts: LocalMongoOptions = {}): Promise<Loc
   );
 }
 
+/** Starts `redis-server` (or `valkey-server`) on 127.0.0.1 with a private data directory and no persistence. */
+export async function startLocalRedis(opts: LocalServerOptions = {}): Promise<LocalServer> {
+  const bin = opts.bin ?? findRedisBinary();
+  if (!bin) throw new Error(redisMissingMessage());
+  return startServer(
+    {
+      kind: "redis-server",
+      bin,
+      args: (port, dir) => [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        dir,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+      ],
+      url: (port) => `redis://127.0.0.1:${port}`,
+      ready: redisAnswers,
+    },
+    opts,
+  );
+}
+
+/** The redis-server binary: PMX_REDIS_SERVER_BIN, then `redis-server` or `valkey-server` on PATH. */
+export function findRedisBinary(): string | undefined {
+  const env = process.env.PMX_REDIS_SERVER_BIN;
+  if (env) return env;
+  return which("redis-server") ?? which("valkey-server");
+}
+
+export function redisMissingMessage(): string {
+  return (
+    "no Redis server for the rate-limit tests. Provide one of: " +
+    "PMX_TEST_REDIS_URL=redis://host:port; " +
+    "a running Docker engine (the redis:7 image); " +
+    "`redis-server` or `valkey-server` on PATH (`apt-get install redis-server`) or PMX_REDIS_SERVER_BIN"
+  );
+}
+
+function redisAnswers(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const sock = tcpConnect({ host: "127.0.0.1", port });
+    let buf = "";
+    const done = (ok: boolean) => {
+      sock.destroy();
+      res(ok);
+    };
+    sock.setTimeout(1000, () => done(false));
+    sock.on("error", () => done(false));
+    sock.on("connect", () => sock.write("PING\r\n"));
+    sock.on("data", (d) => {
+      buf += d.toString("utf8");
+      if (buf.includes("\r\n")) done(buf.startsWith("+PONG"));
+    });
+  });
+}
+
 export function natsMissingMessage(): string {
   return (
     "no NATS server for the integration tests. Provide one of: " +

@@ -43,6 +43,7 @@ describe("events of a service killed between its write and the publication (dist
         PMX_NATS_PREFIX: name,
         PMX_SECRET_KEY: `k1:${randomBytes(32).toString("base64")}`,
         PMX_RATE_LIMIT_PER_MINUTE: "0",
+        PMX_RATE_LIMITS: "pki=0,pkiadmin=0,user=0,audit=0,auth=0",
       },
       onOutput: (n, line) => logs.push(`${n}: ${line}`),
     });

@@ -22,6 +22,7 @@ describe("npm start under a file-descriptor limit", () => {
       PMX_PORT: String(port),
       PMX_HOST: "127.0.0.1",
       PMX_RATE_LIMIT_PER_MINUTE: "0",
+      PMX_RATE_LIMITS: "pki=0,pkiadmin=0,user=0,audit=0,auth=0",
       PMX_LOG_LEVEL: "warn",
     };
     // The limit applies to the server's process only: a few hundred connections exhaust it.

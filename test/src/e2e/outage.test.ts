@@ -41,6 +41,7 @@ describe("outages of MongoDB and NATS (distributed form)", () => {
         PMX_NATS_URL: nats.url,
         PMX_SECRET_KEY: `k1:${randomBytes(32).toString("base64")}`,
         PMX_RATE_LIMIT_PER_MINUTE: "0",
+        PMX_RATE_LIMITS: "pki=0,pkiadmin=0,user=0,audit=0,auth=0",
       },
       onOutput: (_n, line) => logs.push(line),
     });

@@ -28,6 +28,7 @@ function baseEnv(initToken: string): Record<string, string> {
     PMX_LOG_LEVEL: "info",
     // Tests send bursts from one address; the limit has its own test.
     PMX_RATE_LIMIT_PER_MINUTE: "0",
+    PMX_RATE_LIMITS: "pki=0,pkiadmin=0,user=0,audit=0,auth=0",
   };
 }
 

@@ -25,6 +25,13 @@ async function fill(deps: TestDeps, n: number): Promise<void> {
 }
 
 describe("addApiKey", () => {
+  it("stores the key's own rate limits and shows them", async () => {
+    const deps = makeDeps();
+    const { apiKeyId } = await addApiKey(deps, secretKey({ rateLimits: { pkiadmin: 20, auth: 1 } }));
+    assert.deepEqual((await getApiKey(deps, apiKeyId)).rateLimits, { pkiadmin: 20, auth: 1 });
+    assert.equal(await codeOf(addApiKey(deps, secretKey({ rateLimits: { pki: 0 } }))), "rpc.invalid_params");
+  });
+
   it("stores a secret key with expanded scopes and returns an unguessable id", async () => {
     const deps = makeDeps();
     const { apiKeyId } = await addApiKey(deps, secretKey({ name: "ci", maxScope: ["user:read_write", "pki:read"] }));

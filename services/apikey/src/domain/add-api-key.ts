@@ -10,7 +10,7 @@ import {
   SECRET_MIN_LENGTH,
 } from "./api-key";
 import type { ApiKeyDeps } from "./ports";
-import { checkLength, checkListLength } from "./validation";
+import { checkLength, checkListLength, checkRateLimits } from "./validation";
 
 /** A PEM is a few hundred characters; this only bounds the parsing work. */
 export const PUBLIC_KEY_MAX_LENGTH = 4096;
@@ -23,11 +23,14 @@ export interface AddApiKeyInput {
   maxScope: readonly string[];
   /** Scopes the caller holds; the new key may not exceed them. */
   callerScope: readonly string[];
+  /** The key's own requests-per-minute limits by tier. */
+  rateLimits?: Readonly<Record<string, number | undefined>> | undefined;
 }
 
 export async function addApiKey(deps: ApiKeyDeps, input: AddApiKeyInput): Promise<{ apiKeyId: string }> {
   checkLength("name", input.name, 0, NAME_MAX_LENGTH);
   checkListLength("maxScope", input.maxScope, MAX_SCOPE_ENTRIES);
+  const rateLimits = input.rateLimits === undefined ? undefined : checkRateLimits(input.rateLimits);
   const id = newApiKeyId();
   let credential: Pick<ApiKeyRecord, "sealedSecret" | "clientPublicKey">;
   if (input.type === "secret") {
@@ -58,6 +61,7 @@ export async function addApiKey(deps: ApiKeyDeps, input: AddApiKeyInput): Promis
     type: input.type,
     ...credential,
     createDate: now,
+    ...(rateLimits === undefined ? {} : { rateLimits }),
   };
   await deps.store.insert(record, MAX_API_KEYS);
   await deps.events.created(record, now);

@@ -15,6 +15,13 @@ export function isPlausibleApiKeyId(id: string): boolean {
 
 export type ApiKeyType = "secret" | "pubKey";
 
+/** The gateway's rate-limit tiers (API.md section 9). */
+export const RATE_LIMIT_TIERS = ["pki", "pkiadmin", "user", "audit", "auth"] as const;
+export type RateLimitTier = (typeof RATE_LIMIT_TIERS)[number];
+/** A key's own requests-per-minute limits; tiers left out follow the gateway's defaults. */
+export type KeyRateLimits = Partial<Record<RateLimitTier, number>>;
+export const RATE_LIMIT_MAX = 1_000_000;
+
 /** A key as stored. The secret is only ever held sealed, bound to the key id. */
 export interface ApiKeyRecord {
   readonly id: string;
@@ -40,6 +47,8 @@ export interface ApiKeyRecord {
   readonly previousSealedSecret?: string;
   readonly previousClientPublicKey?: string;
   readonly previousCredentialExpiresAt?: number;
+  /** The key's own rate limits; absent when it has none. */
+  readonly rateLimits?: KeyRateLimits;
 }
 
 /** The generation of a key's newest credential. */
@@ -65,6 +74,7 @@ export interface ApiKeyView {
   readonly credentialGeneration?: number;
   /** Present while the previous credential still works. */
   readonly previousCredentialExpiresAt?: number;
+  readonly rateLimits?: KeyRateLimits;
 }
 
 /** The view at `now`: a previous credential's expiry shows only while it still works. */
@@ -79,6 +89,7 @@ export function toView(r: ApiKeyRecord, now: number): ApiKeyView {
     createDate: r.createDate,
     ...(r.credentialGeneration === undefined ? {} : { credentialGeneration: r.credentialGeneration }),
     ...(previousCredentialWorks(r, now) ? { previousCredentialExpiresAt: r.previousCredentialExpiresAt } : {}),
+    ...(r.rateLimits === undefined ? {} : { rateLimits: { ...r.rateLimits } }),
   };
 }
 

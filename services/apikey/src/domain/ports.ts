@@ -4,6 +4,8 @@ export interface ApiKeyPatch {
   name?: string;
   enabled?: boolean;
   maxScope?: ApiKeyRecord["maxScope"];
+  /** The key's own rate limits; null removes them. */
+  rateLimits?: NonNullable<ApiKeyRecord["rateLimits"]> | null;
 }
 
 /**

@@ -35,6 +35,26 @@ describe("updateApiKey", () => {
     assert.deepEqual(ev.after.maxScope, ["user:read"]);
   });
 
+  it("sets, replaces and clears a key's own rate limits, announcing them, and refuses values out of range", async () => {
+    const { deps, apiKeyId } = await setup();
+    const set = await updateApiKey(deps, { apiKeyId, rateLimits: { user: 10, pki: 1_000_000 }, callerScope: ALL });
+    assert.deepEqual(set.rateLimits, { user: 10, pki: 1_000_000 });
+    const ev = deps.events.events[0];
+    assert.ok(ev?.type === "updated");
+    assert.deepEqual(ev.after.rateLimits, { user: 10, pki: 1_000_000 });
+    const replaced = await updateApiKey(deps, { apiKeyId, rateLimits: { audit: 3 }, callerScope: ALL });
+    assert.deepEqual(replaced.rateLimits, { audit: 3 });
+    // Another change leaves them alone; an empty object clears them.
+    assert.deepEqual((await updateApiKey(deps, { apiKeyId, name: "n", callerScope: ALL })).rateLimits, { audit: 3 });
+    assert.equal((await updateApiKey(deps, { apiKeyId, rateLimits: {}, callerScope: ALL })).rateLimits, undefined);
+    for (const bad of [{ user: 0 }, { user: 1_000_001 }, { user: 1.5 }, { other: 5 }]) {
+      assert.equal(
+        await codeOf(updateApiKey(deps, { apiKeyId, rateLimits: bad, callerScope: ALL })),
+        "rpc.invalid_params",
+      );
+    }
+  });
+
   it("tells an absent maxScope from an empty one", async () => {
     const { deps, apiKeyId } = await setup();
     const renamed = await updateApiKey(deps, { apiKeyId, name: "new", callerScope: ["user:read_write"] });

@@ -2,7 +2,7 @@ import { assertScopesWithin, parseScopes } from "@pkiserver/kit/core";
 import { type ApiKeyView, MAX_SCOPE_ENTRIES, NAME_MAX_LENGTH, toView } from "./api-key";
 import { manageApiKey } from "./manage-api-key";
 import type { ApiKeyDeps, ApiKeyPatch } from "./ports";
-import { checkLength, checkListLength } from "./validation";
+import { checkLength, checkListLength, checkRateLimits } from "./validation";
 
 export interface UpdateApiKeyInput {
   apiKeyId: string;
@@ -12,6 +12,8 @@ export interface UpdateApiKeyInput {
   maxScope?: readonly string[] | undefined;
   /** Scopes the caller holds: it must hold every scope of the key, and a new maxScope may not exceed them. */
   callerScope: readonly string[];
+  /** Replaces the key's own rate limits; an empty object clears them. */
+  rateLimits?: Readonly<Record<string, number | undefined>> | undefined;
 }
 
 export async function updateApiKey(deps: ApiKeyDeps, input: UpdateApiKeyInput): Promise<ApiKeyView> {
@@ -27,6 +29,7 @@ export async function updateApiKey(deps: ApiKeyDeps, input: UpdateApiKeyInput): 
     assertScopesWithin(scopes, input.callerScope);
     patch.maxScope = scopes;
   }
+  if (input.rateLimits !== undefined) patch.rateLimits = checkRateLimits(input.rateLimits) ?? null;
   if (Object.keys(patch).length === 0) {
     return toView(
       await manageApiKey(deps, input.apiKeyId, input.callerScope, async (current) => current),

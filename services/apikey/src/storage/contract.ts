@@ -161,6 +161,22 @@ export function apiKeyStoreContract(name: string, makeStores: () => Promise<Cont
       assert.equal(await s.keys.update(newApiKeyId(), { name: "x" }), undefined);
     });
 
+    it("keeps a key's own rate limits, replaces them on update, clears them with null, across replicas", async () => {
+      const k = record({ rateLimits: { pki: 100, user: 5 } });
+      await s.keys.insertFirst(k);
+      assert.deepEqual(await other.keys.get(k.id), k);
+      const changed = await s.keys.update(k.id, { rateLimits: { audit: 7 } });
+      assert.deepEqual(changed?.before.rateLimits, { pki: 100, user: 5 });
+      assert.deepEqual(changed?.after, { ...k, rateLimits: { audit: 7 } });
+      assert.deepEqual(await other.keys.get(k.id), { ...k, rateLimits: { audit: 7 } });
+      // A change of another field leaves them as they are.
+      assert.deepEqual((await s.keys.update(k.id, { name: "renamed" }))?.after.rateLimits, { audit: 7 });
+      const cleared = await s.keys.update(k.id, { rateLimits: null });
+      const { rateLimits: _gone, ...without } = k;
+      assert.deepEqual(cleared?.after, { ...without, name: "renamed" });
+      assert.deepEqual(await other.keys.get(k.id), { ...without, name: "renamed" });
+    });
+
     it("applies a guarded update only while the key's maxScope is the guarded one, across replicas", async () => {
       const k = record({ maxScope: ["user:read", "pki:read"] });
       await s.keys.insertFirst(k);

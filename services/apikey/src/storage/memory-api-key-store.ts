@@ -41,7 +41,9 @@ export class MemoryApiKeyStore implements ApiKeyStore {
       ...(patch.name === undefined ? {} : { name: patch.name }),
       ...(patch.enabled === undefined ? {} : { enabled: patch.enabled }),
       ...(patch.maxScope === undefined ? {} : { maxScope: [...patch.maxScope] }),
+      ...(patch.rateLimits ? { rateLimits: { ...patch.rateLimits } } : {}),
     };
+    if (patch.rateLimits === null) delete (after as { rateLimits?: unknown }).rateLimits;
     this.keys.set(id, after);
     return { before: copy(before), after: copy(after) };
   }
@@ -101,7 +103,11 @@ function definedOnly<T extends Record<string, string | undefined>>(o: T): Partia
 }
 
 function copy(r: ApiKeyRecord): ApiKeyRecord {
-  return { ...r, maxScope: [...r.maxScope] };
+  return {
+    ...r,
+    maxScope: [...r.maxScope],
+    ...(r.rateLimits === undefined ? {} : { rateLimits: { ...r.rateLimits } }),
+  };
 }
 
 function compare(a: string, b: string): number {

@@ -1,6 +1,6 @@
 import { AppError, isDuplicateKeyError } from "@pkiserver/kit";
 import type { Collection, Db, Filter } from "mongodb";
-import type { ApiKeyRecord, ApiKeyType } from "../domain/api-key";
+import { type ApiKeyRecord, type ApiKeyType, type KeyRateLimits, RATE_LIMIT_TIERS } from "../domain/api-key";
 import type { ApiKeyGuard, ApiKeyPatch, ApiKeyStore, CredentialRotation } from "../domain/ports";
 
 export const API_KEYS_COLLECTION = "api_keys";
@@ -27,6 +27,7 @@ interface ApiKeyDoc {
   previousSealedSecret?: string;
   previousClientPublicKey?: string;
   previousCredentialExpiresAt?: number;
+  rateLimits?: KeyRateLimits;
 }
 
 /** The credential fields a rotation rewrites: each is set or removed. */
@@ -101,10 +102,17 @@ export class MongoApiKeyStore implements ApiKeyStore {
     if (patch.name !== undefined) set.name = patch.name;
     if (patch.enabled !== undefined) set.enabled = patch.enabled;
     if (patch.maxScope !== undefined) set.maxScope = [...patch.maxScope];
-    const doc = await this.keys.findOneAndUpdate(filter(id, guard), { $set: set }, { returnDocument: "before" });
+    if (patch.rateLimits) set.rateLimits = { ...patch.rateLimits };
+    const clear = patch.rateLimits === null;
+    const doc = await this.keys.findOneAndUpdate(
+      filter(id, guard),
+      clear ? { $set: set, $unset: { rateLimits: "" } } : { $set: set },
+      { returnDocument: "before" },
+    );
     if (!doc) return undefined;
     const before = fromDoc(doc);
-    return { before, after: fromDoc({ ...doc, ...set }) };
+    const { rateLimits: _dropped, ...kept } = doc;
+    return { before, after: fromDoc({ ...(clear ? kept : doc), ...set }) };
   }
 
   async rotateCredential(
@@ -179,6 +187,7 @@ function toDoc(r: ApiKeyRecord, slot: number): ApiKeyDoc {
     ...(r.previousCredentialExpiresAt === undefined
       ? {}
       : { previousCredentialExpiresAt: r.previousCredentialExpiresAt }),
+    ...(r.rateLimits === undefined ? {} : { rateLimits: { ...r.rateLimits } }),
   };
 }
 
@@ -197,5 +206,16 @@ function fromDoc(d: ApiKeyDoc): ApiKeyRecord {
     ...(d.previousSealedSecret == null ? {} : { previousSealedSecret: d.previousSealedSecret }),
     ...(d.previousClientPublicKey == null ? {} : { previousClientPublicKey: d.previousClientPublicKey }),
     ...(d.previousCredentialExpiresAt == null ? {} : { previousCredentialExpiresAt: d.previousCredentialExpiresAt }),
+    ...(d.rateLimits == null ? {} : { rateLimits: rateLimitsOf(d.rateLimits) }),
   };
+}
+
+/** Only the known tiers of a stored document, whatever else it may hold. */
+function rateLimitsOf(stored: KeyRateLimits): KeyRateLimits {
+  const out: KeyRateLimits = {};
+  for (const tier of RATE_LIMIT_TIERS) {
+    const v = stored[tier];
+    if (typeof v === "number") out[tier] = v;
+  }
+  return out;
 }

@@ -25,6 +25,7 @@ export class BusApiKeyEvents implements ApiKeyEvents {
       enabled: after.enabled,
       previousMaxScope: [...before.maxScope],
       previousEnabled: before.enabled,
+      rateLimits: { ...(after.rateLimits ?? {}) },
       at,
     });
   }

@@ -1,7 +1,7 @@
 import type { apikeyV1 } from "@pkiserver/proto";
 import { addApiKey } from "../../domain/add-api-key";
 import type { ApiKeyDeps } from "../../domain/ports";
-import { fromProtoType } from "./codec";
+import { fromProtoRateLimits, fromProtoType } from "./codec";
 
 export function addApiKeyHandler(deps: ApiKeyDeps) {
   return (req: apikeyV1.AddApiKeyRequest): Promise<apikeyV1.AddApiKeyResponse> =>
@@ -12,5 +12,6 @@ export function addApiKeyHandler(deps: ApiKeyDeps) {
       clientPublicKey: req.clientPublicKey,
       maxScope: req.maxScope,
       callerScope: req.callerScope,
+      rateLimits: fromProtoRateLimits(req.rateLimits),
     });
 }

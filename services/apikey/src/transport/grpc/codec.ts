@@ -1,5 +1,5 @@
 import { apikeyV1 } from "@pkiserver/proto";
-import type { ApiKeyType, ApiKeyView } from "../../domain/api-key";
+import type { ApiKeyType, ApiKeyView, KeyRateLimits } from "../../domain/api-key";
 
 export function toProtoApiKey(v: ApiKeyView): apikeyV1.ApiKey {
   return {
@@ -12,7 +12,14 @@ export function toProtoApiKey(v: ApiKeyView): apikeyV1.ApiKey {
     createDate: v.createDate,
     previousCredentialExpiresAt: v.previousCredentialExpiresAt,
     credentialGeneration: v.credentialGeneration ?? 0,
+    rateLimits: v.rateLimits === undefined ? undefined : { ...v.rateLimits },
   };
+}
+
+/** The tiers a request sets; undefined when the message is absent. */
+export function fromProtoRateLimits(r: apikeyV1.RateLimits | undefined): KeyRateLimits | undefined {
+  if (r === undefined) return undefined;
+  return Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as KeyRateLimits;
 }
 
 /** Undefined for UNSPECIFIED and unknown values; the use case reports it as an invalid `type`. */

@@ -1,7 +1,7 @@
 import type { apikeyV1 } from "@pkiserver/proto";
 import type { ApiKeyDeps } from "../../domain/ports";
 import { updateApiKey } from "../../domain/update-api-key";
-import { toProtoApiKey } from "./codec";
+import { fromProtoRateLimits, toProtoApiKey } from "./codec";
 
 export function updateApiKeyHandler(deps: ApiKeyDeps) {
   return async (req: apikeyV1.UpdateApiKeyRequest): Promise<apikeyV1.UpdateApiKeyResponse> => ({
@@ -12,6 +12,7 @@ export function updateApiKeyHandler(deps: ApiKeyDeps) {
         enabled: req.enabled,
         maxScope: req.maxScope?.scopes,
         callerScope: req.callerScope,
+        rateLimits: fromProtoRateLimits(req.rateLimits),
       }),
     ),
   });

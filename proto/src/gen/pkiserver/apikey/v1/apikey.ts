@@ -74,6 +74,17 @@ export interface ApiKey {
     | undefined;
   /** Counts the key's rotations: the generation of its newest credential. */
   credentialGeneration: number;
+  /** The key's own requests-per-minute limits by tier; unset tiers follow the gateway's defaults. */
+  rateLimits?: RateLimits | undefined;
+}
+
+/** Requests per minute by rate-limit tier (1..1,000,000 each). */
+export interface RateLimits {
+  pki?: number | undefined;
+  pkiadmin?: number | undefined;
+  user?: number | undefined;
+  audit?: number | undefined;
+  auth?: number | undefined;
 }
 
 export interface CreateFirstApiKeyRequest {
@@ -98,6 +109,7 @@ export interface AddApiKeyRequest {
   maxScope: string[];
   /** Scopes held by the caller; the new key may not exceed them. */
   callerScope: string[];
+  rateLimits?: RateLimits | undefined;
 }
 
 export interface AddApiKeyResponse {
@@ -136,6 +148,8 @@ export interface UpdateApiKeyRequest {
    * changes, and a new max_scope may not exceed them.
    */
   callerScope: string[];
+  /** When set, replaces the key's own limits (an empty message clears them). */
+  rateLimits?: RateLimits | undefined;
 }
 
 export interface UpdateApiKeyResponse {
@@ -217,6 +231,7 @@ function createBaseApiKey(): ApiKey {
     createDate: 0,
     previousCredentialExpiresAt: undefined,
     credentialGeneration: 0,
+    rateLimits: undefined,
   };
 }
 
@@ -248,6 +263,9 @@ export const ApiKey: MessageFns<ApiKey> = {
     }
     if (message.credentialGeneration !== 0) {
       writer.uint32(72).int64(message.credentialGeneration);
+    }
+    if (message.rateLimits !== undefined) {
+      RateLimits.encode(message.rateLimits, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -337,6 +355,14 @@ export const ApiKey: MessageFns<ApiKey> = {
             message.credentialGeneration = longToNumber(reader.int64());
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.rateLimits = RateLimits.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -384,6 +410,11 @@ export const ApiKey: MessageFns<ApiKey> = {
         : isSet(object.credential_generation)
         ? globalThis.Number(object.credential_generation)
         : 0,
+      rateLimits: isSet(object.rateLimits)
+        ? RateLimits.fromJSON(object.rateLimits)
+        : isSet(object.rate_limits)
+        ? RateLimits.fromJSON(object.rate_limits)
+        : undefined,
     };
   },
 
@@ -416,6 +447,9 @@ export const ApiKey: MessageFns<ApiKey> = {
     if (message.credentialGeneration !== 0) {
       obj.credentialGeneration = Math.round(message.credentialGeneration);
     }
+    if (message.rateLimits !== undefined) {
+      obj.rateLimits = RateLimits.toJSON(message.rateLimits);
+    }
     return obj;
   },
 
@@ -433,6 +467,142 @@ export const ApiKey: MessageFns<ApiKey> = {
     message.createDate = object.createDate ?? 0;
     message.previousCredentialExpiresAt = object.previousCredentialExpiresAt ?? undefined;
     message.credentialGeneration = object.credentialGeneration ?? 0;
+    message.rateLimits = (object.rateLimits !== undefined && object.rateLimits !== null)
+      ? RateLimits.fromPartial(object.rateLimits)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRateLimits(): RateLimits {
+  return { pki: undefined, pkiadmin: undefined, user: undefined, audit: undefined, auth: undefined };
+}
+
+export const RateLimits: MessageFns<RateLimits> = {
+  encode(message: RateLimits, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pki !== undefined) {
+      writer.uint32(8).int32(message.pki);
+    }
+    if (message.pkiadmin !== undefined) {
+      writer.uint32(16).int32(message.pkiadmin);
+    }
+    if (message.user !== undefined) {
+      writer.uint32(24).int32(message.user);
+    }
+    if (message.audit !== undefined) {
+      writer.uint32(32).int32(message.audit);
+    }
+    if (message.auth !== undefined) {
+      writer.uint32(40).int32(message.auth);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RateLimits {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRateLimits();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pki = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pkiadmin = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.user = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.audit = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.auth = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RateLimits {
+    return {
+      pki: isSet(object.pki) ? globalThis.Number(object.pki) : undefined,
+      pkiadmin: isSet(object.pkiadmin) ? globalThis.Number(object.pkiadmin) : undefined,
+      user: isSet(object.user) ? globalThis.Number(object.user) : undefined,
+      audit: isSet(object.audit) ? globalThis.Number(object.audit) : undefined,
+      auth: isSet(object.auth) ? globalThis.Number(object.auth) : undefined,
+    };
+  },
+
+  toJSON(message: RateLimits): unknown {
+    const obj: any = {};
+    if (message.pki !== undefined) {
+      obj.pki = Math.round(message.pki);
+    }
+    if (message.pkiadmin !== undefined) {
+      obj.pkiadmin = Math.round(message.pkiadmin);
+    }
+    if (message.user !== undefined) {
+      obj.user = Math.round(message.user);
+    }
+    if (message.audit !== undefined) {
+      obj.audit = Math.round(message.audit);
+    }
+    if (message.auth !== undefined) {
+      obj.auth = Math.round(message.auth);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RateLimits>, I>>(base?: I): RateLimits {
+    return RateLimits.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RateLimits>, I>>(object: I): RateLimits {
+    const message = createBaseRateLimits();
+    message.pki = object.pki ?? undefined;
+    message.pkiadmin = object.pkiadmin ?? undefined;
+    message.user = object.user ?? undefined;
+    message.audit = object.audit ?? undefined;
+    message.auth = object.auth ?? undefined;
     return message;
   },
 };
@@ -620,7 +790,15 @@ export const CreateFirstApiKeyResponse: MessageFns<CreateFirstApiKeyResponse> = 
 };
 
 function createBaseAddApiKeyRequest(): AddApiKeyRequest {
-  return { name: "", type: 0, clientSecret: undefined, clientPublicKey: undefined, maxScope: [], callerScope: [] };
+  return {
+    name: "",
+    type: 0,
+    clientSecret: undefined,
+    clientPublicKey: undefined,
+    maxScope: [],
+    callerScope: [],
+    rateLimits: undefined,
+  };
 }
 
 export const AddApiKeyRequest: MessageFns<AddApiKeyRequest> = {
@@ -642,6 +820,9 @@ export const AddApiKeyRequest: MessageFns<AddApiKeyRequest> = {
     }
     for (const v of message.callerScope) {
       writer.uint32(50).string(v!);
+    }
+    if (message.rateLimits !== undefined) {
+      RateLimits.encode(message.rateLimits, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -707,6 +888,14 @@ export const AddApiKeyRequest: MessageFns<AddApiKeyRequest> = {
             message.callerScope.push(reader.string());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.rateLimits = RateLimits.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -743,6 +932,11 @@ export const AddApiKeyRequest: MessageFns<AddApiKeyRequest> = {
         : globalThis.Array.isArray(object?.caller_scope)
         ? object.caller_scope.map((e: any) => globalThis.String(e))
         : [],
+      rateLimits: isSet(object.rateLimits)
+        ? RateLimits.fromJSON(object.rateLimits)
+        : isSet(object.rate_limits)
+        ? RateLimits.fromJSON(object.rate_limits)
+        : undefined,
     };
   },
 
@@ -766,6 +960,9 @@ export const AddApiKeyRequest: MessageFns<AddApiKeyRequest> = {
     if (message.callerScope?.length) {
       obj.callerScope = message.callerScope;
     }
+    if (message.rateLimits !== undefined) {
+      obj.rateLimits = RateLimits.toJSON(message.rateLimits);
+    }
     return obj;
   },
 
@@ -780,6 +977,9 @@ export const AddApiKeyRequest: MessageFns<AddApiKeyRequest> = {
     message.clientPublicKey = object.clientPublicKey ?? undefined;
     message.maxScope = object.maxScope?.map((e) => e) || [];
     message.callerScope = object.callerScope?.map((e) => e) || [];
+    message.rateLimits = (object.rateLimits !== undefined && object.rateLimits !== null)
+      ? RateLimits.fromPartial(object.rateLimits)
+      : undefined;
     return message;
   },
 };
@@ -1200,7 +1400,14 @@ export const ScopeList: MessageFns<ScopeList> = {
 };
 
 function createBaseUpdateApiKeyRequest(): UpdateApiKeyRequest {
-  return { apiKeyId: "", name: undefined, enabled: undefined, maxScope: undefined, callerScope: [] };
+  return {
+    apiKeyId: "",
+    name: undefined,
+    enabled: undefined,
+    maxScope: undefined,
+    callerScope: [],
+    rateLimits: undefined,
+  };
 }
 
 export const UpdateApiKeyRequest: MessageFns<UpdateApiKeyRequest> = {
@@ -1219,6 +1426,9 @@ export const UpdateApiKeyRequest: MessageFns<UpdateApiKeyRequest> = {
     }
     for (const v of message.callerScope) {
       writer.uint32(42).string(v!);
+    }
+    if (message.rateLimits !== undefined) {
+      RateLimits.encode(message.rateLimits, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -1276,6 +1486,14 @@ export const UpdateApiKeyRequest: MessageFns<UpdateApiKeyRequest> = {
             message.callerScope.push(reader.string());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.rateLimits = RateLimits.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1307,6 +1525,11 @@ export const UpdateApiKeyRequest: MessageFns<UpdateApiKeyRequest> = {
         : globalThis.Array.isArray(object?.caller_scope)
         ? object.caller_scope.map((e: any) => globalThis.String(e))
         : [],
+      rateLimits: isSet(object.rateLimits)
+        ? RateLimits.fromJSON(object.rateLimits)
+        : isSet(object.rate_limits)
+        ? RateLimits.fromJSON(object.rate_limits)
+        : undefined,
     };
   },
 
@@ -1327,6 +1550,9 @@ export const UpdateApiKeyRequest: MessageFns<UpdateApiKeyRequest> = {
     if (message.callerScope?.length) {
       obj.callerScope = message.callerScope;
     }
+    if (message.rateLimits !== undefined) {
+      obj.rateLimits = RateLimits.toJSON(message.rateLimits);
+    }
     return obj;
   },
 
@@ -1342,6 +1568,9 @@ export const UpdateApiKeyRequest: MessageFns<UpdateApiKeyRequest> = {
       ? ScopeList.fromPartial(object.maxScope)
       : undefined;
     message.callerScope = object.callerScope?.map((e) => e) || [];
+    message.rateLimits = (object.rateLimits !== undefined && object.rateLimits !== null)
+      ? RateLimits.fromPartial(object.rateLimits)
+      : undefined;
     return message;
   },
 };

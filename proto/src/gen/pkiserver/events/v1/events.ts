@@ -31,6 +31,17 @@ export interface ApiKeyUpdated {
   previousMaxScope: string[];
   previousEnabled: boolean;
   at: number;
+  /** The key's own requests-per-minute limits by tier; absent or empty: it has none. */
+  rateLimits?: KeyRateLimits | undefined;
+}
+
+/** Requests per minute by rate-limit tier, as in pkiserver.apikey.v1.RateLimits. */
+export interface KeyRateLimits {
+  pki?: number | undefined;
+  pkiadmin?: number | undefined;
+  user?: number | undefined;
+  audit?: number | undefined;
+  auth?: number | undefined;
 }
 
 /** pkiserver.apikey.v1.apikey.deleted */
@@ -339,7 +350,16 @@ export const ApiKeyCreated: MessageFns<ApiKeyCreated> = {
 };
 
 function createBaseApiKeyUpdated(): ApiKeyUpdated {
-  return { apiKeyId: "", name: "", maxScope: [], enabled: false, previousMaxScope: [], previousEnabled: false, at: 0 };
+  return {
+    apiKeyId: "",
+    name: "",
+    maxScope: [],
+    enabled: false,
+    previousMaxScope: [],
+    previousEnabled: false,
+    at: 0,
+    rateLimits: undefined,
+  };
 }
 
 export const ApiKeyUpdated: MessageFns<ApiKeyUpdated> = {
@@ -364,6 +384,9 @@ export const ApiKeyUpdated: MessageFns<ApiKeyUpdated> = {
     }
     if (message.at !== 0) {
       writer.uint32(56).int64(message.at);
+    }
+    if (message.rateLimits !== undefined) {
+      KeyRateLimits.encode(message.rateLimits, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -437,6 +460,14 @@ export const ApiKeyUpdated: MessageFns<ApiKeyUpdated> = {
             message.at = longToNumber(reader.int64());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.rateLimits = KeyRateLimits.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -474,6 +505,11 @@ export const ApiKeyUpdated: MessageFns<ApiKeyUpdated> = {
         ? globalThis.Boolean(object.previous_enabled)
         : false,
       at: isSet(object.at) ? globalThis.Number(object.at) : 0,
+      rateLimits: isSet(object.rateLimits)
+        ? KeyRateLimits.fromJSON(object.rateLimits)
+        : isSet(object.rate_limits)
+        ? KeyRateLimits.fromJSON(object.rate_limits)
+        : undefined,
     };
   },
 
@@ -500,6 +536,9 @@ export const ApiKeyUpdated: MessageFns<ApiKeyUpdated> = {
     if (message.at !== 0) {
       obj.at = Math.round(message.at);
     }
+    if (message.rateLimits !== undefined) {
+      obj.rateLimits = KeyRateLimits.toJSON(message.rateLimits);
+    }
     return obj;
   },
 
@@ -515,6 +554,142 @@ export const ApiKeyUpdated: MessageFns<ApiKeyUpdated> = {
     message.previousMaxScope = object.previousMaxScope?.map((e) => e) || [];
     message.previousEnabled = object.previousEnabled ?? false;
     message.at = object.at ?? 0;
+    message.rateLimits = (object.rateLimits !== undefined && object.rateLimits !== null)
+      ? KeyRateLimits.fromPartial(object.rateLimits)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseKeyRateLimits(): KeyRateLimits {
+  return { pki: undefined, pkiadmin: undefined, user: undefined, audit: undefined, auth: undefined };
+}
+
+export const KeyRateLimits: MessageFns<KeyRateLimits> = {
+  encode(message: KeyRateLimits, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pki !== undefined) {
+      writer.uint32(8).int32(message.pki);
+    }
+    if (message.pkiadmin !== undefined) {
+      writer.uint32(16).int32(message.pkiadmin);
+    }
+    if (message.user !== undefined) {
+      writer.uint32(24).int32(message.user);
+    }
+    if (message.audit !== undefined) {
+      writer.uint32(32).int32(message.audit);
+    }
+    if (message.auth !== undefined) {
+      writer.uint32(40).int32(message.auth);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KeyRateLimits {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKeyRateLimits();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pki = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pkiadmin = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.user = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.audit = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.auth = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KeyRateLimits {
+    return {
+      pki: isSet(object.pki) ? globalThis.Number(object.pki) : undefined,
+      pkiadmin: isSet(object.pkiadmin) ? globalThis.Number(object.pkiadmin) : undefined,
+      user: isSet(object.user) ? globalThis.Number(object.user) : undefined,
+      audit: isSet(object.audit) ? globalThis.Number(object.audit) : undefined,
+      auth: isSet(object.auth) ? globalThis.Number(object.auth) : undefined,
+    };
+  },
+
+  toJSON(message: KeyRateLimits): unknown {
+    const obj: any = {};
+    if (message.pki !== undefined) {
+      obj.pki = Math.round(message.pki);
+    }
+    if (message.pkiadmin !== undefined) {
+      obj.pkiadmin = Math.round(message.pkiadmin);
+    }
+    if (message.user !== undefined) {
+      obj.user = Math.round(message.user);
+    }
+    if (message.audit !== undefined) {
+      obj.audit = Math.round(message.audit);
+    }
+    if (message.auth !== undefined) {
+      obj.auth = Math.round(message.auth);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<KeyRateLimits>, I>>(base?: I): KeyRateLimits {
+    return KeyRateLimits.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<KeyRateLimits>, I>>(object: I): KeyRateLimits {
+    const message = createBaseKeyRateLimits();
+    message.pki = object.pki ?? undefined;
+    message.pkiadmin = object.pkiadmin ?? undefined;
+    message.user = object.user ?? undefined;
+    message.audit = object.audit ?? undefined;
+    message.auth = object.auth ?? undefined;
     return message;
   },
 };
