@@ -14,7 +14,8 @@ import {
 } from "@pkiserver/test-harness";
 
 const ROOT = join(__dirname, "..", "..", "..");
-const EMBEDDED = join(ROOT, "services", "server", "dist", "embedded.js");
+/** PMX_BENCH_EMBEDDED runs another build's one-process entry instead (to compare builds in one run). */
+const EMBEDDED = process.env.PMX_BENCH_EMBEDDED || join(ROOT, "services", "server", "dist", "embedded.js");
 const ECHO = join(__dirname, "echo.js");
 
 /** A process whose memory the soak follows. */
