@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import cors from "@fastify/cors";
 import websocket from "@fastify/websocket";
-import { AppError, type EventBus, Events, type Logger, publishAuthFailure } from "@pkiserver/kit";
+import { AppError, type EventBus, Events, type Logger, publishAuthFailure, RateLimitRefusals } from "@pkiserver/kit";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from "fastify";
 import { Authenticator, type Credentials } from "./auth/authenticate";
 import { KeyLimitsCache, keyLimitsOf } from "./auth/key-limits";
@@ -170,11 +170,15 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
           onFailure: () => metrics.rateLimitStoreFailed(),
         });
   const rateLimiter = new RateLimiter(counters, config.rateLimits);
+  // Refusals reach the audit log as one event per client, tier and minute, so a flood cannot flood it.
+  const refusals = RateLimitRefusals.onBus(bus, Events.rateLimitRefused);
+  refusals.start();
   const dispatcher = new Dispatcher({
     clients,
     authenticator,
     revocations,
     rateLimiter,
+    refusals,
     keyLimits,
     metrics,
     logger,
@@ -289,6 +293,8 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     clearTimeout(drainDeadline);
     readiness.stop();
     heartbeat.stop();
+    // The last minutes' refusals go to the audit log before the bus is closed.
+    await refusals.stop();
     await revocationSync.stop();
     await counters.close?.();
     await keySync?.stop();

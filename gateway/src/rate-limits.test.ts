@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { Events } from "@pkiserver/kit";
 import WebSocket from "ws";
 import { GatewayConfigError, loadConfig } from "./config";
 import { post, rpc, startTestGateway, type TestGateway } from "./testing/fakes";
@@ -228,5 +229,35 @@ describe("rate limits per tier and API key (API.md section 9)", () => {
         bad,
       );
     }
+  });
+});
+
+describe("rate-limit refusals in the audit log (API.md section 12)", () => {
+  it("publishes one ratelimit.refused event per client, tier and minute, with the count", async () => {
+    const gw = await startTestGateway({
+      env: { PMX_TRUSTED_PROXIES: "127.0.0.1", PMX_RATE_LIMITS: only({ user: 1 }) },
+    });
+    const seen: { client: string; tier: string; count: number }[] = [];
+    await gw.bus.subscribe({
+      subjects: [Events.rateLimitRefused.subject],
+      deliver: "all",
+      handler: async (msg) => {
+        const e = Events.rateLimitRefused.type.decode(msg.data);
+        seen.push({ client: e.client, tier: e.tier, count: e.count });
+      },
+    });
+    try {
+      gw.fakes.addKey({ apiKeyId: "k-audit-rl", secret: SECRET, maxScope: ALL });
+      const auth = { authorization: basic("k-audit-rl", SECRET) };
+      const codes: unknown[] = [];
+      for (let i = 0; i < 4; i++)
+        codes.push(((await post(gw, rpc("user/listApiKeys", {}, i), auth)).json as Reply).error?.code);
+      assert.deepEqual(codes, [undefined, -32029, -32029, -32029]);
+    } finally {
+      // Closing flushes the minute that is still open.
+      await gw.app.close();
+    }
+    assert.deepEqual(seen, [{ client: "key:k-audit-rl", tier: "user", count: 3 }]);
+    await gw.close().catch(() => undefined);
   });
 });

@@ -1,5 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { isPlainObject, parseParams } from "@pkiserver/contract";
+import type { RateLimitRefusals } from "@pkiserver/kit";
 import { AppError, ErrorCatalogue, type Logger } from "@pkiserver/kit";
 import type { Authenticator, Caller, Credentials } from "../auth/authenticate";
 import type { KeyLimitsCache } from "../auth/key-limits";
@@ -71,6 +72,8 @@ class Limited extends Error {
   constructor(
     readonly tier: Tier,
     readonly decision: WindowDecision,
+    /** Who was refused, as the audit log names clients: `key:<id>` or `ip:<address>`. */
+    readonly client: string,
   ) {
     super("rate limited");
   }
@@ -101,6 +104,8 @@ export class Dispatcher {
       rateLimiter: RateLimiter;
       keyLimits: KeyLimitsCache;
       metrics: GatewayMetrics;
+      /** Rate-limit refusals for the audit log, aggregated per client, tier and minute. */
+      refusals?: RateLimitRefusals;
       logger: Logger;
       pkiPublicRead: boolean;
     },
@@ -186,7 +191,7 @@ export class Dispatcher {
     }
     if (decision === undefined) return;
     counted.decisions.push(decision);
-    if (!decision.allowed) throw new Limited(tier, decision);
+    if (!decision.allowed) throw new Limited(tier, decision, `${subject.kind}:${subject.id}`);
   }
 
   /** Whether the request's credentials are present at all (they are checked when needed). */
@@ -248,6 +253,7 @@ export class Dispatcher {
       if (err instanceof Limited) {
         counted.refused += 1;
         this.deps.metrics.limited();
+        this.deps.refusals?.refused(err.client, err.tier);
         const { retryAfterSeconds: retryAfter, limit } = err.decision;
         reply = errorReply(id, new AppError("rpc.too_many_requests", { data: { retryAfter, tier: err.tier, limit } }));
         this.log(ctx, label, ErrorCatalogue["rpc.too_many_requests"].rpc, started);
