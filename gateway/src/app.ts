@@ -398,8 +398,14 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   const otherMethods = ["PUT", "DELETE", "PATCH", ...(config.corsOrigins.length > 0 ? [] : ["OPTIONS"])];
   app.route({ method: otherMethods as ("PUT" | "DELETE" | "PATCH" | "OPTIONS")[], url: RPC_PATH, handler: onlyPost });
 
-  registerAuditExport(app, { authenticator, clients, credentialsOf, clientIpOf, logger });
-  registerLogRoutes(app, { pki: clients.pki, authenticator, pkiPublicRead: config.pkiPublicRead, clientIpOf });
+  registerAuditExport(app, { authenticator, clients, credentialsOf, clientIpOf, logger, rateLimiter });
+  registerLogRoutes(app, {
+    pki: clients.pki,
+    authenticator,
+    pkiPublicRead: config.pkiPublicRead,
+    clientIpOf,
+    rateLimiter,
+  });
 
   app.get("/health", async (_req, reply) => reply.send({ status: "ok" }));
 

@@ -133,3 +133,26 @@ describe("transparency log over JSON-RPC and HTTP", () => {
     }
   });
 });
+
+describe("log endpoints and rate limits", () => {
+  it("count in the pki tier: RateLimit headers on each reply, HTTP 429 with Retry-After over the limit", async () => {
+    const gw = await startTestGateway({
+      env: { PMX_PKI_PUBLIC_READ: "true", PMX_RATE_LIMITS: "pki=2,pkiadmin=0,user=0,audit=0,auth=0" },
+    });
+    try {
+      gw.fakes.logEntries.push(new TextEncoder().encode('{"entry":0}'));
+      await gw.fakes.sequenceLog();
+      const statuses: number[] = [];
+      let last: Response | undefined;
+      for (let i = 0; i < 3; i++) {
+        last = await fetch(`${gw.url}/log/checkpoint`);
+        statuses.push(last.status);
+        if (i === 0) assert.equal(last.headers.get("ratelimit-limit"), "2");
+      }
+      assert.deepEqual(statuses, [200, 200, 429]);
+      assert.ok(Number(last?.headers.get("retry-after")) >= 1);
+    } finally {
+      await gw.close();
+    }
+  });
+});

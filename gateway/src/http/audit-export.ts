@@ -6,11 +6,14 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Authenticator, Credentials } from "../auth/authenticate";
 import type { ServiceClients } from "../clients";
 import { auditEventView } from "../rpc/methods";
+import { admitHttp, type RateLimiter } from "./rate-limit";
 
 export const AUDIT_EXPORT_PATH = "/audit/export";
 const MAX_QUERY_TIME = Number.MAX_SAFE_INTEGER;
 
 export interface AuditExportDeps {
+  /** Counts the export in the `audit` tier; none in tests that do not count. */
+  rateLimiter?: RateLimiter;
   authenticator: Authenticator;
   clients: ServiceClients;
   credentialsOf: (req: FastifyRequest) => Credentials;
@@ -73,6 +76,13 @@ export function registerAuditExport(app: FastifyInstance, deps: AuditExportDeps)
         req.id,
       );
       if (!caller.scopes.includes("audit:read")) return json(403, "Insufficient scope");
+      // The export counts in the `audit` tier (API.md section 9), as audit/* calls do.
+      if (
+        deps.rateLimiter !== undefined &&
+        !(await admitHttp(deps.rateLimiter, "audit", { kind: "key", id: caller.apiKeyId }, reply))
+      ) {
+        return reply.type("application/json").send(JSON.stringify({ error: "Too many requests" }));
+      }
       const call = { requestId: req.id, callerKeyId: caller.apiKeyId };
       // The first page is read before the status is sent, so an unavailable service is a clean 503.
       let page: auditV1.ExportEventsResponse = await deps.clients.audit.exportEvents(

@@ -3,6 +3,7 @@ import { parseTilePath } from "@pkiserver/log";
 import type { pkiV1 } from "@pkiserver/proto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Authenticator } from "../auth/authenticate";
+import { admitHttp, type RateLimiter } from "./rate-limit";
 
 export interface LogRoutesDeps {
   readonly pki: AsyncClient<pkiV1.PkiServiceServer>;
@@ -10,6 +11,8 @@ export interface LogRoutesDeps {
   /** pki/* reads need no credentials: the log's files neither. */
   readonly pkiPublicRead: boolean;
   readonly clientIpOf: (req: FastifyRequest) => string;
+  /** The log's files count in the `pki` tier (API.md section 9), per key or, anonymous, per address. */
+  readonly rateLimiter?: RateLimiter;
 }
 
 // c2sp.org/tlog-tiles: checkpoints are text, tiles and bundles bytes. A tile's bytes never change
@@ -31,7 +34,13 @@ function header(req: FastifyRequest, name: string): string | undefined {
 export function registerLogRoutes(app: FastifyInstance, deps: LogRoutesDeps): void {
   /** Sends the refusal and returns false unless the caller may read the log. */
   const allowed = async (req: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
-    if (deps.pkiPublicRead) return true;
+    const limited = async (subject: { kind: "key" | "ip"; id: string }) => {
+      if (deps.rateLimiter === undefined || (await admitHttp(deps.rateLimiter, "pki", subject, reply))) return false;
+      await reply.type(CHECKPOINT_TYPE).send("too many requests\n");
+      return true;
+    };
+    // Public reads are anonymous: counted per address, as pki/* calls without credentials are.
+    if (deps.pkiPublicRead) return !(await limited({ kind: "ip", id: deps.clientIpOf(req) }));
     try {
       const caller = await deps.authenticator.authenticate(
         {
@@ -42,7 +51,7 @@ export function registerLogRoutes(app: FastifyInstance, deps: LogRoutesDeps): vo
         deps.clientIpOf(req),
         req.id,
       );
-      if (caller.scopes.includes("pki:read")) return true;
+      if (caller.scopes.includes("pki:read")) return !(await limited({ kind: "key", id: caller.apiKeyId }));
       await reply.code(403).type(CHECKPOINT_TYPE).send("insufficient scope\n");
       return false;
     } catch (err) {

@@ -151,3 +151,26 @@ export class RateLimiter {
     return this.store.hit(`${tier}:${subject.kind}:${subject.id}`, limit, true);
   }
 }
+
+/**
+ * Counts one request of an HTTP endpoint outside JSON-RPC (tiles, the audit
+ * export) in its tier: sets the RateLimit-* headers, and on a refusal also
+ * HTTP 429 with Retry-After. Returns false when the request is refused (the
+ * caller sends the body), true otherwise.
+ */
+export async function admitHttp(
+  limiter: RateLimiter,
+  tier: Tier,
+  subject: Subject,
+  reply: { header(name: string, value: string): unknown; code(status: number): unknown },
+): Promise<boolean> {
+  const decision = await limiter.take(tier, subject);
+  if (decision === undefined) return true;
+  reply.header("ratelimit-limit", String(decision.limit));
+  reply.header("ratelimit-remaining", String(decision.remaining));
+  reply.header("ratelimit-reset", String(decision.resetSeconds));
+  if (decision.allowed) return true;
+  reply.code(429);
+  reply.header("retry-after", String(decision.retryAfterSeconds));
+  return false;
+}
