@@ -1,26 +1,7 @@
 #!/usr/bin/env bash
-# Builds the test MongoDB-compatible server (test/infra/ferretdb) into a cache
-# outside the repository and prints the binary's path. The cache key is the
-# hash of the program's sources, so an unchanged program is never rebuilt.
+# Builds the test MongoDB-compatible server (test/infra/ferretdb) into the
+# cache and prints the binary's path (see go-build-cached.sh; its cache key is
+# the one ferretdbCachePath() in test/harness computes).
 set -euo pipefail
-
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-src="$here/ferretdb"
-cache="${PMX_CACHE_DIR:-$HOME/.cache/pkiserver}"
-
-# Same key as ferretdbCachePath() in test/harness: go.mod, go.sum, then the
-# Go files in byte order of their names.
-hash="$(cd "$src" && cat go.mod go.sum $(LC_ALL=C ls -- *.go) | sha256sum | cut -c1-16)"
-out="$cache/ferretdb-$hash/ferretdb"
-
-if [[ ! -x "$out" ]]; then
-  command -v go >/dev/null || { echo "build-ferretdb.sh: Go is not installed (https://go.dev/dl/)" >&2; exit 1; }
-  mkdir -p "$(dirname "$out")"
-  tmp="$out.tmp.$$"
-  trap 'rm -f "$tmp"' EXIT
-  # Build output goes to stderr so stdout carries only the path.
-  (cd "$src" && go build -trimpath -o "$tmp" .) >&2
-  mv -f "$tmp" "$out"
-fi
-
-echo "$out"
+exec "$here/go-build-cached.sh" "$here/ferretdb" ferretdb

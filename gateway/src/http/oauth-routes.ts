@@ -1,9 +1,10 @@
-import { importPublicJwk, type TokenIdentity } from "@pkiserver/contract";
+import { fields, importPublicJwk, type TokenIdentity } from "@pkiserver/contract";
 import { ALL_SCOPES, AppError, type AsyncClient, type Logger } from "@pkiserver/kit";
 import { apikeyV1, type authV1 } from "@pkiserver/proto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { RevocationCache } from "../auth/revocations";
 import type { RateLimiter } from "./rate-limit";
+import { UNAVAILABLE_RETRY_AFTER_S } from "./readiness";
 
 /*
  * OAuth 2.0 over the same keys, sessions and tokens as `auth/token` (API.md
@@ -26,8 +27,6 @@ export const OAUTH_PATHS = {
 /** How long clients and proxies may keep the JWKS and the metadata (seconds). */
 export const DISCOVERY_MAX_AGE_SECONDS = 60;
 const MAX_PARAM_LENGTH = 4096;
-const MAX_SCOPE_ITEMS = 128;
-const UNAVAILABLE_RETRY_AFTER_SECONDS = 1;
 
 export interface OAuthRouteDeps {
   auth: AsyncClient<authV1.AuthServiceServer>;
@@ -153,7 +152,7 @@ function secretsOf(creds: ClientCredentials): string[] {
 function scopeList(scope: string | undefined): string[] {
   if (scope === undefined) return [];
   const items = scope.split(" ");
-  if (items.length > MAX_SCOPE_ITEMS || items.some((s) => s.length === 0)) {
+  if (items.length > fields.MAX_SCOPE_ENTRIES || items.some((s) => s.length === 0)) {
     throw new OAuthError("invalid_scope", "scope must be scope tokens separated by single spaces");
   }
   return items;
@@ -205,7 +204,7 @@ function noStore(reply: FastifyReply): FastifyReply {
 function sendError(reply: FastifyReply, e: OAuthError): FastifyReply {
   noStore(reply).code(statusOf(e));
   if (e.challenge) reply.header("www-authenticate", 'Basic realm="pkiserver", charset="UTF-8"');
-  if (e.error === "temporarily_unavailable") reply.header("retry-after", String(UNAVAILABLE_RETRY_AFTER_SECONDS));
+  if (e.error === "temporarily_unavailable") reply.header("retry-after", String(UNAVAILABLE_RETRY_AFTER_S));
   if (e.retryAfterSeconds !== undefined) reply.header("retry-after", String(e.retryAfterSeconds));
   const body = { error: e.error, ...(e.description === undefined ? {} : { error_description: e.description }) };
   return reply.type("application/json").send(JSON.stringify(body));
