@@ -351,22 +351,9 @@ export function redisMissingMessage(): string {
   );
 }
 
+/** redis-server answers PING with +PONG. */
 function redisAnswers(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const sock = tcpConnect({ host: "127.0.0.1", port });
-    let buf = "";
-    const done = (ok: boolean) => {
-      sock.destroy();
-      res(ok);
-    };
-    sock.setTimeout(1000, () => done(false));
-    sock.on("error", () => done(false));
-    sock.on("connect", () => sock.write("PING\r\n"));
-    sock.on("data", (d) => {
-      buf += d.toString("utf8");
-      if (buf.includes("\r\n")) done(buf.startsWith("+PONG"));
-    });
-  });
+  return firstLineIs(port, "PING\r\n", "+PONG");
 }
 
 export function natsMissingMessage(): string {
@@ -396,6 +383,14 @@ function sleep(ms: number): Promise<void> {
 
 /** nats-server greets every client with an INFO line. */
 function natsAnswers(port: number): Promise<boolean> {
+  return firstLineIs(port, undefined, "INFO ");
+}
+
+/**
+ * Whether a server on this port answers (after `send`, when given) with a
+ * first line starting with `prefix`, within a second.
+ */
+function firstLineIs(port: number, send: string | undefined, prefix: string): Promise<boolean> {
   return new Promise((res) => {
     const sock = tcpConnect({ host: "127.0.0.1", port });
     let buf = "";
@@ -405,9 +400,10 @@ function natsAnswers(port: number): Promise<boolean> {
     };
     sock.setTimeout(1000, () => done(false));
     sock.on("error", () => done(false));
+    if (send !== undefined) sock.on("connect", () => sock.write(send));
     sock.on("data", (d) => {
       buf += d.toString("utf8");
-      if (buf.includes("\n")) done(buf.startsWith("INFO "));
+      if (buf.includes("\n")) done(buf.startsWith(prefix));
     });
   });
 }
