@@ -42,11 +42,22 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitReady(url: string, timeoutMs: number, procs: Map<ProcessName, ChildProcess>): Promise<void> {
+async function waitReady(
+  url: string,
+  timeoutMs: number,
+  procs: Map<ProcessName, ChildProcess>,
+  lastLines: (name: ProcessName) => readonly string[] = () => [],
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     for (const [name, p] of procs) {
-      if (p.exitCode !== null) throw new Error(`${name} exited with code ${p.exitCode} during start`);
+      if (p.exitCode !== null) {
+        // What the process said last is why it stopped; without it the failure cannot be told apart.
+        const said = lastLines(name);
+        throw new Error(
+          `${name} exited with code ${p.exitCode} during start${said.length > 0 ? `:\n${said.join("\n")}` : ""}`,
+        );
+      }
     }
     try {
       const res = await fetch(`${url}/ready`);
@@ -138,7 +149,11 @@ export async function startDistributed(opts: {
   const url = `http://127.0.0.1:${gatewayPort}`;
   let procs = new Map<ProcessName, ChildProcess>();
 
+  /** The last lines each process wrote (at most 20), for the error when one stops during start. */
+  const recent = new Map<ProcessName, string[]>();
+  const lastLines = (name: ProcessName) => recent.get(name) ?? [];
   const spawnProcess = (name: ProcessName, env: Record<string, string | undefined>) => {
+    recent.set(name, []);
     const child = spawn(process.execPath, [ENTRIES[name]], { env, stdio: ["ignore", "pipe", "pipe"] });
     for (const stream of [child.stdout, child.stderr]) {
       let buf = "";
@@ -149,6 +164,11 @@ export async function startDistributed(opts: {
           const line = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
           opts.onOutput?.(name, line);
+          const kept = recent.get(name);
+          if (kept !== undefined) {
+            kept.push(line);
+            if (kept.length > 20) kept.shift();
+          }
           nl = buf.indexOf("\n");
         }
       });
@@ -160,7 +180,7 @@ export async function startDistributed(opts: {
   const launch = async () => {
     procs = new Map();
     for (const name of Object.keys(ENTRIES) as ProcessName[]) procs.set(name, spawnProcess(name, shared));
-    await waitReady(url, opts.readyTimeoutMs ?? 60_000, procs);
+    await waitReady(url, opts.readyTimeoutMs ?? 60_000, procs, lastLines);
   };
   const stopAll = async () => {
     for (const extra of extras.splice(0)) await stopProcess(extra);
@@ -216,7 +236,7 @@ export async function startDistributed(opts: {
         audit: shared.PMX_AUDIT_LISTEN,
       };
       if (name !== "gateway") await waitListening(listen[name], timeoutMs, child);
-      await waitReady(url, timeoutMs, procs);
+      await waitReady(url, timeoutMs, procs, lastLines);
     },
     startExtraGateway: async () => {
       const port = await freePort();
