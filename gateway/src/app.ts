@@ -1,13 +1,21 @@
 import { randomUUID } from "node:crypto";
 import cors from "@fastify/cors";
 import websocket from "@fastify/websocket";
-import { AppError, type EventBus, Events, type Logger, publishAuthFailure, RateLimitRefusals } from "@pkiserver/kit";
+import { createJwksTokenVerifier, isKeyedTokenVerifier, RevocationCache, type TokenVerifier } from "@pkiserver/contract";
+import {
+  AppError,
+  type EventBus,
+  Events,
+  type Logger,
+  publishAuthFailure,
+  RateLimitRefusals,
+  type SyncHandle,
+  startRevocationSync,
+  startSigningKeySync,
+} from "@pkiserver/kit";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from "fastify";
 import { Authenticator, type Credentials } from "./auth/authenticate";
 import { KeyLimitsCache, keyLimitsOf } from "./auth/key-limits";
-import { RevocationCache } from "./auth/revocations";
-import { type SyncHandle, startRevocationSync, startSigningKeySync } from "./auth/sync";
-import { createJwksTokenVerifier, isKeyedTokenVerifier, type TokenVerifier } from "./auth/token-verifier";
 import { AdaptiveLimiter, type LimiterOptions, limitClients } from "./backend/limiter";
 import type { ServiceClients } from "./clients";
 import type { GatewayConfig } from "./config";

@@ -1,7 +1,5 @@
-import { type AsyncClient, connectService, type ServiceTarget } from "@pkiserver/kit";
+import { type AsyncClient, connectService, type GrpcTls, type ServiceTarget } from "@pkiserver/kit";
 import { apikeyV1, auditV1, authV1, pkiV1 } from "@pkiserver/proto";
-
-const KEEP = { keepConnected: true };
 
 /** The services the gateway calls, as async gRPC clients. */
 export interface ServiceClients {
@@ -18,15 +16,20 @@ export interface ServiceClients {
  * that exhausts the gateway's file descriptors cannot also cut it off from the
  * services.
  */
-export function createServiceClients(targets: {
-  apikey: ServiceTarget;
-  auth: ServiceTarget;
-  pki: ServiceTarget;
-  audit: ServiceTarget;
-}): {
+export function createServiceClients(
+  targets: {
+    apikey: ServiceTarget;
+    auth: ServiceTarget;
+    pki: ServiceTarget;
+    audit: ServiceTarget;
+  },
+  /** Mutual TLS on the network channels: the services then take the caller as the gateway states it. */
+  tls?: GrpcTls,
+): {
   clients: ServiceClients;
   close(): void;
 } {
+  const KEEP = { keepConnected: true, tls };
   const apikey = connectService<apikeyV1.ApiKeyServiceServer>(
     apikeyV1.ApiKeyServiceService,
     apikeyV1.ApiKeyServiceClient.serviceName,

@@ -1,4 +1,5 @@
 import { tokenIdentityFromEnv, tokenIdentityProblem } from "@pkiserver/contract";
+import { checkGrpcTls, grpcTlsEnvFields, grpcTlsFrom } from "@pkiserver/kit/config";
 import ipaddr from "ipaddr.js";
 // Plain zod rather than the kit's helpers: main.ts reads this config before
 // starting telemetry, and the kit's entry point loads grpc-js, which must be
@@ -84,6 +85,7 @@ const schema = z
     PMX_AUTH_ADDR: address("127.0.0.1:8112"),
     PMX_PKI_ADDR: address("127.0.0.1:8113"),
     PMX_AUDIT_ADDR: address("127.0.0.1:8114"),
+    ...grpcTlsEnvFields,
     PMX_CORS_ORIGINS: list,
     PMX_TRUSTED_PROXIES: trustedProxies,
     PMX_PKI_PUBLIC_READ: bool(false),
@@ -118,6 +120,7 @@ const schema = z
     message: "must not exceed PMX_REQUEST_TIMEOUT_MS (the headers are part of the request)",
   })
   .superRefine((e, ctx) => {
+    checkGrpcTls(e, ctx);
     const problem = tokenIdentityProblem(tokenIdentity(e));
     if (problem) ctx.addIssue({ code: "custom", path: [problem.field], message: problem.message });
   })
@@ -128,6 +131,8 @@ const schema = z
     authAddr: e.PMX_AUTH_ADDR,
     pkiAddr: e.PMX_PKI_ADDR,
     auditAddr: e.PMX_AUDIT_ADDR,
+    /** Mutual TLS to the services (PMX_GRPC_TLS_*); plaintext, with callers' tokens forwarded, when unset. */
+    grpcTls: grpcTlsFrom(e),
     /** Empty: CORS off. `*` allows any origin. */
     corsOrigins: e.PMX_CORS_ORIGINS,
     trustedProxies: e.PMX_TRUSTED_PROXIES,

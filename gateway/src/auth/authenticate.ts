@@ -1,3 +1,4 @@
+import type { RevocationCache, TokenClaims, TokenVerifier } from "@pkiserver/contract";
 import {
   AppError,
   type AsyncClient,
@@ -13,8 +14,6 @@ import { apikeyV1 } from "@pkiserver/proto";
 import { normaliseIp } from "../http/client-ip";
 import type { Tier as RateTier } from "../http/rate-limit";
 import { keyLimitsOf } from "./key-limits";
-import type { RevocationCache } from "./revocations";
-import type { TokenClaims, TokenVerifier } from "./token-verifier";
 
 /** Who is calling, once authenticated. */
 export interface Caller {
@@ -22,6 +21,8 @@ export interface Caller {
   /** Expanded base scopes the caller holds. */
   scopes: Scope[];
   via: "token" | "basic" | "signature";
+  /** The access token presented (via "token"): forwarded to a service reached without mutual TLS. */
+  token?: string | undefined;
   /** The key's own requests-per-minute limits by tier (API.md section 9), where it has any. */
   rateLimits?: Partial<Record<RateTier, number>> | undefined;
 }
@@ -132,7 +133,7 @@ export class Authenticator {
     // so the caller it makes is made once per token too.
     let caller = this.callers.get(claims);
     if (caller === undefined) {
-      caller = { apiKeyId: claims.apiKeyId, scopes: normaliseScopes(claims.scope), via: "token" };
+      caller = { apiKeyId: claims.apiKeyId, scopes: normaliseScopes(claims.scope), via: "token", token };
       this.callers.set(claims, caller);
     }
     return caller;

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { AppError, createLogger, Events, MemoryEventBus, publishEvent } from "@pkiserver/kit";
+import { createJwksTokenVerifier } from "@pkiserver/contract";
+import { AppError, createLogger, Events, MemoryEventBus, publishEvent, startSigningKeySync } from "@pkiserver/kit";
 import type { authV1 } from "@pkiserver/proto";
 import { SignJWT } from "jose";
 import { TokenSigner } from "../testing/fakes";
-import { startSigningKeySync } from "./sync";
-import { createJwksTokenVerifier } from "./token-verifier";
 
 const codeOf = async (p: Promise<unknown>): Promise<string | undefined> => {
   try {

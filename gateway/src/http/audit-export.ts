@@ -83,7 +83,7 @@ export function registerAuditExport(app: FastifyInstance, deps: AuditExportDeps)
       ) {
         return reply.type("application/json").send(JSON.stringify({ error: "Too many requests" }));
       }
-      const call = { requestId: req.id, callerKeyId: caller.apiKeyId };
+      const call = { requestId: req.id, callerKeyId: caller.apiKeyId, caller };
       // The first page is read before the status is sent, so an unavailable service is a clean 503.
       let page: auditV1.ExportEventsResponse = await deps.clients.audit.exportEvents(
         { ...query, limit: AUDIT_LIST_MAX_LIMIT },

@@ -1,8 +1,7 @@
-import { fields, importPublicJwk, type TokenIdentity } from "@pkiserver/contract";
+import { fields, importPublicJwk, type RevocationCache, type TokenIdentity } from "@pkiserver/contract";
 import { ALL_SCOPES, AppError, type AsyncClient, type Logger } from "@pkiserver/kit";
 import { apikeyV1, type authV1 } from "@pkiserver/proto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { RevocationCache } from "../auth/revocations";
 import type { RateLimiter } from "./rate-limit";
 import { UNAVAILABLE_RETRY_AFTER_S } from "./readiness";
 
@@ -277,6 +276,13 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRouteDeps):
     throw new OAuthError("invalid_client", "client authentication failed", creds.viaHeader);
   };
 
+  /** A call made for the authenticated client: auth acts for that key only. */
+  const clientCall = (requestId: string, clientId: string) => ({
+    requestId,
+    callerKeyId: clientId,
+    caller: { apiKeyId: clientId, scopes: [] },
+  });
+
   const tokenReply = (reply: FastifyReply, t: authV1.TokenPair | undefined) => {
     if (t === undefined) throw new AppError("rpc.internal", { internal: "IssueToken reply without token" });
     // This gateway served the grant: older access tokens of a rotated session stop here at once.
@@ -384,7 +390,7 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRouteDeps):
       "introspect",
       handle("introspect", "other", async (req, reply) => {
         const { clientId, token } = await clientRequest(req);
-        const res = await auth.inspectToken({ token, clientId }, { requestId: req.id, callerKeyId: clientId });
+        const res = await auth.inspectToken({ token }, clientCall(req.id, clientId));
         const c = res.claims;
         if (!res.active || c === undefined) return sendJson(reply, { active: false });
         const access = res.tokenType === "access_token";
@@ -410,7 +416,7 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRouteDeps):
       "revoke",
       handle("revoke", "other", async (req, reply) => {
         const { clientId, token } = await clientRequest(req);
-        const res = await auth.revokeToken({ token, clientId }, { requestId: req.id, callerKeyId: clientId });
+        const res = await auth.revokeToken({ token }, clientCall(req.id, clientId));
         // The event brings the revocation to every gateway; this one applies it before replying.
         if (res.revoked !== undefined) {
           revocations.revokeSession(res.revoked.sessionId, {

@@ -1,4 +1,5 @@
 import {
+  checkGrpcTls,
   checkSecretKey,
   env,
   parseConfig,
@@ -24,7 +25,10 @@ const schema = z
     PMX_SECRET_KEY: env.optionalString(),
     ...serviceEnvFields,
   })
-  .superRefine(checkSecretKey);
+  .superRefine((v, ctx) => {
+    checkSecretKey(v, ctx);
+    checkGrpcTls(v, ctx);
+  });
 
 /** Reads and validates this service's environment; throws a ConfigError listing every problem. */
 export function loadConfig(environment: Record<string, string | undefined>): ApiKeyConfig {

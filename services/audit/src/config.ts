@@ -1,4 +1,13 @@
-import { env, parseConfig, type ServiceEnv, serviceEnv, serviceEnvFields, splitAddress, z } from "@pkiserver/kit";
+import {
+  checkGrpcTls,
+  env,
+  parseConfig,
+  type ServiceEnv,
+  serviceEnv,
+  serviceEnvFields,
+  splitAddress,
+  z,
+} from "@pkiserver/kit";
 
 export const DEFAULT_AUDIT_RETENTION_MS = 90 * 24 * 3600_000;
 
@@ -9,7 +18,8 @@ export interface AuditConfig extends ServiceEnv {
   readonly retentionMs: number;
 }
 
-const schema = z.object({
+const schema = z
+  .object({
   PMX_AUDIT_LISTEN: env.address("127.0.0.1:8114"),
   PMX_AUDIT_RETENTION: z.coerce
     .number()
@@ -18,7 +28,8 @@ const schema = z.object({
     .max(10 * 366 * 24 * 3600_000)
     .default(DEFAULT_AUDIT_RETENTION_MS),
   ...serviceEnvFields,
-});
+  })
+  .superRefine(checkGrpcTls);
 
 /** Reads and validates this service's environment; throws a ConfigError listing every problem. */
 export function loadConfig(environment: Record<string, string | undefined>): AuditConfig {

@@ -5,3 +5,5 @@ export * from "./openrpc";
 export { isValidPubKey, randomPubKey } from "./pubkey";
 export * from "./schema";
 export * from "./token";
+export * from "./revocations";
+export * from "./token-verifier";

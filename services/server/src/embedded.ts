@@ -13,7 +13,7 @@ import { startSystem } from "./system";
 /** `npm start`: the gateway and the three services in one process. */
 async function main(): Promise<void> {
   const system = await startSystem({ env: process.env });
-  process.stdout.write(banner(system.url, system.firstKey, system.storage, system.logVerifierKey));
+  process.stdout.write(banner(system.url, system.firstKey, system.storage, system.logVerifierKey, system.grpc));
   onShutdown(system.logger, [() => telemetry.shutdown(), () => system.stop()]);
 }
 

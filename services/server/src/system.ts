@@ -3,7 +3,9 @@ import * as apikey from "@pkiserver/apikey";
 import * as audit from "@pkiserver/audit";
 import * as auth from "@pkiserver/auth";
 import * as gateway from "@pkiserver/gateway";
+import { tokenChecks } from "@pkiserver/contract";
 import {
+  type AuthKeySource,
   AppError,
   connectDeps,
   createLogger,
@@ -11,6 +13,7 @@ import {
   loadServiceEnv,
   type ServiceApp,
   type ServiceRegistration,
+  startAuthSync,
 } from "@pkiserver/kit";
 import * as pki from "@pkiserver/pki";
 import { type DestinationStream, pino } from "pino";
@@ -31,10 +34,11 @@ export interface RunningSystem {
   readonly storage: string;
   /** The transparency log's signed-note verifier key, for clients to pin. */
   readonly logVerifierKey: string | undefined;
+  /** Where each service's gRPC port listens for internal consumers (PMX_*_LISTEN). */
+  readonly grpc: { readonly apikey: string; readonly auth: string; readonly pki: string; readonly audit: string };
   stop(): Promise<void>;
 }
 
-const LOOPBACK = { host: "127.0.0.1", port: 0 };
 const READY_TIMEOUT_MS = 30_000;
 
 async function untilReady(
@@ -57,9 +61,11 @@ function localService(app: ServiceApp): ServiceRegistration {
 }
 
 /**
- * The embedded form: each service on its own loopback gRPC port (the same
- * code path as the distributed form), the gateway in front, one process.
- * MongoDB and NATS are used when PMX_MONGO_URL / PMX_NATS_URL are set.
+ * The embedded form: each service on its own gRPC port (PMX_*_LISTEN, the
+ * documented loopback ports by default, `:0` for a free one) for internal
+ * consumers, authenticated as in the distributed form; the gateway in front,
+ * calling the services in process; one process. MongoDB and NATS are used
+ * when PMX_MONGO_URL / PMX_NATS_URL are set.
  */
 export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
   const env = { ...opts.env };
@@ -91,27 +97,38 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     });
     const { mongo, bus } = connected;
     closers.push(() => connected.close());
-    const deps = (name: string) => ({
+    // One verifier of the tokens presented on the services' ports, fed by auth
+    // in process once it runs (until then no token is trusted).
+    let authKeys: AuthKeySource | undefined;
+    const notYet = () => Promise.reject(new AppError("rpc.unavailable", { internal: "auth not started yet" }));
+    const checks = tokenChecks(authConfig.tokenIdentity)({
+      getSigningKeys: (req) => authKeys?.getSigningKeys(req) ?? notYet(),
+    });
+    const deps = (name: string, listen: { host: string; port: number }) => ({
       logger: loggerFor(name),
       bus,
-      listen: LOOPBACK,
+      listen,
+      tokens: checks.bearer,
       ...(mongo ? { mongo } : {}),
     });
 
     const apps: ServiceApp[] = [];
-    const apikeyApp = await apikey.buildApp(apikey.loadConfig(env), deps("apikey"));
+    const apikeyConfig = apikey.loadConfig(env);
+    const apikeyApp = await apikey.buildApp(apikeyConfig, deps("apikey", apikeyConfig.listen));
     apps.push(apikeyApp);
     closers.push(() => apikeyApp.stop());
     const authApp = await auth.buildApp(authConfig, {
-      ...deps("auth"),
+      ...deps("auth", authConfig.listen),
       apikey: localService(apikeyApp),
     });
     apps.push(authApp);
     closers.push(() => authApp.stop());
-    const pkiApp = await pki.buildApp(pki.loadConfig(env), deps("pki"));
+    const pkiConfig = pki.loadConfig(env);
+    const pkiApp = await pki.buildApp(pkiConfig, deps("pki", pkiConfig.listen));
     apps.push(pkiApp);
     closers.push(() => pkiApp.stop());
-    const auditApp = await audit.buildApp(audit.loadConfig(env), deps("audit"));
+    const auditConfig = audit.loadConfig(env);
+    const auditApp = await audit.buildApp(auditConfig, deps("audit", auditConfig.listen));
     apps.push(auditApp);
     closers.push(() => auditApp.stop());
 
@@ -124,6 +141,15 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       audit: localService(auditApp),
     });
     closers.push(async () => services.close());
+    authKeys = services.clients.auth;
+    const tokenSync = startAuthSync({
+      auth: services.clients.auth,
+      bus,
+      verifier: checks.verifier,
+      cache: checks.cache,
+      logger: loggerFor("auth-sync"),
+    });
+    closers.push(() => tokenSync.stop());
 
     const app = await gateway.buildGateway({
       config: gatewayConfig,
@@ -161,6 +187,12 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       logger,
       firstKey,
       logVerifierKey: pkiApp.logVerifierKey,
+      grpc: {
+        apikey: apikeyApp.grpc.address,
+        auth: authApp.grpc.address,
+        pki: pkiApp.grpc.address,
+        audit: auditApp.grpc.address,
+      },
       storage: [mongo ? "MongoDB" : "in-memory stores", env.PMX_NATS_URL ? "NATS" : "in-process events"].join(", "),
       stop: stopAll,
     };

@@ -1,9 +1,12 @@
+import { requiredScope } from "@pkiserver/contract";
 import {
   type AsyncHandlers,
   abortable,
+  type BearerVerifier,
   type CallContext,
   implement,
   type Logger,
+  type RpcRule,
   type ServiceRegistration,
 } from "@pkiserver/kit";
 import { apikeyV1 } from "@pkiserver/proto";
@@ -27,7 +30,31 @@ export const API_KEY_SERVICE_NAME = apikeyV1.ApiKeyServiceClient.serviceName;
  */
 type Rpcs = Pick<apikeyV1.ApiKeyServiceServer, keyof typeof apikeyV1.ApiKeyServiceService>;
 
-export function apiKeyService(deps: ApiKeyDeps, logger: Logger): ServiceRegistration {
+/**
+ * Who may call each RPC: the scope of the public method it serves (the
+ * contract's table), or anyone for the RPCs that check a presented secret.
+ */
+export const API_KEY_RPC_RULES: Readonly<Record<keyof Rpcs, RpcRule>> = {
+  createFirstApiKey: "open",
+  addApiKey: requiredScope("user/addApiKey"),
+  getApiKey: requiredScope("user/getApiKey"),
+  listApiKeys: requiredScope("user/listApiKeys"),
+  updateApiKey: requiredScope("user/updateApiKey"),
+  deleteApiKey: requiredScope("user/deleteApiKey"),
+  rotateApiKey: requiredScope("user/rotateApiKey"),
+  verifySecret: "open",
+  verifySignature: "open",
+};
+
+/** The admitted caller's scopes (a scoped RPC never runs without a caller). */
+const scopesOf = (ctx: CallContext): readonly string[] => ctx.caller?.scopes ?? [];
+
+/** `tokens` verifies the Bearer tokens presented on calls; without it only trusted channels are admitted. */
+export function apiKeyService(
+  deps: ApiKeyDeps,
+  logger: Logger,
+  tokens: BearerVerifier | undefined,
+): ServiceRegistration {
   // Each call works on stores that refuse further steps once its caller gave up.
   const forCall = (ctx: CallContext): ApiKeyDeps => ({
     ...deps,
@@ -36,18 +63,21 @@ export function apiKeyService(deps: ApiKeyDeps, logger: Logger): ServiceRegistra
   });
   const handlers: AsyncHandlers<Rpcs> = {
     createFirstApiKey: (req, ctx) => createFirstApiKeyHandler(forCall(ctx))(req),
-    addApiKey: (req, ctx) => addApiKeyHandler(forCall(ctx))(req),
+    addApiKey: (req, ctx) => addApiKeyHandler(forCall(ctx))(req, scopesOf(ctx)),
     getApiKey: (req, ctx) => getApiKeyHandler(forCall(ctx))(req),
     listApiKeys: (req, ctx) => listApiKeysHandler(forCall(ctx))(req),
-    updateApiKey: (req, ctx) => updateApiKeyHandler(forCall(ctx))(req),
-    deleteApiKey: (req, ctx) => deleteApiKeyHandler(forCall(ctx))(req),
-    rotateApiKey: (req, ctx) => rotateApiKeyHandler(forCall(ctx))(req),
+    updateApiKey: (req, ctx) => updateApiKeyHandler(forCall(ctx))(req, scopesOf(ctx)),
+    deleteApiKey: (req, ctx) => deleteApiKeyHandler(forCall(ctx))(req, scopesOf(ctx)),
+    rotateApiKey: (req, ctx) => rotateApiKeyHandler(forCall(ctx))(req, scopesOf(ctx)),
     verifySecret: (req, ctx) => verifySecretHandler(forCall(ctx))(req),
     verifySignature: (req, ctx) => verifySignatureHandler(forCall(ctx))(req),
   };
   return {
     name: API_KEY_SERVICE_NAME,
     definition: apikeyV1.ApiKeyServiceService,
-    implementation: implement<Rpcs>(apikeyV1.ApiKeyServiceService, handlers, logger),
+    implementation: implement<Rpcs>(apikeyV1.ApiKeyServiceService, handlers, logger, {
+      rules: API_KEY_RPC_RULES,
+      tokens,
+    }),
   };
 }

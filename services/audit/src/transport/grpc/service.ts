@@ -1,9 +1,12 @@
+import { requiredScope } from "@pkiserver/contract";
 import {
   type AsyncHandlers,
   abortable,
+  type BearerVerifier,
   type CallContext,
   implement,
   type Logger,
+  type RpcRule,
   type ServiceRegistration,
 } from "@pkiserver/kit";
 import { auditV1 } from "@pkiserver/proto";
@@ -16,7 +19,13 @@ export const AUDIT_SERVICE_NAME = auditV1.AuditServiceClient.serviceName;
 /* Picking the RPC names drops grpc-js's index signature (see the apikey service). */
 type Rpcs = Pick<auditV1.AuditServiceServer, keyof typeof auditV1.AuditServiceService>;
 
-export function auditService(deps: AuditDeps, logger: Logger): ServiceRegistration {
+/** Who may call each RPC: the scope of audit/listEvents (the export is the same read as NDJSON). */
+export const AUDIT_RPC_RULES: Readonly<Record<keyof Rpcs, RpcRule>> = {
+  listEvents: requiredScope("audit/listEvents"),
+  exportEvents: requiredScope("audit/listEvents"),
+};
+
+export function auditService(deps: AuditDeps, logger: Logger, tokens: BearerVerifier | undefined): ServiceRegistration {
   const forCall = (ctx: CallContext): AuditDeps => ({ ...deps, store: abortable(deps.store, ctx) });
   const handlers: AsyncHandlers<Rpcs> = {
     listEvents: (req, ctx) => listEventsHandler(forCall(ctx))(req),
@@ -25,6 +34,6 @@ export function auditService(deps: AuditDeps, logger: Logger): ServiceRegistrati
   return {
     name: AUDIT_SERVICE_NAME,
     definition: auditV1.AuditServiceService,
-    implementation: implement<Rpcs>(auditV1.AuditServiceService, handlers, logger),
+    implementation: implement<Rpcs>(auditV1.AuditServiceService, handlers, logger, { rules: AUDIT_RPC_RULES, tokens }),
   };
 }

@@ -1,4 +1,12 @@
-import { AppError, type CallOptions, type CallScoped, connectService, type ServiceTarget } from "@pkiserver/kit";
+import {
+  AppError,
+  type Caller,
+  type CallOptions,
+  type CallScoped,
+  connectService,
+  type GrpcTls,
+  type ServiceTarget,
+} from "@pkiserver/kit";
 import { apikeyV1 } from "@pkiserver/proto";
 import type { ApiKeyInfo, VerifiedApiKey } from "../../domain/model";
 import type { ApiKeyVerifier } from "../../domain/ports";
@@ -20,8 +28,15 @@ function toVerified(res: { apiKey?: apikeyV1.ApiKey | undefined; credentialGener
   return { ...toInfo(res.apiKey), matchedGeneration: res.credentialGeneration };
 }
 
-/** The ApiKeyVerifier port over apikey's gRPC API. Its AppErrors pass through as they come. */
-export function createApiKeyClient(target: ServiceTarget): ApiKeyVerifier &
+/**
+ * The ApiKeyVerifier port over apikey's gRPC API. Its AppErrors pass through
+ * as they come. Verifying a credential needs no caller; reading a key is done
+ * as `caller` (absent: auth itself, over a trusted channel).
+ */
+export function createApiKeyClient(
+  target: ServiceTarget,
+  opts: { tls?: GrpcTls | undefined; caller?: (() => Promise<Caller>) | undefined } = {},
+): ApiKeyVerifier &
   CallScoped<ApiKeyVerifier> & {
     close(): void;
     waitForReady(timeoutMs: number): Promise<void>;
@@ -30,7 +45,9 @@ export function createApiKeyClient(target: ServiceTarget): ApiKeyVerifier &
     apikeyV1.ApiKeyServiceService,
     apikeyV1.ApiKeyServiceClient.serviceName,
     target,
+    { tls: opts.tls },
   );
+  const { caller } = opts;
   const verifier = (call: CallOptions): ApiKeyVerifier => ({
     async verifySecret(apiKeyId, secret) {
       return toVerified(await client.verifySecret({ apiKeyId, secret }, call));
@@ -50,7 +67,8 @@ export function createApiKeyClient(target: ServiceTarget): ApiKeyVerifier &
     },
     async getApiKey(apiKeyId) {
       try {
-        return toInfo((await client.getApiKey({ apiKeyId }, call)).apiKey);
+        const as = caller === undefined ? call : { ...call, caller: await caller() };
+        return toInfo((await client.getApiKey({ apiKeyId }, as)).apiKey);
       } catch (err) {
         if (err instanceof AppError && err.code === "apikey.not_found") return undefined;
         throw err;

@@ -2,9 +2,11 @@ import {
   type AsyncHandlers,
   type AuthFailure,
   abortable,
+  type BearerVerifier,
   type CallContext,
   implement,
   type Logger,
+  type RpcRule,
   type ServiceRegistration,
   scopedClient,
 } from "@pkiserver/kit";
@@ -29,11 +31,36 @@ export type AuthServiceMethods = {
 
 export const AUTH_SERVICE_NAME = authV1.AuthServiceClient.serviceName;
 
+/**
+ * Who may call each RPC. Grants, forks and introspection check the token or
+ * secret they are given; the signing keys and the list of live revocations are
+ * what every verifier needs before it can verify anything (public keys, and
+ * ids of withdrawn sessions and keys: no secret). Sessions are managed with
+ * the `user` scopes; OAuth introspection and revocation act for the
+ * authenticated API key.
+ */
+export const AUTH_RPC_RULES: Readonly<Record<keyof AuthServiceMethods, RpcRule>> = {
+  issueToken: "open",
+  forkToken: "open",
+  introspectToken: "open",
+  getSigningKeys: "open",
+  listRevocations: "open",
+  listSessions: "user:read",
+  revokeSession: "user:write",
+  inspectToken: "caller",
+  revokeToken: "caller",
+};
+
+/** The admitted caller's API key (an RPC of rule `caller` never runs without one). */
+const clientOf = (ctx: CallContext): string => ctx.caller?.apiKeyId ?? "";
+
 export function authServiceRegistration(
   deps: AuthDeps,
   logger: Logger,
   /** Told of every grant refused for its credential (for the audit log); must not throw. */
-  onGrantFailure: (failure: AuthFailure) => void = () => {},
+  onGrantFailure: (failure: AuthFailure) => void,
+  /** Verifies the Bearer tokens presented on calls; without it only trusted channels are admitted. */
+  tokens: BearerVerifier | undefined,
 ): ServiceRegistration {
   // Each call works on stores and an apikey client bound to it: apikey gets
   // the caller's remaining time, and no step starts once the caller gave up.
@@ -55,12 +82,15 @@ export function authServiceRegistration(
     listRevocations: (req, ctx) => listRevocations(forCall(ctx))(req),
     listSessions: (req, ctx) => listSessions(forCall(ctx))(req),
     revokeSession: (req, ctx) => revokeSession(forCall(ctx))(req),
-    inspectToken: (req, ctx) => inspectToken(forCall(ctx))(req),
-    revokeToken: (req, ctx) => revokeToken(forCall(ctx))(req),
+    inspectToken: (req, ctx) => inspectToken(forCall(ctx))(req, clientOf(ctx)),
+    revokeToken: (req, ctx) => revokeToken(forCall(ctx))(req, clientOf(ctx)),
   };
   return {
     name: AUTH_SERVICE_NAME,
     definition: authV1.AuthServiceService,
-    implementation: implement<AuthServiceMethods>(authV1.AuthServiceService, handlers, logger),
+    implementation: implement<AuthServiceMethods>(authV1.AuthServiceService, handlers, logger, {
+      rules: AUTH_RPC_RULES,
+      tokens,
+    }),
   };
 }

@@ -1,9 +1,12 @@
+import { requiredScope } from "@pkiserver/contract";
 import {
   type AsyncHandlers,
   abortable,
+  type BearerVerifier,
   type CallContext,
   implement,
   type Logger,
+  type RpcRule,
   type ServiceRegistration,
 } from "@pkiserver/kit";
 import { pkiV1 } from "@pkiserver/proto";
@@ -38,8 +41,44 @@ export type PkiServiceMethods = {
   [K in keyof pkiV1.PkiServiceServer as string extends K ? never : K]: pkiV1.PkiServiceServer[K];
 };
 
+/** Who may call each RPC: the scope of the public method it serves (the contract's table). */
+export const PKI_RPC_RULES: Readonly<Record<keyof PkiServiceMethods, RpcRule>> = {
+  setHost: requiredScope("pkiAdmin/setHost"),
+  addHostUrl: requiredScope("pkiAdmin/addHostUrl"),
+  removeHostUrl: requiredScope("pkiAdmin/removeHostUrl"),
+  deleteHost: requiredScope("pkiAdmin/deleteHost"),
+  listHosts: requiredScope("pkiAdmin/listHosts"),
+  getHost: requiredScope("pki/getHost"),
+  verifyHostById: requiredScope("pki/verifyHostById"),
+  verifyHostByPub: requiredScope("pki/verifyHostByPub"),
+  setKey: requiredScope("pkiAdmin/setKey"),
+  deleteKey: requiredScope("pkiAdmin/deleteKey"),
+  getCurrentKey: requiredScope("pki/getCurrentKey"),
+  getKeyAt: requiredScope("pki/getKeyAt"),
+  getKeyHistory: requiredScope("pki/getKeyHistory"),
+  verifyKey: requiredScope("pki/verifyKey"),
+  getCheckpoint: requiredScope("pki/getCheckpoint"),
+  getInclusionProof: requiredScope("pki/getInclusionProof"),
+  getConsistencyProof: requiredScope("pki/getConsistencyProof"),
+  getKeyProof: requiredScope("pki/getKeyProof"),
+  // The log's tiles (GET /log/tile/...) have the scope of pki/*.
+  getLogTile: requiredScope("pki/getCheckpoint"),
+};
+
+/** The rules with every `pki:read` RPC open to anyone (PMX_PKI_PUBLIC_READ). */
+function publicReads(rules: typeof PKI_RPC_RULES): typeof PKI_RPC_RULES {
+  return Object.fromEntries(
+    Object.entries(rules).map(([name, rule]) => [name, rule === "pki:read" ? "open" : rule]),
+  ) as typeof PKI_RPC_RULES;
+}
+
 /** The pki service: one handler per RPC (decode the request, run its use case, encode the result). */
-export function pkiService(deps: PkiDeps, logger: Logger, log: TransparencyLog): ServiceRegistration {
+export function pkiService(
+  deps: PkiDeps,
+  logger: Logger,
+  log: TransparencyLog,
+  access: { tokens: BearerVerifier | undefined; publicRead: boolean },
+): ServiceRegistration {
   // A write whose caller gave up stops before its next store step; reads are one step each.
   const writing = (ctx: CallContext): PkiDeps => ({
     ...deps,
@@ -70,6 +109,9 @@ export function pkiService(deps: PkiDeps, logger: Logger, log: TransparencyLog):
   return {
     name: pkiV1.PkiServiceClient.serviceName,
     definition: pkiV1.PkiServiceService,
-    implementation: implement<PkiServiceMethods>(pkiV1.PkiServiceService, handlers, logger),
+    implementation: implement<PkiServiceMethods>(pkiV1.PkiServiceService, handlers, logger, {
+      rules: access.publicRead ? publicReads(PKI_RPC_RULES) : PKI_RPC_RULES,
+      tokens: access.tokens,
+    }),
   };
 }

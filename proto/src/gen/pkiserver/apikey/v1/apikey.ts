@@ -107,8 +107,6 @@ export interface AddApiKeyRequest {
   /** Set for type PUB_KEY: SPKI PEM of an Ed25519 public key. */
   clientPublicKey?: string | undefined;
   maxScope: string[];
-  /** Scopes held by the caller; the new key may not exceed them. */
-  callerScope: string[];
   rateLimits?: RateLimits | undefined;
 }
 
@@ -139,15 +137,16 @@ export interface ScopeList {
 export interface UpdateApiKeyRequest {
   apiKeyId: string;
   name?: string | undefined;
-  enabled?: boolean | undefined;
+  enabled?:
+    | boolean
+    | undefined;
+  /**
+   * The authenticated caller must hold every scope of the key it changes,
+   * and a new max_scope may not exceed them.
+   */
   maxScope?:
     | ScopeList
     | undefined;
-  /**
-   * Scopes held by the caller; it must hold every scope of the key it
-   * changes, and a new max_scope may not exceed them.
-   */
-  callerScope: string[];
   /** When set, replaces the key's own limits (an empty message clears them). */
   rateLimits?: RateLimits | undefined;
 }
@@ -156,10 +155,9 @@ export interface UpdateApiKeyResponse {
   apiKey?: ApiKey | undefined;
 }
 
+/** The authenticated caller must hold every scope of the key it deletes. */
 export interface DeleteApiKeyRequest {
   apiKeyId: string;
-  /** Scopes held by the caller; it must hold every scope of the key it deletes. */
-  callerScope: string[];
 }
 
 export interface DeleteApiKeyResponse {
@@ -176,11 +174,7 @@ export interface RotateApiKeyRequest {
     | string
     | undefined;
   /** How long the previous credential keeps working, ms; absent: the default. */
-  gracePeriod?:
-    | number
-    | undefined;
-  /** Scopes held by the caller; it must hold every scope of the key it rotates. */
-  callerScope: string[];
+  gracePeriod?: number | undefined;
 }
 
 export interface RotateApiKeyResponse {
@@ -796,7 +790,6 @@ function createBaseAddApiKeyRequest(): AddApiKeyRequest {
     clientSecret: undefined,
     clientPublicKey: undefined,
     maxScope: [],
-    callerScope: [],
     rateLimits: undefined,
   };
 }
@@ -817,9 +810,6 @@ export const AddApiKeyRequest: MessageFns<AddApiKeyRequest> = {
     }
     for (const v of message.maxScope) {
       writer.uint32(42).string(v!);
-    }
-    for (const v of message.callerScope) {
-      writer.uint32(50).string(v!);
     }
     if (message.rateLimits !== undefined) {
       RateLimits.encode(message.rateLimits, writer.uint32(58).fork()).join();
@@ -880,14 +870,6 @@ export const AddApiKeyRequest: MessageFns<AddApiKeyRequest> = {
             message.maxScope.push(reader.string());
             continue;
           }
-          case 6: {
-            if (tag !== 50) {
-              break;
-            }
-
-            message.callerScope.push(reader.string());
-            continue;
-          }
           case 7: {
             if (tag !== 58) {
               break;
@@ -927,11 +909,6 @@ export const AddApiKeyRequest: MessageFns<AddApiKeyRequest> = {
         : globalThis.Array.isArray(object?.max_scope)
         ? object.max_scope.map((e: any) => globalThis.String(e))
         : [],
-      callerScope: globalThis.Array.isArray(object?.callerScope)
-        ? object.callerScope.map((e: any) => globalThis.String(e))
-        : globalThis.Array.isArray(object?.caller_scope)
-        ? object.caller_scope.map((e: any) => globalThis.String(e))
-        : [],
       rateLimits: isSet(object.rateLimits)
         ? RateLimits.fromJSON(object.rateLimits)
         : isSet(object.rate_limits)
@@ -957,9 +934,6 @@ export const AddApiKeyRequest: MessageFns<AddApiKeyRequest> = {
     if (message.maxScope?.length) {
       obj.maxScope = message.maxScope;
     }
-    if (message.callerScope?.length) {
-      obj.callerScope = message.callerScope;
-    }
     if (message.rateLimits !== undefined) {
       obj.rateLimits = RateLimits.toJSON(message.rateLimits);
     }
@@ -976,7 +950,6 @@ export const AddApiKeyRequest: MessageFns<AddApiKeyRequest> = {
     message.clientSecret = object.clientSecret ?? undefined;
     message.clientPublicKey = object.clientPublicKey ?? undefined;
     message.maxScope = object.maxScope?.map((e) => e) || [];
-    message.callerScope = object.callerScope?.map((e) => e) || [];
     message.rateLimits = (object.rateLimits !== undefined && object.rateLimits !== null)
       ? RateLimits.fromPartial(object.rateLimits)
       : undefined;
@@ -1400,14 +1373,7 @@ export const ScopeList: MessageFns<ScopeList> = {
 };
 
 function createBaseUpdateApiKeyRequest(): UpdateApiKeyRequest {
-  return {
-    apiKeyId: "",
-    name: undefined,
-    enabled: undefined,
-    maxScope: undefined,
-    callerScope: [],
-    rateLimits: undefined,
-  };
+  return { apiKeyId: "", name: undefined, enabled: undefined, maxScope: undefined, rateLimits: undefined };
 }
 
 export const UpdateApiKeyRequest: MessageFns<UpdateApiKeyRequest> = {
@@ -1423,9 +1389,6 @@ export const UpdateApiKeyRequest: MessageFns<UpdateApiKeyRequest> = {
     }
     if (message.maxScope !== undefined) {
       ScopeList.encode(message.maxScope, writer.uint32(34).fork()).join();
-    }
-    for (const v of message.callerScope) {
-      writer.uint32(42).string(v!);
     }
     if (message.rateLimits !== undefined) {
       RateLimits.encode(message.rateLimits, writer.uint32(50).fork()).join();
@@ -1478,14 +1441,6 @@ export const UpdateApiKeyRequest: MessageFns<UpdateApiKeyRequest> = {
             message.maxScope = ScopeList.decode(reader, reader.uint32());
             continue;
           }
-          case 5: {
-            if (tag !== 42) {
-              break;
-            }
-
-            message.callerScope.push(reader.string());
-            continue;
-          }
           case 6: {
             if (tag !== 50) {
               break;
@@ -1520,11 +1475,6 @@ export const UpdateApiKeyRequest: MessageFns<UpdateApiKeyRequest> = {
         : isSet(object.max_scope)
         ? ScopeList.fromJSON(object.max_scope)
         : undefined,
-      callerScope: globalThis.Array.isArray(object?.callerScope)
-        ? object.callerScope.map((e: any) => globalThis.String(e))
-        : globalThis.Array.isArray(object?.caller_scope)
-        ? object.caller_scope.map((e: any) => globalThis.String(e))
-        : [],
       rateLimits: isSet(object.rateLimits)
         ? RateLimits.fromJSON(object.rateLimits)
         : isSet(object.rate_limits)
@@ -1547,9 +1497,6 @@ export const UpdateApiKeyRequest: MessageFns<UpdateApiKeyRequest> = {
     if (message.maxScope !== undefined) {
       obj.maxScope = ScopeList.toJSON(message.maxScope);
     }
-    if (message.callerScope?.length) {
-      obj.callerScope = message.callerScope;
-    }
     if (message.rateLimits !== undefined) {
       obj.rateLimits = RateLimits.toJSON(message.rateLimits);
     }
@@ -1567,7 +1514,6 @@ export const UpdateApiKeyRequest: MessageFns<UpdateApiKeyRequest> = {
     message.maxScope = (object.maxScope !== undefined && object.maxScope !== null)
       ? ScopeList.fromPartial(object.maxScope)
       : undefined;
-    message.callerScope = object.callerScope?.map((e) => e) || [];
     message.rateLimits = (object.rateLimits !== undefined && object.rateLimits !== null)
       ? RateLimits.fromPartial(object.rateLimits)
       : undefined;
@@ -1651,16 +1597,13 @@ export const UpdateApiKeyResponse: MessageFns<UpdateApiKeyResponse> = {
 };
 
 function createBaseDeleteApiKeyRequest(): DeleteApiKeyRequest {
-  return { apiKeyId: "", callerScope: [] };
+  return { apiKeyId: "" };
 }
 
 export const DeleteApiKeyRequest: MessageFns<DeleteApiKeyRequest> = {
   encode(message: DeleteApiKeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.apiKeyId !== "") {
       writer.uint32(10).string(message.apiKeyId);
-    }
-    for (const v of message.callerScope) {
-      writer.uint32(18).string(v!);
     }
     return writer;
   },
@@ -1686,14 +1629,6 @@ export const DeleteApiKeyRequest: MessageFns<DeleteApiKeyRequest> = {
             message.apiKeyId = reader.string();
             continue;
           }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.callerScope.push(reader.string());
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1713,11 +1648,6 @@ export const DeleteApiKeyRequest: MessageFns<DeleteApiKeyRequest> = {
         : isSet(object.api_key_id)
         ? globalThis.String(object.api_key_id)
         : "",
-      callerScope: globalThis.Array.isArray(object?.callerScope)
-        ? object.callerScope.map((e: any) => globalThis.String(e))
-        : globalThis.Array.isArray(object?.caller_scope)
-        ? object.caller_scope.map((e: any) => globalThis.String(e))
-        : [],
     };
   },
 
@@ -1725,9 +1655,6 @@ export const DeleteApiKeyRequest: MessageFns<DeleteApiKeyRequest> = {
     const obj: any = {};
     if (message.apiKeyId !== "") {
       obj.apiKeyId = message.apiKeyId;
-    }
-    if (message.callerScope?.length) {
-      obj.callerScope = message.callerScope;
     }
     return obj;
   },
@@ -1738,7 +1665,6 @@ export const DeleteApiKeyRequest: MessageFns<DeleteApiKeyRequest> = {
   fromPartial<I extends Exact<DeepPartial<DeleteApiKeyRequest>, I>>(object: I): DeleteApiKeyRequest {
     const message = createBaseDeleteApiKeyRequest();
     message.apiKeyId = object.apiKeyId ?? "";
-    message.callerScope = object.callerScope?.map((e) => e) || [];
     return message;
   },
 };
@@ -1796,7 +1722,7 @@ export const DeleteApiKeyResponse: MessageFns<DeleteApiKeyResponse> = {
 };
 
 function createBaseRotateApiKeyRequest(): RotateApiKeyRequest {
-  return { apiKeyId: "", clientSecret: undefined, clientPublicKey: undefined, gracePeriod: undefined, callerScope: [] };
+  return { apiKeyId: "", clientSecret: undefined, clientPublicKey: undefined, gracePeriod: undefined };
 }
 
 export const RotateApiKeyRequest: MessageFns<RotateApiKeyRequest> = {
@@ -1812,9 +1738,6 @@ export const RotateApiKeyRequest: MessageFns<RotateApiKeyRequest> = {
     }
     if (message.gracePeriod !== undefined) {
       writer.uint32(32).int64(message.gracePeriod);
-    }
-    for (const v of message.callerScope) {
-      writer.uint32(42).string(v!);
     }
     return writer;
   },
@@ -1864,14 +1787,6 @@ export const RotateApiKeyRequest: MessageFns<RotateApiKeyRequest> = {
             message.gracePeriod = longToNumber(reader.int64());
             continue;
           }
-          case 5: {
-            if (tag !== 42) {
-              break;
-            }
-
-            message.callerScope.push(reader.string());
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1906,11 +1821,6 @@ export const RotateApiKeyRequest: MessageFns<RotateApiKeyRequest> = {
         : isSet(object.grace_period)
         ? globalThis.Number(object.grace_period)
         : undefined,
-      callerScope: globalThis.Array.isArray(object?.callerScope)
-        ? object.callerScope.map((e: any) => globalThis.String(e))
-        : globalThis.Array.isArray(object?.caller_scope)
-        ? object.caller_scope.map((e: any) => globalThis.String(e))
-        : [],
     };
   },
 
@@ -1928,9 +1838,6 @@ export const RotateApiKeyRequest: MessageFns<RotateApiKeyRequest> = {
     if (message.gracePeriod !== undefined) {
       obj.gracePeriod = Math.round(message.gracePeriod);
     }
-    if (message.callerScope?.length) {
-      obj.callerScope = message.callerScope;
-    }
     return obj;
   },
 
@@ -1943,7 +1850,6 @@ export const RotateApiKeyRequest: MessageFns<RotateApiKeyRequest> = {
     message.clientSecret = object.clientSecret ?? undefined;
     message.clientPublicKey = object.clientPublicKey ?? undefined;
     message.gracePeriod = object.gracePeriod ?? undefined;
-    message.callerScope = object.callerScope?.map((e) => e) || [];
     return message;
   },
 };
