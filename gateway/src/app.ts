@@ -1,7 +1,12 @@
 import { randomUUID } from "node:crypto";
 import cors from "@fastify/cors";
 import websocket from "@fastify/websocket";
-import { createJwksTokenVerifier, isKeyedTokenVerifier, RevocationCache, type TokenVerifier } from "@pkiserver/contract";
+import {
+  createJwksTokenVerifier,
+  isKeyedTokenVerifier,
+  RevocationCache,
+  type TokenVerifier,
+} from "@pkiserver/contract";
 import {
   AppError,
   type EventBus,

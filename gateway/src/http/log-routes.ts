@@ -40,7 +40,8 @@ export function registerLogRoutes(app: FastifyInstance, deps: LogRoutesDeps): vo
       return true;
     };
     // Public reads are anonymous: counted per address, as pki/* calls without credentials are.
-    if (deps.pkiPublicRead) return (await limited({ kind: "ip", id: deps.clientIpOf(req) })) ? undefined : { requestId: req.id };
+    if (deps.pkiPublicRead)
+      return (await limited({ kind: "ip", id: deps.clientIpOf(req) })) ? undefined : { requestId: req.id };
     try {
       const caller = await deps.authenticator.authenticate(
         {

@@ -242,7 +242,9 @@ export class Dispatcher {
         revocations: this.deps.revocations,
         caller,
         clientIp: ctx.clientIp,
-        call: caller ? { requestId: ctx.requestId, callerKeyId: caller.apiKeyId, caller } : { requestId: ctx.requestId },
+        call: caller
+          ? { requestId: ctx.requestId, callerKeyId: caller.apiKeyId, caller }
+          : { requestId: ctx.requestId },
         tierLimits: this.deps.rateLimiter.limits,
         keyLimitsChanged: (apiKeyId, limits) => this.deps.keyLimits.set(apiKeyId, limits),
         bindToken,

@@ -10,6 +10,7 @@ import {
   invalidParams,
   type Logger,
   MemoryEventBus,
+  openAccess,
   SIGNATURE_WINDOW_MS,
   startGrpcServer,
   verifyEd25519,
@@ -495,18 +496,34 @@ export async function startTestGateway(
       name: "pkiserver.apikey.v1.ApiKeyService",
       definition: apikeyV1.ApiKeyServiceService,
       implementation: () =>
-        implement<apikeyV1.ApiKeyServiceServer>(apikeyV1.ApiKeyServiceService, fakes.apikeyHandlers(), logger),
+        implement<apikeyV1.ApiKeyServiceServer>(
+          apikeyV1.ApiKeyServiceService,
+          fakes.apikeyHandlers(),
+          logger,
+          openAccess(apikeyV1.ApiKeyServiceService),
+        ),
     },
     {
       name: "pkiserver.auth.v1.AuthService",
       definition: authV1.AuthServiceService,
       implementation: () =>
-        implement<authV1.AuthServiceServer>(authV1.AuthServiceService, fakes.authHandlers(), logger),
+        implement<authV1.AuthServiceServer>(
+          authV1.AuthServiceService,
+          fakes.authHandlers(),
+          logger,
+          openAccess(authV1.AuthServiceService),
+        ),
     },
     {
       name: "pkiserver.pki.v1.PkiService",
       definition: pkiV1.PkiServiceService,
-      implementation: () => implement<pkiV1.PkiServiceServer>(pkiV1.PkiServiceService, fakes.pkiHandlers(), logger),
+      implementation: () =>
+        implement<pkiV1.PkiServiceServer>(
+          pkiV1.PkiServiceService,
+          fakes.pkiHandlers(),
+          logger,
+          openAccess(pkiV1.PkiServiceService),
+        ),
     },
   ];
   let ports = opts.servicesLater ? [await freePort(), await freePort(), await freePort()] : [0, 0, 0];

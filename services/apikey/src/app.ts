@@ -54,7 +54,9 @@ export async function buildApp(config: ApiKeyConfig, deps: ServiceDeps): Promise
   }, NONCE_PURGE_INTERVAL_MS);
   purge.unref();
 
-  const tokens = deps.tokens ? { verifier: deps.tokens, stop: async () => {} } : verifyServiceTokens(config, deps, tokenChecks(tokenIdentityFromEnv(config.tokenEnv)));
+  const tokens = deps.tokens
+    ? { verifier: deps.tokens, stop: async () => {} }
+    : verifyServiceTokens(config, deps, tokenChecks(tokenIdentityFromEnv(config.tokenEnv)));
   const grpc = await startGrpcServer({
     host: deps.listen.host,
     port: deps.listen.port,

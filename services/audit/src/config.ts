@@ -20,14 +20,14 @@ export interface AuditConfig extends ServiceEnv {
 
 const schema = z
   .object({
-  PMX_AUDIT_LISTEN: env.address("127.0.0.1:8114"),
-  PMX_AUDIT_RETENTION: z.coerce
-    .number()
-    .int()
-    .min(60_000)
-    .max(10 * 366 * 24 * 3600_000)
-    .default(DEFAULT_AUDIT_RETENTION_MS),
-  ...serviceEnvFields,
+    PMX_AUDIT_LISTEN: env.address("127.0.0.1:8114"),
+    PMX_AUDIT_RETENTION: z.coerce
+      .number()
+      .int()
+      .min(60_000)
+      .max(10 * 366 * 24 * 3600_000)
+      .default(DEFAULT_AUDIT_RETENTION_MS),
+    ...serviceEnvFields,
   })
   .superRefine(checkGrpcTls);
 

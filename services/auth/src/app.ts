@@ -200,7 +200,10 @@ function ownTokenCaller(keys: SigningKeyManager, settings: AuthSettings, clock: 
       await keys.signer(),
       settings.tokenIdentity,
     );
-    current = { caller: { apiKeyId: AUTH_SELF_KEY_ID, scopes: scope, token }, renewAt: now + SELF_TOKEN_LIFETIME_MS - 60_000 };
+    current = {
+      caller: { apiKeyId: AUTH_SELF_KEY_ID, scopes: scope, token },
+      renewAt: now + SELF_TOKEN_LIFETIME_MS - 60_000,
+    };
     return current.caller;
   };
 }

@@ -4,6 +4,7 @@ import {
   createLogger,
   type GrpcServerHandle,
   implement,
+  openAccess,
   SIGNATURE_WINDOW_MS,
   startGrpcServer,
   verifyEd25519,
@@ -97,6 +98,7 @@ export class FakeApiKeyServer {
         },
       },
       createLogger({ name: "fake-apikey", level: "silent" }),
+      openAccess(apikeyV1.ApiKeyServiceService),
     );
     this.handle = await startGrpcServer({
       host: "127.0.0.1",

@@ -125,10 +125,9 @@ export interface BearerCaller {
  * trusted (`-32000`, the caller may retry). The token's `ipAddr:` restriction
  * is the gateway's to enforce: a service sees its peer, not the client.
  */
-export function createBearerVerifier(opts: {
-  verifier: TokenVerifier;
-  revocations: RevocationCacheLike;
-}): { verify(token: string): Promise<BearerCaller> } {
+export function createBearerVerifier(opts: { verifier: TokenVerifier; revocations: RevocationCacheLike }): {
+  verify(token: string): Promise<BearerCaller>;
+} {
   const callers = new WeakMap<TokenClaims, BearerCaller>();
   return {
     verify: async (token) => {

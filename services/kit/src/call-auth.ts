@@ -84,3 +84,14 @@ export function bearerToken(authorization: string | undefined): string | undefin
   const token = authorization.slice(7).trim();
   return token === "" ? undefined : token;
 }
+
+/**
+ * Every RPC of `definition` open to anyone, with no token verifier: for test
+ * doubles of a service (fakes that stand in for one), never for a service.
+ */
+export function openAccess(definition: Readonly<Record<string, unknown>>): CallAccess {
+  return {
+    rules: Object.fromEntries(Object.keys(definition).map((name) => [name, "open" as const])),
+    tokens: undefined,
+  };
+}

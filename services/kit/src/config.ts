@@ -99,7 +99,11 @@ export function checkGrpcTls(v: GrpcTlsEnv, ctx: z.RefinementCtx): void {
     try {
       readFileSync(v[n] as string);
     } catch (err) {
-      ctx.addIssue({ code: "custom", path: [n], message: `cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"})` });
+      ctx.addIssue({
+        code: "custom",
+        path: [n],
+        message: `cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"})`,
+      });
     }
   }
 }
@@ -152,7 +156,11 @@ export interface ServiceEnv {
   /** PMX_AUTH_ADDR: where auth's signing keys and revocations are read. */
   readonly authAddress: string;
   /** What names the tokens' issuer and audience (PMX_PORT, PMX_ISSUER, PMX_TOKEN_AUDIENCE), as set. */
-  readonly tokenEnv: { PMX_PORT?: string | undefined; PMX_ISSUER?: string | undefined; PMX_TOKEN_AUDIENCE?: string | undefined };
+  readonly tokenEnv: {
+    PMX_PORT?: string | undefined;
+    PMX_ISSUER?: string | undefined;
+    PMX_TOKEN_AUDIENCE?: string | undefined;
+  };
 }
 
 type ServiceEnvValues = z.infer<z.ZodObject<typeof serviceEnvFields>>;

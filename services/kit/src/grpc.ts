@@ -424,7 +424,8 @@ export function createClient<S>(
 ): { client: AsyncClient<S>; close(): void; waitForReady(timeoutMs: number): Promise<void> } {
   const Ctor = makeGenericClientConstructor(definition, serviceName);
   const mutualTls = options.tls !== undefined;
-  if (options.tls !== undefined) credentials = grpcCredentials.createSsl(options.tls.ca, options.tls.key, options.tls.cert);
+  if (options.tls !== undefined)
+    credentials = grpcCredentials.createSsl(options.tls.ca, options.tls.key, options.tls.cert);
   const channelOptions = options.keepConnected ? { "grpc.client_idle_timeout_ms": MAX_TIMER_MS } : {};
   const raw = new Ctor(address, credentials, channelOptions) as unknown as Record<
     string,

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import { abortable, scopedClient } from "./call";
+import { openAccess } from "./call-auth";
 import { AppError, invalidParams } from "./errors";
 import {
   type CallContext,
@@ -71,7 +72,7 @@ describe("in-process client", () => {
     name: "test.Local",
     definition,
     // biome-ignore lint/suspicious/noExplicitAny: a hand-written test service
-    implementation: implement<any>(definition, handlers as any, silent),
+    implementation: implement<any>(definition, handlers as any, silent, openAccess(definition)),
   };
   let server: GrpcServerHandle;
   before(async () => {

@@ -2,11 +2,11 @@ import { randomBytes } from "node:crypto";
 import * as apikey from "@pkiserver/apikey";
 import * as audit from "@pkiserver/audit";
 import * as auth from "@pkiserver/auth";
-import * as gateway from "@pkiserver/gateway";
 import { tokenChecks } from "@pkiserver/contract";
+import * as gateway from "@pkiserver/gateway";
 import {
-  type AuthKeySource,
   AppError,
+  type AuthKeySource,
   connectDeps,
   createLogger,
   type Logger,

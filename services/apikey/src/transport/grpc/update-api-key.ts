@@ -4,7 +4,10 @@ import { updateApiKey } from "../../domain/update-api-key";
 import { fromProtoRateLimits, toProtoApiKey } from "./codec";
 
 export function updateApiKeyHandler(deps: ApiKeyDeps) {
-  return async (req: apikeyV1.UpdateApiKeyRequest, callerScope: readonly string[]): Promise<apikeyV1.UpdateApiKeyResponse> => ({
+  return async (
+    req: apikeyV1.UpdateApiKeyRequest,
+    callerScope: readonly string[],
+  ): Promise<apikeyV1.UpdateApiKeyResponse> => ({
     apiKey: toProtoApiKey(
       await updateApiKey(deps, {
         apiKeyId: req.apiKeyId,
