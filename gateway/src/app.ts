@@ -204,10 +204,10 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   const probes: Record<string, HealthProbe> | undefined = opts.readiness
     ? undefined
     : {
-        apikey: createHealthProbe(config.apikeyAddr),
-        auth: createHealthProbe(config.authAddr),
-        pki: createHealthProbe(config.pkiAddr),
-        audit: createHealthProbe(config.auditAddr),
+        apikey: createHealthProbe(config.apikeyAddr, config.grpcTls),
+        auth: createHealthProbe(config.authAddr, config.grpcTls),
+        pki: createHealthProbe(config.pkiAddr, config.grpcTls),
+        audit: createHealthProbe(config.auditAddr, config.grpcTls),
       };
   const readiness = new Readiness(async () => {
     const checks: Checks = {};

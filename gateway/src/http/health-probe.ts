@@ -1,4 +1,5 @@
 import { credentials, makeGenericClientConstructor, type ServiceError } from "@grpc/grpc-js";
+import type { GrpcTls } from "@pkiserver/kit";
 
 /*
  * The standard gRPC health check (grpc.health.v1.Health/Check), spoken with
@@ -32,9 +33,10 @@ export interface HealthProbe {
   close(): void;
 }
 
-export function createHealthProbe(address: string): HealthProbe {
+export function createHealthProbe(address: string, tls?: GrpcTls): HealthProbe {
   const Ctor = makeGenericClientConstructor(HealthDefinition, "grpc.health.v1.Health");
-  const client = new Ctor(address, credentials.createInsecure()) as unknown as {
+  const creds = tls === undefined ? credentials.createInsecure() : credentials.createSsl(tls.ca, tls.key, tls.cert);
+  const client = new Ctor(address, creds) as unknown as {
     check(
       req: object,
       opts: { deadline: Date },

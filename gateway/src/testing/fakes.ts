@@ -10,6 +10,7 @@ import {
   invalidParams,
   type Logger,
   MemoryEventBus,
+  MetadataKeys,
   openAccess,
   SIGNATURE_WINDOW_MS,
   startGrpcServer,
@@ -47,7 +48,10 @@ export interface RecordedCall {
   rpc: string;
   request: unknown;
   requestId: string;
+  /** The key the gateway named in the call's metadata (a fake believes it; a service only from a trusted peer). */
   callerKeyId: string | undefined;
+  /** The `authorization` metadata: the caller's token, forwarded over a channel without mutual TLS. */
+  authorization: string | undefined;
 }
 
 interface StoredKey {
@@ -118,7 +122,18 @@ export class Fakes {
   }
 
   private record(service: RecordedCall["service"], rpc: string, request: unknown, ctx: CallContext): void {
-    this.calls.push({ service, rpc, request, requestId: ctx.requestId, callerKeyId: ctx.callerKeyId });
+    const stated = (key: string) => {
+      const v = ctx.metadata.get(key)[0];
+      return typeof v === "string" ? v : undefined;
+    };
+    this.calls.push({
+      service,
+      rpc,
+      request,
+      requestId: ctx.requestId,
+      callerKeyId: stated(MetadataKeys.callerKeyId),
+      authorization: stated("authorization"),
+    });
   }
 
   private wrap<S>(

@@ -91,12 +91,14 @@ describe("in-process client", () => {
       const viaGrpc = remote.client as unknown as Client;
       const opts = { requestId: "req-1", callerKeyId: "key-1" };
       const value = { nested: [1, "two", null], text: "zażółć" };
-      assert.deepEqual(await local.echo({ value }, opts), await viaGrpc.echo({ value }, opts));
-      assert.deepEqual((await local.echo({ value }, opts)).seen, {
-        requestId: "req-1",
-        callerKeyId: "key-1",
-        finiteDeadline: true,
-      });
+      const here = await local.echo({ value }, opts);
+      const there = await viaGrpc.echo({ value }, opts);
+      assert.deepEqual(here.value, there.value);
+      assert.deepEqual([here.seen.requestId, here.seen.finiteDeadline], [there.seen.requestId, there.seen.finiteDeadline]);
+      // The in-process channel is trusted: the key it names is believed. A plaintext
+      // peer that presented no credential is not: its stated key is ignored.
+      assert.deepEqual(here.seen, { requestId: "req-1", callerKeyId: "key-1", finiteDeadline: true });
+      assert.equal(there.seen.callerKeyId, undefined);
       for (const kind of ["params", "internal"]) {
         const a = await local.fail({ kind }).catch((e: unknown) => e);
         const b = await viaGrpc.fail({ kind }).catch((e: unknown) => e);
