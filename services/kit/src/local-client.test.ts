@@ -94,7 +94,10 @@ describe("in-process client", () => {
       const here = await local.echo({ value }, opts);
       const there = await viaGrpc.echo({ value }, opts);
       assert.deepEqual(here.value, there.value);
-      assert.deepEqual([here.seen.requestId, here.seen.finiteDeadline], [there.seen.requestId, there.seen.finiteDeadline]);
+      assert.deepEqual(
+        [here.seen.requestId, here.seen.finiteDeadline],
+        [there.seen.requestId, there.seen.finiteDeadline],
+      );
       // The in-process channel is trusted: the key it names is believed. A plaintext
       // peer that presented no credential is not: its stated key is ignored.
       assert.deepEqual(here.seen, { requestId: "req-1", callerKeyId: "key-1", finiteDeadline: true });
