@@ -47,6 +47,11 @@ export const BENCH_ENV: Readonly<Record<string, string>> = {
   PMX_LOG_LEVEL: "warn",
   PMX_RATE_LIMIT_PER_MINUTE: "0",
   PMX_RATE_LIMITS: "pki=0,pkiadmin=0,user=0,audit=0,auth=0",
+  // The services' gRPC ports on free ports, so parallel runs do not collide.
+  PMX_APIKEY_LISTEN: "127.0.0.1:0",
+  PMX_AUTH_LISTEN: "127.0.0.1:0",
+  PMX_PKI_LISTEN: "127.0.0.1:0",
+  PMX_AUDIT_LISTEN: "127.0.0.1:0",
 };
 
 /** Node flags for a server process: PMX_BENCH_NODE_ARGS, and a CPU profile per section when asked. */
