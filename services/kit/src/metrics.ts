@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import { status } from "@grpc/grpc-js";
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /**
  * The process's Prometheus registry: the gRPC server metrics of every service
@@ -43,37 +43,47 @@ const CODE_NAMES: Record<number, string> = {
 
 type Labels = "grpc_type" | "grpc_service" | "grpc_method" | "grpc_code";
 
-let grpcMetrics: { handled: Counter<Labels>; seconds: Histogram<Labels> } | undefined;
+type GrpcLabels = Record<Labels, string>;
+
+interface Series {
+  readonly labels: GrpcLabels;
+  /** Calls completed; the counter reads it at scrape time, so a call costs one addition. */
+  count: number;
+  readonly seconds: ReturnType<Histogram<Labels>["labels"]>;
+}
+
+/** Every series any method has recorded, for the counter to read at scrape time. */
+const allSeries: Series[] = [];
+let grpcSeconds: Histogram<Labels> | undefined;
 
 /** Made on first use, so a process that serves no gRPC has none. */
-function grpcServerMetrics(): NonNullable<typeof grpcMetrics> {
-  grpcMetrics ??= {
-    handled: new Counter({
+function grpcHistogram(): Histogram<Labels> {
+  if (grpcSeconds === undefined) {
+    new Counter({
       name: "grpc_server_handled_total",
       help: "RPCs completed on the server, by service, method and status code",
       labelNames: ["grpc_type", "grpc_service", "grpc_method", "grpc_code"],
       registers: [registry],
-    }),
-    seconds: new Histogram({
+      collect() {
+        this.reset();
+        for (const s of allSeries) this.inc(s.labels, s.count);
+      },
+    });
+    grpcSeconds = new Histogram({
       name: "grpc_server_handling_seconds",
       help: "Time the server took to handle an RPC, by service, method and status code",
       labelNames: ["grpc_type", "grpc_service", "grpc_method", "grpc_code"],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
-    }),
-  };
-  return grpcMetrics;
+    });
+  }
+  return grpcSeconds;
 }
 
-type Series = {
-  handled: ReturnType<Counter<Labels>["labels"]>;
-  seconds: ReturnType<Histogram<Labels>["labels"]>;
-};
-
 /**
- * The metrics of one RPC method. The labelled series of each status code is
- * looked up once and kept, so a call costs an array read, a counter
- * increment and a histogram observation.
+ * The metrics of one RPC method. The series of each status code is made once
+ * and kept, so a call costs an array read, an addition and one histogram
+ * observation.
  */
 export class MethodMetrics {
   private readonly byCode: (Series | undefined)[] = [];
@@ -87,19 +97,48 @@ export class MethodMetrics {
   observe(code: number, seconds: number): void {
     let series = this.byCode[code];
     if (series === undefined) {
-      const m = grpcServerMetrics();
       const labels = {
         grpc_type: "unary",
         grpc_service: this.service,
         grpc_method: this.method,
         grpc_code: CODE_NAMES[code] ?? "Unknown",
       };
-      series = { handled: m.handled.labels(labels), seconds: m.seconds.labels(labels) };
+      series = { labels, count: 0, seconds: grpcHistogram().labels(labels) };
+      allSeries.push(series);
       this.byCode[code] = series;
     }
-    series.handled.inc();
+    series.count++;
     series.seconds.observe(seconds);
   }
+}
+
+/** What each running outbox relay holds, summed at scrape time. */
+const outboxes = new Set<() => number>();
+let outboxGaugeMade = false;
+
+/**
+ * Counts the events a relay holds (accepted and stored, not yet acknowledged
+ * by NATS) in `pmx_outbox_pending_events`, read at scrape time so publishing
+ * costs nothing more. Returns the function that stops counting them.
+ */
+export function countOutboxPending(read: () => number): () => void {
+  if (!outboxGaugeMade) {
+    outboxGaugeMade = true;
+    new Gauge({
+      name: "pmx_outbox_pending_events",
+      help: "Events accepted into the MongoDB outbox and not yet acknowledged by the event bus (NATS), in this process",
+      registers: [registry],
+      collect() {
+        let total = 0;
+        for (const r of outboxes) total += r();
+        this.set(total);
+      },
+    });
+  }
+  outboxes.add(read);
+  return () => {
+    outboxes.delete(read);
+  };
 }
 
 export interface MetricsServerHandle {
