@@ -4,9 +4,8 @@
 # (kubernetes-validate, strict: unknown fields fail), the Pod Security
 # "restricted" profile, the monitoring objects; the chart's schema must reject
 # bad values; the plain manifests in deploy/k8s pass the same checks; every
-# process is a component
-# of the chart and of deploy/k8s, wired alike; the chart README matches
-# values.yaml.
+# process is a component of the chart and of deploy/k8s, wired alike; the
+# chart README matches values.yaml.
 #
 # Needs helm and kubernetes-validate (with PyYAML); .ci/run installs them.
 #   HELM=... KUBERNETES_VALIDATE=... PYTHON=... deploy/test/validate.sh
