@@ -287,6 +287,8 @@ export class Dispatcher {
     const seconds = started === 0 ? 0 : (performance.now() - started) / 1000;
     const metricMethod = method.startsWith("(") || lookupMethod(method) ? method : "(unknown)";
     this.deps.metrics.observe(metricMethod, code, ctx.transport, seconds);
+    // The line of a request that went well is made only when someone reads it.
+    if (internal === undefined && !this.deps.logger.isLevelEnabled("info")) return;
     const line = {
       requestId: ctx.requestId,
       transport: ctx.transport,

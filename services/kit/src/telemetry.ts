@@ -17,6 +17,7 @@ import type { SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
+import { markTracingStarted } from "./tracing-state";
 
 export interface TelemetryHandle {
   shutdown(): Promise<void>;
@@ -70,6 +71,7 @@ export function startTelemetry(opts: {
   // Registers the provider globally with the AsyncLocalStorage context manager
   // and the W3C trace-context and baggage propagators.
   provider.register();
+  markTracingStarted();
   const unregister = registerInstrumentations({
     tracerProvider: provider,
     ...(meterProvider ? { meterProvider } : {}),
