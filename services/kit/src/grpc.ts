@@ -431,7 +431,9 @@ class LocalCall {
   }
 
   once(event: string, listener: () => void): this {
-    if (event === "cancelled") (this.onCancel ??= []).push(listener);
+    if (event !== "cancelled") return this;
+    if (this.onCancel === undefined) this.onCancel = [listener];
+    else this.onCancel.push(listener);
     return this;
   }
 
