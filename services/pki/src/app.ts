@@ -7,7 +7,7 @@ import type { TransparencyLog } from "./domain/transparency";
 import { withTransparencyLog } from "./storage/logged-stores";
 import { MemoryTransparencyLog } from "./storage/memory-transparency-log";
 import { MongoTransparencyLog, sharedLogSigner } from "./storage/mongo-transparency-log";
-import { createMemoryStores, createMongoStores } from "./storage/stores";
+import { createMemoryStores, createMongoStores, type PkiStores } from "./storage/stores";
 import { BusPkiEvents } from "./transport/events/publisher";
 import { pkiService } from "./transport/grpc/service";
 
@@ -16,6 +16,8 @@ export const PKI_SERVICE_NAME = pkiV1.PkiServiceClient.serviceName;
 /** What tests may replace; production uses the defaults. */
 export interface PkiAppOptions {
   clock?: Clock;
+  /** Wraps the stores the service uses (tests put faults between the service and its data). */
+  wrapStores?: (stores: PkiStores) => PkiStores;
 }
 
 export interface PkiServiceApp extends ServiceApp {
@@ -36,7 +38,8 @@ export async function buildApp(
 ): Promise<PkiServiceApp> {
   const { mongo, bus, logger } = deps;
   const clock = options.clock ?? systemClock;
-  const raw = mongo ? await createMongoStores(mongo.db) : createMemoryStores();
+  const created = mongo ? await createMongoStores(mongo.db) : createMemoryStores();
+  const raw = options.wrapStores ? options.wrapStores(created) : created;
   const configured = config.log.signingKey ? parseSignerKey(config.log.signingKey) : undefined;
   let log: TransparencyLog;
   let signer: NoteSigner;

@@ -1,0 +1,13 @@
+// Test support shared by the packages' tests: the real services in one process
+// with memory stores behind a gateway on port 0. Never imported by production code.
+
+export type { PkiAppOptions, PkiStores } from "@pkiserver/pki";
+export { post, rpc, VALID_KEY_1, VALID_KEY_2 } from "./http";
+export {
+  INITIALIZATION_TOKEN,
+  startTestSystem,
+  type TestKey,
+  type TestSystem,
+  type TestSystemOptions,
+} from "./system";
+export { type RecordedCall, type Tap, tapRegistration } from "./tap";
