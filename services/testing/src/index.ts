@@ -4,9 +4,12 @@
 export type { PkiAppOptions, PkiStores } from "@pkiserver/pki";
 export { post, rpc, VALID_KEY_1, VALID_KEY_2 } from "./http";
 export {
+  addTestKey,
   INITIALIZATION_TOKEN,
+  issueTestToken,
   startTestSystem,
   type TestKey,
+  type TestKeyOptions,
   type TestSystem,
   type TestSystemOptions,
 } from "./system";

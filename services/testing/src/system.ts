@@ -53,13 +53,7 @@ export interface TestSystem extends Tap {
   /** Clients of the services for a test's own setup: not recorded, not held, not stopped with stopServices(). */
   readonly services: ServiceClients;
   /** Adds an API key through the apikey service (as a caller holding every scope). */
-  addKey(opts: {
-    maxScope: string[];
-    secret?: string;
-    publicKeyPem?: string;
-    rateLimits?: apikeyV1.RateLimits;
-    name?: string;
-  }): Promise<TestKey>;
+  addKey(opts: TestKeyOptions): Promise<TestKey>;
   /** Tokens from auth for a secret key (client_credentials); `scope` may carry modifiers such as `ipAddr:` or `expiresIn:`. */
   token(key: { apiKeyId: string; secret: string }, scope?: string[], clientIp?: string): Promise<authV1.TokenPair>;
   /** Serves the services to the gateway (with servicesLater), or again after stopServices(). */
@@ -67,6 +61,46 @@ export interface TestSystem extends Tap {
   /** Takes the services' gRPC endpoints away, as if they had gone down, leaving the gateway running ("grpc" only). */
   stopServices(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface TestKeyOptions {
+  maxScope: string[];
+  secret?: string;
+  publicKeyPem?: string;
+  rateLimits?: apikeyV1.RateLimits;
+  name?: string;
+}
+
+/** Adds an API key through the apikey service, as a caller holding every scope. */
+export async function addTestKey(services: ServiceClients, key: TestKeyOptions): Promise<TestKey> {
+  const { apiKeyId } = await services.apikey.addApiKey({
+    name: key.name ?? `key-${randomUUID().slice(0, 8)}`,
+    type:
+      key.publicKeyPem === undefined
+        ? apikeyV1.ApiKeyType.API_KEY_TYPE_SECRET
+        : apikeyV1.ApiKeyType.API_KEY_TYPE_PUB_KEY,
+    ...(key.secret === undefined ? {} : { clientSecret: key.secret }),
+    ...(key.publicKeyPem === undefined ? {} : { clientPublicKey: key.publicKeyPem }),
+    maxScope: key.maxScope,
+    callerScope: [...ALL_SCOPES],
+    ...(key.rateLimits === undefined ? {} : { rateLimits: key.rateLimits }),
+  });
+  return { apiKeyId, basic: `Basic ${Buffer.from(`${apiKeyId}:${key.secret ?? ""}`).toString("base64")}` };
+}
+
+/** Tokens from auth for a secret key (client_credentials); `scope` may carry modifiers such as `ipAddr:` or `expiresIn:`. */
+export async function issueTestToken(
+  services: ServiceClients,
+  key: { apiKeyId: string; secret: string },
+  scope: string[] = [],
+  clientIp = "127.0.0.1",
+): Promise<authV1.TokenPair> {
+  const { token } = await services.auth.issueToken({
+    grant: { $case: "clientCredentials", value: { clientId: key.apiKeyId, clientSecret: key.secret, scope } },
+    clientIp,
+  });
+  if (token === undefined) throw new Error("auth issued no token");
+  return token;
 }
 
 /**
@@ -169,33 +203,8 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
     set beforeCall(fn) {
       tap.beforeCall = fn;
     },
-    addKey: async (key) => {
-      const { apiKeyId } = await setup.clients.apikey.addApiKey({
-        name: key.name ?? `key-${randomUUID().slice(0, 8)}`,
-        type:
-          key.publicKeyPem === undefined
-            ? apikeyV1.ApiKeyType.API_KEY_TYPE_SECRET
-            : apikeyV1.ApiKeyType.API_KEY_TYPE_PUB_KEY,
-        ...(key.secret === undefined ? {} : { clientSecret: key.secret }),
-        ...(key.publicKeyPem === undefined ? {} : { clientPublicKey: key.publicKeyPem }),
-        maxScope: key.maxScope,
-        callerScope: [...ALL_SCOPES],
-        ...(key.rateLimits === undefined ? {} : { rateLimits: key.rateLimits }),
-      });
-      const basic = `Basic ${Buffer.from(`${apiKeyId}:${key.secret ?? ""}`).toString("base64")}`;
-      return { apiKeyId, basic };
-    },
-    token: async (key, scope = [], clientIp = "127.0.0.1") => {
-      const { token } = await setup.clients.auth.issueToken({
-        grant: {
-          $case: "clientCredentials",
-          value: { clientId: key.apiKeyId, clientSecret: key.secret, scope },
-        },
-        clientIp,
-      });
-      if (token === undefined) throw new Error("auth issued no token");
-      return token;
-    },
+    addKey: (key) => addTestKey(setup.clients, key),
+    token: (key, scope, clientIp) => issueTestToken(setup.clients, key, scope, clientIp),
     startServices,
     stopServices,
     close: async () => {
