@@ -2,6 +2,7 @@
 // with memory stores behind a gateway on port 0. Never imported by production code.
 
 export type { PkiAppOptions, PkiStores } from "@pkiserver/pki";
+export { startApiKeyService, type TestApiKeyService } from "./apikey";
 export { post, rpc, VALID_KEY_1, VALID_KEY_2 } from "./http";
 export {
   addTestKey,

@@ -72,7 +72,7 @@ export interface TestKeyOptions {
 }
 
 /** Adds an API key through the apikey service, as a caller holding every scope. */
-export async function addTestKey(services: ServiceClients, key: TestKeyOptions): Promise<TestKey> {
+export async function addTestKey(services: Pick<ServiceClients, "apikey">, key: TestKeyOptions): Promise<TestKey> {
   const { apiKeyId } = await services.apikey.addApiKey({
     name: key.name ?? `key-${randomUUID().slice(0, 8)}`,
     type:
@@ -90,7 +90,7 @@ export async function addTestKey(services: ServiceClients, key: TestKeyOptions):
 
 /** Tokens from auth for a secret key (client_credentials); `scope` may carry modifiers such as `ipAddr:` or `expiresIn:`. */
 export async function issueTestToken(
-  services: ServiceClients,
+  services: Pick<ServiceClients, "auth">,
   key: { apiKeyId: string; secret: string },
   scope: string[] = [],
   clientIp = "127.0.0.1",
