@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
-  authStoreContract,
   buildApp,
   createAccessTokenVerifier,
   loadConfig,
@@ -9,6 +8,7 @@ import {
   MongoSigningKeyStore,
   type Session,
 } from "@pkiserver/auth";
+import { authStoreContract } from "@pkiserver/auth/store-contract";
 import {
   AppError,
   connectMongo,
