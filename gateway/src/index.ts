@@ -12,6 +12,7 @@ export {
 } from "./auth/token-verifier";
 export { createServiceClients, type ServiceClients } from "./clients";
 export { type GatewayConfig, GatewayConfigError, loadConfig } from "./config";
+export { GatewayMetrics } from "./http/metrics";
 export {
   type CounterStore,
   DEFAULT_RATE_LIMITS,
