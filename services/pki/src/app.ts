@@ -8,7 +8,7 @@ import { CachedKeyHistoryStore } from "./storage/cached-key-history";
 import { withTransparencyLog } from "./storage/logged-stores";
 import { MemoryTransparencyLog } from "./storage/memory-transparency-log";
 import { MongoTransparencyLog, sharedLogSigner } from "./storage/mongo-transparency-log";
-import { createMemoryStores, createMongoStores } from "./storage/stores";
+import { createMemoryStores, createMongoStores, type PkiStores } from "./storage/stores";
 import { BusPkiEvents } from "./transport/events/publisher";
 import { pkiService } from "./transport/grpc/service";
 
@@ -17,6 +17,8 @@ export const PKI_SERVICE_NAME = pkiV1.PkiServiceClient.serviceName;
 /** What tests may replace; production uses the defaults. */
 export interface PkiAppOptions {
   clock?: Clock;
+  /** Wraps the stores the service uses (tests put faults between the service and its data). */
+  wrapStores?: (stores: PkiStores) => PkiStores;
 }
 
 export interface PkiServiceApp extends ServiceApp {
@@ -37,7 +39,8 @@ export async function buildApp(
 ): Promise<PkiServiceApp> {
   const { mongo, bus, logger } = deps;
   const clock = options.clock ?? systemClock;
-  const raw = mongo ? await createMongoStores(mongo.db) : createMemoryStores();
+  const created = mongo ? await createMongoStores(mongo.db) : createMemoryStores();
+  const raw = options.wrapStores ? options.wrapStores(created) : created;
   const configured = config.log.signingKey ? parseSignerKey(config.log.signingKey) : undefined;
   let log: TransparencyLog;
   let signer: NoteSigner;

@@ -1,3 +1,3 @@
 export { banner } from "./banner";
 export { type DistributedSystem, freePort, type ProcessName, startDistributed } from "./distributed-launcher";
-export { type RunningSystem, type SystemOptions, startSystem } from "./system";
+export { type RunningSystem, type ServiceName, type SystemOptions, startSystem } from "./system";
