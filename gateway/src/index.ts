@@ -2,7 +2,7 @@ export { BODY_LIMIT, buildGateway, type GatewayOptions } from "./app";
 export type { Caller, Credentials } from "./auth/authenticate";
 export { createServiceClients, type ServiceClients } from "./clients";
 export { type GatewayConfig, GatewayConfigError, loadConfig } from "./config";
-export { counterStoreContract } from "./http/counter-store.contract";
+export { GatewayMetrics } from "./http/metrics";
 export {
   type CounterStore,
   DEFAULT_RATE_LIMITS,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { counterStoreContract, RedisCounterStore } from "@pkiserver/gateway";
+import { RedisCounterStore } from "@pkiserver/gateway";
+import { counterStoreContract } from "@pkiserver/gateway/counter-store-contract";
 import { createLogger } from "@pkiserver/kit";
 import { startRedis, type TestRedis } from "@pkiserver/test-harness";
 

@@ -8,20 +8,42 @@ import {
   AppError,
   type AuthKeySource,
   connectDeps,
+  createLocalClient,
   createLogger,
+  type EventBus,
   type Logger,
   loadServiceEnv,
   type ServiceApp,
   type ServiceRegistration,
+  type ServiceTarget,
   startAuthSync,
 } from "@pkiserver/kit";
 import * as pki from "@pkiserver/pki";
+import { authV1 } from "@pkiserver/proto";
+import type { FastifyInstance } from "fastify";
 import { type DestinationStream, pino } from "pino";
+
+export type ServiceName = "apikey" | "auth" | "pki" | "audit";
 
 export interface SystemOptions {
   env: Record<string, string | undefined>;
   /** Where log lines go (tests capture them); stdout by default. */
   logDestination?: DestinationStream;
+  /**
+   * Tests: where the gateway reaches a service, given the service's own
+   * registration (by default that registration, called in process). When a
+   * service is given as a gRPC address, the gateway's `/ready` probes the
+   * addresses of its config (PMX_*_ADDR) instead of asking the services.
+   */
+  serviceTarget?: (name: ServiceName, registration: ServiceRegistration) => Promise<ServiceTarget>;
+  /** Tests: runs once the services serve, before the gateway starts (e.g. to revoke a session it must load). */
+  beforeGateway?: (clients: gateway.ServiceClients) => Promise<void>;
+  /** Tests: the gateway's knobs beyond its config. */
+  gatewayOptions?: Pick<gateway.GatewayOptions, "wsPingIntervalMs" | "backendLimits" | "drainTimeoutMs">;
+  /** Tests: what pki's composition root may be given beyond its config (a clock, store wrappers). */
+  pkiOptions?: pki.PkiAppOptions;
+  /** How long to wait for the gateway to be ready before handing out its URL (30 s). */
+  readyTimeoutMs?: number;
 }
 
 export interface RunningSystem {
@@ -36,6 +58,10 @@ export interface RunningSystem {
   readonly logVerifierKey: string | undefined;
   /** Where each service's gRPC port listens for internal consumers (PMX_*_LISTEN). */
   readonly grpc: { readonly apikey: string; readonly auth: string; readonly pki: string; readonly audit: string };
+  /** The gateway's HTTP server, the event bus and the gateway's clients of the services (for tests). */
+  readonly gateway: FastifyInstance;
+  readonly bus: EventBus;
+  readonly clients: gateway.ServiceClients;
   stop(): Promise<void>;
 }
 
@@ -124,7 +150,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     apps.push(authApp);
     closers.push(() => authApp.stop());
     const pkiConfig = pki.loadConfig(env);
-    const pkiApp = await pki.buildApp(pkiConfig, deps("pki", pkiConfig.listen));
+    const pkiApp = await pki.buildApp(pkiConfig, deps("pki", pkiConfig.listen), opts.pkiOptions);
     apps.push(pkiApp);
     closers.push(() => pkiApp.stop());
     const auditConfig = audit.loadConfig(env);
@@ -134,35 +160,47 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
 
     // The gateway and auth call the services in process (no HTTP/2 hop); their
     // gRPC ports still serve internal consumers.
-    const services = gateway.createServiceClients({
-      apikey: localService(apikeyApp),
-      auth: localService(authApp),
-      pki: localService(pkiApp),
-      audit: localService(auditApp),
-    });
+    const target =
+      opts.serviceTarget ?? (async (_name: ServiceName, registration: ServiceRegistration) => registration);
+    const targets = {
+      apikey: await target("apikey", localService(apikeyApp)),
+      auth: await target("auth", localService(authApp)),
+      pki: await target("pki", localService(pkiApp)),
+      audit: await target("audit", localService(auditApp)),
+    };
+    const services = gateway.createServiceClients(targets);
     closers.push(async () => services.close());
-    authKeys = services.clients.auth;
+    // The services' verifier reads auth's keys and revocations in process.
+    const authLocal = createLocalClient<authV1.AuthServiceServer>(
+      localService(authApp),
+      authV1.AuthServiceClient.serviceName,
+    ).client;
+    authKeys = authLocal;
     const tokenSync = startAuthSync({
-      auth: services.clients.auth,
+      auth: authLocal,
       bus,
       verifier: checks.verifier,
       cache: checks.cache,
       logger: loggerFor("auth-sync"),
     });
     closers.push(() => tokenSync.stop());
+    await opts.beforeGateway?.(services.clients);
 
+    const inProcess = Object.values(targets).every((t) => typeof t !== "string");
     const app = await gateway.buildGateway({
       config: gatewayConfig,
       logger: loggerFor("gateway"),
       clients: services.clients,
       bus,
-      readiness: async () => (await Promise.all(apps.map((a) => a.isReady()))).every(Boolean),
+      ...(inProcess ? { readiness: async () => (await Promise.all(apps.map((a) => a.isReady()))).every(Boolean) } : {}),
+      ...opts.gatewayOptions,
     });
     closers.push(() => app.close());
     await app.listen({ host: gatewayConfig.host, port: gatewayConfig.port });
     // The gateway refuses calls until every backend has answered; the URL is handed out once it serves.
-    if (!(await untilReady(app, READY_TIMEOUT_MS))) {
-      logger.warn({ waitedMs: READY_TIMEOUT_MS }, "gateway not ready yet; calls are refused until it is");
+    const readyTimeoutMs = opts.readyTimeoutMs ?? READY_TIMEOUT_MS;
+    if (!(await untilReady(app, readyTimeoutMs))) {
+      logger.warn({ waitedMs: readyTimeoutMs }, "gateway not ready yet; calls are refused until it is");
     }
     const address = app.server.address();
     const port = typeof address === "object" && address ? address.port : gatewayConfig.port;
@@ -194,6 +232,9 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
         audit: auditApp.grpc.address,
       },
       storage: [mongo ? "MongoDB" : "in-memory stores", env.PMX_NATS_URL ? "NATS" : "in-process events"].join(", "),
+      gateway: app,
+      bus,
+      clients: services.clients,
       stop: stopAll,
     };
   } catch (err) {
