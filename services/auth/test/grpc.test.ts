@@ -58,7 +58,8 @@ describe("auth over gRPC (buildApp on port 0, the real apikey beside it)", () =>
         seen.push(msg.subject);
       },
     });
-    app = await buildApp(loadConfig({}), {
+    // Auth calls apikey over mutual TLS (a certificate of apikey's CA), and serves with it.
+    app = await buildApp(loadConfig(apikey.tlsEnv), {
       logger: createLogger({ name: "auth-test", level: "silent" }),
       bus,
       listen: { host: "127.0.0.1", port: 0 },
@@ -68,6 +69,8 @@ describe("auth over gRPC (buildApp on port 0, the real apikey beside it)", () =>
       authV1.AuthServiceService,
       authV1.AuthServiceClient.serviceName,
       app.grpc.address,
+      undefined,
+      { tls: apikey.tls },
     );
     await auth.waitForReady(5000);
   });

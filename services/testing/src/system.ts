@@ -151,6 +151,11 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
         PMX_HOST: "127.0.0.1",
         PMX_PORT: "0",
         PMX_INITIALIZATION_TOKEN: INITIALIZATION_TOKEN,
+        // The services' own gRPC ports on free ports (8111-8114 by default), so parallel runs do not collide.
+        PMX_APIKEY_LISTEN: "127.0.0.1:0",
+        PMX_AUTH_LISTEN: "127.0.0.1:0",
+        PMX_PKI_LISTEN: "127.0.0.1:0",
+        PMX_AUDIT_LISTEN: "127.0.0.1:0",
         // Tier limits stay out of tests that do not test them; pki keeps following PMX_RATE_LIMIT_PER_MINUTE.
         PMX_RATE_LIMITS: "pkiadmin=0,user=0,audit=0,auth=0",
         ...(grpc
