@@ -168,7 +168,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       pki: await target("pki", localService(pkiApp)),
       audit: await target("audit", localService(auditApp)),
     };
-    const services = gateway.createServiceClients(targets);
+    const services = gateway.createServiceClients(targets, gatewayConfig.grpcTls);
     closers.push(async () => services.close());
     // The services' verifier reads auth's keys and revocations in process.
     const authLocal = createLocalClient<authV1.AuthServiceServer>(
