@@ -67,7 +67,8 @@ describe("maskUrl", () => {
     assert.equal(maskUrl("mongodb://user:p/w@ss@db1:1,db2:2"), "mongodb://user:***@db1:1,db2:2");
     assert.equal(maskUrl("nats://token@bus:4222"), "nats://***@bus:4222");
     assert.equal(maskUrl("redis://cache:6379"), "redis://cache:6379");
-    assert.equal(maskUrl("not a url"), "***");
+    assert.equal(maskUrl("bus:4222"), "bus:4222");
+    assert.equal(maskUrl("user:pw@bus:4222"), "user:***@bus:4222");
   });
 });
 

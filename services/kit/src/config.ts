@@ -73,9 +73,9 @@ export function processEnv(): Record<string, string | undefined> {
  * carry credentials too).
  */
 export function maskUrl(url: string): string {
-  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^?#]*)/i.exec(url.trim());
-  if (!m) return "***";
-  const [, scheme, rest = ""] = m;
+  // Without a scheme (a malformed setting), the whole value is taken as `[userinfo@]host…`.
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)?([^?#]*)/i.exec(url.trim());
+  const [, scheme = "", rest = ""] = m ?? [];
   // The last '@' ends the user info: a password may hold unescaped '/' or '@'.
   const at = rest.lastIndexOf("@");
   if (at < 0) return `${scheme}${rest}`;
