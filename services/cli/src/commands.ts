@@ -305,14 +305,22 @@ export const COMMANDS: readonly Command[] = [
       const apiKeyId = text(ctx.values, "key");
       const filter = { ...(types.length > 0 ? { types } : {}), ...(apiKeyId !== undefined ? { apiKeyId } : {}) };
       const print = (e: AuditEvent) => ctx.emit(ctx.json ? JSON.stringify(e) : auditLine(e));
-      const page = async (from?: number) =>
-        (
-          await ctx.client().call<{ events: AuditEvent[] }>("audit/listEvents", {
-            ...filter,
-            limit: from === undefined ? limit : AUDIT_MAX_LIMIT,
-            ...(from !== undefined ? { from } : {}),
-          })
-        ).events.reverse();
+      type Page = { events: AuditEvent[]; nextCursor?: string };
+      const listEvents = (params: Record<string, unknown>) =>
+        ctx.client().call<Page>("audit/listEvents", { ...filter, ...params });
+      /** The newest `limit` events, oldest first. */
+      const newest = async () => (await listEvents({ limit })).events.reverse();
+      /** Every event at or after `from` (all pages), oldest first. */
+      const since = async (from: number) => {
+        const all: AuditEvent[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await listEvents({ from, limit: AUDIT_MAX_LIMIT, ...(cursor !== undefined ? { cursor } : {}) });
+          all.push(...page.events);
+          cursor = page.nextCursor;
+        } while (cursor !== undefined);
+        return all.reverse();
+      };
       // Events of the newest millisecond seen, so a poll from that time prints each event once.
       let last = 0;
       let seenAtLast = new Set<string>();
@@ -327,11 +335,11 @@ export const COMMANDS: readonly Command[] = [
           print(e);
         }
       };
-      show(await page());
+      show(await newest());
       if (ctx.values.follow !== true) return undefined;
       for (;;) {
         await sleep(Math.max(1, intervalS) * 1000);
-        show(await page(last));
+        show(await since(last));
       }
     },
   },

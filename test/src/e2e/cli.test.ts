@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -189,6 +189,70 @@ describe("the pkiserver command line against the embedded form", () => {
       lines[0] ?? "",
       new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z  apikey\\.deleted  ok  .*target=${keyId}`),
     );
+  });
+
+  it("refuses to revoke a session of a key more powerful than the caller (73)", async () => {
+    const r = await pkiserver(["keys", "create", "--name", "limited", "--scope", "user:read_write", "--json"], creds);
+    expectCode(r, 0);
+    const limited = JSON.parse(r.stdout) as { apiKeyId: string; clientSecret: string };
+    const adminSessions = JSON.parse(
+      (await pkiserver(["sessions", "list", admin.apiKeyId, "--json"], creds)).stdout,
+    ) as {
+      sessionId: string;
+      name?: string;
+    }[];
+    const cliSession = adminSessions.find((s) => s.name === "pkiserver-cli");
+    assert.ok(cliSession, "each run uses the one session named pkiserver-cli");
+    assert.equal(adminSessions.filter((s) => s.name === "pkiserver-cli").length, 1);
+    const refused = await pkiserver(["sessions", "revoke", admin.apiKeyId, cliSession.sessionId], {
+      ...creds,
+      PMX_CLI_CLIENT_ID: limited.apiKeyId,
+      PMX_CLI_CLIENT_SECRET: limited.clientSecret,
+    });
+    expectCode(refused, 1);
+    assert.match(refused.stderr, /\(code 73\)/);
+    expectCode(await pkiserver(["keys", "delete", limited.apiKeyId], creds), 0);
+  });
+
+  it("follows the audit log: a change made while it runs is printed once", async () => {
+    const child = spawn(
+      process.execPath,
+      [CLI, "audit", "tail", "--follow", "--interval", "1", "--limit", "1", "--json"],
+      {
+        env: { PATH: process.env.PATH ?? "", ...creds },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    try {
+      const events: AuditEvent[] = [];
+      let buffered = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        buffered += chunk.toString("utf8");
+        const lines = buffered.split("\n");
+        buffered = lines.pop() ?? "";
+        for (const line of lines) if (line) events.push(JSON.parse(line) as AuditEvent);
+      });
+      const until = async (what: string, check: () => boolean) => {
+        const deadline = Date.now() + 20_000;
+        while (!check()) {
+          assert.ok(Date.now() < deadline, `no ${what} within 20 s: ${JSON.stringify(events.map((e) => e.type))}`);
+          await sleep(100);
+        }
+      };
+      await until("first page", () => events.length === 1);
+      const { apiKeyId } = await ok<{ apiKeyId: string }>(
+        sys.url,
+        "user/addApiKey",
+        { type: "secret", name: "followed", clientSecret: "s".repeat(40), maxScope: ["pki:read"] },
+        { authorization: `Basic ${Buffer.from(`${admin.apiKeyId}:${admin.apiKeySecret}`).toString("base64")}` },
+      );
+      await until("apikey.created", () => events.some((e) => e.type === "apikey.created" && e.target === apiKeyId));
+      await sleep(1500); // another poll or more: nothing printed twice
+      const ids = events.map((e) => e.id);
+      assert.equal(new Set(ids).size, ids.length, "every event printed once");
+    } finally {
+      child.kill("SIGTERM");
+    }
   });
 
   it("verifies the transparency log against the pinned key, and that it extends the last run's", async () => {
