@@ -4,17 +4,7 @@ import { tokenIdentityFromEnv, tokenIdentityProblem } from "@pkiserver/contract"
 import { ConfigError, env, parseConfig, processEnv, z } from "@pkiserver/kit/config";
 import ipaddr from "ipaddr.js";
 
-const list = z
-  .string()
-  .optional()
-  .transform((v) =>
-    (v ?? "")
-      .split(",")
-      .map((s) => s.trim())
-      .filter((s) => s.length > 0),
-  );
-
-const trustedProxies = list.superRefine((items, ctx) => {
+const trustedProxies = env.list().superRefine((items, ctx) => {
   for (const item of items) {
     if (!ipaddr.isValid(item) && !ipaddr.isValidCIDR(item)) {
       ctx.addIssue({ code: "custom", message: `not an IP or CIDR: ${item}` });

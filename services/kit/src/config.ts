@@ -182,22 +182,20 @@ export const env = {
       .refine((v) => v === undefined || urls.redis(v), {
         message: "expected redis://host:port or rediss://host:port",
       }),
+  /** A comma-separated list, items trimmed, empty ones dropped. */
+  list: () => z.string().optional().transform(listOf),
   /** PMX_CORS_ORIGINS: `*` or comma-separated origins. */
   origins: () =>
-    z
-      .string()
-      .optional()
-      .transform(listOf)
-      .superRefine((items, ctx) => {
-        for (const item of items) {
-          if (item !== "*" && !urls.origin(item)) {
-            ctx.addIssue({
-              code: "custom",
-              message: `expected * or origins such as https://app.example (scheme, host, optional port; no path), got "${item.slice(0, 200)}"`,
-            });
-          }
+    env.list().superRefine((items, ctx) => {
+      for (const item of items) {
+        if (item !== "*" && !urls.origin(item)) {
+          ctx.addIssue({
+            code: "custom",
+            message: `expected * or origins such as https://app.example (scheme, host, optional port; no path), got "${item.slice(0, 200)}"`,
+          });
         }
-      }),
+      }
+    }),
 };
 
 /** An env value where empty means unset, with a default. */
