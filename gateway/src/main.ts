@@ -2,12 +2,12 @@
 // imports only the config and the telemetry entry at the top and requires
 // everything else afterwards.
 import { configOrExit } from "@pkiserver/kit/config";
-import { startTelemetry } from "@pkiserver/kit/telemetry";
+import { ServiceNames, startTelemetry } from "@pkiserver/kit/telemetry";
 import { loadConfig } from "./config";
 
 async function main(): Promise<void> {
   const config = configOrExit("gateway", () => loadConfig());
-  const telemetry = startTelemetry({ serviceName: "gateway", otlpEndpoint: config.otlpEndpoint });
+  const telemetry = startTelemetry({ serviceName: ServiceNames.gateway, otlpEndpoint: config.otlpEndpoint });
 
   const kit: typeof import("@pkiserver/kit") = require("@pkiserver/kit");
   const { createServiceClients }: typeof import("./clients") = require("./clients");

@@ -2,11 +2,11 @@
 // driver before anything loads them, and config.ts loads neither (only the
 // kit's config entry), so every problem is printed before anything starts.
 import { configOrExit } from "@pkiserver/kit/config";
-import { startTelemetry } from "@pkiserver/kit/telemetry";
+import { ServiceNames, startTelemetry } from "@pkiserver/kit/telemetry";
 import { loadConfig } from "./config";
 
 const config = configOrExit("pki", () => loadConfig());
-const telemetry = startTelemetry({ serviceName: "pkiserver-pki", otlpEndpoint: config.otlpEndpoint });
+const telemetry = startTelemetry({ serviceName: ServiceNames.pki, otlpEndpoint: config.otlpEndpoint });
 
 import { runServiceProcess } from "@pkiserver/kit";
 import { buildApp, PKI_SERVICE_NAME } from "./app";

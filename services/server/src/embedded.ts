@@ -2,11 +2,11 @@
 // anything loads them, and the config modules load neither. Every component's
 // configuration is checked first; all problems are printed together.
 import { configOrExit } from "@pkiserver/kit/config";
-import { startTelemetry } from "@pkiserver/kit/telemetry";
+import { ServiceNames, startTelemetry } from "@pkiserver/kit/telemetry";
 import { loadSystemConfig } from "./config";
 
 const config = configOrExit("pkiserver", () => loadSystemConfig());
-const telemetry = startTelemetry({ serviceName: "pkiserver", otlpEndpoint: config.settings.otlpEndpoint });
+const telemetry = startTelemetry({ serviceName: ServiceNames.embedded, otlpEndpoint: config.settings.otlpEndpoint });
 
 import { onShutdown } from "@pkiserver/kit";
 import { banner } from "./banner";
