@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import * as apikey from "@pkiserver/apikey";
 import * as audit from "@pkiserver/audit";
 import * as auth from "@pkiserver/auth";
@@ -9,7 +8,6 @@ import {
   createLogger,
   type EventBus,
   type Logger,
-  loadServiceEnv,
   type ServiceApp,
   type ServiceRegistration,
   type ServiceTarget,
@@ -17,11 +15,15 @@ import {
 import * as pki from "@pkiserver/pki";
 import type { FastifyInstance } from "fastify";
 import { type DestinationStream, pino } from "pino";
+import { loadSystemConfig, type SystemConfig } from "./config";
 
 export type ServiceName = "apikey" | "auth" | "pki" | "audit";
 
 export interface SystemOptions {
-  env: Record<string, string | undefined>;
+  /** The environment to configure from; ignored when `config` is given. */
+  env?: Record<string, string | undefined>;
+  /** Already loaded (and so validated) by `loadSystemConfig`. */
+  config?: SystemConfig;
   /** Where log lines go (tests capture them); stdout by default. */
   logDestination?: DestinationStream;
   /**
@@ -86,14 +88,10 @@ function localService(app: ServiceApp): ServiceRegistration {
  * MongoDB and NATS are used when PMX_MONGO_URL / PMX_NATS_URL are set.
  */
 export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
-  const env = { ...opts.env };
-  // With no initialization token the operator wants a key printed at start.
-  // A random token nobody sees lets this process, and only it, create that key.
-  const printFirstKey = !env.PMX_INITIALIZATION_TOKEN;
-  if (printFirstKey) env.PMX_INITIALIZATION_TOKEN = randomBytes(32).toString("base64url");
-
-  const gatewayConfig = gateway.loadConfig(env);
-  const settings = loadServiceEnv(env);
+  // Every component's configuration is checked before anything starts, all problems in one error.
+  const config = opts.config ?? loadSystemConfig(opts.env ?? {});
+  const { settings, printFirstKey } = config;
+  const gatewayConfig = config.gateway;
   // One stream for all; each service logs under its own name, as it does alone.
   const destination = opts.logDestination ?? pino.destination({ dest: 1, sync: false });
   const loggerFor = (name: string) => createLogger({ name, level: settings.logLevel, destination });
@@ -108,7 +106,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     return stopping;
   };
   try {
-    const authConfig = auth.loadConfig(env);
+    const authConfig = config.auth;
     const connected = await connectDeps(settings, {
       logger,
       streamMaxAgeMs: { auth: auth.authStreamMaxAgeMs(authConfig) },
@@ -123,7 +121,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     });
 
     const apps: ServiceApp[] = [];
-    const apikeyApp = await apikey.buildApp(apikey.loadConfig(env), deps("apikey"));
+    const apikeyApp = await apikey.buildApp(config.apikey, deps("apikey"));
     apps.push(apikeyApp);
     closers.push(() => apikeyApp.stop());
     const authApp = await auth.buildApp(authConfig, {
@@ -132,10 +130,10 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     });
     apps.push(authApp);
     closers.push(() => authApp.stop());
-    const pkiApp = await pki.buildApp(pki.loadConfig(env), deps("pki"), opts.pkiOptions);
+    const pkiApp = await pki.buildApp(config.pki, deps("pki"), opts.pkiOptions);
     apps.push(pkiApp);
     closers.push(() => pkiApp.stop());
-    const auditApp = await audit.buildApp(audit.loadConfig(env), deps("audit"));
+    const auditApp = await audit.buildApp(config.audit, deps("audit"));
     apps.push(auditApp);
     closers.push(() => auditApp.stop());
 
@@ -178,7 +176,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     if (printFirstKey) {
       try {
         firstKey = await services.clients.apikey.createFirstApiKey({
-          initializationToken: env.PMX_INITIALIZATION_TOKEN as string,
+          initializationToken: config.initializationToken,
           name: "first key",
         });
       } catch (err) {
@@ -192,7 +190,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       logger,
       firstKey,
       logVerifierKey: pkiApp.logVerifierKey,
-      storage: [mongo ? "MongoDB" : "in-memory stores", env.PMX_NATS_URL ? "NATS" : "in-process events"].join(", "),
+      storage: [mongo ? "MongoDB" : "in-memory stores", settings.natsUrl ? "NATS" : "in-process events"].join(", "),
       gateway: app,
       bus,
       clients: services.clients,
