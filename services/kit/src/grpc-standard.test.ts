@@ -8,6 +8,7 @@ import { AppError, ErrorCatalogue, type ErrorCode, GrpcCode } from "./errors";
 import { fromGrpcError, type GrpcServerHandle, implement, MetadataKeys, startGrpcServer } from "./grpc";
 import { ERROR_DOMAIN, errorReason, HEALTH_SERVICE_NAME, STATUS_DETAILS_KEY } from "./grpc-standard";
 import { createLogger } from "./logger";
+import { watchReadiness } from "./service";
 
 const PKI_SERVICE = pkiV1.PkiServiceClient.serviceName;
 const silent = createLogger({ name: "test", level: "silent" });
@@ -171,6 +172,45 @@ describe("standard gRPC services and error details", () => {
       assert.equal(missing.error_response?.error_code, GrpcCode.NOT_FOUND);
     } finally {
       client.close();
+    }
+  });
+});
+
+describe("health following readiness", () => {
+  it("turns the server and its service NOT_SERVING while a dependency is away, and SERVING again", async () => {
+    const grpc = await startGrpcServer({ host: "127.0.0.1", port: 0, services: [failingPkiService()] });
+    let ready = true;
+    const app = { name: "pki", grpc, isReady: async () => ready, stop: () => grpc.stop(100) };
+    const stopWatch = watchReadiness(app, [PKI_SERVICE], 20);
+    const client = new healthV1.HealthClient(grpc.address, credentials.createInsecure());
+    const statuses = () =>
+      Promise.all(
+        ["", PKI_SERVICE].map(
+          (service) =>
+            new Promise<healthV1.HealthCheckResponse_ServingStatus>((resolve, reject) =>
+              client.check({ service }, (err, res) => (err ? reject(err) : resolve(res.status))),
+            ),
+        ),
+      );
+    const until = async (want: healthV1.HealthCheckResponse_ServingStatus) => {
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const got = await statuses();
+        if (got.every((s) => s === want)) return;
+        if (Date.now() > deadline) assert.fail(`health stayed ${got.join(",")}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    try {
+      await until(healthV1.HealthCheckResponse_ServingStatus.SERVING);
+      ready = false;
+      await until(healthV1.HealthCheckResponse_ServingStatus.NOT_SERVING);
+      ready = true;
+      await until(healthV1.HealthCheckResponse_ServingStatus.SERVING);
+    } finally {
+      stopWatch();
+      client.close();
+      await app.stop();
     }
   });
 });
