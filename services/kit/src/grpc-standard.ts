@@ -1,4 +1,12 @@
-import type { Metadata, Server } from "@grpc/grpc-js";
+import type {
+  handleBidiStreamingCall,
+  Metadata,
+  Server,
+  ServerDuplexStream,
+  ServiceDefinition,
+  UntypedHandleCall,
+  UntypedServiceImplementation,
+} from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { healthV1, rpcErrorDetails, rpcStatus } from "@pkiserver/proto";
 import { fileDescriptorProtos } from "@pkiserver/proto/descriptor-set";
@@ -30,9 +38,6 @@ const MAX_DETAIL_DATA_LENGTH = 2048;
 
 type ReflectionInput = ConstructorParameters<typeof ReflectionService>[0];
 
-/** The descriptors of every proto file, decoded once per process when the first server starts. */
-let descriptors: ReflectionInput | undefined;
-
 /**
  * The descriptors as @grpc/reflection takes them: it reads only the
  * `fileDescriptorProtos` of a package definition's entries, so one entry
@@ -46,6 +51,60 @@ function reflectionInput(): ReflectionInput {
   return { "google.protobuf.FileDescriptorSet": entry } as unknown as ReflectionInput;
 }
 
+/** What a ReflectionService registers (its v1 and v1alpha services), by method path. */
+function registeredHandlers(reflection: ReflectionService): {
+  definitions: ServiceDefinition[];
+  handlers: Map<string, UntypedHandleCall>;
+} {
+  const definitions: ServiceDefinition[] = [];
+  const handlers = new Map<string, UntypedHandleCall>();
+  reflection.addToServer({
+    addService: (definition, implementation) => {
+      definitions.push(definition);
+      for (const [name, method] of Object.entries(definition)) {
+        const handler = implementation[name] ?? (method.originalName ? implementation[method.originalName] : undefined);
+        if (handler !== undefined) handlers.set(method.path, handler);
+      }
+    },
+  });
+  return { definitions, handlers };
+}
+
+/** The reflection services' definitions, read once per process from a ReflectionService of no files. */
+let reflectionDefinitions: ServiceDefinition[] | undefined;
+/** The handlers of the ReflectionService describing a set of services, made on its first request. */
+const reflectionHandlers = new Map<string, Map<string, UntypedHandleCall>>();
+
+/**
+ * Adds server reflection for `services` to `server`. Indexing the
+ * descriptors (decoding, then encoding every file, for each reflection
+ * version) costs far more than a server's start, and most servers are never
+ * asked: it happens on the first reflection request, once per process for
+ * each set of services.
+ */
+function addReflection(server: Server, services: readonly string[]): void {
+  reflectionDefinitions ??= registeredHandlers(new ReflectionService({})).definitions;
+  const key = services.join(",");
+  const handlerFor = (path: string): UntypedHandleCall => {
+    let handlers = reflectionHandlers.get(key);
+    if (handlers === undefined) {
+      handlers = registeredHandlers(new ReflectionService(reflectionInput(), { services: [...services] })).handlers;
+      reflectionHandlers.set(key, handlers);
+    }
+    const handler = handlers.get(path);
+    if (handler === undefined) throw new Error(`no reflection handler for ${path}`);
+    return handler;
+  };
+  for (const definition of reflectionDefinitions) {
+    const implementation: UntypedServiceImplementation = {};
+    for (const [name, method] of Object.entries(definition)) {
+      implementation[name] = ((call: ServerDuplexStream<unknown, unknown>) =>
+        (handlerFor(method.path) as handleBidiStreamingCall<unknown, unknown>)(call)) as UntypedHandleCall;
+    }
+    server.addService(definition, implementation);
+  }
+}
+
 /**
  * Adds the standard health and reflection services to `server`. Health
  * starts SERVING for the server as a whole ("") and for each of
@@ -55,8 +114,7 @@ export function addStandardServices(server: Server, serviceNames: readonly strin
   const health = new HealthImplementation({ "": "SERVING" });
   for (const name of serviceNames) health.setStatus(name, "SERVING");
   health.addToServer(server);
-  descriptors ??= reflectionInput();
-  new ReflectionService(descriptors, { services: [...serviceNames, HEALTH_SERVICE_NAME] }).addToServer(server);
+  addReflection(server, [...serviceNames, HEALTH_SERVICE_NAME]);
   return health;
 }
 
