@@ -2,7 +2,7 @@
 // command line) sees them: server reflection lists and describes them, the
 // standard health service answers, and an error reply carries a
 // google.rpc.Status with the project's ErrorInfo. grpcurl is built from the
-// version pinned in test/infra/grpcurl (PMX_GRPCURL_BIN names a built one).
+// version pinned in test/infra/grpc-tools (PMX_GRPCURL_BIN names a built one).
 import assert from "node:assert/strict";
 import { execFile, execFileSync, spawnSync } from "node:child_process";
 import { join } from "node:path";

@@ -1,8 +1,11 @@
-module pkiserver.local/grpcurl
+module pkiserver.local/grpc-tools
 
 go 1.25.0
 
-require github.com/fullstorydev/grpcurl v1.9.4
+require (
+	github.com/fullstorydev/grpcurl v1.9.4
+	google.golang.org/protobuf v1.36.12
+)
 
 require (
 	cel.dev/expr v0.25.2 // indirect
@@ -39,5 +42,4 @@ require (
 	google.golang.org/genproto/googleapis/api v0.0.0-20260526163538-3dc84a4a5aaa // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260825221802-da73d73af1c5 // indirect
 	google.golang.org/grpc v1.83.2 // indirect
-	google.golang.org/protobuf v1.36.12 // indirect
 )
