@@ -1,7 +1,6 @@
-// The wire contracts, generated from the .proto files beside this package.
-
-// Standard protos the services speak: the health check and the rich error model.
-export * as anyPb from "./gen/google/protobuf/any";
+// The wire contracts, generated from the .proto files beside this package:
+// the project's services and events, and the standard protos the services
+// also speak (grpc.health.v1, and google.rpc's Status and ErrorInfo).
 export * as rpcErrorDetails from "./gen/google/rpc/error_details";
 export * as rpcStatus from "./gen/google/rpc/status";
 export * as healthV1 from "./gen/grpc/health/v1/health";
