@@ -6,7 +6,13 @@ import { loadSync } from "@grpc/proto-loader";
 import { healthV1, pkiV1, rpcErrorDetails, rpcStatus } from "@pkiserver/proto";
 import { AppError, ErrorCatalogue, type ErrorCode, GrpcCode } from "./errors";
 import { fromGrpcError, type GrpcServerHandle, implement, MetadataKeys, startGrpcServer } from "./grpc";
-import { ERROR_DOMAIN, errorReason, HEALTH_SERVICE_NAME, STATUS_DETAILS_KEY } from "./grpc-standard";
+import {
+  ERROR_DOMAIN,
+  errorReason,
+  HEALTH_SERVICE_NAME,
+  isStandardServiceMethod,
+  STATUS_DETAILS_KEY,
+} from "./grpc-standard";
 import { createLogger } from "./logger";
 import { watchReadiness } from "./service";
 
@@ -94,6 +100,14 @@ describe("standard gRPC services and error details", () => {
     const appErr = fromGrpcError(err);
     assert.equal(appErr.code, "rpc.invalid_params");
     assert.equal(appErr.data, "userId -> bad ✓");
+  });
+
+  it("tells the standard services' methods from the project's", () => {
+    assert.equal(isStandardServiceMethod("/grpc.health.v1.Health/Check"), true);
+    assert.equal(isStandardServiceMethod("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"), true);
+    assert.equal(isStandardServiceMethod("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"), true);
+    assert.equal(isStandardServiceMethod(`/${PKI_SERVICE}/GetKeyAt`), false);
+    assert.equal(isStandardServiceMethod("/grpc.health.v1.HealthX/Check"), false);
   });
 
   it("names every catalogue code by a distinct ErrorInfo reason of the allowed form", () => {

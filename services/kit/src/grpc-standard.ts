@@ -119,6 +119,14 @@ export function addStandardServices(server: Server, serviceNames: readonly strin
 }
 
 /**
+ * Whether a method path (`/package.Service/Method`) belongs to the standard
+ * services, health and reflection, which answer without credentials.
+ */
+export function isStandardServiceMethod(path: string): boolean {
+  return path.startsWith(`/${HEALTH_SERVICE_NAME}/`) || path.startsWith("/grpc.reflection.");
+}
+
+/**
  * ErrorInfo.reason of an error code: the code in upper snake case
  * ("pki.no_key" -> "PKI_NO_KEY"), as the rich error model asks.
  */
