@@ -1,6 +1,8 @@
 // The wire contracts, generated from the .proto files beside this package:
 // the project's services and events, and the standard protos the services
 // also speak (grpc.health.v1, and google.rpc's Status and ErrorInfo).
+
+export { fileDescriptorProtos } from "./descriptor-set";
 export * as rpcErrorDetails from "./gen/google/rpc/error_details";
 export * as rpcStatus from "./gen/google/rpc/status";
 export * as healthV1 from "./gen/grpc/health/v1/health";

@@ -8,8 +8,7 @@ import type {
   UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
-import { healthV1, rpcErrorDetails, rpcStatus } from "@pkiserver/proto";
-import { fileDescriptorProtos } from "@pkiserver/proto/descriptor-set";
+import { fileDescriptorProtos, healthV1, rpcErrorDetails, rpcStatus } from "@pkiserver/proto";
 import { HealthImplementation } from "grpc-health-check";
 import { AppError, ErrorCatalogue, type ErrorCode, isErrorCode } from "./errors";
 
