@@ -9,6 +9,7 @@ const { execFileSync } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
+const { BinaryReader, WireType } = require("@bufbuild/protobuf/wire");
 
 const protoDir = path.resolve(__dirname, "..");
 const committed = path.join(protoDir, "src", "gen");
@@ -28,27 +29,14 @@ function generate(outDir) {
   fs.writeFileSync(path.join(outDir, "descriptor-set.ts"), descriptorSetModule(set));
 }
 
-/**
- * The FileDescriptorProtos of an encoded FileDescriptorSet (`repeated
- * FileDescriptorProto file = 1`: each one is field 1, length-delimited).
- */
+/** The FileDescriptorProtos of an encoded FileDescriptorSet (`repeated FileDescriptorProto file = 1`). */
 function splitDescriptorSet(set) {
+  const reader = new BinaryReader(set);
   const files = [];
-  let at = 0;
-  const varint = () => {
-    let value = 0;
-    for (let shift = 0; ; shift += 7) {
-      const byte = set[at++];
-      if (byte === undefined || shift > 28) throw new Error("malformed FileDescriptorSet");
-      value += (byte & 0x7f) * 2 ** shift;
-      if (byte < 0x80) return value;
-    }
-  };
-  while (at < set.length) {
-    if (varint() !== 0x0a) throw new Error("unexpected field in FileDescriptorSet");
-    const length = varint();
-    files.push(set.subarray(at, at + length));
-    at += length;
+  while (reader.pos < reader.len) {
+    const [field, wireType] = reader.tag();
+    if (field !== 1 || wireType !== WireType.LengthDelimited) throw new Error("unexpected field in FileDescriptorSet");
+    files.push(Buffer.from(reader.bytes()));
   }
   return files;
 }
