@@ -11,6 +11,7 @@ export * from "./grpc";
 export * from "./grpc-standard";
 export * from "./lifecycle";
 export * from "./logger";
+export * from "./metrics";
 export * from "./mongo";
 export * from "./nats-bus";
 export * from "./outbox";
