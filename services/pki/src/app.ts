@@ -36,7 +36,8 @@ export async function buildApp(
 ): Promise<PkiServiceApp> {
   const { mongo, bus, logger } = deps;
   const clock = options.clock ?? systemClock;
-  const raw = mongo ? await createMongoStores(mongo.db) : createMemoryStores();
+  // On MongoDB every key record is written with its log intent (the record is its own intent).
+  const raw = mongo ? await createMongoStores(mongo.db, { logIntents: true }) : createMemoryStores();
   const configured = config.log.signingKey ? parseSignerKey(config.log.signingKey) : undefined;
   let log: TransparencyLog;
   let signer: NoteSigner;
@@ -45,7 +46,7 @@ export async function buildApp(
     signer = await sharedLogSigner(mongo.db, configured, () => generateSigner(config.log.origin));
     // Three missed rounds before another replica takes over sequencing.
     const leaseMs = Math.max(3000, 3 * config.log.checkpointIntervalMs);
-    log = new MongoTransparencyLog(mongo.db, signer, raw.keys, leaseMs);
+    log = new MongoTransparencyLog(mongo.db, signer, raw.hosts, { leaseMs });
   } else {
     // Without a configured key the embedded form makes one: its log lives as long as the process.
     signer = configured ?? generateSigner(config.log.origin);

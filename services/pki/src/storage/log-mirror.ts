@@ -5,6 +5,7 @@ import {
   encodeEntryBundle,
   HashLevels,
   HeadMap,
+  type HostEntry,
   historyKey,
   inclusionProof,
   type KeyEntry,
@@ -29,6 +30,8 @@ export class LogMirror {
   readonly heads = new HeadMap();
   /** Leaf indexes of each history's records, oldest first. */
   private readonly histories = new Map<string, number[]>();
+  /** Leaf index of each host's newest entry. */
+  private readonly hosts = new Map<string, number>();
 
   get size(): number {
     return this.tree.size;
@@ -47,7 +50,15 @@ export class LogMirror {
       const list = this.histories.get(hk) ?? [];
       list.push(index);
       this.histories.set(hk, list);
+    } else {
+      this.hosts.set(entry.instanceId, index);
     }
+  }
+
+  /** A host's newest integrated entry. */
+  hostHead(instanceId: string): HostEntry | undefined {
+    const last = this.hosts.get(instanceId);
+    return last === undefined ? undefined : (decodeEntry(this.entries[last]!) as HostEntry);
   }
 
   /** Leaf hash and seq of a history's newest integrated record. */

@@ -35,8 +35,10 @@ export class MemoryTransparencyLog implements TransparencyLog {
     this.pending.push(bytes);
   }
 
-  async appendHostChange(host: Host, deleted: boolean, at: number): Promise<void> {
-    this.pending.push(encodeEntry(hostEntry(host, deleted, at)));
+  async logHostChange(deleted: boolean, _id: string, change: () => Promise<Host>, at: () => number): Promise<Host> {
+    const host = await change();
+    this.pending.push(encodeEntry(hostEntry(host, deleted, at())));
+    return host;
   }
 
   async sequence(): Promise<void> {
