@@ -1,4 +1,4 @@
-import { type ServiceApp, type ServiceDeps, startGrpcServer } from "@pkiserver/kit";
+import { Events, publishEvent, type ServiceApp, type ServiceDeps, startGrpcServer } from "@pkiserver/kit";
 import { encodeVerifierKey, generateSigner, type NoteSigner, parseSignerKey } from "@pkiserver/log";
 import { pkiV1 } from "@pkiserver/proto";
 import type { PkiConfig } from "./config";
@@ -59,10 +59,21 @@ export async function buildApp(
     events: new BusPkiEvents(bus, logger),
     clock,
   };
+  // Each checkpoint signed is announced, so gateways serve it without asking for it.
+  const sequence = async () => {
+    const cp = await log.sequence();
+    if (cp === undefined) return;
+    await publishEvent(bus, Events.logCheckpointSigned, {
+      checkpoint: cp.note,
+      verifierKey: cp.verifierKey,
+      treeSize: cp.size,
+      at: Date.now(),
+    }).catch((err: unknown) => logger.warn({ err: String(err) }, "log checkpoint event not published"));
+  };
   // The first checkpoint (the empty log) exists before the first request.
-  await log.sequence();
+  await sequence();
   const sequencer = setInterval(() => {
-    log.sequence().catch((err: unknown) => logger.error({ err }, "transparency log sequencing failed"));
+    sequence().catch((err: unknown) => logger.error({ err }, "transparency log sequencing failed"));
   }, config.log.checkpointIntervalMs);
   sequencer.unref();
   const grpc = await startGrpcServer({

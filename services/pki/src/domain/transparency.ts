@@ -51,8 +51,11 @@ export interface TransparencyLog {
    * `at()`. The change and its entry survive a crash together: a change that happened is logged.
    */
   logHostChange(deleted: boolean, instanceId: string, change: () => Promise<Host>, at: () => number): Promise<Host>;
-  /** Integrates appended entries and signs a checkpoint when there are any (or none was signed yet). */
-  sequence(): Promise<void>;
+  /**
+   * Integrates appended entries and signs a checkpoint when there are any (or none was signed
+   * yet); returns the checkpoint it signed, if it signed one.
+   */
+  sequence(): Promise<PublishedCheckpoint | undefined>;
   checkpoint(): Promise<PublishedCheckpoint>;
   /** `rpc.invalid_params` unless index < size <= the checkpoint's size. */
   inclusionProof(leafIndex: number, treeSize: number): Promise<EntryProof>;

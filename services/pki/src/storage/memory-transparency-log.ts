@@ -41,8 +41,8 @@ export class MemoryTransparencyLog implements TransparencyLog {
     return host;
   }
 
-  async sequence(): Promise<void> {
-    if (this.latest !== undefined && this.pending.length === 0) return;
+  async sequence(): Promise<PublishedCheckpoint | undefined> {
+    if (this.latest !== undefined && this.pending.length === 0) return undefined;
     for (const bytes of this.pending.splice(0)) this.mirror.add(bytes);
     const size = this.mirror.size;
     const c = {
@@ -52,6 +52,7 @@ export class MemoryTransparencyLog implements TransparencyLog {
       headMapRoot: this.mirror.heads.root(),
     };
     this.latest = { ...c, note: signCheckpoint(c, this.signer), verifierKey: this.verifierKey };
+    return this.latest;
   }
 
   async checkpoint(): Promise<PublishedCheckpoint> {

@@ -237,9 +237,9 @@ export class MongoTransparencyLog implements TransparencyLog {
     }
   }
 
-  async sequence(): Promise<void> {
-    await this.lock.run(async () => {
-      if (this.closed || !(await this.holdLease())) return;
+  async sequence(): Promise<PublishedCheckpoint | undefined> {
+    return this.lock.run(async () => {
+      if (this.closed || !(await this.holdLease())) return undefined;
       await this.syncMirror();
       await this.replayIntents();
       const stored = await this.state.findOne({ _id: "checkpoint" });
@@ -291,7 +291,7 @@ export class MongoTransparencyLog implements TransparencyLog {
       }
       if (round.donePending.length > 0) await this.pending.deleteMany({ _id: { $in: round.donePending } });
       if (round.leaves.length > 0) await this.options.crashPoint?.("intents-cleared");
-      if (stored?.size === this.mirror.size && round.leaves.length === 0) return;
+      if (stored?.size === this.mirror.size && round.leaves.length === 0) return undefined;
       const size = this.mirror.size;
       const c = {
         origin: this.signer.name,
@@ -299,12 +299,10 @@ export class MongoTransparencyLog implements TransparencyLog {
         root: await this.mirror.tree.root(size),
         headMapRoot: this.mirror.heads.root(),
       };
-      await this.state.replaceOne(
-        { _id: "checkpoint" },
-        { size, note: signCheckpoint(c, this.signer) },
-        { upsert: true },
-      );
+      const note = signCheckpoint(c, this.signer);
+      await this.state.replaceOne({ _id: "checkpoint" }, { size, note }, { upsert: true });
       await this.storeFullTiles(size);
+      return { ...c, note, verifierKey: this.verifierKey };
     });
   }
 
