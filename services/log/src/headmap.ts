@@ -56,6 +56,8 @@ export class HeadMap {
   private added: Item[] = [];
   /** Subtree hashes by `depth:prefix`. */
   private readonly cache = new Map<string, Uint8Array>();
+  /** Keys set since the cache was last brought up to date. */
+  private readonly dirty = new Set<string>();
 
   get size(): number {
     return this.items.size;
@@ -73,7 +75,16 @@ export class HeadMap {
       this.items.set(hex, item);
       this.added.push(item);
     }
-    for (let d = 0; d <= HEADMAP_DEPTH; d++) this.cache.delete(prefixId(hex, d));
+    this.dirty.add(hex);
+  }
+
+  /** Forgets the cached subtrees on the paths of the keys set since the last read (once per key). */
+  private invalidate(): void {
+    if (this.dirty.size === 0) return;
+    for (const hex of this.dirty) {
+      for (let d = 0; d <= HEADMAP_DEPTH; d++) this.cache.delete(prefixId(hex, d));
+    }
+    this.dirty.clear();
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
@@ -81,6 +92,7 @@ export class HeadMap {
   }
 
   private all(): Item[] {
+    this.invalidate();
     if (this.added.length > 0) {
       const added = this.added.sort((a, b) => compareKeys(a.key, b.key));
       const old = this.sorted;

@@ -37,7 +37,8 @@ export async function buildApp(
   const { mongo, bus, logger } = deps;
   const clock = options.clock ?? systemClock;
   // On MongoDB every key record is written with its log intent (the record is its own intent).
-  const raw = mongo ? await createMongoStores(mongo.db, { logIntents: true }) : createMemoryStores();
+  const logged = config.log.testOff !== true;
+  const raw = mongo ? await createMongoStores(mongo.db, { logIntents: logged }) : createMemoryStores();
   const configured = config.log.signingKey ? parseSignerKey(config.log.signingKey) : undefined;
   let log: TransparencyLog;
   let signer: NoteSigner;
@@ -53,7 +54,7 @@ export async function buildApp(
     log = new MemoryTransparencyLog(signer);
   }
   const logVerifierKey = encodeVerifierKey(signer);
-  const stores = withTransparencyLog(raw, log, clock);
+  const stores = logged ? withTransparencyLog(raw, log, clock) : raw;
   const pki: PkiDeps = {
     ...stores,
     events: new BusPkiEvents(bus, logger),

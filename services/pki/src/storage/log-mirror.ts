@@ -37,14 +37,18 @@ export class LogMirror {
     return this.tree.size;
   }
 
-  add(bytes: Uint8Array): void {
-    const leaf = leafHash(bytes);
-    const entry = decodeEntry(bytes);
+  /**
+   * Adds an entry; `known`, when the caller has them: the entry decoded, its leaf hash and (for a
+   * key record) its history key, which spares decoding and hashing it again.
+   */
+  add(bytes: Uint8Array, known?: { entry: LogEntry; leaf: Uint8Array; key?: Uint8Array }): void {
+    const leaf = known?.leaf ?? leafHash(bytes);
+    const entry = known?.entry ?? decodeEntry(bytes);
     const index = this.tree.size;
     this.entries.push(bytes);
     this.tree.append(leaf);
     if (entry.type === "key") {
-      const key = historyKey(entry.userId, entry.instanceId, entry.contextId);
+      const key = known?.key ?? historyKey(entry.userId, entry.instanceId, entry.contextId);
       this.heads.set(key, leaf);
       const hk = toBase64(key);
       let list = this.histories.get(hk);
