@@ -461,3 +461,59 @@ describe("trusted proxies, public reads and rate limits", () => {
     }
   });
 });
+
+describe("failed authentications in the audit log (API.md section 12)", () => {
+  it("leaves apikey's refusals to apikey's own verdict, telling it who asked, and reports its own", async () => {
+    const gw = await startTestGateway({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0" } });
+    const reported: {
+      reason: string;
+      method: string;
+      apiKeyId?: string | undefined;
+      requestId?: string | undefined;
+    }[] = [];
+    await gw.bus.subscribe({
+      subjects: [Events.requestAuthFailed.subject],
+      deliver: "all",
+      handler: async (msg) => {
+        const e = Events.requestAuthFailed.type.decode(msg.data);
+        reported.push({ reason: e.reason, method: e.method, apiKeyId: e.apiKeyId, requestId: e.requestId });
+      },
+    });
+    try {
+      gw.fakes.addKey({ apiKeyId: "k-audit", secret: SECRET, maxScope: ALL });
+      gw.fakes.addKey({ apiKeyId: "k-pub", secret: SECRET, publicKeyPem: ED_PUBLIC, maxScope: ALL });
+      const body = JSON.stringify(rpc("pkiAdmin/listHosts", {}));
+      // apikey refuses these two: it reports them with its verdict, the gateway does not.
+      assert.equal(
+        errorOf(await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: basic("k-audit", "x") }))?.code,
+        14,
+      );
+      const badSig = await signedPost(gw, { body, keyId: "k-audit", sign: () => "X62q9WMd9TP4lTSiMKUk/R9yVlx=" });
+      assert.equal(errorOf(badSig)?.code, 14);
+      const attempts = gw.fakes.calls
+        .filter((c) => c.service === "apikey" && (c.rpc === "verifySecret" || c.rpc === "verifySignature"))
+        .map((c) => (c.request as { attempt?: unknown }).attempt);
+      assert.deepEqual(attempts, [
+        { method: "basic", clientIp: "127.0.0.1" },
+        { method: "signature", clientIp: "127.0.0.1" },
+      ]);
+      // The gateway's own refusals: a header that names no key, and Basic for a key that signs.
+      assert.equal(errorOf(await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: "Basic !!!" }))?.code, 14);
+      assert.equal(
+        errorOf(await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: basic("k-pub", SECRET) }))?.code,
+        14,
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(
+        reported.map((r) => [r.reason, r.method, r.apiKeyId]),
+        [
+          ["wrong_secret", "basic", undefined],
+          ["wrong_secret", "basic", "k-pub"],
+        ],
+      );
+      assert.ok(reported.every((r) => r.requestId !== undefined && r.requestId !== ""));
+    } finally {
+      await gw.close();
+    }
+  });
+});
