@@ -155,4 +155,75 @@ describe("log endpoints and rate limits", () => {
       await gw.close();
     }
   });
+
+  it("apply a key's own pki limit, given with its credential or found for its token, as pki/* calls do", async () => {
+    const gw = await startTestGateway({ env: { PMX_RATE_LIMITS: "pki=5,pkiadmin=0,user=0,audit=0,auth=0" } });
+    try {
+      gw.fakes.logEntries.push(new TextEncoder().encode('{"entry":0}'));
+      await gw.fakes.sequenceLog();
+      gw.fakes.addKey({ apiKeyId: "k-own", secret: SECRET, maxScope: ["pki:read"], rateLimits: { pki: 2 } });
+      gw.fakes.addKey({ apiKeyId: "k-tok", secret: SECRET, maxScope: ["pki:read"], rateLimits: { pki: 1 } });
+      gw.fakes.addKey({ apiKeyId: "k-plain", secret: SECRET, maxScope: ["pki:read"] });
+      const token = await gw.fakes.signer.mint({
+        apiKeyId: "k-tok",
+        sessionId: "s-tok",
+        generation: 1,
+        scope: ["pki:read"],
+      });
+      const read = async (headers: Record<string, string>) => {
+        const res = await fetch(`${gw.url}/log/checkpoint`, { headers });
+        return [res.status, res.headers.get("ratelimit-limit")];
+      };
+      assert.deepEqual(
+        [await read(basic("k-own")), await read(basic("k-own")), await read(basic("k-own"))],
+        [
+          [200, "2"],
+          [200, "2"],
+          [429, "2"],
+        ],
+      );
+      const bearer = { authorization: `Bearer ${token}` };
+      assert.deepEqual(
+        [await read(bearer), await read(bearer)],
+        [
+          [200, "1"],
+          [429, "1"],
+        ],
+      );
+      // One count per key and tier: the log's files and pki/* calls draw on the same limit.
+      assert.equal((await call("pki/getCheckpoint", {}, basic("k-plain"))).error, undefined);
+      assert.deepEqual(await read(basic("k-plain")), [200, "5"]);
+      const res = await fetch(`${gw.url}/log/checkpoint`, { headers: basic("k-plain") });
+      assert.equal(res.headers.get("ratelimit-remaining"), "2");
+    } finally {
+      await gw.close();
+    }
+
+    async function call(method: string, params: unknown, headers: Record<string, string>) {
+      return (await post(gw, rpc(method, params), headers)).json as { error?: { code: number } };
+    }
+  });
+
+  it("count anonymous readers per address, IPv6 per /64", async () => {
+    const gw = await startTestGateway({
+      env: {
+        PMX_PKI_PUBLIC_READ: "true",
+        PMX_TRUSTED_PROXIES: "127.0.0.1",
+        PMX_RATE_LIMITS: "pki=2,pkiadmin=0,user=0,audit=0,auth=0",
+      },
+    });
+    try {
+      gw.fakes.logEntries.push(new TextEncoder().encode('{"entry":0}'));
+      await gw.fakes.sequenceLog();
+      const from = async (addr: string) =>
+        (await fetch(`${gw.url}/log/checkpoint`, { headers: { "x-forwarded-for": addr } })).status;
+      assert.deepEqual(
+        [await from("2001:db8:9:1::1"), await from("2001:db8:9:1::2"), await from("2001:db8:9:1:ffff::3")],
+        [200, 200, 429],
+      );
+      assert.equal(await from("2001:db8:9:2::1"), 200);
+    } finally {
+      await gw.close();
+    }
+  });
 });

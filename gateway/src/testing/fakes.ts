@@ -28,21 +28,21 @@ import {
   signCheckpoint,
   tileExists,
 } from "@pkiserver/log";
-import { apikeyV1, authV1, pkiV1 } from "@pkiserver/proto";
+import { apikeyV1, auditV1, authV1, pkiV1 } from "@pkiserver/proto";
 import type { FastifyInstance } from "fastify";
 import { buildGateway, type GatewayOptions } from "../app";
 import { createServiceClients } from "../clients";
 import { type GatewayConfig, loadConfig } from "../config";
 
 /*
- * Minimal in-memory stand-ins for the apikey, auth and pki services, served
+ * Minimal in-memory stand-ins for the apikey, auth, pki and audit services, served
  * over real gRPC on port 0, and a gateway listening on port 0 in front of
  * them. They implement just enough of each contract for the gateway's tests
  * and record every call with the metadata it carried.
  */
 
 export interface RecordedCall {
-  service: "apikey" | "auth" | "pki";
+  service: "apikey" | "auth" | "pki" | "audit";
   rpc: string;
   request: unknown;
   requestId: string;
@@ -133,6 +133,31 @@ export class Fakes {
       };
     }
     return out as S;
+  }
+
+  /**
+   * What the fake audit service's export serves: `pages` pages of `perPage`
+   * events, made when asked for (nothing is held), each with `detailBytes`
+   * of details. None by default.
+   */
+  auditExport = { pages: 0, perPage: 1000, detailBytes: 0 };
+
+  auditHandlers() {
+    return this.wrap<Parameters<typeof implement<auditV1.AuditServiceServer>>[1]>("audit", {
+      listEvents: async () => ({ events: [] }),
+      exportEvents: async (req: auditV1.ExportEventsRequest) => {
+        const { pages, perPage, detailBytes } = this.auditExport;
+        const page = req.cursor === undefined ? 0 : Number(req.cursor);
+        if (!(page < pages)) return { events: [] };
+        const detailsJson = JSON.stringify({ pad: "x".repeat(detailBytes) });
+        const events: auditV1.AuditEvent[] = [];
+        for (let i = 0; i < perPage; i++) {
+          const n = page * perPage + i;
+          events.push({ id: `ev-${n}`, time: n, type: "pki.key_set", outcome: "ok", target: `t-${n}`, detailsJson });
+        }
+        return { events, ...(page + 1 < pages ? { nextCursor: String(page + 1) } : {}) };
+      },
+    });
   }
 
   private keyOrThrow(id: string): StoredKey {
@@ -508,8 +533,16 @@ export async function startTestGateway(
       definition: pkiV1.PkiServiceService,
       implementation: () => implement<pkiV1.PkiServiceServer>(pkiV1.PkiServiceService, fakes.pkiHandlers(), logger),
     },
+    {
+      name: "pkiserver.audit.v1.AuditService",
+      definition: auditV1.AuditServiceService,
+      implementation: () =>
+        implement<auditV1.AuditServiceServer>(auditV1.AuditServiceService, fakes.auditHandlers(), logger),
+    },
   ];
-  let ports = opts.servicesLater ? [await freePort(), await freePort(), await freePort()] : [0, 0, 0];
+  let ports = opts.servicesLater
+    ? [await freePort(), await freePort(), await freePort(), await freePort()]
+    : [0, 0, 0, 0];
   const startServices = async () => {
     servers = await Promise.all(
       specs.map((spec, i) =>
@@ -529,7 +562,12 @@ export async function startTestGateway(
     await Promise.all(servers.splice(0).map((s) => s.stop(100)));
   };
   if (!opts.servicesLater) await startServices();
-  const [apikeyAddr, authAddr, pkiAddr] = ports.map((p) => `127.0.0.1:${p}`) as [string, string, string];
+  const [apikeyAddr, authAddr, pkiAddr, auditAddr] = ports.map((p) => `127.0.0.1:${p}`) as [
+    string,
+    string,
+    string,
+    string,
+  ];
   const config: GatewayConfig = loadConfig({
     PMX_HOST: "127.0.0.1",
     PMX_PORT: "0",
@@ -538,13 +576,12 @@ export async function startTestGateway(
     PMX_APIKEY_ADDR: apikeyAddr,
     PMX_AUTH_ADDR: authAddr,
     PMX_PKI_ADDR: pkiAddr,
-    // No fake audit service: the address only has to answer health probes.
-    PMX_AUDIT_ADDR: pkiAddr,
+    PMX_AUDIT_ADDR: auditAddr,
     // Tier limits stay out of tests that do not test them; pki keeps following PMX_RATE_LIMIT_PER_MINUTE.
     PMX_RATE_LIMITS: "pkiadmin=0,user=0,audit=0,auth=0",
     ...opts.env,
   });
-  const services = createServiceClients({ apikey: apikeyAddr, auth: authAddr, pki: pkiAddr, audit: pkiAddr });
+  const services = createServiceClients({ apikey: apikeyAddr, auth: authAddr, pki: pkiAddr, audit: auditAddr });
   const bus = new MemoryEventBus();
   const app = await buildGateway({
     config,
