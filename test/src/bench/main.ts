@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { exportRows } from "./export";
 import { type Fixture, prepare } from "./fixtures";
 import type { Figures } from "./load";
 import { type Options, parseOptions, type Section, USAGE } from "./options";
@@ -104,8 +105,9 @@ async function runDistributed(ctx: RowContext): Promise<void> {
   const { opts, report } = ctx;
   const row = opts.sections.has("distributed");
   const table = opts.sections.has("table");
-  if (!row && !table) return;
-  report.section("distributed form: gateway, apikey, auth and pki processes (as npm run start:distributed)");
+  const exported = opts.sections.has("export");
+  if (!row && !table && !exported) return;
+  report.section("distributed form: gateway, apikey, auth, pki and audit processes (as npm run start:distributed)");
   if (opts.cpuProfDir !== undefined)
     report.line("  (--cpu-prof: the launcher starts these processes without node flags)");
   const infra = await startInfra(opts.postgres, (l) => report.line(`  ${l}`));
@@ -121,6 +123,10 @@ async function runDistributed(ctx: RowContext): Promise<void> {
         await guarded(report, "distributed", running.sys, () => distributedRow(ctx, running.fx));
       }
       if (table) await guarded(report, "table", running.sys, () => connectionsTable(ctx, running.fx));
+      const mongo = running.sys.mongo;
+      if (exported && mongo !== undefined) {
+        await guarded(report, "export", running.sys, () => exportRows(ctx, running.sys, mongo, opts.auditEvents));
+      }
     } finally {
       await running.sys.stop();
     }
