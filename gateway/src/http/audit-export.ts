@@ -10,6 +10,12 @@ import type { HttpAdmission } from "./rate-limit";
 
 export const AUDIT_EXPORT_PATH = "/audit/export";
 const MAX_QUERY_TIME = Number.MAX_SAFE_INTEGER;
+/**
+ * An export is one long request: a page may take the store longer than an
+ * interactive call may (the first page of a large export on a server without
+ * range indexes sorts every match), so its calls get more time than the default.
+ */
+const EXPORT_PAGE_TIMEOUT_MS = 60_000;
 
 export interface AuditExportDeps {
   /** Counts the export in the `audit` tier; none in tests that do not count. */
@@ -81,7 +87,7 @@ export function registerAuditExport(app: FastifyInstance, deps: AuditExportDeps)
       if (deps.admission !== undefined && !(await deps.admission.admit("audit", caller, clientIp, reply))) {
         return reply.type("application/json").send(JSON.stringify({ error: "Too many requests" }));
       }
-      const call = { requestId: req.id, callerKeyId: caller.apiKeyId };
+      const call = { requestId: req.id, callerKeyId: caller.apiKeyId, timeoutMs: EXPORT_PAGE_TIMEOUT_MS };
       // The first page is read before the status is sent, so an unavailable service is a clean 503.
       let page: auditV1.ExportEventsResponse = await deps.clients.audit.exportEvents(
         { ...query, limit: AUDIT_LIST_MAX_LIMIT },
