@@ -8,8 +8,6 @@ import { rssMiB, type ServerProcess, type System } from "./servers";
 /** The events are filled in batches of this many, straight into the audit collection. */
 const FILL_BATCH = 5000;
 const RSS_SAMPLE_MS = 50;
-/** What "flat" means here: no process of the path grows by more than this while it streams. */
-const FLAT_MIB = 64;
 
 interface Streamed {
   readonly events: number;
@@ -64,19 +62,20 @@ async function stream(sys: System, query: string, procs: readonly ServerProcess[
 
 /**
  * `GET /audit/export` of `total` events on the distributed form (API.md
- * section 12: streamed in constant memory). The events are written straight
- * into the audit service's MongoDB collection, then exported twice: a tenth
- * of them, then all of them. Each line gives the time and the peak RSS growth
- * of the gateway and the audit service while the export streamed: flat memory
- * is the same small growth for ten times the events.
+ * section 12: streamed in constant memory), whose processes run with an old
+ * space of `heapMiB`. The events are written straight into the audit
+ * service's MongoDB collection, then exported twice: a tenth of them, then
+ * all of them. Each line gives the time and the peak RSS growth of the
+ * gateway and the audit service while the export streamed. RSS follows the
+ * garbage collector's pace as much as what is held; the heap limit is what
+ * makes the point: an export that held its events (several times their
+ * NDJSON size as objects) could not finish within it.
  */
-export async function exportRows(
-  ctx: RowContext,
-  sys: System,
-  mongo: { readonly url: string; readonly db: string },
-  total: number,
-): Promise<void> {
+export async function exportRows(ctx: RowContext, sys: System, total: number, heapMiB: number): Promise<void> {
   const r: Report = ctx.report;
+  const mongo = sys.mongo;
+  if (mongo === undefined) throw new Error("the export rows need the distributed form's database");
+  r.line(`  processes with --max-old-space-size=${heapMiB}`);
   const handle = await connectMongo(mongo.url, mongo.db);
   // A type of its own and a time range no other event has, so the exports match these alone.
   const from = Date.now() - 3_600_000;
@@ -120,12 +119,12 @@ export async function exportRows(
         `${seconds(s.ms / 1000)}, ${int((count * 1000) / s.ms)} events/s; peak RSS growth ${growth}`,
     );
   }
-  const worst = Math.max(...results.flatMap(([, s]) => s.peak.map((p) => p.mib ?? Number.POSITIVE_INFINITY)));
+  const all = results[results.length - 1]?.[1];
   r.goal({
     goal: "7",
-    what: `distributed: audit export of ${int(total)} events, peak RSS growth`,
-    figure: `${worst.toFixed(1)} MiB`,
-    target: `<= ${FLAT_MIB} MiB per process`,
-    holds: Number.isFinite(worst) ? worst <= FLAT_MIB : undefined,
+    what: `distributed: audit export of ${int(total)} events within a ${heapMiB} MiB heap`,
+    figure: all === undefined ? "-" : `${int(all.events)} lines`,
+    target: `all ${int(total)}`,
+    holds: all?.events === total,
   });
 }

@@ -254,7 +254,7 @@ function launchedProcesses(): ServerProcess[] {
  * `npm run start:distributed`, on `infra`, with a fresh database and subject
  * prefix. The launcher takes no node flags, so --cpu-prof does not reach them.
  */
-export async function startDistributedForm(infra: Infra): Promise<System> {
+export async function startDistributedForm(infra: Infra, extraEnv: Record<string, string> = {}): Promise<System> {
   const name = `bench_${randomBytes(5).toString("hex")}`;
   const tail = new OutputTail();
   const system = await startDistributed({
@@ -267,6 +267,7 @@ export async function startDistributedForm(infra: Infra): Promise<System> {
       PMX_NATS_URL: infra.natsUrl,
       PMX_NATS_PREFIX: name,
       PMX_SECRET_KEY: `k1:${randomBytes(32).toString("base64")}`,
+      ...extraEnv,
     },
     onOutput: (proc, line) => tail.line(`[${proc}] ${line}`),
   });
