@@ -1,8 +1,18 @@
 import { randomUUID } from "node:crypto";
 import cors from "@fastify/cors";
 import websocket from "@fastify/websocket";
-import { AppError, type EventBus, Events, type Logger, publishAuthFailure, RateLimitRefusals } from "@pkiserver/kit";
+import { trace } from "@opentelemetry/api";
+import {
+  AppError,
+  type EventBus,
+  Events,
+  type Logger,
+  processMetricsRegistry,
+  publishAuthFailure,
+  RateLimitRefusals,
+} from "@pkiserver/kit";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from "fastify";
+import { Registry } from "prom-client";
 import { Authenticator, type Credentials } from "./auth/authenticate";
 import { KeyLimitsCache, keyLimitsOf } from "./auth/key-limits";
 import { RevocationCache } from "./auth/revocations";
@@ -350,19 +360,22 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     reply.type("application/json").send(JSON.stringify(errorReply(null, new AppError("rpc.only_post"))));
 
   app.post(RPC_PATH, async (req, reply) => {
+    // The HTTP server span, when tracing is on (undefined otherwise): the dispatcher names it.
+    const span = trace.getActiveSpan();
     if (!isJsonContentType(header(req, "content-type"))) {
-      dispatcher.log({ requestId: req.id, transport: "http" }, "(content-type)", -32700, 0);
+      dispatcher.log({ requestId: req.id, transport: "http", span }, "(content-type)", -32700, 0);
       return sendRpc(reply, { body: parseError("Invalid Content-Type") });
     }
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     if (!readiness.serving) {
-      dispatcher.log({ requestId: req.id, transport: "http" }, "(unavailable)", -32000, 0);
+      dispatcher.log({ requestId: req.id, transport: "http", span }, "(unavailable)", -32000, 0);
       return sendRpc(reply, { body: unavailableReply(body) });
     }
     const result = await inFlight.run(() =>
       dispatcher.handle(body, {
         requestId: req.id,
         transport: "http",
+        span,
         clientIp: clientIpOf(req),
         credentials: { ...credentialsOf(req), signed: { method: req.method, uri: req.raw.url ?? req.url, body } },
       }),
@@ -430,9 +443,12 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     return reply.code(503).send({ status: "error", checks });
   });
 
+  // The gateway's own metrics and the process's (unprefixed Node and process
+  // metrics; in the embedded form also the services' gRPC server metrics).
+  const exposed = [metrics.registry, processMetricsRegistry()];
   app.get("/metrics", async (_req, reply) => {
-    const text = await metrics.registry.metrics();
-    return reply.type(metrics.registry.contentType).send(text);
+    const registry = Registry.merge(exposed);
+    return reply.type(registry.contentType).send(await registry.metrics());
   });
 
   return app;

@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { performance } from "node:perf_hooks";
 import {
   type Channel,
   type ChannelCredentials,
@@ -21,6 +22,7 @@ import { HealthImplementation } from "grpc-health-check";
 import { withCallIdentity } from "./call-identity";
 import { AppError, ErrorCatalogue, isErrorCode } from "./errors";
 import type { Logger } from "./logger";
+import { MethodMetrics } from "./metrics";
 
 /** Metadata keys carried on every internal call. */
 export const MetadataKeys = {
@@ -151,7 +153,11 @@ export function implement<S extends UntypedServiceImplementation>(
   for (const name of Object.keys(definition)) {
     const fn = (handlers as Record<string, (req: unknown, ctx: CallContext) => Promise<unknown>>)[name];
     if (typeof fn !== "function") throw new Error(`no handler for RPC ${name}`);
+    // `/pkiserver.pki.v1.PkiService/GetHost`: the service and method as the wire names them.
+    const [, service = "", method = name] = (definition[name]?.path ?? "").split("/");
+    const metrics = new MethodMetrics(service, method);
     impl[name] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+      const started = performance.now();
       const requestId = firstString(call.metadata, MetadataKeys.requestId) ?? "";
       // The signal is made on first use (most handlers finish without asking);
       // grpc-js emits "cancelled" when the client cancels, disconnects or its deadline passes.
@@ -185,8 +191,15 @@ export function implement<S extends UntypedServiceImplementation>(
         },
       };
       withCallIdentity({ requestId, callerKeyId: ctx.callerKeyId }, () => fn(call.request, ctx)).then(
-        (res) => callback(null, res),
-        (err: unknown) => callback(toGrpcError(err, ctx.logger) as ServiceError),
+        (res) => {
+          metrics.observe(status.OK, (performance.now() - started) / 1000);
+          callback(null, res);
+        },
+        (err: unknown) => {
+          const grpcErr = toGrpcError(err, ctx.logger);
+          metrics.observe(grpcErr.code ?? status.UNKNOWN, (performance.now() - started) / 1000);
+          callback(grpcErr as ServiceError);
+        },
       );
     };
   }
