@@ -15,7 +15,7 @@ const MAX_QUERY_TIME = Number.MAX_SAFE_INTEGER;
  * interactive call may (the first page of a large export on a server without
  * range indexes sorts every match), so its calls get more time than the default.
  */
-const EXPORT_PAGE_TIMEOUT_MS = 60_000;
+const EXPORT_PAGE_TIMEOUT_MS = 120_000;
 
 export interface AuditExportDeps {
   /** Counts the export in the `audit` tier; none in tests that do not count. */
