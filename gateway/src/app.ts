@@ -70,6 +70,7 @@ function header(req: FastifyRequest, name: string): string | undefined {
 
 function isJsonContentType(value: string | undefined): boolean {
   if (value === undefined) return false;
+  if (value === "application/json") return true;
   return (value.split(";")[0] ?? "").trim().toLowerCase() === "application/json";
 }
 
@@ -195,8 +196,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     pkiPublicRead: config.pkiPublicRead,
   });
   const clientIps = new ClientIpResolver(config.trustedProxies);
-  const clientIpOf = (req: FastifyRequest) =>
-    clientIps.resolve(req.socket.remoteAddress, req.headers["x-forwarded-for"]);
+  const clientIpOf = (req: FastifyRequest) => clientIps.resolveFor(req.socket, req.headers["x-forwarded-for"]);
   const heartbeat = new Heartbeat(opts.wsPingIntervalMs ?? config.wsPingIntervalMs);
   const probes: Record<string, HealthProbe> | undefined = opts.readiness
     ? undefined
@@ -261,17 +261,21 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   });
   connections.attach(app.server);
 
-  app.addHook("onRequest", async (req, reply) => {
+  // A callback hook rather than an async one: it runs on every request and has nothing to await.
+  app.addHook("onRequest", (req, reply, done) => {
     reply.header("x-request-id", req.id);
     const admission = connections.admit(req.socket, clientIpOf(req));
     if (admission.refused) {
       // A connection is freed when the client closes one; a second is a fair guess.
       const retryAfter = 1;
       const body = errorReply(null, new AppError("rpc.too_many_requests", { data: { retryAfter } }));
-      return refuse(req, reply, 429, retryAfter, body, admission.close);
+      // Answered here: the route does not run (done is not called).
+      refuse(req, reply, 429, retryAfter, body, admission.close);
+      return;
     }
     // The response (or, for a WebSocket, its socket) closes when the request is over.
     if (admission.release) reply.raw.once("close", admission.release);
+    done();
   });
   // Shutdown: stop accepting (the server stops listening, calls on open
   // connections get -32000), let what is in flight finish, and only then let

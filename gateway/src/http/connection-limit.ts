@@ -1,6 +1,6 @@
 import type { Server } from "node:http";
 import type { Socket } from "node:net";
-import { type ClientIpResolver, clientKey, normaliseIp } from "./client-ip";
+import { type ClientIpResolver, clientKey } from "./client-ip";
 
 /** How long a refused connection may take to send the request that is answered 429. */
 const REFUSED_GRACE_MS = 1000;
@@ -31,7 +31,7 @@ export class ConnectionLimiter {
 
   attach(server: Server): void {
     server.on("connection", (socket: Socket) => {
-      const peer = normaliseIp(socket.remoteAddress);
+      const peer = this.opts.resolver.peerOf(socket);
       if (peer === undefined || this.opts.resolver.trusted(peer)) return;
       const release = this.acquire(clientKey(peer));
       if (release !== undefined) {
@@ -57,7 +57,7 @@ export class ConnectionLimiter {
     clientIp: string,
   ): { refused: true; close: boolean } | { refused: false; release?: () => void } {
     if (this.refused.has(socket)) return { refused: true, close: true };
-    const peer = normaliseIp(socket.remoteAddress);
+    const peer = this.opts.resolver.peerOf(socket);
     if (peer === undefined || !this.opts.resolver.trusted(peer)) return { refused: false };
     const release = this.acquire(clientKey(clientIp));
     if (release !== undefined) return { refused: false, release };

@@ -297,6 +297,8 @@ export class Dispatcher {
     const metricMethod = method.startsWith("(") || lookupMethod(method) ? method : "(unknown)";
     this.deps.metrics.observe(metricMethod, code, ctx.transport, seconds);
     if (ctx.span !== undefined) nameSpan(ctx.span, metricMethod, code);
+    // The line of a request that went well is made only when someone reads it.
+    if (internal === undefined && !this.deps.logger.isLevelEnabled("info")) return;
     const line = {
       requestId: ctx.requestId,
       transport: ctx.transport,

@@ -18,6 +18,7 @@ import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
 import { stampTraceIdsInLogs } from "./logger";
+import { markTracingStarted } from "./tracing-state";
 
 /**
  * The `service.name` of each process: one per process, so the embedded form
@@ -87,6 +88,7 @@ export function startTelemetry(opts: {
   // and the W3C trace-context and baggage propagators.
   provider.register();
   stampTraceIdsInLogs();
+  markTracingStarted();
   const unregister = registerInstrumentations({
     tracerProvider: provider,
     ...(meterProvider ? { meterProvider } : {}),

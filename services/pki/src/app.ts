@@ -4,10 +4,11 @@ import { pkiV1 } from "@pkiserver/proto";
 import type { PkiConfig } from "./config";
 import { type Clock, type PkiDeps, systemClock } from "./domain/ports";
 import type { TransparencyLog } from "./domain/transparency";
+import { CachedKeyHistoryStore } from "./storage/cached-key-history";
 import { withTransparencyLog } from "./storage/logged-stores";
 import { MemoryTransparencyLog } from "./storage/memory-transparency-log";
 import { MongoTransparencyLog, sharedLogSigner } from "./storage/mongo-transparency-log";
-import { createMemoryStores, createMongoStores } from "./storage/stores";
+import { createMemoryStores, createMongoStores, type PkiStores } from "./storage/stores";
 import { BusPkiEvents } from "./transport/events/publisher";
 import { pkiService } from "./transport/grpc/service";
 
@@ -16,6 +17,8 @@ export const PKI_SERVICE_NAME = pkiV1.PkiServiceClient.serviceName;
 /** What tests may replace; production uses the defaults. */
 export interface PkiAppOptions {
   clock?: Clock;
+  /** Wraps the stores the service uses (tests put faults between the service and its data). */
+  wrapStores?: (stores: PkiStores) => PkiStores;
 }
 
 export interface PkiServiceApp extends ServiceApp {
@@ -36,7 +39,8 @@ export async function buildApp(
 ): Promise<PkiServiceApp> {
   const { mongo, bus, logger } = deps;
   const clock = options.clock ?? systemClock;
-  const raw = mongo ? await createMongoStores(mongo.db) : createMemoryStores();
+  const created = mongo ? await createMongoStores(mongo.db) : createMemoryStores();
+  const raw = options.wrapStores ? options.wrapStores(created) : created;
   const configured = config.log.signingKey ? parseSignerKey(config.log.signingKey) : undefined;
   let log: TransparencyLog;
   let signer: NoteSigner;
@@ -52,7 +56,9 @@ export async function buildApp(
     log = new MemoryTransparencyLog(signer);
   }
   const logVerifierKey = encodeVerifierKey(signer);
-  const stores = withTransparencyLog(raw, log, clock);
+  const logged = withTransparencyLog(raw, log, clock);
+  // On MongoDB every read is a query: answers that can no longer change are kept in memory.
+  const stores = mongo ? { ...logged, keys: new CachedKeyHistoryStore(logged.keys, clock) } : logged;
   const pki: PkiDeps = {
     ...stores,
     events: new BusPkiEvents(bus, logger),

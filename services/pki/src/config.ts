@@ -1,4 +1,13 @@
-import { env, parseConfig, type ServiceEnv, serviceEnv, serviceEnvFields, splitAddress, z } from "@pkiserver/kit";
+import {
+  env,
+  parseConfig,
+  processEnv,
+  type ServiceEnv,
+  serviceEnv,
+  serviceEnvFields,
+  splitAddress,
+  z,
+} from "@pkiserver/kit/config";
 import { parseSignerKey } from "@pkiserver/log";
 
 export interface LogConfig {
@@ -52,7 +61,7 @@ const schema = z
   });
 
 /** The pki service's settings from the environment; throws ConfigError listing every problem. */
-export function loadConfig(source: Record<string, string | undefined>): PkiConfig {
+export function loadConfig(source: Record<string, string | undefined> = processEnv()): PkiConfig {
   const c = parseConfig(schema, source);
   const origin =
     c.PMX_LOG_ORIGIN ?? (c.PMX_LOG_SIGNING_KEY === undefined ? DEFAULT_LOG_ORIGIN : signerName(c.PMX_LOG_SIGNING_KEY)!);
