@@ -11,6 +11,7 @@ import {
   type ServiceApp,
   type ServiceRegistration,
   type ServiceTarget,
+  watchReadiness,
 } from "@pkiserver/kit";
 import * as pki from "@pkiserver/pki";
 import type { FastifyInstance } from "fastify";
@@ -136,6 +137,16 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     const auditApp = await audit.buildApp(config.audit, deps("audit"));
     apps.push(auditApp);
     closers.push(() => auditApp.stop());
+
+    // Each service's gRPC health (the server's and its service's) follows its
+    // readiness, as it does in a process of its own.
+    for (const a of apps) {
+      const stopWatch = watchReadiness(
+        a,
+        a.grpc.services.map((s) => s.name),
+      );
+      closers.push(async () => stopWatch());
+    }
 
     // The gateway and auth call the services in process (no HTTP/2 hop); their
     // gRPC ports still serve internal consumers.
