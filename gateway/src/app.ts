@@ -30,7 +30,7 @@ import { InFlight } from "./http/in-flight";
 import { registerLogRoutes } from "./http/log-routes";
 import { GatewayMetrics } from "./http/metrics";
 import { registerOAuthRoutes } from "./http/oauth-routes";
-import { type CounterStore, MemoryCounterStore, RateLimiter } from "./http/rate-limit";
+import { type CounterStore, HttpAdmission, MemoryCounterStore, RateLimiter } from "./http/rate-limit";
 import { type Checks, isUnavailable, Readiness, UNAVAILABLE_RETRY_AFTER_S, unavailableReply } from "./http/readiness";
 import { RedisCounterStore } from "./http/redis-counter-store";
 import { Dispatcher, type DispatchResult, errorReply, parseError, type RpcReply } from "./rpc/dispatch";
@@ -427,13 +427,15 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   const otherMethods = ["PUT", "DELETE", "PATCH", ...(config.corsOrigins.length > 0 ? [] : ["OPTIONS"])];
   app.route({ method: otherMethods as ("PUT" | "DELETE" | "PATCH" | "OPTIONS")[], url: RPC_PATH, handler: onlyPost });
 
-  registerAuditExport(app, { authenticator, clients, credentialsOf, clientIpOf, logger, rateLimiter });
+  // The log's files and the audit export count like JSON-RPC methods: per key, with the key's own limits.
+  const admission = new HttpAdmission({ limiter: rateLimiter, keyLimits, refusals });
+  registerAuditExport(app, { authenticator, clients, credentialsOf, clientIpOf, logger, admission });
   registerLogRoutes(app, {
     pki: clients.pki,
     authenticator,
     pkiPublicRead: config.pkiPublicRead,
     clientIpOf,
-    rateLimiter,
+    admission,
   });
 
   app.get("/health", async (_req, reply) => reply.send({ status: "ok" }));

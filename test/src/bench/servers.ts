@@ -31,6 +31,8 @@ export interface System {
   readonly storage: string;
   readonly url: string;
   readonly firstKey: { readonly id: string; readonly secret: string };
+  /** The distributed form's database, which rows may fill directly. */
+  readonly mongo?: { readonly url: string; readonly db: string };
   processes(): ServerProcess[];
   /** The last lines the server processes wrote, for a failure report. */
   recentOutput(): string;
@@ -241,13 +243,13 @@ function launchedProcesses(): ServerProcess[] {
       const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
       const main = cmd.find((a) => a.endsWith(join("dist", "main.js")));
       if (!main) continue;
-      const name = /(apikey|auth|pki|gateway)[\\/]dist[\\/]main\.js$/.exec(main)?.[1] ?? main;
+      const name = /(apikey|auth|pki|audit|gateway)[\\/]dist[\\/]main\.js$/.exec(main)?.[1] ?? main;
       found.push({ name, pid: Number(entry) });
     } catch {
       // gone meanwhile
     }
   }
-  const order = ["gateway", "apikey", "auth", "pki"];
+  const order = ["gateway", "apikey", "auth", "pki", "audit"];
   return found.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
 }
 
@@ -256,7 +258,7 @@ function launchedProcesses(): ServerProcess[] {
  * `npm run start:distributed`, on `infra`, with a fresh database and subject
  * prefix. The launcher takes no node flags, so --cpu-prof does not reach them.
  */
-export async function startDistributedForm(infra: Infra): Promise<System> {
+export async function startDistributedForm(infra: Infra, extraEnv: Record<string, string> = {}): Promise<System> {
   const name = `bench_${randomBytes(5).toString("hex")}`;
   const tail = new OutputTail();
   const system = await startDistributed({
@@ -269,6 +271,7 @@ export async function startDistributedForm(infra: Infra): Promise<System> {
       PMX_NATS_URL: infra.natsUrl,
       PMX_NATS_PREFIX: name,
       PMX_SECRET_KEY: `k1:${randomBytes(32).toString("base64")}`,
+      ...extraEnv,
     },
     onOutput: (proc, line) => tail.line(`[${proc}] ${line}`),
   });
@@ -281,6 +284,7 @@ export async function startDistributedForm(infra: Infra): Promise<System> {
     storage: infra.description,
     url: system.url,
     firstKey: { id: system.firstKey.apiKeyId, secret: system.firstKey.apiKeySecret },
+    mongo: { url: infra.mongoUrl, db: name },
     processes: launchedProcesses,
     recentOutput: () => tail.toString(),
     stop: () => system.stop(),

@@ -42,8 +42,8 @@ export function apiKeyService(deps: ApiKeyDeps, logger: Logger): ServiceRegistra
     updateApiKey: (req, ctx) => updateApiKeyHandler(forCall(ctx))(req),
     deleteApiKey: (req, ctx) => deleteApiKeyHandler(forCall(ctx))(req),
     rotateApiKey: (req, ctx) => rotateApiKeyHandler(forCall(ctx))(req),
-    verifySecret: (req, ctx) => verifySecretHandler(forCall(ctx))(req),
-    verifySignature: (req, ctx) => verifySignatureHandler(forCall(ctx))(req),
+    verifySecret: (req, ctx) => verifySecretHandler(forCall(ctx))(req, ctx.requestId),
+    verifySignature: (req, ctx) => verifySignatureHandler(forCall(ctx))(req, ctx.requestId),
   };
   return {
     name: API_KEY_SERVICE_NAME,
