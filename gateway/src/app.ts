@@ -24,6 +24,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, 
 import { Registry } from "prom-client";
 import { Authenticator, type Credentials } from "./auth/authenticate";
 import { KeyLimitsCache, keyLimitsOf } from "./auth/key-limits";
+import { CheckpointCache, startCheckpointSync } from "./backend/checkpoint-cache";
 import { AdaptiveLimiter, type LimiterOptions, limitClients } from "./backend/limiter";
 import type { ServiceClients } from "./clients";
 import type { GatewayConfig } from "./config";
@@ -35,7 +36,7 @@ import { InFlight } from "./http/in-flight";
 import { registerLogRoutes } from "./http/log-routes";
 import { GatewayMetrics } from "./http/metrics";
 import { registerOAuthRoutes } from "./http/oauth-routes";
-import { type CounterStore, MemoryCounterStore, RateLimiter } from "./http/rate-limit";
+import { type CounterStore, HttpAdmission, MemoryCounterStore, RateLimiter } from "./http/rate-limit";
 import { type Checks, isUnavailable, Readiness, UNAVAILABLE_RETRY_AFTER_S, unavailableReply } from "./http/readiness";
 import { RedisCounterStore } from "./http/redis-counter-store";
 import { Dispatcher, type DispatchResult, errorReply, parseError, type RpcReply } from "./rpc/dispatch";
@@ -134,7 +135,17 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     audit: new AdaptiveLimiter(opts.backendLimits),
   };
   metrics.trackBackends(limiters);
-  const clients = limitClients(opts.clients, limiters);
+  const limited = limitClients(opts.clients, limiters);
+  // The log's checkpoint comes from the sequencer's announcements, pki being asked only when none is fresh.
+  const checkpoints = new CheckpointCache((o) => limited.pki.getCheckpoint({}, o));
+  const checkpointSync = startCheckpointSync({
+    bus,
+    cache: checkpoints,
+    logger: logger.child({ component: "log-sync" }),
+  });
+  const pki: ServiceClients["pki"] = { ...limited.pki };
+  pki.getCheckpoint = (_req, o) => checkpoints.get(o);
+  const clients: ServiceClients = { ...limited, pki };
   const revocations = new RevocationCache();
   const verifier =
     opts.tokenVerifier ??
@@ -316,6 +327,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     // The last minutes' refusals go to the audit log before the bus is closed.
     await refusals.stop();
     await revocationSync.stop();
+    await checkpointSync.stop();
     await counters.close?.();
     await keySync?.stop();
     for (const p of Object.values(probes ?? {})) p.close();
@@ -421,13 +433,15 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   const otherMethods = ["PUT", "DELETE", "PATCH", ...(config.corsOrigins.length > 0 ? [] : ["OPTIONS"])];
   app.route({ method: otherMethods as ("PUT" | "DELETE" | "PATCH" | "OPTIONS")[], url: RPC_PATH, handler: onlyPost });
 
-  registerAuditExport(app, { authenticator, clients, credentialsOf, clientIpOf, logger, rateLimiter });
+  // The log's files and the audit export count like JSON-RPC methods: per key, with the key's own limits.
+  const admission = new HttpAdmission({ limiter: rateLimiter, keyLimits, refusals });
+  registerAuditExport(app, { authenticator, clients, credentialsOf, clientIpOf, logger, admission });
   registerLogRoutes(app, {
     pki: clients.pki,
     authenticator,
     pkiPublicRead: config.pkiPublicRead,
     clientIpOf,
-    rateLimiter,
+    admission,
   });
 
   app.get("/health", async (_req, reply) => reply.send({ status: "ok" }));

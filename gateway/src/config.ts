@@ -1,22 +1,19 @@
 import { tokenIdentityFromEnv, tokenIdentityProblem } from "@pkiserver/contract";
-import { checkGrpcTls, grpcTlsEnvFields, grpcTlsFrom } from "@pkiserver/kit/config";
+// The kit's config entry only (zod, no driver): main.ts reads this config
+// before starting telemetry, which must hook grpc-js and http before they load.
+import {
+  ConfigError,
+  checkGrpcTls,
+  env,
+  grpcTlsEnvFields,
+  grpcTlsFrom,
+  parseConfig,
+  processEnv,
+  z,
+} from "@pkiserver/kit/config";
 import ipaddr from "ipaddr.js";
-// Plain zod rather than the kit's helpers: main.ts reads this config before
-// starting telemetry, and the kit's entry point loads grpc-js, which must be
-// loaded only after telemetry has started to be instrumented.
-import { z } from "zod";
 
-const list = z
-  .string()
-  .optional()
-  .transform((v) =>
-    (v ?? "")
-      .split(",")
-      .map((s) => s.trim())
-      .filter((s) => s.length > 0),
-  );
-
-const trustedProxies = list.superRefine((items, ctx) => {
+const trustedProxies = env.list().superRefine((items, ctx) => {
   for (const item of items) {
     if (!ipaddr.isValid(item) && !ipaddr.isValidCIDR(item)) {
       ctx.addIssue({ code: "custom", message: `not an IP or CIDR: ${item}` });
@@ -24,22 +21,8 @@ const trustedProxies = list.superRefine((items, ctx) => {
   }
 });
 
-const bool = (def: boolean) =>
-  z
-    .enum(["true", "false", "1", "0", ""])
-    .default(def ? "true" : "false")
-    .transform((v) => v === "true" || v === "1");
-
-const address = (def: string) =>
-  z
-    .string()
-    .regex(/^[^\s:]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/, "expected host:port")
-    .default(def);
-
-const optionalString = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v === "" ? undefined : v));
+const { bool, address } = env;
+const optionalString = env.optionalString();
 
 // The port as configured (not the bound one), so auth derives the same default issuer.
 const tokenIdentity = (e: {
@@ -86,23 +69,18 @@ const schema = z
     PMX_PKI_ADDR: address("127.0.0.1:8113"),
     PMX_AUDIT_ADDR: address("127.0.0.1:8114"),
     ...grpcTlsEnvFields,
-    PMX_CORS_ORIGINS: list,
+    PMX_CORS_ORIGINS: env.origins(),
     PMX_TRUSTED_PROXIES: trustedProxies,
     PMX_PKI_PUBLIC_READ: bool(false),
     /** Deprecated: read for one release as the `pki` tier's default. */
     PMX_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).optional(),
     PMX_RATE_LIMITS: rateLimits,
-    PMX_REDIS_URL: optionalString.pipe(
-      z
-        .string()
-        .regex(/^rediss?:\/\/\S+$/, "expected redis://host:port or rediss://host:port")
-        .optional(),
-    ),
+    PMX_REDIS_URL: env.redisUrl(),
     PMX_WS_PING_INTERVAL: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
     PMX_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1).default(10_000),
     PMX_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1).default(30_000),
     PMX_MAX_CONNECTIONS_PER_CLIENT: z.coerce.number().int().min(1).default(256),
-    PMX_NATS_URL: optionalString,
+    PMX_NATS_URL: env.natsUrl(),
     PMX_NATS_PREFIX: z
       .string()
       .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '_' and '-'")
@@ -168,21 +146,10 @@ const schema = z
 
 export type GatewayConfig = z.infer<typeof schema>;
 
-/** Every problem of an invalid configuration, one per line. */
-export class GatewayConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n  ${problems.join("\n  ")}`);
-    this.name = "GatewayConfigError";
-  }
-}
+/** The kit's ConfigError (every problem, one per line), by the name the gateway exports. */
+export { ConfigError as GatewayConfigError };
 
-/** Reads the gateway's configuration; throws GatewayConfigError listing every problem. */
-export function loadConfig(source: Record<string, string | undefined> = process.env): GatewayConfig {
-  const result = schema.safeParse(source);
-  if (!result.success) {
-    throw new GatewayConfigError(
-      result.error.issues.map((i) => `${i.path.length > 0 ? i.path.join(".") : "(env)"}: ${i.message}`),
-    );
-  }
-  return result.data;
+/** Reads the gateway's configuration; throws ConfigError listing every problem. */
+export function loadConfig(source: Record<string, string | undefined> = processEnv()): GatewayConfig {
+  return parseConfig(schema, source);
 }

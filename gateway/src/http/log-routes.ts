@@ -2,8 +2,8 @@ import { AppError, type AsyncClient, type CallOptions } from "@pkiserver/kit";
 import { parseTilePath } from "@pkiserver/log";
 import type { pkiV1 } from "@pkiserver/proto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { Authenticator } from "../auth/authenticate";
-import { admitHttp, type RateLimiter } from "./rate-limit";
+import type { Authenticator, Caller } from "../auth/authenticate";
+import type { HttpAdmission } from "./rate-limit";
 
 export interface LogRoutesDeps {
   readonly pki: AsyncClient<pkiV1.PkiServiceServer>;
@@ -12,7 +12,7 @@ export interface LogRoutesDeps {
   readonly pkiPublicRead: boolean;
   readonly clientIpOf: (req: FastifyRequest) => string;
   /** The log's files count in the `pki` tier (API.md section 9), per key or, anonymous, per address. */
-  readonly rateLimiter?: RateLimiter;
+  readonly admission?: HttpAdmission;
 }
 
 // c2sp.org/tlog-tiles: checkpoints are text, tiles and bundles bytes. A tile's bytes never change
@@ -34,14 +34,14 @@ function header(req: FastifyRequest, name: string): string | undefined {
 export function registerLogRoutes(app: FastifyInstance, deps: LogRoutesDeps): void {
   /** Sends the refusal and returns undefined unless the caller may read the log; else the options of its calls. */
   const allowed = async (req: FastifyRequest, reply: FastifyReply): Promise<CallOptions | undefined> => {
-    const limited = async (subject: { kind: "key" | "ip"; id: string }) => {
-      if (deps.rateLimiter === undefined || (await admitHttp(deps.rateLimiter, "pki", subject, reply))) return false;
+    const clientIp = deps.clientIpOf(req);
+    const limited = async (caller: Caller | undefined) => {
+      if (deps.admission === undefined || (await deps.admission.admit("pki", caller, clientIp, reply))) return false;
       await reply.type(CHECKPOINT_TYPE).send("too many requests\n");
       return true;
     };
     // Public reads are anonymous: counted per address, as pki/* calls without credentials are.
-    if (deps.pkiPublicRead)
-      return (await limited({ kind: "ip", id: deps.clientIpOf(req) })) ? undefined : { requestId: req.id };
+    if (deps.pkiPublicRead) return (await limited(undefined)) ? undefined : { requestId: req.id };
     try {
       const caller = await deps.authenticator.authenticate(
         {
@@ -49,11 +49,11 @@ export function registerLogRoutes(app: FastifyInstance, deps: LogRoutesDeps): vo
           userToken: header(req, "x-user-token"),
           signed: { method: req.method, uri: req.raw.url ?? req.url, body: Buffer.alloc(0) },
         },
-        deps.clientIpOf(req),
+        clientIp,
         req.id,
       );
       if (caller.scopes.includes("pki:read")) {
-        if (await limited({ kind: "key", id: caller.apiKeyId })) return undefined;
+        if (await limited(caller)) return undefined;
         return { requestId: req.id, callerKeyId: caller.apiKeyId, caller };
       }
       await reply.code(403).type(CHECKPOINT_TYPE).send("insufficient scope\n");

@@ -44,6 +44,8 @@ const SEED_METHODS = [
 
 /** Methods API.md adds to the method reference. */
 const CONTRACT_METHODS = ["user/rotateApiKey"];
+/** Sessions of a key, for operators (the pkiserver command line). */
+const SESSION_METHODS = ["user/listSessions", "user/revokeSession"];
 /** The transparency log's methods (API.md section 11). */
 const LOG_METHODS = ["pki/getCheckpoint", "pki/getConsistencyProof", "pki/getInclusionProof", "pki/getKeyProof"];
 
@@ -64,9 +66,10 @@ describe("method table", () => {
   });
   after(async () => gw.close());
 
-  it("routes exactly the methods of the method reference, the contract's additions and the transparency log's", async () => {
-    assert.deepEqual([...METHOD_NAMES].sort(), [...SEED_METHODS, ...CONTRACT_METHODS, ...LOG_METHODS].sort());
-    for (const name of [...SEED_METHODS, ...CONTRACT_METHODS, ...LOG_METHODS]) {
+  it("routes exactly the methods of the method reference, the contract's additions, sessions and the transparency log's", async () => {
+    const all = [...SEED_METHODS, ...CONTRACT_METHODS, ...SESSION_METHODS, ...LOG_METHODS];
+    assert.deepEqual([...METHOD_NAMES].sort(), all.sort());
+    for (const name of all) {
       const res = await post(gw, rpc(name, {}), AUTH);
       assert.notEqual((res.json as { error?: { code: number } }).error?.code, -32601, name);
     }

@@ -41,7 +41,7 @@ export async function buildApp(config: ApiKeyConfig, deps: ServiceDeps): Promise
   const useCaseDeps: ApiKeyDeps = {
     store,
     nonces,
-    events: new BusApiKeyEvents(deps.bus),
+    events: new BusApiKeyEvents(deps.bus, logger),
     clock: systemClock,
     secrets,
     initializationToken: config.initializationToken,

@@ -15,10 +15,12 @@ const PURGE_INTERVAL_MS = 10 * 60_000;
 export async function buildApp(config: AuditConfig, deps: ServiceDeps): Promise<ServiceApp> {
   const logger = deps.logger;
   let store: AuditStore;
+  let mongoStore: MongoAuditStore | undefined;
   if (deps.mongo) {
     const { ttl } = await ensureAuditIndexes(deps.mongo.db);
     if (!ttl) logger.info("no TTL index on the audit collection; the periodic purge removes expired events");
-    store = new MongoAuditStore(deps.mongo.db, config.retentionMs);
+    mongoStore = new MongoAuditStore(deps.mongo.db, config.retentionMs);
+    store = mongoStore;
   } else {
     store = new MemoryAuditStore();
   }
@@ -51,6 +53,7 @@ export async function buildApp(config: AuditConfig, deps: ServiceDeps): Promise<
       await consumer.stop();
       await grpc.stop();
       await tokens.stop();
+      mongoStore?.close();
     },
   };
 }

@@ -19,6 +19,7 @@ import {
   rateLimit,
   refreshToken,
   scopeList,
+  sessionId,
   sessionName,
   signature,
   timestamp,
@@ -109,6 +110,18 @@ const rateLimits = optional(
     audit: optional(rateLimit),
     auth: optional(rateLimit),
   }),
+);
+const session = obj(
+  {
+    sessionId: str,
+    apiKeyId: str,
+    name: str,
+    scope: strings,
+    ipAddr: str,
+    createdAt: int,
+    expiresAt: int,
+  },
+  ["name", "ipAddr"],
 );
 const host = obj({ instanceId: str, hostPubKey: str, addresses: strings });
 const b64 = { type: "string", contentEncoding: "base64" };
@@ -236,6 +249,16 @@ export const METHOD_SPECS = {
     result: OK,
     errors: ["apikey.not_found"],
   }),
+  "user/listSessions": spec("user:read", object({ apiKeyId }), "Lists the live sessions of an API key, newest first.", {
+    result: obj({ list: { type: "array", items: session } }),
+    errors: ["apikey.not_found"],
+  }),
+  "user/revokeSession": spec(
+    "user:write",
+    object({ apiKeyId, sessionId }),
+    "Revokes a live session of an API key; its access and refresh tokens stop working at once.",
+    { result: OK, errors: ["apikey.not_found", "auth.session_not_found"] },
+  ),
 
   // pkiAdmin/: hosts and user keys.
   "pkiAdmin/setHost": spec(

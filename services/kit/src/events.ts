@@ -22,6 +22,8 @@ export const Events = {
   apiKeyUpdated: def("apikey.v1.apikey.updated", eventsV1.ApiKeyUpdated),
   apiKeyDeleted: def("apikey.v1.apikey.deleted", eventsV1.ApiKeyDeleted),
   apiKeyRotated: def("apikey.v1.apikey.rotated", eventsV1.ApiKeyRotated),
+  /** apikey's verdict on a credential it refused (the caller was told only that it did not hold). */
+  credentialRefused: def("apikey.v1.auth.failed", eventsV1.AuthFailed),
   sessionOpened: def("auth.v1.session.opened", eventsV1.SessionOpened),
   sessionRotated: def("auth.v1.session.rotated", eventsV1.SessionRotated),
   sessionRevoked: def("auth.v1.session.revoked", eventsV1.SessionRevoked),
@@ -34,6 +36,7 @@ export const Events = {
   grantFailed: def("auth.v1.auth.failed", eventsV1.AuthFailed),
   requestAuthFailed: def("gateway.v1.auth.failed", eventsV1.AuthFailed),
   rateLimitRefused: def("gateway.v1.ratelimit.refused", eventsV1.RateLimitRefused),
+  logCheckpointSigned: def("log.v1.checkpoint.signed", eventsV1.LogCheckpointSigned),
 } as const;
 
 /** The streams, one per publishing service, and the subjects each holds. */
@@ -42,6 +45,8 @@ export const Streams = {
   auth: "auth.v1.>",
   pki: "pki.v1.>",
   gateway: "gateway.v1.>",
+  /** The transparency log's checkpoints: not audited, only the latest matters. */
+  log: "log.v1.>",
 } as const;
 
 /** Publishes `value`; inside a gRPC call, the event carries the call's request id and caller key in its headers. */

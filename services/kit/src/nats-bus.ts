@@ -11,6 +11,7 @@ import {
   nanos,
 } from "nats";
 import type { EventBus, SubscribeOptions, Subscription } from "./bus";
+import { maskUrl } from "./config";
 import { Streams } from "./events";
 import type { Logger } from "./logger";
 import { PublishQueue } from "./nats/publish-queue";
@@ -308,7 +309,11 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsEventB
       lastError = err;
       if (Date.now() + 250 >= deadline) {
         throw new Error(
-          `cannot reach NATS at ${String(options.servers)} within ${opts.connectTimeoutMs} ms: ${describe(lastError)}`,
+          `cannot reach NATS at ${[options.servers]
+            .flat()
+            .flatMap((s) => s.split(","))
+            .map((s) => maskUrl(s.trim()))
+            .join(",")} within ${opts.connectTimeoutMs} ms: ${describe(lastError)}`,
         );
       }
       await sleep(250);

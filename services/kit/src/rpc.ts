@@ -2,3 +2,4 @@
 export * from "./call";
 export * from "./call-auth";
 export * from "./grpc";
+export * from "./grpc-standard";

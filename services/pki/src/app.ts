@@ -1,5 +1,12 @@
 import { tokenChecks, tokenIdentityFromEnv } from "@pkiserver/contract";
-import { type ServiceApp, type ServiceDeps, startGrpcServer, verifyServiceTokens } from "@pkiserver/kit";
+import {
+  Events,
+  publishEvent,
+  type ServiceApp,
+  type ServiceDeps,
+  startGrpcServer,
+  verifyServiceTokens,
+} from "@pkiserver/kit";
 import { encodeVerifierKey, generateSigner, type NoteSigner, parseSignerKey } from "@pkiserver/log";
 import { pkiV1 } from "@pkiserver/proto";
 import type { PkiConfig } from "./config";
@@ -40,7 +47,9 @@ export async function buildApp(
 ): Promise<PkiServiceApp> {
   const { mongo, bus, logger } = deps;
   const clock = options.clock ?? systemClock;
-  const created = mongo ? await createMongoStores(mongo.db) : createMemoryStores();
+  // On MongoDB every key record is written with its log intent (the record is its own intent).
+  const logOn = config.log.testOff !== true;
+  const created = mongo ? await createMongoStores(mongo.db, { logIntents: logOn }) : createMemoryStores();
   const raw = options.wrapStores ? options.wrapStores(created) : created;
   const configured = config.log.signingKey ? parseSignerKey(config.log.signingKey) : undefined;
   let log: TransparencyLog;
@@ -50,14 +59,14 @@ export async function buildApp(
     signer = await sharedLogSigner(mongo.db, configured, () => generateSigner(config.log.origin));
     // Three missed rounds before another replica takes over sequencing.
     const leaseMs = Math.max(3000, 3 * config.log.checkpointIntervalMs);
-    log = new MongoTransparencyLog(mongo.db, signer, raw.keys, leaseMs);
+    log = new MongoTransparencyLog(mongo.db, signer, raw.hosts, { leaseMs });
   } else {
     // Without a configured key the embedded form makes one: its log lives as long as the process.
     signer = configured ?? generateSigner(config.log.origin);
     log = new MemoryTransparencyLog(signer);
   }
   const logVerifierKey = encodeVerifierKey(signer);
-  const logged = withTransparencyLog(raw, log, clock);
+  const logged = logOn ? withTransparencyLog(raw, log, clock) : raw;
   // On MongoDB every read is a query: answers that can no longer change are kept in memory.
   const stores = mongo ? { ...logged, keys: new CachedKeyHistoryStore(logged.keys, clock) } : logged;
   const pki: PkiDeps = {
@@ -65,10 +74,21 @@ export async function buildApp(
     events: new BusPkiEvents(bus, logger),
     clock,
   };
+  // Each checkpoint signed is announced, so gateways serve it without asking for it.
+  const sequence = async () => {
+    const cp = await log.sequence();
+    if (cp === undefined) return;
+    await publishEvent(bus, Events.logCheckpointSigned, {
+      checkpoint: cp.note,
+      verifierKey: cp.verifierKey,
+      treeSize: cp.size,
+      at: Date.now(),
+    }).catch((err: unknown) => logger.warn({ err: String(err) }, "log checkpoint event not published"));
+  };
   // The first checkpoint (the empty log) exists before the first request.
-  await log.sequence();
+  await sequence();
   const sequencer = setInterval(() => {
-    log.sequence().catch((err: unknown) => logger.error({ err }, "transparency log sequencing failed"));
+    sequence().catch((err: unknown) => logger.error({ err }, "transparency log sequencing failed"));
   }, config.log.checkpointIntervalMs);
   sequencer.unref();
   const tokens = deps.tokens

@@ -2,12 +2,13 @@ import {
   checkGrpcTls,
   env,
   parseConfig,
+  processEnv,
   type ServiceEnv,
   serviceEnv,
   serviceEnvFields,
   splitAddress,
   z,
-} from "@pkiserver/kit";
+} from "@pkiserver/kit/config";
 import { parseSignerKey } from "@pkiserver/log";
 
 export interface LogConfig {
@@ -15,6 +16,8 @@ export interface LogConfig {
   readonly origin: string;
   /** PRIVATE+KEY+<origin>+<hash>+<base64(0x01 || seed)>; without it the embedded form makes a key. */
   readonly signingKey: string | undefined;
+  /** Test only (PMX_TEST_LOG_OFF): changes are not logged; never set outside the bench. */
+  readonly testOff?: boolean;
   /** A checkpoint is signed at least this often (ms) while the log grows. */
   readonly checkpointIntervalMs: number;
 }
@@ -54,6 +57,8 @@ const schema = z
     }),
     PMX_LOG_CHECKPOINT_INTERVAL: env.positiveInt(1000),
     PMX_PKI_PUBLIC_READ: env.bool(false),
+    // Test only (the bench's setKey without the log, in the same run): changes are not logged.
+    PMX_TEST_LOG_OFF: env.bool(false),
     ...serviceEnvFields,
   })
   .superRefine((v, ctx) => {
@@ -65,7 +70,7 @@ const schema = z
   });
 
 /** The pki service's settings from the environment; throws ConfigError listing every problem. */
-export function loadConfig(source: Record<string, string | undefined>): PkiConfig {
+export function loadConfig(source: Record<string, string | undefined> = processEnv()): PkiConfig {
   const c = parseConfig(schema, source);
   const origin =
     c.PMX_LOG_ORIGIN ?? (c.PMX_LOG_SIGNING_KEY === undefined ? DEFAULT_LOG_ORIGIN : signerName(c.PMX_LOG_SIGNING_KEY)!);
@@ -73,6 +78,11 @@ export function loadConfig(source: Record<string, string | undefined>): PkiConfi
     listen: splitAddress(c.PMX_PKI_LISTEN),
     ...serviceEnv(c),
     publicRead: c.PMX_PKI_PUBLIC_READ,
-    log: { origin, signingKey: c.PMX_LOG_SIGNING_KEY, checkpointIntervalMs: c.PMX_LOG_CHECKPOINT_INTERVAL },
+    log: {
+      origin,
+      signingKey: c.PMX_LOG_SIGNING_KEY,
+      checkpointIntervalMs: c.PMX_LOG_CHECKPOINT_INTERVAL,
+      ...(c.PMX_TEST_LOG_OFF ? { testOff: true } : {}),
+    },
   };
 }

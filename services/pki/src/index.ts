@@ -3,5 +3,10 @@ export { buildApp, PKI_SERVICE_NAME, type PkiAppOptions } from "./app";
 export { loadConfig, type PkiConfig } from "./config";
 export { withTransparencyLog } from "./storage/logged-stores";
 export { MemoryTransparencyLog } from "./storage/memory-transparency-log";
-export { LOG_COLLECTIONS, MongoTransparencyLog } from "./storage/mongo-transparency-log";
+export {
+  LOG_COLLECTIONS,
+  type LogCrashPoint,
+  type MongoLogOptions,
+  MongoTransparencyLog,
+} from "./storage/mongo-transparency-log";
 export { createMemoryStores, createMongoStores, type PkiStores } from "./storage/stores";

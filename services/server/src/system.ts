@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import * as apikey from "@pkiserver/apikey";
 import * as audit from "@pkiserver/audit";
 import * as auth from "@pkiserver/auth";
@@ -12,21 +11,25 @@ import {
   createLogger,
   type EventBus,
   type Logger,
-  loadServiceEnv,
   type ServiceApp,
   type ServiceRegistration,
   type ServiceTarget,
   startAuthSync,
+  watchReadiness,
 } from "@pkiserver/kit";
 import * as pki from "@pkiserver/pki";
 import { authV1 } from "@pkiserver/proto";
 import type { FastifyInstance } from "fastify";
 import { type DestinationStream, pino } from "pino";
+import { loadSystemConfig, type SystemConfig } from "./config";
 
 export type ServiceName = "apikey" | "auth" | "pki" | "audit";
 
 export interface SystemOptions {
-  env: Record<string, string | undefined>;
+  /** The environment to configure from; ignored when `config` is given. */
+  env?: Record<string, string | undefined>;
+  /** Already loaded (and so validated) by `loadSystemConfig`. */
+  config?: SystemConfig;
   /** Where log lines go (tests capture them); stdout by default. */
   logDestination?: DestinationStream;
   /**
@@ -94,14 +97,10 @@ function localService(app: ServiceApp): ServiceRegistration {
  * when PMX_MONGO_URL / PMX_NATS_URL are set.
  */
 export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
-  const env = { ...opts.env };
-  // With no initialization token the operator wants a key printed at start.
-  // A random token nobody sees lets this process, and only it, create that key.
-  const printFirstKey = !env.PMX_INITIALIZATION_TOKEN;
-  if (printFirstKey) env.PMX_INITIALIZATION_TOKEN = randomBytes(32).toString("base64url");
-
-  const gatewayConfig = gateway.loadConfig(env);
-  const settings = loadServiceEnv(env);
+  // Every component's configuration is checked before anything starts, all problems in one error.
+  const config = opts.config ?? loadSystemConfig(opts.env ?? {});
+  const { settings, printFirstKey } = config;
+  const gatewayConfig = config.gateway;
   // One stream for all; each service logs under its own name, as it does alone.
   const destination = opts.logDestination ?? pino.destination({ dest: 1, sync: false });
   const loggerFor = (name: string) => createLogger({ name, level: settings.logLevel, destination });
@@ -116,7 +115,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     return stopping;
   };
   try {
-    const authConfig = auth.loadConfig(env);
+    const authConfig = config.auth;
     const connected = await connectDeps(settings, {
       logger,
       streamMaxAgeMs: { auth: auth.authStreamMaxAgeMs(authConfig) },
@@ -139,8 +138,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     });
 
     const apps: ServiceApp[] = [];
-    const apikeyConfig = apikey.loadConfig(env);
-    const apikeyApp = await apikey.buildApp(apikeyConfig, deps("apikey", apikeyConfig.listen));
+    const apikeyApp = await apikey.buildApp(config.apikey, deps("apikey", config.apikey.listen));
     apps.push(apikeyApp);
     closers.push(() => apikeyApp.stop());
     const authApp = await auth.buildApp(authConfig, {
@@ -149,14 +147,22 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     });
     apps.push(authApp);
     closers.push(() => authApp.stop());
-    const pkiConfig = pki.loadConfig(env);
-    const pkiApp = await pki.buildApp(pkiConfig, deps("pki", pkiConfig.listen), opts.pkiOptions);
+    const pkiApp = await pki.buildApp(config.pki, deps("pki", config.pki.listen), opts.pkiOptions);
     apps.push(pkiApp);
     closers.push(() => pkiApp.stop());
-    const auditConfig = audit.loadConfig(env);
-    const auditApp = await audit.buildApp(auditConfig, deps("audit", auditConfig.listen));
+    const auditApp = await audit.buildApp(config.audit, deps("audit", config.audit.listen));
     apps.push(auditApp);
     closers.push(() => auditApp.stop());
+
+    // Each service's gRPC health (the server's and its service's) follows its
+    // readiness, as it does in a process of its own.
+    for (const a of apps) {
+      const stopWatch = watchReadiness(
+        a,
+        a.grpc.services.map((s) => s.name),
+      );
+      closers.push(async () => stopWatch());
+    }
 
     // The gateway and auth call the services in process (no HTTP/2 hop); their
     // gRPC ports still serve internal consumers.
@@ -211,7 +217,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     if (printFirstKey) {
       try {
         firstKey = await services.clients.apikey.createFirstApiKey({
-          initializationToken: env.PMX_INITIALIZATION_TOKEN as string,
+          initializationToken: config.initializationToken,
           name: "first key",
         });
       } catch (err) {
@@ -231,7 +237,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
         pki: pkiApp.grpc.address,
         audit: auditApp.grpc.address,
       },
-      storage: [mongo ? "MongoDB" : "in-memory stores", env.PMX_NATS_URL ? "NATS" : "in-process events"].join(", "),
+      storage: [mongo ? "MongoDB" : "in-memory stores", settings.natsUrl ? "NATS" : "in-process events"].join(", "),
       gateway: app,
       bus,
       clients: services.clients,

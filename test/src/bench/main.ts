@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { exportRows } from "./export";
 import { type Fixture, prepare } from "./fixtures";
 import type { Figures } from "./load";
+import { keyProofRows, logRows, setKeyApiRows } from "./log";
 import { type Options, parseOptions, type Section, USAGE } from "./options";
 import { Report } from "./report";
 import {
@@ -35,7 +37,9 @@ import { soak } from "./soak";
  * which performance goals the figures meet.
  */
 
-const EMBEDDED_SECTIONS: readonly Section[] = ["reads", "overload", "token", "history", "grants"];
+const EMBEDDED_SECTIONS: readonly Section[] = ["reads", "overload", "token", "history", "grants", "log"];
+/** The old-space limit of the processes the audit export is measured on (goal 7). */
+const EXPORT_HEAP_MIB = 64;
 
 interface Running {
   readonly sys: System;
@@ -90,6 +94,16 @@ async function runEmbedded(ctx: RowContext): Promise<void> {
           else if (section === "token") await tokenRow(ctx, fx);
           else if (section === "history") await historyRows(ctx, fx);
           else if (section === "grants") await grantRows(ctx, fx);
+          else if (section === "log") {
+            await keyProofRows(ctx, fx);
+            // The same server without the log, for setKey with and without it in the same run.
+            const bare = await startPrepared(() => startEmbedded(opts.nodeArgs, { PMX_TEST_LOG_OFF: "true" }));
+            try {
+              await setKeyApiRows(ctx, fx, bare.fx);
+            } finally {
+              await bare.sys.stop();
+            }
+          }
         });
       } finally {
         if (fresh) await running.sys.stop();
@@ -104,28 +118,54 @@ async function runDistributed(ctx: RowContext): Promise<void> {
   const { opts, report } = ctx;
   const row = opts.sections.has("distributed");
   const table = opts.sections.has("table");
-  if (!row && !table) return;
-  report.section("distributed form: gateway, apikey, auth and pki processes (as npm run start:distributed)");
+  const exported = opts.sections.has("export");
+  if (!row && !table && !exported) return;
+  report.section("distributed form: gateway, apikey, auth, pki and audit processes (as npm run start:distributed)");
   if (opts.cpuProfDir !== undefined)
     report.line("  (--cpu-prof: the launcher starts these processes without node flags)");
   const infra = await startInfra(opts.postgres, (l) => report.line(`  ${l}`));
   if (!infra) return;
   try {
     report.line(`  on ${infra.description}`);
-    const started = performance.now();
-    const running = await startPrepared(() => startDistributedForm(infra));
-    report.line(`  started in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-    try {
-      if (row) {
-        report.rowHeader();
-        await guarded(report, "distributed", running.sys, () => distributedRow(ctx, running.fx));
+    if (row || table) {
+      const started = performance.now();
+      const running = await startPrepared(() => startDistributedForm(infra));
+      report.line(`  started in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      try {
+        if (row) {
+          report.rowHeader();
+          await guarded(report, "distributed", running.sys, () => distributedRow(ctx, running.fx));
+        }
+        if (table) await guarded(report, "table", running.sys, () => connectionsTable(ctx, running.fx));
+      } finally {
+        await running.sys.stop();
       }
-      if (table) await guarded(report, "table", running.sys, () => connectionsTable(ctx, running.fx));
-    } finally {
-      await running.sys.stop();
+    }
+    if (exported) {
+      // A system of its own, every process with a small heap: an export that held its events could not finish.
+      const sys = await startDistributedForm(infra, { NODE_OPTIONS: `--max-old-space-size=${EXPORT_HEAP_MIB}` });
+      try {
+        await guarded(report, "export", sys, () => exportRows(ctx, sys, opts.auditEvents, EXPORT_HEAP_MIB));
+      } finally {
+        await sys.stop();
+      }
     }
   } finally {
     await infra.stop();
+  }
+}
+
+/** The log's rows measured in this process: its cost on the write path, checkpoint delay, proof cost by size. */
+async function runLog(ctx: RowContext): Promise<void> {
+  const { opts, report } = ctx;
+  if (!opts.sections.has("log")) return;
+  report.section("transparency log, in this process (the log package and pki's stores, no server around them)");
+  const infra = await startInfra(false, (l) => report.line(`  ${l}`));
+  try {
+    if (infra) report.line(`  on ${infra.description}`);
+    await logRows(ctx, infra?.mongoUrl);
+  } finally {
+    await infra?.stop();
   }
 }
 
@@ -188,6 +228,7 @@ async function main(): Promise<number> {
         report.rowHeader();
         await echoRow(ctx);
         await guarded(report, "embedded form", undefined, () => runEmbedded(ctx));
+        await guarded(report, "transparency log", undefined, () => runLog(ctx));
         await guarded(report, "distributed form", undefined, () => runDistributed(ctx));
       } finally {
         await echo.stop();

@@ -31,6 +31,8 @@ export interface System {
   readonly storage: string;
   readonly url: string;
   readonly firstKey: { readonly id: string; readonly secret: string };
+  /** The distributed form's database, which rows may fill directly. */
+  readonly mongo?: { readonly url: string; readonly db: string };
   processes(): ServerProcess[];
   /** The last lines the server processes wrote, for a failure report. */
   recentOutput(): string;
@@ -146,7 +148,10 @@ export async function startEcho(): Promise<{ url: string; pid: number; stop(): P
  * With PMX_MONGO_URL (and PMX_SECRET_KEY, PMX_NATS_URL) set in the bench's
  * environment it runs on those instead of in-memory stores.
  */
-export async function startEmbedded(nodeArgs: readonly string[]): Promise<System> {
+export async function startEmbedded(
+  nodeArgs: readonly string[],
+  extraEnv: Readonly<Record<string, string>> = {},
+): Promise<System> {
   const port = await freePort();
   const passed = ["PMX_MONGO_URL", "PMX_MONGO_DB", "PMX_NATS_URL", "PMX_NATS_PREFIX", "PMX_SECRET_KEY"];
   const env: Record<string, string> = {
@@ -154,6 +159,7 @@ export async function startEmbedded(nodeArgs: readonly string[]): Promise<System
     ...BENCH_ENV,
     PMX_PORT: String(port),
     ...Object.fromEntries(passed.filter((k) => process.env[k]).map((k) => [k, process.env[k] as string])),
+    ...extraEnv,
   };
   const { child, output, tail } = await spawnNode(
     [...nodeArgs, EMBEDDED],
@@ -242,13 +248,13 @@ function launchedProcesses(): ServerProcess[] {
       const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
       const main = cmd.find((a) => a.endsWith(join("dist", "main.js")));
       if (!main) continue;
-      const name = /(apikey|auth|pki|gateway)[\\/]dist[\\/]main\.js$/.exec(main)?.[1] ?? main;
+      const name = /(apikey|auth|pki|audit|gateway)[\\/]dist[\\/]main\.js$/.exec(main)?.[1] ?? main;
       found.push({ name, pid: Number(entry) });
     } catch {
       // gone meanwhile
     }
   }
-  const order = ["gateway", "apikey", "auth", "pki"];
+  const order = ["gateway", "apikey", "auth", "pki", "audit"];
   return found.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
 }
 
@@ -257,7 +263,7 @@ function launchedProcesses(): ServerProcess[] {
  * `npm run start:distributed`, on `infra`, with a fresh database and subject
  * prefix. The launcher takes no node flags, so --cpu-prof does not reach them.
  */
-export async function startDistributedForm(infra: Infra): Promise<System> {
+export async function startDistributedForm(infra: Infra, extraEnv: Record<string, string> = {}): Promise<System> {
   const name = `bench_${randomBytes(5).toString("hex")}`;
   const tail = new OutputTail();
   const system = await startDistributed({
@@ -270,6 +276,7 @@ export async function startDistributedForm(infra: Infra): Promise<System> {
       PMX_NATS_URL: infra.natsUrl,
       PMX_NATS_PREFIX: name,
       PMX_SECRET_KEY: `k1:${randomBytes(32).toString("base64")}`,
+      ...extraEnv,
     },
     onOutput: (proc, line) => tail.line(`[${proc}] ${line}`),
   });
@@ -282,6 +289,7 @@ export async function startDistributedForm(infra: Infra): Promise<System> {
     storage: infra.description,
     url: system.url,
     firstKey: { id: system.firstKey.apiKeyId, secret: system.firstKey.apiKeySecret },
+    mongo: { url: infra.mongoUrl, db: name },
     processes: launchedProcesses,
     recentOutput: () => tail.toString(),
     stop: () => system.stop(),

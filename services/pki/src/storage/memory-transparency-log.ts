@@ -2,6 +2,7 @@ import {
   encodeEntry,
   encodeVerifierKey,
   historyKey,
+  type LogEntry,
   leafHash,
   type NoteSigner,
   signCheckpoint,
@@ -11,13 +12,19 @@ import type { Host, KeyRecord, KeyRef } from "../domain/entities";
 import type { EntryProof, KeyProof, PublishedCheckpoint, TileRef, TransparencyLog } from "../domain/transparency";
 import { hostEntry, keyEntry, LogMirror } from "./log-mirror";
 
+/** An appended entry with what was known when it was made (spares decoding it at sequencing). */
+interface Pending {
+  readonly bytes: Uint8Array;
+  readonly known: { entry: LogEntry; leaf: Uint8Array; key?: Uint8Array };
+}
+
 /**
  * The log of the embedded form, in process memory. Appends happen right after the store's
  * write with no await in between, so the log's order is the order the writes committed in;
  * `sequence` integrates what was appended and signs.
  */
 export class MemoryTransparencyLog implements TransparencyLog {
-  private readonly pending: Uint8Array[] = [];
+  private readonly pending: Pending[] = [];
   /** Leaf hash of each history's newest appended record, for the next record's `prev`. */
   private readonly pendingHeads = new Map<string, Uint8Array>();
   private readonly mirror = new LogMirror();
@@ -29,19 +36,26 @@ export class MemoryTransparencyLog implements TransparencyLog {
   }
 
   async appendKeyRecord(record: KeyRecord): Promise<void> {
-    const hk = toBase64(historyKey(record.userId, record.instanceId, record.contextId));
-    const bytes = encodeEntry(keyEntry(record, this.pendingHeads.get(hk)));
-    this.pendingHeads.set(hk, leafHash(bytes));
-    this.pending.push(bytes);
+    const key = historyKey(record.userId, record.instanceId, record.contextId);
+    const hk = toBase64(key);
+    const entry = keyEntry(record, this.pendingHeads.get(hk));
+    const bytes = encodeEntry(entry);
+    const leaf = leafHash(bytes);
+    this.pendingHeads.set(hk, leaf);
+    this.pending.push({ bytes, known: { entry, leaf, key } });
   }
 
-  async appendHostChange(host: Host, deleted: boolean, at: number): Promise<void> {
-    this.pending.push(encodeEntry(hostEntry(host, deleted, at)));
+  async logHostChange(deleted: boolean, _id: string, change: () => Promise<Host>, at: () => number): Promise<Host> {
+    const host = await change();
+    const entry = hostEntry(host, deleted, at());
+    const bytes = encodeEntry(entry);
+    this.pending.push({ bytes, known: { entry, leaf: leafHash(bytes) } });
+    return host;
   }
 
-  async sequence(): Promise<void> {
-    if (this.latest !== undefined && this.pending.length === 0) return;
-    for (const bytes of this.pending.splice(0)) this.mirror.add(bytes);
+  async sequence(): Promise<PublishedCheckpoint | undefined> {
+    if (this.latest !== undefined && this.pending.length === 0) return undefined;
+    for (const p of this.pending.splice(0)) this.mirror.add(p.bytes, p.known);
     const size = this.mirror.size;
     const c = {
       origin: this.signer.name,
@@ -50,6 +64,7 @@ export class MemoryTransparencyLog implements TransparencyLog {
       headMapRoot: this.mirror.heads.root(),
     };
     this.latest = { ...c, note: signCheckpoint(c, this.signer), verifierKey: this.verifierKey };
+    return this.latest;
   }
 
   async checkpoint(): Promise<PublishedCheckpoint> {

@@ -69,8 +69,8 @@ export function apiKeyService(
     updateApiKey: (req, ctx) => updateApiKeyHandler(forCall(ctx))(req, scopesOf(ctx)),
     deleteApiKey: (req, ctx) => deleteApiKeyHandler(forCall(ctx))(req, scopesOf(ctx)),
     rotateApiKey: (req, ctx) => rotateApiKeyHandler(forCall(ctx))(req, scopesOf(ctx)),
-    verifySecret: (req, ctx) => verifySecretHandler(forCall(ctx))(req),
-    verifySignature: (req, ctx) => verifySignatureHandler(forCall(ctx))(req),
+    verifySecret: (req, ctx) => verifySecretHandler(forCall(ctx))(req, ctx.requestId),
+    verifySignature: (req, ctx) => verifySignatureHandler(forCall(ctx))(req, ctx.requestId),
   };
   return {
     name: API_KEY_SERVICE_NAME,

@@ -1,8 +1,9 @@
-import { type AuthFailure, authFailureReason, invalidParams, SIGNATURE_WINDOW_MS } from "@pkiserver/kit";
+import { type AuthFailure, authFailureReason, invalidParams } from "@pkiserver/kit";
 import type { authV1 } from "@pkiserver/proto";
 import type { AuthDeps } from "../../domain/deps";
 import { issueTokenForClient } from "../../domain/issue-token";
 import { refreshSession } from "../../domain/refresh-session";
+import { refusedByApikey } from "./apikey-client";
 import { tokenPairToProto } from "./codec";
 
 export function issueToken(deps: AuthDeps) {
@@ -18,6 +19,7 @@ export function issueToken(deps: AuthDeps) {
               clientId: grant.value.clientId,
               clientSecret: grant.value.clientSecret,
               scope: grant.value.scope,
+              clientIp: req.clientIp,
             }),
           ),
         };
@@ -32,6 +34,7 @@ export function issueToken(deps: AuthDeps) {
               nonce: grant.value.nonce,
               data: grant.value.data,
               scope: grant.value.scope,
+              clientIp: req.clientIp,
             }),
           ),
         };
@@ -55,15 +58,9 @@ export function grantFailure(req: authV1.IssueTokenRequest, err: unknown, reques
       : grant.$case === "clientSignature"
         ? (["client_signature", "signature", grant.value.clientId] as const)
         : (["refresh_token", "token", undefined] as const);
-  let reason = authFailureReason(err, kind);
+  // apikey reported its verdict on a credential it refused (replayed nonce, disabled key, ...) itself.
+  if (refusedByApikey(err)) return undefined;
+  const reason = authFailureReason(err, kind);
   if (reason === undefined) return undefined;
-  // apikey answers every signature refusal alike; a timestamp outside the window is told apart here.
-  if (
-    reason === "bad_signature" &&
-    grant.$case === "clientSignature" &&
-    Math.abs(Date.now() - grant.value.timestamp) > SIGNATURE_WINDOW_MS
-  ) {
-    reason = "stale_timestamp";
-  }
   return { reason, method, apiKeyId, clientIp: req.clientIp, requestId };
 }

@@ -187,6 +187,8 @@ export interface RotateApiKeyResponse {
 export interface VerifySecretRequest {
   apiKeyId: string;
   secret: string;
+  /** Who presented the credential, for the audit record of a refusal. */
+  attempt?: AuthAttempt | undefined;
 }
 
 export interface VerifySecretResponse {
@@ -204,6 +206,22 @@ export interface VerifySignatureRequest {
   /** The exact signed string, built by the caller from the request. */
   payload: Buffer;
   signature: string;
+  /** Who presented the credential, for the audit record of a refusal. */
+  attempt?: AuthAttempt | undefined;
+}
+
+/**
+ * A credential check as the caller saw it. apikey answers every refusal
+ * alike; its verdict (unknown key, wrong secret, replayed nonce, disabled
+ * key, ...) goes to the audit log as pkiserver.apikey.v1.auth.failed with
+ * these fields, so the caller reports no refusal of its own.
+ */
+export interface AuthAttempt {
+  clientIp?:
+    | string
+    | undefined;
+  /** The credential scheme or grant: basic, signature, client_credentials, client_signature. */
+  method: string;
 }
 
 export interface VerifySignatureResponse {
@@ -1968,7 +1986,7 @@ export const RotateApiKeyResponse: MessageFns<RotateApiKeyResponse> = {
 };
 
 function createBaseVerifySecretRequest(): VerifySecretRequest {
-  return { apiKeyId: "", secret: "" };
+  return { apiKeyId: "", secret: "", attempt: undefined };
 }
 
 export const VerifySecretRequest: MessageFns<VerifySecretRequest> = {
@@ -1978,6 +1996,9 @@ export const VerifySecretRequest: MessageFns<VerifySecretRequest> = {
     }
     if (message.secret !== "") {
       writer.uint32(18).string(message.secret);
+    }
+    if (message.attempt !== undefined) {
+      AuthAttempt.encode(message.attempt, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -2011,6 +2032,14 @@ export const VerifySecretRequest: MessageFns<VerifySecretRequest> = {
             message.secret = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.attempt = AuthAttempt.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2031,6 +2060,7 @@ export const VerifySecretRequest: MessageFns<VerifySecretRequest> = {
         ? globalThis.String(object.api_key_id)
         : "",
       secret: isSet(object.secret) ? globalThis.String(object.secret) : "",
+      attempt: isSet(object.attempt) ? AuthAttempt.fromJSON(object.attempt) : undefined,
     };
   },
 
@@ -2042,6 +2072,9 @@ export const VerifySecretRequest: MessageFns<VerifySecretRequest> = {
     if (message.secret !== "") {
       obj.secret = message.secret;
     }
+    if (message.attempt !== undefined) {
+      obj.attempt = AuthAttempt.toJSON(message.attempt);
+    }
     return obj;
   },
 
@@ -2052,6 +2085,9 @@ export const VerifySecretRequest: MessageFns<VerifySecretRequest> = {
     const message = createBaseVerifySecretRequest();
     message.apiKeyId = object.apiKeyId ?? "";
     message.secret = object.secret ?? "";
+    message.attempt = (object.attempt !== undefined && object.attempt !== null)
+      ? AuthAttempt.fromPartial(object.attempt)
+      : undefined;
     return message;
   },
 };
@@ -2152,7 +2188,7 @@ export const VerifySecretResponse: MessageFns<VerifySecretResponse> = {
 };
 
 function createBaseVerifySignatureRequest(): VerifySignatureRequest {
-  return { apiKeyId: "", timestamp: 0, nonce: "", payload: Buffer.alloc(0), signature: "" };
+  return { apiKeyId: "", timestamp: 0, nonce: "", payload: Buffer.alloc(0), signature: "", attempt: undefined };
 }
 
 export const VerifySignatureRequest: MessageFns<VerifySignatureRequest> = {
@@ -2171,6 +2207,9 @@ export const VerifySignatureRequest: MessageFns<VerifySignatureRequest> = {
     }
     if (message.signature !== "") {
       writer.uint32(42).string(message.signature);
+    }
+    if (message.attempt !== undefined) {
+      AuthAttempt.encode(message.attempt, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -2228,6 +2267,14 @@ export const VerifySignatureRequest: MessageFns<VerifySignatureRequest> = {
             message.signature = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.attempt = AuthAttempt.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2251,6 +2298,7 @@ export const VerifySignatureRequest: MessageFns<VerifySignatureRequest> = {
       nonce: isSet(object.nonce) ? globalThis.String(object.nonce) : "",
       payload: isSet(object.payload) ? Buffer.from(bytesFromBase64(object.payload)) : Buffer.alloc(0),
       signature: isSet(object.signature) ? globalThis.String(object.signature) : "",
+      attempt: isSet(object.attempt) ? AuthAttempt.fromJSON(object.attempt) : undefined,
     };
   },
 
@@ -2271,6 +2319,9 @@ export const VerifySignatureRequest: MessageFns<VerifySignatureRequest> = {
     if (message.signature !== "") {
       obj.signature = message.signature;
     }
+    if (message.attempt !== undefined) {
+      obj.attempt = AuthAttempt.toJSON(message.attempt);
+    }
     return obj;
   },
 
@@ -2284,6 +2335,98 @@ export const VerifySignatureRequest: MessageFns<VerifySignatureRequest> = {
     message.nonce = object.nonce ?? "";
     message.payload = object.payload ?? Buffer.alloc(0);
     message.signature = object.signature ?? "";
+    message.attempt = (object.attempt !== undefined && object.attempt !== null)
+      ? AuthAttempt.fromPartial(object.attempt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAuthAttempt(): AuthAttempt {
+  return { clientIp: undefined, method: "" };
+}
+
+export const AuthAttempt: MessageFns<AuthAttempt> = {
+  encode(message: AuthAttempt, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clientIp !== undefined) {
+      writer.uint32(10).string(message.clientIp);
+    }
+    if (message.method !== "") {
+      writer.uint32(18).string(message.method);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuthAttempt {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuthAttempt();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clientIp = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.method = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuthAttempt {
+    return {
+      clientIp: isSet(object.clientIp)
+        ? globalThis.String(object.clientIp)
+        : isSet(object.client_ip)
+        ? globalThis.String(object.client_ip)
+        : undefined,
+      method: isSet(object.method) ? globalThis.String(object.method) : "",
+    };
+  },
+
+  toJSON(message: AuthAttempt): unknown {
+    const obj: any = {};
+    if (message.clientIp !== undefined) {
+      obj.clientIp = message.clientIp;
+    }
+    if (message.method !== "") {
+      obj.method = message.method;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AuthAttempt>, I>>(base?: I): AuthAttempt {
+    return AuthAttempt.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AuthAttempt>, I>>(object: I): AuthAttempt {
+    const message = createBaseAuthAttempt();
+    message.clientIp = object.clientIp ?? undefined;
+    message.method = object.method ?? "";
     return message;
   },
 };
