@@ -19,7 +19,7 @@ import {
 } from "@pkiserver/kit";
 import { apikeyV1 } from "@pkiserver/proto";
 import { DevCertificateAuthority } from "@pkiserver/server";
-import { testTokens } from "./tokens";
+import { testTokens } from "@pkiserver/testing";
 
 const TOKEN = "grpc-test-initialization-token";
 const SECRET = "a-client-secret-of-more-than-32-characters";

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { signAccessToken, TOKEN_AUDIENCE, TOKEN_ISSUER, tokenChecks } from "@pkiserver/contract";
-import type { Caller } from "@pkiserver/kit";
+import type { Caller, CallOptions } from "@pkiserver/kit";
 
 const IDENTITY = { issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE };
 
@@ -46,3 +46,19 @@ export function testTokens() {
   };
   return { tokens: checks.bearer, revocations: checks.cache, sign };
 }
+
+/** A channel whose every call is made as `caller` (its token sent as a Bearer credential). */
+export function callingAs<C extends { client: object }>(channel: C, caller: Caller): C {
+  const client = new Proxy(channel.client, {
+    get: (target, name) => {
+      const method = Reflect.get(target, name) as unknown;
+      if (typeof method !== "function") return method;
+      return (req: unknown, opts: CallOptions = {}) =>
+        (method as (req: unknown, opts: CallOptions) => Promise<unknown>).call(target, req, { caller, ...opts });
+    },
+  });
+  return { ...channel, client };
+}
+
+/** Every scope a key can hold, for a test caller allowed everything. */
+export const EVERY_SCOPE = ["user:read_write", "pki:read_write", "pkiadmin:read_write", "audit:read_write"];
