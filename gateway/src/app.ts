@@ -22,7 +22,7 @@ import {
 } from "@pkiserver/kit";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from "fastify";
 import { Registry } from "prom-client";
-import { Authenticator, type Credentials } from "./auth/authenticate";
+import { Authenticator, type CredentialChecker, type Credentials, checkedByAuth } from "./auth/authenticate";
 import { KeyLimitsCache, keyLimitsOf } from "./auth/key-limits";
 import { CheckpointCache, startCheckpointSync } from "./backend/checkpoint-cache";
 import { AdaptiveLimiter, type LimiterOptions, limitClients } from "./backend/limiter";
@@ -63,6 +63,12 @@ export interface GatewayOptions {
   wsPingIntervalMs?: number;
   /** Bounds on the calls in flight to each backend (tests make them small). */
   backendLimits?: LimiterOptions;
+  /**
+   * The services are reached over the network without mutual TLS: they take
+   * no caller the gateway states, only access tokens, so Basic and signed
+   * credentials are checked by auth, which answers with a token to forward.
+   */
+  credentialsThroughAuth?: boolean;
   /**
    * On close, how long requests in flight may take to finish (5 s); then
    * every connection still open is dropped.
@@ -173,8 +179,12 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     ? startSigningKeySync({ auth: opts.clients.auth, bus, verifier, logger: syncLogger })
     : undefined;
 
+  // Without mutual TLS the services accept no stated caller: Basic and signed
+  // credentials are checked through auth, which answers with a request token to forward.
+  const credentials: CredentialChecker = opts.credentialsThroughAuth ? checkedByAuth(clients.auth) : clients.apikey;
   const authenticator = new Authenticator({
     apikey: clients.apikey,
+    credentials,
     verifier,
     revocations,
     revocationsLoaded: async () => {
@@ -451,7 +461,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
 
   registerOAuthRoutes(app, {
     auth: clients.auth,
-    apikey: clients.apikey,
+    credentials,
     revocations,
     identity: config.tokenIdentity,
     logger,

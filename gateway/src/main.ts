@@ -46,6 +46,7 @@ async function main(): Promise<void> {
       logger,
       clients: services.clients,
       bus,
+      credentialsThroughAuth: config.grpcTls === undefined,
     });
     closers.push(() => app.close());
     await app.listen({ host: config.host, port: config.port });

@@ -9,7 +9,7 @@ import {
   requestSigningPayload,
   type Scope,
 } from "@pkiserver/kit";
-import { apikeyV1 } from "@pkiserver/proto";
+import { apikeyV1, type authV1 } from "@pkiserver/proto";
 import { normaliseIp } from "../http/client-ip";
 import type { Tier as RateTier } from "../http/rate-limit";
 import { keyLimitsOf } from "./key-limits";
@@ -24,6 +24,26 @@ export interface Caller {
   token?: string | undefined;
   /** The key's own requests-per-minute limits by tier (API.md section 9), where it has any. */
   rateLimits?: Partial<Record<RateTier, number>> | undefined;
+}
+
+/** Checks a Basic secret or a request signature; may answer with a token that speaks for the key. */
+export interface CredentialChecker {
+  verifySecret(
+    req: apikeyV1.VerifySecretRequest,
+    opts: { requestId: string },
+  ): Promise<{ apiKey?: apikeyV1.ApiKey | undefined; accessToken?: string | undefined }>;
+  verifySignature(
+    req: apikeyV1.VerifySignatureRequest,
+    opts: { requestId: string },
+  ): Promise<{ apiKey?: apikeyV1.ApiKey | undefined; accessToken?: string | undefined }>;
+}
+
+/** The credential checks of auth's VerifySecret and VerifySignature (request tokens included). */
+export function checkedByAuth(auth: AsyncClient<authV1.AuthServiceServer>): CredentialChecker {
+  return {
+    verifySecret: (credential, opts) => auth.verifySecret({ credential }, opts),
+    verifySignature: (credential, opts) => auth.verifySignature({ credential }, opts),
+  };
 }
 
 /** The credentials a request carries. */
@@ -59,6 +79,12 @@ export class Authenticator {
   constructor(
     private readonly deps: {
       apikey: AsyncClient<apikeyV1.ApiKeyServiceServer>;
+      /**
+       * Who checks Basic and signed credentials: apikey (the default), or auth,
+       * which also answers with a request token to forward to services reached
+       * without mutual TLS (they accept no stated caller then).
+       */
+      credentials?: CredentialChecker | undefined;
       verifier: TokenVerifier;
       revocations: RevocationCache;
       /** Resolves when the revocation snapshot is loaded; tokens are not trusted before. */
@@ -152,7 +178,7 @@ export class Authenticator {
     if (apiKeyId.length > 128 || secret.length < 1 || secret.length > 256) throw unauthorized();
     attempt.apiKeyId = apiKeyId;
     const res = await this.checked(
-      () => this.deps.apikey.verifySecret({ apiKeyId, secret, attempt: { method: "basic", clientIp } }, { requestId }),
+      () => this.checker.verifySecret({ apiKeyId, secret, attempt: { method: "basic", clientIp } }, { requestId }),
       attempt,
     );
     const key = res.apiKey;
@@ -160,7 +186,7 @@ export class Authenticator {
     if (key?.type === apikeyV1.ApiKeyType.API_KEY_TYPE_PUB_KEY || key?.clientPublicKey !== undefined) {
       throw unauthorized();
     }
-    return this.fromKey(key, "basic");
+    return this.fromKey(key, "basic", res.accessToken);
   }
 
   private async fromSignature(
@@ -178,7 +204,7 @@ export class Authenticator {
     const payload = requestSigningPayload(parsed.timestamp, parsed.nonce, signed.method, signed.uri, signed.body);
     const res = await this.checked(
       () =>
-        this.deps.apikey.verifySignature(
+        this.checker.verifySignature(
           {
             apiKeyId: parsed.apiKeyId,
             timestamp: parsed.timestamp,
@@ -191,15 +217,20 @@ export class Authenticator {
         ),
       attempt,
     );
-    return this.fromKey(res.apiKey, "signature");
+    return this.fromKey(res.apiKey, "signature", res.accessToken);
   }
 
-  private fromKey(key: apikeyV1.ApiKey | undefined, via: Caller["via"]): Caller {
+  private get checker(): CredentialChecker {
+    return this.deps.credentials ?? this.deps.apikey;
+  }
+
+  private fromKey(key: apikeyV1.ApiKey | undefined, via: Caller["via"], token: string | undefined): Caller {
     if (key === undefined || !key.enabled) throw unauthorized();
     return {
       apiKeyId: key.apiKeyId,
       scopes: normaliseScopes(key.maxScope),
       via,
+      ...(token ? { token } : {}),
       rateLimits: keyLimitsOf(key.rateLimits),
     };
   }

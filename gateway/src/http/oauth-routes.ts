@@ -2,6 +2,7 @@ import { fields, importPublicJwk, type RevocationCache, type TokenIdentity } fro
 import { ALL_SCOPES, AppError, type AsyncClient, type Logger } from "@pkiserver/kit";
 import { apikeyV1, type authV1 } from "@pkiserver/proto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { CredentialChecker } from "../auth/authenticate";
 import type { RateLimiter } from "./rate-limit";
 import { UNAVAILABLE_RETRY_AFTER_S } from "./readiness";
 
@@ -23,13 +24,20 @@ export const OAUTH_PATHS = {
   metadata: "/.well-known/oauth-authorization-server",
 } as const;
 
+/** A client whose secret held, and the token auth gave for it when the checks go through auth. */
+interface AuthenticatedClient {
+  apiKeyId: string;
+  token?: string;
+}
+
 /** How long clients and proxies may keep the JWKS and the metadata (seconds). */
 export const DISCOVERY_MAX_AGE_SECONDS = 60;
 const MAX_PARAM_LENGTH = 4096;
 
 export interface OAuthRouteDeps {
   auth: AsyncClient<authV1.AuthServiceServer>;
-  apikey: AsyncClient<apikeyV1.ApiKeyServiceServer>;
+  /** Checks client secrets: apikey, or auth when its answer must carry a token to forward (see Authenticator). */
+  credentials: CredentialChecker;
   revocations: RevocationCache;
   identity: TokenIdentity;
   logger: Logger;
@@ -215,7 +223,7 @@ function sendJson(reply: FastifyReply, body: unknown): FastifyReply {
 
 /** The OAuth endpoints and discovery documents, on the gateway's fastify instance. */
 export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): void {
-  const { auth, apikey, revocations, identity, logger } = deps;
+  const { auth, credentials, revocations, identity, logger } = deps;
   const base = identity.issuer.replace(/\/+$/, "");
   /** Refuses a client address over the `auth` tier's rate before anything is parsed or checked. */
   const limited = async (
@@ -261,7 +269,7 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRouteDeps):
    * Checks a client's secret with apikey, as Basic credentials on /main are
    * checked (apikey records a refusal in the audit log with its verdict).
    */
-  const authenticate = async (creds: ClientCredentials, req: FastifyRequest): Promise<string> => {
+  const authenticate = async (creds: ClientCredentials, req: FastifyRequest): Promise<AuthenticatedClient> => {
     const attempt = {
       method: creds.viaHeader ? "client_secret_basic" : "client_secret_post",
       clientIp: deps.clientIpOf(req),
@@ -269,8 +277,14 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRouteDeps):
     for (const secret of secretsOf(creds)) {
       if (creds.clientId.length > 128 || secret.length < 1 || secret.length > 256) break;
       let key: apikeyV1.ApiKey | undefined;
+      let token: string | undefined;
       try {
-        key = (await apikey.verifySecret({ apiKeyId: creds.clientId, secret, attempt }, { requestId: req.id })).apiKey;
+        const res = await credentials.verifySecret(
+          { apiKeyId: creds.clientId, secret, attempt },
+          { requestId: req.id },
+        );
+        key = res.apiKey;
+        token = res.accessToken || undefined;
       } catch (err) {
         const e = AppError.from(err);
         if (e.code === "rpc.internal" || e.code === "rpc.unavailable") throw e;
@@ -278,16 +292,16 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRouteDeps):
       }
       // A key with a public key signs; its having a secret is no way in (as on /main).
       const secretKey = key?.type !== apikeyV1.ApiKeyType.API_KEY_TYPE_PUB_KEY && key?.clientPublicKey === undefined;
-      if (key?.enabled && secretKey) return key.apiKeyId;
+      if (key?.enabled && secretKey) return { apiKeyId: key.apiKeyId, ...(token ? { token } : {}) };
     }
     throw new OAuthError("invalid_client", "client authentication failed", creds.viaHeader);
   };
 
   /** A call made for the authenticated client: auth acts for that key only. */
-  const clientCall = (requestId: string, clientId: string) => ({
+  const clientCall = (requestId: string, client: AuthenticatedClient) => ({
     requestId,
-    callerKeyId: clientId,
-    caller: { apiKeyId: clientId, scopes: [] },
+    callerKeyId: client.apiKeyId,
+    caller: { apiKeyId: client.apiKeyId, scopes: [], ...(client.token ? { token: client.token } : {}) },
   });
 
   const tokenReply = (reply: FastifyReply, t: authV1.TokenPair | undefined) => {
@@ -352,7 +366,7 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRouteDeps):
         if (refreshToken === undefined) throw invalidRequest("refresh_token is required");
         // A client that authenticates may refresh only its own sessions; one that does not is
         // held to auth/token's rules (the refresh token alone).
-        const clientId = creds === undefined ? undefined : await authenticate(creds, req);
+        const clientId = creds === undefined ? undefined : (await authenticate(creds, req)).apiKeyId;
         if (form.has("scope")) {
           // Narrowing on refresh is not offered; asking for the session's own scope is fine.
           throw new OAuthError("invalid_scope", "scope cannot change on refresh");
@@ -385,10 +399,10 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRouteDeps):
   /** Form parsing, client authentication and the `token` parameter shared by introspection and revocation. */
   const clientRequest = async (req: FastifyRequest) => {
     const form = parseForm(req);
-    const clientId = await authenticate(requireClient(clientCredentials(req, form)), req);
+    const client = await authenticate(requireClient(clientCredentials(req, form)), req);
     const token = form.get("token");
     if (token === undefined) throw invalidRequest("token is required");
-    return { clientId, token };
+    return { client, token };
   };
 
   app.post(
@@ -396,8 +410,8 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRouteDeps):
     rateLimited(
       "introspect",
       handle("introspect", "other", async (req, reply) => {
-        const { clientId, token } = await clientRequest(req);
-        const res = await auth.inspectToken({ token }, clientCall(req.id, clientId));
+        const { client, token } = await clientRequest(req);
+        const res = await auth.inspectToken({ token }, clientCall(req.id, client));
         const c = res.claims;
         if (!res.active || c === undefined) return sendJson(reply, { active: false });
         const access = res.tokenType === "access_token";
@@ -422,8 +436,8 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRouteDeps):
     rateLimited(
       "revoke",
       handle("revoke", "other", async (req, reply) => {
-        const { clientId, token } = await clientRequest(req);
-        const res = await auth.revokeToken({ token }, clientCall(req.id, clientId));
+        const { client, token } = await clientRequest(req);
+        const res = await auth.revokeToken({ token }, clientCall(req.id, client));
         // The event brings the revocation to every gateway; this one applies it before replying.
         if (res.revoked !== undefined) {
           revocations.revokeSession(res.revoked.sessionId, {

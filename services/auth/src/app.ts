@@ -158,6 +158,7 @@ export async function buildApp(config: AuthConfig, deps: ServiceDeps & { apikey:
             );
           },
           tokens,
+          apikeys.credentials,
         ),
       ],
       tls: config.grpcTls,

@@ -199,6 +199,8 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       clients: services.clients,
       bus,
       ...(inProcess ? { readiness: async () => (await Promise.all(apps.map((a) => a.isReady()))).every(Boolean) } : {}),
+      // Network channels without mutual TLS carry tokens only (see the gateway's Authenticator).
+      credentialsThroughAuth: !inProcess && gatewayConfig.grpcTls === undefined,
       ...opts.gatewayOptions,
     });
     closers.push(() => app.close());

@@ -25,6 +25,12 @@ export interface TestSystemOptions {
   transport?: "in-process" | "grpc";
   /** With "grpc": the gateway starts first; the services serve once the test calls startServices(). */
   servicesLater?: boolean;
+  /**
+   * With "grpc": mutual TLS between the gateway and the services (default
+   * true). Without it the services accept access tokens only, and the gateway
+   * has auth check Basic and signed credentials for a token to forward.
+   */
+  mutualTls?: boolean;
   /** What pki is built with beyond its config: a clock, or store wrappers that inject faults. */
   pki?: PkiAppOptions;
   /** Runs with clients of the services before the gateway starts. */
@@ -112,7 +118,7 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
   if (grpc) for (const name of SERVICES) ports.set(name, await freePort());
   // Over gRPC the gateway speaks mutual TLS to the services, as a deployment should: the services
   // then take the caller as the gateway states it (a plaintext gateway could forward tokens only).
-  const tls = grpc ? writeDevTls() : undefined;
+  const tls = grpc && opts.mutualTls !== false ? writeDevTls() : undefined;
   const tlsFiles = tls?.env;
   const serverTls =
     tlsFiles === undefined

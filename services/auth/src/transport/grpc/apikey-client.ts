@@ -1,5 +1,6 @@
 import {
   AppError,
+  type AsyncClient,
   type Caller,
   type CallOptions,
   type CallScoped,
@@ -54,6 +55,7 @@ export function createApiKeyClient(
   opts: { tls?: GrpcTls | undefined; caller?: (() => Promise<Caller>) | undefined } = {},
 ): ApiKeyVerifier &
   CallScoped<ApiKeyVerifier> & {
+    credentials: CredentialChecks;
     close(): void;
     waitForReady(timeoutMs: number): Promise<void>;
   } {
@@ -97,5 +99,18 @@ export function createApiKeyClient(
       }
     },
   });
-  return { ...verifier({}), within: verifier, close, waitForReady };
+  return { ...verifier({}), within: verifier, credentials: credentialChecks(client), close, waitForReady };
+}
+
+/** apikey's own answers to a credential check, as they come (for auth's VerifySecret and VerifySignature). */
+export interface CredentialChecks {
+  verifySecret(req: apikeyV1.VerifySecretRequest, call: CallOptions): Promise<apikeyV1.VerifySecretResponse>;
+  verifySignature(req: apikeyV1.VerifySignatureRequest, call: CallOptions): Promise<apikeyV1.VerifySignatureResponse>;
+}
+
+function credentialChecks(client: AsyncClient<apikeyV1.ApiKeyServiceServer>): CredentialChecks {
+  return {
+    verifySecret: (req, call) => client.verifySecret(req, call).catch(noteRefusal),
+    verifySignature: (req, call) => client.verifySignature(req, call).catch(noteRefusal),
+  };
 }

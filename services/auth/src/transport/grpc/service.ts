@@ -1,17 +1,22 @@
 import {
+  AppError,
   type AsyncHandlers,
   type AuthFailure,
   abortable,
   type BearerVerifier,
   type CallContext,
+  callOptionsWithin,
   implement,
+  invalidParams,
   type Logger,
   type RpcRule,
   type ServiceRegistration,
   scopedClient,
 } from "@pkiserver/kit";
-import { authV1 } from "@pkiserver/proto";
+import { type apikeyV1, authV1 } from "@pkiserver/proto";
 import type { AuthDeps } from "../../domain/deps";
+import { issueRequestToken } from "../../domain/request-token";
+import type { CredentialChecks } from "./apikey-client";
 import { forkToken } from "./fork-token";
 import { getSigningKeys } from "./get-signing-keys";
 import { introspectToken } from "./introspect-token";
@@ -47,9 +52,26 @@ export const AUTH_RPC_RULES: Readonly<Record<keyof AuthServiceMethods, RpcRule>>
   listRevocations: "open",
   listSessions: "user:read",
   revokeSession: "user:write",
+  verifySecret: "open",
+  verifySignature: "open",
   inspectToken: "caller",
   revokeToken: "caller",
 };
+
+/** The credential a VerifySecret or VerifySignature request carries. */
+function credential<T>(req: { credential?: T | undefined }): T {
+  if (req.credential === undefined) throw invalidParams("credential is missing");
+  return req.credential;
+}
+
+/** The key apikey accepted, with a request token for it (a disabled key, or none, is refused as apikey would). */
+async function withRequestToken(
+  deps: AuthDeps,
+  apiKey: apikeyV1.ApiKey | undefined,
+): Promise<authV1.VerifySecretResponse> {
+  if (apiKey === undefined || !apiKey.enabled) throw new AppError("auth.invalid_credentials");
+  return { apiKey, ...(await issueRequestToken(deps, apiKey)) };
+}
 
 /** The admitted caller's API key (an RPC of rule `caller` never runs without one). */
 const clientOf = (ctx: CallContext): string => ctx.caller?.apiKeyId ?? "";
@@ -61,6 +83,8 @@ export function authServiceRegistration(
   onGrantFailure: (failure: AuthFailure) => void,
   /** Verifies the Bearer tokens presented on calls; without it only trusted channels are admitted. */
   tokens: BearerVerifier | undefined,
+  /** apikey's credential checks, which VerifySecret and VerifySignature pass on. */
+  credentials: CredentialChecks,
 ): ServiceRegistration {
   // Each call works on stores and an apikey client bound to it: apikey gets
   // the caller's remaining time, and no step starts once the caller gave up.
@@ -84,6 +108,10 @@ export function authServiceRegistration(
     revokeSession: (req, ctx) => revokeSession(forCall(ctx))(req),
     inspectToken: (req, ctx) => inspectToken(forCall(ctx))(req, clientOf(ctx)),
     revokeToken: (req, ctx) => revokeToken(forCall(ctx))(req, clientOf(ctx)),
+    verifySecret: async (req, ctx) =>
+      withRequestToken(deps, (await credentials.verifySecret(credential(req), callOptionsWithin(ctx))).apiKey),
+    verifySignature: async (req, ctx) =>
+      withRequestToken(deps, (await credentials.verifySignature(credential(req), callOptionsWithin(ctx))).apiKey),
   };
   return {
     name: AUTH_SERVICE_NAME,

@@ -18,10 +18,39 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import {
+  ApiKey,
+  VerifySecretRequest as VerifySecretRequest1,
+  VerifySignatureRequest as VerifySignatureRequest2,
+} from "../../apikey/v1/apikey";
 
 export const protobufPackage = "pkiserver.auth.v1";
 
 export const protobufFileName = "pkiserver/auth/v1/auth.proto";
+
+export interface VerifySecretRequest {
+  credential?: VerifySecretRequest1 | undefined;
+}
+
+/** The key whose credential apikey accepted, and a token that speaks for it. */
+export interface VerifySecretResponse {
+  apiKey?: ApiKey | undefined;
+  accessToken: string;
+  /** Milliseconds the access token lives. */
+  accessTokenExpiresIn: number;
+}
+
+export interface VerifySignatureRequest {
+  credential?: VerifySignatureRequest2 | undefined;
+}
+
+/** The key whose signature apikey accepted, and a token that speaks for it. */
+export interface VerifySignatureResponse {
+  apiKey?: ApiKey | undefined;
+  accessToken: string;
+  /** Milliseconds the access token lives. */
+  accessTokenExpiresIn: number;
+}
 
 export interface ClientCredentialsGrant {
   clientId: string;
@@ -207,6 +236,374 @@ export interface RevokeTokenResponse {
   /** Set when this call revoked a session. */
   revoked?: SessionRevocation | undefined;
 }
+
+function createBaseVerifySecretRequest(): VerifySecretRequest {
+  return { credential: undefined };
+}
+
+export const VerifySecretRequest: MessageFns<VerifySecretRequest> = {
+  encode(message: VerifySecretRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.credential !== undefined) {
+      VerifySecretRequest1.encode(message.credential, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifySecretRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifySecretRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.credential = VerifySecretRequest1.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifySecretRequest {
+    return { credential: isSet(object.credential) ? VerifySecretRequest1.fromJSON(object.credential) : undefined };
+  },
+
+  toJSON(message: VerifySecretRequest): unknown {
+    const obj: any = {};
+    if (message.credential !== undefined) {
+      obj.credential = VerifySecretRequest1.toJSON(message.credential);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VerifySecretRequest>, I>>(base?: I): VerifySecretRequest {
+    return VerifySecretRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VerifySecretRequest>, I>>(object: I): VerifySecretRequest {
+    const message = createBaseVerifySecretRequest();
+    message.credential = (object.credential !== undefined && object.credential !== null)
+      ? VerifySecretRequest1.fromPartial(object.credential)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseVerifySecretResponse(): VerifySecretResponse {
+  return { apiKey: undefined, accessToken: "", accessTokenExpiresIn: 0 };
+}
+
+export const VerifySecretResponse: MessageFns<VerifySecretResponse> = {
+  encode(message: VerifySecretResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.apiKey !== undefined) {
+      ApiKey.encode(message.apiKey, writer.uint32(10).fork()).join();
+    }
+    if (message.accessToken !== "") {
+      writer.uint32(18).string(message.accessToken);
+    }
+    if (message.accessTokenExpiresIn !== 0) {
+      writer.uint32(24).int64(message.accessTokenExpiresIn);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifySecretResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifySecretResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.apiKey = ApiKey.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.accessToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.accessTokenExpiresIn = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifySecretResponse {
+    return {
+      apiKey: isSet(object.apiKey)
+        ? ApiKey.fromJSON(object.apiKey)
+        : isSet(object.api_key)
+        ? ApiKey.fromJSON(object.api_key)
+        : undefined,
+      accessToken: isSet(object.accessToken)
+        ? globalThis.String(object.accessToken)
+        : isSet(object.access_token)
+        ? globalThis.String(object.access_token)
+        : "",
+      accessTokenExpiresIn: isSet(object.accessTokenExpiresIn)
+        ? globalThis.Number(object.accessTokenExpiresIn)
+        : isSet(object.access_token_expires_in)
+        ? globalThis.Number(object.access_token_expires_in)
+        : 0,
+    };
+  },
+
+  toJSON(message: VerifySecretResponse): unknown {
+    const obj: any = {};
+    if (message.apiKey !== undefined) {
+      obj.apiKey = ApiKey.toJSON(message.apiKey);
+    }
+    if (message.accessToken !== "") {
+      obj.accessToken = message.accessToken;
+    }
+    if (message.accessTokenExpiresIn !== 0) {
+      obj.accessTokenExpiresIn = Math.round(message.accessTokenExpiresIn);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VerifySecretResponse>, I>>(base?: I): VerifySecretResponse {
+    return VerifySecretResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VerifySecretResponse>, I>>(object: I): VerifySecretResponse {
+    const message = createBaseVerifySecretResponse();
+    message.apiKey = (object.apiKey !== undefined && object.apiKey !== null)
+      ? ApiKey.fromPartial(object.apiKey)
+      : undefined;
+    message.accessToken = object.accessToken ?? "";
+    message.accessTokenExpiresIn = object.accessTokenExpiresIn ?? 0;
+    return message;
+  },
+};
+
+function createBaseVerifySignatureRequest(): VerifySignatureRequest {
+  return { credential: undefined };
+}
+
+export const VerifySignatureRequest: MessageFns<VerifySignatureRequest> = {
+  encode(message: VerifySignatureRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.credential !== undefined) {
+      VerifySignatureRequest2.encode(message.credential, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifySignatureRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifySignatureRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.credential = VerifySignatureRequest2.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifySignatureRequest {
+    return { credential: isSet(object.credential) ? VerifySignatureRequest2.fromJSON(object.credential) : undefined };
+  },
+
+  toJSON(message: VerifySignatureRequest): unknown {
+    const obj: any = {};
+    if (message.credential !== undefined) {
+      obj.credential = VerifySignatureRequest2.toJSON(message.credential);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VerifySignatureRequest>, I>>(base?: I): VerifySignatureRequest {
+    return VerifySignatureRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VerifySignatureRequest>, I>>(object: I): VerifySignatureRequest {
+    const message = createBaseVerifySignatureRequest();
+    message.credential = (object.credential !== undefined && object.credential !== null)
+      ? VerifySignatureRequest2.fromPartial(object.credential)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseVerifySignatureResponse(): VerifySignatureResponse {
+  return { apiKey: undefined, accessToken: "", accessTokenExpiresIn: 0 };
+}
+
+export const VerifySignatureResponse: MessageFns<VerifySignatureResponse> = {
+  encode(message: VerifySignatureResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.apiKey !== undefined) {
+      ApiKey.encode(message.apiKey, writer.uint32(10).fork()).join();
+    }
+    if (message.accessToken !== "") {
+      writer.uint32(18).string(message.accessToken);
+    }
+    if (message.accessTokenExpiresIn !== 0) {
+      writer.uint32(24).int64(message.accessTokenExpiresIn);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifySignatureResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifySignatureResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.apiKey = ApiKey.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.accessToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.accessTokenExpiresIn = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifySignatureResponse {
+    return {
+      apiKey: isSet(object.apiKey)
+        ? ApiKey.fromJSON(object.apiKey)
+        : isSet(object.api_key)
+        ? ApiKey.fromJSON(object.api_key)
+        : undefined,
+      accessToken: isSet(object.accessToken)
+        ? globalThis.String(object.accessToken)
+        : isSet(object.access_token)
+        ? globalThis.String(object.access_token)
+        : "",
+      accessTokenExpiresIn: isSet(object.accessTokenExpiresIn)
+        ? globalThis.Number(object.accessTokenExpiresIn)
+        : isSet(object.access_token_expires_in)
+        ? globalThis.Number(object.access_token_expires_in)
+        : 0,
+    };
+  },
+
+  toJSON(message: VerifySignatureResponse): unknown {
+    const obj: any = {};
+    if (message.apiKey !== undefined) {
+      obj.apiKey = ApiKey.toJSON(message.apiKey);
+    }
+    if (message.accessToken !== "") {
+      obj.accessToken = message.accessToken;
+    }
+    if (message.accessTokenExpiresIn !== 0) {
+      obj.accessTokenExpiresIn = Math.round(message.accessTokenExpiresIn);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VerifySignatureResponse>, I>>(base?: I): VerifySignatureResponse {
+    return VerifySignatureResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VerifySignatureResponse>, I>>(object: I): VerifySignatureResponse {
+    const message = createBaseVerifySignatureResponse();
+    message.apiKey = (object.apiKey !== undefined && object.apiKey !== null)
+      ? ApiKey.fromPartial(object.apiKey)
+      : undefined;
+    message.accessToken = object.accessToken ?? "";
+    message.accessTokenExpiresIn = object.accessTokenExpiresIn ?? 0;
+    return message;
+  },
+};
 
 function createBaseClientCredentialsGrant(): ClientCredentialsGrant {
   return { clientId: "", clientSecret: "", scope: [] };
@@ -3122,6 +3519,34 @@ export const AuthServiceService = {
     responseSerialize: (value: RevokeTokenResponse): Buffer => Buffer.from(RevokeTokenResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RevokeTokenResponse => RevokeTokenResponse.decode(value),
   },
+  /**
+   * Checks an API key's secret or a request's signature through apikey (same
+   * answers as apikey's VerifySecret and VerifySignature) and, when it holds,
+   * issues a short-lived access token of the key's scope, bound to no session:
+   * what a gateway forwards on behalf of a Basic or signed request to services
+   * it reaches without mutual TLS.
+   */
+  verifySecret: {
+    path: "/pkiserver.auth.v1.AuthService/VerifySecret" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: VerifySecretRequest): Buffer => Buffer.from(VerifySecretRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): VerifySecretRequest => VerifySecretRequest.decode(value),
+    responseSerialize: (value: VerifySecretResponse): Buffer =>
+      Buffer.from(VerifySecretResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): VerifySecretResponse => VerifySecretResponse.decode(value),
+  },
+  verifySignature: {
+    path: "/pkiserver.auth.v1.AuthService/VerifySignature" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: VerifySignatureRequest): Buffer =>
+      Buffer.from(VerifySignatureRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): VerifySignatureRequest => VerifySignatureRequest.decode(value),
+    responseSerialize: (value: VerifySignatureResponse): Buffer =>
+      Buffer.from(VerifySignatureResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): VerifySignatureResponse => VerifySignatureResponse.decode(value),
+  },
 } as const;
 
 export interface AuthServiceServer extends UntypedServiceImplementation {
@@ -3155,6 +3580,15 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    * ours or not the client's changes nothing and is no error.
    */
   revokeToken: handleUnaryCall<RevokeTokenRequest, RevokeTokenResponse>;
+  /**
+   * Checks an API key's secret or a request's signature through apikey (same
+   * answers as apikey's VerifySecret and VerifySignature) and, when it holds,
+   * issues a short-lived access token of the key's scope, bound to no session:
+   * what a gateway forwards on behalf of a Basic or signed request to services
+   * it reaches without mutual TLS.
+   */
+  verifySecret: handleUnaryCall<VerifySecretRequest, VerifySecretResponse>;
+  verifySignature: handleUnaryCall<VerifySignatureRequest, VerifySignatureResponse>;
 }
 
 export interface AuthServiceClient extends Client {
@@ -3313,6 +3747,43 @@ export interface AuthServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RevokeTokenResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Checks an API key's secret or a request's signature through apikey (same
+   * answers as apikey's VerifySecret and VerifySignature) and, when it holds,
+   * issues a short-lived access token of the key's scope, bound to no session:
+   * what a gateway forwards on behalf of a Basic or signed request to services
+   * it reaches without mutual TLS.
+   */
+  verifySecret(
+    request: VerifySecretRequest,
+    callback: (error: ServiceError | null, response: VerifySecretResponse) => void,
+  ): ClientUnaryCall;
+  verifySecret(
+    request: VerifySecretRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: VerifySecretResponse) => void,
+  ): ClientUnaryCall;
+  verifySecret(
+    request: VerifySecretRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: VerifySecretResponse) => void,
+  ): ClientUnaryCall;
+  verifySignature(
+    request: VerifySignatureRequest,
+    callback: (error: ServiceError | null, response: VerifySignatureResponse) => void,
+  ): ClientUnaryCall;
+  verifySignature(
+    request: VerifySignatureRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: VerifySignatureResponse) => void,
+  ): ClientUnaryCall;
+  verifySignature(
+    request: VerifySignatureRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: VerifySignatureResponse) => void,
   ): ClientUnaryCall;
 }
 
