@@ -11,9 +11,8 @@ import {
 } from "@pkiserver/kit";
 import type { AuthConfig } from "./config";
 import { CREDENTIAL_SWEEP_INTERVAL_MS, endExpiredCredentials } from "./domain/api-key-changes";
-import type { AuthDeps } from "./domain/deps";
-import { type AuthSettings, MAX_SESSIONS_PER_KEY, maxAccessLifetime } from "./domain/model";
-import type { Clock, Sealer, SessionStore, SigningKeyStore } from "./domain/ports";
+import { type AuthSettings, MAX_SESSIONS_PER_KEY, maxAccessLifetime } from "./domain/entities";
+import type { AuthDeps, Clock, Sealer, SessionStore, SigningKeyStore } from "./domain/ports";
 import { SigningKeyManager } from "./domain/signing-keys";
 import { MemorySessionStore } from "./storage/memory-sessions";
 import { MemorySigningKeyStore } from "./storage/memory-signing-keys";

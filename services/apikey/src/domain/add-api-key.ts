@@ -8,7 +8,7 @@ import {
   newApiKeyId,
   SECRET_MAX_LENGTH,
   SECRET_MIN_LENGTH,
-} from "./api-key";
+} from "./entities";
 import type { ApiKeyDeps } from "./ports";
 import { checkLength, checkListLength, checkRateLimits } from "./validation";
 

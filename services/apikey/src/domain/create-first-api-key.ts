@@ -1,5 +1,5 @@
 import { ALL_SCOPES, AppError, constantTimeEqual } from "@pkiserver/kit/core";
-import { type ApiKeyRecord, NAME_MAX_LENGTH, newApiKeyId, newApiKeySecret } from "./api-key";
+import { type ApiKeyRecord, NAME_MAX_LENGTH, newApiKeyId, newApiKeySecret } from "./entities";
 import type { ApiKeyDeps } from "./ports";
 import { checkLength } from "./validation";
 

@@ -6,7 +6,7 @@ import {
   newApiKeySecret,
   SECRET_MAX_LENGTH,
   SECRET_MIN_LENGTH,
-} from "./api-key";
+} from "./entities";
 import { manageApiKey } from "./manage-api-key";
 import type { ApiKeyDeps, CredentialRotation } from "./ports";
 import { checkLength } from "./validation";

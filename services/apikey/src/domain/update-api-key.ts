@@ -1,5 +1,5 @@
 import { assertScopesWithin, parseScopes } from "@pkiserver/kit/core";
-import { type ApiKeyView, MAX_SCOPE_ENTRIES, NAME_MAX_LENGTH, toView } from "./api-key";
+import { type ApiKeyView, MAX_SCOPE_ENTRIES, NAME_MAX_LENGTH, toView } from "./entities";
 import { manageApiKey } from "./manage-api-key";
 import type { ApiKeyDeps, ApiKeyPatch } from "./ports";
 import { checkLength, checkListLength, checkRateLimits } from "./validation";

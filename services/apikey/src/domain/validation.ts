@@ -1,5 +1,5 @@
 import { invalidParams } from "@pkiserver/kit/core";
-import { type KeyRateLimits, RATE_LIMIT_MAX, RATE_LIMIT_TIERS, type RateLimitTier } from "./api-key";
+import { type KeyRateLimits, RATE_LIMIT_MAX, RATE_LIMIT_TIERS, type RateLimitTier } from "./entities";
 
 /** `-32602` in the contract's wording when `value` is outside [min, max] characters. */
 export function checkLength(field: string, value: string, min: number, max: number): void {

@@ -1,5 +1,11 @@
 import { AppError, constantTimeEqual } from "@pkiserver/kit/core";
-import { type ApiKeyView, credentialGenerationOf, previousCredentialWorks, SECRET_MAX_LENGTH, toView } from "./api-key";
+import {
+  type ApiKeyView,
+  credentialGenerationOf,
+  previousCredentialWorks,
+  SECRET_MAX_LENGTH,
+  toView,
+} from "./entities";
 import { findApiKey } from "./get-api-key";
 import type { ApiKeyDeps } from "./ports";
 

@@ -6,7 +6,7 @@ import {
   verifyEd25519,
   verifyHmac,
 } from "@pkiserver/kit/core";
-import { type ApiKeyRecord, credentialGenerationOf, previousCredentialWorks, toView } from "./api-key";
+import { type ApiKeyRecord, credentialGenerationOf, previousCredentialWorks, toView } from "./entities";
 import { findApiKey } from "./get-api-key";
 import type { ApiKeyDeps } from "./ports";
 import type { VerifiedKey } from "./verify-secret";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { AppError, type Scope } from "@pkiserver/kit";
-import { type ApiKeyRecord, newApiKeyId } from "../domain/api-key";
+import { type ApiKeyRecord, newApiKeyId } from "../domain/entities";
 import type { ApiKeyStore, NonceStore } from "../domain/ports";
 
 export interface ContractStores {

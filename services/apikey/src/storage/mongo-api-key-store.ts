@@ -1,6 +1,6 @@
 import { AppError, isDuplicateKeyError } from "@pkiserver/kit";
 import type { Collection, Db, Filter } from "mongodb";
-import { type ApiKeyRecord, type ApiKeyType, type KeyRateLimits, RATE_LIMIT_TIERS } from "../domain/api-key";
+import { type ApiKeyRecord, type ApiKeyType, type KeyRateLimits, RATE_LIMIT_TIERS } from "../domain/entities";
 import type { ApiKeyGuard, ApiKeyPatch, ApiKeyStore, CredentialRotation } from "../domain/ports";
 
 export const API_KEYS_COLLECTION = "api_keys";

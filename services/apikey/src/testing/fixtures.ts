@@ -1,5 +1,5 @@
 import { AppError, SecretBox } from "@pkiserver/kit";
-import type { ApiKeyRecord } from "../domain/api-key";
+import type { ApiKeyRecord } from "../domain/entities";
 import type { ApiKeyDeps, ApiKeyEvents } from "../domain/ports";
 import { MemoryApiKeyStore } from "../storage/memory-api-key-store";
 import { MemoryNonceStore } from "../storage/memory-nonce-store";

@@ -1,7 +1,7 @@
 import type { AuditEventType } from "@pkiserver/contract";
 import { isDuplicateKeyError } from "@pkiserver/kit";
 import type { Collection, Db, Filter } from "mongodb";
-import type { AuditEvent, AuditFilter, AuditOrder, AuditPosition } from "../domain/audit-event";
+import type { AuditEvent, AuditFilter, AuditOrder, AuditPosition } from "../domain/entities";
 import type { AuditStore } from "../domain/ports";
 
 export const AUDIT_COLLECTION = "audit_events";

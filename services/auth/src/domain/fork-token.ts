@@ -1,8 +1,8 @@
 import { AppError, invalidParams } from "@pkiserver/kit/core";
-import type { AuthDeps } from "./deps";
-import { RevokeReason, type TokenPair } from "./model";
+import { RevokeReason, type TokenPair } from "./entities";
+import type { AuthDeps } from "./ports";
 import { openSession, presentedSession, recheckApiKey, revokeIfKeyChanged, revokeSession } from "./sessions";
-import { checkLength } from "./validate";
+import { checkLength } from "./validation";
 
 /**
  * Opens a new session with the scope and restrictions (IP, access lifetime)

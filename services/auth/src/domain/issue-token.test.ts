@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AppError, ed25519Sign, grantSigningPayload, hmacSignature } from "@pkiserver/kit/core";
-import { ALL, harness, SECRET } from "../test-support";
+import { ALL, harness, SECRET } from "../testing/fixtures";
 import { issueTokenForClient } from "./issue-token";
 
 const code = (c: string) => (err: unknown) => err instanceof AppError && err.code === c;

@@ -6,11 +6,11 @@ import {
   parseScopes,
   scopesWithin,
 } from "@pkiserver/kit/core";
-import type { AuthDeps } from "./deps";
+import { RevokeReason, type TokenPair, type VerifiedApiKey } from "./entities";
 import { normaliseIp } from "./ip";
-import { RevokeReason, type TokenPair, type VerifiedApiKey } from "./model";
+import type { AuthDeps } from "./ports";
 import { openSession, revokeIfKeyChanged } from "./sessions";
-import { checkLength, checkNonce } from "./validate";
+import { checkLength, checkNonce } from "./validation";
 
 export type ClientGrant =
   | { type: "client_credentials"; clientId: string; clientSecret: string; scope: string[] }

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AppError } from "@pkiserver/kit/core";
-import { type Harness, harness, SECRET } from "../test-support";
+import { type Harness, harness, SECRET } from "../testing/fixtures";
 import { endExpiredCredentials, onApiKeyRotated } from "./api-key-changes";
+import { RevokeReason } from "./entities";
 import { forkToken } from "./fork-token";
 import { issueTokenForClient } from "./issue-token";
-import { RevokeReason } from "./model";
 import { refreshSession } from "./refresh-session";
 
 const NEW_SECRET = "a-new-secret-of-more-than-thirty-two-chars";

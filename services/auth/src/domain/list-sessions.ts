@@ -1,6 +1,6 @@
-import type { AuthDeps } from "./deps";
-import type { Session } from "./model";
-import { checkLength } from "./validate";
+import type { Session } from "./entities";
+import type { AuthDeps } from "./ports";
+import { checkLength } from "./validation";
 
 /** The live sessions of a key, newest first. */
 export async function listSessions(deps: AuthDeps, apiKeyId: string): Promise<Session[]> {

@@ -1,9 +1,9 @@
 import { AppError } from "@pkiserver/kit/core";
-import type { AuthDeps } from "./deps";
-import { RevokeReason, type TokenPair } from "./model";
+import { RevokeReason, type TokenPair } from "./entities";
+import type { AuthDeps } from "./ports";
 import { newRefreshToken } from "./refresh-token";
 import { issuePair, presentedSession, recheckApiKey, revokeFamily } from "./sessions";
-import { checkLength } from "./validate";
+import { checkLength } from "./validation";
 
 /**
  * The refresh_token grant: rotates the session. The new pair replaces the

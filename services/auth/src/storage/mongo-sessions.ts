@@ -1,6 +1,6 @@
 import { isDuplicateKeyError, type Scope } from "@pkiserver/kit";
 import type { Collection, Db } from "mongodb";
-import { credentialGenerationOf, isLive, newestFirst, RevokeReason, type Session } from "../domain/model";
+import { credentialGenerationOf, isLive, newestFirst, RevokeReason, type Session } from "../domain/entities";
 import type { RotateResult, SessionStore } from "../domain/ports";
 
 interface SessionDoc {

@@ -1,7 +1,7 @@
 import { type AuditEventType, isAuditEventType } from "@pkiserver/contract";
 import { invalidParams } from "@pkiserver/kit";
 import type { auditV1 } from "@pkiserver/proto";
-import type { AuditEvent } from "../../domain/audit-event";
+import type { AuditEvent } from "../../domain/entities";
 
 export function toProtoEvent(e: AuditEvent): auditV1.AuditEvent {
   return {

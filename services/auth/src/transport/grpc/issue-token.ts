@@ -1,7 +1,7 @@
 import { type AuthFailure, authFailureReason, invalidParams, SIGNATURE_WINDOW_MS } from "@pkiserver/kit";
 import type { authV1 } from "@pkiserver/proto";
-import type { AuthDeps } from "../../domain/deps";
 import { issueTokenForClient } from "../../domain/issue-token";
+import type { AuthDeps } from "../../domain/ports";
 import { refreshSession } from "../../domain/refresh-session";
 import { tokenPairToProto } from "./codec";
 

@@ -9,7 +9,7 @@ import {
   scopedClient,
 } from "@pkiserver/kit";
 import { authV1 } from "@pkiserver/proto";
-import type { AuthDeps } from "../../domain/deps";
+import type { AuthDeps } from "../../domain/ports";
 import { forkToken } from "./fork-token";
 import { getSigningKeys } from "./get-signing-keys";
 import { introspectToken } from "./introspect-token";
