@@ -1,5 +1,6 @@
 import { createAccessTokenVerifier } from "@pkiserver/contract";
 import {
+  Closers,
   describe,
   Events,
   publishAuthFailure,
@@ -79,13 +80,13 @@ export async function buildApp(config: AuthConfig, deps: ServiceDeps & { apikey:
   const apikeys = createApiKeyClient(deps.apikey);
   const authDeps: AuthDeps = { sessions, keys, verifier, apikeys, events, clock, settings };
 
-  const closers: (() => Promise<void>)[] = [async () => apikeys.close()];
+  const closers = new Closers(() => apikeys.close());
   const stopAll = async () => {
-    for (const close of [...closers].reverse()) await close().catch(() => undefined);
+    await closers.close();
   };
   try {
     const subscription = await subscribeApiKeyEvents(deps.bus, authDeps, logger);
-    closers.push(() => subscription.stop());
+    closers.add(() => subscription.stop());
 
     const tickMs = Math.max(1000, Math.min(Math.floor(settings.signingKeyRotationMs / 10), 60_000));
     const keyTimer = setInterval(() => {
@@ -114,7 +115,7 @@ export async function buildApp(config: AuthConfig, deps: ServiceDeps & { apikey:
         });
     }, CREDENTIAL_SWEEP_INTERVAL_MS);
     credentialTimer.unref();
-    closers.push(async () => {
+    closers.add(async () => {
       clearInterval(keyTimer);
       clearInterval(purgeTimer);
       clearInterval(credentialTimer);
@@ -131,7 +132,7 @@ export async function buildApp(config: AuthConfig, deps: ServiceDeps & { apikey:
         }),
       ],
     });
-    closers.push(() => grpc.stop());
+    closers.add(() => grpc.stop());
     logger.info({ address: grpc.address }, "auth service listening");
 
     return {

@@ -6,7 +6,7 @@ const telemetry = startTelemetry({
   otlpEndpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT,
 });
 
-import { onShutdown } from "@pkiserver/kit";
+import { Closers, onShutdown } from "@pkiserver/kit";
 import { banner } from "./banner";
 import { startSystem } from "./system";
 
@@ -14,7 +14,13 @@ import { startSystem } from "./system";
 async function main(): Promise<void> {
   const system = await startSystem({ env: process.env });
   process.stdout.write(banner(system.url, system.firstKey, system.storage, system.logVerifierKey));
-  onShutdown(system.logger, [() => telemetry.shutdown(), () => system.stop()]);
+  onShutdown(
+    system.logger,
+    new Closers(
+      () => telemetry.shutdown(),
+      () => system.stop(),
+    ),
+  );
 }
 
 main().catch((err: unknown) => {

@@ -5,6 +5,7 @@ import * as auth from "@pkiserver/auth";
 import * as gateway from "@pkiserver/gateway";
 import {
   AppError,
+  Closers,
   connectDeps,
   createLogger,
   type Logger,
@@ -74,14 +75,10 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
   const destination = opts.logDestination ?? pino.destination({ dest: 1, sync: false });
   const loggerFor = (name: string) => createLogger({ name, level: settings.logLevel, destination });
   const logger = loggerFor("pkiserver");
-  const closers: (() => Promise<void>)[] = [];
   // Last started, first stopped: the gateway drains before the services stop, and they before the stores close.
-  let stopping: Promise<void> | undefined;
-  const stopAll = () => {
-    stopping ??= (async () => {
-      for (const close of [...closers].reverse()) await close().catch(() => undefined);
-    })();
-    return stopping;
+  const closers = new Closers();
+  const stopAll = async () => {
+    await closers.close();
   };
   try {
     const authConfig = auth.loadConfig(env);
@@ -90,7 +87,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       streamMaxAgeMs: { auth: auth.authStreamMaxAgeMs(authConfig) },
     });
     const { mongo, bus } = connected;
-    closers.push(() => connected.close());
+    closers.add(() => connected.close());
     const deps = (name: string) => ({
       logger: loggerFor(name),
       bus,
@@ -101,19 +98,19 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     const apps: ServiceApp[] = [];
     const apikeyApp = await apikey.buildApp(apikey.loadConfig(env), deps("apikey"));
     apps.push(apikeyApp);
-    closers.push(() => apikeyApp.stop());
+    closers.add(() => apikeyApp.stop());
     const authApp = await auth.buildApp(authConfig, {
       ...deps("auth"),
       apikey: localService(apikeyApp),
     });
     apps.push(authApp);
-    closers.push(() => authApp.stop());
+    closers.add(() => authApp.stop());
     const pkiApp = await pki.buildApp(pki.loadConfig(env), deps("pki"));
     apps.push(pkiApp);
-    closers.push(() => pkiApp.stop());
+    closers.add(() => pkiApp.stop());
     const auditApp = await audit.buildApp(audit.loadConfig(env), deps("audit"));
     apps.push(auditApp);
-    closers.push(() => auditApp.stop());
+    closers.add(() => auditApp.stop());
 
     // The gateway and auth call the services in process (no HTTP/2 hop); their
     // gRPC ports still serve internal consumers.
@@ -123,7 +120,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       pki: localService(pkiApp),
       audit: localService(auditApp),
     });
-    closers.push(async () => services.close());
+    closers.add(async () => services.close());
 
     const app = await gateway.buildGateway({
       config: gatewayConfig,
@@ -132,7 +129,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       bus,
       readiness: async () => (await Promise.all(apps.map((a) => a.isReady()))).every(Boolean),
     });
-    closers.push(() => app.close());
+    closers.add(() => app.close());
     await app.listen({ host: gatewayConfig.host, port: gatewayConfig.port });
     // The gateway refuses calls until every backend has answered; the URL is handed out once it serves.
     if (!(await untilReady(app, READY_TIMEOUT_MS))) {
