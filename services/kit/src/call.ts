@@ -40,3 +40,41 @@ export function scopedClient<T extends object>(
 ): T {
   return abortable(isCallScoped(client) ? client.within(callOptionsWithin(ctx)) : client, ctx);
 }
+
+/**
+ * The dependencies one call's handler works with: `deps` with the `stores`
+ * made `abortable` and the `clients` scoped to the call (`scopedClient`).
+ */
+export function bindToCall<D extends object>(
+  deps: D,
+  scope: { stores?: readonly (keyof D)[]; clients?: readonly (keyof D)[] },
+): (ctx: CallContext) => D {
+  const stores = scope.stores ?? [];
+  const clients = scope.clients ?? [];
+  return (ctx) => {
+    const bound = { ...deps };
+    for (const name of stores) bound[name] = abortable(deps[name] as object, ctx) as D[keyof D];
+    for (const name of clients) bound[name] = scopedClient(deps[name] as object, ctx) as D[keyof D];
+    return bound;
+  };
+}
+
+/** A handler factory of a service's transport: `(deps) => (request) => response`. */
+type HandlerFactory<D> = (deps: D) => (req: never) => Promise<unknown>;
+
+/**
+ * gRPC handlers from handler factories, each call running its factory on
+ * `forCall(ctx)` (the dependencies bound to that call, see `bindToCall`).
+ */
+export function perCall<D, H extends Record<string, HandlerFactory<NoInfer<D>>>>(
+  forCall: (ctx: CallContext) => D,
+  factories: H,
+): { [K in keyof H]: (req: Parameters<ReturnType<H[K]>>[0], ctx: CallContext) => ReturnType<ReturnType<H[K]>> } {
+  const handlers: Record<string, (req: never, ctx: CallContext) => Promise<unknown>> = {};
+  for (const [name, factory] of Object.entries(factories)) {
+    handlers[name] = (req, ctx) => factory(forCall(ctx))(req);
+  }
+  return handlers as {
+    [K in keyof H]: (req: Parameters<ReturnType<H[K]>>[0], ctx: CallContext) => ReturnType<ReturnType<H[K]>>;
+  };
+}

@@ -1,9 +1,9 @@
 import {
   type AsyncHandlers,
-  abortable,
-  type CallContext,
+  bindToCall,
   implement,
   type Logger,
+  perCall,
   type ServiceRegistration,
 } from "@pkiserver/kit";
 import { apikeyV1 } from "@pkiserver/proto";
@@ -29,22 +29,18 @@ type Rpcs = Pick<apikeyV1.ApiKeyServiceServer, keyof typeof apikeyV1.ApiKeyServi
 
 export function apiKeyService(deps: ApiKeyDeps, logger: Logger): ServiceRegistration {
   // Each call works on stores that refuse further steps once its caller gave up.
-  const forCall = (ctx: CallContext): ApiKeyDeps => ({
-    ...deps,
-    store: abortable(deps.store, ctx),
-    nonces: abortable(deps.nonces, ctx),
+  const forCall = bindToCall(deps, { stores: ["store", "nonces"] });
+  const handlers: AsyncHandlers<Rpcs> = perCall(forCall, {
+    createFirstApiKey: createFirstApiKeyHandler,
+    addApiKey: addApiKeyHandler,
+    getApiKey: getApiKeyHandler,
+    listApiKeys: listApiKeysHandler,
+    updateApiKey: updateApiKeyHandler,
+    deleteApiKey: deleteApiKeyHandler,
+    rotateApiKey: rotateApiKeyHandler,
+    verifySecret: verifySecretHandler,
+    verifySignature: verifySignatureHandler,
   });
-  const handlers: AsyncHandlers<Rpcs> = {
-    createFirstApiKey: (req, ctx) => createFirstApiKeyHandler(forCall(ctx))(req),
-    addApiKey: (req, ctx) => addApiKeyHandler(forCall(ctx))(req),
-    getApiKey: (req, ctx) => getApiKeyHandler(forCall(ctx))(req),
-    listApiKeys: (req, ctx) => listApiKeysHandler(forCall(ctx))(req),
-    updateApiKey: (req, ctx) => updateApiKeyHandler(forCall(ctx))(req),
-    deleteApiKey: (req, ctx) => deleteApiKeyHandler(forCall(ctx))(req),
-    rotateApiKey: (req, ctx) => rotateApiKeyHandler(forCall(ctx))(req),
-    verifySecret: (req, ctx) => verifySecretHandler(forCall(ctx))(req),
-    verifySignature: (req, ctx) => verifySignatureHandler(forCall(ctx))(req),
-  };
   return {
     name: API_KEY_SERVICE_NAME,
     definition: apikeyV1.ApiKeyServiceService,

@@ -1,9 +1,9 @@
 import {
   type AsyncHandlers,
-  abortable,
-  type CallContext,
+  bindToCall,
   implement,
   type Logger,
+  perCall,
   type ServiceRegistration,
 } from "@pkiserver/kit";
 import { auditV1 } from "@pkiserver/proto";
@@ -17,11 +17,11 @@ export const AUDIT_SERVICE_NAME = auditV1.AuditServiceClient.serviceName;
 type Rpcs = Pick<auditV1.AuditServiceServer, keyof typeof auditV1.AuditServiceService>;
 
 export function auditService(deps: AuditDeps, logger: Logger): ServiceRegistration {
-  const forCall = (ctx: CallContext): AuditDeps => ({ ...deps, store: abortable(deps.store, ctx) });
-  const handlers: AsyncHandlers<Rpcs> = {
-    listEvents: (req, ctx) => listEventsHandler(forCall(ctx))(req),
-    exportEvents: (req, ctx) => exportEventsHandler(forCall(ctx))(req),
-  };
+  const forCall = bindToCall(deps, { stores: ["store"] });
+  const handlers: AsyncHandlers<Rpcs> = perCall(forCall, {
+    listEvents: listEventsHandler,
+    exportEvents: exportEventsHandler,
+  });
   return {
     name: AUDIT_SERVICE_NAME,
     definition: auditV1.AuditServiceService,

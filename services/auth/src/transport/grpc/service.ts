@@ -1,12 +1,11 @@
 import {
   type AsyncHandlers,
   type AuthFailure,
-  abortable,
-  type CallContext,
+  bindToCall,
   implement,
   type Logger,
+  perCall,
   type ServiceRegistration,
-  scopedClient,
 } from "@pkiserver/kit";
 import { authV1 } from "@pkiserver/proto";
 import type { AuthDeps } from "../../domain/ports";
@@ -37,11 +36,7 @@ export function authServiceRegistration(
 ): ServiceRegistration {
   // Each call works on stores and an apikey client bound to it: apikey gets
   // the caller's remaining time, and no step starts once the caller gave up.
-  const forCall = (ctx: CallContext): AuthDeps => ({
-    ...deps,
-    sessions: abortable(deps.sessions, ctx),
-    apikeys: scopedClient(deps.apikeys, ctx),
-  });
+  const forCall = bindToCall(deps, { stores: ["sessions"], clients: ["apikeys"] });
   const handlers: AsyncHandlers<AuthServiceMethods> = {
     issueToken: (req, ctx) =>
       issueToken(forCall(ctx))(req).catch((err: unknown) => {
@@ -49,14 +44,16 @@ export function authServiceRegistration(
         if (failure) onGrantFailure(failure);
         throw err;
       }),
-    forkToken: (req, ctx) => forkToken(forCall(ctx))(req),
-    introspectToken: (req, ctx) => introspectToken(forCall(ctx))(req),
-    getSigningKeys: (req, ctx) => getSigningKeys(forCall(ctx))(req),
-    listRevocations: (req, ctx) => listRevocations(forCall(ctx))(req),
-    listSessions: (req, ctx) => listSessions(forCall(ctx))(req),
-    revokeSession: (req, ctx) => revokeSession(forCall(ctx))(req),
-    inspectToken: (req, ctx) => inspectToken(forCall(ctx))(req),
-    revokeToken: (req, ctx) => revokeToken(forCall(ctx))(req),
+    ...perCall(forCall, {
+      forkToken,
+      introspectToken,
+      getSigningKeys,
+      listRevocations,
+      listSessions,
+      revokeSession,
+      inspectToken,
+      revokeToken,
+    }),
   };
   return {
     name: AUTH_SERVICE_NAME,

@@ -1,9 +1,9 @@
 import {
   type AsyncHandlers,
-  abortable,
-  type CallContext,
+  bindToCall,
   implement,
   type Logger,
+  perCall,
   type ServiceRegistration,
 } from "@pkiserver/kit";
 import { pkiV1 } from "@pkiserver/proto";
@@ -41,22 +41,20 @@ export type PkiServiceMethods = {
 /** The pki service: one handler per RPC (decode the request, run its use case, encode the result). */
 export function pkiService(deps: PkiDeps, logger: Logger, log: TransparencyLog): ServiceRegistration {
   // A write whose caller gave up stops before its next store step; reads are one step each.
-  const writing = (ctx: CallContext): PkiDeps => ({
-    ...deps,
-    hosts: abortable(deps.hosts, ctx),
-    keys: abortable(deps.keys, ctx),
-  });
+  const forCall = bindToCall(deps, { stores: ["hosts", "keys"] });
   const handlers: AsyncHandlers<PkiServiceMethods> = {
-    setHost: (req, ctx) => setHostHandler(writing(ctx))(req),
-    addHostUrl: (req, ctx) => addHostUrlHandler(writing(ctx))(req),
-    removeHostUrl: (req, ctx) => removeHostUrlHandler(writing(ctx))(req),
-    deleteHost: (req, ctx) => deleteHostHandler(writing(ctx))(req),
+    ...perCall(forCall, {
+      setHost: setHostHandler,
+      addHostUrl: addHostUrlHandler,
+      removeHostUrl: removeHostUrlHandler,
+      deleteHost: deleteHostHandler,
+      setKey: setKeyHandler,
+      deleteKey: deleteKeyHandler,
+    }),
     listHosts: listHostsHandler(deps),
     getHost: getHostHandler(deps),
     verifyHostById: verifyHostByIdHandler(deps),
     verifyHostByPub: verifyHostByPubHandler(deps),
-    setKey: (req, ctx) => setKeyHandler(writing(ctx))(req),
-    deleteKey: (req, ctx) => deleteKeyHandler(writing(ctx))(req),
     getCurrentKey: getCurrentKeyHandler(deps),
     getKeyAt: getKeyAtHandler(deps),
     getKeyHistory: getKeyHistoryHandler(deps),
