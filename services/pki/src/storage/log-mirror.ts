@@ -16,7 +16,7 @@ import {
   toBase64,
 } from "@pkiserver/log";
 import type { Host, KeyRecord, KeyRef } from "../domain/entities";
-import type { EntryProof, KeyProof, PublishedCheckpoint, TileRef } from "../domain/transparency";
+import type { EntryProof, KeyProof, PublishedCheckpoint, TileRef, TransparencyLog } from "../domain/transparency";
 
 /**
  * The integrated part of the log, in memory: entries in log order, the tree's hashes, the head
@@ -111,6 +111,36 @@ export class LogMirror {
       return encodeEntryBundle(this.entries.slice(start, start + tile.width));
     }
     return readHashTile(this.tree.read, tile);
+  }
+}
+
+/**
+ * What both adapters serve alike: every proof and tile from their `LogMirror`, against the
+ * checkpoint they publish.
+ */
+export abstract class MirroredTransparencyLog implements TransparencyLog {
+  protected readonly mirror = new LogMirror();
+
+  abstract appendKeyRecord(record: KeyRecord): Promise<void>;
+  abstract appendHostChange(host: Host, deleted: boolean, at: number): Promise<void>;
+  abstract sequence(): Promise<void>;
+  abstract checkpoint(): Promise<PublishedCheckpoint>;
+  abstract close(): Promise<void>;
+
+  async inclusionProof(leafIndex: number, treeSize: number): Promise<EntryProof> {
+    return this.mirror.inclusionProof(await this.checkpoint(), leafIndex, treeSize);
+  }
+
+  async consistencyProof(fromSize: number, toSize: number): Promise<Uint8Array[]> {
+    return this.mirror.consistencyProof(await this.checkpoint(), fromSize, toSize);
+  }
+
+  async keyProof(ref: KeyRef, date: number): Promise<KeyProof> {
+    return this.mirror.keyProof(await this.checkpoint(), ref, date);
+  }
+
+  async tile(tile: TileRef): Promise<Uint8Array | undefined> {
+    return this.mirror.tile(tile, (await this.checkpoint()).size);
   }
 }
 

@@ -22,8 +22,8 @@ import {
 import { Binary, type Collection, type Db } from "mongodb";
 import type { Host, KeyRecord, KeyRef } from "../domain/entities";
 import type { KeyHistoryStore } from "../domain/ports";
-import type { EntryProof, KeyProof, PublishedCheckpoint, TileRef, TransparencyLog } from "../domain/transparency";
-import { hostEntry, keyEntry, LogMirror } from "./log-mirror";
+import type { PublishedCheckpoint, TileRef } from "../domain/transparency";
+import { hostEntry, keyEntry, MirroredTransparencyLog } from "./log-mirror";
 
 /** Appended, not yet sequenced. Key entries are named by history and seq, so each is written once. */
 interface PendingDoc {
@@ -81,12 +81,11 @@ class Mutex {
  * order, signs the checkpoint into log_state and stores each tile once it is full. Every replica
  * keeps a mirror of log_leaves up to the checkpoint and answers reads from it.
  */
-export class MongoTransparencyLog implements TransparencyLog {
+export class MongoTransparencyLog extends MirroredTransparencyLog {
   private readonly pending: Collection<PendingDoc>;
   private readonly leaves: Collection<LeafDoc>;
   private readonly state: Collection<StateDoc>;
   private readonly tiles: Collection<TileDoc>;
-  private readonly mirror = new LogMirror();
   private readonly lock = new Mutex();
   private readonly owner = randomUUID();
   private readonly verifierKey: string;
@@ -100,6 +99,7 @@ export class MongoTransparencyLog implements TransparencyLog {
     private readonly keys: KeyHistoryStore,
     private readonly leaseMs: number,
   ) {
+    super();
     this.pending = db.collection<PendingDoc>(LOG_COLLECTIONS.pending);
     this.leaves = db.collection<LeafDoc>(LOG_COLLECTIONS.leaves);
     this.state = db.collection<StateDoc>(LOG_COLLECTIONS.state);
@@ -280,19 +280,7 @@ export class MongoTransparencyLog implements TransparencyLog {
     });
   }
 
-  async inclusionProof(leafIndex: number, treeSize: number): Promise<EntryProof> {
-    return this.mirror.inclusionProof(await this.checkpoint(), leafIndex, treeSize);
-  }
-
-  async consistencyProof(fromSize: number, toSize: number): Promise<Uint8Array[]> {
-    return this.mirror.consistencyProof(await this.checkpoint(), fromSize, toSize);
-  }
-
-  async keyProof(ref: KeyRef, date: number): Promise<KeyProof> {
-    return this.mirror.keyProof(await this.checkpoint(), ref, date);
-  }
-
-  async tile(tile: TileRef): Promise<Uint8Array | undefined> {
+  override async tile(tile: TileRef): Promise<Uint8Array | undefined> {
     const cp = await this.checkpoint();
     if (tile.width === TILE_WIDTH) {
       const stored = await this.tiles.findOne({ _id: tilePath(tile as Tile) });
