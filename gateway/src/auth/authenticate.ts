@@ -9,8 +9,8 @@ import {
   type Scope,
   SIGNATURE_WINDOW_MS,
 } from "@pkiserver/kit";
+import { normaliseIp } from "@pkiserver/kit/core";
 import { apikeyV1 } from "@pkiserver/proto";
-import { normaliseIp } from "../http/client-ip";
 import type { Tier as RateTier } from "../http/rate-limit";
 import { keyLimitsOf } from "./key-limits";
 import type { RevocationCache } from "./revocations";

@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import type { Socket } from "node:net";
-import { type ClientIpResolver, clientKey, normaliseIp } from "./client-ip";
+import { normaliseIp } from "@pkiserver/kit/core";
+import { type ClientIpResolver, clientKey } from "./client-ip";
 
 /** How long a refused connection may take to send the request that is answered 429. */
 const REFUSED_GRACE_MS = 1000;

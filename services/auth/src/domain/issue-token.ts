@@ -2,12 +2,12 @@ import {
   AppError,
   grantSigningPayload,
   invalidParams,
+  normaliseIp,
   normaliseScopes,
   parseScopes,
   scopesWithin,
 } from "@pkiserver/kit/core";
 import { RevokeReason, type TokenPair, type VerifiedApiKey } from "./entities";
-import { normaliseIp } from "./ip";
 import type { AuthDeps } from "./ports";
 import { openSession, revokeIfKeyChanged } from "./sessions";
 import { checkLength, checkNonce } from "./validation";

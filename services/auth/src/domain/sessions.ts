@@ -1,7 +1,6 @@
 import { signAccessToken } from "@pkiserver/contract";
-import { AppError, constantTimeEqual, type Scope, scopesWithin } from "@pkiserver/kit/core";
+import { AppError, constantTimeEqual, normaliseIp, type Scope, scopesWithin } from "@pkiserver/kit/core";
 import { credentialGenerationOf, isLive, RevokeReason, type Session, type TokenPair } from "./entities";
-import { normaliseIp } from "./ip";
 import type { AuthDeps } from "./ports";
 import { newRefreshToken, newSessionId, parseRefreshToken } from "./refresh-token";
 
