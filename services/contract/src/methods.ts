@@ -16,7 +16,7 @@ import {
   name,
   nonce,
   pubKey,
-  rateLimit,
+  rateLimits as rateLimitsField,
   refreshToken,
   scopeList,
   sessionName,
@@ -101,15 +101,7 @@ const apiKey = obj(
   ["clientPublicKey", "previousCredentialExpiresAt"],
 );
 /** A key's own limits by tier, on user/addApiKey and user/updateApiKey (API.md section 9). */
-const rateLimits = optional(
-  object({
-    pki: optional(rateLimit),
-    pkiadmin: optional(rateLimit),
-    user: optional(rateLimit),
-    audit: optional(rateLimit),
-    auth: optional(rateLimit),
-  }),
-);
+const rateLimits = optional(rateLimitsField);
 const host = obj({ instanceId: str, hostPubKey: str, addresses: strings });
 const b64 = { type: "string", contentEncoding: "base64" };
 const b64s = { type: "array", items: b64 };

@@ -1,11 +1,6 @@
+import { fields } from "@pkiserver/contract";
 import { AppError, constantTimeEqual } from "@pkiserver/kit/core";
-import {
-  type ApiKeyView,
-  credentialGenerationOf,
-  previousCredentialWorks,
-  SECRET_MAX_LENGTH,
-  toView,
-} from "./entities";
+import { type ApiKeyView, credentialGenerationOf, previousCredentialWorks, toView } from "./entities";
 import { findApiKey } from "./get-api-key";
 import type { ApiKeyDeps } from "./ports";
 
@@ -28,7 +23,7 @@ export async function verifySecret(deps: ApiKeyDeps, input: VerifySecretInput): 
     throw new AppError("auth.invalid_credentials");
   }
   const now = deps.clock.now();
-  if (input.secret.length > SECRET_MAX_LENGTH) throw new AppError("auth.invalid_credentials");
+  if (input.secret.length > fields.SECRET_MAX_LENGTH) throw new AppError("auth.invalid_credentials");
   const generation = credentialGenerationOf(key);
   if (constantTimeEqual(input.secret, deps.secrets.open(key.sealedSecret, key.id))) {
     return { ...toView(key, now), matchedGeneration: generation };

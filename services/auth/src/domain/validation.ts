@@ -1,14 +1,36 @@
-import { invalidParams, nonceProblem } from "@pkiserver/kit/core";
+import { fields } from "@pkiserver/contract";
 
-/** Length check with the contract's message shape (`field -> Invalid length! …`). */
-export function checkLength(field: string, value: string | readonly unknown[], min: number, max: number): void {
-  const len = value.length;
-  if (len < min) throw invalidParams(`${field} -> Invalid length! Expected min ${min}, get ${len}`);
-  if (len > max) throw invalidParams(`${field} -> Invalid length! Expected max ${max}, get ${len}`);
+/*
+ * The gateway validates parameters first; the service checks again with the
+ * same fields (the contract package), because its gRPC port has other
+ * callers: one bound and one message per field wherever it is checked.
+ */
+
+export const checkRefreshToken = (value: string): string => fields.refreshToken.parse(value, ["refreshToken"]);
+
+export const checkSessionName = (value: string): string => fields.sessionName.parse(value, ["sessionName"]);
+
+export const checkApiKeyId = (value: string): string => fields.apiKeyId.parse(value, ["apiKeyId"]);
+
+export const checkScopeList = (value: readonly string[]): string[] => fields.scopeList.parse(value, ["scope"]);
+
+/** The client_credentials grant's credential. */
+export function checkClientCredentials(grant: { clientId: string; clientSecret: string }): void {
+  fields.clientId.parse(grant.clientId, ["clientId"]);
+  fields.clientSecret.parse(grant.clientSecret, ["clientSecret"]);
 }
 
-/** A signature nonce of the contract's alphabet (API.md section 3), else `-32602` naming the field. */
-export function checkNonce(field: string, value: string): void {
-  const problem = nonceProblem(value);
-  if (problem !== undefined) throw invalidParams(`${field} -> ${problem}`);
+/** The client_signature grant's credential. */
+export function checkClientSignature(grant: {
+  clientId: string;
+  signature: string;
+  timestamp: number;
+  nonce: string;
+  data?: string | undefined;
+}): void {
+  fields.clientId.parse(grant.clientId, ["clientId"]);
+  fields.signature.parse(grant.signature, ["signature"]);
+  fields.nonce.parse(grant.nonce, ["nonce"]);
+  if (grant.data !== undefined) fields.grantData.parse(grant.data, ["data"]);
+  fields.timestamp.parse(grant.timestamp, ["timestamp"]);
 }
