@@ -1,7 +1,15 @@
 import { randomUUID } from "node:crypto";
 import cors from "@fastify/cors";
 import websocket from "@fastify/websocket";
-import { AppError, type EventBus, Events, type Logger, publishAuthFailure, RateLimitRefusals } from "@pkiserver/kit";
+import {
+  AppError,
+  type EventBus,
+  Events,
+  HttpErrors,
+  type Logger,
+  publishAuthFailure,
+  RateLimitRefusals,
+} from "@pkiserver/kit";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from "fastify";
 import { Authenticator, type Credentials } from "./auth/authenticate";
 import { KeyLimitsCache, keyLimitsOf } from "./auth/key-limits";
@@ -340,7 +348,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     const body = errorReply(null, new AppError("rpc.internal"));
     return reply.code(200).type("application/json").send(JSON.stringify(body));
   });
-  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: "Not Found" }));
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: HttpErrors[404] }));
 
   const credentialsOf = (req: FastifyRequest): Credentials => ({
     authorization: header(req, "authorization"),

@@ -7,6 +7,7 @@ import {
   parseSignatureCredentials,
   requestSigningPayload,
   type Scope,
+  SIGNATURE_SCHEME,
   SIGNATURE_WINDOW_MS,
 } from "@pkiserver/kit";
 import { normaliseIp } from "@pkiserver/kit/core";
@@ -104,7 +105,7 @@ export class Authenticator {
     if (scheme === "bearer") return this.fromToken(rest, clientIp, attempt);
     if (creds.userToken !== undefined) return this.fromToken(creds.userToken.trim(), clientIp, attempt);
     if (scheme === "basic") return this.fromBasic(rest, requestId, attempt);
-    if (scheme === "pmx-hmac-sha256" && creds.signed !== undefined)
+    if (scheme === SIGNATURE_SCHEME && creds.signed !== undefined)
       return this.fromSignature(rest, creds.signed, requestId, attempt);
     throw unauthorized();
   }

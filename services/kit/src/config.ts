@@ -22,19 +22,6 @@ export function parseConfig<T extends z.ZodType>(schema: T, env: Record<string, 
   return result.data;
 }
 
-/** Loads config or prints every problem and exits 1. */
-export function loadConfigOrExit<T extends z.ZodType>(schema: T, env: Record<string, string | undefined>): z.infer<T> {
-  try {
-    return parseConfig(schema, env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
-}
-
 /** Reusable field parsers for env values. */
 export const env = {
   port: (def: number) => z.coerce.number().int().min(0).max(65535).default(def),
