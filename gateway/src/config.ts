@@ -1,9 +1,9 @@
-import { tokenIdentityFromEnv, tokenIdentityProblem } from "@pkiserver/contract";
+import { fields, tokenIdentityFromEnv, tokenIdentityProblem } from "@pkiserver/contract";
+// The kit's config entry only (zod, no driver): main.ts reads this config
+// before starting telemetry, and the kit's main entry loads grpc-js, which
+// must be loaded only after telemetry has started to be instrumented.
+import { ConfigError, env, parseConfig, z } from "@pkiserver/kit/config";
 import ipaddr from "ipaddr.js";
-// Plain zod rather than the kit's helpers: main.ts reads this config before
-// starting telemetry, and the kit's entry point loads grpc-js, which must be
-// loaded only after telemetry has started to be instrumented.
-import { z } from "zod";
 
 const list = z
   .string()
@@ -23,22 +23,7 @@ const trustedProxies = list.superRefine((items, ctx) => {
   }
 });
 
-const bool = (def: boolean) =>
-  z
-    .enum(["true", "false", "1", "0", ""])
-    .default(def ? "true" : "false")
-    .transform((v) => v === "true" || v === "1");
-
-const address = (def: string) =>
-  z
-    .string()
-    .regex(/^[^\s:]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/, "expected host:port")
-    .default(def);
-
-const optionalString = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v === "" ? undefined : v));
+const optionalString = env.optionalString();
 
 // The port as configured (not the bound one), so auth derives the same default issuer.
 const tokenIdentity = (e: {
@@ -47,7 +32,7 @@ const tokenIdentity = (e: {
   PMX_TOKEN_AUDIENCE: string | undefined;
 }) => tokenIdentityFromEnv(e);
 
-const TIER_NAMES = ["pki", "pkiadmin", "user", "audit", "auth"] as const;
+const TIER_NAMES = fields.RATE_LIMIT_TIERS;
 type TierName = (typeof TIER_NAMES)[number];
 
 /** `pki=6000,user=120,...`: requests per minute per tier (0: no default limit for that tier). */
@@ -61,7 +46,7 @@ const rateLimits = z
       if (item === "") continue;
       const m = /^([a-z]+)=(\d{1,7})$/.exec(item);
       const tier = m?.[1] as TierName | undefined;
-      if (m === null || tier === undefined || !TIER_NAMES.includes(tier) || Number(m[2]) > 1_000_000) {
+      if (m === null || tier === undefined || !TIER_NAMES.includes(tier) || Number(m[2]) > fields.MAX_RATE_LIMIT) {
         ctx.addIssue({
           code: "custom",
           message: `expected tier=requestsPerMinute (tiers ${TIER_NAMES.join(", ")}; 0..1000000), got "${item}"`,
@@ -79,14 +64,14 @@ const DEFAULT_TIER_LIMITS: Record<TierName, number> = { pki: 6000, pkiadmin: 600
 const schema = z
   .object({
     PMX_HOST: z.string().min(1).default("0.0.0.0"),
-    PMX_PORT: z.coerce.number().int().min(0).max(65535).default(8101),
-    PMX_APIKEY_ADDR: address("127.0.0.1:8111"),
-    PMX_AUTH_ADDR: address("127.0.0.1:8112"),
-    PMX_PKI_ADDR: address("127.0.0.1:8113"),
-    PMX_AUDIT_ADDR: address("127.0.0.1:8114"),
+    PMX_PORT: env.port(8101),
+    PMX_APIKEY_ADDR: env.address("127.0.0.1:8111"),
+    PMX_AUTH_ADDR: env.address("127.0.0.1:8112"),
+    PMX_PKI_ADDR: env.address("127.0.0.1:8113"),
+    PMX_AUDIT_ADDR: env.address("127.0.0.1:8114"),
     PMX_CORS_ORIGINS: list,
     PMX_TRUSTED_PROXIES: trustedProxies,
-    PMX_PKI_PUBLIC_READ: bool(false),
+    PMX_PKI_PUBLIC_READ: env.bool(false),
     /** Deprecated: read for one release as the `pki` tier's default. */
     PMX_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).optional(),
     PMX_RATE_LIMITS: rateLimits,
@@ -108,10 +93,7 @@ const schema = z
     PMX_ISSUER: optionalString,
     PMX_TOKEN_AUDIENCE: optionalString,
     PMX_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-    OTEL_EXPORTER_OTLP_ENDPOINT: z
-      .url()
-      .optional()
-      .or(z.literal("").transform(() => undefined)),
+    OTEL_EXPORTER_OTLP_ENDPOINT: env.url(),
   })
   .refine((e) => e.PMX_HEADERS_TIMEOUT_MS <= e.PMX_REQUEST_TIMEOUT_MS, {
     path: ["PMX_HEADERS_TIMEOUT_MS"],
@@ -163,21 +145,10 @@ const schema = z
 
 export type GatewayConfig = z.infer<typeof schema>;
 
-/** Every problem of an invalid configuration, one per line. */
-export class GatewayConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n  ${problems.join("\n  ")}`);
-    this.name = "GatewayConfigError";
-  }
-}
+/** Every problem of an invalid configuration, one per line (the kit's ConfigError). */
+export { ConfigError as GatewayConfigError };
 
 /** Reads the gateway's configuration; throws GatewayConfigError listing every problem. */
 export function loadConfig(source: Record<string, string | undefined> = process.env): GatewayConfig {
-  const result = schema.safeParse(source);
-  if (!result.success) {
-    throw new GatewayConfigError(
-      result.error.issues.map((i) => `${i.path.length > 0 ? i.path.join(".") : "(env)"}: ${i.message}`),
-    );
-  }
-  return result.data;
+  return parseConfig(schema, source);
 }
