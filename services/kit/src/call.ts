@@ -1,5 +1,14 @@
+import type { ServiceDefinition, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { AppError } from "./errors";
-import { type CallContext, type CallOptions, callOptionsWithin } from "./grpc";
+import {
+  type AsyncHandlers,
+  type CallContext,
+  type CallOptions,
+  callOptionsWithin,
+  implement,
+  type ServiceRegistration,
+} from "./grpc";
+import type { Logger } from "./logger";
 
 /**
  * A view of `target` (a store, a client) whose methods refuse to start once
@@ -76,5 +85,34 @@ export function perCall<D, H extends Record<string, HandlerFactory<NoInfer<D>>>>
   }
   return handlers as {
     [K in keyof H]: (req: Parameters<ReturnType<H[K]>>[0], ctx: CallContext) => ReturnType<ReturnType<H[K]>>;
+  };
+}
+
+/**
+ * A generated server interface without the string index signature it
+ * inherits from grpc-js: mapped over, that signature would demand a handler
+ * of type `never` for every string.
+ */
+export type Rpcs<S> = { [K in keyof S as string extends K ? never : K]: S[K] };
+
+/**
+ * The registration of a service: named as its generated client names it,
+ * its async handlers wrapped by `implement` (error mapping, request logging).
+ */
+export function registration<S>(
+  client: { readonly serviceName: string },
+  definition: ServiceDefinition,
+  handlers: AsyncHandlers<Rpcs<S>>,
+  logger: Logger,
+): ServiceRegistration {
+  return {
+    name: client.serviceName,
+    definition,
+    // The handlers' types were checked against the interface above; grpc-js takes them untyped.
+    implementation: implement<UntypedServiceImplementation>(
+      definition,
+      handlers as AsyncHandlers<UntypedServiceImplementation>,
+      logger,
+    ),
   };
 }

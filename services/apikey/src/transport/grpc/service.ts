@@ -1,11 +1,4 @@
-import {
-  type AsyncHandlers,
-  bindToCall,
-  implement,
-  type Logger,
-  perCall,
-  type ServiceRegistration,
-} from "@pkiserver/kit";
+import { bindToCall, type Logger, perCall, registration } from "@pkiserver/kit";
 import { apikeyV1 } from "@pkiserver/proto";
 import type { ApiKeyDeps } from "../../domain/ports";
 import { addApiKeyHandler } from "./add-api-key";
@@ -20,17 +13,10 @@ import { verifySignatureHandler } from "./verify-signature";
 
 export const API_KEY_SERVICE_NAME = apikeyV1.ApiKeyServiceClient.serviceName;
 
-/*
- * The generated server interface carries grpc-js's string index signature,
- * which would turn every mapped handler type into `never`; picking the RPC
- * names drops it.
- */
-type Rpcs = Pick<apikeyV1.ApiKeyServiceServer, keyof typeof apikeyV1.ApiKeyServiceService>;
-
-export function apiKeyService(deps: ApiKeyDeps, logger: Logger): ServiceRegistration {
+export function apiKeyService(deps: ApiKeyDeps, logger: Logger) {
   // Each call works on stores that refuse further steps once its caller gave up.
   const forCall = bindToCall(deps, { stores: ["store", "nonces"] });
-  const handlers: AsyncHandlers<Rpcs> = perCall(forCall, {
+  const handlers = perCall(forCall, {
     createFirstApiKey: createFirstApiKeyHandler,
     addApiKey: addApiKeyHandler,
     getApiKey: getApiKeyHandler,
@@ -41,9 +27,10 @@ export function apiKeyService(deps: ApiKeyDeps, logger: Logger): ServiceRegistra
     verifySecret: verifySecretHandler,
     verifySignature: verifySignatureHandler,
   });
-  return {
-    name: API_KEY_SERVICE_NAME,
-    definition: apikeyV1.ApiKeyServiceService,
-    implementation: implement<Rpcs>(apikeyV1.ApiKeyServiceService, handlers, logger),
-  };
+  return registration<apikeyV1.ApiKeyServiceServer>(
+    apikeyV1.ApiKeyServiceClient,
+    apikeyV1.ApiKeyServiceService,
+    handlers,
+    logger,
+  );
 }

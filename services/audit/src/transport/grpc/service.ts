@@ -1,11 +1,4 @@
-import {
-  type AsyncHandlers,
-  bindToCall,
-  implement,
-  type Logger,
-  perCall,
-  type ServiceRegistration,
-} from "@pkiserver/kit";
+import { bindToCall, type Logger, perCall, registration } from "@pkiserver/kit";
 import { auditV1 } from "@pkiserver/proto";
 import type { AuditDeps } from "../../domain/ports";
 import { exportEventsHandler } from "./export-events";
@@ -13,18 +6,16 @@ import { listEventsHandler } from "./list-events";
 
 export const AUDIT_SERVICE_NAME = auditV1.AuditServiceClient.serviceName;
 
-/* Picking the RPC names drops grpc-js's index signature (see the apikey service). */
-type Rpcs = Pick<auditV1.AuditServiceServer, keyof typeof auditV1.AuditServiceService>;
-
-export function auditService(deps: AuditDeps, logger: Logger): ServiceRegistration {
+export function auditService(deps: AuditDeps, logger: Logger) {
   const forCall = bindToCall(deps, { stores: ["store"] });
-  const handlers: AsyncHandlers<Rpcs> = perCall(forCall, {
+  const handlers = perCall(forCall, {
     listEvents: listEventsHandler,
     exportEvents: exportEventsHandler,
   });
-  return {
-    name: AUDIT_SERVICE_NAME,
-    definition: auditV1.AuditServiceService,
-    implementation: implement<Rpcs>(auditV1.AuditServiceService, handlers, logger),
-  };
+  return registration<auditV1.AuditServiceServer>(
+    auditV1.AuditServiceClient,
+    auditV1.AuditServiceService,
+    handlers,
+    logger,
+  );
 }

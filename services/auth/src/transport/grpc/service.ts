@@ -2,9 +2,10 @@ import {
   type AsyncHandlers,
   type AuthFailure,
   bindToCall,
-  implement,
   type Logger,
   perCall,
+  type Rpcs,
+  registration,
   type ServiceRegistration,
 } from "@pkiserver/kit";
 import { authV1 } from "@pkiserver/proto";
@@ -18,13 +19,7 @@ import { listSessions } from "./list-sessions";
 import { inspectToken, revokeToken } from "./oauth-tokens";
 import { revokeSession } from "./revoke-session";
 
-/**
- * The generated server interface without the index signature it inherits from
- * grpc-js: mapped over, that signature would demand a `never` handler.
- */
-export type AuthServiceMethods = {
-  [K in keyof authV1.AuthServiceServer as string extends K ? never : K]: authV1.AuthServiceServer[K];
-};
+export type AuthServiceMethods = Rpcs<authV1.AuthServiceServer>;
 
 export const AUTH_SERVICE_NAME = authV1.AuthServiceClient.serviceName;
 
@@ -55,9 +50,5 @@ export function authServiceRegistration(
       revokeToken,
     }),
   };
-  return {
-    name: AUTH_SERVICE_NAME,
-    definition: authV1.AuthServiceService,
-    implementation: implement<AuthServiceMethods>(authV1.AuthServiceService, handlers, logger),
-  };
+  return registration(authV1.AuthServiceClient, authV1.AuthServiceService, handlers, logger);
 }

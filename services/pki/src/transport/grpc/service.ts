@@ -1,9 +1,10 @@
 import {
   type AsyncHandlers,
   bindToCall,
-  implement,
   type Logger,
   perCall,
+  type Rpcs,
+  registration,
   type ServiceRegistration,
 } from "@pkiserver/kit";
 import { pkiV1 } from "@pkiserver/proto";
@@ -29,14 +30,7 @@ import { verifyHostByIdHandler } from "./verify-host-by-id";
 import { verifyHostByPubHandler } from "./verify-host-by-pub";
 import { verifyKeyHandler } from "./verify-key";
 
-/**
- * The generated server interface, without the index signature it inherits
- * from grpc-js: mapped over, that signature would demand a handler of type
- * `never` for every string.
- */
-export type PkiServiceMethods = {
-  [K in keyof pkiV1.PkiServiceServer as string extends K ? never : K]: pkiV1.PkiServiceServer[K];
-};
+export type PkiServiceMethods = Rpcs<pkiV1.PkiServiceServer>;
 
 /** The pki service: one handler per RPC (decode the request, run its use case, encode the result). */
 export function pkiService(deps: PkiDeps, logger: Logger, log: TransparencyLog): ServiceRegistration {
@@ -65,9 +59,5 @@ export function pkiService(deps: PkiDeps, logger: Logger, log: TransparencyLog):
     getKeyProof: getKeyProofHandler(log),
     getLogTile: getLogTileHandler(log),
   };
-  return {
-    name: pkiV1.PkiServiceClient.serviceName,
-    definition: pkiV1.PkiServiceService,
-    implementation: implement<PkiServiceMethods>(pkiV1.PkiServiceService, handlers, logger),
-  };
+  return registration(pkiV1.PkiServiceClient, pkiV1.PkiServiceService, handlers, logger);
 }
