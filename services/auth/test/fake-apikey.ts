@@ -4,6 +4,7 @@ import {
   createLogger,
   type GrpcServerHandle,
   implement,
+  type Rpcs,
   SIGNATURE_WINDOW_MS,
   startGrpcServer,
   verifyEd25519,
@@ -25,9 +26,7 @@ export interface FakeKey {
   publicKeyPem?: string;
 }
 
-type Methods = {
-  [K in keyof apikeyV1.ApiKeyServiceServer as string extends K ? never : K]: apikeyV1.ApiKeyServiceServer[K];
-};
+type Methods = Rpcs<apikeyV1.ApiKeyServiceServer>;
 
 export class FakeApiKeyServer {
   readonly keys = new Map<string, FakeKey>();

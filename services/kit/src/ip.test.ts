@@ -30,15 +30,17 @@ describe("client IP normalisation for ipAddr: bindings", () => {
       assert.equal(normaliseIp(form), "127.0.0.1", form);
     }
   });
-  it("drops zone ids and keeps RFC 5952's choices", () => {
-    assert.equal(normaliseIp("FE80::1%eth0"), "fe80::1");
-    assert.equal(normaliseIp("2001:db8:0:0:1:0:0:1"), "2001:db8::1:0:0:1");
-    assert.equal(normaliseIp("2001:db8:0:1:1:1:1:1"), "2001:db8:0:1:1:1:1:1");
-  });
-  it("takes IPv4 only in four-part decimal", () => {
-    assert.equal(normaliseIp("127.1"), undefined);
-    assert.equal(normaliseIp("0x7f.0.0.1"), undefined);
-    assert.equal(normaliseIp("127.000.000.001"), undefined);
-    assert.equal(normaliseIp(undefined), undefined);
+
+  it("drops zone ids, keeps RFC 5952's choices and takes IPv4 only in four-part decimal", () => {
+    const cases: [string | undefined, string | undefined][] = [
+      ["FE80::1%eth0", "fe80::1"],
+      ["2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"],
+      ["2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"],
+      ["127.1", undefined],
+      ["0x7f.0.0.1", undefined],
+      ["127.000.000.001", undefined],
+      [undefined, undefined],
+    ];
+    for (const [input, expected] of cases) assert.equal(normaliseIp(input), expected, String(input));
   });
 });
