@@ -1,8 +1,10 @@
 import { AppError, invalidParams } from "@pkiserver/kit/core";
 import {
+  type Checkpoint,
   consistencyProof,
   decodeEntry,
   encodeEntryBundle,
+  encodeVerifierKey,
   HashLevels,
   HeadMap,
   historyKey,
@@ -10,7 +12,9 @@ import {
   type KeyEntry,
   type LogEntry,
   leafHash,
+  type NoteSigner,
   readHashTile,
+  signCheckpoint,
   TILE_WIDTH,
   tileExists,
   toBase64,
@@ -120,6 +124,23 @@ export class LogMirror {
  */
 export abstract class MirroredTransparencyLog implements TransparencyLog {
   protected readonly mirror = new LogMirror();
+  protected readonly verifierKey: string;
+
+  constructor(protected readonly signer: NoteSigner) {
+    this.verifierKey = encodeVerifierKey(signer);
+  }
+
+  /** The mirror's whole tree as a checkpoint, and the note that signs it. */
+  protected async signHead(): Promise<{ checkpoint: Checkpoint; note: string }> {
+    const size = this.mirror.size;
+    const checkpoint = {
+      origin: this.signer.name,
+      size,
+      root: await this.mirror.tree.root(size),
+      headMapRoot: this.mirror.heads.root(),
+    };
+    return { checkpoint, note: signCheckpoint(checkpoint, this.signer) };
+  }
 
   abstract appendKeyRecord(record: KeyRecord): Promise<void>;
   abstract appendHostChange(host: Host, deleted: boolean, at: number): Promise<void>;

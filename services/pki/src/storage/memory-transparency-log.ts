@@ -1,12 +1,4 @@
-import {
-  encodeEntry,
-  encodeVerifierKey,
-  historyKey,
-  leafHash,
-  type NoteSigner,
-  signCheckpoint,
-  toBase64,
-} from "@pkiserver/log";
+import { encodeEntry, historyKey, leafHash, toBase64 } from "@pkiserver/log";
 import type { Host, KeyRecord } from "../domain/entities";
 import type { PublishedCheckpoint } from "../domain/transparency";
 import { hostEntry, keyEntry, MirroredTransparencyLog } from "./log-mirror";
@@ -21,12 +13,6 @@ export class MemoryTransparencyLog extends MirroredTransparencyLog {
   /** Leaf hash of each history's newest appended record, for the next record's `prev`. */
   private readonly pendingHeads = new Map<string, Uint8Array>();
   private latest: PublishedCheckpoint | undefined;
-  private readonly verifierKey: string;
-
-  constructor(private readonly signer: NoteSigner) {
-    super();
-    this.verifierKey = encodeVerifierKey(signer);
-  }
 
   async appendKeyRecord(record: KeyRecord): Promise<void> {
     const hk = toBase64(historyKey(record.userId, record.instanceId, record.contextId));
@@ -42,14 +28,8 @@ export class MemoryTransparencyLog extends MirroredTransparencyLog {
   async sequence(): Promise<void> {
     if (this.latest !== undefined && this.pending.length === 0) return;
     for (const bytes of this.pending.splice(0)) this.mirror.add(bytes);
-    const size = this.mirror.size;
-    const c = {
-      origin: this.signer.name,
-      size,
-      root: await this.mirror.tree.root(size),
-      headMapRoot: this.mirror.heads.root(),
-    };
-    this.latest = { ...c, note: signCheckpoint(c, this.signer), verifierKey: this.verifierKey };
+    const { checkpoint, note } = await this.signHead();
+    this.latest = { ...checkpoint, note, verifierKey: this.verifierKey };
   }
 
   async checkpoint(): Promise<PublishedCheckpoint> {

@@ -4,7 +4,6 @@ import {
   decodeEntry,
   encodeEntry,
   encodeSignerKey,
-  encodeVerifierKey,
   historyKey,
   type KeyEntry,
   leafHash,
@@ -12,7 +11,6 @@ import {
   openCheckpoint,
   parseSignerKey,
   parseVerifierKey,
-  signCheckpoint,
   TILE_WIDTH,
   type Tile,
   tilePath,
@@ -88,23 +86,21 @@ export class MongoTransparencyLog extends MirroredTransparencyLog {
   private readonly tiles: Collection<TileDoc>;
   private readonly lock = new Mutex();
   private readonly owner = randomUUID();
-  private readonly verifierKey: string;
   private storedTiles = new Set<string>();
   private closed = false;
 
   constructor(
     db: Db,
-    private readonly signer: NoteSigner,
+    signer: NoteSigner,
     /** The histories, to rebuild an entry whose writer stopped before appending it. */
     private readonly keys: KeyHistoryStore,
     private readonly leaseMs: number,
   ) {
-    super();
+    super(signer);
     this.pending = db.collection<PendingDoc>(LOG_COLLECTIONS.pending);
     this.leaves = db.collection<LeafDoc>(LOG_COLLECTIONS.leaves);
     this.state = db.collection<StateDoc>(LOG_COLLECTIONS.state);
     this.tiles = db.collection<TileDoc>(LOG_COLLECTIONS.tiles);
-    this.verifierKey = encodeVerifierKey(signer);
   }
 
   static async ensureIndexes(db: Db): Promise<void> {
@@ -230,18 +226,9 @@ export class MongoTransparencyLog extends MirroredTransparencyLog {
         waiting = next;
       }
       if (stored?.size === this.mirror.size && this.mirror.size === before) return;
-      const size = this.mirror.size;
-      const c = {
-        origin: this.signer.name,
-        size,
-        root: await this.mirror.tree.root(size),
-        headMapRoot: this.mirror.heads.root(),
-      };
-      await this.state.replaceOne(
-        { _id: "checkpoint" },
-        { size, note: signCheckpoint(c, this.signer) },
-        { upsert: true },
-      );
+      const { checkpoint, note } = await this.signHead();
+      const size = checkpoint.size;
+      await this.state.replaceOne({ _id: "checkpoint" }, { size, note }, { upsert: true });
       await this.storeFullTiles(size);
     });
   }
