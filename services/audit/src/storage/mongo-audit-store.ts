@@ -1,5 +1,5 @@
 import type { AuditEventType } from "@pkiserver/contract";
-import { isDuplicateKeyError } from "@pkiserver/kit";
+import { isDuplicateKeyError, pingMongo } from "@pkiserver/kit";
 import type { Collection, Db, Filter } from "mongodb";
 import type { AuditEvent, AuditFilter, AuditOrder, AuditPosition } from "../domain/entities";
 import type { AuditStore } from "../domain/ports";
@@ -101,12 +101,7 @@ export class MongoAuditStore implements AuditStore {
   }
 
   async ping(): Promise<boolean> {
-    try {
-      await this.db.command({ ping: 1 }, { timeoutMS: 2000 });
-      return true;
-    } catch {
-      return false;
-    }
+    return pingMongo(this.db);
   }
 }
 
