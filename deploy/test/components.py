@@ -3,7 +3,9 @@
 the plain manifests: each entry point (gateway/src/main.ts,
 services/*/src/main.ts) is a component of the chart's values.yaml; each
 component renders a Deployment (its command, port, listen address and probes),
-a Service and a NetworkPolicy admitting exactly its allowFrom; the ConfigMap
+a Service and a NetworkPolicy admitting exactly its allowFrom (each gRPC
+service also serves /metrics on the chart's metrics.port, admitted from any
+source unless metrics.from narrows it); the ConfigMap
 announces every gRPC component at its Service; deploy/k8s has the same
 components with the same command, port, secret env, peers and addresses.
 
@@ -69,7 +71,7 @@ def policy_ports(policy):
     return {p["port"] for rule in policy["spec"].get("ingress") or [] for p in rule.get("ports") or []}
 
 
-def check(where, objects, config, name, c, check_secret_env):
+def check(where, objects, config, name, c, check_secret_env, metrics_port):
     full = f"{NAME}-{name}"
     deploy = objects.get(("Deployment", full))
     if deploy is None:
@@ -81,9 +83,13 @@ def check(where, objects, config, name, c, check_secret_env):
         return
     if ctr.get("command") != c["command"]:
         err(f"{where}: {full} runs {ctr.get('command')}, values say {c['command']}")
+    grpc_metrics = c["protocol"] == "grpc" and metrics_port > 0
+    expected_ports = [c["port"], metrics_port] if grpc_metrics else [c["port"]]
     ports = {p["containerPort"] for p in ctr.get("ports") or []}
-    if ports != {c["port"]}:
-        err(f"{where}: {full} exposes {sorted(ports)}, values say {c['port']}")
+    if ports != set(expected_ports):
+        err(f"{where}: {full} exposes {sorted(ports)}, values say {expected_ports}")
+    if grpc_metrics and env_value(ctr, "PMX_METRICS_LISTEN") != f"0.0.0.0:{metrics_port}":
+        err(f"{where}: {full} PMX_METRICS_LISTEN={env_value(ctr, 'PMX_METRICS_LISTEN')}, expected 0.0.0.0:{metrics_port}")
     if check_secret_env and secret_env(ctr) != set(c["secretEnv"]):
         err(f"{where}: {full} gets secrets {sorted(secret_env(ctr))}, values say {sorted(c['secretEnv'])}")
     if c["protocol"] == "grpc":
@@ -101,14 +107,14 @@ def check(where, objects, config, name, c, check_secret_env):
     service = objects.get(("Service", full))
     if service is None:
         err(f"{where}: no Service {full}")
-    elif [p["port"] for p in service["spec"]["ports"]] != [c["port"]]:
-        err(f"{where}: Service {full} does not serve port {c['port']}")
+    elif [p["port"] for p in service["spec"]["ports"]] != expected_ports:
+        err(f"{where}: Service {full} does not serve ports {expected_ports}")
     policy = objects.get(("NetworkPolicy", full))
     if policy is None:
         err(f"{where}: no NetworkPolicy {full}")
         return
-    if policy_ports(policy) != {c["port"]}:
-        err(f"{where}: NetworkPolicy {full} admits ports {sorted(policy_ports(policy))}, expected {c['port']}")
+    if policy_ports(policy) != set(expected_ports):
+        err(f"{where}: NetworkPolicy {full} admits ports {sorted(policy_ports(policy))}, expected {expected_ports}")
     if c["protocol"] == "grpc" and allowed_components(policy) != set(c["allowFrom"]):
         err(f"{where}: NetworkPolicy {full} admits {sorted(allowed_components(policy))}, values say {sorted(c['allowFrom'])}")
 
@@ -116,7 +122,9 @@ def check(where, objects, config, name, c, check_secret_env):
 def main():
     values_path, rendered_path, *k8s_paths = sys.argv[1:]
     with open(values_path) as f:
-        components = {n: c for n, c in yaml.safe_load(f)["components"].items() if c.get("enabled")}
+        values = yaml.safe_load(f)
+    components = {n: c for n, c in values["components"].items() if c.get("enabled")}
+    metrics_port = int(values["metrics"]["port"])
 
     commands = {" ".join(c["command"]) for c in components.values()}
     for main_ts in ["gateway/src/main.ts", *sorted(glob.glob("services/*/src/main.ts"))]:
@@ -128,7 +136,7 @@ def main():
         objects = index(load(paths))
         config = (objects.get(("ConfigMap", f"{NAME}-config")) or {}).get("data") or {}
         for name, c in components.items():
-            check(where, objects, config, name, c, secrets)
+            check(where, objects, config, name, c, secrets, metrics_port)
         deployed = {n[len(NAME) + 1 :] for k, n in objects if k == "Deployment"}
         for extra in sorted(deployed - set(components)):
             err(f"{where}: Deployment {NAME}-{extra} is no component of the chart")

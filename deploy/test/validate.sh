@@ -2,10 +2,10 @@
 # Renders the Helm chart for several values files and validates the result
 # offline: helm lint, the Kubernetes API schemas of every supported version
 # (kubernetes-validate, strict: unknown fields fail), the Pod Security
-# "restricted" profile; the chart's schema must reject bad values; the plain
-# manifests in deploy/k8s pass the same checks; every process is a component
-# of the chart and of deploy/k8s, wired alike; the chart README matches
-# values.yaml.
+# "restricted" profile, the monitoring objects; the chart's schema must reject
+# bad values; the plain manifests in deploy/k8s pass the same checks; every
+# process is a component of the chart and of deploy/k8s, wired alike; the
+# chart README matches values.yaml.
 #
 # Needs helm and kubernetes-validate (with PyYAML); .ci/run installs them.
 #   HELM=... KUBERNETES_VALIDATE=... PYTHON=... deploy/test/validate.sh
@@ -27,8 +27,9 @@ fail() {
   failures=$((failures + 1))
 }
 
-# kubernetes-validate knows no custom resources; the ServiceMonitor (Prometheus
-# Operator CRD) is the only one the chart renders.
+# kubernetes-validate knows no custom resources: it skips the ServiceMonitor and
+# the PrometheusRule (Prometheus Operator CRDs); deploy/test/monitoring.py
+# checks those, and test/src/deploy/monitoring.test.ts the PromQL in them.
 k8s_validate() {
   local version="$1"
   shift
@@ -109,6 +110,11 @@ echo "validate: every process deployed alike by the chart and deploy/k8s"
   >"$out/components.yaml" 2>"$out/err" || { cat "$out/err" >&2; fail "helm template (components)"; }
 "$python" deploy/test/components.py "$chart/values.yaml" "$out/components.yaml" "${k8s_manifests[@]}" ||
   fail "the chart's components and deploy/k8s differ"
+
+echo "validate: monitoring objects (ServiceMonitor, PrometheusRule, dashboard)"
+"$helm" template pkiserver "$chart" -n pkiserver -f deploy/test/values/all-options.yaml --kube-version "${versions[-1]}" \
+  >"$out/monitoring.yaml" 2>"$out/err" || { cat "$out/err" >&2; fail "helm template (monitoring)"; }
+"$python" deploy/test/monitoring.py "$chart" "$out/monitoring.yaml" || fail "the chart's monitoring objects"
 
 echo "validate: chart README"
 node deploy/helm/gen-readme.js --check || fail "chart README out of date"

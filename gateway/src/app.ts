@@ -1,16 +1,19 @@
 import { randomUUID } from "node:crypto";
 import cors from "@fastify/cors";
 import websocket from "@fastify/websocket";
+import { trace } from "@opentelemetry/api";
 import {
   AppError,
   type EventBus,
   Events,
   HttpErrors,
   type Logger,
+  processMetricsRegistry,
   publishAuthFailure,
   RateLimitRefusals,
 } from "@pkiserver/kit";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from "fastify";
+import { Registry } from "prom-client";
 import { Authenticator, type Credentials } from "./auth/authenticate";
 import { KeyLimitsCache, keyLimitsOf } from "./auth/key-limits";
 import { RevocationCache } from "./auth/revocations";
@@ -68,6 +71,7 @@ function header(req: FastifyRequest, name: string): string | undefined {
 
 function isJsonContentType(value: string | undefined): boolean {
   if (value === undefined) return false;
+  if (value === "application/json") return true;
   return (value.split(";")[0] ?? "").trim().toLowerCase() === "application/json";
 }
 
@@ -193,8 +197,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     pkiPublicRead: config.pkiPublicRead,
   });
   const clientIps = new ClientIpResolver(config.trustedProxies);
-  const clientIpOf = (req: FastifyRequest) =>
-    clientIps.resolve(req.socket.remoteAddress, req.headers["x-forwarded-for"]);
+  const clientIpOf = (req: FastifyRequest) => clientIps.resolveFor(req.socket, req.headers["x-forwarded-for"]);
   const heartbeat = new Heartbeat(opts.wsPingIntervalMs ?? config.wsPingIntervalMs);
   const probes: Record<string, HealthProbe> | undefined = opts.readiness
     ? undefined
@@ -259,17 +262,21 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   });
   connections.attach(app.server);
 
-  app.addHook("onRequest", async (req, reply) => {
+  // A callback hook rather than an async one: it runs on every request and has nothing to await.
+  app.addHook("onRequest", (req, reply, done) => {
     reply.header("x-request-id", req.id);
     const admission = connections.admit(req.socket, clientIpOf(req));
     if (admission.refused) {
       // A connection is freed when the client closes one; a second is a fair guess.
       const retryAfter = 1;
       const body = errorReply(null, new AppError("rpc.too_many_requests", { data: { retryAfter } }));
-      return refuse(req, reply, 429, retryAfter, body, admission.close);
+      // Answered here: the route does not run (done is not called).
+      refuse(req, reply, 429, retryAfter, body, admission.close);
+      return;
     }
     // The response (or, for a WebSocket, its socket) closes when the request is over.
     if (admission.release) reply.raw.once("close", admission.release);
+    done();
   });
   // Shutdown: stop accepting (the server stops listening, calls on open
   // connections get -32000), let what is in flight finish, and only then let
@@ -358,19 +365,22 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     reply.type("application/json").send(JSON.stringify(errorReply(null, new AppError("rpc.only_post"))));
 
   app.post(RPC_PATH, async (req, reply) => {
+    // The HTTP server span, when tracing is on (undefined otherwise): the dispatcher names it.
+    const span = trace.getActiveSpan();
     if (!isJsonContentType(header(req, "content-type"))) {
-      dispatcher.log({ requestId: req.id, transport: "http" }, "(content-type)", -32700, 0);
+      dispatcher.log({ requestId: req.id, transport: "http", span }, "(content-type)", -32700, 0);
       return sendRpc(reply, { body: parseError("Invalid Content-Type") });
     }
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     if (!readiness.serving) {
-      dispatcher.log({ requestId: req.id, transport: "http" }, "(unavailable)", -32000, 0);
+      dispatcher.log({ requestId: req.id, transport: "http", span }, "(unavailable)", -32000, 0);
       return sendRpc(reply, { body: unavailableReply(body) });
     }
     const result = await inFlight.run(() =>
       dispatcher.handle(body, {
         requestId: req.id,
         transport: "http",
+        span,
         clientIp: clientIpOf(req),
         credentials: { ...credentialsOf(req), signed: { method: req.method, uri: req.raw.url ?? req.url, body } },
       }),
@@ -436,9 +446,12 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     return reply.code(503).send({ status: "error", checks });
   });
 
+  // The gateway's own metrics and the process's (unprefixed Node and process
+  // metrics; in the embedded form also the services' gRPC server metrics).
+  const exposed = [metrics.registry, processMetricsRegistry()];
   app.get("/metrics", async (_req, reply) => {
-    const text = await metrics.registry.metrics();
-    return reply.type(metrics.registry.contentType).send(text);
+    const registry = Registry.merge(exposed);
+    return reply.type(registry.contentType).send(await registry.metrics());
   });
 
   return app;

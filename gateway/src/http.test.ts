@@ -326,6 +326,9 @@ describe("JSON-RPC over HTTP", () => {
       /pmx_gateway_rpc_requests_total\{method="pkiAdmin\/listHosts",code="0",transport="http"\} \d+/,
     );
     assert.match(metrics, /pmx_gateway_ws_connections/);
+    // Node's and the process's default metrics, unprefixed as stock dashboards query them.
+    assert.match(metrics, /^process_cpu_seconds_total \d/m);
+    assert.match(metrics, /^# TYPE nodejs_eventloop_lag_seconds gauge/m);
   });
 
   it("reports not ready with HTTP 503 when a service does not answer", async () => {

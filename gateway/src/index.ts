@@ -13,6 +13,7 @@ export {
 export { createServiceClients, type ServiceClients } from "./clients";
 export { type GatewayConfig, GatewayConfigError, loadConfig } from "./config";
 export { counterStoreContract } from "./http/counter-store.contract";
+export { GatewayMetrics } from "./http/metrics";
 export {
   type CounterStore,
   DEFAULT_RATE_LIMITS,

@@ -1,7 +1,7 @@
 // Telemetry must start before grpc-js and http are loaded, so this file
 // imports only the config and the telemetry entry at the top and requires
 // everything else afterwards.
-import { startTelemetry } from "@pkiserver/kit/telemetry";
+import { ServiceNames, startTelemetry } from "@pkiserver/kit/telemetry";
 import { type GatewayConfig, GatewayConfigError, loadConfig } from "./config";
 
 function configOrExit(): GatewayConfig {
@@ -18,7 +18,7 @@ function configOrExit(): GatewayConfig {
 
 async function main(): Promise<void> {
   const config = configOrExit();
-  const telemetry = startTelemetry({ serviceName: "gateway", otlpEndpoint: config.otlpEndpoint });
+  const telemetry = startTelemetry({ serviceName: ServiceNames.gateway, otlpEndpoint: config.otlpEndpoint });
 
   const kit: typeof import("@pkiserver/kit") = require("@pkiserver/kit");
   const { createServiceClients }: typeof import("./clients") = require("./clients");

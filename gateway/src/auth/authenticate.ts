@@ -114,7 +114,8 @@ export class Authenticator {
   async verifyToken(token: string, clientIp: string, attempt: Attempt = {}): Promise<TokenClaims> {
     const claims = await this.deps.verifier.verify(token);
     attempt.apiKeyId = claims.apiKeyId;
-    if (!(await this.deps.revocationsLoaded())) {
+    // Loaded once and for good: only the first requests after start wait for it.
+    if (!this.deps.revocations.isLoaded() && !(await this.deps.revocationsLoaded())) {
       // Not a failure: auth has not answered yet, and the client may retry.
       throw new AppError("rpc.unavailable", { internal: "revocation list not loaded yet" });
     }

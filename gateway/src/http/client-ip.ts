@@ -48,6 +48,8 @@ function toRange(entry: string): Range {
  */
 export class ClientIpResolver {
   private readonly ranges: Range[];
+  /** Each connection's peer, normalised once: every request on a keep-alive connection asks again. */
+  private readonly peers = new WeakMap<object, string>();
 
   constructor(trustedProxies: readonly string[]) {
     this.ranges = trustedProxies.map(toRange);
@@ -60,9 +62,31 @@ export class ClientIpResolver {
     return this.ranges.some(([net, bits]) => net.kind() === addr.kind() && addr.match([net, bits] as never));
   }
 
+  /**
+   * The normalised address of a connection's peer (undefined if it has none,
+   * e.g. closed already), worked out once per connection: every request on a
+   * keep-alive connection asks again.
+   */
+  peerOf(socket: { readonly remoteAddress?: string | undefined }): string | undefined {
+    let peer = this.peers.get(socket);
+    if (peer === undefined) {
+      peer = normaliseIp(socket.remoteAddress);
+      if (peer !== undefined) this.peers.set(socket, peer);
+    }
+    return peer;
+  }
+
+  /** `resolve` for a request on `socket`. */
+  resolveFor(socket: { readonly remoteAddress?: string | undefined }, forwardedFor: string | string[] | undefined) {
+    return this.fromPeer(this.peerOf(socket) ?? "0.0.0.0", forwardedFor);
+  }
+
   resolve(peer: string | undefined, forwardedFor: string | string[] | undefined): string {
-    const peerIp = normaliseIp(peer) ?? "0.0.0.0";
-    if (!this.trusted(peerIp) || forwardedFor === undefined) return peerIp;
+    return this.fromPeer(normaliseIp(peer) ?? "0.0.0.0", forwardedFor);
+  }
+
+  private fromPeer(peerIp: string, forwardedFor: string | string[] | undefined): string {
+    if (forwardedFor === undefined || !this.trusted(peerIp)) return peerIp;
     const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(",") : forwardedFor)
       .split(",")
       .map((h) => h.trim())

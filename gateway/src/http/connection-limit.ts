@@ -1,6 +1,5 @@
 import type { Server } from "node:http";
 import type { Socket } from "node:net";
-import { normaliseIp } from "@pkiserver/kit/core";
 import { type ClientIpResolver, clientKey } from "./client-ip";
 
 /** How long a refused connection may take to send the request that is answered 429. */
@@ -32,7 +31,7 @@ export class ConnectionLimiter {
 
   attach(server: Server): void {
     server.on("connection", (socket: Socket) => {
-      const peer = normaliseIp(socket.remoteAddress);
+      const peer = this.opts.resolver.peerOf(socket);
       if (peer === undefined || this.opts.resolver.trusted(peer)) return;
       const release = this.acquire(clientKey(peer));
       if (release !== undefined) {
@@ -58,7 +57,7 @@ export class ConnectionLimiter {
     clientIp: string,
   ): { refused: true; close: boolean } | { refused: false; release?: () => void } {
     if (this.refused.has(socket)) return { refused: true, close: true };
-    const peer = normaliseIp(socket.remoteAddress);
+    const peer = this.opts.resolver.peerOf(socket);
     if (peer === undefined || !this.opts.resolver.trusted(peer)) return { refused: false };
     const release = this.acquire(clientKey(clientIp));
     if (release !== undefined) return { refused: false, release };

@@ -1,6 +1,10 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
-/** The gateway's Prometheus metrics, in a registry of its own (one per app). */
+/**
+ * The gateway's Prometheus metrics, in a registry of its own (one per app);
+ * `/metrics` serves them with the process's (the kit's registry: Node and
+ * process metrics, gRPC server metrics of services in the same process).
+ */
 export class GatewayMetrics {
   readonly registry = new Registry();
   private readonly requests: Counter<"method" | "code" | "transport">;
@@ -11,7 +15,6 @@ export class GatewayMetrics {
   private readonly rateLimitStoreErrors: Counter;
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: "pmx_gateway_" });
     this.requests = new Counter({
       name: "pmx_gateway_rpc_requests_total",
       help: "JSON-RPC requests handled, by method and result code (0: success)",

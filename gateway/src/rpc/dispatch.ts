@@ -1,4 +1,5 @@
 import { performance } from "node:perf_hooks";
+import type { Span } from "@opentelemetry/api";
 import { isPlainObject, parseParams } from "@pkiserver/contract";
 import type { RateLimitRefusals } from "@pkiserver/kit";
 import { AppError, ErrorCatalogue, type Logger } from "@pkiserver/kit";
@@ -32,7 +33,12 @@ export interface RequestContext {
   readonly credentials: Credentials;
   /** Binds a token to the WebSocket connection the message came on; absent over HTTP. */
   readonly bindToken?: ((token: string) => Promise<void>) | undefined;
+  /** The HTTP request's server span when it is traced: named after the JSON-RPC method. */
+  readonly span?: Span | undefined;
 }
+
+/** The HTTP server span's name: the route and, as the RPC conventions name calls, the method. */
+export const RPC_SPAN_PREFIX = "POST /main";
 
 export interface DispatchResult {
   /** The reply (object or array) to send; undefined when nothing is to be sent. */
@@ -141,8 +147,11 @@ export class Dispatcher {
       }
       const counted = new Counted();
       const replies: RpcReply[] = [];
+      // One span for the whole body: it is named for the batch, not for each method in it.
+      const itemCtx = ctx.span === undefined ? ctx : { ...ctx, span: undefined };
+      ctx.span?.updateName(`${RPC_SPAN_PREFIX} (batch)`);
       for (const item of body) {
-        const reply = await this.one(item, ctx, getCaller, bindToken, counted);
+        const reply = await this.one(item, itemCtx, getCaller, bindToken, counted);
         if (reply !== undefined) replies.push(reply);
       }
       return this.result(replies.length > 0 ? replies : undefined, counted, body.length);
@@ -278,7 +287,7 @@ export class Dispatcher {
 
   /** One line per request (also for bodies refused before parsing): never params, results, headers or credentials. */
   log(
-    ctx: Pick<RequestContext, "requestId" | "transport">,
+    ctx: Pick<RequestContext, "requestId" | "transport" | "span">,
     method: string,
     code: number,
     started: number,
@@ -287,6 +296,9 @@ export class Dispatcher {
     const seconds = started === 0 ? 0 : (performance.now() - started) / 1000;
     const metricMethod = method.startsWith("(") || lookupMethod(method) ? method : "(unknown)";
     this.deps.metrics.observe(metricMethod, code, ctx.transport, seconds);
+    if (ctx.span !== undefined) nameSpan(ctx.span, metricMethod, code);
+    // The line of a request that went well is made only when someone reads it.
+    if (internal === undefined && !this.deps.logger.isLevelEnabled("info")) return;
     const line = {
       requestId: ctx.requestId,
       transport: ctx.transport,
@@ -300,6 +312,17 @@ export class Dispatcher {
 }
 
 const TOKEN_METHOD = "auth/token";
+
+/**
+ * Names a traced HTTP request after its JSON-RPC method (OpenTelemetry's
+ * JSON-RPC conventions: `rpc.system.name`, `rpc.method`, the error code as
+ * `rpc.response.status_code`), so traces are told apart by what was called.
+ */
+function nameSpan(span: Span, method: string, code: number): void {
+  span.updateName(`${RPC_SPAN_PREFIX} ${method}`);
+  span.setAttributes({ "http.route": "/main", "rpc.system.name": "jsonrpc", "rpc.method": method });
+  if (code !== 0) span.setAttributes({ "rpc.response.status_code": String(code), "error.type": String(code) });
+}
 
 /** The clientId an `auth/token` call names, as a counting subject (API.md section 9). */
 function namedClient(method: string, params: unknown): Subject | undefined {

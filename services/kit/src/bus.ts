@@ -40,8 +40,11 @@ export interface EventBus {
 
 /** Whether `subject` matches a NATS-style `pattern` (`*` one token, `>` the rest). */
 export function subjectMatches(pattern: string, subject: string): boolean {
-  const p = pattern.split(".");
-  const s = subject.split(".");
+  return tokensMatch(pattern.split("."), subject.split("."));
+}
+
+/** `subjectMatches` on subjects already split into tokens. */
+function tokensMatch(p: readonly string[], s: readonly string[]): boolean {
   for (let i = 0; i < p.length; i++) {
     if (p[i] === ">") return s.length > i;
     if (i >= s.length) return false;
@@ -52,6 +55,8 @@ export function subjectMatches(pattern: string, subject: string): boolean {
 
 interface MemorySub {
   opts: SubscribeOptions;
+  /** Its subject patterns, split once. */
+  patterns: readonly (readonly string[])[];
   queue: BusMessage[];
   running: boolean;
   stopped: boolean;
@@ -64,7 +69,9 @@ interface MemorySub {
  * after the last event it acknowledged.
  */
 export class MemoryEventBus implements EventBus {
-  private readonly log: { msg: BusMessage; at: number }[] = [];
+  /** Retained events, oldest first, from `head` on (dropped ones are cut off in batches). */
+  private log: { msg: BusMessage; at: number }[] = [];
+  private head = 0;
   /** Ids of the retained events, for de-duplication without a scan. */
   private readonly ids = new Set<string>();
   private readonly subs = new Set<MemorySub>();
@@ -86,8 +93,9 @@ export class MemoryEventBus implements EventBus {
     this.log.push({ msg, at: now });
     this.ids.add(msg.id);
     this.trim(now);
+    const tokens = subject.split(".");
     for (const sub of this.subs) {
-      if (sub.opts.subjects.some((p) => subjectMatches(p, subject))) {
+      if (sub.patterns.some((p) => tokensMatch(p, tokens))) {
         sub.queue.push(msg);
         this.pump(sub);
       }
@@ -96,28 +104,42 @@ export class MemoryEventBus implements EventBus {
 
   /** Drops events past the limits, and what consumers remember of them. */
   private trim(now: number): void {
-    while (
-      this.log.length > this.maxRetained ||
-      (this.log[0] !== undefined && this.log[0].at < now - this.retentionMs)
-    ) {
-      const dropped = this.log.shift();
-      if (!dropped) return;
-      this.ids.delete(dropped.msg.id);
-      for (const acked of this.durableAcked.values()) acked.delete(dropped.msg.id);
+    while (this.head < this.log.length) {
+      const oldest = this.log[this.head] as { msg: BusMessage; at: number };
+      if (this.log.length - this.head <= this.maxRetained && oldest.at >= now - this.retentionMs) break;
+      this.head++;
+      this.ids.delete(oldest.msg.id);
+      for (const acked of this.durableAcked.values()) acked.delete(oldest.msg.id);
+    }
+    // Cut the dropped ones off once they are half the array, not one shift per event.
+    if (this.head > 0 && this.head >= this.log.length / 2) {
+      this.log = this.log.slice(this.head);
+      this.head = 0;
     }
   }
 
+  /** The retained events, oldest first. */
+  private retained(): { msg: BusMessage; at: number }[] {
+    return this.head === 0 ? this.log : this.log.slice(this.head);
+  }
+
   async subscribe(opts: SubscribeOptions): Promise<Subscription> {
-    const sub: MemorySub = { opts, queue: [], running: false, stopped: false };
+    const sub: MemorySub = {
+      opts,
+      patterns: opts.subjects.map((p) => p.split(".")),
+      queue: [],
+      running: false,
+      stopped: false,
+    };
     let acked = opts.durable ? this.durableAcked.get(opts.durable) : undefined;
     if (opts.durable && !acked) {
       // A new durable consumer starts here: with `new`, what is retained now
       // counts as behind it; what comes later waits for it even while stopped.
-      acked = new Set(opts.deliver === "new" ? this.log.map((e) => e.msg.id) : []);
+      acked = new Set(opts.deliver === "new" ? this.retained().map((e) => e.msg.id) : []);
       this.durableAcked.set(opts.durable, acked);
     }
     if (opts.deliver === "all" || opts.durable) {
-      for (const { msg } of this.log) {
+      for (const { msg } of this.retained()) {
         if (!opts.subjects.some((p) => subjectMatches(p, msg.subject))) continue;
         if (acked?.has(msg.id)) continue;
         sub.queue.push(msg);

@@ -68,6 +68,13 @@ export const serviceEnvFields = {
   PMX_NATS_PREFIX: stringOr("pkiserver"),
   PMX_LOG_LEVEL: stringOr("info").pipe(z.enum(LOG_LEVELS)),
   OTEL_EXPORTER_OTLP_ENDPOINT: env.url(),
+  /** host:port of the process's Prometheus `/metrics` listener (a service's own process); unset: none. */
+  PMX_METRICS_LISTEN: env.optionalString().pipe(
+    z
+      .string()
+      .regex(/^[^\s:]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/, "expected host:port")
+      .optional(),
+  ),
   /** Test only: holds each event this long before it is sent to NATS (see NatsBusOptions.testPublishDelayMs). */
   PMX_TEST_EVENT_PUBLISH_DELAY_MS: z.coerce.number().int().min(0).default(0),
 };
@@ -82,6 +89,8 @@ export interface ServiceEnv {
   readonly natsPrefix: string;
   readonly logLevel: string;
   readonly otlpEndpoint: string | undefined;
+  /** Where a service's own process serves `/metrics`; undefined: it serves none. */
+  readonly metricsListen: { readonly host: string; readonly port: number } | undefined;
   /** Test only: PMX_TEST_EVENT_PUBLISH_DELAY_MS; 0 outside tests. */
   readonly testEventPublishDelayMs: number;
 }
@@ -96,6 +105,7 @@ export function serviceEnv(v: ServiceEnvValues): ServiceEnv {
     natsPrefix: v.PMX_NATS_PREFIX,
     logLevel: v.PMX_LOG_LEVEL,
     otlpEndpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT,
+    metricsListen: v.PMX_METRICS_LISTEN === undefined ? undefined : splitAddress(v.PMX_METRICS_LISTEN),
     testEventPublishDelayMs: v.PMX_TEST_EVENT_PUBLISH_DELAY_MS,
   };
 }

@@ -1,4 +1,4 @@
-import { EventEmitter } from "node:events";
+import { performance } from "node:perf_hooks";
 import {
   type Channel,
   type ChannelCredentials,
@@ -21,6 +21,8 @@ import { HealthImplementation } from "grpc-health-check";
 import { withCallIdentity } from "./call-identity";
 import { AppError, ErrorCatalogue, isErrorCode } from "./errors";
 import type { Logger } from "./logger";
+import { MethodMetrics } from "./metrics";
+import { tracingStarted } from "./tracing-state";
 
 /** Metadata keys carried on every internal call. */
 export const MetadataKeys = {
@@ -151,7 +153,11 @@ export function implement<S extends UntypedServiceImplementation>(
   for (const name of Object.keys(definition)) {
     const fn = (handlers as Record<string, (req: unknown, ctx: CallContext) => Promise<unknown>>)[name];
     if (typeof fn !== "function") throw new Error(`no handler for RPC ${name}`);
+    // `/pkiserver.pki.v1.PkiService/GetHost`: the service and method as the wire names them.
+    const [, service = "", method = name] = (definition[name]?.path ?? "").split("/");
+    const metrics = new MethodMetrics(service, method);
     impl[name] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+      const started = performance.now();
       const requestId = firstString(call.metadata, MetadataKeys.requestId) ?? "";
       // The signal is made on first use (most handlers finish without asking);
       // grpc-js emits "cancelled" when the client cancels, disconnects or its deadline passes.
@@ -185,8 +191,15 @@ export function implement<S extends UntypedServiceImplementation>(
         },
       };
       withCallIdentity({ requestId, callerKeyId: ctx.callerKeyId }, () => fn(call.request, ctx)).then(
-        (res) => callback(null, res),
-        (err: unknown) => callback(toGrpcError(err, ctx.logger) as ServiceError),
+        (res) => {
+          metrics.observe(status.OK, (performance.now() - started) / 1000);
+          callback(null, res);
+        },
+        (err: unknown) => {
+          const grpcErr = toGrpcError(err, ctx.logger);
+          metrics.observe(grpcErr.code ?? status.UNKNOWN, (performance.now() - started) / 1000);
+          callback(grpcErr as ServiceError);
+        },
       );
     };
   }
@@ -386,36 +399,96 @@ export function connectService<S>(
 
 const tracer = trace.getTracer("@pkiserver/kit");
 
+/** The error a local call ends with when its handler throws instead of answering. */
+function internalError(err: unknown): ServiceError {
+  return {
+    name: "Error",
+    message: String(err),
+    code: status.INTERNAL,
+    details: String(err),
+    metadata: new Metadata(),
+  };
+}
+
+const DEADLINE_EXCEEDED: Readonly<Omit<ServiceError, "metadata">> = {
+  name: "Error",
+  message: "Deadline exceeded",
+  code: status.DEADLINE_EXCEEDED,
+  details: "Deadline exceeded",
+};
+
 /**
  * The server side of one in-process call, as much of grpc-js's
- * ServerUnaryCall as a handler made by `implement` uses.
+ * ServerUnaryCall as a handler made by `implement` uses. It is also the
+ * call's state: the deadline timer and the promise it settles.
  */
-class LocalCall extends EventEmitter {
+class LocalCall {
   cancelled = false;
+  private settled = false;
+  private timer: NodeJS.Timeout | undefined;
+  /** Listeners of "cancelled", the one event a handler listens for (no EventEmitter per call). */
+  private onCancel: (() => void)[] | undefined;
+
   constructor(
     readonly request: unknown,
     readonly metadata: Metadata,
     private readonly deadline: number,
-  ) {
-    super();
-  }
+    private readonly resolve: (res: unknown) => void,
+    private readonly reject: (err: unknown) => void,
+    /** Told the call's gRPC status once it ends (the spans), when tracing. */
+    private readonly ended: ((code: status) => void) | undefined,
+  ) {}
+
   getDeadline(): number {
     return this.deadline;
   }
+
+  once(event: string, listener: () => void): this {
+    if (event !== "cancelled") return this;
+    if (this.onCancel === undefined) this.onCancel = [listener];
+    else this.onCancel.push(listener);
+    return this;
+  }
+
   cancel(): void {
     if (this.cancelled) return;
     this.cancelled = true;
-    this.emit("cancelled");
+    for (const listener of this.onCancel?.splice(0) ?? []) listener();
+  }
+
+  /** Starts the handler, and the timer that gives up on it at the deadline. */
+  start(handler: handleUnaryCall<unknown, unknown>, timeoutMs: number): void {
+    this.timer = setTimeout(() => {
+      this.cancel();
+      this.finish(status.DEADLINE_EXCEEDED, { ...DEADLINE_EXCEEDED, metadata: new Metadata() });
+    }, timeoutMs);
+    try {
+      handler(this as unknown as ServerUnaryCall<unknown, unknown>, (err, res) =>
+        this.finish(err ? (err.code ?? status.UNKNOWN) : status.OK, err ? (err as ServiceError) : null, res),
+      );
+    } catch (err) {
+      this.finish(status.INTERNAL, internalError(err));
+    }
+  }
+
+  private finish(code: status, err: ServiceError | null, res?: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.ended?.(code);
+    if (err) this.reject(fromGrpcError(err));
+    else this.resolve(res);
   }
 }
 
 /**
  * A client that calls a service's handlers in this process: the same
- * handlers, the same protobuf messages (each request and reply is encoded
- * and decoded as on the wire, so both sides see exactly what gRPC would give
- * them), the same metadata, deadlines, cancellation and error mapping, and
- * client and server spans named as grpc-js instrumentation names them; but no
- * HTTP/2 framing, sockets or event-loop hops. The one-process form uses it.
+ * handlers and the same protobuf messages (the generated message objects,
+ * handed over as they are rather than encoded and decoded: neither side
+ * changes a message it sent or received), the same metadata, deadlines,
+ * cancellation and error mapping, and, when tracing, client and server spans
+ * named as grpc-js instrumentation names them; but no HTTP/2 framing,
+ * sockets or event-loop hops. The one-process form uses it.
  */
 export function createLocalClient<S>(registration: ServiceRegistration, serviceName: string): ServiceChannel<S> {
   const client: Record<string, (req: unknown, opts?: CallOptions) => Promise<unknown>> = {};
@@ -425,62 +498,27 @@ export function createLocalClient<S>(registration: ServiceRegistration, serviceN
     if (typeof handler !== "function") throw new Error(`${serviceName} has no handler for ${name}`);
     const spanName = `grpc.${def.path.replace(/^\//, "")}`;
     const attributes = { "rpc.system": "grpc", "rpc.service": serviceName, "rpc.method": def.originalName ?? name };
-    client[name] = (req, opts = {}) =>
-      tracer.startActiveSpan(
-        spanName,
-        { kind: SpanKind.CLIENT, attributes },
-        (clientSpan) =>
-          new Promise<unknown>((resolve, reject) => {
-            const request = def.requestDeserialize(def.requestSerialize(req));
-            const md = new Metadata();
-            if (opts.requestId) md.set(MetadataKeys.requestId, opts.requestId);
-            if (opts.callerKeyId) md.set(MetadataKeys.callerKeyId, opts.callerKeyId);
-            const timeoutMs = opts.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-            const call = new LocalCall(request, md, Date.now() + timeoutMs);
-            let settled = false;
-            const finish = (code: status, err: ServiceError | null, res?: unknown) => {
-              if (settled) return;
-              settled = true;
-              clearTimeout(timer);
-              clientSpan.setAttribute("rpc.grpc.status_code", code);
-              if (code !== status.OK) clientSpan.setStatus({ code: SpanStatusCode.ERROR });
-              clientSpan.end();
-              if (err) reject(fromGrpcError(err));
-              else resolve(def.responseDeserialize(def.responseSerialize(res)));
-            };
-            const timer = setTimeout(() => {
-              call.cancel();
-              const md = new Metadata();
-              finish(status.DEADLINE_EXCEEDED, {
-                name: "Error",
-                message: "Deadline exceeded",
-                code: status.DEADLINE_EXCEEDED,
-                details: "Deadline exceeded",
-                metadata: md,
-              });
-            }, timeoutMs);
-            tracer.startActiveSpan(spanName, { kind: SpanKind.SERVER, attributes }, (serverSpan) => {
-              try {
-                handler(call as unknown as ServerUnaryCall<unknown, unknown>, (err, res) => {
-                  const code = err ? (err.code ?? status.UNKNOWN) : status.OK;
-                  serverSpan.setAttribute("rpc.grpc.status_code", code);
-                  if (code !== status.OK) serverSpan.setStatus({ code: SpanStatusCode.ERROR });
-                  serverSpan.end();
-                  finish(code, err ? (err as ServiceError) : null, res);
-                });
-              } catch (err) {
-                serverSpan.end();
-                finish(status.INTERNAL, {
-                  name: "Error",
-                  message: String(err),
-                  code: status.INTERNAL,
-                  details: String(err),
-                  metadata: new Metadata(),
-                });
-              }
-            });
+    const call = (req: unknown, opts: CallOptions, ended?: (code: status) => void) =>
+      new Promise<unknown>((resolve, reject) => {
+        const md = new Metadata();
+        if (opts.requestId) md.set(MetadataKeys.requestId, opts.requestId);
+        if (opts.callerKeyId) md.set(MetadataKeys.callerKeyId, opts.callerKeyId);
+        const timeoutMs = opts.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+        new LocalCall(req, md, Date.now() + timeoutMs, resolve, reject, ended).start(handler, timeoutMs);
+      });
+    const traced = (req: unknown, opts: CallOptions) =>
+      tracer.startActiveSpan(spanName, { kind: SpanKind.CLIENT, attributes }, (clientSpan) =>
+        tracer.startActiveSpan(spanName, { kind: SpanKind.SERVER, attributes }, (serverSpan) =>
+          call(req, opts, (code) => {
+            for (const span of [serverSpan, clientSpan]) {
+              span.setAttribute("rpc.grpc.status_code", code);
+              if (code !== status.OK) span.setStatus({ code: SpanStatusCode.ERROR });
+              span.end();
+            }
           }),
+        ),
       );
+    client[name] = (req, opts = {}) => (tracingStarted() ? traced(req, opts) : call(req, opts));
   }
   return {
     client: client as AsyncClient<S>,

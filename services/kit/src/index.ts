@@ -10,6 +10,7 @@ export * from "./events";
 export * from "./grpc";
 export * from "./lifecycle";
 export * from "./logger";
+export * from "./metrics";
 export * from "./mongo";
 export * from "./nats-bus";
 export * from "./outbox";

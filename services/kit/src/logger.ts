@@ -1,3 +1,4 @@
+import { context, isSpanContextValid, trace } from "@opentelemetry/api";
 import { pino } from "pino";
 
 export type Logger = pino.Logger;
@@ -36,11 +37,34 @@ export interface LoggerOptions {
   destination?: pino.DestinationStream;
 }
 
+let traceIdsInLogs = false;
+
+/**
+ * Loggers made from now on stamp each line written while a span is active
+ * with its `trace_id` and `span_id`. `startTelemetry` calls it when it starts
+ * tracing; without tracing the loggers carry no mixin at all, so a line costs
+ * nothing more than before.
+ */
+export function stampTraceIdsInLogs(): void {
+  traceIdsInLogs = true;
+}
+
+/** The active span's ids, as OpenTelemetry's log correlation names them. */
+function traceFields(): Record<string, unknown> {
+  const span = trace.getSpan(context.active());
+  if (span === undefined) return {};
+  const ctx = span.spanContext();
+  if (!isSpanContextValid(ctx)) return {};
+  // pino merges the line's own fields into this object: a new one every time.
+  return { trace_id: ctx.traceId, span_id: ctx.spanId, trace_flags: ctx.traceFlags.toString(16).padStart(2, "0") };
+}
+
 /** Structured JSON logs, one line per event. */
 export function createLogger(opts: LoggerOptions): Logger {
   return pino(
     {
       name: opts.name,
+      ...(traceIdsInLogs ? { mixin: traceFields } : {}),
       level: opts.level ?? "info",
       redact: { paths: REDACT, censor: "[redacted]" },
       base: { service: opts.name },

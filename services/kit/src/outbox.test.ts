@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type Db, MongoServerError } from "mongodb";
 import { type BusMessage, MemoryEventBus } from "./bus";
+import { processMetricsRegistry } from "./metrics";
 import { OutboxEventBus, type RelayTarget } from "./outbox";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -72,5 +73,28 @@ describe("OutboxEventBus", () => {
     assert.equal(stored, 1);
     assert.ok(Date.now() - started < 1000);
     await bus.close();
+  });
+
+  it("counts the events it holds unacknowledged in pmx_outbox_pending_events, and none once closed", async () => {
+    const pending = async () =>
+      (await processMetricsRegistry().getSingleMetricAsString("pmx_outbox_pending_events")).match(
+        /^pmx_outbox_pending_events (\d+)$/m,
+      )?.[1];
+    const inner = new MemoryEventBus();
+    const away: RelayTarget = Object.assign(Object.create(inner) as MemoryEventBus, {
+      isReady: () => false,
+      publishAcked: () => new Promise<void>(() => {}),
+    });
+    const bus = await OutboxEventBus.start(
+      away,
+      fakeDb(async () => ({ acknowledged: true })),
+      { ackWaitMs: 60_000 },
+    );
+    assert.equal(await pending(), "0");
+    await bus.publish("apikey.v1.apikey.deleted", enc("x"));
+    await bus.publish("apikey.v1.apikey.deleted", enc("y"));
+    assert.equal(await pending(), "2");
+    await bus.close();
+    assert.equal(await pending(), "0");
   });
 });

@@ -4,6 +4,7 @@ import { Binary, type Collection, type Db } from "mongodb";
 import type { EventBus, SubscribeOptions, Subscription } from "./bus";
 import { describe } from "./errors";
 import type { Logger } from "./logger";
+import { countOutboxPending } from "./metrics";
 import { isDuplicateKeyError } from "./mongo";
 
 export const OUTBOX_COLLECTION = "event_outbox";
@@ -90,6 +91,8 @@ export class OutboxEventBus implements EventBus {
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
   private closed = false;
+  /** Stops counting this relay's events in the process's metrics. */
+  private readonly uncount = countOutboxPending(() => this.held.size);
 
   private constructor(
     private readonly inner: RelayTarget,
@@ -170,6 +173,7 @@ export class OutboxEventBus implements EventBus {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.uncount();
     clearTimeout(this.sweepTimer);
     await this.sweeping;
     const held = [...this.held.entries()];

@@ -2,6 +2,7 @@ import { type EventBus, MemoryEventBus } from "./bus";
 import { ConfigError, type ServiceEnv } from "./config";
 import { Closers, onShutdown } from "./lifecycle";
 import { createLogger, type Logger } from "./logger";
+import { startMetricsServer } from "./metrics";
 import { connectMongo, type MongoHandle } from "./mongo";
 import { createNatsBus } from "./nats-bus";
 import { OutboxEventBus } from "./outbox";
@@ -94,9 +95,16 @@ export function runServiceProcess<C extends ServiceEnv & { listen: { host: strin
       closers.add(() => app.stop());
       const stopWatch = watchReadiness(app, [opts.grpcServiceName]);
       closers.add(stopWatch);
+      const metrics = config.metricsListen ? await startMetricsServer(config.metricsListen) : undefined;
+      if (metrics) closers.add(() => metrics.close());
       onShutdown(logger, closers);
       logger.info(
-        { address: app.grpc.address, mongo: Boolean(deps.mongo), nats: Boolean(config.natsUrl) },
+        {
+          address: app.grpc.address,
+          ...(metrics ? { metrics: `http://${metrics.address}/metrics` } : {}),
+          mongo: Boolean(deps.mongo),
+          nats: Boolean(config.natsUrl),
+        },
         `${opts.name} started`,
       );
     } catch (err) {

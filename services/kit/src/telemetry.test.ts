@@ -4,11 +4,19 @@ import { describe, it } from "node:test";
 import { metrics, trace } from "@opentelemetry/api";
 import { logs } from "@opentelemetry/api-logs";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { createLogger, type Logger } from "./logger";
 import { startTelemetry } from "./telemetry";
 
 // startTelemetry starts the SDK once per process, so each case runs in a child
 // process of its own; this file is the child when TELEMETRY_CASE is set.
 const CASE = process.env.TELEMETRY_CASE;
+
+/** A logger whose lines are kept, parsed. */
+function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const logger = createLogger({ name: "t", destination: { write: (s: string) => lines.push(JSON.parse(s)) } });
+  return { logger, lines };
+}
 
 async function receiver(): Promise<{ base: string; received: string[]; close(): Promise<void> }> {
   const received: string[] = [];
@@ -25,7 +33,7 @@ async function receiver(): Promise<{ base: string; received: string[]; close(): 
 
 if (CASE === undefined) {
   describe("startTelemetry", () => {
-    for (const name of ["no-destination", "span-processor", "otlp-endpoint"]) {
+    for (const name of ["no-destination", "span-processor", "otlp-endpoint", "service-name-env"]) {
       it(`case ${name}`, async () => {
         const { spawnSync } = await import("node:child_process");
         const child = spawnSync(process.execPath, ["--test", __filename], {
@@ -49,6 +57,13 @@ if (CASE === undefined) {
         const span = trace.getTracer("test").startSpan("work");
         assert.equal(span.isRecording(), false, "no span is recorded when nothing would receive it");
         span.end();
+        const { logger, lines } = capturingLogger();
+        trace.getTracer("test").startActiveSpan("work", (active) => {
+          logger.info("inside");
+          active.end();
+        });
+        assert.equal(lines.length, 1);
+        assert.equal("trace_id" in (lines[0] ?? {}), false, "no trace fields without tracing");
         metrics.getMeter("test").createCounter("test_events").add(1);
         logs.getLogger("test").emit({ body: "an event" });
       } finally {
@@ -77,6 +92,24 @@ if (CASE === undefined) {
           exporter.getFinishedSpans().map((s) => s.name),
           ["work"],
         );
+        assert.equal(exporter.getFinishedSpans()[0]?.resource.attributes["service.name"], "telemetry-test");
+        // Log lines written while a span is active carry its ids; others carry none.
+        const { logger, lines } = capturingLogger();
+        logger.info("before");
+        const ids = trace.getTracer("test").startActiveSpan("logged", (active) => {
+          logger.child({ component: "c" }).info("inside");
+          active.end();
+          return active.spanContext();
+        });
+        logger.info("after");
+        assert.deepEqual(
+          lines.map((l) => [l.msg, l.trace_id, l.span_id, l.trace_flags]),
+          [
+            ["before", undefined, undefined, undefined],
+            ["inside", ids.traceId, ids.spanId, "01"],
+            ["after", undefined, undefined, undefined],
+          ],
+        );
         metrics.getMeter("test").createCounter("test_events").add(1);
         logs.getLogger("test").emit({ body: "an event" });
       } finally {
@@ -103,6 +136,23 @@ if (CASE === undefined) {
         await sink.close();
       }
       assert.deepEqual([...new Set(sink.received)].sort(), ["/v1/metrics", "/v1/traces"]);
+    });
+  });
+} else if (CASE === "service-name-env") {
+  describe("startTelemetry with OTEL_SERVICE_NAME set", () => {
+    it("names the service as OTEL_SERVICE_NAME says, as OpenTelemetry's configuration prescribes", async () => {
+      process.env.OTEL_SERVICE_NAME = "renamed-by-operator";
+      const exporter = new InMemorySpanExporter();
+      const handle = startTelemetry({
+        serviceName: "telemetry-test",
+        spanProcessors: [new SimpleSpanProcessor(exporter)],
+      });
+      try {
+        trace.getTracer("test").startSpan("work").end();
+        assert.equal(exporter.getFinishedSpans()[0]?.resource.attributes["service.name"], "renamed-by-operator");
+      } finally {
+        await handle.shutdown();
+      }
     });
   });
 }

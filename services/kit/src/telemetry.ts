@@ -17,6 +17,22 @@ import type { SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
+import { stampTraceIdsInLogs } from "./logger";
+import { markTracingStarted } from "./tracing-state";
+
+/**
+ * The `service.name` of each process: one per process, so the embedded form
+ * (gateway and services in one process) is one service and each process of
+ * the distributed form is its own. OTEL_SERVICE_NAME overrides it.
+ */
+export const ServiceNames = {
+  embedded: "pkiserver",
+  gateway: "pkiserver-gateway",
+  apikey: "pkiserver-apikey",
+  auth: "pkiserver-auth",
+  pki: "pkiserver-pki",
+  audit: "pkiserver-audit",
+} as const;
 
 export interface TelemetryHandle {
   shutdown(): Promise<void>;
@@ -52,8 +68,9 @@ export function startTelemetry(opts: {
   // all-in-one NodeSDK: that one depends on every exporter OpenTelemetry ships
   // (gRPC, protobuf, Zipkin, Prometheus, logs), about 100 MB of packages in the
   // image for processes that export over OTLP/HTTP only.
-  const resource = detectResources({ detectors: [envDetector, processDetector, hostDetector] }).merge(
-    resourceFromAttributes({ [ATTR_SERVICE_NAME]: opts.serviceName }),
+  // The process's own name unless OTEL_SERVICE_NAME (read by envDetector) names it otherwise.
+  const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: opts.serviceName }).merge(
+    detectResources({ detectors: [envDetector, processDetector, hostDetector] }),
   );
   const provider = new NodeTracerProvider({ resource, spanProcessors: processors });
   // Metrics (the instrumentations' request durations) go to the collector
@@ -70,6 +87,8 @@ export function startTelemetry(opts: {
   // Registers the provider globally with the AsyncLocalStorage context manager
   // and the W3C trace-context and baggage propagators.
   provider.register();
+  stampTraceIdsInLogs();
+  markTracingStarted();
   const unregister = registerInstrumentations({
     tracerProvider: provider,
     ...(meterProvider ? { meterProvider } : {}),

@@ -4,6 +4,7 @@ import { pkiV1 } from "@pkiserver/proto";
 import type { PkiConfig } from "./config";
 import { type Clock, type PkiDeps, systemClock } from "./domain/ports";
 import type { TransparencyLog } from "./domain/transparency";
+import { CachedKeyHistoryStore } from "./storage/cached-key-history";
 import { withTransparencyLog } from "./storage/logged-stores";
 import { MemoryTransparencyLog } from "./storage/memory-transparency-log";
 import { MongoTransparencyLog, sharedLogSigner } from "./storage/mongo-transparency-log";
@@ -52,7 +53,9 @@ export async function buildApp(
     log = new MemoryTransparencyLog(signer);
   }
   const logVerifierKey = encodeVerifierKey(signer);
-  const stores = withTransparencyLog(raw, log, clock);
+  const logged = withTransparencyLog(raw, log, clock);
+  // On MongoDB every read is a query: answers that can no longer change are kept in memory.
+  const stores = mongo ? { ...logged, keys: new CachedKeyHistoryStore(logged.keys, clock) } : logged;
   const pki: PkiDeps = {
     ...stores,
     events: new BusPkiEvents(bus, logger),

@@ -16,6 +16,7 @@ describe("loadConfig", () => {
       natsPrefix: "pkiserver",
       logLevel: "info",
       otlpEndpoint: undefined,
+      metricsListen: undefined,
       testEventPublishDelayMs: 0,
       log: { origin: "pkiserver.local/log", signingKey: undefined, checkpointIntervalMs: 1000 },
     });
@@ -30,6 +31,7 @@ describe("loadConfig", () => {
       PMX_NATS_PREFIX: "p1",
       PMX_LOG_LEVEL: "debug",
       OTEL_EXPORTER_OTLP_ENDPOINT: "http://otel:4318",
+      PMX_METRICS_LISTEN: "0.0.0.0:9464",
       PMX_TEST_EVENT_PUBLISH_DELAY_MS: "250",
       PMX_LOG_SIGNING_KEY: GO_KEY,
       PMX_LOG_CHECKPOINT_INTERVAL: "250",
@@ -42,6 +44,7 @@ describe("loadConfig", () => {
       natsPrefix: "p1",
       logLevel: "debug",
       otlpEndpoint: "http://otel:4318",
+      metricsListen: { host: "0.0.0.0", port: 9464 },
       testEventPublishDelayMs: 250,
       log: { origin: "PeterNeumann", signingKey: GO_KEY, checkpointIntervalMs: 250 },
     });

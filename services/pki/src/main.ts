@@ -1,9 +1,9 @@
 // Telemetry first: it must hook grpc-js and the MongoDB driver before anything
 // loads them, which rules out reading it through config.ts (that loads the kit).
-import { startTelemetry } from "@pkiserver/kit/telemetry";
+import { ServiceNames, startTelemetry } from "@pkiserver/kit/telemetry";
 
 const telemetry = startTelemetry({
-  serviceName: "pkiserver-pki",
+  serviceName: ServiceNames.pki,
   otlpEndpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT,
 });
 

@@ -1,8 +1,8 @@
 // Telemetry first: it must hook http and grpc-js before anything loads them.
-import { startTelemetry } from "@pkiserver/kit/telemetry";
+import { ServiceNames, startTelemetry } from "@pkiserver/kit/telemetry";
 
 const telemetry = startTelemetry({
-  serviceName: "pkiserver",
+  serviceName: ServiceNames.embedded,
   otlpEndpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT,
 });
 

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import autocannon from "autocannon";
 
 /** One request of a load's cycle: a fixed body, or one made for each send. */
@@ -22,6 +23,8 @@ export interface LoadSpec {
   readonly overallRate?: number;
   /** Called after every reply with the number of replies, and of those not results, so far. */
   readonly onReply?: (replies: number, failures: number) => void;
+  /** The server's processes: their CPU time over the load gives `cpuUsPerResult`. */
+  readonly pids?: () => readonly number[];
 }
 
 /** What a load measured. Latencies are in milliseconds. */
@@ -44,6 +47,12 @@ export interface Figures {
   readonly timeouts: number;
   /** The first error reply seen, for the report. */
   readonly firstError: string | undefined;
+  /**
+   * CPU time the server's processes spent per result, in microseconds (user +
+   * system, from /proc): unlike req/s, it hardly depends on what else the
+   * machine runs meanwhile. Undefined without `pids` or off Linux.
+   */
+  readonly cpuUsPerResult: number | undefined;
 }
 
 enum Outcome {
@@ -100,6 +109,7 @@ export async function runLoad(spec: LoadSpec): Promise<Figures> {
 
   // autocannon reports a run's duration in whole sample intervals (1 s): a run
   // of a fixed number of requests is timed here instead, to its last reply.
+  const cpuBefore = cpuMicros(spec.pids?.());
   const startedAt = performance.now();
   let lastReplyAt = 0;
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
@@ -129,6 +139,7 @@ export async function runLoad(spec: LoadSpec): Promise<Figures> {
   // them after autocannon has hung up. One more request, answered after
   // them, keeps that backlog out of the next measurement.
   if (spec.amount === undefined && requests[0] !== undefined) await settle(spec.url, spec.requests[0]);
+  const cpuAfter = cpuMicros(spec.pids?.());
   const seconds =
     spec.amount !== undefined && lastReplyAt > startedAt ? (lastReplyAt - startedAt) / 1000 : result.duration;
   const ok = Float64Array.from(okTimes).sort();
@@ -145,7 +156,31 @@ export async function runLoad(spec: LoadSpec): Promise<Figures> {
     errors: errorReplies + result.errors,
     timeouts: result.timeouts,
     firstError: firstError ?? (result.errors > 0 ? `${result.errors} connection errors or timeouts` : undefined),
+    cpuUsPerResult:
+      cpuBefore !== undefined && cpuAfter !== undefined && ok.length > 0
+        ? (cpuAfter - cpuBefore) / ok.length
+        : undefined,
   };
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+
+/** The user + system CPU time of these processes so far, in microseconds; undefined if any cannot be read. */
+export function cpuMicros(pids: readonly number[] | undefined): number | undefined {
+  if (pids === undefined || pids.length === 0) return undefined;
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      // Fields resume after the command name's last ')': state is field 3, utime 14, stime 15.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return undefined;
+    }
+  }
+  return (ticks * 1_000_000) / USER_HZ;
 }
 
 function methodOf(body: string | undefined): string {

@@ -183,7 +183,7 @@ async function main(): Promise<number> {
     } else {
       const echo = await startEcho();
       try {
-        const ctx: RowContext = { opts, report, echoUrl: echo.url };
+        const ctx: RowContext = { opts, report, echoUrl: echo.url, echoPid: echo.pid };
         report.section("baseline");
         report.rowHeader();
         await echoRow(ctx);

@@ -46,16 +46,23 @@ export class Report {
 
   rowHeader(): void {
     this.line(
-      `  ${"row".padEnd(52)} ${"conns".padStart(5)} ${"req/s".padStart(8)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"errors".padStart(7)} ${"vs echo".padStart(8)} ${"echo req/s".padStart(10)}`,
+      `  ${"row".padEnd(52)} ${"conns".padStart(5)} ${"req/s".padStart(8)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"errors".padStart(7)} ${"vs echo".padStart(8)} ${"echo req/s".padStart(10)} ${"cpu µs".padStart(7)} ${"cpu vs echo".padStart(11)}`,
     );
   }
 
-  /** A measured row; `echoRps`, the baseline's figure measured with it, adds the ratio. */
-  row(label: string, connections: number, f: Figures, echoRps?: number): void {
-    const ratio = echoRps === undefined || echoRps === 0 ? "" : pct(f.rps / echoRps);
-    const echo = echoRps === undefined ? "" : int(echoRps);
+  /**
+   * A measured row; `echo`, the baseline measured with it, adds the ratios:
+   * of req/s, and of the servers' CPU time per request (echo's over this
+   * row's), the figure a busy machine disturbs least.
+   */
+  row(label: string, connections: number, f: Figures, echo?: Figures): void {
+    const ratio = echo === undefined || echo.rps === 0 ? "" : pct(f.rps / echo.rps);
+    const echoRps = echo === undefined ? "" : int(echo.rps);
+    const cpu = f.cpuUsPerResult === undefined ? "" : f.cpuUsPerResult.toFixed(0);
+    const cpuRatio =
+      echo?.cpuUsPerResult === undefined || !f.cpuUsPerResult ? "" : pct(echo.cpuUsPerResult / f.cpuUsPerResult);
     this.line(
-      `  ${label.padEnd(52)} ${String(connections).padStart(5)} ${int(f.rps).padStart(8)} ${ms(f.p50).padStart(8)} ${ms(f.p99).padStart(8)} ${int(f.errors).padStart(7)} ${ratio.padStart(8)} ${echo.padStart(10)}`,
+      `  ${label.padEnd(52)} ${String(connections).padStart(5)} ${int(f.rps).padStart(8)} ${ms(f.p50).padStart(8)} ${ms(f.p99).padStart(8)} ${int(f.errors).padStart(7)} ${ratio.padStart(8)} ${echoRps.padStart(10)} ${cpu.padStart(7)} ${cpuRatio.padStart(11)}`,
     );
     this.errorDetail(f);
   }

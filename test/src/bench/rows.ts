@@ -10,6 +10,8 @@ export interface RowContext {
   readonly report: Report;
   /** The baseline server, running for the whole run; undefined in runs without ratios (the soak). */
   readonly echoUrl: string | undefined;
+  /** The baseline server's process, for its CPU time per request. */
+  readonly echoPid?: number;
 }
 
 /** A row's figures, and those of the baseline measured just before it when it has a ratio. */
@@ -59,18 +61,29 @@ async function measureRow(
   label: string,
   url: string,
   requests: readonly LoadRequest[],
-  opts: { connections?: number; vsEcho?: boolean } = {},
+  opts: { connections?: number; vsEcho?: boolean; pids?: () => readonly number[] } = {},
 ): Promise<Measured> {
   const connections = opts.connections ?? CONNECTIONS;
   await warmUp(ctx, url, requests, connections);
+  const echoPids = ctx.echoPid === undefined ? undefined : () => [ctx.echoPid as number];
   const echo =
     opts.vsEcho !== false && ctx.echoUrl !== undefined
-      ? await runLoad({ url: ctx.echoUrl, requests: ECHO_REQUESTS, connections, duration: ctx.opts.duration })
+      ? await runLoad({
+          url: ctx.echoUrl,
+          requests: ECHO_REQUESTS,
+          connections,
+          duration: ctx.opts.duration,
+          pids: echoPids,
+        })
       : undefined;
-  const f = await runLoad({ url, requests, connections, duration: ctx.opts.duration });
-  ctx.report.row(label, connections, f, echo?.rps);
+  const pids = url === ctx.echoUrl ? echoPids : opts.pids;
+  const f = await runLoad({ url, requests, connections, duration: ctx.opts.duration, pids });
+  ctx.report.row(label, connections, f, echo);
   return { ...f, echo };
 }
+
+/** The processes of a system under test, for the CPU-time column. */
+const pidsOf = (fx: Fixture) => () => fx.sys.processes().map((p) => p.pid);
 
 const reads = (bodies: readonly string[], auth: Record<string, string>): LoadRequest[] =>
   bodies.map((body) => ({ body, headers: auth }));
@@ -91,13 +104,36 @@ function ratioGoals(ctx: RowContext, goal: string, what: string, f: Measured, mi
     target: `>= ${min * 100} %`,
     holds: ratio === undefined ? undefined : ratio >= min,
   });
+  // The same comparison in CPU time per request, which a busy machine hardly moves.
+  const cpu = cpuRatio(f);
+  if (cpu !== undefined) {
+    ctx.report.goal({
+      goal,
+      what: `${what}: echo's CPU per request vs this one's`,
+      figure: pct(cpu),
+      target: `>= ${min * 100} %`,
+      holds: cpu >= min,
+    });
+  }
+}
+
+/** The echo's server CPU time per request over this row's: the req/s ratio a server with a core to itself would show. */
+export function cpuRatio(f: Measured): number | undefined {
+  const mine = f.cpuUsPerResult;
+  const echo = f.echo?.cpuUsPerResult;
+  return mine !== undefined && echo !== undefined && mine > 0 ? echo / mine : undefined;
 }
 
 /** Goal 1: Bearer reads at 50 connections. Returns verifyKey's figures (its closed-loop rate is goal 5's reference). */
 export async function readRows(ctx: RowContext, fx: Fixture): Promise<Measured> {
   const { url } = fx.sys;
-  const verify = await measureRow(ctx, "embedded: pki/verifyKey (Bearer)", url, reads(fx.verifyKeyBodies, fx.auth));
-  const getKeyAt = await measureRow(ctx, "embedded: pki/getKeyAt (Bearer)", url, reads(fx.getKeyAtBodies, fx.auth));
+  const pids = pidsOf(fx);
+  const verify = await measureRow(ctx, "embedded: pki/verifyKey (Bearer)", url, reads(fx.verifyKeyBodies, fx.auth), {
+    pids,
+  });
+  const getKeyAt = await measureRow(ctx, "embedded: pki/getKeyAt (Bearer)", url, reads(fx.getKeyAtBodies, fx.auth), {
+    pids,
+  });
   for (const [name, f] of [
     ["pki/verifyKey", verify],
     ["pki/getKeyAt", getKeyAt],
@@ -116,9 +152,13 @@ export async function readRows(ctx: RowContext, fx: Fixture): Promise<Measured> 
 
 /** Goal 2: client_credentials grants at 50 connections, on a key of their own. */
 export async function tokenRow(ctx: RowContext, fx: Fixture): Promise<void> {
-  const f = await measureRow(ctx, "embedded: auth/token client_credentials", fx.sys.url, [
-    { body: fx.tokenBody(fx.grantKey) },
-  ]);
+  const f = await measureRow(
+    ctx,
+    "embedded: auth/token client_credentials",
+    fx.sys.url,
+    [{ body: fx.tokenBody(fx.grantKey) }],
+    { pids: pidsOf(fx) },
+  );
   ratioGoals(ctx, "2", "embedded auth/token", f, 0.15);
 }
 

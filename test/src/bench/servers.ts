@@ -124,7 +124,7 @@ async function spawnNode(
 }
 
 /** The baseline: a bare fastify server in a process of its own (echo.ts). */
-export async function startEcho(): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startEcho(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
   const { child } = await spawnNode(
     [ECHO],
@@ -132,7 +132,7 @@ export async function startEcho(): Promise<{ url: string; stop(): Promise<void> 
     /echo listening/,
     "the echo server",
   );
-  return { url: `http://127.0.0.1:${port}`, stop: () => waitExit(child, "SIGTERM") };
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid as number, stop: () => waitExit(child, "SIGTERM") };
 }
 
 /**

@@ -54,10 +54,49 @@ describe("tracing", () => {
       grpcClient.spanContext().spanId,
       "the handler's span is the client call's child",
     );
+    assert.equal(httpServer.name, "POST /main pki/getHost", "the HTTP server span is named by the JSON-RPC method");
+    assert.equal(httpServer.attributes["rpc.method"], "pki/getHost");
+    assert.equal(httpServer.attributes["rpc.system.name"], "jsonrpc");
+    assert.equal(httpServer.attributes["rpc.response.status_code"], "87");
+    for (const span of [httpServer, grpcClient, grpcServer]) {
+      assert.equal(span.resource.attributes["service.name"], "pkiserver-trace-test", "one service.name in the process");
+    }
+    // The request's log line is written inside the HTTP server span and carries its ids.
+    const line = sys.logs
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.msg === "rpc request" && l.method === "pki/getHost");
+    assert.ok(line, "the request's log line");
+    assert.equal(line.trace_id, traceId);
+    assert.equal(line.span_id, httpServer.spanContext().spanId);
     // The client span descends from the HTTP server span.
     const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
     let cursor: ReadableSpan | undefined = grpcClient;
     while (cursor && cursor !== httpServer) cursor = byId.get(parentId(cursor) ?? "");
     assert.equal(cursor, httpServer, "the gRPC client span descends from the HTTP request span");
+  });
+
+  it("names a batch's span after the batch, and logs each of its requests with the span's ids", async () => {
+    exporter.reset();
+    const res = await fetch(`${sys.url}/main`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify([
+        { jsonrpc: "2.0", id: 1, method: "pki/getHost", params: { hostUrl: "batch-one.example" } },
+        { jsonrpc: "2.0", id: 2, method: "pki/getHost", params: { hostUrl: "batch-two.example" } },
+      ]),
+    });
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
+    let httpServer: ReadableSpan | undefined;
+    for (let i = 0; i < 50 && httpServer === undefined; i++) {
+      httpServer = exporter.getFinishedSpans().find((s) => s.kind === 1 && /^POST/.test(s.name));
+      if (httpServer === undefined) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(httpServer?.name, "POST /main (batch)");
+    const ids = sys.logs
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.msg === "rpc request" && l.trace_id === httpServer?.spanContext().traceId)
+      .map((l) => l.span_id);
+    assert.deepEqual(ids, [httpServer?.spanContext().spanId, httpServer?.spanContext().spanId]);
   });
 });

@@ -2,18 +2,34 @@ import type { AuditEvent, AuditFilter, AuditOrder, AuditPosition } from "../doma
 import type { AuditStore } from "../domain/ports";
 import { compareEvents, matchesFilter } from "./order";
 
-/** The embedded form's store: events kept sorted by (time, id), ids for de-duplication. */
+/** Events the embedded form keeps in memory by default: the newest ones, about 100 MB at most. */
+export const DEFAULT_MAX_MEMORY_EVENTS = 200_000;
+
+/**
+ * The embedded form's store: events kept sorted by (time, id), ids for
+ * de-duplication. Bounded: past `maxEvents` the oldest are dropped (besides
+ * the retention purge), so a busy one-process server does not grow without
+ * end; MongoDB keeps everything for the retention period.
+ */
 export class MemoryAuditStore implements AuditStore {
   private readonly events: AuditEvent[] = [];
   private readonly ids = new Set<string>();
 
+  constructor(private readonly maxEvents = DEFAULT_MAX_MEMORY_EVENTS) {}
+
   async record(event: AuditEvent): Promise<boolean> {
     if (this.ids.has(event.id)) return false;
     this.ids.add(event.id);
-    // Events mostly arrive in time order, so the insertion point is near the end.
+    // The event is the recorder's own new object, read-only from here on: kept as it is.
+    // Events mostly arrive in time order, so the insertion point is at or near the end.
     let i = this.events.length;
     while (i > 0 && compareEvents(this.events[i - 1] as AuditEvent, event) > 0) i--;
-    this.events.splice(i, 0, structuredClone(event));
+    if (i === this.events.length) this.events.push(event);
+    else this.events.splice(i, 0, event);
+    // Dropped in batches of a tenth, so that the array is not shifted on every event.
+    if (this.events.length > this.maxEvents + Math.ceil(this.maxEvents / 10)) {
+      for (const dropped of this.events.splice(0, this.events.length - this.maxEvents)) this.ids.delete(dropped.id);
+    }
     return true;
   }
 
