@@ -106,14 +106,6 @@ export class MongoAuditStore implements AuditStore {
 }
 
 function fromDoc(d: AuditDoc): AuditEvent {
-  return {
-    id: d._id,
-    time: d.time,
-    type: d.type,
-    outcome: d.outcome,
-    actor: { ...d.actor },
-    target: d.target,
-    ...(d.requestId !== undefined ? { requestId: d.requestId } : {}),
-    details: d.details,
-  };
+  const { _id, expiresAt: _kept, actor, ...fields } = d;
+  return { id: _id, ...fields, actor: { ...actor } };
 }
