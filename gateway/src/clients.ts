@@ -1,3 +1,4 @@
+import type { ServiceDefinition } from "@grpc/grpc-js";
 import { type AsyncClient, connectService, type ServiceTarget } from "@pkiserver/kit";
 import { apikeyV1, auditV1, authV1, pkiV1 } from "@pkiserver/proto";
 
@@ -27,37 +28,19 @@ export function createServiceClients(targets: {
   clients: ServiceClients;
   close(): void;
 } {
-  const apikey = connectService<apikeyV1.ApiKeyServiceServer>(
-    apikeyV1.ApiKeyServiceService,
-    apikeyV1.ApiKeyServiceClient.serviceName,
-    targets.apikey,
-    KEEP,
-  );
-  const auth = connectService<authV1.AuthServiceServer>(
-    authV1.AuthServiceService,
-    authV1.AuthServiceClient.serviceName,
-    targets.auth,
-    KEEP,
-  );
-  const pki = connectService<pkiV1.PkiServiceServer>(
-    pkiV1.PkiServiceService,
-    pkiV1.PkiServiceClient.serviceName,
-    targets.pki,
-    KEEP,
-  );
-  const audit = connectService<auditV1.AuditServiceServer>(
-    auditV1.AuditServiceService,
-    auditV1.AuditServiceClient.serviceName,
-    targets.audit,
-    KEEP,
-  );
+  const connect = <S>(definition: ServiceDefinition, client: { serviceName: string }, target: ServiceTarget) =>
+    connectService<S>(definition, client.serviceName, target, KEEP);
+  const channels = [
+    connect<apikeyV1.ApiKeyServiceServer>(apikeyV1.ApiKeyServiceService, apikeyV1.ApiKeyServiceClient, targets.apikey),
+    connect<authV1.AuthServiceServer>(authV1.AuthServiceService, authV1.AuthServiceClient, targets.auth),
+    connect<pkiV1.PkiServiceServer>(pkiV1.PkiServiceService, pkiV1.PkiServiceClient, targets.pki),
+    connect<auditV1.AuditServiceServer>(auditV1.AuditServiceService, auditV1.AuditServiceClient, targets.audit),
+  ] as const;
+  const [apikey, auth, pki, audit] = channels;
   return {
     clients: { apikey: apikey.client, auth: auth.client, pki: pki.client, audit: audit.client },
     close: () => {
-      apikey.close();
-      auth.close();
-      pki.close();
-      audit.close();
+      for (const channel of channels) channel.close();
     },
   };
 }
