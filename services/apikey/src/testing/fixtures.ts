@@ -1,4 +1,4 @@
-import { AppError, SecretBox } from "@pkiserver/kit";
+import { AppError, SecretBox, settledCode } from "@pkiserver/kit";
 import type { ApiKeyRecord } from "../domain/entities";
 import type { ApiKeyDeps, ApiKeyEvents } from "../domain/ports";
 import { MemoryApiKeyStore } from "../storage/memory-api-key-store";
@@ -48,15 +48,7 @@ export function makeDeps(opts: { initializationToken?: string | undefined; now?:
 }
 
 /** The catalogue code a promise rejects with ("ok" when it resolves). */
-export async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "ok";
-  } catch (err) {
-    if (err instanceof AppError) return err.code;
-    throw err;
-  }
-}
+export const codeOf = settledCode;
 
 /** The `data` of the AppError a promise rejects with. */
 export async function errorData(p: Promise<unknown>): Promise<unknown> {

@@ -6,7 +6,6 @@ import {
   perCall,
   type Rpcs,
   registration,
-  type ServiceRegistration,
 } from "@pkiserver/kit";
 import { authV1 } from "@pkiserver/proto";
 import type { AuthDeps } from "../../domain/ports";
@@ -19,8 +18,6 @@ import { listSessions } from "./list-sessions";
 import { inspectToken, revokeToken } from "./oauth-tokens";
 import { revokeSession } from "./revoke-session";
 
-export type AuthServiceMethods = Rpcs<authV1.AuthServiceServer>;
-
 export const AUTH_SERVICE_NAME = authV1.AuthServiceClient.serviceName;
 
 export function authServiceRegistration(
@@ -28,11 +25,11 @@ export function authServiceRegistration(
   logger: Logger,
   /** Told of every grant refused for its credential (for the audit log); must not throw. */
   onGrantFailure: (failure: AuthFailure) => void = () => {},
-): ServiceRegistration {
+) {
   // Each call works on stores and an apikey client bound to it: apikey gets
   // the caller's remaining time, and no step starts once the caller gave up.
   const forCall = bindToCall(deps, { stores: ["sessions"], clients: ["apikeys"] });
-  const handlers: AsyncHandlers<AuthServiceMethods> = {
+  const handlers: AsyncHandlers<Rpcs<authV1.AuthServiceServer>> = {
     issueToken: (req, ctx) =>
       issueToken(forCall(ctx))(req).catch((err: unknown) => {
         const failure = grantFailure(req, err, ctx.requestId);
@@ -50,5 +47,5 @@ export function authServiceRegistration(
       revokeToken,
     }),
   };
-  return registration(authV1.AuthServiceClient, authV1.AuthServiceService, handlers, logger);
+  return registration<authV1.AuthServiceServer>(authV1.AuthServiceClient, authV1.AuthServiceService, handlers, logger);
 }

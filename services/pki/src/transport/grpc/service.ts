@@ -1,12 +1,4 @@
-import {
-  type AsyncHandlers,
-  bindToCall,
-  type Logger,
-  perCall,
-  type Rpcs,
-  registration,
-  type ServiceRegistration,
-} from "@pkiserver/kit";
+import { type AsyncHandlers, bindToCall, type Logger, perCall, type Rpcs, registration } from "@pkiserver/kit";
 import { pkiV1 } from "@pkiserver/proto";
 import type { PkiDeps } from "../../domain/ports";
 import type { TransparencyLog } from "../../domain/transparency";
@@ -30,13 +22,11 @@ import { verifyHostByIdHandler } from "./verify-host-by-id";
 import { verifyHostByPubHandler } from "./verify-host-by-pub";
 import { verifyKeyHandler } from "./verify-key";
 
-export type PkiServiceMethods = Rpcs<pkiV1.PkiServiceServer>;
-
 /** The pki service: one handler per RPC (decode the request, run its use case, encode the result). */
-export function pkiService(deps: PkiDeps, logger: Logger, log: TransparencyLog): ServiceRegistration {
+export function pkiService(deps: PkiDeps, logger: Logger, log: TransparencyLog) {
   // A write whose caller gave up stops before its next store step; reads are one step each.
   const forCall = bindToCall(deps, { stores: ["hosts", "keys"] });
-  const handlers: AsyncHandlers<PkiServiceMethods> = {
+  const handlers: AsyncHandlers<Rpcs<pkiV1.PkiServiceServer>> = {
     ...perCall(forCall, {
       setHost: setHostHandler,
       addHostUrl: addHostUrlHandler,
@@ -59,5 +49,5 @@ export function pkiService(deps: PkiDeps, logger: Logger, log: TransparencyLog):
     getKeyProof: getKeyProofHandler(log),
     getLogTile: getLogTileHandler(log),
   };
-  return registration(pkiV1.PkiServiceClient, pkiV1.PkiServiceService, handlers, logger);
+  return registration<pkiV1.PkiServiceServer>(pkiV1.PkiServiceClient, pkiV1.PkiServiceService, handlers, logger);
 }
