@@ -1,4 +1,5 @@
-import { AppError, SecretBox, settledCode } from "@pkiserver/kit";
+import { ALL_SCOPES, AppError, SecretBox, settledCode } from "@pkiserver/kit";
+import { type AddApiKeyInput, addApiKey } from "../domain/add-api-key";
 import type { ApiKeyRecord } from "../domain/entities";
 import type { ApiKeyDeps, ApiKeyEvents } from "../domain/ports";
 import { MemoryApiKeyStore } from "../storage/memory-api-key-store";
@@ -68,3 +69,22 @@ export const ED25519_PUBLIC_PEM =
   "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEADsSTjY2wnm1iwWamIWwLTPVhtTIb8TVlI8tts3wkhkQ=\n-----END PUBLIC KEY-----\n";
 export const ED25519_PRIVATE_PEM =
   "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIOBVFGaSFtfqbNvZWctFKg3k+I0T5YXRavpKAD9+BgCX\n-----END PRIVATE KEY-----\n";
+
+/**
+ * Adds a secret key (unnamed, no maxScope, by a caller holding every scope,
+ * unless `over` says otherwise) and returns its id.
+ */
+export async function addSecretKey(
+  deps: ApiKeyDeps,
+  over: Partial<Pick<AddApiKeyInput, "name" | "clientSecret" | "maxScope" | "callerScope">> = {},
+): Promise<string> {
+  const input: AddApiKeyInput = {
+    name: "",
+    type: "secret",
+    clientSecret: SECRET,
+    maxScope: [],
+    callerScope: [...ALL_SCOPES],
+    ...over,
+  };
+  return (await addApiKey(deps, input)).apiKeyId;
+}
