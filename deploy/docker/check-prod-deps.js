@@ -25,7 +25,7 @@ const FORBIDDEN = [
   /^ts-proto$/,
   /^@biomejs\//,
   /^@bufbuild\/buf/,
-  /^@pkiserver\/(server|test|test-harness)$/,
+  /^@pkiserver\/(server|cli|test|test-harness)$/,
   /^@opentelemetry\/sdk-node$/,
   // The processes export traces and metrics over OTLP/HTTP only.
   /^@opentelemetry\/exporter-(?!(trace|metrics)-otlp-http$)/,

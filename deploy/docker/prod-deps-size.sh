@@ -25,6 +25,7 @@ if ! (cd "$work" && sh "$root/deploy/docker/install-prod-deps.sh") >"$work.log" 
 fi
 rm -f "$work.log"
 # Run from the repository so the checker finds its own dependency (semver).
+node "$root/deploy/docker/check-dockerfile.js"
 (cd "$root" && node deploy/docker/check-prod-deps.js "$work" --budget-mb "$budget")
 # Disk usage as a layer would take it (block-rounded, so above the byte count).
 echo "prod-deps: on disk: $(cd "$work" && find . -name node_modules -prune -print0 | du -csh --files0-from=- | tail -1 | cut -f1)"

@@ -19,6 +19,7 @@ import { KeyLimitsCache, keyLimitsOf } from "./auth/key-limits";
 import { RevocationCache } from "./auth/revocations";
 import { type SyncHandle, startRevocationSync, startSigningKeySync } from "./auth/sync";
 import { createJwksTokenVerifier, isKeyedTokenVerifier, type TokenVerifier } from "./auth/token-verifier";
+import { CheckpointCache, startCheckpointSync } from "./backend/checkpoint-cache";
 import { AdaptiveLimiter, type LimiterOptions, limitClients } from "./backend/limiter";
 import type { ServiceClients } from "./clients";
 import type { GatewayConfig } from "./config";
@@ -129,7 +130,17 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     audit: new AdaptiveLimiter(opts.backendLimits),
   };
   metrics.trackBackends(limiters);
-  const clients = limitClients(opts.clients, limiters);
+  const limited = limitClients(opts.clients, limiters);
+  // The log's checkpoint comes from the sequencer's announcements, pki being asked only when none is fresh.
+  const checkpoints = new CheckpointCache((o) => limited.pki.getCheckpoint({}, o));
+  const checkpointSync = startCheckpointSync({
+    bus,
+    cache: checkpoints,
+    logger: logger.child({ component: "log-sync" }),
+  });
+  const pki: ServiceClients["pki"] = { ...limited.pki };
+  pki.getCheckpoint = (_req, o) => checkpoints.get(o);
+  const clients: ServiceClients = { ...limited, pki };
   const revocations = new RevocationCache();
   const verifier =
     opts.tokenVerifier ??
@@ -311,6 +322,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     // The last minutes' refusals go to the audit log before the bus is closed.
     await refusals.stop();
     await revocationSync.stop();
+    await checkpointSync.stop();
     await counters.close?.();
     await keySync?.stop();
     for (const p of Object.values(probes ?? {})) p.close();

@@ -1,21 +1,10 @@
 import { fields, tokenIdentityFromEnv, tokenIdentityProblem } from "@pkiserver/contract";
 // The kit's config entry only (zod, no driver): main.ts reads this config
-// before starting telemetry, and the kit's main entry loads grpc-js, which
-// must be loaded only after telemetry has started to be instrumented.
-import { ConfigError, env, parseConfig, z } from "@pkiserver/kit/config";
+// before starting telemetry, which must hook grpc-js and http before they load.
+import { ConfigError, env, parseConfig, processEnv, z } from "@pkiserver/kit/config";
 import ipaddr from "ipaddr.js";
 
-const list = z
-  .string()
-  .optional()
-  .transform((v) =>
-    (v ?? "")
-      .split(",")
-      .map((s) => s.trim())
-      .filter((s) => s.length > 0),
-  );
-
-const trustedProxies = list.superRefine((items, ctx) => {
+const trustedProxies = env.list().superRefine((items, ctx) => {
   for (const item of items) {
     if (!ipaddr.isValid(item) && !ipaddr.isValidCIDR(item)) {
       ctx.addIssue({ code: "custom", message: `not an IP or CIDR: ${item}` });
@@ -23,6 +12,7 @@ const trustedProxies = list.superRefine((items, ctx) => {
   }
 });
 
+const { bool, address } = env;
 const optionalString = env.optionalString();
 
 // The port as configured (not the bound one), so auth derives the same default issuer.
@@ -64,28 +54,23 @@ const DEFAULT_TIER_LIMITS: Record<TierName, number> = { pki: 6000, pkiadmin: 600
 const schema = z
   .object({
     PMX_HOST: z.string().min(1).default("0.0.0.0"),
-    PMX_PORT: env.port(8101),
-    PMX_APIKEY_ADDR: env.address("127.0.0.1:8111"),
-    PMX_AUTH_ADDR: env.address("127.0.0.1:8112"),
-    PMX_PKI_ADDR: env.address("127.0.0.1:8113"),
-    PMX_AUDIT_ADDR: env.address("127.0.0.1:8114"),
-    PMX_CORS_ORIGINS: list,
+    PMX_PORT: z.coerce.number().int().min(0).max(65535).default(8101),
+    PMX_APIKEY_ADDR: address("127.0.0.1:8111"),
+    PMX_AUTH_ADDR: address("127.0.0.1:8112"),
+    PMX_PKI_ADDR: address("127.0.0.1:8113"),
+    PMX_AUDIT_ADDR: address("127.0.0.1:8114"),
+    PMX_CORS_ORIGINS: env.origins(),
     PMX_TRUSTED_PROXIES: trustedProxies,
-    PMX_PKI_PUBLIC_READ: env.bool(false),
+    PMX_PKI_PUBLIC_READ: bool(false),
     /** Deprecated: read for one release as the `pki` tier's default. */
     PMX_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).optional(),
     PMX_RATE_LIMITS: rateLimits,
-    PMX_REDIS_URL: optionalString.pipe(
-      z
-        .string()
-        .regex(/^rediss?:\/\/\S+$/, "expected redis://host:port or rediss://host:port")
-        .optional(),
-    ),
+    PMX_REDIS_URL: env.redisUrl(),
     PMX_WS_PING_INTERVAL: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
     PMX_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1).default(10_000),
     PMX_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1).default(30_000),
     PMX_MAX_CONNECTIONS_PER_CLIENT: z.coerce.number().int().min(1).default(256),
-    PMX_NATS_URL: optionalString,
+    PMX_NATS_URL: env.natsUrl(),
     PMX_NATS_PREFIX: z
       .string()
       .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '_' and '-'")
@@ -93,7 +78,10 @@ const schema = z
     PMX_ISSUER: optionalString,
     PMX_TOKEN_AUDIENCE: optionalString,
     PMX_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-    OTEL_EXPORTER_OTLP_ENDPOINT: env.url(),
+    OTEL_EXPORTER_OTLP_ENDPOINT: z
+      .url()
+      .optional()
+      .or(z.literal("").transform(() => undefined)),
   })
   .refine((e) => e.PMX_HEADERS_TIMEOUT_MS <= e.PMX_REQUEST_TIMEOUT_MS, {
     path: ["PMX_HEADERS_TIMEOUT_MS"],
@@ -145,10 +133,10 @@ const schema = z
 
 export type GatewayConfig = z.infer<typeof schema>;
 
-/** Every problem of an invalid configuration, one per line (the kit's ConfigError). */
+/** The kit's ConfigError (every problem, one per line), by the name the gateway exports. */
 export { ConfigError as GatewayConfigError };
 
-/** Reads the gateway's configuration; throws GatewayConfigError listing every problem. */
-export function loadConfig(source: Record<string, string | undefined> = process.env): GatewayConfig {
+/** Reads the gateway's configuration; throws ConfigError listing every problem. */
+export function loadConfig(source: Record<string, string | undefined> = processEnv()): GatewayConfig {
   return parseConfig(schema, source);
 }

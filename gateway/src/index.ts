@@ -12,7 +12,6 @@ export {
 } from "./auth/token-verifier";
 export { createServiceClients, type ServiceClients } from "./clients";
 export { type GatewayConfig, GatewayConfigError, loadConfig } from "./config";
-export { counterStoreContract } from "./http/counter-store.contract";
 export { GatewayMetrics } from "./http/metrics";
 export {
   type CounterStore,

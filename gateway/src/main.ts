@@ -1,23 +1,12 @@
 // Telemetry must start before grpc-js and http are loaded, so this file
 // imports only the config and the telemetry entry at the top and requires
 // everything else afterwards.
+import { configOrExit } from "@pkiserver/kit/config";
 import { ServiceNames, startTelemetry } from "@pkiserver/kit/telemetry";
-import { type GatewayConfig, GatewayConfigError, loadConfig } from "./config";
-
-function configOrExit(): GatewayConfig {
-  try {
-    return loadConfig();
-  } catch (err) {
-    if (err instanceof GatewayConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
-}
+import { loadConfig } from "./config";
 
 async function main(): Promise<void> {
-  const config = configOrExit();
+  const config = configOrExit("gateway", () => loadConfig());
   const telemetry = startTelemetry({ serviceName: ServiceNames.gateway, otlpEndpoint: config.otlpEndpoint });
 
   const kit: typeof import("@pkiserver/kit") = require("@pkiserver/kit");

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { counterStoreContract, RedisCounterStore } from "@pkiserver/gateway";
+import { RedisCounterStore } from "@pkiserver/gateway";
+import { counterStoreContract } from "@pkiserver/gateway/counter-store-contract";
 import { createLogger } from "@pkiserver/kit";
+import { maskUrl } from "@pkiserver/kit/config";
 import { startRedis, type TestRedis } from "@pkiserver/test-harness";
 
 const logLines: Record<string, unknown>[] = [];
@@ -64,6 +66,7 @@ describe("Redis counter store when Redis is unreachable", () => {
       assert.equal(failures, 20);
       const warnings = logLines.slice(before).filter((l) => String(l.msg).includes("unreachable"));
       assert.equal(warnings.length, 1, "one line for the outage, not one per request");
+      assert.equal(warnings[0]?.redis, maskUrl(redis.url), "the line names the server, password masked");
       await redis.restart();
       // Reconnects by itself; the server came back empty (no persistence), so counting starts afresh.
       const deadline = Date.now() + 10_000;

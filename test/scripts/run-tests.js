@@ -31,7 +31,11 @@ function findTests(dir, inDist, out) {
   return out;
 }
 
-/** A unit test is compiled from a package's src/: its dist/ does not sit in a `test` folder. */
+/**
+ * A unit test needs no server: compiled from a package's src/, or from a test folder of its own
+ * below `test/` (such as gateway/test/system, the real services in process); its dist/ does not
+ * sit directly in a `test` folder.
+ */
 function isUnit(file) {
   const parts = relative(root, file).split(sep);
   const dist = parts.indexOf("dist");

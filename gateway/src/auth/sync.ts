@@ -19,7 +19,12 @@ export interface SyncHandle {
 }
 
 /** Runs `load` until it succeeds, backing off up to 5 s between attempts, unless stopped. */
-function retrying(load: () => Promise<void>, logger: Logger, what: string, stopped: () => boolean): Promise<void> {
+export function retrying(
+  load: () => Promise<void>,
+  logger: Logger,
+  what: string,
+  stopped: () => boolean,
+): Promise<void> {
   return (async () => {
     let delay = 100;
     for (;;) {

@@ -1,11 +1,54 @@
 import assert from "node:assert/strict";
+import { generateKeyPairSync, type KeyObject, randomUUID } from "node:crypto";
 import { describe, it } from "node:test";
+import { signAccessToken } from "@pkiserver/contract";
 import { AppError, createLogger, Events, MemoryEventBus, publishEvent } from "@pkiserver/kit";
 import type { authV1 } from "@pkiserver/proto";
 import { SignJWT } from "jose";
-import { TokenSigner } from "../testing/fakes";
 import { startSigningKeySync } from "./sync";
 import { createJwksTokenVerifier } from "./token-verifier";
+
+/** Signs access tokens as auth does (compact EdDSA JWS naming its key by kid), with a key of its own. */
+class TokenSigner {
+  private constructor(
+    readonly kid: string,
+    private readonly privateKey: KeyObject,
+    private readonly publicJwk: string,
+  ) {}
+
+  static async create(): Promise<TokenSigner> {
+    const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+    return new TokenSigner(`kid-${randomUUID()}`, privateKey, JSON.stringify(publicKey.export({ format: "jwk" })));
+  }
+
+  async signingKey(): Promise<authV1.SigningKey> {
+    return { kid: this.kid, publicJwk: this.publicJwk, createdAt: Date.now(), verifyUntil: 0 };
+  }
+
+  mint(opts: {
+    apiKeyId: string;
+    sessionId: string;
+    generation: number;
+    scope: string[];
+    ipAddr?: string;
+    issuedAtMs?: number;
+    expiresInS?: number;
+  }): Promise<string> {
+    const issuedAt = opts.issuedAtMs ?? Date.now();
+    return signAccessToken(
+      {
+        apiKeyId: opts.apiKeyId,
+        sessionId: opts.sessionId,
+        generation: opts.generation,
+        scope: opts.scope,
+        ...(opts.ipAddr !== undefined ? { ipAddr: opts.ipAddr } : {}),
+        issuedAt,
+        expiresAt: issuedAt + (opts.expiresInS ?? 900) * 1000,
+      },
+      { kid: this.kid, privateKey: this.privateKey },
+    );
+  }
+}
 
 const codeOf = async (p: Promise<unknown>): Promise<string | undefined> => {
   try {

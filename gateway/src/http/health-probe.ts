@@ -1,30 +1,11 @@
-import { credentials, makeGenericClientConstructor, type ServiceError } from "@grpc/grpc-js";
+import { credentials, Metadata } from "@grpc/grpc-js";
+import { healthV1 } from "@pkiserver/proto";
 
 /*
- * The standard gRPC health check (grpc.health.v1.Health/Check), spoken with
- * hand-rolled encoding: the request is an empty message (service ""), the
- * reply a single enum field, so no generated code is needed for it.
+ * The standard gRPC health check (grpc.health.v1.Health/Check for the server
+ * as a whole, service ""), with the client generated from the health proto
+ * shipped in proto/.
  */
-
-const SERVING = 1;
-
-function decodeStatus(buf: Buffer): number {
-  // Field 1, wire type 0 (varint): tag byte 0x08. Absent means UNKNOWN (0).
-  return buf[0] === 0x08 ? (buf[1] ?? 0) : 0;
-}
-
-const HealthDefinition = {
-  check: {
-    path: "/grpc.health.v1.Health/Check",
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: (_value: object) => Buffer.alloc(0),
-    requestDeserialize: (_buf: Buffer) => ({}),
-    responseSerialize: (value: { status: number }) => Buffer.from([0x08, value.status]),
-    responseDeserialize: (buf: Buffer) => ({ status: decodeStatus(buf) }),
-    originalName: "check",
-  },
-};
 
 export interface HealthProbe {
   /** True when the server answers SERVING within `timeoutMs`. */
@@ -33,20 +14,12 @@ export interface HealthProbe {
 }
 
 export function createHealthProbe(address: string): HealthProbe {
-  const Ctor = makeGenericClientConstructor(HealthDefinition, "grpc.health.v1.Health");
-  const client = new Ctor(address, credentials.createInsecure()) as unknown as {
-    check(
-      req: object,
-      opts: { deadline: Date },
-      cb: (err: ServiceError | null, res?: { status: number }) => void,
-    ): void;
-    close(): void;
-  };
+  const client = new healthV1.HealthClient(address, credentials.createInsecure());
   return {
     check: (timeoutMs) =>
       new Promise((resolve) => {
-        client.check({}, { deadline: new Date(Date.now() + timeoutMs) }, (err, res) =>
-          resolve(err === null && res?.status === SERVING),
+        client.check({ service: "" }, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) =>
+          resolve(err === null && res.status === healthV1.HealthCheckResponse_ServingStatus.SERVING),
         );
       }),
     close: () => client.close(),

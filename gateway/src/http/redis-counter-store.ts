@@ -1,4 +1,5 @@
 import type { Logger } from "@pkiserver/kit";
+import { maskUrl } from "@pkiserver/kit/config";
 import { Redis } from "ioredis";
 import { type CounterStore, SLOT_MS, SLOTS, type WindowDecision } from "./rate-limit";
 
@@ -74,11 +75,14 @@ export class RedisCounterStore implements CounterStore {
   private failing = false;
   /** Settles once the first connection is made (or failed for good): requests at start wait for it, briefly. */
   private readonly firstConnection: Promise<void>;
+  /** The server's address for log lines, password masked. */
+  private readonly where: string;
 
   constructor(
     url: string,
     private readonly deps: { logger: Logger; onFailure: () => void; timeoutMs?: number },
   ) {
+    this.where = maskUrl(url);
     this.redis = new Redis(url, {
       lazyConnect: false,
       enableOfflineQueue: false,
@@ -122,7 +126,7 @@ export class RedisCounterStore implements CounterStore {
       );
       if (this.failing) {
         this.failing = false;
-        this.deps.logger.info("rate-limit counters reachable again");
+        this.deps.logger.info({ redis: this.where }, "rate-limit counters reachable again");
       }
       return {
         allowed: allowed === 1,
@@ -144,8 +148,8 @@ export class RedisCounterStore implements CounterStore {
     if (now - this.lastLog < LOG_EVERY_MS) return;
     this.lastLog = now;
     this.deps.logger.warn(
-      { err: err instanceof Error ? err.message : String(err) },
-      "rate-limit counters unreachable: requests are accepted uncounted",
+      { redis: this.where, err: err instanceof Error ? err.message : String(err) },
+      `rate-limit counters at ${this.where} unreachable: requests are accepted uncounted`,
     );
   }
 

@@ -10,7 +10,7 @@ import {
   type ParamsOf,
   type Schema,
 } from "@pkiserver/contract";
-import { AppError, type CallOptions, type Scope } from "@pkiserver/kit";
+import { AppError, assertScopesWithin, type CallOptions, type Scope } from "@pkiserver/kit";
 import { apikeyV1, type auditV1, type authV1, type pkiV1 } from "@pkiserver/proto";
 import type { Caller } from "../auth/authenticate";
 import { type KeyLimits, keyLimitsOf } from "../auth/key-limits";
@@ -121,6 +121,18 @@ function recordView(r: pkiV1.KeyRecord) {
 }
 
 const OK = "OK";
+
+function sessionView(s: authV1.Session) {
+  return {
+    sessionId: s.sessionId,
+    apiKeyId: s.apiKeyId,
+    ...(s.name !== undefined && s.name !== "" ? { name: s.name } : {}),
+    scope: s.scope,
+    ...(s.ipAddr !== undefined && s.ipAddr !== "" ? { ipAddr: s.ipAddr } : {}),
+    createdAt: s.createdAt,
+    expiresAt: s.expiresAt,
+  };
+}
 
 /** An audit event as API.md section 12 shows it. */
 export function auditEventView(e: auditV1.AuditEvent) {
@@ -280,6 +292,23 @@ const handlers: { [N in MethodName]: (params: ParamsOf<N>, ctx: MethodContext) =
       enabled: false,
       maxScope: [],
     });
+    return OK;
+  },
+  "user/listSessions": async (p, ctx) => {
+    // An unknown key is 71, as for the other user/* methods, not an empty list.
+    await ctx.clients.apikey.getApiKey({ apiKeyId: p.apiKeyId }, ctx.call);
+    const res = await ctx.clients.auth.listSessions({ apiKeyId: p.apiKeyId }, ctx.call);
+    return { list: res.sessions.map(sessionView) };
+  },
+  "user/revokeSession": async (p, ctx) => {
+    const key = present((await ctx.clients.apikey.getApiKey({ apiKeyId: p.apiKeyId }, ctx.call)).apiKey, "apiKey");
+    // As for managing a key: a caller may end only sessions of a key no more powerful than itself.
+    assertScopesWithin(key.maxScope, callerOf(ctx).scopes);
+    const { sessions } = await ctx.clients.auth.listSessions({ apiKeyId: p.apiKeyId }, ctx.call);
+    if (!sessions.some((s) => s.sessionId === p.sessionId)) throw new AppError("auth.session_not_found");
+    await ctx.clients.auth.revokeSession({ sessionId: p.sessionId }, ctx.call);
+    // Refused here before the reply; the event brings the revocation to the other replicas.
+    ctx.revocations.revokeSession(p.sessionId, { apiKeyId: p.apiKeyId });
     return OK;
   },
   "pkiAdmin/setHost": async (p, ctx) => {

@@ -2,12 +2,13 @@ import {
   checkSecretKey,
   env,
   parseConfig,
+  processEnv,
   type ServiceEnv,
   serviceEnv,
   serviceEnvFields,
   splitAddress,
   z,
-} from "@pkiserver/kit";
+} from "@pkiserver/kit/config";
 
 export interface ApiKeyConfig extends ServiceEnv {
   /** Where the gRPC server listens (PMX_APIKEY_LISTEN, host:port). */
@@ -27,7 +28,7 @@ const schema = z
   .superRefine(checkSecretKey);
 
 /** Reads and validates this service's environment; throws a ConfigError listing every problem. */
-export function loadConfig(environment: Record<string, string | undefined>): ApiKeyConfig {
+export function loadConfig(environment: Record<string, string | undefined> = processEnv()): ApiKeyConfig {
   const c = parseConfig(schema, environment);
   return {
     listen: splitAddress(c.PMX_APIKEY_LISTEN),

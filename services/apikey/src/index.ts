@@ -2,7 +2,6 @@ export { buildApp } from "./app";
 export { type ApiKeyConfig, loadConfig } from "./config";
 export { type ApiKeyView, MAX_API_KEYS } from "./domain/entities";
 export type { ApiKeyStore, NonceStore } from "./domain/ports";
-export { apiKeyStoreContract, type ContractStores } from "./storage/contract";
 export { MemoryApiKeyStore } from "./storage/memory-api-key-store";
 export { MemoryNonceStore } from "./storage/memory-nonce-store";
 export { ensureApiKeyIndexes, MongoApiKeyStore } from "./storage/mongo-api-key-store";

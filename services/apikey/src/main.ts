@@ -1,16 +1,16 @@
-// Telemetry first: it must hook grpc-js and the MongoDB driver before anything
-// loads them, which rules out reading it through config.ts (that loads the kit).
+// Configuration, then telemetry: telemetry must hook grpc-js and the MongoDB
+// driver before anything loads them, and config.ts loads neither (only the
+// kit's config entry), so every problem is printed before anything starts.
+import { configOrExit } from "@pkiserver/kit/config";
 import { ServiceNames, startTelemetry } from "@pkiserver/kit/telemetry";
+import { loadConfig } from "./config";
 
-const telemetry = startTelemetry({
-  serviceName: ServiceNames.apikey,
-  otlpEndpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT,
-});
+const config = configOrExit("apikey", () => loadConfig());
+const telemetry = startTelemetry({ serviceName: ServiceNames.apikey, otlpEndpoint: config.otlpEndpoint });
 
 import { runServiceProcess } from "@pkiserver/kit";
 import { buildApp } from "./app";
-import { loadConfig } from "./config";
 import { API_KEY_SERVICE_NAME } from "./transport/grpc/service";
 
 /** `node services/apikey/dist/main.js`: the apikey service as its own process. */
-runServiceProcess({ name: "apikey", grpcServiceName: API_KEY_SERVICE_NAME, telemetry, loadConfig, buildApp });
+runServiceProcess({ name: "apikey", grpcServiceName: API_KEY_SERVICE_NAME, telemetry, config, buildApp });

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import {
-  apiKeyStoreContract,
   buildApp,
   ensureApiKeyIndexes,
   ensureNonceIndexes,
@@ -10,6 +9,7 @@ import {
   MongoApiKeyStore,
   MongoNonceStore,
 } from "@pkiserver/apikey";
+import { apiKeyStoreContract } from "@pkiserver/apikey/store-contract";
 import { connectMongo, createClient, createLogger, MemoryEventBus, type MongoHandle } from "@pkiserver/kit";
 import { apikeyV1 } from "@pkiserver/proto";
 import { getInfra } from "@pkiserver/test-harness";

@@ -1,4 +1,13 @@
-import { env, parseConfig, type ServiceEnv, serviceEnv, serviceEnvFields, splitAddress, z } from "@pkiserver/kit";
+import {
+  env,
+  parseConfig,
+  processEnv,
+  type ServiceEnv,
+  serviceEnv,
+  serviceEnvFields,
+  splitAddress,
+  z,
+} from "@pkiserver/kit/config";
 
 export const DEFAULT_AUDIT_RETENTION_MS = 90 * 24 * 3600_000;
 
@@ -21,7 +30,7 @@ const schema = z.object({
 });
 
 /** Reads and validates this service's environment; throws a ConfigError listing every problem. */
-export function loadConfig(environment: Record<string, string | undefined>): AuditConfig {
+export function loadConfig(environment: Record<string, string | undefined> = processEnv()): AuditConfig {
   const c = parseConfig(schema, environment);
   return { listen: splitAddress(c.PMX_AUDIT_LISTEN), retentionMs: c.PMX_AUDIT_RETENTION, ...serviceEnv(c) };
 }

@@ -1,16 +1,16 @@
-// Telemetry first: it must hook grpc-js and the MongoDB driver before anything
-// loads them, which rules out reading it through config.ts (that loads the kit).
+// Configuration, then telemetry: telemetry must hook grpc-js and the MongoDB
+// driver before anything loads them, and config.ts loads neither (only the
+// kit's config entry), so every problem is printed before anything starts.
+import { configOrExit } from "@pkiserver/kit/config";
 import { ServiceNames, startTelemetry } from "@pkiserver/kit/telemetry";
+import { loadConfig } from "./config";
 
-const telemetry = startTelemetry({
-  serviceName: ServiceNames.audit,
-  otlpEndpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT,
-});
+const config = configOrExit("audit", () => loadConfig());
+const telemetry = startTelemetry({ serviceName: ServiceNames.audit, otlpEndpoint: config.otlpEndpoint });
 
 import { runServiceProcess } from "@pkiserver/kit";
 import { buildApp } from "./app";
-import { loadConfig } from "./config";
 import { AUDIT_SERVICE_NAME } from "./transport/grpc/service";
 
 /** `node services/audit/dist/main.js`: the audit service as its own process. */
-runServiceProcess({ name: "audit", grpcServiceName: AUDIT_SERVICE_NAME, telemetry, loadConfig, buildApp });
+runServiceProcess({ name: "audit", grpcServiceName: AUDIT_SERVICE_NAME, telemetry, config, buildApp });

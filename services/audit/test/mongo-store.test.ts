@@ -1,5 +1,6 @@
 import { after } from "node:test";
-import { auditStoreContract, ensureAuditIndexes, MongoAuditStore } from "@pkiserver/audit";
+import { ensureAuditIndexes, MongoAuditStore } from "@pkiserver/audit";
+import { auditStoreContract } from "@pkiserver/audit/store-contract";
 import { connectMongo, type MongoHandle } from "@pkiserver/kit";
 import { getInfra } from "@pkiserver/test-harness";
 

@@ -8,12 +8,13 @@ import {
   checkSecretKey,
   env,
   parseConfig,
+  processEnv,
   type ServiceEnv,
   serviceEnv,
   serviceEnvFields,
   splitAddress,
   z,
-} from "@pkiserver/kit";
+} from "@pkiserver/kit/config";
 
 const schema = z
   .object({
@@ -64,7 +65,7 @@ export interface AuthConfig extends ServiceEnv {
 }
 
 /** Reads and validates this service's environment; throws ConfigError listing every problem. */
-export function loadConfig(source: Record<string, string | undefined>): AuthConfig {
+export function loadConfig(source: Record<string, string | undefined> = processEnv()): AuthConfig {
   const v = parseConfig(schema, source);
   return {
     listen: splitAddress(v.PMX_AUTH_LISTEN),

@@ -13,7 +13,6 @@ export { authStreamMaxAgeMs, buildApp } from "./app";
 export { type AuthConfig, loadConfig } from "./config";
 export type { Session } from "./domain/entities";
 export type { SessionStore, SigningKeyStore, StoredSigningKey } from "./domain/ports";
-export { type AuthStores, authStoreContract } from "./storage/contract";
 export { MemorySessionStore } from "./storage/memory-sessions";
 export { MemorySigningKeyStore } from "./storage/memory-signing-keys";
 export { MongoSessionStore } from "./storage/mongo-sessions";

@@ -1,23 +1,23 @@
-// Telemetry first: it must hook grpc-js and the MongoDB driver before anything
-// loads them, which rules out reading it through config.ts (that loads the kit).
+// Configuration, then telemetry: telemetry must hook grpc-js and the MongoDB
+// driver before anything loads them, and config.ts loads neither (only the
+// kit's config entry), so every problem is printed before anything starts.
+import { configOrExit } from "@pkiserver/kit/config";
 import { ServiceNames, startTelemetry } from "@pkiserver/kit/telemetry";
+import { loadConfig } from "./config";
 
-const telemetry = startTelemetry({
-  serviceName: ServiceNames.auth,
-  otlpEndpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT,
-});
+const config = configOrExit("auth", () => loadConfig());
+const telemetry = startTelemetry({ serviceName: ServiceNames.auth, otlpEndpoint: config.otlpEndpoint });
 
 import { runServiceProcess } from "@pkiserver/kit";
 import { authV1 } from "@pkiserver/proto";
 import { authStreamMaxAgeMs, buildApp } from "./app";
-import { loadConfig } from "./config";
 
 /** `node services/auth/dist/main.js`: the auth service as its own process. */
 runServiceProcess({
   name: "auth",
   grpcServiceName: authV1.AuthServiceClient.serviceName,
   telemetry,
-  loadConfig,
+  config,
   buildApp: (config, deps) => buildApp(config, { ...deps, apikey: config.apikeyAddress }),
   streamMaxAgeMs: (config) => ({ auth: authStreamMaxAgeMs(config) }),
 });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { buildApp, createAccessTokenVerifier, loadConfig } from "@pkiserver/auth";
 import {
+  ALL_SCOPES,
   AppError,
   createClient,
   createLogger,
@@ -10,11 +11,10 @@ import {
   grantSigningPayload,
   hmacSignature,
   MemoryEventBus,
-  publishEvent,
   type ServiceApp,
 } from "@pkiserver/kit";
 import { authV1 } from "@pkiserver/proto";
-import { FakeApiKeyServer } from "./fake-apikey";
+import { startApiKeyService, type TestApiKeyService } from "@pkiserver/testing";
 
 const SECRET = "myverylongandsecuresecretforapikey";
 const ALL = ["user:read_write", "pki:read_write", "pkiadmin:read_write"];
@@ -29,14 +29,16 @@ async function eventually(check: () => Promise<boolean>, timeoutMs = 5000): Prom
   }
 }
 
-describe("auth over gRPC (buildApp on port 0, fake apikey)", () => {
-  const apikey = new FakeApiKeyServer();
+describe("auth over gRPC (buildApp on port 0, the real apikey beside it)", () => {
+  let apikey: TestApiKeyService;
+  let keyOne = "";
+  let keyNarrow = "";
   const bus = new MemoryEventBus();
   const seen: string[] = [];
   let app: ServiceApp;
   let auth: ReturnType<typeof createClient<authV1.AuthServiceServer>>;
 
-  const credentials = (scope: string[] = [], clientId = "key-one") => ({
+  const credentials = (scope: string[] = [], clientId = keyOne) => ({
     grant: { $case: "clientCredentials" as const, value: { clientId, clientSecret: SECRET, scope } },
     clientIp: "192.0.2.10",
   });
@@ -46,9 +48,10 @@ describe("auth over gRPC (buildApp on port 0, fake apikey)", () => {
   });
 
   before(async () => {
-    await apikey.start();
-    apikey.add({ apiKeyId: "key-one", enabled: true, maxScope: ALL, secret: SECRET });
-    apikey.add({ apiKeyId: "key-narrow", enabled: true, maxScope: ["pki:read"], secret: SECRET });
+    // Its key events reach auth on the shared bus.
+    apikey = await startApiKeyService({ bus });
+    keyOne = (await apikey.addKey({ maxScope: ALL, secret: SECRET })).apiKeyId;
+    keyNarrow = (await apikey.addKey({ maxScope: ["pki:read"], secret: SECRET })).apiKeyId;
     await bus.subscribe({
       subjects: ["auth.v1.>"],
       deliver: "all",
@@ -83,7 +86,7 @@ describe("auth over gRPC (buildApp on port 0, fake apikey)", () => {
     assert.equal(token.tokenType, "Bearer");
     assert.deepEqual(token.scope, ["user:read", "user:write"]);
     assert.equal(token.sessionName, "ops");
-    assert.equal(token.apiKeyId, "key-one");
+    assert.equal(token.apiKeyId, keyOne);
     assert.equal(token.generation, 0);
     assert.equal(token.accessTokenExpiresIn, 900_000);
     assert.equal(token.refreshTokenExpiresIn, 604_800_000);
@@ -105,13 +108,13 @@ describe("auth over gRPC (buildApp on port 0, fake apikey)", () => {
     await assert.rejects(auth.client.issueToken(credentials([], "key-nobody")), code("apikey.not_found"));
     await assert.rejects(
       auth.client.issueToken({
-        grant: { $case: "clientCredentials", value: { clientId: "key-one", clientSecret: "w".repeat(34), scope: [] } },
+        grant: { $case: "clientCredentials", value: { clientId: keyOne, clientSecret: "w".repeat(34), scope: [] } },
         clientIp: "",
       }),
       code("auth.invalid_credentials"),
     );
     await assert.rejects(
-      auth.client.issueToken(credentials(["user:read"], "key-narrow")),
+      auth.client.issueToken(credentials(["user:read"], keyNarrow)),
       code("auth.insufficient_scope"),
     );
     await assert.rejects(
@@ -128,7 +131,7 @@ describe("auth over gRPC (buildApp on port 0, fake apikey)", () => {
     const { token } = await auth.client.issueToken({
       grant: {
         $case: "clientSignature",
-        value: { clientId: "key-one", signature, timestamp, nonce: "nonce-1", data: "payload", scope: ["pki:read"] },
+        value: { clientId: keyOne, signature, timestamp, nonce: "nonce-1", data: "payload", scope: ["pki:read"] },
       },
       clientIp: "",
     });
@@ -147,7 +150,7 @@ describe("auth over gRPC (buildApp on port 0, fake apikey)", () => {
     await assert.rejects(auth.client.issueToken(refresh(first.refreshToken)), code("auth.token_expired"));
     await assert.rejects(auth.client.issueToken(refresh(second?.refreshToken ?? "")), code("auth.token_expired"));
     const { revoked } = await auth.client.listRevocations({});
-    assert.ok(revoked.some((r) => r.sessionId === first.sessionId && r.apiKeyId === "key-one"));
+    assert.ok(revoked.some((r) => r.sessionId === first.sessionId && r.apiKeyId === keyOne));
     await assert.rejects(auth.client.issueToken(refresh("garbage")), code("auth.token_invalid"));
     await eventually(
       async () => seen.includes(Events.sessionRotated.subject) && seen.includes(Events.sessionRevoked.subject),
@@ -165,14 +168,14 @@ describe("auth over gRPC (buildApp on port 0, fake apikey)", () => {
   });
 
   it("forks a named session keeping the source's restrictions; lists and revokes sessions (74 when unknown)", async () => {
-    const source = (await auth.client.issueToken(credentials(["pki:read", "expiresIn:30000"], "key-narrow"))).token;
+    const source = (await auth.client.issueToken(credentials(["pki:read", "expiresIn:30000"], keyNarrow))).token;
     assert.ok(source);
     const fork = (
       await auth.client.forkToken({ refreshToken: source.refreshToken, sessionName: "child", clientIp: "" })
     ).token;
     assert.equal(fork?.sessionName, "child");
     assert.equal(fork?.accessTokenExpiresIn, 30_000);
-    const { sessions } = await auth.client.listSessions({ apiKeyId: "key-narrow" });
+    const { sessions } = await auth.client.listSessions({ apiKeyId: keyNarrow });
     assert.deepEqual(sessions.map((s) => s.sessionId).sort(), [source.sessionId, fork?.sessionId].sort());
     await auth.client.revokeSession({ sessionId: source.sessionId });
     await assert.rejects(auth.client.revokeSession({ sessionId: source.sessionId }), code("auth.session_not_found"));
@@ -181,8 +184,8 @@ describe("auth over gRPC (buildApp on port 0, fake apikey)", () => {
   });
 
   it("an apikey event disabling a key revokes its sessions", async () => {
-    apikey.add({ apiKeyId: "key-doomed", enabled: true, maxScope: ALL, secret: SECRET });
-    const { token } = await auth.client.issueToken(credentials([], "key-doomed"));
+    const doomed = (await apikey.addKey({ maxScope: ALL, secret: SECRET, name: "doomed" })).apiKeyId;
+    const { token } = await auth.client.issueToken(credentials([], doomed));
     assert.ok(token);
     const revokedSubjects: string[] = [];
     await bus.subscribe({
@@ -193,16 +196,9 @@ describe("auth over gRPC (buildApp on port 0, fake apikey)", () => {
         if (e?.sessionId === token.sessionId) revokedSubjects.push(e.reason);
       },
     });
-    await publishEvent(bus, Events.apiKeyUpdated, {
-      apiKeyId: "key-doomed",
-      name: "doomed",
-      maxScope: ALL,
-      enabled: false,
-      previousMaxScope: ALL,
-      previousEnabled: true,
-      at: Date.now(),
-    });
-    await eventually(async () => (await auth.client.listSessions({ apiKeyId: "key-doomed" })).sessions.length === 0);
+    // apikey disables the key and announces it.
+    await apikey.client.updateApiKey({ apiKeyId: doomed, enabled: false, callerScope: [...ALL_SCOPES] });
+    await eventually(async () => (await auth.client.listSessions({ apiKeyId: doomed })).sessions.length === 0);
     await assert.rejects(auth.client.introspectToken({ accessToken: token.accessToken }), code("auth.token_expired"));
     await eventually(async () => revokedSubjects.length === 1);
     assert.deepEqual(revokedSubjects, ["api_key_disabled"]);

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
-  authStoreContract,
   buildApp,
   createAccessTokenVerifier,
   loadConfig,
@@ -9,6 +8,7 @@ import {
   MongoSigningKeyStore,
   type Session,
 } from "@pkiserver/auth";
+import { authStoreContract } from "@pkiserver/auth/store-contract";
 import {
   AppError,
   connectMongo,
@@ -20,8 +20,8 @@ import {
 } from "@pkiserver/kit";
 import { authV1 } from "@pkiserver/proto";
 import { getInfra } from "@pkiserver/test-harness";
+import { startApiKeyService, type TestApiKeyService } from "@pkiserver/testing";
 import { type Db, type Document, MongoClient } from "mongodb";
-import { FakeApiKeyServer } from "./fake-apikey";
 
 let dbName: string | undefined;
 let counter = 0;
@@ -139,7 +139,8 @@ const SECRET = "myverylongandsecuresecretforapikey";
 const SECRET_KEY = `k1:${Buffer.alloc(32, 7).toString("base64")}`;
 
 describe("two auth replicas on one MongoDB database", () => {
-  const apikey = new FakeApiKeyServer();
+  let apikey: TestApiKeyService;
+  let keyOne = "";
   const bus = new MemoryEventBus();
   let mongo: MongoHandle;
   const apps: ServiceApp[] = [];
@@ -147,8 +148,8 @@ describe("two auth replicas on one MongoDB database", () => {
 
   before(async () => {
     mongo = await connect();
-    await apikey.start();
-    apikey.add({ apiKeyId: "key-one", enabled: true, maxScope: ["pki:read_write"], secret: SECRET });
+    apikey = await startApiKeyService({ bus });
+    keyOne = (await apikey.addKey({ maxScope: ["pki:read_write"], secret: SECRET })).apiKeyId;
     const config = loadConfig({ PMX_MONGO_URL: "mongodb://unused", PMX_SECRET_KEY: SECRET_KEY });
     for (const name of ["replica-a", "replica-b"]) {
       const app = await buildApp(config, {
@@ -195,7 +196,7 @@ describe("two auth replicas on one MongoDB database", () => {
     const [a, b] = clients;
     assert.ok(a && b);
     const { token } = await a.client.issueToken({
-      grant: { $case: "clientCredentials", value: { clientId: "key-one", clientSecret: SECRET, scope: [] } },
+      grant: { $case: "clientCredentials", value: { clientId: keyOne, clientSecret: SECRET, scope: [] } },
       clientIp: "",
     });
     assert.ok(token);

@@ -44,6 +44,7 @@ export const MAX_TOKEN_LENGTH = 1024;
 export const refreshToken = string(0, MAX_TOKEN_LENGTH);
 export const accessToken = string(0, MAX_TOKEN_LENGTH);
 export const sessionName = string(0, 128);
+export const sessionId = string(1, 128);
 
 export const clientId = string(3, 128);
 export const signature = string(0, 4096);

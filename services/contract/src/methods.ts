@@ -19,6 +19,7 @@ import {
   rateLimits as rateLimitsField,
   refreshToken,
   scopeList,
+  sessionId,
   sessionName,
   signature,
   timestamp,
@@ -102,6 +103,18 @@ const apiKey = obj(
 );
 /** A key's own limits by tier, on user/addApiKey and user/updateApiKey (API.md section 9). */
 const rateLimits = optional(rateLimitsField);
+const session = obj(
+  {
+    sessionId: str,
+    apiKeyId: str,
+    name: str,
+    scope: strings,
+    ipAddr: str,
+    createdAt: int,
+    expiresAt: int,
+  },
+  ["name", "ipAddr"],
+);
 const host = obj({ instanceId: str, hostPubKey: str, addresses: strings });
 const b64 = { type: "string", contentEncoding: "base64" };
 const b64s = { type: "array", items: b64 };
@@ -228,6 +241,16 @@ export const METHOD_SPECS = {
     result: OK,
     errors: ["apikey.not_found"],
   }),
+  "user/listSessions": spec("user:read", object({ apiKeyId }), "Lists the live sessions of an API key, newest first.", {
+    result: obj({ list: { type: "array", items: session } }),
+    errors: ["apikey.not_found"],
+  }),
+  "user/revokeSession": spec(
+    "user:write",
+    object({ apiKeyId, sessionId }),
+    "Revokes a live session of an API key; its access and refresh tokens stop working at once.",
+    { result: OK, errors: ["apikey.not_found", "auth.session_not_found"] },
+  ),
 
   // pkiAdmin/: hosts and user keys.
   "pkiAdmin/setHost": spec(

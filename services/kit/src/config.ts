@@ -1,3 +1,4 @@
+import { ConnectionString } from "mongodb-connection-string-url";
 import { z } from "zod";
 import { SecretBox } from "./secret-box";
 
@@ -21,6 +22,105 @@ export function parseConfig<T extends z.ZodType>(schema: T, env: Record<string, 
   }
   return result.data;
 }
+
+/**
+ * Every problem of several components' configurations in one error: each
+ * component's loader runs even when an earlier one failed, and a problem two
+ * components share (PMX_MONGO_URL read by all four services) is listed once.
+ * Returns the loaders' results when every one succeeds.
+ */
+export function collectConfigs<T extends Record<string, () => unknown>>(
+  loaders: T,
+): { [K in keyof T]: ReturnType<T[K]> } {
+  const problems = new Set<string>();
+  const out: Record<string, unknown> = {};
+  for (const [name, load] of Object.entries(loaders)) {
+    try {
+      out[name] = load();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      for (const p of err.problems) problems.add(p);
+    }
+  }
+  if (problems.size > 0) throw new ConfigError([...problems]);
+  return out as { [K in keyof T]: ReturnType<T[K]> };
+}
+
+/**
+ * A process's entry: its configuration, or every problem printed and exit 1
+ * before anything else (telemetry included) has started.
+ */
+export function configOrExit<T>(name: string, load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${name}: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
+/** The environment of this process, for the config modules' loaders (read nowhere else). */
+export function processEnv(): Record<string, string | undefined> {
+  return process.env;
+}
+
+/**
+ * A URL fit for messages and `config print`: the password (or a lone token)
+ * of its user info replaced by `***`, query and fragment dropped (they may
+ * carry credentials too).
+ */
+export function maskUrl(url: string): string {
+  // Without a scheme (a malformed setting), the whole value is taken as `[userinfo@]host…`.
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)?([^?#]*)/i.exec(url.trim());
+  const [, scheme = "", rest = ""] = m ?? [];
+  // The last '@' ends the user info: a password may hold unescaped '/' or '@'.
+  const at = rest.lastIndexOf("@");
+  if (at < 0) return `${scheme}${rest}`;
+  const userInfo = rest.slice(0, at);
+  const colon = userInfo.indexOf(":");
+  return `${scheme}${colon >= 0 ? `${userInfo.slice(0, colon)}:***` : "***"}${rest.slice(at)}`;
+}
+
+/** A comma-separated env list, trimmed, empty items dropped. */
+function listOf(v: string | undefined): string[] {
+  return (v ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+function hasScheme(value: string, schemes: readonly string[]): boolean {
+  try {
+    return schemes.includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
+/** Checks of URL-valued settings, shared by every component that reads them. */
+export const urls = {
+  /** A MongoDB connection string (`mongodb://` with one or more hosts, or `mongodb+srv://`). */
+  mongo: (value: string): boolean => {
+    try {
+      new ConnectionString(value);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  /** One NATS server URL (`nats://` or `tls://`, with a host). */
+  nats: (value: string): boolean => hasScheme(value, ["nats:", "tls:"]) && new URL(value).hostname !== "",
+  /** A Redis or Valkey URL (`redis://` or `rediss://`, with a host). */
+  redis: (value: string): boolean => hasScheme(value, ["redis:", "rediss:"]) && new URL(value).hostname !== "",
+  /** A browser origin: `http(s)://host[:port]`, no path, query or trailing slash. */
+  origin: (value: string): boolean => {
+    if (!hasScheme(value, ["http:", "https:"])) return false;
+    return new URL(value).origin === value;
+  },
+};
 
 /** Reusable field parsers for env values. */
 export const env = {
@@ -48,6 +148,54 @@ export const env = {
       .url()
       .optional()
       .or(z.literal("").transform(() => undefined)),
+  /** PMX_MONGO_URL: unset or empty means in-memory stores. */
+  mongoUrl: () =>
+    z
+      .string()
+      .optional()
+      .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()))
+      .refine((v) => v === undefined || urls.mongo(v), {
+        message: "expected mongodb://[user:password@]host[:port][,host…][/db] or mongodb+srv://host",
+      }),
+  /** PMX_NATS_URL: comma-separated server URLs; unset or empty means the in-process bus. */
+  natsUrl: () =>
+    z
+      .string()
+      .optional()
+      .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()))
+      .superRefine((v, ctx) => {
+        for (const item of listOf(v)) {
+          if (!urls.nats(item)) {
+            ctx.addIssue({
+              code: "custom",
+              message: `expected nats://host:port or tls://host:port, got ${maskUrl(item)}`,
+            });
+          }
+        }
+      }),
+  /** PMX_REDIS_URL: unset or empty means no Redis. */
+  redisUrl: () =>
+    z
+      .string()
+      .optional()
+      .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()))
+      .refine((v) => v === undefined || urls.redis(v), {
+        message: "expected redis://host:port or rediss://host:port",
+      }),
+  /** A comma-separated list, items trimmed, empty ones dropped. */
+  list: () => z.string().optional().transform(listOf),
+  /** PMX_CORS_ORIGINS: `*` or comma-separated origins. */
+  origins: () =>
+    env.list().superRefine((items, ctx) => {
+      for (const item of items) {
+        if (item !== "*" && !urls.origin(item)) {
+          ctx.addIssue({
+            code: "custom",
+            message: `expected * or origins such as https://app.example (scheme, host, optional port; no path), got "${item.slice(0, 200)}"`,
+          });
+        }
+      }
+    }),
 };
 
 /** An env value where empty means unset, with a default. */
@@ -62,9 +210,11 @@ const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"
 
 /** Env fields every service process reads the same way. */
 export const serviceEnvFields = {
-  PMX_MONGO_URL: env.optionalString(),
+  PMX_MONGO_URL: env.mongoUrl(),
   PMX_MONGO_DB: stringOr("pkiserver"),
-  PMX_NATS_URL: env.optionalString(),
+  /** ms a start waits for MongoDB before it fails (and an operation for a server). */
+  PMX_MONGO_TIMEOUT: z.coerce.number().int().min(100).max(600_000).default(5000),
+  PMX_NATS_URL: env.natsUrl(),
   PMX_NATS_PREFIX: stringOr("pkiserver"),
   PMX_LOG_LEVEL: stringOr("info").pipe(z.enum(LOG_LEVELS)),
   OTEL_EXPORTER_OTLP_ENDPOINT: env.url(),
@@ -84,6 +234,8 @@ export interface ServiceEnv {
   /** MongoDB when set; in-memory stores otherwise. */
   readonly mongoUrl: string | undefined;
   readonly mongoDb: string;
+  /** PMX_MONGO_TIMEOUT: how long a start waits for MongoDB, ms. */
+  readonly mongoTimeoutMs: number;
   /** NATS when set; the in-process bus otherwise. */
   readonly natsUrl: string | undefined;
   readonly natsPrefix: string;
@@ -101,6 +253,7 @@ export function serviceEnv(v: ServiceEnvValues): ServiceEnv {
   return {
     mongoUrl: v.PMX_MONGO_URL,
     mongoDb: v.PMX_MONGO_DB,
+    mongoTimeoutMs: v.PMX_MONGO_TIMEOUT,
     natsUrl: v.PMX_NATS_URL,
     natsPrefix: v.PMX_NATS_PREFIX,
     logLevel: v.PMX_LOG_LEVEL,

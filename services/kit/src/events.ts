@@ -34,6 +34,7 @@ export const Events = {
   grantFailed: def("auth.v1.auth.failed", eventsV1.AuthFailed),
   requestAuthFailed: def("gateway.v1.auth.failed", eventsV1.AuthFailed),
   rateLimitRefused: def("gateway.v1.ratelimit.refused", eventsV1.RateLimitRefused),
+  logCheckpointSigned: def("log.v1.checkpoint.signed", eventsV1.LogCheckpointSigned),
 } as const;
 
 /** The streams, one per publishing service, and the subjects each holds. */
@@ -42,6 +43,8 @@ export const Streams = {
   auth: "auth.v1.>",
   pki: "pki.v1.>",
   gateway: "gateway.v1.>",
+  /** The transparency log's checkpoints: not audited, only the latest matters. */
+  log: "log.v1.>",
 } as const;
 
 /** Publishes `value`; inside a gRPC call, the event carries the call's request id and caller key in its headers. */

@@ -17,9 +17,10 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import { HealthImplementation } from "grpc-health-check";
+import type { HealthImplementation } from "grpc-health-check";
 import { withCallIdentity } from "./call-identity";
 import { AppError, ErrorCatalogue, isErrorCode } from "./errors";
+import { addStandardServices, errorFromStatusDetails, setStatusDetails } from "./grpc-standard";
 import type { Logger } from "./logger";
 import { MethodMetrics } from "./metrics";
 import { tracingStarted } from "./tracing-state";
@@ -83,8 +84,10 @@ export interface CallOptions {
 }
 
 /**
- * Turns any error into the gRPC error that carries its catalogue code.
- * `logger` is the call's own, already bound to its request id.
+ * Turns any error into the gRPC error that carries its catalogue code (in
+ * pmx-error-code and pmx-error-data, and as a google.rpc.Status with an
+ * ErrorInfo in grpc-status-details-bin). `logger` is the call's own, already
+ * bound to its request id.
  */
 export function toGrpcError(err: unknown, logger: Logger): Partial<ServiceError> {
   const appErr = AppError.from(err);
@@ -95,8 +98,8 @@ export function toGrpcError(err: unknown, logger: Logger): Partial<ServiceError>
   }
   const metadata = new Metadata();
   metadata.set(MetadataKeys.errorCode, appErr.code);
+  let json: string | undefined;
   if (appErr.data !== null && appErr.data !== undefined) {
-    let json: string | undefined;
     try {
       // Metadata values are printable ASCII: escape the rest as JSON allows.
       json = JSON.stringify(appErr.data)?.replace(
@@ -108,6 +111,7 @@ export function toGrpcError(err: unknown, logger: Logger): Partial<ServiceError>
     }
     if (json !== undefined) metadata.set(MetadataKeys.errorData, json);
   }
+  setStatusDetails(metadata, appErr.code, json);
   return { code: entry.grpc, details: entry.message, metadata };
 }
 
@@ -128,6 +132,8 @@ export function fromGrpcError(err: unknown): AppError {
     }
     return new AppError(codeValue, { data });
   }
+  const fromDetails = errorFromStatusDetails(se?.metadata);
+  if (fromDetails !== undefined) return fromDetails;
   const grpcStatus = typeof se?.code === "number" ? status[se.code] : "unknown";
   const internal = `gRPC ${grpcStatus}: ${se?.details ?? String(err)}`;
   // A backend that is down, restarting or too busy to answer in time is
@@ -266,7 +272,9 @@ class RunningCalls {
   }
 }
 
-/** Starts a gRPC server with the given services and the standard health service. */
+const serviceName = (s: ServiceRegistration) => s.name;
+
+/** Starts a gRPC server with the given services and the standard health and reflection services. */
 export async function startGrpcServer(opts: {
   host: string;
   port: number;
@@ -274,13 +282,9 @@ export async function startGrpcServer(opts: {
   credentials?: ServerCredentials;
 }): Promise<GrpcServerHandle> {
   const server = new Server({ "grpc.max_receive_message_length": 4 * 1024 * 1024 });
-  const health = new HealthImplementation({ "": "SERVING" });
   const running = new RunningCalls();
-  health.addToServer(server);
-  for (const s of opts.services) {
-    server.addService(s.definition, running.wrap(s.definition, s.implementation));
-    health.setStatus(s.name, "SERVING");
-  }
+  const health = addStandardServices(server, opts.services.map(serviceName));
+  for (const s of opts.services) server.addService(s.definition, running.wrap(s.definition, s.implementation));
   const bindHost = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(

@@ -8,6 +8,7 @@ export * from "./config";
 export * from "./errors";
 export * from "./events";
 export * from "./grpc";
+export * from "./grpc-standard";
 export * from "./lifecycle";
 export * from "./logger";
 export * from "./metrics";

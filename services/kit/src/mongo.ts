@@ -1,4 +1,5 @@
-import { type Db, MongoClient, MongoServerError } from "mongodb";
+import { type Db, MongoClient, MongoServerError, MongoServerSelectionError } from "mongodb";
+import { maskUrl } from "./config";
 
 /** True for a unique-index violation (E11000), the signal of a lost race. */
 export function isDuplicateKeyError(err: unknown): boolean {
@@ -23,17 +24,34 @@ export interface MongoHandle {
   close(): Promise<void>;
 }
 
+/** How long a start waits for MongoDB (and each later operation for a server) by default, ms. */
+export const DEFAULT_MONGO_TIMEOUT_MS = 5000;
+
 /**
  * Connects lazily-reconnecting: the driver retries on its own when the server
- * comes back, so a process survives a MongoDB restart without help.
+ * comes back, so a process survives a MongoDB restart without help. A server
+ * that does not answer within `timeoutMs` fails the start with its address
+ * (password masked) and the time waited, not the driver's error.
  */
-export async function connectMongo(url: string, dbName: string): Promise<MongoHandle> {
+export async function connectMongo(
+  url: string,
+  dbName: string,
+  timeoutMs = DEFAULT_MONGO_TIMEOUT_MS,
+): Promise<MongoHandle> {
   const client = new MongoClient(url, {
-    serverSelectionTimeoutMS: 5000,
-    connectTimeoutMS: 5000,
+    serverSelectionTimeoutMS: timeoutMs,
+    connectTimeoutMS: timeoutMs,
     retryWrites: false,
   });
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.close().catch(() => undefined);
+    if (err instanceof MongoServerSelectionError) {
+      throw new Error(`MongoDB at ${maskUrl(url)} not reachable within ${timeoutMs / 1000} s`);
+    }
+    throw new Error(`MongoDB at ${maskUrl(url)}: ${(err as Error).message}`);
+  }
   const db = client.db(dbName);
   return {
     client,

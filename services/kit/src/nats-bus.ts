@@ -12,6 +12,7 @@ import {
 } from "nats";
 import pRetry from "p-retry";
 import type { EventBus, SubscribeOptions, Subscription } from "./bus";
+import { maskUrl } from "./config";
 import { Streams } from "./events";
 import type { Logger } from "./logger";
 import { PublishQueue } from "./nats/publish-queue";
@@ -317,7 +318,11 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsEventB
     );
   } catch (err) {
     throw new Error(
-      `cannot reach NATS at ${String(options.servers)} within ${opts.connectTimeoutMs} ms: ${describe(err)}`,
+      `cannot reach NATS at ${[options.servers]
+        .flat()
+        .flatMap((s) => s.split(","))
+        .map((s) => maskUrl(s.trim()))
+        .join(",")} within ${opts.connectTimeoutMs} ms: ${describe(err)}`,
     );
   }
   try {

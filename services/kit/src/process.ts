@@ -1,5 +1,5 @@
 import { type EventBus, MemoryEventBus } from "./bus";
-import { ConfigError, type ServiceEnv } from "./config";
+import type { ServiceEnv } from "./config";
 import { Closers, onShutdown } from "./lifecycle";
 import { createLogger, type Logger } from "./logger";
 import { startMetricsServer } from "./metrics";
@@ -26,7 +26,9 @@ export async function connectDeps(
   settings: ServiceEnv,
   opts: { logger?: Logger; streamMaxAgeMs?: Record<string, number> } = {},
 ): Promise<ConnectedDeps> {
-  const mongo = settings.mongoUrl ? await connectMongo(settings.mongoUrl, settings.mongoDb) : undefined;
+  const mongo = settings.mongoUrl
+    ? await connectMongo(settings.mongoUrl, settings.mongoDb, settings.mongoTimeoutMs)
+    : undefined;
   let bus: EventBus;
   try {
     const transport = settings.natsUrl
@@ -61,10 +63,11 @@ export async function connectDeps(
 }
 
 /**
- * The whole life of a service's own process (the distributed form):
- * config → MongoDB/NATS → composition root → health kept in step with the
+ * The whole life of a service's own process (the distributed form), from
+ * its loaded configuration (main.ts reads it first, with `configOrExit`):
+ * MongoDB/NATS → composition root → health kept in step with the
  * dependencies → graceful stop on SIGTERM/SIGINT. Any failure to start is
- * printed (configuration problems all at once) and exits 1.
+ * printed and exits 1.
  */
 export function runServiceProcess<C extends ServiceEnv & { listen: { host: string; port: number } }>(opts: {
   /** Short name for logs: "pki". */
@@ -72,12 +75,12 @@ export function runServiceProcess<C extends ServiceEnv & { listen: { host: strin
   /** Full gRPC service name, for the health status. */
   grpcServiceName: string;
   telemetry: TelemetryHandle;
-  loadConfig: (env: Record<string, string | undefined>) => C;
+  config: C;
   buildApp: (config: C, deps: ServiceDeps) => Promise<ServiceApp>;
   streamMaxAgeMs?: (config: C) => Record<string, number>;
 }): void {
   const start = async () => {
-    const config = opts.loadConfig(process.env);
+    const config = opts.config;
     const logger = createLogger({ name: opts.name, level: config.logLevel });
     const closers = new Closers(() => opts.telemetry.shutdown());
     try {
@@ -113,7 +116,7 @@ export function runServiceProcess<C extends ServiceEnv & { listen: { host: strin
     }
   };
   start().catch((err: unknown) => {
-    const message = err instanceof ConfigError || err instanceof Error ? err.message : String(err);
+    const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`${opts.name} failed to start: ${message}\n`);
     process.exit(1);
   });

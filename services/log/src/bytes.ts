@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 /** Standard padded base64 (RFC 4648 section 4), the only encoding of hashes and entries on the wire. */
 export function toBase64(bytes: Uint8Array): string {
@@ -38,10 +38,10 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return d === 0;
 }
 
+/** One-shot hashing of the joined parts: about twice as fast as a Hash object for inputs this small. */
 export function sha256(...parts: Uint8Array[]): Uint8Array {
-  const h = createHash("sha256");
-  for (const p of parts) h.update(p);
-  return new Uint8Array(h.digest());
+  const input = parts.length === 1 ? parts[0]! : concat(...parts);
+  return new Uint8Array(hash("sha256", input, "buffer"));
 }
 
 export const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);

@@ -31,7 +31,9 @@ export interface HeadMapProof {
 }
 
 interface Item {
-  key: Uint8Array;
+  readonly key: Uint8Array;
+  /** The key in hex, for the subtree ids. */
+  readonly hex: string;
   value: Uint8Array;
 }
 
@@ -48,9 +50,14 @@ function compareKeys(a: Uint8Array, b: Uint8Array): number {
  */
 export class HeadMap {
   private readonly items = new Map<string, Item>();
-  private sorted: Item[] | undefined;
+  /** Every item in key order, but those added since it was last brought up to date. */
+  private sorted: Item[] = [];
+  /** Items not in `sorted` yet: merged in at the next read, so a round of sets sorts only its own. */
+  private added: Item[] = [];
   /** Subtree hashes by `depth:prefix`. */
   private readonly cache = new Map<string, Uint8Array>();
+  /** Keys set since the cache was last brought up to date. */
+  private readonly dirty = new Set<string>();
 
   get size(): number {
     return this.items.size;
@@ -58,20 +65,49 @@ export class HeadMap {
 
   set(key: Uint8Array, value: Uint8Array): void {
     if (key.length !== HASH_SIZE || value.length !== HASH_SIZE) throw new RangeError("keys and values are 32 bytes");
-    const id = toBase64(key);
-    const had = this.items.has(id);
-    this.items.set(id, { key: new Uint8Array(key), value: new Uint8Array(value) });
-    if (!had) this.sorted = undefined;
-    else this.sorted = this.sorted?.map((item) => (equalKeys(item.key, key) ? this.items.get(id)! : item));
-    for (let d = 0; d <= HEADMAP_DEPTH; d++) this.cache.delete(prefixId(key, d));
+    const hex = hexOf(key);
+    let item = this.items.get(hex);
+    if (item !== undefined) {
+      // The sorted list holds the same item: a new head of a known history moves nothing.
+      item.value = new Uint8Array(value);
+    } else {
+      item = { key: new Uint8Array(key), hex, value: new Uint8Array(value) };
+      this.items.set(hex, item);
+      this.added.push(item);
+    }
+    this.dirty.add(hex);
+  }
+
+  /** Forgets the cached subtrees on the paths of the keys set since the last read (once per key). */
+  private invalidate(): void {
+    if (this.dirty.size === 0) return;
+    for (const hex of this.dirty) {
+      for (let d = 0; d <= HEADMAP_DEPTH; d++) this.cache.delete(prefixId(hex, d));
+    }
+    this.dirty.clear();
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
-    return this.items.get(toBase64(key))?.value;
+    return this.items.get(hexOf(key))?.value;
   }
 
   private all(): Item[] {
-    this.sorted ??= [...this.items.values()].sort((a, b) => compareKeys(a.key, b.key));
+    this.invalidate();
+    if (this.added.length > 0) {
+      const added = this.added.sort((a, b) => compareKeys(a.key, b.key));
+      const old = this.sorted;
+      const merged: Item[] = new Array(old.length + added.length);
+      let i = 0;
+      let j = 0;
+      for (let k = 0; k < merged.length; k++) {
+        merged[k] =
+          j >= added.length || (i < old.length && compareKeys(old[i]!.key, added[j]!.key) < 0)
+            ? old[i++]!
+            : added[j++]!;
+      }
+      this.sorted = merged;
+      this.added = [];
+    }
     return this.sorted;
   }
 
@@ -83,7 +119,7 @@ export class HeadMap {
   /** The hash of the subtree at `depth` holding the sorted items [lo, hi), which share depth bits. */
   private hashRange(all: Item[], lo: number, hi: number, depth: number): Uint8Array {
     if (lo === hi) return EMPTY_HASHES[depth]!;
-    const id = prefixId(all[lo]!.key, depth);
+    const id = prefixId(all[lo]!.hex, depth);
     const known = this.cache.get(id);
     if (known !== undefined) return known;
     let h: Uint8Array;
@@ -94,8 +130,7 @@ export class HeadMap {
         h = bit(key, i) === 0 ? nodeHash(h, EMPTY_HASHES[i + 1]!) : nodeHash(EMPTY_HASHES[i + 1]!, h);
       }
     } else {
-      let mid = lo;
-      while (mid < hi && bit(all[mid]!.key, depth) === 0) mid++;
+      const mid = split(all, lo, hi, depth);
       h = nodeHash(this.hashRange(all, lo, mid, depth + 1), this.hashRange(all, mid, hi, depth + 1));
     }
     this.cache.set(id, h);
@@ -111,8 +146,7 @@ export class HeadMap {
     const siblings: string[] = [];
     for (let i = 0; i < HEADMAP_DEPTH; i++) {
       // Items [lo, hi) share the key's first i bits; split them by bit i.
-      let mid = lo;
-      while (mid < hi && bit(all[mid]!.key, i) === 0) mid++;
+      const mid = split(all, lo, hi, i);
       const [sLo, sHi, nLo, nHi] = bit(key, i) === 0 ? [mid, hi, lo, mid] : [lo, mid, mid, hi];
       if (sHi > sLo) {
         bitmap[i >> 3]! |= 0x80 >> (i & 7);
@@ -125,15 +159,38 @@ export class HeadMap {
   }
 }
 
-function equalKeys(a: Uint8Array, b: Uint8Array): boolean {
-  return compareKeys(a, b) === 0;
+/**
+ * The first of the sorted items [lo, hi), which share their first `depth` bits, whose bit
+ * `depth` is 1 (hi when none is): a binary search, so a proof costs the same in any map size.
+ */
+function split(all: readonly Item[], lo: number, hi: number, depth: number): number {
+  let a = lo;
+  let b = hi;
+  while (a < b) {
+    const m = (a + b) >>> 1;
+    if (bit(all[m]!.key, depth) === 0) a = m + 1;
+    else b = m;
+  }
+  return a;
 }
 
 /** Names the subtree at `depth` on `key`'s path: the depth and the key's first `depth` bits. */
-function prefixId(key: Uint8Array, depth: number): string {
-  const bytes = key.slice(0, Math.ceil(depth / 8));
-  if (depth % 8 !== 0) bytes[bytes.length - 1]! &= (0xff << (8 - (depth % 8))) & 0xff;
-  return `${depth}:${toBase64(bytes)}`;
+const HEX = "0123456789abcdef";
+
+/** The key in hex, from which every prefix id is cut without another encoding. */
+function hexOf(key: Uint8Array): string {
+  let out = "";
+  for (const b of key) out += HEX[b >> 4]! + HEX[b & 15]!;
+  return out;
+}
+
+/** Names the subtree at `depth` holding `key`: the depth and the key's first `depth` bits. */
+function prefixId(hex: string, depth: number): string {
+  const whole = depth >> 2;
+  const rest = depth & 3;
+  if (rest === 0) return `${depth}:${hex.slice(0, whole)}`;
+  const nibble = Number.parseInt(hex[whole]!, 16) & ((0xf << (4 - rest)) & 0xf);
+  return `${depth}:${hex.slice(0, whole)}${HEX[nibble]}`;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { type ServiceApp, type ServiceDeps, startGrpcServer } from "@pkiserver/kit";
+import { Events, publishEvent, type ServiceApp, type ServiceDeps, startGrpcServer } from "@pkiserver/kit";
 import { encodeVerifierKey, generateSigner, type NoteSigner, parseSignerKey } from "@pkiserver/log";
 import { pkiV1 } from "@pkiserver/proto";
 import type { PkiConfig } from "./config";
@@ -8,7 +8,7 @@ import { CachedKeyHistoryStore } from "./storage/cached-key-history";
 import { withTransparencyLog } from "./storage/logged-stores";
 import { MemoryTransparencyLog } from "./storage/memory-transparency-log";
 import { MongoTransparencyLog, sharedLogSigner } from "./storage/mongo-transparency-log";
-import { createMemoryStores, createMongoStores } from "./storage/stores";
+import { createMemoryStores, createMongoStores, type PkiStores } from "./storage/stores";
 import { BusPkiEvents } from "./transport/events/publisher";
 import { pkiService } from "./transport/grpc/service";
 
@@ -17,6 +17,8 @@ export const PKI_SERVICE_NAME = pkiV1.PkiServiceClient.serviceName;
 /** What tests may replace; production uses the defaults. */
 export interface PkiAppOptions {
   clock?: Clock;
+  /** Wraps the stores the service uses (tests put faults between the service and its data). */
+  wrapStores?: (stores: PkiStores) => PkiStores;
 }
 
 export interface PkiServiceApp extends ServiceApp {
@@ -37,7 +39,10 @@ export async function buildApp(
 ): Promise<PkiServiceApp> {
   const { mongo, bus, logger } = deps;
   const clock = options.clock ?? systemClock;
-  const raw = mongo ? await createMongoStores(mongo.db) : createMemoryStores();
+  // On MongoDB every key record is written with its log intent (the record is its own intent).
+  const logOn = config.log.testOff !== true;
+  const created = mongo ? await createMongoStores(mongo.db, { logIntents: logOn }) : createMemoryStores();
+  const raw = options.wrapStores ? options.wrapStores(created) : created;
   const configured = config.log.signingKey ? parseSignerKey(config.log.signingKey) : undefined;
   let log: TransparencyLog;
   let signer: NoteSigner;
@@ -46,14 +51,14 @@ export async function buildApp(
     signer = await sharedLogSigner(mongo.db, configured, () => generateSigner(config.log.origin));
     // Three missed rounds before another replica takes over sequencing.
     const leaseMs = Math.max(3000, 3 * config.log.checkpointIntervalMs);
-    log = new MongoTransparencyLog(mongo.db, signer, raw.keys, leaseMs);
+    log = new MongoTransparencyLog(mongo.db, signer, raw.hosts, { leaseMs });
   } else {
     // Without a configured key the embedded form makes one: its log lives as long as the process.
     signer = configured ?? generateSigner(config.log.origin);
     log = new MemoryTransparencyLog(signer);
   }
   const logVerifierKey = encodeVerifierKey(signer);
-  const logged = withTransparencyLog(raw, log, clock);
+  const logged = logOn ? withTransparencyLog(raw, log, clock) : raw;
   // On MongoDB every read is a query: answers that can no longer change are kept in memory.
   const stores = mongo ? { ...logged, keys: new CachedKeyHistoryStore(logged.keys, clock) } : logged;
   const pki: PkiDeps = {
@@ -61,10 +66,21 @@ export async function buildApp(
     events: new BusPkiEvents(bus, logger),
     clock,
   };
+  // Each checkpoint signed is announced, so gateways serve it without asking for it.
+  const sequence = async () => {
+    const cp = await log.sequence();
+    if (cp === undefined) return;
+    await publishEvent(bus, Events.logCheckpointSigned, {
+      checkpoint: cp.note,
+      verifierKey: cp.verifierKey,
+      treeSize: cp.size,
+      at: Date.now(),
+    }).catch((err: unknown) => logger.warn({ err: String(err) }, "log checkpoint event not published"));
+  };
   // The first checkpoint (the empty log) exists before the first request.
-  await log.sequence();
+  await sequence();
   const sequencer = setInterval(() => {
-    log.sequence().catch((err: unknown) => logger.error({ err }, "transparency log sequencing failed"));
+    sequence().catch((err: unknown) => logger.error({ err }, "transparency log sequencing failed"));
   }, config.log.checkpointIntervalMs);
   sequencer.unref();
   const grpc = await startGrpcServer({

@@ -1,4 +1,13 @@
-import { env, parseConfig, type ServiceEnv, serviceEnv, serviceEnvFields, splitAddress, z } from "@pkiserver/kit";
+import {
+  env,
+  parseConfig,
+  processEnv,
+  type ServiceEnv,
+  serviceEnv,
+  serviceEnvFields,
+  splitAddress,
+  z,
+} from "@pkiserver/kit/config";
 import { parseSignerKey } from "@pkiserver/log";
 
 export interface LogConfig {
@@ -6,6 +15,8 @@ export interface LogConfig {
   readonly origin: string;
   /** PRIVATE+KEY+<origin>+<hash>+<base64(0x01 || seed)>; without it the embedded form makes a key. */
   readonly signingKey: string | undefined;
+  /** Test only (PMX_TEST_LOG_OFF): changes are not logged; never set outside the bench. */
+  readonly testOff?: boolean;
   /** A checkpoint is signed at least this often (ms) while the log grows. */
   readonly checkpointIntervalMs: number;
 }
@@ -42,6 +53,8 @@ const schema = z
       }
     }),
     PMX_LOG_CHECKPOINT_INTERVAL: env.positiveInt(1000),
+    // Test only (the bench's setKey without the log, in the same run): changes are not logged.
+    PMX_TEST_LOG_OFF: env.bool(false),
     ...serviceEnvFields,
   })
   .superRefine((v, ctx) => {
@@ -52,13 +65,18 @@ const schema = z
   });
 
 /** The pki service's settings from the environment; throws ConfigError listing every problem. */
-export function loadConfig(source: Record<string, string | undefined>): PkiConfig {
+export function loadConfig(source: Record<string, string | undefined> = processEnv()): PkiConfig {
   const c = parseConfig(schema, source);
   const origin =
     c.PMX_LOG_ORIGIN ?? (c.PMX_LOG_SIGNING_KEY === undefined ? DEFAULT_LOG_ORIGIN : signerName(c.PMX_LOG_SIGNING_KEY)!);
   return {
     listen: splitAddress(c.PMX_PKI_LISTEN),
     ...serviceEnv(c),
-    log: { origin, signingKey: c.PMX_LOG_SIGNING_KEY, checkpointIntervalMs: c.PMX_LOG_CHECKPOINT_INTERVAL },
+    log: {
+      origin,
+      signingKey: c.PMX_LOG_SIGNING_KEY,
+      checkpointIntervalMs: c.PMX_LOG_CHECKPOINT_INTERVAL,
+      ...(c.PMX_TEST_LOG_OFF ? { testOff: true } : {}),
+    },
   };
 }

@@ -1,8 +1,12 @@
 export { isValidPubKey, randomPubKey } from "@pkiserver/contract";
 export { buildApp, PKI_SERVICE_NAME, type PkiAppOptions } from "./app";
 export { loadConfig, type PkiConfig } from "./config";
-export { type ContractStores, pkiStoreContract } from "./storage/contract";
 export { withTransparencyLog } from "./storage/logged-stores";
 export { MemoryTransparencyLog } from "./storage/memory-transparency-log";
-export { LOG_COLLECTIONS, MongoTransparencyLog } from "./storage/mongo-transparency-log";
+export {
+  LOG_COLLECTIONS,
+  type LogCrashPoint,
+  type MongoLogOptions,
+  MongoTransparencyLog,
+} from "./storage/mongo-transparency-log";
 export { createMemoryStores, createMongoStores, type PkiStores } from "./storage/stores";

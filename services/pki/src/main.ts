@@ -1,15 +1,15 @@
-// Telemetry first: it must hook grpc-js and the MongoDB driver before anything
-// loads them, which rules out reading it through config.ts (that loads the kit).
+// Configuration, then telemetry: telemetry must hook grpc-js and the MongoDB
+// driver before anything loads them, and config.ts loads neither (only the
+// kit's config entry), so every problem is printed before anything starts.
+import { configOrExit } from "@pkiserver/kit/config";
 import { ServiceNames, startTelemetry } from "@pkiserver/kit/telemetry";
+import { loadConfig } from "./config";
 
-const telemetry = startTelemetry({
-  serviceName: ServiceNames.pki,
-  otlpEndpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT,
-});
+const config = configOrExit("pki", () => loadConfig());
+const telemetry = startTelemetry({ serviceName: ServiceNames.pki, otlpEndpoint: config.otlpEndpoint });
 
 import { runServiceProcess } from "@pkiserver/kit";
 import { buildApp, PKI_SERVICE_NAME } from "./app";
-import { loadConfig } from "./config";
 
 /** `node services/pki/dist/main.js`: the pki service as its own process. */
-runServiceProcess({ name: "pki", grpcServiceName: PKI_SERVICE_NAME, telemetry, loadConfig, buildApp });
+runServiceProcess({ name: "pki", grpcServiceName: PKI_SERVICE_NAME, telemetry, config, buildApp });

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { connectMongo, isDuplicateKeyError, type MongoHandle } from "@pkiserver/kit";
-import { createMongoStores, pkiStoreContract, randomPubKey } from "@pkiserver/pki";
+import { createMongoStores, randomPubKey } from "@pkiserver/pki";
+import { pkiStoreContract } from "@pkiserver/pki/store-contract";
 import { getInfra } from "@pkiserver/test-harness";
 import { MongoBulkWriteError } from "mongodb";
 

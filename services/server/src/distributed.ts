@@ -1,4 +1,5 @@
 import { banner } from "./banner";
+import { launcherEnv } from "./config";
 import { startDistributed } from "./distributed-launcher";
 
 /**
@@ -10,7 +11,7 @@ import { startDistributed } from "./distributed-launcher";
  */
 async function main(): Promise<void> {
   const system = await startDistributed({
-    env: process.env,
+    env: launcherEnv(),
     onOutput: (name, line) => process.stdout.write(`[${name}] ${line}\n`),
   });
   process.stdout.write(banner(system.url, system.firstKey, "distributed: MongoDB + NATS"));

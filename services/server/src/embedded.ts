@@ -1,10 +1,12 @@
-// Telemetry first: it must hook http and grpc-js before anything loads them.
+// Configuration, then telemetry: telemetry must hook http and grpc-js before
+// anything loads them, and the config modules load neither. Every component's
+// configuration is checked first; all problems are printed together.
+import { configOrExit } from "@pkiserver/kit/config";
 import { ServiceNames, startTelemetry } from "@pkiserver/kit/telemetry";
+import { loadSystemConfig } from "./config";
 
-const telemetry = startTelemetry({
-  serviceName: ServiceNames.embedded,
-  otlpEndpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT,
-});
+const config = configOrExit("pkiserver", () => loadSystemConfig());
+const telemetry = startTelemetry({ serviceName: ServiceNames.embedded, otlpEndpoint: config.settings.otlpEndpoint });
 
 import { Closers, onShutdown } from "@pkiserver/kit";
 import { banner } from "./banner";
@@ -12,7 +14,7 @@ import { startSystem } from "./system";
 
 /** `npm start`: the gateway and the three services in one process. */
 async function main(): Promise<void> {
-  const system = await startSystem({ env: process.env });
+  const system = await startSystem({ config });
   process.stdout.write(banner(system.url, system.firstKey, system.storage, system.logVerifierKey));
   onShutdown(
     system.logger,

@@ -1,3 +1,4 @@
 export { banner } from "./banner";
+export { effectiveConfig, loadComponentConfigs, loadSystemConfig, type SystemConfig } from "./config";
 export { type DistributedSystem, freePort, type ProcessName, startDistributed } from "./distributed-launcher";
-export { type RunningSystem, type SystemOptions, startSystem } from "./system";
+export { type RunningSystem, type ServiceName, type SystemOptions, startSystem } from "./system";

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import * as apikey from "@pkiserver/apikey";
 import * as audit from "@pkiserver/audit";
 import * as auth from "@pkiserver/auth";
@@ -8,18 +7,42 @@ import {
   Closers,
   connectDeps,
   createLogger,
+  type EventBus,
   type Logger,
-  loadServiceEnv,
   type ServiceApp,
   type ServiceRegistration,
+  type ServiceTarget,
+  watchReadiness,
 } from "@pkiserver/kit";
 import * as pki from "@pkiserver/pki";
+import type { FastifyInstance } from "fastify";
 import { type DestinationStream, pino } from "pino";
+import { loadSystemConfig, type SystemConfig } from "./config";
+
+export type ServiceName = "apikey" | "auth" | "pki" | "audit";
 
 export interface SystemOptions {
-  env: Record<string, string | undefined>;
+  /** The environment to configure from; ignored when `config` is given. */
+  env?: Record<string, string | undefined>;
+  /** Already loaded (and so validated) by `loadSystemConfig`. */
+  config?: SystemConfig;
   /** Where log lines go (tests capture them); stdout by default. */
   logDestination?: DestinationStream;
+  /**
+   * Tests: where the gateway reaches a service, given the service's own
+   * registration (by default that registration, called in process). When a
+   * service is given as a gRPC address, the gateway's `/ready` probes the
+   * addresses of its config (PMX_*_ADDR) instead of asking the services.
+   */
+  serviceTarget?: (name: ServiceName, registration: ServiceRegistration) => Promise<ServiceTarget>;
+  /** Tests: runs once the services serve, before the gateway starts (e.g. to revoke a session it must load). */
+  beforeGateway?: (clients: gateway.ServiceClients) => Promise<void>;
+  /** Tests: the gateway's knobs beyond its config. */
+  gatewayOptions?: Pick<gateway.GatewayOptions, "wsPingIntervalMs" | "backendLimits" | "drainTimeoutMs">;
+  /** Tests: what pki's composition root may be given beyond its config (a clock, store wrappers). */
+  pkiOptions?: pki.PkiAppOptions;
+  /** How long to wait for the gateway to be ready before handing out its URL (30 s). */
+  readyTimeoutMs?: number;
 }
 
 export interface RunningSystem {
@@ -32,6 +55,10 @@ export interface RunningSystem {
   readonly storage: string;
   /** The transparency log's signed-note verifier key, for clients to pin. */
   readonly logVerifierKey: string | undefined;
+  /** The gateway's HTTP server, the event bus and the gateway's clients of the services (for tests). */
+  readonly gateway: FastifyInstance;
+  readonly bus: EventBus;
+  readonly clients: gateway.ServiceClients;
   stop(): Promise<void>;
 }
 
@@ -63,14 +90,10 @@ function localService(app: ServiceApp): ServiceRegistration {
  * MongoDB and NATS are used when PMX_MONGO_URL / PMX_NATS_URL are set.
  */
 export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
-  const env = { ...opts.env };
-  // With no initialization token the operator wants a key printed at start.
-  // A random token nobody sees lets this process, and only it, create that key.
-  const printFirstKey = !env.PMX_INITIALIZATION_TOKEN;
-  if (printFirstKey) env.PMX_INITIALIZATION_TOKEN = randomBytes(32).toString("base64url");
-
-  const gatewayConfig = gateway.loadConfig(env);
-  const settings = loadServiceEnv(env);
+  // Every component's configuration is checked before anything starts, all problems in one error.
+  const config = opts.config ?? loadSystemConfig(opts.env ?? {});
+  const { settings, printFirstKey } = config;
+  const gatewayConfig = config.gateway;
   // One stream for all; each service logs under its own name, as it does alone.
   const destination = opts.logDestination ?? pino.destination({ dest: 1, sync: false });
   const loggerFor = (name: string) => createLogger({ name, level: settings.logLevel, destination });
@@ -81,7 +104,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     await closers.close();
   };
   try {
-    const authConfig = auth.loadConfig(env);
+    const authConfig = config.auth;
     const connected = await connectDeps(settings, {
       logger,
       streamMaxAgeMs: { auth: auth.authStreamMaxAgeMs(authConfig) },
@@ -96,7 +119,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     });
 
     const apps: ServiceApp[] = [];
-    const apikeyApp = await apikey.buildApp(apikey.loadConfig(env), deps("apikey"));
+    const apikeyApp = await apikey.buildApp(config.apikey, deps("apikey"));
     apps.push(apikeyApp);
     closers.add(() => apikeyApp.stop());
     const authApp = await auth.buildApp(authConfig, {
@@ -105,35 +128,52 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     });
     apps.push(authApp);
     closers.add(() => authApp.stop());
-    const pkiApp = await pki.buildApp(pki.loadConfig(env), deps("pki"));
+    const pkiApp = await pki.buildApp(config.pki, deps("pki"), opts.pkiOptions);
     apps.push(pkiApp);
     closers.add(() => pkiApp.stop());
-    const auditApp = await audit.buildApp(audit.loadConfig(env), deps("audit"));
+    const auditApp = await audit.buildApp(config.audit, deps("audit"));
     apps.push(auditApp);
     closers.add(() => auditApp.stop());
 
+    // Each service's gRPC health (the server's and its service's) follows its
+    // readiness, as it does in a process of its own.
+    for (const a of apps) {
+      const stopWatch = watchReadiness(
+        a,
+        a.grpc.services.map((s) => s.name),
+      );
+      closers.add(stopWatch);
+    }
+
     // The gateway and auth call the services in process (no HTTP/2 hop); their
     // gRPC ports still serve internal consumers.
-    const services = gateway.createServiceClients({
-      apikey: localService(apikeyApp),
-      auth: localService(authApp),
-      pki: localService(pkiApp),
-      audit: localService(auditApp),
-    });
+    const target =
+      opts.serviceTarget ?? (async (_name: ServiceName, registration: ServiceRegistration) => registration);
+    const targets = {
+      apikey: await target("apikey", localService(apikeyApp)),
+      auth: await target("auth", localService(authApp)),
+      pki: await target("pki", localService(pkiApp)),
+      audit: await target("audit", localService(auditApp)),
+    };
+    const services = gateway.createServiceClients(targets);
     closers.add(async () => services.close());
+    await opts.beforeGateway?.(services.clients);
 
+    const inProcess = Object.values(targets).every((t) => typeof t !== "string");
     const app = await gateway.buildGateway({
       config: gatewayConfig,
       logger: loggerFor("gateway"),
       clients: services.clients,
       bus,
-      readiness: async () => (await Promise.all(apps.map((a) => a.isReady()))).every(Boolean),
+      ...(inProcess ? { readiness: async () => (await Promise.all(apps.map((a) => a.isReady()))).every(Boolean) } : {}),
+      ...opts.gatewayOptions,
     });
     closers.add(() => app.close());
     await app.listen({ host: gatewayConfig.host, port: gatewayConfig.port });
     // The gateway refuses calls until every backend has answered; the URL is handed out once it serves.
-    if (!(await untilReady(app, READY_TIMEOUT_MS))) {
-      logger.warn({ waitedMs: READY_TIMEOUT_MS }, "gateway not ready yet; calls are refused until it is");
+    const readyTimeoutMs = opts.readyTimeoutMs ?? READY_TIMEOUT_MS;
+    if (!(await untilReady(app, readyTimeoutMs))) {
+      logger.warn({ waitedMs: readyTimeoutMs }, "gateway not ready yet; calls are refused until it is");
     }
     const address = app.server.address();
     const port = typeof address === "object" && address ? address.port : gatewayConfig.port;
@@ -144,7 +184,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     if (printFirstKey) {
       try {
         firstKey = await services.clients.apikey.createFirstApiKey({
-          initializationToken: env.PMX_INITIALIZATION_TOKEN as string,
+          initializationToken: config.initializationToken,
           name: "first key",
         });
       } catch (err) {
@@ -158,7 +198,10 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       logger,
       firstKey,
       logVerifierKey: pkiApp.logVerifierKey,
-      storage: [mongo ? "MongoDB" : "in-memory stores", env.PMX_NATS_URL ? "NATS" : "in-process events"].join(", "),
+      storage: [mongo ? "MongoDB" : "in-memory stores", settings.natsUrl ? "NATS" : "in-process events"].join(", "),
+      gateway: app,
+      bus,
+      clients: services.clients,
       stop: stopAll,
     };
   } catch (err) {

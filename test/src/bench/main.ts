@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Fixture, prepare } from "./fixtures";
 import type { Figures } from "./load";
+import { keyProofRows, logRows, setKeyApiRows } from "./log";
 import { type Options, parseOptions, type Section, USAGE } from "./options";
 import { Report } from "./report";
 import {
@@ -35,7 +36,7 @@ import { soak } from "./soak";
  * which performance goals the figures meet.
  */
 
-const EMBEDDED_SECTIONS: readonly Section[] = ["reads", "overload", "token", "history", "grants"];
+const EMBEDDED_SECTIONS: readonly Section[] = ["reads", "overload", "token", "history", "grants", "log"];
 
 interface Running {
   readonly sys: System;
@@ -90,6 +91,16 @@ async function runEmbedded(ctx: RowContext): Promise<void> {
           else if (section === "token") await tokenRow(ctx, fx);
           else if (section === "history") await historyRows(ctx, fx);
           else if (section === "grants") await grantRows(ctx, fx);
+          else if (section === "log") {
+            await keyProofRows(ctx, fx);
+            // The same server without the log, for setKey with and without it in the same run.
+            const bare = await startPrepared(() => startEmbedded(opts.nodeArgs, { PMX_TEST_LOG_OFF: "true" }));
+            try {
+              await setKeyApiRows(ctx, fx, bare.fx);
+            } finally {
+              await bare.sys.stop();
+            }
+          }
         });
       } finally {
         if (fresh) await running.sys.stop();
@@ -126,6 +137,20 @@ async function runDistributed(ctx: RowContext): Promise<void> {
     }
   } finally {
     await infra.stop();
+  }
+}
+
+/** The log's rows measured in this process: its cost on the write path, checkpoint delay, proof cost by size. */
+async function runLog(ctx: RowContext): Promise<void> {
+  const { opts, report } = ctx;
+  if (!opts.sections.has("log")) return;
+  report.section("transparency log, in this process (the log package and pki's stores, no server around them)");
+  const infra = await startInfra(false, (l) => report.line(`  ${l}`));
+  try {
+    if (infra) report.line(`  on ${infra.description}`);
+    await logRows(ctx, infra?.mongoUrl);
+  } finally {
+    await infra?.stop();
   }
 }
 
@@ -188,6 +213,7 @@ async function main(): Promise<number> {
         report.rowHeader();
         await echoRow(ctx);
         await guarded(report, "embedded form", undefined, () => runEmbedded(ctx));
+        await guarded(report, "transparency log", undefined, () => runLog(ctx));
         await guarded(report, "distributed form", undefined, () => runDistributed(ctx));
       } finally {
         await echo.stop();

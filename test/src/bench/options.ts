@@ -2,7 +2,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 /** The parts of a run, for `--only`. */
-export const SECTIONS = ["reads", "overload", "token", "history", "grants", "distributed", "table"] as const;
+export const SECTIONS = ["reads", "overload", "token", "history", "grants", "log", "distributed", "table"] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface Options {

@@ -56,7 +56,7 @@ const ECHO_REQUESTS: LoadRequest[] = [
  * that the ratio compares two runs under the same load from the machine's
  * other tenants, which drifts over a run by far more than the figures differ.
  */
-async function measureRow(
+export async function measureRow(
   ctx: RowContext,
   label: string,
   url: string,

@@ -141,7 +141,10 @@ export async function startEcho(): Promise<{ url: string; pid: number; stop(): P
  * With PMX_MONGO_URL (and PMX_SECRET_KEY, PMX_NATS_URL) set in the bench's
  * environment it runs on those instead of in-memory stores.
  */
-export async function startEmbedded(nodeArgs: readonly string[]): Promise<System> {
+export async function startEmbedded(
+  nodeArgs: readonly string[],
+  extraEnv: Readonly<Record<string, string>> = {},
+): Promise<System> {
   const port = await freePort();
   const passed = ["PMX_MONGO_URL", "PMX_MONGO_DB", "PMX_NATS_URL", "PMX_NATS_PREFIX", "PMX_SECRET_KEY"];
   const env: Record<string, string> = {
@@ -149,6 +152,7 @@ export async function startEmbedded(nodeArgs: readonly string[]): Promise<System
     ...BENCH_ENV,
     PMX_PORT: String(port),
     ...Object.fromEntries(passed.filter((k) => process.env[k]).map((k) => [k, process.env[k] as string])),
+    ...extraEnv,
   };
   const { child, output, tail } = await spawnNode(
     [...nodeArgs, EMBEDDED],

@@ -36,18 +36,26 @@ export interface TileRef {
 }
 
 /**
- * The transparency log of the directory (API.md section 11). Writers append an entry for every
- * change right after the change commits, in the order the changes commit; the sequencer
- * integrates them into the tree and signs checkpoints; readers get proofs against the newest
- * checkpoint.
+ * The transparency log of the directory (API.md section 11). Every change has its entry in the
+ * same durable step as the change, in the order the changes commit; the sequencer integrates
+ * entries into the tree and signs checkpoints; readers get proofs against the newest checkpoint.
  */
 export interface TransparencyLog {
-  /** A key-history record; records of one history arrive in seq order. */
-  appendKeyRecord(record: KeyRecord): Promise<void>;
-  /** A host's state after a change; `deleted` for deleteHost. */
-  appendHostChange(host: Host, deleted: boolean, at: number): Promise<void>;
-  /** Integrates appended entries and signs a checkpoint when there are any (or none was signed yet). */
-  sequence(): Promise<void>;
+  /**
+   * A key-history record, right after it was written; records of one history arrive in seq
+   * order. Absent when the key store writes each record with its log intent itself.
+   */
+  appendKeyRecord?(record: KeyRecord): Promise<void>;
+  /**
+   * Runs a host change and logs the host's state after it (`deleted` for deleteHost), dated
+   * `at()`. The change and its entry survive a crash together: a change that happened is logged.
+   */
+  logHostChange(deleted: boolean, instanceId: string, change: () => Promise<Host>, at: () => number): Promise<Host>;
+  /**
+   * Integrates appended entries and signs a checkpoint when there are any (or none was signed
+   * yet); returns the checkpoint it signed, if it signed one.
+   */
+  sequence(): Promise<PublishedCheckpoint | undefined>;
   checkpoint(): Promise<PublishedCheckpoint>;
   /** `rpc.invalid_params` unless index < size <= the checkpoint's size. */
   inclusionProof(leafIndex: number, treeSize: number): Promise<EntryProof>;

@@ -1,26 +1,23 @@
 import { AppError, invalidParams } from "@pkiserver/kit/core";
 import {
-  type Checkpoint,
   consistencyProof,
   decodeEntry,
   encodeEntryBundle,
-  encodeVerifierKey,
   HashLevels,
   HeadMap,
+  type HostEntry,
   historyKey,
   inclusionProof,
   type KeyEntry,
   type LogEntry,
   leafHash,
-  type NoteSigner,
   readHashTile,
-  signCheckpoint,
   TILE_WIDTH,
   tileExists,
   toBase64,
 } from "@pkiserver/log";
 import type { Host, KeyRecord, KeyRef } from "../domain/entities";
-import type { EntryProof, KeyProof, PublishedCheckpoint, TileRef, TransparencyLog } from "../domain/transparency";
+import type { EntryProof, KeyProof, PublishedCheckpoint, TileRef } from "../domain/transparency";
 
 /**
  * The integrated part of the log, in memory: entries in log order, the tree's hashes, the head
@@ -31,32 +28,50 @@ export class LogMirror {
   readonly entries: Uint8Array[] = [];
   readonly tree = new HashLevels();
   readonly heads = new HeadMap();
-  /** Leaf indexes of each history's records, oldest first. */
-  private readonly histories = new Map<string, number[]>();
+  /** Leaf indexes of each history's records and their dates, oldest first. */
+  private readonly histories = new Map<string, { readonly indexes: number[]; readonly dates: number[] }>();
+  /** Leaf index of each host's newest entry. */
+  private readonly hosts = new Map<string, number>();
 
   get size(): number {
     return this.tree.size;
   }
 
-  add(bytes: Uint8Array): void {
-    const leaf = leafHash(bytes);
-    const entry = decodeEntry(bytes);
+  /**
+   * Adds an entry; `known`, when the caller has them: the entry decoded, its leaf hash and (for a
+   * key record) its history key, which spares decoding and hashing it again.
+   */
+  add(bytes: Uint8Array, known?: { entry: LogEntry; leaf: Uint8Array; key?: Uint8Array }): void {
+    const leaf = known?.leaf ?? leafHash(bytes);
+    const entry = known?.entry ?? decodeEntry(bytes);
     const index = this.tree.size;
     this.entries.push(bytes);
     this.tree.append(leaf);
     if (entry.type === "key") {
-      const key = historyKey(entry.userId, entry.instanceId, entry.contextId);
+      const key = known?.key ?? historyKey(entry.userId, entry.instanceId, entry.contextId);
       this.heads.set(key, leaf);
       const hk = toBase64(key);
-      const list = this.histories.get(hk) ?? [];
-      list.push(index);
-      this.histories.set(hk, list);
+      let list = this.histories.get(hk);
+      if (list === undefined) {
+        list = { indexes: [], dates: [] };
+        this.histories.set(hk, list);
+      }
+      list.indexes.push(index);
+      list.dates.push(entry.createDate);
+    } else {
+      this.hosts.set(entry.instanceId, index);
     }
+  }
+
+  /** A host's newest integrated entry. */
+  hostHead(instanceId: string): HostEntry | undefined {
+    const last = this.hosts.get(instanceId);
+    return last === undefined ? undefined : (decodeEntry(this.entries[last]!) as HostEntry);
   }
 
   /** Leaf hash and seq of a history's newest integrated record. */
   head(hk: string): { leaf: Uint8Array; seq: number } | undefined {
-    const last = this.histories.get(hk)?.at(-1);
+    const last = this.histories.get(hk)?.indexes.at(-1);
     if (last === undefined) return undefined;
     const entry = decodeEntry(this.entries[last]!) as KeyEntry;
     return { leaf: leafHash(this.entries[last]!), seq: entry.seq };
@@ -86,26 +101,20 @@ export class LogMirror {
   async keyProof(cp: PublishedCheckpoint, ref: KeyRef, date: number): Promise<KeyProof> {
     if (cp.size !== this.size) throw new AppError("rpc.internal", { internal: "log mirror is not at the checkpoint" });
     const key = historyKey(ref.userId, ref.instanceId, ref.contextId);
-    const list = this.histories.get(toBase64(key)) ?? [];
-    const records = list.map((i) => ({ index: i, record: recordOf(decodeEntry(this.entries[i]!) as KeyEntry) }));
+    const list = this.histories.get(toBase64(key));
     // Dates strictly increase within a history: the last record at or before `date` is in force.
-    let at = -1;
-    while (at + 1 < records.length && records[at + 1]!.record.createDate <= date) at++;
-    if (at < 0) throw new AppError("pki.no_key_at_time");
-    const current = records[at]!;
-    const following = records[at + 1];
+    const at = list === undefined ? -1 : lastAtOrBefore(list.dates, date);
+    if (list === undefined || at < 0) throw new AppError("pki.no_key_at_time");
+    const index = list.indexes[at]!;
+    const record = recordOf(decodeEntry(this.entries[index]!) as KeyEntry);
+    const following = list.indexes[at + 1];
     // Before any await: the mirror may grow past the checkpoint meanwhile; the tree's hashes never change.
     const head = following === undefined ? this.heads.prove(key) : undefined;
-    const entry = await this.entryProof(current.index, cp.size);
+    const entry = await this.entryProof(index, cp.size);
     if (following !== undefined) {
-      return {
-        checkpoint: cp.note,
-        record: current.record,
-        entry,
-        next: await this.entryProof(following.index, cp.size),
-      };
+      return { checkpoint: cp.note, record, entry, next: await this.entryProof(following, cp.size) };
     }
-    return { checkpoint: cp.note, record: current.record, entry, head: head! };
+    return { checkpoint: cp.note, record, entry, head: head! };
   }
 
   async tile(tile: TileRef, size: number): Promise<Uint8Array | undefined> {
@@ -118,51 +127,16 @@ export class LogMirror {
   }
 }
 
-/**
- * What both adapters serve alike: every proof and tile from their `LogMirror`, against the
- * checkpoint they publish.
- */
-export abstract class MirroredTransparencyLog implements TransparencyLog {
-  protected readonly mirror = new LogMirror();
-  protected readonly verifierKey: string;
-
-  constructor(protected readonly signer: NoteSigner) {
-    this.verifierKey = encodeVerifierKey(signer);
+/** The position of the last of the increasing `dates` at or before `date`; -1 when none is. */
+function lastAtOrBefore(dates: readonly number[], date: number): number {
+  let lo = 0;
+  let hi = dates.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (dates[mid]! <= date) lo = mid + 1;
+    else hi = mid;
   }
-
-  /** The mirror's whole tree as a checkpoint, and the note that signs it. */
-  protected async signHead(): Promise<{ checkpoint: Checkpoint; note: string }> {
-    const size = this.mirror.size;
-    const checkpoint = {
-      origin: this.signer.name,
-      size,
-      root: await this.mirror.tree.root(size),
-      headMapRoot: this.mirror.heads.root(),
-    };
-    return { checkpoint, note: signCheckpoint(checkpoint, this.signer) };
-  }
-
-  abstract appendKeyRecord(record: KeyRecord): Promise<void>;
-  abstract appendHostChange(host: Host, deleted: boolean, at: number): Promise<void>;
-  abstract sequence(): Promise<void>;
-  abstract checkpoint(): Promise<PublishedCheckpoint>;
-  abstract close(): Promise<void>;
-
-  async inclusionProof(leafIndex: number, treeSize: number): Promise<EntryProof> {
-    return this.mirror.inclusionProof(await this.checkpoint(), leafIndex, treeSize);
-  }
-
-  async consistencyProof(fromSize: number, toSize: number): Promise<Uint8Array[]> {
-    return this.mirror.consistencyProof(await this.checkpoint(), fromSize, toSize);
-  }
-
-  async keyProof(ref: KeyRef, date: number): Promise<KeyProof> {
-    return this.mirror.keyProof(await this.checkpoint(), ref, date);
-  }
-
-  async tile(tile: TileRef): Promise<Uint8Array | undefined> {
-    return this.mirror.tile(tile, (await this.checkpoint()).size);
-  }
+  return lo - 1;
 }
 
 /** The domain record a logged key entry stands for (the domain counts seq from 1). */

@@ -8,7 +8,11 @@ import type { PkiStores } from "./stores";
  * write returns: the use cases and the stores themselves stay unaware of the log.
  */
 export function withTransparencyLog(stores: PkiStores, log: TransparencyLog, clock: Clock): PkiStores {
-  return { hosts: new LoggedHostStore(stores.hosts, log, clock), keys: new LoggedKeyHistoryStore(stores.keys, log) };
+  return {
+    hosts: new LoggedHostStore(stores.hosts, log, clock),
+    // Without appendKeyRecord the key store writes each record's log intent with the record.
+    keys: log.appendKeyRecord === undefined ? stores.keys : new LoggedKeyHistoryStore(stores.keys, log),
+  };
 }
 
 class LoggedHostStore implements HostStore {
@@ -18,22 +22,19 @@ class LoggedHostStore implements HostStore {
     private readonly clock: Clock,
   ) {}
 
-  private async logged(host: Host, deleted = false): Promise<Host> {
-    await this.log.appendHostChange(host, deleted, this.clock.now());
-    return host;
-  }
+  private readonly now = () => this.clock.now();
 
-  async create(hostPubKey: string, url: string): Promise<Host> {
-    return this.logged(await this.inner.create(hostPubKey, url));
+  create(hostPubKey: string, url: string): Promise<Host> {
+    return this.log.logHostChange(false, hostPubKey, () => this.inner.create(hostPubKey, url), this.now);
   }
-  async addUrl(instanceId: string, url: string): Promise<Host> {
-    return this.logged(await this.inner.addUrl(instanceId, url));
+  addUrl(instanceId: string, url: string): Promise<Host> {
+    return this.log.logHostChange(false, instanceId, () => this.inner.addUrl(instanceId, url), this.now);
   }
-  async removeUrl(instanceId: string, url: string): Promise<Host> {
-    return this.logged(await this.inner.removeUrl(instanceId, url));
+  removeUrl(instanceId: string, url: string): Promise<Host> {
+    return this.log.logHostChange(false, instanceId, () => this.inner.removeUrl(instanceId, url), this.now);
   }
-  async delete(instanceId: string): Promise<Host> {
-    return this.logged(await this.inner.delete(instanceId), true);
+  delete(instanceId: string): Promise<Host> {
+    return this.log.logHostChange(true, instanceId, () => this.inner.delete(instanceId), this.now);
   }
   get(instanceId: string): Promise<Host | undefined> {
     return this.inner.get(instanceId);
@@ -63,7 +64,7 @@ class LoggedKeyHistoryStore implements KeyHistoryStore {
     // committed them, each finds the one before.
     const key = `${ref.userId}\u0000${ref.instanceId}\u0000${ref.contextId}`;
     const before = this.chains.get(key) ?? Promise.resolve();
-    const mine = before.catch(() => undefined).then(() => this.log.appendKeyRecord(record));
+    const mine = before.catch(() => undefined).then(() => this.log.appendKeyRecord!(record));
     this.chains.set(key, mine);
     try {
       await mine;

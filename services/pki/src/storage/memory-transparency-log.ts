@@ -1,40 +1,91 @@
-import { encodeEntry, historyKey, leafHash, toBase64 } from "@pkiserver/log";
-import type { Host, KeyRecord } from "../domain/entities";
-import type { PublishedCheckpoint } from "../domain/transparency";
-import { hostEntry, keyEntry, MirroredTransparencyLog } from "./log-mirror";
+import {
+  encodeEntry,
+  encodeVerifierKey,
+  historyKey,
+  type LogEntry,
+  leafHash,
+  type NoteSigner,
+  signCheckpoint,
+  toBase64,
+} from "@pkiserver/log";
+import type { Host, KeyRecord, KeyRef } from "../domain/entities";
+import type { EntryProof, KeyProof, PublishedCheckpoint, TileRef, TransparencyLog } from "../domain/transparency";
+import { hostEntry, keyEntry, LogMirror } from "./log-mirror";
+
+/** An appended entry with what was known when it was made (spares decoding it at sequencing). */
+interface Pending {
+  readonly bytes: Uint8Array;
+  readonly known: { entry: LogEntry; leaf: Uint8Array; key?: Uint8Array };
+}
 
 /**
  * The log of the embedded form, in process memory. Appends happen right after the store's
  * write with no await in between, so the log's order is the order the writes committed in;
  * `sequence` integrates what was appended and signs.
  */
-export class MemoryTransparencyLog extends MirroredTransparencyLog {
-  private readonly pending: Uint8Array[] = [];
+export class MemoryTransparencyLog implements TransparencyLog {
+  private readonly pending: Pending[] = [];
   /** Leaf hash of each history's newest appended record, for the next record's `prev`. */
   private readonly pendingHeads = new Map<string, Uint8Array>();
+  private readonly mirror = new LogMirror();
   private latest: PublishedCheckpoint | undefined;
+  private readonly verifierKey: string;
+
+  constructor(private readonly signer: NoteSigner) {
+    this.verifierKey = encodeVerifierKey(signer);
+  }
 
   async appendKeyRecord(record: KeyRecord): Promise<void> {
-    const hk = toBase64(historyKey(record.userId, record.instanceId, record.contextId));
-    const bytes = encodeEntry(keyEntry(record, this.pendingHeads.get(hk)));
-    this.pendingHeads.set(hk, leafHash(bytes));
-    this.pending.push(bytes);
+    const key = historyKey(record.userId, record.instanceId, record.contextId);
+    const hk = toBase64(key);
+    const entry = keyEntry(record, this.pendingHeads.get(hk));
+    const bytes = encodeEntry(entry);
+    const leaf = leafHash(bytes);
+    this.pendingHeads.set(hk, leaf);
+    this.pending.push({ bytes, known: { entry, leaf, key } });
   }
 
-  async appendHostChange(host: Host, deleted: boolean, at: number): Promise<void> {
-    this.pending.push(encodeEntry(hostEntry(host, deleted, at)));
+  async logHostChange(deleted: boolean, _id: string, change: () => Promise<Host>, at: () => number): Promise<Host> {
+    const host = await change();
+    const entry = hostEntry(host, deleted, at());
+    const bytes = encodeEntry(entry);
+    this.pending.push({ bytes, known: { entry, leaf: leafHash(bytes) } });
+    return host;
   }
 
-  async sequence(): Promise<void> {
-    if (this.latest !== undefined && this.pending.length === 0) return;
-    for (const bytes of this.pending.splice(0)) this.mirror.add(bytes);
-    const { checkpoint, note } = await this.signHead();
-    this.latest = { ...checkpoint, note, verifierKey: this.verifierKey };
+  async sequence(): Promise<PublishedCheckpoint | undefined> {
+    if (this.latest !== undefined && this.pending.length === 0) return undefined;
+    for (const p of this.pending.splice(0)) this.mirror.add(p.bytes, p.known);
+    const size = this.mirror.size;
+    const c = {
+      origin: this.signer.name,
+      size,
+      root: await this.mirror.tree.root(size),
+      headMapRoot: this.mirror.heads.root(),
+    };
+    this.latest = { ...c, note: signCheckpoint(c, this.signer), verifierKey: this.verifierKey };
+    return this.latest;
   }
 
   async checkpoint(): Promise<PublishedCheckpoint> {
     if (this.latest === undefined) await this.sequence();
     return this.latest!;
+  }
+
+  async inclusionProof(leafIndex: number, treeSize: number): Promise<EntryProof> {
+    return this.mirror.inclusionProof(await this.checkpoint(), leafIndex, treeSize);
+  }
+
+  async consistencyProof(fromSize: number, toSize: number): Promise<Uint8Array[]> {
+    return this.mirror.consistencyProof(await this.checkpoint(), fromSize, toSize);
+  }
+
+  async keyProof(ref: KeyRef, date: number): Promise<KeyProof> {
+    return this.mirror.keyProof(await this.checkpoint(), ref, date);
+  }
+
+  async tile(tile: TileRef): Promise<Uint8Array | undefined> {
+    return this.mirror.tile(tile, (await this.checkpoint()).size);
   }
 
   async close(): Promise<void> {}

@@ -12,7 +12,7 @@ import {
   toRecord,
 } from "./key-history";
 
-interface KeyRecordDoc {
+export interface KeyRecordDoc {
   userId: string;
   instanceId: string;
   contextId: string;
@@ -21,9 +21,20 @@ interface KeyRecordDoc {
   userPubKey?: string;
   /** Kept as text: caller JSON may hold keys MongoDB treats specially ($, dots). */
   customData?: string;
+  /**
+   * Set (to the wall time of the write) while the record's transparency-log entry is not in the
+   * log yet: the record carries its own log intent, so no change is ever written without it. The
+   * log's sequencer integrates the record and clears the field.
+   */
+  logAt?: number;
 }
 
 export const KEY_HISTORY_COLLECTION = "key_history";
+
+export interface MongoKeyHistoryOptions {
+  /** Marks every record written as waiting for its log entry (`logAt`): the log is on. */
+  readonly logIntents?: boolean;
+}
 
 const NO_ID = { projection: { _id: 0 } } as const;
 
@@ -63,8 +74,11 @@ export class MongoKeyHistoryStore implements KeyHistoryStore {
   /** Appends waiting per history; a history is here while its writer runs. */
   private readonly queues = new Map<string, PendingAppend[]>();
 
-  constructor(db: Db) {
+  private readonly logIntents: boolean;
+
+  constructor(db: Db, options: MongoKeyHistoryOptions = {}) {
     this.col = db.collection<KeyRecordDoc>(KEY_HISTORY_COLLECTION);
+    this.logIntents = options.logIntents === true;
   }
 
   static async ensureIndexes(db: Db): Promise<void> {
@@ -128,8 +142,9 @@ export class MongoKeyHistoryStore implements KeyHistoryStore {
       if (records.length > 0) {
         try {
           // Copies: the driver adds _id to the objects it inserts.
+          const logAt = this.logIntents ? Date.now() : undefined;
           await this.col.insertMany(
-            records.map((r) => ({ ...r })),
+            records.map((r) => (logAt === undefined ? { ...r } : { ...r, logAt })),
             { ordered: true },
           );
         } catch (err) {

@@ -192,6 +192,20 @@ export interface RateLimitRefused {
   count: number;
 }
 
+/**
+ * pkiserver.log.v1.checkpoint.signed: the transparency log's sequencer signed a
+ * new checkpoint. Gateways serve pki/getCheckpoint and /log/checkpoint from the
+ * latest one they received.
+ */
+export interface LogCheckpointSigned {
+  /** The signed note's text (c2sp.org/tlog-checkpoint). */
+  checkpoint: string;
+  /** The log's signed-note verifier key. */
+  verifierKey: string;
+  treeSize: number;
+  at: number;
+}
+
 function createBaseApiKeyCreated(): ApiKeyCreated {
   return { apiKeyId: "", name: "", maxScope: [], enabled: false, at: 0, first: false };
 }
@@ -2457,6 +2471,131 @@ export const RateLimitRefused: MessageFns<RateLimitRefused> = {
     message.tier = object.tier ?? "";
     message.minute = object.minute ?? 0;
     message.count = object.count ?? 0;
+    return message;
+  },
+};
+
+function createBaseLogCheckpointSigned(): LogCheckpointSigned {
+  return { checkpoint: "", verifierKey: "", treeSize: 0, at: 0 };
+}
+
+export const LogCheckpointSigned: MessageFns<LogCheckpointSigned> = {
+  encode(message: LogCheckpointSigned, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.checkpoint !== "") {
+      writer.uint32(10).string(message.checkpoint);
+    }
+    if (message.verifierKey !== "") {
+      writer.uint32(18).string(message.verifierKey);
+    }
+    if (message.treeSize !== 0) {
+      writer.uint32(24).int64(message.treeSize);
+    }
+    if (message.at !== 0) {
+      writer.uint32(32).int64(message.at);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogCheckpointSigned {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogCheckpointSigned();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.checkpoint = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.verifierKey = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.treeSize = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.at = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogCheckpointSigned {
+    return {
+      checkpoint: isSet(object.checkpoint) ? globalThis.String(object.checkpoint) : "",
+      verifierKey: isSet(object.verifierKey)
+        ? globalThis.String(object.verifierKey)
+        : isSet(object.verifier_key)
+        ? globalThis.String(object.verifier_key)
+        : "",
+      treeSize: isSet(object.treeSize)
+        ? globalThis.Number(object.treeSize)
+        : isSet(object.tree_size)
+        ? globalThis.Number(object.tree_size)
+        : 0,
+      at: isSet(object.at) ? globalThis.Number(object.at) : 0,
+    };
+  },
+
+  toJSON(message: LogCheckpointSigned): unknown {
+    const obj: any = {};
+    if (message.checkpoint !== "") {
+      obj.checkpoint = message.checkpoint;
+    }
+    if (message.verifierKey !== "") {
+      obj.verifierKey = message.verifierKey;
+    }
+    if (message.treeSize !== 0) {
+      obj.treeSize = Math.round(message.treeSize);
+    }
+    if (message.at !== 0) {
+      obj.at = Math.round(message.at);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LogCheckpointSigned>, I>>(base?: I): LogCheckpointSigned {
+    return LogCheckpointSigned.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LogCheckpointSigned>, I>>(object: I): LogCheckpointSigned {
+    const message = createBaseLogCheckpointSigned();
+    message.checkpoint = object.checkpoint ?? "";
+    message.verifierKey = object.verifierKey ?? "";
+    message.treeSize = object.treeSize ?? 0;
+    message.at = object.at ?? 0;
     return message;
   },
 };

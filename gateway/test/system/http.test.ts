@@ -1,19 +1,50 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { post, rpc, startTestGateway, type TestGateway, VALID_KEY_1 } from "./testing/fakes";
+import {
+  type PkiStores,
+  post,
+  rpc,
+  startTestSystem,
+  type TestKey,
+  type TestSystem,
+  VALID_KEY_1,
+} from "@pkiserver/testing";
 
-/** Basic credentials of a key holding every scope. */
-const ADMIN = `Basic ${Buffer.from("admin-key:admin-secret-admin-secret-admin-secret").toString("base64")}`;
+/** A key-history store whose record for user "brk" carries customData that is not JSON: broken stored data. */
+function brokenRecordOf(stores: PkiStores): PkiStores {
+  const keys = stores.keys;
+  const broken = {
+    userId: "brk",
+    instanceId: VALID_KEY_1,
+    contextId: "ctx",
+    seq: 1,
+    createDate: 1,
+    userPubKey: VALID_KEY_1,
+    customData: "{x",
+  };
+  return {
+    hosts: stores.hosts,
+    keys: {
+      append: (ref, next, clock) => keys.append(ref, next, clock),
+      latest: async (ref) => (ref.userId === "brk" ? broken : keys.latest(ref)),
+      at: (ref, date) => keys.at(ref, date),
+      history: (ref) => keys.history(ref),
+    },
+  };
+}
 
 describe("JSON-RPC over HTTP", () => {
-  let gw: TestGateway;
+  let gw: TestSystem;
+  let admin: TestKey;
+  /** Basic credentials of a key holding every scope. */
+  let ADMIN: string;
   before(async () => {
-    gw = await startTestGateway({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0" } });
-    gw.fakes.addKey({
-      apiKeyId: "admin-key",
+    gw = await startTestSystem({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0" }, pki: { wrapStores: brokenRecordOf } });
+    admin = await gw.addKey({
       secret: "admin-secret-admin-secret-admin-secret",
       maxScope: ["user:read_write", "pki:read_write", "pkiadmin:read_write"],
     });
+    ADMIN = admin.basic;
   });
   after(async () => gw.close());
 
@@ -133,7 +164,8 @@ describe("JSON-RPC over HTTP", () => {
   });
 
   it("runs notifications and answers a batch of only notifications with HTTP 204", async () => {
-    const before = gw.fakes.hosts.size;
+    const hostCount = async () => (await gw.services.pki.listHosts({})).hosts.length;
+    const before = await hostCount();
     const res = await post(
       gw,
       [
@@ -148,10 +180,10 @@ describe("JSON-RPC over HTTP", () => {
     );
     assert.equal(res.status, 204);
     assert.equal(res.text, "");
-    assert.equal(gw.fakes.hosts.size, before + 1);
+    assert.equal(await hostCount(), before + 1);
     const single = await post(gw, { jsonrpc: "2.0", method: "pkiAdmin/listHosts" }, { authorization: ADMIN });
     assert.equal(single.status, 204);
-    gw.fakes.hosts.clear();
+    await gw.services.pki.deleteHost({ instanceId: VALID_KEY_1 });
   });
 
   it("refuses a body over 1 MiB with HTTP 413", async () => {
@@ -257,7 +289,7 @@ describe("JSON-RPC over HTTP", () => {
     const generated = await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: ADMIN });
     const id = generated.headers.get("x-request-id") ?? "";
     assert.match(id, /^[0-9a-f-]{36}$/);
-    assert.ok(gw.fakes.calls.some((c) => c.rpc === "listHosts" && c.requestId === id && c.callerKeyId === "admin-key"));
+    assert.ok(gw.calls.some((c) => c.rpc === "listHosts" && c.requestId === id && c.callerKeyId === admin.apiKeyId));
 
     const given = await post(gw, rpc("pkiAdmin/listHosts", {}), {
       authorization: ADMIN,
@@ -280,14 +312,7 @@ describe("JSON-RPC over HTTP", () => {
   });
 
   it("hides an internal failure behind -32603 and logs its detail under the request id", async () => {
-    // A stored record whose customData is not JSON: a broken contract, never the caller's fault.
-    gw.fakes.records.push({
-      userId: "brk",
-      instanceId: VALID_KEY_1,
-      contextId: "ctx",
-      createDate: 1,
-      customDataJson: "{x",
-    });
+    // A stored record whose customData is not JSON (brokenRecordOf): a broken contract, never the caller's fault.
     const res = await post(gw, rpc("pki/getCurrentKey", { userId: "brk", instanceId: VALID_KEY_1, contextId: "ctx" }), {
       authorization: ADMIN,
     });
@@ -303,7 +328,7 @@ describe("JSON-RPC over HTTP", () => {
     const marker = "secret-looking-value-0123456789abcdef";
     await post(
       gw,
-      rpc("auth/token", { grantType: "client_credentials", clientId: "admin-key", clientSecret: marker, scope: [] }),
+      rpc("auth/token", { grantType: "client_credentials", clientId: admin.apiKeyId, clientSecret: marker, scope: [] }),
       {
         authorization: ADMIN,
       },
@@ -332,8 +357,10 @@ describe("JSON-RPC over HTTP", () => {
   });
 
   it("reports not ready with HTTP 503 when a service does not answer", async () => {
-    const down = await startTestGateway({ gateway: { readiness: async () => false }, waitReady: false });
+    const down = await startTestSystem();
     try {
+      // The event bus every service needs goes away.
+      await down.bus.close();
       const res = await fetch(`${down.url}/ready`);
       assert.equal(res.status, 503);
       const body = (await res.json()) as { status: string; checks: Record<string, string> };
@@ -347,7 +374,7 @@ describe("JSON-RPC over HTTP", () => {
 
 describe("CORS", () => {
   it("is off by default", async () => {
-    const gw = await startTestGateway();
+    const gw = await startTestSystem();
     try {
       const res = await fetch(`${gw.url}/health`, { headers: { origin: "https://app.example" } });
       assert.equal(res.headers.get("access-control-allow-origin"), null);
@@ -357,7 +384,7 @@ describe("CORS", () => {
   });
 
   it("allows the listed origins when PMX_CORS_ORIGINS is set, and answers preflights", async () => {
-    const gw = await startTestGateway({ env: { PMX_CORS_ORIGINS: "https://app.example, https://b.example" } });
+    const gw = await startTestSystem({ env: { PMX_CORS_ORIGINS: "https://app.example, https://b.example" } });
     try {
       const res = await post(gw, rpc("pki/nope", {}), { origin: "https://app.example" });
       assert.equal(res.headers.get("access-control-allow-origin"), "https://app.example");
@@ -379,7 +406,7 @@ describe("CORS", () => {
   });
 
   it("allows any origin with *", async () => {
-    const gw = await startTestGateway({ env: { PMX_CORS_ORIGINS: "*" } });
+    const gw = await startTestSystem({ env: { PMX_CORS_ORIGINS: "*" } });
     try {
       const res = await post(gw, rpc("pki/nope", {}), { origin: "https://any.example" });
       assert.equal(res.headers.get("access-control-allow-origin"), "*");

@@ -1,7 +1,19 @@
 import assert from "node:assert/strict";
+import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { Events, ed25519Sign, hmacSignature, publishEvent, requestSigningPayload } from "@pkiserver/kit";
-import { post, rpc, startTestGateway, type TestGateway, TokenSigner, VALID_KEY_1 } from "./testing/fakes";
+import { signAccessToken } from "@pkiserver/contract";
+import { ed25519Sign, hmacSignature, requestSigningPayload } from "@pkiserver/kit";
+import {
+  addTestKey,
+  INITIALIZATION_TOKEN,
+  issueTestToken,
+  post,
+  rpc,
+  startTestSystem,
+  type TestKey,
+  type TestSystem,
+  VALID_KEY_1,
+} from "@pkiserver/testing";
 
 const SECRET = "CspXxVtTyE3sf6jB7z4CSjxoymuS2H67ZjNDfovTu3i8";
 const ED_PRIVATE =
@@ -12,12 +24,28 @@ const ALL = ["user:read_write", "pki:read_write", "pkiadmin:read_write"];
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`;
 
+/** A token signed the way auth signs, by a key auth never had. */
+function strangerToken(apiKeyId: string): Promise<string> {
+  const { privateKey } = generateKeyPairSync("ed25519");
+  const issuedAt = Date.now();
+  return signAccessToken(
+    { apiKeyId, sessionId: "s", generation: 1, scope: ["pkiadmin:read"], issuedAt, expiresAt: issuedAt + 60_000 },
+    { kid: `kid-${randomUUID()}`, privateKey },
+  );
+}
+
+/** The key id (`kid`) in a token's header. */
+function kidOf(token: string): string {
+  const header = JSON.parse(Buffer.from(token.split(".")[0] ?? "", "base64url").toString()) as { kid: string };
+  return header.kid;
+}
+
 function errorOf(res: { json: unknown }): { code: number; message: string; data: unknown } | undefined {
   return (res.json as { error?: { code: number; message: string; data: unknown } }).error;
 }
 
 async function signedPost(
-  gw: TestGateway,
+  gw: TestSystem,
   opts: {
     body: string;
     keyId: string;
@@ -42,21 +70,28 @@ async function signedPost(
 }
 
 describe("authentication and scopes", () => {
-  let gw: TestGateway;
+  let gw: TestSystem;
+  let admin: TestKey;
+  let reader: TestKey;
+  let pub: TestKey;
+  /** A token of admin's whose session auth revoked before the gateway started. */
+  let snapToken: string;
+  /** Tokens from auth for a secret key of this suite. */
+  const tokenOf = async (key: TestKey, scope: string[]) =>
+    (await gw.token({ apiKeyId: key.apiKeyId, secret: SECRET }, scope)).accessToken;
   before(async () => {
-    gw = await startTestGateway({
+    gw = await startTestSystem({
       env: { PMX_RATE_LIMIT_PER_MINUTE: "0" },
-      prepare: (f) => {
-        f.revocationSnapshot = {
-          revoked: [{ sessionId: "s-snap", apiKeyId: "k-admin", revokedAt: 1 }],
-          generations: [],
-        };
+      beforeGateway: async (services) => {
+        const { apiKeyId } = await addTestKey(services, { secret: SECRET, maxScope: ALL });
+        const pair = await issueTestToken(services, { apiKeyId, secret: SECRET }, ALL);
+        snapToken = pair.accessToken;
+        await services.auth.revokeSession({ sessionId: pair.sessionId });
       },
     });
-    gw.fakes.addKey({ apiKeyId: "k-admin", secret: SECRET, maxScope: ALL });
-    gw.fakes.addKey({ apiKeyId: "k-reader", secret: SECRET, maxScope: ["pki:read"] });
-    // The fake apikey service accepts this key's secret, so the gateway's own refusal shows.
-    gw.fakes.addKey({ apiKeyId: "k-pub", secret: SECRET, publicKeyPem: ED_PUBLIC, maxScope: ALL });
+    admin = await gw.addKey({ secret: SECRET, maxScope: ALL });
+    reader = await gw.addKey({ secret: SECRET, maxScope: ["pki:read"] });
+    pub = await gw.addKey({ publicKeyPem: ED_PUBLIC, maxScope: ALL });
   });
   after(async () => gw.close());
 
@@ -66,22 +101,39 @@ describe("authentication and scopes", () => {
   });
 
   it("lets auth/* methods through without credentials", async () => {
-    const res = await post(gw, rpc("auth/createFirstApiKey", { initializationToken: "init-token", name: "first" }));
-    assert.deepEqual((res.json as { result: unknown }).result, {
-      apiKeyId: "first-key",
-      apiKeySecret: "first-secret-first-secret-first-secret",
-    });
+    // A system with no key yet: the first key can be made.
+    const fresh = await startTestSystem();
+    try {
+      const res = await post(
+        fresh,
+        rpc("auth/createFirstApiKey", { initializationToken: INITIALIZATION_TOKEN, name: "first" }),
+      );
+      const result = (res.json as { result: { apiKeyId: string; apiKeySecret: string } }).result;
+      assert.deepEqual(Object.keys(result).sort(), ["apiKeyId", "apiKeySecret"]);
+      const ok = await post(fresh, rpc("pkiAdmin/listHosts", {}), {
+        authorization: basic(result.apiKeyId, result.apiKeySecret),
+      });
+      assert.deepEqual((ok.json as { result: unknown }).result, []);
+    } finally {
+      await fresh.close();
+    }
   });
 
   it("accepts Basic credentials and gives the caller the key's maxScope", async () => {
-    const ok = await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: basic("k-admin", SECRET) });
+    const ok = await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: admin.basic });
     assert.deepEqual((ok.json as { result: unknown }).result, []);
-    const reader = await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: basic("k-reader", SECRET) });
-    assert.deepEqual(errorOf(reader), { code: 73, message: "Insufficient scope", data: null });
+    const refused = await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: reader.basic });
+    assert.deepEqual(errorOf(refused), { code: 73, message: "Insufficient scope", data: null });
   });
 
   it("refuses wrong or malformed Basic credentials with 14", async () => {
-    for (const authorization of [basic("k-admin", "wrong"), "Basic !!!", basic("", SECRET), "Basic", "Digest abc"]) {
+    for (const authorization of [
+      basic(admin.apiKeyId, "wrong"),
+      "Basic !!!",
+      basic("", SECRET),
+      "Basic",
+      "Digest abc",
+    ]) {
       const res = await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization });
       assert.equal(errorOf(res)?.code, 14, authorization);
     }
@@ -105,7 +157,7 @@ describe("authentication and scopes", () => {
   });
 
   it("takes a token before an Authorization header of another scheme, however long that header is", async () => {
-    const token = await gw.fakes.signer.mint({ apiKeyId: "k-admin", sessionId: "s-long", generation: 1, scope: ALL });
+    const token = await tokenOf(admin, ALL);
     const res = await post(gw, rpc("pkiAdmin/listHosts", {}), {
       authorization: `Basic ${"A".repeat(9000)}`,
       "x-user-token": token,
@@ -114,7 +166,7 @@ describe("authentication and scopes", () => {
   });
 
   it("refuses Basic credentials for a key that has a public key", async () => {
-    const res = await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: basic("k-pub", SECRET) });
+    const res = await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: basic(pub.apiKeyId, SECRET) });
     assert.deepEqual(errorOf(res), { code: 14, message: "Unauthorized", data: null });
   });
 
@@ -126,11 +178,11 @@ describe("authentication and scopes", () => {
 
   it("accepts a request signed with the key's secret over the exact URI and body", async () => {
     const body = '{"jsonrpc":"2.0","id":1,"method":"pkiAdmin/listHosts","params":{}}';
-    const res = await signedPost(gw, { body, keyId: "k-admin", sign: (p) => hmacSignature(SECRET, p) });
+    const res = await signedPost(gw, { body, keyId: admin.apiKeyId, sign: (p) => hmacSignature(SECRET, p) });
     assert.deepEqual(res.json, { jsonrpc: "2.0", id: 1, result: [] });
     const withQuery = await signedPost(gw, {
       body,
-      keyId: "k-admin",
+      keyId: admin.apiKeyId,
       uri: "/main?trace=1",
       sign: (p) => hmacSignature(SECRET, p),
     });
@@ -139,7 +191,7 @@ describe("authentication and scopes", () => {
 
   it("accepts a request signed with the key's Ed25519 private key", async () => {
     const body = '{"jsonrpc":"2.0","id":3,"method":"pkiAdmin/listHosts","params":{}}';
-    const res = await signedPost(gw, { body, keyId: "k-pub", sign: (p) => ed25519Sign(ED_PRIVATE, p) });
+    const res = await signedPost(gw, { body, keyId: pub.apiKeyId, sign: (p) => ed25519Sign(ED_PRIVATE, p) });
     assert.deepEqual(res.json, { jsonrpc: "2.0", id: 3, result: [] });
   });
 
@@ -147,27 +199,27 @@ describe("authentication and scopes", () => {
     const body = '{"jsonrpc":"2.0","id":1,"method":"pkiAdmin/listHosts","params":{}}';
     const tampered = await signedPost(gw, {
       body,
-      keyId: "k-admin",
+      keyId: admin.apiKeyId,
       sign: (p) => hmacSignature(SECRET, p),
       tamper: (h) => `${h.slice(0, -3)}AAA`,
     });
     assert.equal(errorOf(tampered)?.code, 14);
     const otherBody = await signedPost(gw, {
       body,
-      keyId: "k-admin",
+      keyId: admin.apiKeyId,
       sign: (p) => hmacSignature(SECRET, Buffer.concat([p, Buffer.from(" ")])),
     });
     assert.equal(errorOf(otherBody)?.code, 14);
     const first = await signedPost(gw, {
       body,
-      keyId: "k-admin",
+      keyId: admin.apiKeyId,
       nonce: "once",
       sign: (p) => hmacSignature(SECRET, p),
     });
     assert.equal(errorOf(first), undefined);
     const replay = await signedPost(gw, {
       body,
-      keyId: "k-admin",
+      keyId: admin.apiKeyId,
       nonce: "once",
       sign: (p) => hmacSignature(SECRET, p),
     });
@@ -175,12 +227,7 @@ describe("authentication and scopes", () => {
   });
 
   it("accepts an access token as Bearer or X-User-Token and checks its scope", async () => {
-    const token = await gw.fakes.signer.mint({
-      apiKeyId: "k-admin",
-      sessionId: "s-a",
-      generation: 1,
-      scope: ["pkiadmin:read"],
-    });
+    const token = await tokenOf(admin, ["pkiadmin:read"]);
     const bearer = await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: `Bearer ${token}` });
     assert.deepEqual((bearer.json as { result: unknown }).result, []);
     const header = await post(gw, rpc("pkiAdmin/listHosts", {}), { "x-user-token": token });
@@ -192,58 +239,43 @@ describe("authentication and scopes", () => {
   it("refuses a token that does not verify with 76 and an expired one with 75", async () => {
     const garbage = await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: "Bearer not.a.token" });
     assert.deepEqual(errorOf(garbage), { code: 76, message: "Token is invalid", data: null });
-    const stranger = await (await TokenSigner.create()).mint({
-      apiKeyId: "k-admin",
-      sessionId: "s",
-      generation: 1,
-      scope: ALL,
-    });
+    const stranger = await strangerToken(admin.apiKeyId);
     assert.equal(
       errorOf(await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: `Bearer ${stranger}` }))?.code,
       76,
     );
-    const expired = await gw.fakes.signer.mint({
-      apiKeyId: "k-admin",
-      sessionId: "s",
-      generation: 1,
-      scope: ALL,
-      issuedAtMs: Date.now() - 3_600_000,
-      expiresInS: 60,
-    });
+    // Asked to live 1 ms: expired by the time it is used.
+    const expired = await tokenOf(admin, [...ALL, "expiresIn:1"]);
+    await new Promise((r) => setTimeout(r, 5));
     const res = await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: `Bearer ${expired}` });
     assert.deepEqual(errorOf(res), { code: 75, message: "Token is expired or has been revoked", data: null });
   });
 
   it("refuses tokens of sessions in auth's revocation snapshot", async () => {
-    const token = await gw.fakes.signer.mint({ apiKeyId: "k-admin", sessionId: "s-snap", generation: 1, scope: ALL });
     assert.equal(
-      errorOf(await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: `Bearer ${token}` }))?.code,
+      errorOf(await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: `Bearer ${snapToken}` }))?.code,
       75,
     );
   });
 
   it("refuses tokens once a revocation or rotation event arrives", async () => {
-    const old = await gw.fakes.signer.mint({ apiKeyId: "k-admin", sessionId: "s-ev", generation: 1, scope: ALL });
-    const current = await gw.fakes.signer.mint({ apiKeyId: "k-admin", sessionId: "s-ev", generation: 2, scope: ALL });
+    const first = await gw.token({ apiKeyId: admin.apiKeyId, secret: SECRET }, ALL);
+    const old = first.accessToken;
     assert.equal(errorOf(await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: `Bearer ${old}` })), undefined);
-    await publishEvent(gw.bus, Events.sessionRotated, {
-      sessionId: "s-ev",
-      apiKeyId: "k-admin",
-      generation: 2,
-      at: Date.now(),
+    // Auth rotates the session (a refresh not made through this gateway): it hears of it by the event.
+    const { token: refreshed } = await gw.services.auth.issueToken({
+      grant: { $case: "refreshToken", value: { refreshToken: first.refreshToken } },
+      clientIp: "127.0.0.1",
     });
+    const current = refreshed?.accessToken ?? "";
+    assert.equal(refreshed?.generation, first.generation + 1);
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(errorOf(await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: `Bearer ${old}` }))?.code, 75);
     assert.equal(
       errorOf(await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: `Bearer ${current}` })),
       undefined,
     );
-    await publishEvent(gw.bus, Events.sessionRevoked, {
-      sessionId: "s-ev",
-      apiKeyId: "k-admin",
-      reason: "test",
-      at: Date.now(),
-    });
+    await gw.services.auth.revokeSession({ sessionId: first.sessionId });
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(
       errorOf(await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: `Bearer ${current}` }))?.code,
@@ -252,18 +284,17 @@ describe("authentication and scopes", () => {
   });
 
   it("applies a refresh's rotation before replying, so the old access token fails at once", async () => {
-    const old = await gw.fakes.signer.mint({
-      apiKeyId: "key-refresh",
-      sessionId: "s77",
-      generation: 1,
-      scope: ["pki:read"],
-    });
+    const pair = await gw.token({ apiKeyId: reader.apiKeyId, secret: SECRET }, ["pki:read"]);
+    const old = pair.accessToken;
     const params = { userId: "abc", instanceId: VALID_KEY_1, contextId: "ctx" };
     assert.equal(
       errorOf(await post(gw, rpc("pki/getKeyHistory", params), { authorization: `Bearer ${old}` })),
       undefined,
     );
-    const refreshed = await post(gw, rpc("auth/token", { grantType: "refresh_token", refreshToken: "refresh:s77:1" }));
+    const refreshed = await post(
+      gw,
+      rpc("auth/token", { grantType: "refresh_token", refreshToken: pair.refreshToken }),
+    );
     const result = (refreshed.json as { result: Record<string, unknown> }).result;
     assert.deepEqual(Object.keys(result).sort(), [
       "accessToken",
@@ -287,21 +318,15 @@ describe("authentication and scopes", () => {
   });
 
   it("applies a key's disabling before replying, so its tokens fail at once", async () => {
-    gw.fakes.addKey({ apiKeyId: "k-victim", secret: SECRET, maxScope: ["pki:read"] });
-    const token = await gw.fakes.signer.mint({
-      apiKeyId: "k-victim",
-      sessionId: "s-v",
-      generation: 1,
-      scope: ["pki:read"],
-      issuedAtMs: Date.now() - 2000,
-    });
+    const victim = await gw.addKey({ secret: SECRET, maxScope: ["pki:read"] });
+    const token = await tokenOf(victim, ["pki:read"]);
     const params = { userId: "abc", instanceId: VALID_KEY_1, contextId: "ctx" };
     assert.equal(
       errorOf(await post(gw, rpc("pki/getKeyHistory", params), { authorization: `Bearer ${token}` })),
       undefined,
     );
-    const upd = await post(gw, rpc("user/updateApiKey", { apiKeyId: "k-victim", enabled: false }), {
-      authorization: basic("k-admin", SECRET),
+    const upd = await post(gw, rpc("user/updateApiKey", { apiKeyId: victim.apiKeyId, enabled: false }), {
+      authorization: admin.basic,
     });
     assert.equal((upd.json as { result: unknown }).result, "OK");
     assert.equal(
@@ -312,24 +337,12 @@ describe("authentication and scopes", () => {
 
   it("honours a token's ipAddr restriction against the client address", async () => {
     const params = { userId: "abc", instanceId: VALID_KEY_1, contextId: "ctx" };
-    const here = await gw.fakes.signer.mint({
-      apiKeyId: "k-admin",
-      sessionId: "s-ip",
-      generation: 1,
-      scope: ALL,
-      ipAddr: "127.0.0.1",
-    });
+    const here = await tokenOf(admin, [...ALL, "ipAddr:127.0.0.1"]);
     assert.equal(
       errorOf(await post(gw, rpc("pki/getKeyHistory", params), { authorization: `Bearer ${here}` })),
       undefined,
     );
-    const elsewhere = await gw.fakes.signer.mint({
-      apiKeyId: "k-admin",
-      sessionId: "s-ip",
-      generation: 1,
-      scope: ALL,
-      ipAddr: "10.1.2.3",
-    });
+    const elsewhere = await tokenOf(admin, [...ALL, "ipAddr:10.1.2.3"]);
     assert.equal(
       errorOf(await post(gw, rpc("pki/getKeyHistory", params), { authorization: `Bearer ${elsewhere}` }))?.code,
       76,
@@ -343,22 +356,23 @@ describe("authentication and scopes", () => {
   });
 
   it("accepts tokens of a new signing key once auth announces the rotation", async () => {
-    const previous = gw.fakes.signer;
-    gw.fakes.signer = await TokenSigner.create();
+    // Auth rotating its signing key every second.
+    const rotating = await startTestSystem({
+      env: { PMX_RATE_LIMIT_PER_MINUTE: "0", PMX_SIGNING_KEY_ROTATION: "1000" },
+    });
     try {
-      const fresh = await gw.fakes.signer.mint({ apiKeyId: "k-admin", sessionId: "s-rot", generation: 1, scope: ALL });
-      await publishEvent(gw.bus, Events.signingKeyRotated, {
-        kid: gw.fakes.signer.kid,
-        publicJwk: "{}",
-        at: Date.now(),
-      });
-      await new Promise((r) => setTimeout(r, 100));
+      const key = await rotating.addKey({ secret: SECRET, maxScope: ALL });
+      const firstKid = kidOf((await rotating.token({ apiKeyId: key.apiKeyId, secret: SECRET }, ALL)).accessToken);
+      // Keys change with each period of PMX_SIGNING_KEY_ROTATION: the next period signs with the next key.
+      await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 100));
+      const fresh = (await rotating.token({ apiKeyId: key.apiKeyId, secret: SECRET }, ALL)).accessToken;
+      assert.notEqual(kidOf(fresh), firstKid);
       assert.equal(
-        errorOf(await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: `Bearer ${fresh}` })),
+        errorOf(await post(rotating, rpc("pkiAdmin/listHosts", {}), { authorization: `Bearer ${fresh}` })),
         undefined,
       );
     } finally {
-      gw.fakes.signer = previous;
+      await rotating.close();
     }
   });
 
@@ -366,11 +380,11 @@ describe("authentication and scopes", () => {
     const res = await post(
       gw,
       rpc("user/addApiKey", { type: "secret", name: "n", clientSecret: "x".repeat(32), maxScope: ["pki:read"] }),
-      { authorization: basic("k-admin", SECRET) },
+      { authorization: admin.basic },
     );
     const apiKeyId = (res.json as { result: { apiKeyId: string } }).result.apiKeyId;
-    assert.match(apiKeyId, /^key-/);
-    const call = gw.fakes.calls.findLast((c) => c.rpc === "addApiKey");
+    assert.equal((await gw.services.apikey.getApiKey({ apiKeyId })).apiKey?.name, "n");
+    const call = gw.calls.findLast((c) => c.rpc === "addApiKey");
     assert.deepEqual((call?.request as { callerScope?: string[] } | undefined)?.callerScope, [
       "user:read",
       "user:write",
@@ -379,30 +393,25 @@ describe("authentication and scopes", () => {
       "pkiadmin:read",
       "pkiadmin:write",
     ]);
-    assert.equal(call?.callerKeyId, "k-admin");
+    assert.equal(call?.callerKeyId, admin.apiKeyId);
   });
 });
 
 describe("trusted proxies, public reads and rate limits", () => {
   it("uses X-Forwarded-For from a trusted proxy as the client address", async () => {
-    const gw = await startTestGateway({ env: { PMX_TRUSTED_PROXIES: "127.0.0.1", PMX_RATE_LIMIT_PER_MINUTE: "0" } });
+    const gw = await startTestSystem({ env: { PMX_TRUSTED_PROXIES: "127.0.0.1", PMX_RATE_LIMIT_PER_MINUTE: "0" } });
     try {
-      const token = await gw.fakes.signer.mint({
-        apiKeyId: "k",
-        sessionId: "s",
-        generation: 1,
-        scope: ALL,
-        ipAddr: "203.0.113.9",
-      });
+      const key = await gw.addKey({ secret: SECRET, maxScope: ALL });
+      const pair = await gw.token({ apiKeyId: key.apiKeyId, secret: SECRET }, [...ALL, "ipAddr:203.0.113.9"]);
       const res = await post(gw, rpc("pkiAdmin/listHosts", {}), {
-        authorization: `Bearer ${token}`,
+        authorization: `Bearer ${pair.accessToken}`,
         "x-forwarded-for": "203.0.113.9",
       });
       assert.deepEqual((res.json as { result: unknown }).result, []);
-      await post(gw, rpc("auth/token", { grantType: "refresh_token", refreshToken: "refresh:s1:1" }), {
+      await post(gw, rpc("auth/token", { grantType: "refresh_token", refreshToken: pair.refreshToken }), {
         "x-forwarded-for": "203.0.113.9",
       });
-      const issue = gw.fakes.calls.findLast((c) => c.rpc === "issueToken");
+      const issue = gw.calls.findLast((c) => c.rpc === "issueToken");
       assert.equal((issue?.request as { clientIp?: string } | undefined)?.clientIp, "203.0.113.9");
     } finally {
       await gw.close();
@@ -410,7 +419,7 @@ describe("trusted proxies, public reads and rate limits", () => {
   });
 
   it("lets anyone read pki/* when PMX_PKI_PUBLIC_READ is on, and nothing else", async () => {
-    const gw = await startTestGateway({ env: { PMX_PKI_PUBLIC_READ: "true" } });
+    const gw = await startTestSystem({ env: { PMX_PKI_PUBLIC_READ: "true" } });
     try {
       const read = await post(
         gw,
@@ -424,7 +433,7 @@ describe("trusted proxies, public reads and rate limits", () => {
   });
 
   it("counts anonymous IPv6 clients per /64, so rotating through the prefix gains nothing", async () => {
-    const gw = await startTestGateway({ env: { PMX_TRUSTED_PROXIES: "127.0.0.1", PMX_RATE_LIMIT_PER_MINUTE: "3" } });
+    const gw = await startTestSystem({ env: { PMX_TRUSTED_PROXIES: "127.0.0.1", PMX_RATE_LIMIT_PER_MINUTE: "3" } });
     try {
       const from = (addr: string, id: number) => post(gw, rpc("pki/nope", {}, id), { "x-forwarded-for": addr });
       for (let i = 1; i <= 3; i++) assert.equal((await from(`2001:db8:1:2::${i}`, i)).status, 200);
@@ -439,7 +448,7 @@ describe("trusted proxies, public reads and rate limits", () => {
   });
 
   it("answers a client over its rate with HTTP 429, Retry-After and -32029", async () => {
-    const gw = await startTestGateway({ env: { PMX_RATE_LIMIT_PER_MINUTE: "3" } });
+    const gw = await startTestSystem({ env: { PMX_RATE_LIMIT_PER_MINUTE: "3" } });
     try {
       for (let i = 0; i < 3; i++) assert.equal((await post(gw, rpc("pki/nope", {}, i))).status, 200);
       const res = await post(gw, rpc("pki/nope", {}, 9));
@@ -453,8 +462,8 @@ describe("trusted proxies, public reads and rate limits", () => {
         error: { code: -32029, message: "Too many requests", data: { retryAfter, tier: "pki", limit: 3 } },
       });
       // An authenticated key has its own bucket, separate from the address's.
-      gw.fakes.addKey({ apiKeyId: "k-rl", secret: SECRET, maxScope: ALL });
-      const keyed = await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: basic("k-rl", SECRET) });
+      const key = await gw.addKey({ secret: SECRET, maxScope: ALL });
+      const keyed = await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: key.basic });
       assert.equal(keyed.status, 200);
     } finally {
       await gw.close();

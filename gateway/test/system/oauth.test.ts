@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { startTestGateway } from "./testing/fakes";
+import { startTestSystem } from "@pkiserver/testing";
 
 const form = (url: string, body: string, headers: Record<string, string> = {}) =>
   fetch(`${url}/oauth2/token`, {
@@ -12,7 +12,7 @@ const form = (url: string, body: string, headers: Record<string, string> = {}) =
 describe("OAuth endpoints in the gateway", () => {
   it("limits each client IP on the token endpoint: HTTP 429 with Retry-After once over the rate", async () => {
     // The OAuth endpoints count in the auth tier, per client address.
-    const gw = await startTestGateway({ env: { PMX_RATE_LIMITS: "pkiadmin=0,user=0,audit=0,auth=2" } });
+    const gw = await startTestSystem({ env: { PMX_RATE_LIMITS: "pkiadmin=0,user=0,audit=0,auth=2" } });
     try {
       for (let i = 0; i < 2; i++) assert.equal((await form(gw.url, "grant_type=password")).status, 400);
       const res = await form(gw.url, "grant_type=password");
@@ -30,7 +30,7 @@ describe("OAuth endpoints in the gateway", () => {
   });
 
   it("serves auth's signing keys as a JWKS of public Ed25519 keys only", async () => {
-    const gw = await startTestGateway();
+    const gw = await startTestSystem();
     try {
       const res = await fetch(`${gw.url}/.well-known/jwks.json`);
       assert.equal(res.status, 200);

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { Events, publishEvent } from "@pkiserver/kit";
+import { rpc, startTestSystem, type TestKey, type TestSystem, VALID_KEY_1 } from "@pkiserver/testing";
 import WebSocket from "ws";
-import { rpc, startTestGateway, type TestGateway, VALID_KEY_1 } from "./testing/fakes";
 
 const SECRET = "ws-secret-ws-secret-ws-secret-ws-secret";
 const ALL = ["user:read_write", "pki:read_write", "pkiadmin:read_write"];
@@ -62,10 +61,14 @@ function errorCode(reply: unknown): number | undefined {
 }
 
 describe("JSON-RPC over WebSocket", () => {
-  let gw: TestGateway;
+  let gw: TestSystem;
+  let key: TestKey;
+  /** An access token of the test's key, from auth. */
+  const token = async (scope: string[]) =>
+    (await gw.token({ apiKeyId: key.apiKeyId, secret: SECRET }, scope)).accessToken;
   before(async () => {
-    gw = await startTestGateway({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0" }, gateway: { wsPingIntervalMs: 100 } });
-    gw.fakes.addKey({ apiKeyId: "k-ws", secret: SECRET, maxScope: ALL });
+    gw = await startTestSystem({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0" }, gateway: { wsPingIntervalMs: 100 } });
+    key = await gw.addKey({ secret: SECRET, maxScope: ALL });
   });
   after(async () => gw.close());
 
@@ -124,7 +127,7 @@ describe("JSON-RPC over WebSocket", () => {
 
   it("answers every one of many requests sent without waiting, in order, and stays open", async () => {
     const c = await connect({
-      headers: { authorization: `Basic ${Buffer.from(`k-ws:${SECRET}`).toString("base64")}` },
+      headers: { authorization: key.basic },
     });
     try {
       const n = 300;
@@ -140,20 +143,15 @@ describe("JSON-RPC over WebSocket", () => {
     const c = await connect();
     try {
       assert.equal(errorCode(await c.call(rpc("pkiAdmin/listHosts", {}))), 14);
-      const token = await gw.fakes.signer.mint({
-        apiKeyId: "k-ws",
-        sessionId: "s-ws",
-        generation: 1,
-        scope: ["pkiadmin:read"],
-      });
-      assert.deepEqual(await c.call(rpc("auth/bindAccessToken", { accessToken: token }, 3)), {
+      const accessToken = await token(["pkiadmin:read"]);
+      assert.deepEqual(await c.call(rpc("auth/bindAccessToken", { accessToken }, 3)), {
         jsonrpc: "2.0",
         id: 3,
         result: "OK",
       });
       assert.deepEqual(await c.call(rpc("pkiAdmin/listHosts", {}, 4)), { jsonrpc: "2.0", id: 4, result: [] });
-      const call = gw.fakes.calls.findLast((x) => x.rpc === "listHosts");
-      assert.equal(call?.callerKeyId, "k-ws");
+      const call = gw.calls.findLast((x) => x.rpc === "listHosts");
+      assert.equal(call?.callerKeyId, key.apiKeyId);
     } finally {
       c.close();
     }
@@ -162,18 +160,8 @@ describe("JSON-RPC over WebSocket", () => {
   it("replaces an earlier binding and keeps it when a new token is refused", async () => {
     const c = await connect();
     try {
-      const reader = await gw.fakes.signer.mint({
-        apiKeyId: "k-ws",
-        sessionId: "s-r",
-        generation: 1,
-        scope: ["pkiadmin:read"],
-      });
-      const writer = await gw.fakes.signer.mint({
-        apiKeyId: "k-ws",
-        sessionId: "s-w",
-        generation: 1,
-        scope: ["pkiadmin:write"],
-      });
+      const reader = await token(["pkiadmin:read"]);
+      const writer = await token(["pkiadmin:write"]);
       await c.call(rpc("auth/bindAccessToken", { accessToken: reader }));
       assert.equal(errorCode(await c.call(rpc("auth/bindAccessToken", { accessToken: "garbage" }))), 76);
       assert.deepEqual(await c.call(rpc("pkiAdmin/listHosts", {}, 1)), { jsonrpc: "2.0", id: 1, result: [] });
@@ -187,10 +175,10 @@ describe("JSON-RPC over WebSocket", () => {
   it("applies a binding to the requests after it within the same batch", async () => {
     const c = await connect();
     try {
-      const token = await gw.fakes.signer.mint({ apiKeyId: "k-ws", sessionId: "s-b", generation: 1, scope: ALL });
+      const accessToken = await token(ALL);
       const replies = (await c.call([
         rpc("pkiAdmin/listHosts", {}, 1),
-        rpc("auth/bindAccessToken", { accessToken: token }, 2),
+        rpc("auth/bindAccessToken", { accessToken }, 2),
         rpc("pkiAdmin/listHosts", {}, 3),
       ])) as unknown[];
       assert.equal(errorCode(replies[0]), 14);
@@ -203,15 +191,10 @@ describe("JSON-RPC over WebSocket", () => {
   it("stops honouring a bound token once its session is revoked", async () => {
     const c = await connect();
     try {
-      const token = await gw.fakes.signer.mint({ apiKeyId: "k-ws", sessionId: "s-rev", generation: 1, scope: ALL });
-      await c.call(rpc("auth/bindAccessToken", { accessToken: token }));
+      const pair = await gw.token({ apiKeyId: key.apiKeyId, secret: SECRET }, ALL);
+      await c.call(rpc("auth/bindAccessToken", { accessToken: pair.accessToken }));
       assert.equal(errorCode(await c.call(rpc("pkiAdmin/listHosts", {}))), undefined);
-      await publishEvent(gw.bus, Events.sessionRevoked, {
-        sessionId: "s-rev",
-        apiKeyId: "k-ws",
-        reason: "t",
-        at: Date.now(),
-      });
+      await gw.services.auth.revokeSession({ sessionId: pair.sessionId });
       await new Promise((r) => setTimeout(r, 20));
       assert.equal(errorCode(await c.call(rpc("pkiAdmin/listHosts", {}))), 75);
     } finally {
@@ -221,15 +204,14 @@ describe("JSON-RPC over WebSocket", () => {
 
   it("authorises by the upgrade request's own Basic or Bearer header", async () => {
     const basic = await connect({
-      headers: { authorization: `Basic ${Buffer.from(`k-ws:${SECRET}`).toString("base64")}` },
+      headers: { authorization: key.basic },
     });
     try {
       assert.deepEqual(await basic.call(rpc("pkiAdmin/listHosts", {}, 1)), { jsonrpc: "2.0", id: 1, result: [] });
     } finally {
       basic.close();
     }
-    const token = await gw.fakes.signer.mint({ apiKeyId: "k-ws", sessionId: "s-up", generation: 1, scope: ALL });
-    const bearer = await connect({ headers: { "x-user-token": token } });
+    const bearer = await connect({ headers: { "x-user-token": await token(ALL) } });
     try {
       assert.deepEqual(await bearer.call(rpc("pkiAdmin/listHosts", {}, 1)), { jsonrpc: "2.0", id: 1, result: [] });
     } finally {
@@ -277,7 +259,7 @@ describe("JSON-RPC over WebSocket", () => {
 
   it("uses a pkiAdmin/ method to reach the pki service with params mapped", async () => {
     const c = await connect({
-      headers: { authorization: `Basic ${Buffer.from(`k-ws:${SECRET}`).toString("base64")}` },
+      headers: { authorization: key.basic },
     });
     try {
       assert.deepEqual(

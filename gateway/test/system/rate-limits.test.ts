@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { GatewayConfigError, loadConfig } from "@pkiserver/gateway";
 import { Events } from "@pkiserver/kit";
+import { post, rpc, startTestSystem, type TestSystem } from "@pkiserver/testing";
 import WebSocket from "ws";
-import { GatewayConfigError, loadConfig } from "./config";
-import { post, rpc, startTestGateway, type TestGateway } from "./testing/fakes";
 
 const SECRET = "rl-secret-rl-secret-rl-secret-rl-secret";
 const ALL = ["user:read_write", "pki:read_write", "pkiadmin:read_write"];
-const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`;
 const TIERS = ["pki", "pkiadmin", "user", "audit", "auth"] as const;
 /** PMX_RATE_LIMITS with every tier off but the given ones. */
 const only = (on: Partial<Record<(typeof TIERS)[number], number>> = {}) =>
@@ -15,7 +14,7 @@ const only = (on: Partial<Record<(typeof TIERS)[number], number>> = {}) =>
 
 type Reply = { id?: unknown; result?: unknown; error?: { code: number; message: string; data: unknown } };
 
-function limits(gw: TestGateway, headers: Headers) {
+function limits(gw: TestSystem, headers: Headers) {
   void gw;
   return {
     limit: headers.get("ratelimit-limit"),
@@ -24,8 +23,8 @@ function limits(gw: TestGateway, headers: Headers) {
   };
 }
 
-async function withGateway(env: Record<string, string>, run: (gw: TestGateway) => Promise<void>): Promise<void> {
-  const gw = await startTestGateway({ env: { PMX_TRUSTED_PROXIES: "127.0.0.1", ...env } });
+async function withGateway(env: Record<string, string>, run: (gw: TestSystem) => Promise<void>): Promise<void> {
+  const gw = await startTestSystem({ env: { PMX_TRUSTED_PROXIES: "127.0.0.1", ...env } });
   try {
     await run(gw);
   } finally {
@@ -36,8 +35,8 @@ async function withGateway(env: Record<string, string>, run: (gw: TestGateway) =
 describe("rate limits per tier and API key (API.md section 9)", () => {
   it("refuses the request over its tier's limit with 429, Retry-After and {retryAfter, tier, limit}; tiers count apart", async () => {
     await withGateway({ PMX_RATE_LIMITS: only({ user: 2 }) }, async (gw) => {
-      gw.fakes.addKey({ apiKeyId: "k-tier", secret: SECRET, maxScope: ALL });
-      const auth = { authorization: basic("k-tier", SECRET) };
+      const kTier = await gw.addKey({ secret: SECRET, maxScope: ALL });
+      const auth = { authorization: kTier.basic };
       const first = await post(gw, rpc("user/listApiKeys", {}, 1), auth);
       assert.equal(first.status, 200);
       assert.deepEqual(limits(gw, first.headers), {
@@ -47,7 +46,7 @@ describe("rate limits per tier and API key (API.md section 9)", () => {
       });
       const reset = Number(first.headers.get("ratelimit-reset"));
       assert.ok(reset >= 60 && reset <= 61, `reset ${reset}`);
-      const second = await post(gw, rpc("user/getApiKey", { apiKeyId: "k-tier" }, 2), auth);
+      const second = await post(gw, rpc("user/getApiKey", { apiKeyId: kTier.apiKeyId }, 2), auth);
       assert.equal(second.headers.get("ratelimit-remaining"), "0");
       const third = await post(gw, rpc("user/listApiKeys", {}, 3), auth);
       assert.equal(third.status, 429);
@@ -68,10 +67,10 @@ describe("rate limits per tier and API key (API.md section 9)", () => {
 
   it("counts each API key apart and applies a key's own limits given with its credential", async () => {
     await withGateway({ PMX_RATE_LIMITS: only({ pkiadmin: 5 }) }, async (gw) => {
-      gw.fakes.addKey({ apiKeyId: "k-own", secret: SECRET, maxScope: ALL, rateLimits: { pkiadmin: 1 } });
-      gw.fakes.addKey({ apiKeyId: "k-default", secret: SECRET, maxScope: ALL });
-      const own = { authorization: basic("k-own", SECRET) };
-      const other = { authorization: basic("k-default", SECRET) };
+      const kOwn = await gw.addKey({ secret: SECRET, maxScope: ALL, rateLimits: { pkiadmin: 1 } });
+      const kDefault = await gw.addKey({ secret: SECRET, maxScope: ALL });
+      const own = { authorization: kOwn.basic };
+      const other = { authorization: kDefault.basic };
       const ok = await post(gw, rpc("pkiAdmin/listHosts", {}), own);
       assert.equal(ok.headers.get("ratelimit-limit"), "1");
       const refused = await post(gw, rpc("pkiAdmin/listHosts", {}), own);
@@ -88,23 +87,23 @@ describe("rate limits per tier and API key (API.md section 9)", () => {
 
   it("applies a token's key's own limits, and a change made through this gateway at once", async () => {
     await withGateway({ PMX_RATE_LIMITS: only() }, async (gw) => {
-      gw.fakes.addKey({ apiKeyId: "k-tok", secret: SECRET, maxScope: ALL, rateLimits: { pki: 2 } });
-      gw.fakes.addKey({ apiKeyId: "k-admin", secret: SECRET, maxScope: ALL });
-      const token = await gw.fakes.signer.mint({ apiKeyId: "k-tok", sessionId: "s-tok", generation: 1, scope: ALL });
-      const bearer = { authorization: `Bearer ${token}` };
+      const kTok = await gw.addKey({ secret: SECRET, maxScope: ALL, rateLimits: { pki: 2 } });
+      const kAdmin = await gw.addKey({ secret: SECRET, maxScope: ALL });
+      const { accessToken } = await gw.token({ apiKeyId: kTok.apiKeyId, secret: SECRET }, ALL);
+      const bearer = { authorization: `Bearer ${accessToken}` };
       const read = () =>
         post(gw, rpc("pki/getHost", { instanceId: "8UV7xqdcyqYDcZomeZbv4YNXLhikz1gt5teR9Qgot8xknL6nhH" }), bearer);
       assert.equal((await read()).headers.get("ratelimit-limit"), "2");
       await read();
       assert.equal((await read()).status, 429);
       // Another key raises k-tok's pki limit: the next read passes.
-      const admin = { authorization: basic("k-admin", SECRET) };
-      const upd = await post(gw, rpc("user/updateApiKey", { apiKeyId: "k-tok", rateLimits: { pki: 10 } }), admin);
+      const admin = { authorization: kAdmin.basic };
+      const upd = await post(gw, rpc("user/updateApiKey", { apiKeyId: kTok.apiKeyId, rateLimits: { pki: 10 } }), admin);
       assert.equal((upd.json as Reply).result, "OK");
       const after = await read();
       assert.equal(after.status, 200);
       assert.equal(after.headers.get("ratelimit-limit"), "10");
-      const shown = await post(gw, rpc("user/getApiKey", { apiKeyId: "k-tok" }), admin);
+      const shown = await post(gw, rpc("user/getApiKey", { apiKeyId: kTok.apiKeyId }), admin);
       assert.deepEqual(((shown.json as Reply).result as { apiKey: { rateLimits: unknown } }).apiKey.rateLimits, {
         pki: 10,
         pkiadmin: 0,
@@ -117,8 +116,10 @@ describe("rate limits per tier and API key (API.md section 9)", () => {
 
   it("counts anonymous callers per address (IPv6 per /64) and tier", async () => {
     await withGateway({ PMX_RATE_LIMITS: only({ auth: 2 }) }, async (gw) => {
+      const key = await gw.addKey({ secret: SECRET, maxScope: ALL });
+      const { refreshToken } = await gw.token({ apiKeyId: key.apiKeyId, secret: SECRET }, ALL);
       const from = (addr: string) =>
-        post(gw, rpc("auth/forkToken", { refreshToken: "refresh:s1:1", sessionName: "x" }), {
+        post(gw, rpc("auth/forkToken", { refreshToken, sessionName: "x" }), {
           "x-forwarded-for": addr,
         });
       assert.equal((await from("2001:db8:7:1::1")).status, 200);
@@ -132,8 +133,8 @@ describe("rate limits per tier and API key (API.md section 9)", () => {
 
   it("counts auth/token failures against the clientId they named, from any address", async () => {
     await withGateway({ PMX_RATE_LIMITS: only({ auth: 3 }) }, async (gw) => {
-      gw.fakes.addKey({ apiKeyId: "k-victim", secret: SECRET, maxScope: ALL });
-      const attempt = (addr: string, secret: string, clientId = "k-victim") =>
+      const kVictim = await gw.addKey({ secret: SECRET, maxScope: ALL });
+      const attempt = (addr: string, secret: string, clientId = kVictim.apiKeyId) =>
         post(gw, rpc("auth/token", { grantType: "client_credentials", clientId, clientSecret: secret, scope: [] }), {
           "x-forwarded-for": addr,
         });
@@ -146,17 +147,17 @@ describe("rate limits per tier and API key (API.md section 9)", () => {
       assert.equal(blocked.status, 429);
       assert.equal(((blocked.json as Reply).error?.data as { tier?: string } | undefined)?.tier, "auth");
       // Successes are not counted against a clientId; another clientId is unaffected.
-      gw.fakes.addKey({ apiKeyId: "k-other", secret: SECRET, maxScope: ALL });
+      const kOther = await gw.addKey({ secret: SECRET, maxScope: ALL });
       for (let i = 0; i < 3; i++) {
-        assert.equal((await attempt(`10.0.1.${i}`, SECRET, "k-other")).status, 200);
+        assert.equal((await attempt(`10.0.1.${i}`, SECRET, kOther.apiKeyId)).status, 200);
       }
     });
   });
 
   it("counts and refuses each request of a batch on its own: 200 unless every one was refused", async () => {
     await withGateway({ PMX_RATE_LIMITS: only({ user: 2 }) }, async (gw) => {
-      gw.fakes.addKey({ apiKeyId: "k-batch", secret: SECRET, maxScope: ALL });
-      const auth = { authorization: basic("k-batch", SECRET) };
+      const kBatch = await gw.addKey({ secret: SECRET, maxScope: ALL });
+      const auth = { authorization: kBatch.basic };
       const batch = [
         rpc("user/listApiKeys", {}, 1),
         rpc("pkiAdmin/listHosts", {}, 2),
@@ -186,8 +187,8 @@ describe("rate limits per tier and API key (API.md section 9)", () => {
 
   it("answers a refused WebSocket request with the same error object", async () => {
     await withGateway({ PMX_RATE_LIMITS: only({ user: 1 }) }, async (gw) => {
-      gw.fakes.addKey({ apiKeyId: "k-ws", secret: SECRET, maxScope: ALL });
-      const ws = new WebSocket(gw.wsUrl, { headers: { authorization: basic("k-ws", SECRET) } });
+      const kWs = await gw.addKey({ secret: SECRET, maxScope: ALL });
+      const ws = new WebSocket(gw.wsUrl, { headers: { authorization: kWs.basic } });
       const replies: Reply[] = [];
       const got = new Promise<void>((resolve) =>
         ws.on("message", (d: Buffer) => {
@@ -234,7 +235,7 @@ describe("rate limits per tier and API key (API.md section 9)", () => {
 
 describe("rate-limit refusals in the audit log (API.md section 12)", () => {
   it("publishes one ratelimit.refused event per client, tier and minute, with the count", async () => {
-    const gw = await startTestGateway({
+    const gw = await startTestSystem({
       env: { PMX_TRUSTED_PROXIES: "127.0.0.1", PMX_RATE_LIMITS: only({ user: 1 }) },
     });
     const seen: { client: string; tier: string; count: number }[] = [];
@@ -246,9 +247,9 @@ describe("rate-limit refusals in the audit log (API.md section 12)", () => {
         seen.push({ client: e.client, tier: e.tier, count: e.count });
       },
     });
+    const kAuditRl = await gw.addKey({ secret: SECRET, maxScope: ALL });
     try {
-      gw.fakes.addKey({ apiKeyId: "k-audit-rl", secret: SECRET, maxScope: ALL });
-      const auth = { authorization: basic("k-audit-rl", SECRET) };
+      const auth = { authorization: kAuditRl.basic };
       const codes: unknown[] = [];
       for (let i = 0; i < 4; i++)
         codes.push(((await post(gw, rpc("user/listApiKeys", {}, i), auth)).json as Reply).error?.code);
@@ -257,7 +258,7 @@ describe("rate-limit refusals in the audit log (API.md section 12)", () => {
       // Closing flushes the minute that is still open.
       await gw.app.close();
     }
-    assert.deepEqual(seen, [{ client: "key:k-audit-rl", tier: "user", count: 3 }]);
+    assert.deepEqual(seen, [{ client: `key:${kAuditRl.apiKeyId}`, tier: "user", count: 3 }]);
     await gw.close().catch(() => undefined);
   });
 });

@@ -1,10 +1,18 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { METHOD_NAMES } from "./rpc/methods";
-import { post, rpc, startTestGateway, type TestGateway, VALID_KEY_1, VALID_KEY_2 } from "./testing/fakes";
+import { METHOD_NAMES } from "@pkiserver/gateway";
+import {
+  post,
+  rpc,
+  startTestSystem,
+  type TestKey,
+  type TestSystem,
+  VALID_KEY_1,
+  VALID_KEY_2,
+} from "@pkiserver/testing";
 
 const SECRET = "methods-secret-methods-secret-methods";
-const AUTH = { authorization: `Basic ${Buffer.from(`k-m:${SECRET}`).toString("base64")}` };
+let AUTH: { authorization: string };
 
 /** Every method of the method reference (seed 001). */
 const SEED_METHODS = [
@@ -36,10 +44,12 @@ const SEED_METHODS = [
 
 /** Methods API.md adds to the method reference. */
 const CONTRACT_METHODS = ["user/rotateApiKey"];
+/** Sessions of a key, for operators (the pkiserver command line). */
+const SESSION_METHODS = ["user/listSessions", "user/revokeSession"];
 /** The transparency log's methods (API.md section 11). */
 const LOG_METHODS = ["pki/getCheckpoint", "pki/getConsistencyProof", "pki/getInclusionProof", "pki/getKeyProof"];
 
-async function result(gw: TestGateway, method: string, params: unknown): Promise<unknown> {
+async function result(gw: TestSystem, method: string, params: unknown): Promise<unknown> {
   const res = await post(gw, rpc(method, params), AUTH);
   const body = res.json as { result?: unknown; error?: unknown };
   assert.equal(body.error, undefined, `${method}: ${JSON.stringify(body.error)}`);
@@ -47,20 +57,19 @@ async function result(gw: TestGateway, method: string, params: unknown): Promise
 }
 
 describe("method table", () => {
-  let gw: TestGateway;
+  let gw: TestSystem;
+  let km: TestKey;
   before(async () => {
-    gw = await startTestGateway({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0" } });
-    gw.fakes.addKey({
-      apiKeyId: "k-m",
-      secret: SECRET,
-      maxScope: ["user:read_write", "pki:read_write", "pkiadmin:read_write"],
-    });
+    gw = await startTestSystem({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0" } });
+    km = await gw.addKey({ secret: SECRET, maxScope: ["user:read_write", "pki:read_write", "pkiadmin:read_write"] });
+    AUTH = { authorization: km.basic };
   });
   after(async () => gw.close());
 
-  it("routes exactly the methods of the method reference, the contract's additions and the transparency log's", async () => {
-    assert.deepEqual([...METHOD_NAMES].sort(), [...SEED_METHODS, ...CONTRACT_METHODS, ...LOG_METHODS].sort());
-    for (const name of [...SEED_METHODS, ...CONTRACT_METHODS, ...LOG_METHODS]) {
+  it("routes exactly the methods of the method reference, the contract's additions, sessions and the transparency log's", async () => {
+    const all = [...SEED_METHODS, ...CONTRACT_METHODS, ...SESSION_METHODS, ...LOG_METHODS];
+    assert.deepEqual([...METHOD_NAMES].sort(), all.sort());
+    for (const name of all) {
       const res = await post(gw, rpc(name, {}), AUTH);
       assert.notEqual((res.json as { error?: { code: number } }).error?.code, -32601, name);
     }
@@ -107,7 +116,7 @@ describe("method table", () => {
     const ref = { userId: "user1", instanceId: VALID_KEY_1, contextId: "ctx-1" };
     const customData = { role: "admin", tags: [1, "two", null] };
     assert.equal(await result(gw, "pkiAdmin/setKey", { ...ref, userPubKey: VALID_KEY_2, customData }), "OK");
-    const sent = gw.fakes.calls.findLast((c) => c.rpc === "setKey")?.request as { customDataJson?: string };
+    const sent = gw.calls.findLast((c) => c.rpc === "setKey")?.request as { customDataJson?: string };
     assert.deepEqual(JSON.parse(sent.customDataJson ?? "null"), customData);
     const current = (await result(gw, "pki/getCurrentKey", ref)) as Record<string, unknown>;
     assert.deepEqual(current, { ...ref, userPubKey: VALID_KEY_2, createDate: current.createDate, customData });
@@ -149,7 +158,7 @@ describe("method table", () => {
     assert.ok(list.list.some((k) => k.apiKeyId === added.apiKeyId));
     assert.equal(JSON.stringify(list).includes("c".repeat(40)), false);
     assert.equal(await result(gw, "user/updateApiKey", { apiKeyId: added.apiKeyId, name: "renamed" }), "OK");
-    const upd = gw.fakes.calls.findLast((c) => c.rpc === "updateApiKey")?.request as Record<string, unknown>;
+    const upd = gw.calls.findLast((c) => c.rpc === "updateApiKey")?.request as Record<string, unknown>;
     assert.equal(upd.name, "renamed");
     assert.equal(upd.maxScope, undefined, "an absent maxScope is not sent as an empty one");
     assert.equal(await result(gw, "user/deleteApiKey", { apiKeyId: added.apiKeyId }), "OK");
@@ -158,19 +167,19 @@ describe("method table", () => {
   it("maps token grants, passing the client address and the optional data", async () => {
     const res = (await result(gw, "auth/token", {
       grantType: "client_credentials",
-      clientId: "k-m",
+      clientId: km.apiKeyId,
       clientSecret: SECRET,
       scope: ["pki:read"],
     })) as Record<string, unknown>;
     assert.equal(res.tokenType, "Bearer");
     assert.deepEqual(res.scope, ["pki:read"]);
-    const issued = gw.fakes.calls.findLast((c) => c.rpc === "issueToken")?.request as { clientIp: string };
+    const issued = gw.calls.findLast((c) => c.rpc === "issueToken")?.request as { clientIp: string };
     assert.equal(issued.clientIp, "127.0.0.1");
     await post(
       gw,
       rpc("auth/token", {
         grantType: "client_signature",
-        clientId: "k-m",
+        clientId: km.apiKeyId,
         signature: "sig",
         timestamp: 1752006667020,
         nonce: "abc",
@@ -178,24 +187,24 @@ describe("method table", () => {
         data: "hello",
       }),
     );
-    const sig = gw.fakes.calls.findLast((c) => c.rpc === "issueToken")?.request as {
+    const sig = gw.calls.findLast((c) => c.rpc === "issueToken")?.request as {
       grant: { $case: string; value: Record<string, unknown> };
     };
     assert.equal(sig.grant.$case, "clientSignature");
     assert.equal(sig.grant.value.data, "hello");
     assert.equal(sig.grant.value.timestamp, 1752006667020);
     const forked = (await result(gw, "auth/forkToken", {
-      refreshToken: "refresh:s1:1",
+      refreshToken: String(res.refreshToken),
       sessionName: "other",
     })) as Record<string, unknown>;
     assert.equal(forked.tokenType, "Bearer");
   });
 
   it("refuses a client_signature nonce outside the base64 alphabets with -32602 before asking auth", async () => {
-    const issued = gw.fakes.calls.filter((c) => c.rpc === "issueToken").length;
+    const issued = gw.calls.filter((c) => c.rpc === "issueToken").length;
     const grant = {
       grantType: "client_signature",
-      clientId: "k-m",
+      clientId: km.apiKeyId,
       signature: "sig",
       timestamp: 1752006667020,
       scope: [],
@@ -210,6 +219,6 @@ describe("method table", () => {
       const res = await post(gw, rpc("auth/token", { ...grant, nonce }));
       assert.deepEqual((res.json as { error?: unknown }).error, { code: -32602, message: "Invalid params", data });
     }
-    assert.equal(gw.fakes.calls.filter((c) => c.rpc === "issueToken").length, issued);
+    assert.equal(gw.calls.filter((c) => c.rpc === "issueToken").length, issued);
   });
 });

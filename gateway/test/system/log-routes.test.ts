@@ -6,25 +6,49 @@ import {
   leafHash,
   openCheckpoint,
   parseVerifierKey,
-  utf8,
   verifyConsistency,
   verifyInclusion,
 } from "@pkiserver/log";
-import { post, rpc, startTestGateway, type TestGateway } from "./testing/fakes";
+import { post, rpc, startTestSystem, type TestSystem, VALID_KEY_1, VALID_KEY_2 } from "@pkiserver/testing";
 
 const SECRET = "log-routes-secret-log-routes-secret-x";
-const basic = (id: string) => ({ authorization: `Basic ${Buffer.from(`${id}:${SECRET}`).toString("base64")}` });
-const READER = basic("k-reader");
-const ADMIN = basic("k-admin");
+const ORIGIN = "test.example/log";
+let READER: { authorization: string };
+let ADMIN: { authorization: string };
+
+/** Waits until pki has signed a checkpoint of `size` entries; returns the entries, oldest first. */
+async function sequencedEntries(gw: TestSystem, size: number): Promise<Uint8Array[]> {
+  const deadline = Date.now() + 10_000;
+  while ((await gw.services.pki.getCheckpoint({})).treeSize < size) {
+    assert.ok(Date.now() < deadline, `a checkpoint of ${size} entries`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const entries: Uint8Array[] = [];
+  for (let i = 0; i < size; i++) {
+    const { proof } = await gw.services.pki.getInclusionProof({ leafIndex: i, treeSize: size });
+    entries.push(new Uint8Array(proof?.entry ?? []));
+  }
+  return entries;
+}
 
 describe("transparency log over JSON-RPC and HTTP", () => {
-  let gw: TestGateway;
+  let gw: TestSystem;
+  let logEntries: Uint8Array[];
   before(async () => {
-    gw = await startTestGateway({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0" } });
-    gw.fakes.addKey({ apiKeyId: "k-reader", secret: SECRET, maxScope: ["pki:read"] });
-    gw.fakes.addKey({ apiKeyId: "k-admin", secret: SECRET, maxScope: ["pkiadmin:read_write"] });
-    for (let i = 0; i < 5; i++) gw.fakes.logEntries.push(utf8(`{"entry":${i}}`));
-    await gw.fakes.sequenceLog();
+    gw = await startTestSystem({
+      env: { PMX_RATE_LIMIT_PER_MINUTE: "0", PMX_LOG_ORIGIN: ORIGIN, PMX_LOG_CHECKPOINT_INTERVAL: "20" },
+    });
+    READER = { authorization: (await gw.addKey({ secret: SECRET, maxScope: ["pki:read"] })).basic };
+    ADMIN = { authorization: (await gw.addKey({ secret: SECRET, maxScope: ["pkiadmin:read_write"] })).basic };
+    // Five changes to the directory: five entries in its log.
+    await gw.services.pki.setHost({ hostPubKey: VALID_KEY_1, hostUrl: "https://log.example" });
+    for (let i = 0; i < 4; i++) {
+      await gw.services.pki.setKey({
+        ref: { userId: `user${i}`, instanceId: VALID_KEY_1, contextId: "ctx" },
+        userPubKey: VALID_KEY_2,
+      });
+    }
+    logEntries = await sequencedEntries(gw, 5);
   });
   after(async () => gw.close());
 
@@ -36,7 +60,7 @@ describe("transparency log over JSON-RPC and HTTP", () => {
     const { result } = await call("pki/getCheckpoint", {});
     const r = result as unknown as Record<string, string | number>;
     const c = openCheckpoint(r.checkpoint as string, parseVerifierKey(r.verifierKey as string));
-    assert.equal(r.origin, "fake.example/log");
+    assert.equal(r.origin, ORIGIN);
     assert.equal(r.treeSize, 5);
     assert.equal(c.size, 5);
     assert.deepEqual(fromBase64(r.rootHash as string), c.root);
@@ -53,7 +77,7 @@ describe("transparency log over JSON-RPC and HTTP", () => {
     };
     assert.equal(incl.leafIndex, 3);
     assert.equal(incl.treeSize, 5);
-    assert.equal(Buffer.from(incl.entry, "base64").toString(), '{"entry":3}');
+    assert.deepEqual(fromBase64(incl.entry), logEntries[3]);
     assert.ok(
       verifyInclusion(leafHash(fromBase64(incl.entry)), 3, 5, incl.hashes.map(fromBase64), fromBase64(cp.rootHash)),
     );
@@ -64,7 +88,7 @@ describe("transparency log over JSON-RPC and HTTP", () => {
     };
     assert.equal(cons.fromSize, 2);
     const t = new HashLevels();
-    for (const e of gw.fakes.logEntries.slice(0, 2)) t.append(leafHash(e));
+    for (const e of logEntries.slice(0, 2)) t.append(leafHash(e));
     assert.ok(verifyConsistency(2, 5, cons.hashes.map(fromBase64), await t.root(), fromBase64(cp.rootHash)));
     assert.deepEqual((await call("pki/getConsistencyProof", { fromSize: 5, toSize: 5 })).result, {
       fromSize: 5,
@@ -74,7 +98,7 @@ describe("transparency log over JSON-RPC and HTTP", () => {
   });
 
   it("refuses impossible sizes and indexes with -32602, before the service is asked", async () => {
-    const pkiCalls = () => gw.fakes.calls.filter((c) => c.service === "pki").length;
+    const pkiCalls = () => gw.calls.filter((c) => c.service === "pki").length;
     const before = pkiCalls();
     for (const [method, params] of [
       ["pki/getInclusionProof", { leafIndex: 5, treeSize: 5 }],
@@ -105,7 +129,7 @@ describe("transparency log over JSON-RPC and HTTP", () => {
     const cp = await get("/log/checkpoint");
     assert.equal(cp.status, 200);
     assert.match(cp.headers.get("content-type") ?? "", /^text\/plain; charset=utf-8/);
-    assert.match(await cp.text(), /^fake\.example\/log\n5\n/);
+    assert.match(await cp.text(), /^test\.example\/log\n5\n/);
 
     const tile = await get("/log/tile/0/000.p/5");
     assert.equal(tile.status, 200);
@@ -113,13 +137,14 @@ describe("transparency log over JSON-RPC and HTTP", () => {
     assert.match(tile.headers.get("cache-control") ?? "", /max-age=31536000/);
     const bytes = new Uint8Array(await tile.arrayBuffer());
     assert.equal(bytes.length, 5 * 32);
-    assert.deepEqual(bytes.subarray(32, 64), leafHash(gw.fakes.logEntries[1]!));
+    assert.deepEqual(bytes.subarray(32, 64), leafHash(logEntries[1]!));
     // An older tree's partial tile is still served, with the same bytes.
     assert.deepEqual(new Uint8Array(await (await get("/log/tile/0/000.p/2")).arrayBuffer()), bytes.subarray(0, 64));
 
     const bundle = new Uint8Array(await (await get("/log/tile/entries/000.p/5")).arrayBuffer());
-    assert.deepEqual([...bundle.subarray(0, 2)], [0, 11]);
-    assert.equal(Buffer.from(bundle.subarray(2, 13)).toString(), '{"entry":0}');
+    const first = logEntries[0]!;
+    assert.deepEqual([...bundle.subarray(0, 2)], [first.length >> 8, first.length & 0xff]);
+    assert.deepEqual(bundle.subarray(2, 2 + first.length), first);
 
     for (const path of [
       "/log/tile/0/000.p/6",
@@ -136,12 +161,16 @@ describe("transparency log over JSON-RPC and HTTP", () => {
 
 describe("log endpoints and rate limits", () => {
   it("count in the pki tier: RateLimit headers on each reply, HTTP 429 with Retry-After over the limit", async () => {
-    const gw = await startTestGateway({
-      env: { PMX_PKI_PUBLIC_READ: "true", PMX_RATE_LIMITS: "pki=2,pkiadmin=0,user=0,audit=0,auth=0" },
+    const gw = await startTestSystem({
+      env: {
+        PMX_PKI_PUBLIC_READ: "true",
+        PMX_RATE_LIMITS: "pki=2,pkiadmin=0,user=0,audit=0,auth=0",
+        PMX_LOG_CHECKPOINT_INTERVAL: "20",
+      },
     });
     try {
-      gw.fakes.logEntries.push(new TextEncoder().encode('{"entry":0}'));
-      await gw.fakes.sequenceLog();
+      await gw.services.pki.setHost({ hostPubKey: VALID_KEY_1, hostUrl: "https://log.example" });
+      await sequencedEntries(gw, 1);
       const statuses: number[] = [];
       let last: Response | undefined;
       for (let i = 0; i < 3; i++) {

@@ -2,19 +2,27 @@ import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
 import { connect, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { post, rpc, startTestSystem, type TestSystem } from "@pkiserver/testing";
 import WebSocket from "ws";
-import { post, rpc, startTestGateway, type TestGateway } from "./testing/fakes";
 
 const SECRET = "transport-secret-transport-secret";
-const BASIC = `Basic ${Buffer.from(`k-transport:${SECRET}`).toString("base64")}`;
+/** The test key of the system under test, and its Basic credentials. */
+let KEY_ID = "";
+let BASIC = "";
 
-function portOf(gw: TestGateway): number {
+async function addTransportKey(gw: TestSystem): Promise<void> {
+  const key = await gw.addKey({ secret: SECRET, maxScope: ["pkiadmin:read_write"] });
+  KEY_ID = key.apiKeyId;
+  BASIC = key.basic;
+}
+
+function portOf(gw: TestSystem): number {
   return Number(new URL(gw.url).port);
 }
 
 /** A raw connection to the gateway that records what it receives and when it is closed. */
 function open(
-  gw: TestGateway,
+  gw: TestSystem,
   localAddress?: string,
 ): Promise<{ socket: Socket; received: () => string; closed: Promise<number> }> {
   return new Promise((resolve, reject) => {
@@ -45,12 +53,12 @@ async function closesWithin(closed: Promise<number>, ms: number, what: string): 
 }
 
 describe("slow clients (API.md section 8)", () => {
-  let gw: TestGateway;
+  let gw: TestSystem;
   before(async () => {
-    gw = await startTestGateway({
+    gw = await startTestSystem({
       env: { PMX_RATE_LIMIT_PER_MINUTE: "0", PMX_HEADERS_TIMEOUT_MS: "300", PMX_REQUEST_TIMEOUT_MS: "600" },
     });
-    gw.fakes.addKey({ apiKeyId: "k-transport", secret: SECRET, maxScope: ["pkiadmin:read_write"] });
+    await addTransportKey(gw);
   });
   after(async () => gw.close());
 
@@ -95,19 +103,19 @@ describe("slow clients (API.md section 8)", () => {
   });
 
   it("still answers a request whose body arrived in time when the backend is slower than the timeout", async () => {
-    gw.fakes.beforeCall = () => new Promise((r) => setTimeout(r, 900));
+    gw.beforeCall = () => new Promise((r) => setTimeout(r, 900));
     try {
       const res = await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: BASIC });
       assert.equal(res.status, 200);
       assert.deepEqual(res.json, { jsonrpc: "2.0", id: 1, result: [] });
     } finally {
-      gw.fakes.beforeCall = undefined;
+      gw.beforeCall = undefined;
     }
   });
 });
 
 /** A GET over its own connection from `localAddress`; resolves with the status, or "closed" if the connection was dropped. */
-function getFrom(gw: TestGateway, path: string, localAddress = "127.0.0.1", headers: Record<string, string> = {}) {
+function getFrom(gw: TestSystem, path: string, localAddress = "127.0.0.1", headers: Record<string, string> = {}) {
   return new Promise<{ status: number | "closed"; body: string }>((resolve) => {
     const req = httpRequest(
       { host: "127.0.0.1", port: portOf(gw), path, localAddress, agent: false, headers },
@@ -126,7 +134,7 @@ function getFrom(gw: TestGateway, path: string, localAddress = "127.0.0.1", head
 
 /** Opens a WebSocket; resolves with it once open, or with the HTTP status that refused it. */
 function openWs(
-  gw: TestGateway,
+  gw: TestSystem,
   headers: Record<string, string> = {},
   localAddress?: string,
 ): Promise<WebSocket | number> {
@@ -143,7 +151,7 @@ function openWs(
 
 describe("open connections per client (API.md section 8)", () => {
   it("refuses a client's connection over the cap with 429, HTTP and WebSocket together, and counts it", async () => {
-    const gw = await startTestGateway({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0", PMX_MAX_CONNECTIONS_PER_CLIENT: "3" } });
+    const gw = await startTestSystem({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0", PMX_MAX_CONNECTIONS_PER_CLIENT: "3" } });
     const held: { socket: Socket }[] = [];
     const sockets: WebSocket[] = [];
     // The client under test has an address of its own: the test's other requests come from 127.0.0.1.
@@ -179,7 +187,7 @@ describe("open connections per client (API.md section 8)", () => {
   });
 
   it("counts a proxied client's requests and WebSockets by its forwarded address, not the proxy's", async () => {
-    const gw = await startTestGateway({
+    const gw = await startTestSystem({
       env: { PMX_RATE_LIMIT_PER_MINUTE: "0", PMX_MAX_CONNECTIONS_PER_CLIENT: "2", PMX_TRUSTED_PROXIES: "127.0.0.1" },
     });
     const sockets: WebSocket[] = [];
@@ -216,9 +224,9 @@ describe("open connections per client (API.md section 8)", () => {
 });
 
 describe("hostile WebSocket frames (API.md section 8)", () => {
-  let gw: TestGateway;
+  let gw: TestSystem;
   before(async () => {
-    gw = await startTestGateway({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0" } });
+    gw = await startTestSystem({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0" } });
   });
   after(async () => gw.close());
 
@@ -280,19 +288,20 @@ describe("hostile WebSocket frames (API.md section 8)", () => {
 });
 
 describe("backends not ready or gone (API.md section 7)", () => {
-  const tokenRequest = rpc("auth/token", {
-    grantType: "client_credentials",
-    clientId: "k-transport",
-    clientSecret: SECRET,
-    scope: [],
-  });
+  const tokenRequest = () =>
+    rpc("auth/token", {
+      grantType: "client_credentials",
+      clientId: KEY_ID,
+      clientSecret: SECRET,
+      scope: [],
+    });
   const unavailable = (id: unknown) => ({
     jsonrpc: "2.0",
     id,
     error: { code: -32000, message: "Service unavailable", data: null },
   });
 
-  async function eventuallyReady(gw: TestGateway): Promise<void> {
+  async function eventuallyReady(gw: TestSystem): Promise<void> {
     const deadline = Date.now() + 15_000;
     while ((await fetch(`${gw.url}/ready`)).status !== 200) {
       assert.ok(Date.now() < deadline, "the gateway became ready");
@@ -301,23 +310,27 @@ describe("backends not ready or gone (API.md section 7)", () => {
   }
 
   it("refuses calls with -32000, HTTP 503 and Retry-After until every backend answers, then serves them", async () => {
-    const gw = await startTestGateway({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0" }, servicesLater: true });
+    const gw = await startTestSystem({
+      env: { PMX_RATE_LIMIT_PER_MINUTE: "0" },
+      transport: "grpc",
+      servicesLater: true,
+    });
     try {
-      gw.fakes.addKey({ apiKeyId: "k-transport", secret: SECRET, maxScope: ["pkiadmin:read_write"] });
+      await addTransportKey(gw);
       assert.equal((await fetch(`${gw.url}/health`)).status, 200);
       assert.equal((await fetch(`${gw.url}/ready`)).status, 503);
 
-      const early = await post(gw, tokenRequest);
+      const early = await post(gw, tokenRequest());
       assert.equal(early.status, 503);
       assert.ok(Number(early.headers.get("retry-after")) >= 1, "Retry-After in seconds");
       assert.deepEqual(early.json, unavailable(1));
-      const batch = await post(gw, [tokenRequest, rpc("pki/nope", {}, 2)]);
+      const batch = await post(gw, [tokenRequest(), rpc("pki/nope", {}, 2)]);
       assert.equal(batch.status, 503);
       assert.equal(await openWs(gw), 503, "no WebSocket is opened either");
 
       await gw.startServices();
       await eventuallyReady(gw);
-      const later = await post(gw, tokenRequest);
+      const later = await post(gw, tokenRequest());
       assert.equal(later.status, 200);
       assert.equal(typeof (later.json as { result: { accessToken: string } }).result.accessToken, "string");
       assert.equal(
@@ -331,15 +344,10 @@ describe("backends not ready or gone (API.md section 7)", () => {
   });
 
   it("answers -32000 with HTTP 503 when a backend the call needs has gone away", async () => {
-    const gw = await startTestGateway({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0" } });
+    const gw = await startTestSystem({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0" }, transport: "grpc" });
     try {
-      gw.fakes.addKey({ apiKeyId: "k-transport", secret: SECRET, maxScope: ["pkiadmin:read_write"] });
-      const token = await gw.fakes.signer.mint({
-        apiKeyId: "k-transport",
-        sessionId: "s",
-        generation: 1,
-        scope: ["pkiadmin:read"],
-      });
+      await addTransportKey(gw);
+      const { accessToken: token } = await gw.token({ apiKeyId: KEY_ID, secret: SECRET }, ["pkiadmin:read"]);
       await gw.stopServices();
       // Basic credentials need apikey; a token is checked locally and the call needs pki.
       for (const authorization of [BASIC, `Bearer ${token}`]) {
@@ -348,7 +356,7 @@ describe("backends not ready or gone (API.md section 7)", () => {
         assert.ok(Number(res.headers.get("retry-after")) >= 1);
         assert.deepEqual(res.json, unavailable(7));
       }
-      const res = await post(gw, tokenRequest);
+      const res = await post(gw, tokenRequest());
       assert.deepEqual(res.json, unavailable(1));
     } finally {
       await gw.close();
@@ -358,18 +366,18 @@ describe("backends not ready or gone (API.md section 7)", () => {
 
 describe("shutdown", () => {
   it("waits for calls in flight and answers -32000 to those that complete while it drains", async () => {
-    const gw = await startTestGateway({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0" } });
-    gw.fakes.addKey({ apiKeyId: "k-transport", secret: SECRET, maxScope: ["pkiadmin:read_write"] });
+    const gw = await startTestSystem({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0" } });
+    await addTransportKey(gw);
     let slow: Awaited<ReturnType<typeof open>> | undefined;
     try {
       let release: () => void = () => undefined;
-      gw.fakes.beforeCall = () =>
+      gw.beforeCall = () =>
         new Promise<void>((r) => {
           release = r;
         });
-      const before = gw.fakes.calls.length;
+      const before = gw.calls.length;
       const held = post(gw, rpc("pkiAdmin/listHosts", {}, "held"), { authorization: BASIC });
-      while (gw.fakes.calls.length === before) await new Promise((r) => setTimeout(r, 10));
+      while (gw.calls.length === before) await new Promise((r) => setTimeout(r, 10));
 
       // A request whose body is still on its way when the shutdown begins.
       const late = JSON.stringify(rpc("pkiAdmin/listHosts", {}, "late"));
@@ -397,7 +405,7 @@ describe("shutdown", () => {
       });
       assert.equal(closed, false, "close() waits for the call in flight");
 
-      gw.fakes.beforeCall = undefined;
+      gw.beforeCall = undefined;
       release();
       assert.deepEqual((await held).json, { jsonrpc: "2.0", id: "held", result: [] });
       await closing;

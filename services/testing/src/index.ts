@@ -1,0 +1,17 @@
+// Test support shared by the packages' tests: the real services in one process
+// with memory stores behind a gateway on port 0. Never imported by production code.
+
+export type { PkiAppOptions, PkiStores } from "@pkiserver/pki";
+export { startApiKeyService, type TestApiKeyService } from "./apikey";
+export { post, rpc, VALID_KEY_1, VALID_KEY_2 } from "./http";
+export {
+  addTestKey,
+  INITIALIZATION_TOKEN,
+  issueTestToken,
+  startTestSystem,
+  type TestKey,
+  type TestKeyOptions,
+  type TestSystem,
+  type TestSystemOptions,
+} from "./system";
+export { type RecordedCall, type Tap, tapRegistration } from "./tap";
