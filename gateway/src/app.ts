@@ -3,6 +3,12 @@ import cors from "@fastify/cors";
 import websocket from "@fastify/websocket";
 import { trace } from "@opentelemetry/api";
 import {
+  createJwksTokenVerifier,
+  isKeyedTokenVerifier,
+  RevocationCache,
+  type TokenVerifier,
+} from "@pkiserver/contract";
+import {
   AppError,
   type EventBus,
   Events,
@@ -11,14 +17,14 @@ import {
   processMetricsRegistry,
   publishAuthFailure,
   RateLimitRefusals,
+  type SyncHandle,
+  startRevocationSync,
+  startSigningKeySync,
 } from "@pkiserver/kit";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from "fastify";
 import { Registry } from "prom-client";
 import { Authenticator, type Credentials } from "./auth/authenticate";
 import { KeyLimitsCache, keyLimitsOf } from "./auth/key-limits";
-import { RevocationCache } from "./auth/revocations";
-import { type SyncHandle, startRevocationSync, startSigningKeySync } from "./auth/sync";
-import { createJwksTokenVerifier, isKeyedTokenVerifier, type TokenVerifier } from "./auth/token-verifier";
 import { CheckpointCache, startCheckpointSync } from "./backend/checkpoint-cache";
 import { AdaptiveLimiter, type LimiterOptions, limitClients } from "./backend/limiter";
 import type { ServiceClients } from "./clients";
@@ -31,7 +37,7 @@ import { InFlight } from "./http/in-flight";
 import { registerLogRoutes } from "./http/log-routes";
 import { GatewayMetrics } from "./http/metrics";
 import { registerOAuthRoutes } from "./http/oauth-routes";
-import { type CounterStore, MemoryCounterStore, RateLimiter } from "./http/rate-limit";
+import { type CounterStore, HttpAdmission, MemoryCounterStore, RateLimiter } from "./http/rate-limit";
 import { type Checks, isUnavailable, Readiness, UNAVAILABLE_RETRY_AFTER_S, unavailableReply } from "./http/readiness";
 import { RedisCounterStore } from "./http/redis-counter-store";
 import { Dispatcher, type DispatchResult, errorReply, parseError, type RpcReply } from "./rpc/dispatch";
@@ -213,10 +219,10 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   const probes: Record<string, HealthProbe> | undefined = opts.readiness
     ? undefined
     : {
-        apikey: createHealthProbe(config.apikeyAddr),
-        auth: createHealthProbe(config.authAddr),
-        pki: createHealthProbe(config.pkiAddr),
-        audit: createHealthProbe(config.auditAddr),
+        apikey: createHealthProbe(config.apikeyAddr, config.grpcTls),
+        auth: createHealthProbe(config.authAddr, config.grpcTls),
+        pki: createHealthProbe(config.pkiAddr, config.grpcTls),
+        audit: createHealthProbe(config.auditAddr, config.grpcTls),
       };
   const readiness = new Readiness(async () => {
     const checks: Checks = {};
@@ -428,13 +434,15 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   const otherMethods = ["PUT", "DELETE", "PATCH", ...(config.corsOrigins.length > 0 ? [] : ["OPTIONS"])];
   app.route({ method: otherMethods as ("PUT" | "DELETE" | "PATCH" | "OPTIONS")[], url: RPC_PATH, handler: onlyPost });
 
-  registerAuditExport(app, { authenticator, clients, credentialsOf, clientIpOf, logger, rateLimiter });
+  // The log's files and the audit export count like JSON-RPC methods: per key, with the key's own limits.
+  const admission = new HttpAdmission({ limiter: rateLimiter, keyLimits, refusals });
+  registerAuditExport(app, { authenticator, clients, credentialsOf, clientIpOf, logger, admission });
   registerLogRoutes(app, {
     pki: clients.pki,
     authenticator,
     pkiPublicRead: config.pkiPublicRead,
     clientIpOf,
-    rateLimiter,
+    admission,
   });
 
   app.get("/health", async (_req, reply) => reply.send({ status: "ok" }));

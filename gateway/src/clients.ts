@@ -1,8 +1,5 @@
-import type { ServiceDefinition } from "@grpc/grpc-js";
-import { type AsyncClient, connectService, type ServiceTarget } from "@pkiserver/kit";
+import { type AsyncClient, connectService, type GrpcTls, type ServiceTarget } from "@pkiserver/kit";
 import { apikeyV1, auditV1, authV1, pkiV1 } from "@pkiserver/proto";
-
-const KEEP = { keepConnected: true };
 
 /** The services the gateway calls, as async gRPC clients. */
 export interface ServiceClients {
@@ -19,28 +16,51 @@ export interface ServiceClients {
  * that exhausts the gateway's file descriptors cannot also cut it off from the
  * services.
  */
-export function createServiceClients(targets: {
-  apikey: ServiceTarget;
-  auth: ServiceTarget;
-  pki: ServiceTarget;
-  audit: ServiceTarget;
-}): {
+export function createServiceClients(
+  targets: {
+    apikey: ServiceTarget;
+    auth: ServiceTarget;
+    pki: ServiceTarget;
+    audit: ServiceTarget;
+  },
+  /** Mutual TLS on the network channels: the services then take the caller as the gateway states it. */
+  tls?: GrpcTls,
+): {
   clients: ServiceClients;
   close(): void;
 } {
-  const connect = <S>(definition: ServiceDefinition, client: { serviceName: string }, target: ServiceTarget) =>
-    connectService<S>(definition, client.serviceName, target, KEEP);
-  const channels = [
-    connect<apikeyV1.ApiKeyServiceServer>(apikeyV1.ApiKeyServiceService, apikeyV1.ApiKeyServiceClient, targets.apikey),
-    connect<authV1.AuthServiceServer>(authV1.AuthServiceService, authV1.AuthServiceClient, targets.auth),
-    connect<pkiV1.PkiServiceServer>(pkiV1.PkiServiceService, pkiV1.PkiServiceClient, targets.pki),
-    connect<auditV1.AuditServiceServer>(auditV1.AuditServiceService, auditV1.AuditServiceClient, targets.audit),
-  ] as const;
-  const [apikey, auth, pki, audit] = channels;
+  const KEEP = { keepConnected: true, tls };
+  const apikey = connectService<apikeyV1.ApiKeyServiceServer>(
+    apikeyV1.ApiKeyServiceService,
+    apikeyV1.ApiKeyServiceClient.serviceName,
+    targets.apikey,
+    KEEP,
+  );
+  const auth = connectService<authV1.AuthServiceServer>(
+    authV1.AuthServiceService,
+    authV1.AuthServiceClient.serviceName,
+    targets.auth,
+    KEEP,
+  );
+  const pki = connectService<pkiV1.PkiServiceServer>(
+    pkiV1.PkiServiceService,
+    pkiV1.PkiServiceClient.serviceName,
+    targets.pki,
+    KEEP,
+  );
+  const audit = connectService<auditV1.AuditServiceServer>(
+    auditV1.AuditServiceService,
+    auditV1.AuditServiceClient.serviceName,
+    targets.audit,
+    KEEP,
+  );
   return {
     clients: { apikey: apikey.client, auth: auth.client, pki: pki.client, audit: audit.client },
     close: () => {
-      for (const channel of channels) channel.close();
+      apikey.close();
+      auth.close();
+      pki.close();
+      audit.close();
     },
   };
 }

@@ -1,7 +1,16 @@
 import { fields, tokenIdentityFromEnv, tokenIdentityProblem } from "@pkiserver/contract";
 // The kit's config entry only (zod, no driver): main.ts reads this config
 // before starting telemetry, which must hook grpc-js and http before they load.
-import { ConfigError, env, parseConfig, processEnv, z } from "@pkiserver/kit/config";
+import {
+  ConfigError,
+  checkGrpcTls,
+  env,
+  grpcTlsEnvFields,
+  grpcTlsFrom,
+  parseConfig,
+  processEnv,
+  z,
+} from "@pkiserver/kit/config";
 import ipaddr from "ipaddr.js";
 
 const trustedProxies = env.list().superRefine((items, ctx) => {
@@ -59,6 +68,7 @@ const schema = z
     PMX_AUTH_ADDR: address("127.0.0.1:8112"),
     PMX_PKI_ADDR: address("127.0.0.1:8113"),
     PMX_AUDIT_ADDR: address("127.0.0.1:8114"),
+    ...grpcTlsEnvFields,
     PMX_CORS_ORIGINS: env.origins(),
     PMX_TRUSTED_PROXIES: trustedProxies,
     PMX_PKI_PUBLIC_READ: bool(false),
@@ -88,6 +98,7 @@ const schema = z
     message: "must not exceed PMX_REQUEST_TIMEOUT_MS (the headers are part of the request)",
   })
   .superRefine((e, ctx) => {
+    checkGrpcTls(e, ctx);
     const problem = tokenIdentityProblem(tokenIdentity(e));
     if (problem) ctx.addIssue({ code: "custom", path: [problem.field], message: problem.message });
   })
@@ -98,6 +109,8 @@ const schema = z
     authAddr: e.PMX_AUTH_ADDR,
     pkiAddr: e.PMX_PKI_ADDR,
     auditAddr: e.PMX_AUDIT_ADDR,
+    /** Mutual TLS to the services (PMX_GRPC_TLS_*); plaintext, with callers' tokens forwarded, when unset. */
+    grpcTls: grpcTlsFrom(e),
     /** Empty: CORS off. `*` allows any origin. */
     corsOrigins: e.PMX_CORS_ORIGINS,
     trustedProxies: e.PMX_TRUSTED_PROXIES,

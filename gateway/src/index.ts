@@ -1,15 +1,5 @@
 export { BODY_LIMIT, buildGateway, type GatewayOptions } from "./app";
 export type { Caller, Credentials } from "./auth/authenticate";
-export { type KeyChange, RevocationCache, type RevocationSnapshot } from "./auth/revocations";
-export {
-  createJwksTokenVerifier,
-  type JwksVerifierOptions,
-  type KeyedTokenVerifier,
-  type SigningKeyInput,
-  TOKEN_ISSUER,
-  type TokenClaims,
-  type TokenVerifier,
-} from "./auth/token-verifier";
 export { createServiceClients, type ServiceClients } from "./clients";
 export { type GatewayConfig, GatewayConfigError, loadConfig } from "./config";
 export { GatewayMetrics } from "./http/metrics";

@@ -30,12 +30,15 @@ async function main(): Promise<void> {
     const b = bus;
     closers.add(() => b.close());
 
-    const services = createServiceClients({
-      apikey: config.apikeyAddr,
-      auth: config.authAddr,
-      pki: config.pkiAddr,
-      audit: config.auditAddr,
-    });
+    const services = createServiceClients(
+      {
+        apikey: config.apikeyAddr,
+        auth: config.authAddr,
+        pki: config.pkiAddr,
+        audit: config.auditAddr,
+      },
+      config.grpcTls,
+    );
     closers.add(async () => services.close());
 
     const app = await buildGateway({

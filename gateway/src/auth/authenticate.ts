@@ -1,3 +1,4 @@
+import type { RevocationCache, TokenClaims, TokenVerifier } from "@pkiserver/contract";
 import {
   AppError,
   type AsyncClient,
@@ -8,14 +9,11 @@ import {
   requestSigningPayload,
   type Scope,
   SIGNATURE_SCHEME,
-  SIGNATURE_WINDOW_MS,
 } from "@pkiserver/kit";
 import { normaliseIp } from "@pkiserver/kit/core";
 import { apikeyV1 } from "@pkiserver/proto";
 import type { Tier as RateTier } from "../http/rate-limit";
 import { keyLimitsOf } from "./key-limits";
-import type { RevocationCache } from "./revocations";
-import type { TokenClaims, TokenVerifier } from "./token-verifier";
 
 /** Who is calling, once authenticated. */
 export interface Caller {
@@ -23,6 +21,8 @@ export interface Caller {
   /** Expanded base scopes the caller holds. */
   scopes: Scope[];
   via: "token" | "basic" | "signature";
+  /** The access token presented (via "token"): forwarded to a service reached without mutual TLS. */
+  token?: string | undefined;
   /** The key's own requests-per-minute limits by tier (API.md section 9), where it has any. */
   rateLimits?: Partial<Record<RateTier, number>> | undefined;
 }
@@ -44,8 +44,8 @@ interface Attempt {
   method?: "token" | "basic" | "signature";
   apiKeyId?: string;
   reason?: string;
-  /** The signed request's timestamp lies outside the window: a refusal is for that. */
-  stale?: boolean;
+  /** apikey refused the credential and reported its verdict itself: nothing more to report. */
+  reported?: boolean;
 }
 
 function unauthorized(): AppError {
@@ -75,7 +75,7 @@ export class Authenticator {
     try {
       return await this.resolve(creds, clientIp, requestId, attempt);
     } catch (err) {
-      if (attempt.method !== undefined && this.deps.onFailure) {
+      if (attempt.method !== undefined && attempt.reported !== true && this.deps.onFailure) {
         const reason = attempt.reason ?? authFailureReason(err, attempt.method === "basic" ? "secret" : attempt.method);
         if (reason !== undefined) {
           this.deps.onFailure({
@@ -104,9 +104,9 @@ export class Authenticator {
     if (creds.boundToken !== undefined) return this.fromToken(creds.boundToken, clientIp, attempt);
     if (scheme === "bearer") return this.fromToken(rest, clientIp, attempt);
     if (creds.userToken !== undefined) return this.fromToken(creds.userToken.trim(), clientIp, attempt);
-    if (scheme === "basic") return this.fromBasic(rest, requestId, attempt);
+    if (scheme === "basic") return this.fromBasic(rest, clientIp, requestId, attempt);
     if (scheme === SIGNATURE_SCHEME && creds.signed !== undefined)
-      return this.fromSignature(rest, creds.signed, requestId, attempt);
+      return this.fromSignature(rest, creds.signed, clientIp, requestId, attempt);
     throw unauthorized();
   }
 
@@ -134,7 +134,7 @@ export class Authenticator {
     // so the caller it makes is made once per token too.
     let caller = this.callers.get(claims);
     if (caller === undefined) {
-      caller = { apiKeyId: claims.apiKeyId, scopes: normaliseScopes(claims.scope), via: "token" };
+      caller = { apiKeyId: claims.apiKeyId, scopes: normaliseScopes(claims.scope), via: "token", token };
       this.callers.set(claims, caller);
     }
     return caller;
@@ -142,7 +142,7 @@ export class Authenticator {
 
   private readonly callers = new WeakMap<TokenClaims, Caller>();
 
-  private async fromBasic(encoded: string, requestId: string, attempt: Attempt): Promise<Caller> {
+  private async fromBasic(encoded: string, clientIp: string, requestId: string, attempt: Attempt): Promise<Caller> {
     attempt.method = "basic";
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) throw unauthorized();
     const decoded = Buffer.from(encoded, "base64").toString("utf8");
@@ -152,7 +152,10 @@ export class Authenticator {
     const secret = decoded.slice(colon + 1);
     if (apiKeyId.length > 128 || secret.length < 1 || secret.length > 256) throw unauthorized();
     attempt.apiKeyId = apiKeyId;
-    const res = await this.checked(() => this.deps.apikey.verifySecret({ apiKeyId, secret }, { requestId }), attempt);
+    const res = await this.checked(
+      () => this.deps.apikey.verifySecret({ apiKeyId, secret, attempt: { method: "basic", clientIp } }, { requestId }),
+      attempt,
+    );
     const key = res.apiKey;
     // A key with a public key signs its requests; its having a secret at all is not a way in.
     if (key?.type === apikeyV1.ApiKeyType.API_KEY_TYPE_PUB_KEY || key?.clientPublicKey !== undefined) {
@@ -164,6 +167,7 @@ export class Authenticator {
   private async fromSignature(
     value: string,
     signed: NonNullable<Credentials["signed"]>,
+    clientIp: string,
     requestId: string,
     attempt: Attempt,
   ): Promise<Caller> {
@@ -172,7 +176,6 @@ export class Authenticator {
     // The services take the timestamp as an int64 number; one beyond that is no timestamp at all.
     if (parsed === undefined || !Number.isSafeInteger(parsed.timestamp)) throw unauthorized();
     attempt.apiKeyId = parsed.apiKeyId;
-    attempt.stale = Math.abs(Date.now() - parsed.timestamp) > SIGNATURE_WINDOW_MS;
     const payload = requestSigningPayload(parsed.timestamp, parsed.nonce, signed.method, signed.uri, signed.body);
     const res = await this.checked(
       () =>
@@ -183,6 +186,7 @@ export class Authenticator {
             nonce: parsed.nonce,
             payload,
             signature: parsed.signature,
+            attempt: { method: "signature", clientIp },
           },
           { requestId },
         ),
@@ -201,18 +205,18 @@ export class Authenticator {
     };
   }
 
-  /** Any refusal of a credential is `14`; an outage or a failure stays what it is rather than posing as one. */
+  /**
+   * Any refusal of a credential is `14`; an outage or a failure stays what it
+   * is rather than posing as one. apikey reports its verdict on a credential it
+   * refused to the audit log itself, so the refusal is not reported again here.
+   */
   private async checked<T>(call: () => Promise<T>, attempt: Attempt): Promise<T> {
     try {
       return await call();
     } catch (err) {
       const e = AppError.from(err);
       if (e.code === "rpc.internal" || e.code === "rpc.unavailable") throw e;
-      // The audit log keeps the service's verdict (unknown key or not); the caller learns only `14`.
-      if (attempt.method !== undefined && attempt.method !== "token") {
-        const reason = authFailureReason(e, attempt.method === "basic" ? "secret" : "signature");
-        attempt.reason = reason === "bad_signature" && attempt.stale ? "stale_timestamp" : reason;
-      }
+      attempt.reported = e.code === "auth.invalid_credentials" || e.code === "apikey.not_found";
       throw unauthorized();
     }
   }

@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync, type KeyObject, randomUUID } from "node:crypto";
 import { describe, it } from "node:test";
-import { signAccessToken } from "@pkiserver/contract";
-import { AppError, createLogger, Events, MemoryEventBus, publishEvent } from "@pkiserver/kit";
+import { createJwksTokenVerifier, signAccessToken } from "@pkiserver/contract";
+import { AppError, createLogger, Events, MemoryEventBus, publishEvent, startSigningKeySync } from "@pkiserver/kit";
 import type { authV1 } from "@pkiserver/proto";
 import { SignJWT } from "jose";
-import { startSigningKeySync } from "./sync";
-import { createJwksTokenVerifier } from "./token-verifier";
 
 /** Signs access tokens as auth does (compact EdDSA JWS naming its key by kid), with a key of its own. */
 class TokenSigner {

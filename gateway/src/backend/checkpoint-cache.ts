@@ -1,7 +1,15 @@
-import { type CallOptions, decodeEvent, type EventBus, Events, type Logger, type Subscription } from "@pkiserver/kit";
+import {
+  type CallOptions,
+  decodeEvent,
+  type EventBus,
+  Events,
+  type Logger,
+  retrying,
+  type Subscription,
+  type SyncHandle,
+} from "@pkiserver/kit";
 import { openCheckpoint, parseVerifierKey } from "@pkiserver/log";
 import type { eventsV1, pkiV1 } from "@pkiserver/proto";
-import { retrying, type SyncHandle } from "../auth/sync";
 
 type Answer = pkiV1.GetCheckpointResponse;
 

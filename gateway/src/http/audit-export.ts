@@ -6,14 +6,20 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Authenticator, Credentials } from "../auth/authenticate";
 import type { ServiceClients } from "../clients";
 import { auditEventView } from "../rpc/methods";
-import { admitHttp, type RateLimiter } from "./rate-limit";
+import type { HttpAdmission } from "./rate-limit";
 
 export const AUDIT_EXPORT_PATH = "/audit/export";
 const MAX_QUERY_TIME = Number.MAX_SAFE_INTEGER;
+/**
+ * An export is one long request: a page may take the store longer than an
+ * interactive call may (the first page of a large export on a server without
+ * range indexes sorts every match), so its calls get more time than the default.
+ */
+const EXPORT_PAGE_TIMEOUT_MS = 120_000;
 
 export interface AuditExportDeps {
   /** Counts the export in the `audit` tier; none in tests that do not count. */
-  rateLimiter?: RateLimiter;
+  admission?: HttpAdmission;
   authenticator: Authenticator;
   clients: ServiceClients;
   credentialsOf: (req: FastifyRequest) => Credentials;
@@ -66,24 +72,22 @@ export function registerAuditExport(app: FastifyInstance, deps: AuditExportDeps)
     } catch (err) {
       return json(400, (err as Error).message);
     }
+    const clientIp = deps.clientIpOf(req);
     try {
       const caller = await deps.authenticator.authenticate(
         {
           ...deps.credentialsOf(req),
           signed: { method: req.method, uri: req.raw.url ?? req.url, body: Buffer.alloc(0) },
         },
-        deps.clientIpOf(req),
+        clientIp,
         req.id,
       );
       if (!caller.scopes.includes("audit:read")) return json(403, "Insufficient scope");
       // The export counts in the `audit` tier (API.md section 9), as audit/* calls do.
-      if (
-        deps.rateLimiter !== undefined &&
-        !(await admitHttp(deps.rateLimiter, "audit", { kind: "key", id: caller.apiKeyId }, reply))
-      ) {
+      if (deps.admission !== undefined && !(await deps.admission.admit("audit", caller, clientIp, reply))) {
         return reply.type("application/json").send(JSON.stringify({ error: "Too many requests" }));
       }
-      const call = { requestId: req.id, callerKeyId: caller.apiKeyId };
+      const call = { requestId: req.id, callerKeyId: caller.apiKeyId, caller, timeoutMs: EXPORT_PAGE_TIMEOUT_MS };
       // The first page is read before the status is sent, so an unavailable service is a clean 503.
       let page: auditV1.ExportEventsResponse = await deps.clients.audit.exportEvents(
         { ...query, limit: AUDIT_LIST_MAX_LIMIT },

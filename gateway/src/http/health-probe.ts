@@ -1,4 +1,5 @@
 import { credentials, Metadata } from "@grpc/grpc-js";
+import type { GrpcTls } from "@pkiserver/kit";
 import { healthV1 } from "@pkiserver/proto";
 
 /*
@@ -13,8 +14,9 @@ export interface HealthProbe {
   close(): void;
 }
 
-export function createHealthProbe(address: string): HealthProbe {
-  const client = new healthV1.HealthClient(address, credentials.createInsecure());
+export function createHealthProbe(address: string, tls?: GrpcTls): HealthProbe {
+  const creds = tls === undefined ? credentials.createInsecure() : credentials.createSsl(tls.ca, tls.key, tls.cert);
+  const client = new healthV1.HealthClient(address, creds);
   return {
     check: (timeoutMs) =>
       new Promise((resolve) => {

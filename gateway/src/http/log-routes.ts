@@ -1,9 +1,9 @@
-import { AppError, type AsyncClient } from "@pkiserver/kit";
+import { AppError, type AsyncClient, type CallOptions } from "@pkiserver/kit";
 import { parseTilePath } from "@pkiserver/log";
 import type { pkiV1 } from "@pkiserver/proto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { Authenticator } from "../auth/authenticate";
-import { admitHttp, type RateLimiter } from "./rate-limit";
+import type { Authenticator, Caller } from "../auth/authenticate";
+import type { HttpAdmission } from "./rate-limit";
 
 export interface LogRoutesDeps {
   readonly pki: AsyncClient<pkiV1.PkiServiceServer>;
@@ -12,7 +12,7 @@ export interface LogRoutesDeps {
   readonly pkiPublicRead: boolean;
   readonly clientIpOf: (req: FastifyRequest) => string;
   /** The log's files count in the `pki` tier (API.md section 9), per key or, anonymous, per address. */
-  readonly rateLimiter?: RateLimiter;
+  readonly admission?: HttpAdmission;
 }
 
 // c2sp.org/tlog-tiles: checkpoints are text, tiles and bundles bytes. A tile's bytes never change
@@ -32,15 +32,16 @@ function header(req: FastifyRequest, name: string): string | undefined {
  * `/log/tile/<L>/<N>[.p/<W>]` and `/log/tile/entries/<N>[.p/<W>]`, with the scope of pki/*.
  */
 export function registerLogRoutes(app: FastifyInstance, deps: LogRoutesDeps): void {
-  /** Sends the refusal and returns false unless the caller may read the log. */
-  const allowed = async (req: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
-    const limited = async (subject: { kind: "key" | "ip"; id: string }) => {
-      if (deps.rateLimiter === undefined || (await admitHttp(deps.rateLimiter, "pki", subject, reply))) return false;
+  /** Sends the refusal and returns undefined unless the caller may read the log; else the options of its calls. */
+  const allowed = async (req: FastifyRequest, reply: FastifyReply): Promise<CallOptions | undefined> => {
+    const clientIp = deps.clientIpOf(req);
+    const limited = async (caller: Caller | undefined) => {
+      if (deps.admission === undefined || (await deps.admission.admit("pki", caller, clientIp, reply))) return false;
       await reply.type(CHECKPOINT_TYPE).send("too many requests\n");
       return true;
     };
     // Public reads are anonymous: counted per address, as pki/* calls without credentials are.
-    if (deps.pkiPublicRead) return !(await limited({ kind: "ip", id: deps.clientIpOf(req) }));
+    if (deps.pkiPublicRead) return (await limited(undefined)) ? undefined : { requestId: req.id };
     try {
       const caller = await deps.authenticator.authenticate(
         {
@@ -48,12 +49,15 @@ export function registerLogRoutes(app: FastifyInstance, deps: LogRoutesDeps): vo
           userToken: header(req, "x-user-token"),
           signed: { method: req.method, uri: req.raw.url ?? req.url, body: Buffer.alloc(0) },
         },
-        deps.clientIpOf(req),
+        clientIp,
         req.id,
       );
-      if (caller.scopes.includes("pki:read")) return !(await limited({ kind: "key", id: caller.apiKeyId }));
+      if (caller.scopes.includes("pki:read")) {
+        if (await limited(caller)) return undefined;
+        return { requestId: req.id, callerKeyId: caller.apiKeyId, caller };
+      }
       await reply.code(403).type(CHECKPOINT_TYPE).send("insufficient scope\n");
-      return false;
+      return undefined;
     } catch (err) {
       const e = AppError.from(err);
       if (e.code.startsWith("auth.")) {
@@ -62,7 +66,7 @@ export function registerLogRoutes(app: FastifyInstance, deps: LogRoutesDeps): vo
         req.log.error({ requestId: req.id, err: e.internal ?? e.message }, "log route authentication failed");
         await reply.code(503).type(CHECKPOINT_TYPE).send("unavailable\n");
       }
-      return false;
+      return undefined;
     }
   };
 
@@ -74,9 +78,10 @@ export function registerLogRoutes(app: FastifyInstance, deps: LogRoutesDeps): vo
   };
 
   app.get("/log/checkpoint", async (req, reply) => {
-    if (!(await allowed(req, reply))) return reply;
+    const call = await allowed(req, reply);
+    if (call === undefined) return reply;
     try {
-      const res = await deps.pki.getCheckpoint({}, { requestId: req.id });
+      const res = await deps.pki.getCheckpoint({}, call);
       return reply.type(CHECKPOINT_TYPE).header("cache-control", "no-cache").send(res.checkpoint);
     } catch (err) {
       return failed(req, reply, err);
@@ -84,13 +89,14 @@ export function registerLogRoutes(app: FastifyInstance, deps: LogRoutesDeps): vo
   });
 
   app.get("/log/tile/*", async (req, reply) => {
-    if (!(await allowed(req, reply))) return reply;
+    const call = await allowed(req, reply);
+    if (call === undefined) return reply;
     const tile = parseTilePath(`tile/${(req.params as { "*": string })["*"]}`);
     if (tile === undefined) return reply.code(404).type(CHECKPOINT_TYPE).send("not found\n");
     try {
       const res = await deps.pki.getLogTile(
         { level: tile.level === "entries" ? -1 : tile.level, index: tile.index, width: tile.width },
-        { requestId: req.id },
+        call,
       );
       if (!res.found) return reply.code(404).type(CHECKPOINT_TYPE).send("not found\n");
       return reply.type(TILE_TYPE).header("cache-control", IMMUTABLE).send(res.data);

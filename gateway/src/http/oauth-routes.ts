@@ -1,8 +1,7 @@
-import { fields, importPublicJwk, type TokenIdentity } from "@pkiserver/contract";
+import { fields, importPublicJwk, type RevocationCache, type TokenIdentity } from "@pkiserver/contract";
 import { ALL_SCOPES, AppError, type AsyncClient, type Logger } from "@pkiserver/kit";
 import { apikeyV1, type authV1 } from "@pkiserver/proto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { RevocationCache } from "../auth/revocations";
 import type { RateLimiter } from "./rate-limit";
 import { UNAVAILABLE_RETRY_AFTER_S } from "./readiness";
 
@@ -258,13 +257,20 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRouteDeps):
       }
     };
 
-  /** Checks a client's secret with apikey, as Basic credentials on /main are checked. */
-  const authenticate = async (creds: ClientCredentials, requestId: string): Promise<string> => {
+  /**
+   * Checks a client's secret with apikey, as Basic credentials on /main are
+   * checked (apikey records a refusal in the audit log with its verdict).
+   */
+  const authenticate = async (creds: ClientCredentials, req: FastifyRequest): Promise<string> => {
+    const attempt = {
+      method: creds.viaHeader ? "client_secret_basic" : "client_secret_post",
+      clientIp: deps.clientIpOf(req),
+    };
     for (const secret of secretsOf(creds)) {
       if (creds.clientId.length > 128 || secret.length < 1 || secret.length > 256) break;
       let key: apikeyV1.ApiKey | undefined;
       try {
-        key = (await apikey.verifySecret({ apiKeyId: creds.clientId, secret }, { requestId })).apiKey;
+        key = (await apikey.verifySecret({ apiKeyId: creds.clientId, secret, attempt }, { requestId: req.id })).apiKey;
       } catch (err) {
         const e = AppError.from(err);
         if (e.code === "rpc.internal" || e.code === "rpc.unavailable") throw e;
@@ -276,6 +282,13 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRouteDeps):
     }
     throw new OAuthError("invalid_client", "client authentication failed", creds.viaHeader);
   };
+
+  /** A call made for the authenticated client: auth acts for that key only. */
+  const clientCall = (requestId: string, clientId: string) => ({
+    requestId,
+    callerKeyId: clientId,
+    caller: { apiKeyId: clientId, scopes: [] },
+  });
 
   const tokenReply = (reply: FastifyReply, t: authV1.TokenPair | undefined) => {
     if (t === undefined) throw new AppError("rpc.internal", { internal: "IssueToken reply without token" });
@@ -339,7 +352,7 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRouteDeps):
         if (refreshToken === undefined) throw invalidRequest("refresh_token is required");
         // A client that authenticates may refresh only its own sessions; one that does not is
         // held to auth/token's rules (the refresh token alone).
-        const clientId = creds === undefined ? undefined : await authenticate(creds, req.id);
+        const clientId = creds === undefined ? undefined : await authenticate(creds, req);
         if (form.has("scope")) {
           // Narrowing on refresh is not offered; asking for the session's own scope is fine.
           throw new OAuthError("invalid_scope", "scope cannot change on refresh");
@@ -372,7 +385,7 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRouteDeps):
   /** Form parsing, client authentication and the `token` parameter shared by introspection and revocation. */
   const clientRequest = async (req: FastifyRequest) => {
     const form = parseForm(req);
-    const clientId = await authenticate(requireClient(clientCredentials(req, form)), req.id);
+    const clientId = await authenticate(requireClient(clientCredentials(req, form)), req);
     const token = form.get("token");
     if (token === undefined) throw invalidRequest("token is required");
     return { clientId, token };
@@ -384,7 +397,7 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRouteDeps):
       "introspect",
       handle("introspect", "other", async (req, reply) => {
         const { clientId, token } = await clientRequest(req);
-        const res = await auth.inspectToken({ token, clientId }, { requestId: req.id, callerKeyId: clientId });
+        const res = await auth.inspectToken({ token }, clientCall(req.id, clientId));
         const c = res.claims;
         if (!res.active || c === undefined) return sendJson(reply, { active: false });
         const access = res.tokenType === "access_token";
@@ -410,7 +423,7 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRouteDeps):
       "revoke",
       handle("revoke", "other", async (req, reply) => {
         const { clientId, token } = await clientRequest(req);
-        const res = await auth.revokeToken({ token, clientId }, { requestId: req.id, callerKeyId: clientId });
+        const res = await auth.revokeToken({ token }, clientCall(req.id, clientId));
         // The event brings the revocation to every gateway; this one applies it before replying.
         if (res.revoked !== undefined) {
           revocations.revokeSession(res.revoked.sessionId, {

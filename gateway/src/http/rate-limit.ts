@@ -1,4 +1,5 @@
 import { LRUCache } from "lru-cache";
+import { clientKey } from "./client-ip";
 
 /** The rate-limit tiers (API.md section 9); a method's tier follows its name prefix. */
 export const TIERS = ["pki", "pkiadmin", "user", "audit", "auth"] as const;
@@ -152,25 +153,59 @@ export class RateLimiter {
   }
 }
 
+/** What HttpAdmission needs of a caller: its key, and how its credential came (its own limits with it). */
+export interface CountedCaller {
+  readonly apiKeyId: string;
+  readonly via: "token" | "basic" | "signature";
+  readonly rateLimits?: Partial<Record<Tier, number>> | undefined;
+}
+
 /**
- * Counts one request of an HTTP endpoint outside JSON-RPC (tiles, the audit
- * export) in its tier: sets the RateLimit-* headers, and on a refusal also
- * HTTP 429 with Retry-After. Returns false when the request is refused (the
- * caller sends the body), true otherwise.
+ * Counts the requests of HTTP endpoints outside JSON-RPC (the transparency
+ * log's files, the audit export) as JSON-RPC methods are counted (API.md
+ * section 9): an authenticated caller per API key under the key's own limits
+ * where it has them, an anonymous one per address (IPv6 per /64); each
+ * refusal also goes to the audit log's per-minute aggregate.
  */
-export async function admitHttp(
-  limiter: RateLimiter,
-  tier: Tier,
-  subject: Subject,
-  reply: { header(name: string, value: string): unknown; code(status: number): unknown },
-): Promise<boolean> {
-  const decision = await limiter.take(tier, subject);
-  if (decision === undefined) return true;
-  reply.header("ratelimit-limit", String(decision.limit));
-  reply.header("ratelimit-remaining", String(decision.remaining));
-  reply.header("ratelimit-reset", String(decision.resetSeconds));
-  if (decision.allowed) return true;
-  reply.code(429);
-  reply.header("retry-after", String(decision.retryAfterSeconds));
-  return false;
+export class HttpAdmission {
+  constructor(
+    private readonly deps: {
+      limiter: RateLimiter;
+      /** The own limits of keys whose tokens are in use (a token names only its key). */
+      keyLimits: { get(apiKeyId: string): Promise<Partial<Record<Tier, number>> | undefined> };
+      refusals?: { refused(client: string, tier: string): void } | undefined;
+    },
+  ) {}
+
+  /**
+   * Counts one request in `tier`: sets the RateLimit-* headers, and on a
+   * refusal HTTP 429 with Retry-After. Returns false when the request is
+   * refused (the caller sends the body), true otherwise.
+   */
+  async admit(
+    tier: Tier,
+    caller: CountedCaller | undefined,
+    clientIp: string,
+    reply: { header(name: string, value: string): unknown; code(status: number): unknown },
+  ): Promise<boolean> {
+    const subject: Subject =
+      caller === undefined ? { kind: "ip", id: clientKey(clientIp) } : { kind: "key", id: caller.apiKeyId };
+    // The same rule as for JSON-RPC methods: Basic and signed credentials bring the key's limits.
+    const own =
+      caller === undefined
+        ? undefined
+        : caller.via === "token"
+          ? await this.deps.keyLimits.get(caller.apiKeyId)
+          : caller.rateLimits;
+    const decision = await this.deps.limiter.take(tier, subject, own);
+    if (decision === undefined) return true;
+    reply.header("ratelimit-limit", String(decision.limit));
+    reply.header("ratelimit-remaining", String(decision.remaining));
+    reply.header("ratelimit-reset", String(decision.resetSeconds));
+    if (decision.allowed) return true;
+    this.deps.refusals?.refused(`${subject.kind}:${subject.id}`, tier);
+    reply.code(429);
+    reply.header("retry-after", String(decision.retryAfterSeconds));
+    return false;
+  }
 }

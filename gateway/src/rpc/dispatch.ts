@@ -1,11 +1,10 @@
 import { performance } from "node:perf_hooks";
 import type { Span } from "@opentelemetry/api";
-import { isPlainObject, parseParams } from "@pkiserver/contract";
+import { isPlainObject, parseParams, type RevocationCache } from "@pkiserver/contract";
 import type { RateLimitRefusals } from "@pkiserver/kit";
 import { AppError, ErrorCatalogue, type Logger } from "@pkiserver/kit";
 import type { Authenticator, Caller, Credentials } from "../auth/authenticate";
 import type { KeyLimitsCache } from "../auth/key-limits";
-import type { RevocationCache } from "../auth/revocations";
 import type { ServiceClients } from "../clients";
 import { clientKey } from "../http/client-ip";
 import type { GatewayMetrics } from "../http/metrics";
@@ -252,7 +251,9 @@ export class Dispatcher {
         revocations: this.deps.revocations,
         caller,
         clientIp: ctx.clientIp,
-        call: { requestId: ctx.requestId, ...(caller ? { callerKeyId: caller.apiKeyId } : {}) },
+        call: caller
+          ? { requestId: ctx.requestId, callerKeyId: caller.apiKeyId, caller }
+          : { requestId: ctx.requestId },
         tierLimits: this.deps.rateLimiter.limits,
         keyLimitsChanged: (apiKeyId, limits) => this.deps.keyLimits.set(apiKeyId, limits),
         bindToken,

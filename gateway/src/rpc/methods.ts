@@ -8,13 +8,13 @@ import {
   object,
   openRpcDocument,
   type ParamsOf,
+  type RevocationCache,
   type Schema,
 } from "@pkiserver/contract";
 import { AppError, assertScopesWithin, type CallOptions, type Scope } from "@pkiserver/kit";
 import { apikeyV1, type auditV1, type authV1, type pkiV1 } from "@pkiserver/proto";
 import type { Caller } from "../auth/authenticate";
 import { type KeyLimits, keyLimitsOf } from "../auth/key-limits";
-import type { RevocationCache } from "../auth/revocations";
 import type { ServiceClients } from "../clients";
 import { TIERS, type TierLimits } from "../http/rate-limit";
 
@@ -25,7 +25,7 @@ export interface MethodContext {
   /** Set for every method that needs credentials (and absent for auth/*, or public pki reads). */
   readonly caller: Caller | undefined;
   readonly clientIp: string;
-  /** requestId and callerKeyId for the gRPC metadata. */
+  /** requestId and the caller, for the gRPC call (the service checks the caller's scope itself). */
   readonly call: CallOptions;
   /** Binds an access token to the WebSocket connection; absent over HTTP. */
   readonly bindToken: ((token: string) => Promise<void>) | undefined;
@@ -48,10 +48,6 @@ export interface MethodDef<P = unknown> {
 function present<T>(value: T | undefined, what: string): T {
   if (value === undefined) throw new AppError("rpc.internal", { internal: `service reply without ${what}` });
   return value;
-}
-
-function callerOf(ctx: MethodContext): Caller {
-  return present(ctx.caller, "authenticated caller");
 }
 
 function tokenResult(token: authV1.TokenPair | undefined, ctx: MethodContext) {
@@ -212,7 +208,6 @@ const handlers: { [N in MethodName]: (params: ParamsOf<N>, ctx: MethodContext) =
     return OK;
   },
   "user/addApiKey": async (p, ctx) => {
-    const callerScope = callerOf(ctx).scopes;
     const req: apikeyV1.AddApiKeyRequest =
       p.type === "secret"
         ? {
@@ -220,7 +215,6 @@ const handlers: { [N in MethodName]: (params: ParamsOf<N>, ctx: MethodContext) =
             type: apikeyV1.ApiKeyType.API_KEY_TYPE_SECRET,
             clientSecret: p.clientSecret,
             maxScope: p.maxScope,
-            callerScope,
             ...(p.rateLimits !== undefined ? { rateLimits: p.rateLimits } : {}),
           }
         : {
@@ -228,7 +222,6 @@ const handlers: { [N in MethodName]: (params: ParamsOf<N>, ctx: MethodContext) =
             type: apikeyV1.ApiKeyType.API_KEY_TYPE_PUB_KEY,
             clientPublicKey: p.clientPubKey,
             maxScope: p.maxScope,
-            callerScope,
             ...(p.rateLimits !== undefined ? { rateLimits: p.rateLimits } : {}),
           };
     const res = await ctx.clients.apikey.addApiKey(req, ctx.call);
@@ -250,7 +243,6 @@ const handlers: { [N in MethodName]: (params: ParamsOf<N>, ctx: MethodContext) =
         ...(p.enabled !== undefined ? { enabled: p.enabled } : {}),
         ...(p.maxScope !== undefined ? { maxScope: { scopes: p.maxScope } } : {}),
         ...(p.rateLimits !== undefined ? { rateLimits: p.rateLimits } : {}),
-        callerScope: callerOf(ctx).scopes,
       },
       ctx.call,
     );
@@ -273,7 +265,6 @@ const handlers: { [N in MethodName]: (params: ParamsOf<N>, ctx: MethodContext) =
         ...(p.clientSecret !== undefined ? { clientSecret: p.clientSecret } : {}),
         ...(p.clientPubKey !== undefined ? { clientPublicKey: p.clientPubKey } : {}),
         ...(p.gracePeriod !== undefined ? { gracePeriod: p.gracePeriod } : {}),
-        callerScope: callerOf(ctx).scopes,
       },
       ctx.call,
     );
@@ -284,7 +275,7 @@ const handlers: { [N in MethodName]: (params: ParamsOf<N>, ctx: MethodContext) =
     };
   },
   "user/deleteApiKey": async (p, ctx) => {
-    await ctx.clients.apikey.deleteApiKey({ apiKeyId: p.apiKeyId, callerScope: callerOf(ctx).scopes }, ctx.call);
+    await ctx.clients.apikey.deleteApiKey({ apiKeyId: p.apiKeyId }, ctx.call);
     ctx.revocations.applyKeyChange({
       apiKeyId: p.apiKeyId,
       at: Date.now(),
@@ -303,7 +294,7 @@ const handlers: { [N in MethodName]: (params: ParamsOf<N>, ctx: MethodContext) =
   "user/revokeSession": async (p, ctx) => {
     const key = present((await ctx.clients.apikey.getApiKey({ apiKeyId: p.apiKeyId }, ctx.call)).apiKey, "apiKey");
     // As for managing a key: a caller may end only sessions of a key no more powerful than itself.
-    assertScopesWithin(key.maxScope, callerOf(ctx).scopes);
+    assertScopesWithin(key.maxScope, present(ctx.caller, "authenticated caller").scopes);
     const { sessions } = await ctx.clients.auth.listSessions({ apiKeyId: p.apiKeyId }, ctx.call);
     if (!sessions.some((s) => s.sessionId === p.sessionId)) throw new AppError("auth.session_not_found");
     await ctx.clients.auth.revokeSession({ sessionId: p.sessionId }, ctx.call);

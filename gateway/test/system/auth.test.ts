@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { signAccessToken } from "@pkiserver/contract";
-import { ed25519Sign, hmacSignature, requestSigningPayload } from "@pkiserver/kit";
+import { Events, ed25519Sign, hmacSignature, requestSigningPayload } from "@pkiserver/kit";
 import {
   addTestKey,
   INITIALIZATION_TOKEN,
@@ -376,7 +376,7 @@ describe("authentication and scopes", () => {
     }
   });
 
-  it("passes the caller's scopes to addApiKey and maps the reply", async () => {
+  it("names the caller of addApiKey outside the request (the service takes its scopes from the call's authentication)", async () => {
     const res = await post(
       gw,
       rpc("user/addApiKey", { type: "secret", name: "n", clientSecret: "x".repeat(32), maxScope: ["pki:read"] }),
@@ -385,14 +385,7 @@ describe("authentication and scopes", () => {
     const apiKeyId = (res.json as { result: { apiKeyId: string } }).result.apiKeyId;
     assert.equal((await gw.services.apikey.getApiKey({ apiKeyId })).apiKey?.name, "n");
     const call = gw.calls.findLast((c) => c.rpc === "addApiKey");
-    assert.deepEqual((call?.request as { callerScope?: string[] } | undefined)?.callerScope, [
-      "user:read",
-      "user:write",
-      "pki:read",
-      "pki:write",
-      "pkiadmin:read",
-      "pkiadmin:write",
-    ]);
+    assert.equal((call?.request as { callerScope?: string[] } | undefined)?.callerScope, undefined);
     assert.equal(call?.callerKeyId, admin.apiKeyId);
   });
 });
@@ -465,6 +458,69 @@ describe("trusted proxies, public reads and rate limits", () => {
       const key = await gw.addKey({ secret: SECRET, maxScope: ALL });
       const keyed = await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: key.basic });
       assert.equal(keyed.status, 200);
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
+describe("failed authentications in the audit log (API.md section 12)", () => {
+  it("one event per refusal: apikey's verdict on the credentials it checks, the gateway's on the rest", async () => {
+    const gw = await startTestSystem({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0" } });
+    const reported: {
+      from: string;
+      reason: string;
+      method: string;
+      clientIp?: string | undefined;
+      requestId?: string | undefined;
+    }[] = [];
+    await gw.bus.subscribe({
+      subjects: [Events.requestAuthFailed.subject, Events.credentialRefused.subject],
+      deliver: "all",
+      handler: async (msg) => {
+        const e = Events.requestAuthFailed.type.decode(msg.data);
+        const from = msg.subject.endsWith(Events.credentialRefused.subject) ? "apikey" : "gateway";
+        reported.push({ from, reason: e.reason, method: e.method, clientIp: e.clientIp, requestId: e.requestId });
+      },
+    });
+    try {
+      const key = await gw.addKey({ secret: SECRET, maxScope: ALL });
+      const body = JSON.stringify(rpc("pkiAdmin/listHosts", {}));
+      const send = async (requestId: string, authorization: string) => {
+        const res = await fetch(`${gw.url}/main`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-request-id": requestId, authorization },
+          body,
+        });
+        return ((await res.json()) as { error?: { code: number } }).error?.code;
+      };
+      const signedHeader = (secret: string, nonce: string) => {
+        const ts = Date.now();
+        const sig = hmacSignature(secret, requestSigningPayload(ts, nonce, "POST", "/main", body));
+        return `pmx-hmac-sha256 ${key.apiKeyId};1;${ts};${nonce};${sig}`;
+      };
+      const once = signedHeader(SECRET, "audit-n1");
+      assert.equal(await send("r-ok", once), undefined);
+      const codes = [
+        await send("r-wrong", basic(key.apiKeyId, "x".repeat(40))),
+        await send("r-badsig", signedHeader(`${SECRET}x`, "audit-n2")),
+        await send("r-replay", once),
+        await send("r-malformed", "Basic !!!"),
+        await send("r-token", "Bearer not-a-token"),
+      ];
+      // The caller learns nothing of why.
+      assert.deepEqual(codes, [14, 14, 14, 14, 76]);
+      await new Promise((r) => setTimeout(r, 100));
+      const byRequest = reported
+        .map((r) => [r.requestId, r.from, r.reason, r.method, r.clientIp])
+        .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+      assert.deepEqual(byRequest, [
+        ["r-badsig", "apikey", "bad_signature", "signature", "127.0.0.1"],
+        ["r-malformed", "gateway", "wrong_secret", "basic", "127.0.0.1"],
+        ["r-replay", "apikey", "replayed_nonce", "signature", "127.0.0.1"],
+        ["r-token", "gateway", "bad_token", "token", "127.0.0.1"],
+        ["r-wrong", "apikey", "wrong_secret", "basic", "127.0.0.1"],
+      ]);
     } finally {
       await gw.close();
     }

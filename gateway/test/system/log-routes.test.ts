@@ -184,4 +184,72 @@ describe("log endpoints and rate limits", () => {
       await gw.close();
     }
   });
+
+  it("apply a key's own pki limit, given with its credential or found for its token, as pki/* calls do", async () => {
+    const gw = await startTestSystem({
+      env: { PMX_RATE_LIMITS: "pki=5,pkiadmin=0,user=0,audit=0,auth=0", PMX_LOG_CHECKPOINT_INTERVAL: "20" },
+    });
+    try {
+      await gw.services.pki.setHost({ hostPubKey: VALID_KEY_1, hostUrl: "https://log.example" });
+      await sequencedEntries(gw, 1);
+      const own = await gw.addKey({ secret: SECRET, maxScope: ["pki:read"], rateLimits: { pki: 2 } });
+      const tok = await gw.addKey({ secret: SECRET, maxScope: ["pki:read"], rateLimits: { pki: 1 } });
+      const plain = await gw.addKey({ secret: SECRET, maxScope: ["pki:read"] });
+      const { accessToken } = await gw.token({ apiKeyId: tok.apiKeyId, secret: SECRET });
+      const read = async (headers: Record<string, string>) => {
+        const res = await fetch(`${gw.url}/log/checkpoint`, { headers });
+        return [res.status, res.headers.get("ratelimit-limit")];
+      };
+      const ownAuth = { authorization: own.basic };
+      assert.deepEqual(
+        [await read(ownAuth), await read(ownAuth), await read(ownAuth)],
+        [
+          [200, "2"],
+          [200, "2"],
+          [429, "2"],
+        ],
+      );
+      const bearer = { authorization: `Bearer ${accessToken}` };
+      assert.deepEqual(
+        [await read(bearer), await read(bearer)],
+        [
+          [200, "1"],
+          [429, "1"],
+        ],
+      );
+      // One count per key and tier: the log's files and pki/* calls draw on the same limit.
+      const plainAuth = { authorization: plain.basic };
+      const viaRpc = (await post(gw, rpc("pki/getCheckpoint", {}), plainAuth)).json as { error?: unknown };
+      assert.equal(viaRpc.error, undefined);
+      assert.deepEqual(await read(plainAuth), [200, "5"]);
+      const res = await fetch(`${gw.url}/log/checkpoint`, { headers: plainAuth });
+      assert.equal(res.headers.get("ratelimit-remaining"), "2");
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it("count anonymous readers per address, IPv6 per /64", async () => {
+    const gw = await startTestSystem({
+      env: {
+        PMX_PKI_PUBLIC_READ: "true",
+        PMX_TRUSTED_PROXIES: "127.0.0.1",
+        PMX_RATE_LIMITS: "pki=2,pkiadmin=0,user=0,audit=0,auth=0",
+        PMX_LOG_CHECKPOINT_INTERVAL: "20",
+      },
+    });
+    try {
+      await gw.services.pki.setHost({ hostPubKey: VALID_KEY_2, hostUrl: "https://log.example" });
+      await sequencedEntries(gw, 1);
+      const from = async (addr: string) =>
+        (await fetch(`${gw.url}/log/checkpoint`, { headers: { "x-forwarded-for": addr } })).status;
+      assert.deepEqual(
+        [await from("2001:db8:9:1::1"), await from("2001:db8:9:1::2"), await from("2001:db8:9:1:ffff::3")],
+        [200, 200, 429],
+      );
+      assert.equal(await from("2001:db8:9:2::1"), 200);
+    } finally {
+      await gw.close();
+    }
+  });
 });

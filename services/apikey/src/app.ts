@@ -1,4 +1,5 @@
-import { SecretBox, type ServiceApp, type ServiceDeps, startGrpcServer } from "@pkiserver/kit";
+import { tokenChecks, tokenIdentityFromEnv } from "@pkiserver/contract";
+import { SecretBox, type ServiceApp, type ServiceDeps, startGrpcServer, verifyServiceTokens } from "@pkiserver/kit";
 import type { ApiKeyConfig } from "./config";
 import { type ApiKeyDeps, type ApiKeyStore, type NonceStore, systemClock } from "./domain/ports";
 import { MemoryApiKeyStore } from "./storage/memory-api-key-store";
@@ -40,7 +41,7 @@ export async function buildApp(config: ApiKeyConfig, deps: ServiceDeps): Promise
   const useCaseDeps: ApiKeyDeps = {
     store,
     nonces,
-    events: new BusApiKeyEvents(deps.bus),
+    events: new BusApiKeyEvents(deps.bus, logger),
     clock: systemClock,
     secrets,
     initializationToken: config.initializationToken,
@@ -53,10 +54,14 @@ export async function buildApp(config: ApiKeyConfig, deps: ServiceDeps): Promise
   }, NONCE_PURGE_INTERVAL_MS);
   purge.unref();
 
+  const tokens = deps.tokens
+    ? { verifier: deps.tokens, stop: async () => {} }
+    : verifyServiceTokens(config, deps, tokenChecks(tokenIdentityFromEnv(config.tokenEnv)));
   const grpc = await startGrpcServer({
     host: deps.listen.host,
     port: deps.listen.port,
-    services: [apiKeyService(useCaseDeps, logger)],
+    services: [apiKeyService(useCaseDeps, logger, tokens.verifier)],
+    tls: config.grpcTls,
   });
   logger.info({ address: grpc.address }, "apikey service listening");
 
@@ -67,6 +72,7 @@ export async function buildApp(config: ApiKeyConfig, deps: ServiceDeps): Promise
     stop: async () => {
       clearInterval(purge);
       await grpc.stop();
+      await tokens.stop();
     },
   };
 }

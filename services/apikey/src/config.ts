@@ -1,4 +1,5 @@
 import {
+  checkGrpcTls,
   checkSecretKey,
   env,
   parseConfig,
@@ -25,7 +26,10 @@ const schema = z
     PMX_SECRET_KEY: env.optionalString(),
     ...serviceEnvFields,
   })
-  .superRefine(checkSecretKey);
+  .superRefine((v, ctx) => {
+    checkSecretKey(v, ctx);
+    checkGrpcTls(v, ctx);
+  });
 
 /** Reads and validates this service's environment; throws a ConfigError listing every problem. */
 export function loadConfig(environment: Record<string, string | undefined> = processEnv()): ApiKeyConfig {

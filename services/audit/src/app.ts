@@ -1,4 +1,5 @@
-import { type ServiceApp, type ServiceDeps, startGrpcServer } from "@pkiserver/kit";
+import { tokenChecks, tokenIdentityFromEnv } from "@pkiserver/contract";
+import { type ServiceApp, type ServiceDeps, startGrpcServer, verifyServiceTokens } from "@pkiserver/kit";
 import type { AuditConfig } from "./config";
 import { type AuditDeps, type AuditStore, systemClock } from "./domain/ports";
 import { purgeExpired } from "./domain/record-event";
@@ -14,10 +15,12 @@ const PURGE_INTERVAL_MS = 10 * 60_000;
 export async function buildApp(config: AuditConfig, deps: ServiceDeps): Promise<ServiceApp> {
   const logger = deps.logger;
   let store: AuditStore;
+  let mongoStore: MongoAuditStore | undefined;
   if (deps.mongo) {
     const { ttl } = await ensureAuditIndexes(deps.mongo.db);
     if (!ttl) logger.info("no TTL index on the audit collection; the periodic purge removes expired events");
-    store = new MongoAuditStore(deps.mongo.db, config.retentionMs);
+    mongoStore = new MongoAuditStore(deps.mongo.db, config.retentionMs);
+    store = mongoStore;
   } else {
     store = new MemoryAuditStore();
   }
@@ -30,10 +33,14 @@ export async function buildApp(config: AuditConfig, deps: ServiceDeps): Promise<
   purgeTimer.unref();
 
   const consumer = await startAuditConsumer(deps.bus, auditDeps, logger);
+  const tokens = deps.tokens
+    ? { verifier: deps.tokens, stop: async () => {} }
+    : verifyServiceTokens(config, deps, tokenChecks(tokenIdentityFromEnv(config.tokenEnv)));
   const grpc = await startGrpcServer({
     host: deps.listen.host,
     port: deps.listen.port,
-    services: [auditService(auditDeps, logger)],
+    services: [auditService(auditDeps, logger, tokens.verifier)],
+    tls: config.grpcTls,
   });
   logger.info({ address: grpc.address }, "audit service listening");
 
@@ -45,6 +52,8 @@ export async function buildApp(config: AuditConfig, deps: ServiceDeps): Promise<
       clearInterval(purgeTimer);
       await consumer.stop();
       await grpc.stop();
+      await tokens.stop();
+      mongoStore?.close();
     },
   };
 }

@@ -1,4 +1,5 @@
 import {
+  checkGrpcTls,
   env,
   parseConfig,
   processEnv,
@@ -18,16 +19,18 @@ export interface AuditConfig extends ServiceEnv {
   readonly retentionMs: number;
 }
 
-const schema = z.object({
-  PMX_AUDIT_LISTEN: env.address("127.0.0.1:8114"),
-  PMX_AUDIT_RETENTION: z.coerce
-    .number()
-    .int()
-    .min(60_000)
-    .max(10 * 366 * 24 * 3600_000)
-    .default(DEFAULT_AUDIT_RETENTION_MS),
-  ...serviceEnvFields,
-});
+const schema = z
+  .object({
+    PMX_AUDIT_LISTEN: env.address("127.0.0.1:8114"),
+    PMX_AUDIT_RETENTION: z.coerce
+      .number()
+      .int()
+      .min(60_000)
+      .max(10 * 366 * 24 * 3600_000)
+      .default(DEFAULT_AUDIT_RETENTION_MS),
+    ...serviceEnvFields,
+  })
+  .superRefine(checkGrpcTls);
 
 /** Reads and validates this service's environment; throws a ConfigError listing every problem. */
 export function loadConfig(environment: Record<string, string | undefined> = processEnv()): AuditConfig {

@@ -1,5 +1,6 @@
-import { createAccessTokenVerifier } from "@pkiserver/contract";
+import { createAccessTokenVerifier, signAccessToken, tokenChecks } from "@pkiserver/contract";
 import {
+  type Caller,
   Closers,
   describe,
   Events,
@@ -8,6 +9,7 @@ import {
   type ServiceApp,
   type ServiceDeps,
   type ServiceTarget,
+  startAuthSync,
   startGrpcServer,
 } from "@pkiserver/kit";
 import type { AuthConfig } from "./config";
@@ -22,6 +24,8 @@ import { MongoSigningKeyStore } from "./storage/mongo-signing-keys";
 import { subscribeApiKeyEvents } from "./transport/events/apikey-subscriber";
 import { BusAuthEvents } from "./transport/events/publisher";
 import { createApiKeyClient } from "./transport/grpc/apikey-client";
+import { getSigningKeys } from "./transport/grpc/get-signing-keys";
+import { listRevocations } from "./transport/grpc/list-revocations";
 import { authServiceRegistration } from "./transport/grpc/service";
 
 /** How long an expired session is kept, so its tokens still read as expired (75) rather than unknown (76). */
@@ -77,10 +81,30 @@ export async function buildApp(config: AuthConfig, deps: ServiceDeps & { apikey:
   });
   verifier.setKeys(await keys.publicKeys());
 
-  const apikeys = createApiKeyClient(deps.apikey);
+  // Over a channel without mutual TLS, auth presents a token of its own to
+  // apikey (it reads keys to recheck a refreshed session): it signs it itself,
+  // for itself ("pkiserver-auth", scope user:read), short-lived and renewed.
+  const selfCaller =
+    typeof deps.apikey === "string" && config.grpcTls === undefined ? ownTokenCaller(keys, settings, clock) : undefined;
+  const apikeys = createApiKeyClient(deps.apikey, { tls: config.grpcTls, caller: selfCaller });
   const authDeps: AuthDeps = { sessions, keys, verifier, apikeys, events, clock, settings };
 
   const closers = new Closers(() => apikeys.close());
+  // The tokens presented on auth's own calls are checked with its keys and revocations, read in process.
+  let tokens = deps.tokens;
+  if (tokens === undefined) {
+    const source = { getSigningKeys: getSigningKeys(authDeps), listRevocations: listRevocations(authDeps) };
+    const checks = tokenChecks(config.tokenIdentity)(source);
+    const sync = startAuthSync({
+      auth: source,
+      bus: deps.bus,
+      verifier: checks.verifier,
+      cache: checks.cache,
+      logger: logger.child({ component: "auth-sync" }),
+    });
+    closers.add(() => sync.stop());
+    tokens = checks.bearer;
+  }
   const stopAll = async () => {
     await closers.close();
   };
@@ -125,12 +149,18 @@ export async function buildApp(config: AuthConfig, deps: ServiceDeps & { apikey:
       host: deps.listen.host,
       port: deps.listen.port,
       services: [
-        authServiceRegistration(authDeps, logger, (f) => {
-          publishAuthFailure(deps.bus, Events.grantFailed, f).catch((err: unknown) =>
-            logger.warn({ err: String(err) }, "auth.failed event not published"),
-          );
-        }),
+        authServiceRegistration(
+          authDeps,
+          logger,
+          (f) => {
+            publishAuthFailure(deps.bus, Events.grantFailed, f).catch((err: unknown) =>
+              logger.warn({ err: String(err) }, "auth.failed event not published"),
+            );
+          },
+          tokens,
+        ),
       ],
+      tls: config.grpcTls,
     });
     closers.add(() => grpc.stop());
     logger.info({ address: grpc.address }, "auth service listening");
@@ -145,4 +175,35 @@ export async function buildApp(config: AuthConfig, deps: ServiceDeps & { apikey:
     await stopAll();
     throw err;
   }
+}
+
+/** The API key id auth's own tokens name: no key has it (ids are base58 of random bytes). */
+export const AUTH_SELF_KEY_ID = "pkiserver-auth";
+const SELF_TOKEN_LIFETIME_MS = 300_000;
+
+/** Auth as a caller of apikey, with a token it signed for itself, renewed a minute before it expires. */
+function ownTokenCaller(keys: SigningKeyManager, settings: AuthSettings, clock: Clock): () => Promise<Caller> {
+  let current: { caller: Caller; renewAt: number } | undefined;
+  return async () => {
+    const now = clock.now();
+    if (current !== undefined && now < current.renewAt) return current.caller;
+    const scope = ["user:read"];
+    const token = await signAccessToken(
+      {
+        apiKeyId: AUTH_SELF_KEY_ID,
+        sessionId: AUTH_SELF_KEY_ID,
+        generation: 0,
+        scope,
+        issuedAt: now,
+        expiresAt: now + SELF_TOKEN_LIFETIME_MS,
+      },
+      await keys.signer(),
+      settings.tokenIdentity,
+    );
+    current = {
+      caller: { apiKeyId: AUTH_SELF_KEY_ID, scopes: scope, token },
+      renewAt: now + SELF_TOKEN_LIFETIME_MS - 60_000,
+    };
+    return current.caller;
+  };
 }

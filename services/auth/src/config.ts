@@ -5,6 +5,7 @@ import {
   tokenIdentityProblem,
 } from "@pkiserver/contract";
 import {
+  checkGrpcTls,
   checkSecretKey,
   env,
   parseConfig,
@@ -24,9 +25,6 @@ const schema = z
     PMX_REFRESH_TOKEN_LIFETIME: env.positiveInt(604_800_000),
     PMX_SIGNING_KEY_ROTATION: env.positiveInt(86_400_000),
     PMX_SECRET_KEY: env.optionalString(),
-    PMX_PORT: env.optionalString(),
-    PMX_ISSUER: env.optionalString(),
-    PMX_TOKEN_AUDIENCE: env.optionalString(),
     ...serviceEnvFields,
   })
   .superRefine((v, ctx) => {
@@ -50,6 +48,7 @@ const schema = z
     // Signing keys stored in MongoDB are shared by every replica, so their
     // private halves are sealed under a key all replicas know.
     checkSecretKey(v, ctx);
+    checkGrpcTls(v, ctx);
   });
 
 export interface AuthConfig extends ServiceEnv {

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { buildApp, createAccessTokenVerifier, loadConfig } from "@pkiserver/auth";
 import {
-  ALL_SCOPES,
   AppError,
   createClient,
   createLogger,
@@ -59,7 +58,8 @@ describe("auth over gRPC (buildApp on port 0, the real apikey beside it)", () =>
         seen.push(msg.subject);
       },
     });
-    app = await buildApp(loadConfig({}), {
+    // Auth calls apikey over mutual TLS (a certificate of apikey's CA), and serves with it.
+    app = await buildApp(loadConfig(apikey.tlsEnv), {
       logger: createLogger({ name: "auth-test", level: "silent" }),
       bus,
       listen: { host: "127.0.0.1", port: 0 },
@@ -69,6 +69,8 @@ describe("auth over gRPC (buildApp on port 0, the real apikey beside it)", () =>
       authV1.AuthServiceService,
       authV1.AuthServiceClient.serviceName,
       app.grpc.address,
+      undefined,
+      { tls: apikey.tls },
     );
     await auth.waitForReady(5000);
   });
@@ -197,7 +199,7 @@ describe("auth over gRPC (buildApp on port 0, the real apikey beside it)", () =>
       },
     });
     // apikey disables the key and announces it.
-    await apikey.client.updateApiKey({ apiKeyId: doomed, enabled: false, callerScope: [...ALL_SCOPES] });
+    await apikey.client.updateApiKey({ apiKeyId: doomed, enabled: false });
     await eventually(async () => (await auth.client.listSessions({ apiKeyId: doomed })).sessions.length === 0);
     await assert.rejects(auth.client.introspectToken({ accessToken: token.accessToken }), code("auth.token_expired"));
     await eventually(async () => revokedSubjects.length === 1);

@@ -150,7 +150,7 @@ describe("two auth replicas on one MongoDB database", () => {
     mongo = await connect();
     apikey = await startApiKeyService({ bus });
     keyOne = (await apikey.addKey({ maxScope: ["pki:read_write"], secret: SECRET })).apiKeyId;
-    const config = loadConfig({ PMX_MONGO_URL: "mongodb://unused", PMX_SECRET_KEY: SECRET_KEY });
+    const config = loadConfig({ PMX_MONGO_URL: "mongodb://unused", PMX_SECRET_KEY: SECRET_KEY, ...apikey.tlsEnv });
     for (const name of ["replica-a", "replica-b"]) {
       const app = await buildApp(config, {
         logger: createLogger({ name, level: "silent" }),
@@ -164,6 +164,8 @@ describe("two auth replicas on one MongoDB database", () => {
         authV1.AuthServiceService,
         authV1.AuthServiceClient.serviceName,
         app.grpc.address,
+        undefined,
+        { tls: apikey.tls },
       );
       clients.push(c);
     }

@@ -31,6 +31,7 @@ export const AUTH_FAILURE_REASONS = [
   "stale_timestamp",
   "wrong_ip",
   "disabled_key",
+  "expired_key",
   "bad_token",
 ] as const;
 export type AuthFailureReason = (typeof AUTH_FAILURE_REASONS)[number];

@@ -415,3 +415,13 @@ export function canonicalMethodName(requested: string): MethodName | undefined {
   const name = requested.startsWith("pkiadmin/") ? `pkiAdmin/${requested.slice("pkiadmin/".length)}` : requested;
   return Object.hasOwn(METHOD_SPECS, name) ? (name as MethodName) : undefined;
 }
+
+/**
+ * The scope a method needs: what a service requires of the callers of the RPC
+ * that serves the method. Throws for a method that needs none.
+ */
+export function requiredScope(name: MethodName): Scope {
+  const scope = METHOD_SPECS[name].scope;
+  if (scope === null) throw new Error(`${name} needs no scope`);
+  return scope;
+}

@@ -1,14 +1,5 @@
-import type { ServiceDefinition, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { AppError } from "./errors";
-import {
-  type AsyncHandlers,
-  type CallContext,
-  type CallOptions,
-  callOptionsWithin,
-  implement,
-  type ServiceRegistration,
-} from "./grpc";
-import type { Logger } from "./logger";
+import { type CallContext, type CallOptions, callOptionsWithin } from "./grpc";
 
 /**
  * A view of `target` (a store, a client) whose methods refuse to start once
@@ -65,54 +56,5 @@ export function bindToCall<D extends object>(
     for (const name of stores) bound[name] = abortable(deps[name] as object, ctx) as D[keyof D];
     for (const name of clients) bound[name] = scopedClient(deps[name] as object, ctx) as D[keyof D];
     return bound;
-  };
-}
-
-/** A handler factory of a service's transport: `(deps) => (request) => response`. */
-type HandlerFactory<D> = (deps: D) => (req: never) => Promise<unknown>;
-
-/**
- * gRPC handlers from handler factories, each call running its factory on
- * `forCall(ctx)` (the dependencies bound to that call, see `bindToCall`).
- */
-export function perCall<D, H extends Record<string, HandlerFactory<NoInfer<D>>>>(
-  forCall: (ctx: CallContext) => D,
-  factories: H,
-): { [K in keyof H]: (req: Parameters<ReturnType<H[K]>>[0], ctx: CallContext) => ReturnType<ReturnType<H[K]>> } {
-  const handlers: Record<string, (req: never, ctx: CallContext) => Promise<unknown>> = {};
-  for (const [name, factory] of Object.entries(factories)) {
-    handlers[name] = (req, ctx) => factory(forCall(ctx))(req);
-  }
-  return handlers as {
-    [K in keyof H]: (req: Parameters<ReturnType<H[K]>>[0], ctx: CallContext) => ReturnType<ReturnType<H[K]>>;
-  };
-}
-
-/**
- * A generated server interface without the string index signature it
- * inherits from grpc-js: mapped over, that signature would demand a handler
- * of type `never` for every string.
- */
-export type Rpcs<S> = { [K in keyof S as string extends K ? never : K]: S[K] };
-
-/**
- * The registration of a service: named as its generated client names it,
- * its async handlers wrapped by `implement` (error mapping, request logging).
- */
-export function registration<S>(
-  client: { readonly serviceName: string },
-  definition: ServiceDefinition,
-  handlers: AsyncHandlers<Rpcs<S>>,
-  logger: Logger,
-): ServiceRegistration {
-  return {
-    name: client.serviceName,
-    definition,
-    // The handlers' types were checked against the interface above; grpc-js takes them untyped.
-    implementation: implement<UntypedServiceImplementation>(
-      definition,
-      handlers as AsyncHandlers<UntypedServiceImplementation>,
-      logger,
-    ),
   };
 }

@@ -1,5 +1,7 @@
+import { readFileSync } from "node:fs";
 import { ConnectionString } from "mongodb-connection-string-url";
 import { z } from "zod";
+import type { GrpcTls } from "./grpc";
 import { SecretBox } from "./secret-box";
 
 /**
@@ -208,8 +210,60 @@ function stringOr(def: string) {
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
+/** PEM files of mutual TLS on the gRPC ports and channels: all three, or none (plaintext). */
+export const grpcTlsEnvFields = {
+  PMX_GRPC_TLS_CERT: env.optionalString(),
+  PMX_GRPC_TLS_KEY: env.optionalString(),
+  PMX_GRPC_TLS_CA: env.optionalString(),
+};
+
+type GrpcTlsEnv = { [K in keyof typeof grpcTlsEnvFields]?: string | undefined };
+
+/** Refinement: the three TLS files are set together and readable. */
+export function checkGrpcTls(v: GrpcTlsEnv, ctx: z.RefinementCtx): void {
+  const names = Object.keys(grpcTlsEnvFields) as (keyof GrpcTlsEnv)[];
+  const set = names.filter((n) => v[n] !== undefined);
+  if (set.length === 0) return;
+  if (set.length < names.length) {
+    for (const n of names.filter((n) => v[n] === undefined)) {
+      ctx.addIssue({ code: "custom", path: [n], message: `is required with ${set.join(" and ")}` });
+    }
+    return;
+  }
+  for (const n of names) {
+    try {
+      readFileSync(v[n] as string);
+    } catch (err) {
+      ctx.addIssue({
+        code: "custom",
+        path: [n],
+        message: `cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"})`,
+      });
+    }
+  }
+}
+
+/** The TLS material the three files hold, or undefined when they are not set. */
+export function grpcTlsFrom(v: GrpcTlsEnv): GrpcTls | undefined {
+  if (v.PMX_GRPC_TLS_CERT === undefined || v.PMX_GRPC_TLS_KEY === undefined || v.PMX_GRPC_TLS_CA === undefined) {
+    return undefined;
+  }
+  return {
+    cert: readFileSync(v.PMX_GRPC_TLS_CERT),
+    key: readFileSync(v.PMX_GRPC_TLS_KEY),
+    ca: readFileSync(v.PMX_GRPC_TLS_CA),
+  };
+}
+
 /** Env fields every service process reads the same way. */
 export const serviceEnvFields = {
+  ...grpcTlsEnvFields,
+  /** Where auth is: its signing keys and revocations verify the tokens presented to a service. */
+  PMX_AUTH_ADDR: env.address("127.0.0.1:8112"),
+  // The issuer and audience tokens must name (read with the contract's tokenIdentityFromEnv).
+  PMX_PORT: env.optionalString(),
+  PMX_ISSUER: env.optionalString(),
+  PMX_TOKEN_AUDIENCE: env.optionalString(),
   PMX_MONGO_URL: env.mongoUrl(),
   PMX_MONGO_DB: stringOr("pkiserver"),
   /** ms a start waits for MongoDB before it fails (and an operation for a server). */
@@ -245,6 +299,16 @@ export interface ServiceEnv {
   readonly metricsListen: { readonly host: string; readonly port: number } | undefined;
   /** Test only: PMX_TEST_EVENT_PUBLISH_DELAY_MS; 0 outside tests. */
   readonly testEventPublishDelayMs: number;
+  /** Mutual TLS on the gRPC port and the channels to other services (PMX_GRPC_TLS_*); plaintext when unset. */
+  readonly grpcTls: GrpcTls | undefined;
+  /** PMX_AUTH_ADDR: where auth's signing keys and revocations are read. */
+  readonly authAddress: string;
+  /** What names the tokens' issuer and audience (PMX_PORT, PMX_ISSUER, PMX_TOKEN_AUDIENCE), as set. */
+  readonly tokenEnv: {
+    PMX_PORT?: string | undefined;
+    PMX_ISSUER?: string | undefined;
+    PMX_TOKEN_AUDIENCE?: string | undefined;
+  };
 }
 
 type ServiceEnvValues = z.infer<z.ZodObject<typeof serviceEnvFields>>;
@@ -260,12 +324,15 @@ export function serviceEnv(v: ServiceEnvValues): ServiceEnv {
     otlpEndpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT,
     metricsListen: v.PMX_METRICS_LISTEN === undefined ? undefined : splitAddress(v.PMX_METRICS_LISTEN),
     testEventPublishDelayMs: v.PMX_TEST_EVENT_PUBLISH_DELAY_MS,
+    grpcTls: grpcTlsFrom(v),
+    authAddress: v.PMX_AUTH_ADDR,
+    tokenEnv: { PMX_PORT: v.PMX_PORT, PMX_ISSUER: v.PMX_ISSUER, PMX_TOKEN_AUDIENCE: v.PMX_TOKEN_AUDIENCE },
   };
 }
 
 /** The shared service settings alone (for a process that runs several services). */
 export function loadServiceEnv(source: Record<string, string | undefined>): ServiceEnv {
-  return serviceEnv(parseConfig(z.object(serviceEnvFields), source));
+  return serviceEnv(parseConfig(z.object(serviceEnvFields).superRefine(checkGrpcTls), source));
 }
 
 /** `host:port` or `[v6]:port` (already validated by `env.address`) as parts. */

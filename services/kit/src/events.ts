@@ -22,6 +22,8 @@ export const Events = {
   apiKeyUpdated: def("apikey.v1.apikey.updated", eventsV1.ApiKeyUpdated),
   apiKeyDeleted: def("apikey.v1.apikey.deleted", eventsV1.ApiKeyDeleted),
   apiKeyRotated: def("apikey.v1.apikey.rotated", eventsV1.ApiKeyRotated),
+  /** apikey's verdict on a credential it refused (the caller was told only that it did not hold). */
+  credentialRefused: def("apikey.v1.auth.failed", eventsV1.AuthFailed),
   sessionOpened: def("auth.v1.session.opened", eventsV1.SessionOpened),
   sessionRotated: def("auth.v1.session.rotated", eventsV1.SessionRotated),
   sessionRevoked: def("auth.v1.session.revoked", eventsV1.SessionRevoked),

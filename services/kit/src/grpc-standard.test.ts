@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import type { UntypedServiceImplementation } from "@grpc/grpc-js";
 import { credentials, loadPackageDefinition, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { healthV1, pkiV1, rpcErrorDetails, rpcStatus } from "@pkiserver/proto";
+import { openAccess } from "./call-auth";
 import { AppError, ErrorCatalogue, type ErrorCode, GrpcCode } from "./errors";
 import { fromGrpcError, type GrpcServerHandle, implement, MetadataKeys, startGrpcServer } from "./grpc";
 import {
@@ -34,8 +36,12 @@ function failingPkiService() {
   return {
     name: PKI_SERVICE,
     definition: pkiV1.PkiServiceService,
-    // biome-ignore lint/suspicious/noExplicitAny: every RPC gets the same handler
-    implementation: implement<any>(pkiV1.PkiServiceService, handlers as any, silent),
+    implementation: implement<UntypedServiceImplementation>(
+      pkiV1.PkiServiceService,
+      handlers as never,
+      silent,
+      openAccess(pkiV1.PkiServiceService),
+    ),
   };
 }
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { type AddressInfo, createServer, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { handleUnaryCall, ServiceDefinition } from "@grpc/grpc-js";
+import { openAccess } from "./call-auth";
 import { AppError, invalidParams } from "./errors";
 import { createClient, type GrpcServerHandle, implement, MetadataKeys, startGrpcServer, toGrpcError } from "./grpc";
 import { createLogger } from "./logger";
@@ -43,7 +44,7 @@ describe("gRPC error mapping", () => {
           name: "test.Echo",
           definition,
           // biome-ignore lint/suspicious/noExplicitAny: a hand-written test service
-          implementation: implement<any>(definition, handlers as any, silent),
+          implementation: implement<any>(definition, handlers as any, silent, openAccess(definition)),
         },
       ],
     });
@@ -127,7 +128,7 @@ describe("gRPC server logging and shutdown", () => {
           name: "test.Slow",
           definition: slowDefinition,
           // biome-ignore lint/suspicious/noExplicitAny: a hand-written test service
-          implementation: implement<any>(slowDefinition, { Slow: handler } as any, logger),
+          implementation: implement<any>(slowDefinition, { Slow: handler } as any, logger, openAccess(slowDefinition)),
         },
       ],
     });

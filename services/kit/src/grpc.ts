@@ -18,6 +18,15 @@ import {
 } from "@grpc/grpc-js";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { HealthImplementation } from "grpc-health-check";
+import {
+  admitCaller,
+  bearerToken,
+  type CallAccess,
+  type Caller,
+  CallerMetadata,
+  INTERNAL_CALLER,
+  statedCaller,
+} from "./call-auth";
 import { withCallIdentity } from "./call-identity";
 import { AppError, ErrorCatalogue, isErrorCode } from "./errors";
 import { addStandardServices, errorFromStatusDetails, setStatusDetails } from "./grpc-standard";
@@ -35,8 +44,10 @@ export const MetadataKeys = {
 
 export interface CallContext {
   readonly requestId: string;
-  /** The API key the gateway authenticated, when there is one (for auditing). */
+  /** The API key the call is made for, when known from its authentication (for auditing). */
   readonly callerKeyId: string | undefined;
+  /** The authenticated caller; undefined only on an open RPC called without credentials. */
+  readonly caller: Caller | undefined;
   readonly logger: Logger;
   readonly metadata: Metadata;
   /** When the caller stops waiting (ms since the epoch); Infinity when it set no deadline. */
@@ -79,6 +90,12 @@ export type AsyncClient<S> = {
 export interface CallOptions {
   requestId?: string;
   callerKeyId?: string;
+  /**
+   * Who the call is made for: handed over as is in process, stated in
+   * metadata over mutual TLS, else its token forwarded as a Bearer credential.
+   * Absent: the calling component itself (in process or over mutual TLS).
+   */
+  caller?: Caller | undefined;
   /** Milliseconds until the call is abandoned (default 10 s). */
   timeoutMs?: number;
 }
@@ -149,16 +166,30 @@ function firstString(md: Metadata, key: string): string | undefined {
   return typeof v === "string" && v.length > 0 ? v : undefined;
 }
 
-/** Wraps async handlers into grpc-js handlers with error mapping and request-scoped logging. */
+/** True when the call's peer presented a client certificate the server verified (mutual TLS). */
+function peerAuthenticated(call: ServerUnaryCall<unknown, unknown>): boolean {
+  const cert = call.getAuthContext?.()?.sslPeerCertificate;
+  return cert !== undefined && cert !== null && Object.keys(cert).length > 0;
+}
+
+/**
+ * Wraps async handlers into grpc-js handlers with authentication (every call
+ * is admitted by its RPC's rule in `access` before the handler runs), error
+ * mapping and request-scoped logging.
+ */
 export function implement<S extends UntypedServiceImplementation>(
   definition: ServiceDefinition,
   handlers: AsyncHandlers<S>,
   logger: Logger,
+  access: CallAccess<Extract<keyof AsyncHandlers<S>, string>>,
 ): S {
   const impl: Record<string, handleUnaryCall<unknown, unknown>> = {};
+  const rules = access.rules as Readonly<Record<string, CallAccess["rules"][string]>>;
   for (const name of Object.keys(definition)) {
     const fn = (handlers as Record<string, (req: unknown, ctx: CallContext) => Promise<unknown>>)[name];
     if (typeof fn !== "function") throw new Error(`no handler for RPC ${name}`);
+    const rule = rules[name];
+    if (rule === undefined) throw new Error(`no access rule for RPC ${name}`);
     // `/pkiserver.pki.v1.PkiService/GetHost`: the service and method as the wire names them.
     const [, service = "", method = name] = (definition[name]?.path ?? "").split("/");
     const metrics = new MethodMetrics(service, method);
@@ -175,9 +206,39 @@ export function implement<S extends UntypedServiceImplementation>(
       });
       const deadline = call.getDeadline();
       let callLogger: Logger | undefined;
-      const ctx: CallContext = {
+      // Who calls: handed over in process; a Bearer token, verified here; or an mTLS peer's statement.
+      let caller: Caller | undefined;
+      let pending: Promise<Caller> | undefined;
+      let failure: unknown;
+      let trusted = false;
+      if (call instanceof LocalCall) {
+        trusted = true;
+        caller = call.caller ?? INTERNAL_CALLER;
+      } else {
+        const token = bearerToken(firstString(call.metadata, CallerMetadata.authorization));
+        if (token !== undefined) {
+          // An open RPC checks its own secret: a token it does not need is not verified.
+          if (rule !== "open") {
+            if (access.tokens === undefined) failure = new AppError("auth.unauthorized");
+            else pending = access.tokens.verify(token);
+          }
+        } else if (peerAuthenticated(call)) {
+          trusted = true;
+          try {
+            caller = statedCaller(
+              firstString(call.metadata, CallerMetadata.keyId),
+              firstString(call.metadata, CallerMetadata.scope),
+            );
+          } catch (err) {
+            failure = err;
+          }
+        }
+      }
+      const ctx: { -readonly [K in keyof CallContext]: CallContext[K] } = {
         requestId,
-        callerKeyId: firstString(call.metadata, MetadataKeys.callerKeyId),
+        // Only an authenticated caller names the key the call is made for.
+        callerKeyId: caller?.apiKeyId || (trusted ? firstString(call.metadata, MetadataKeys.callerKeyId) : undefined),
+        caller,
         // Made on first use: most calls log nothing.
         get logger() {
           callLogger ??= logger.child({ requestId, rpc: name });
@@ -196,7 +257,26 @@ export function implement<S extends UntypedServiceImplementation>(
           return cancel.signal;
         },
       };
-      withCallIdentity({ requestId, callerKeyId: ctx.callerKeyId }, () => fn(call.request, ctx)).then(
+      const run = () => {
+        admitCaller(rule, ctx.caller);
+        return withCallIdentity({ requestId, callerKeyId: ctx.callerKeyId }, () => fn(call.request, ctx));
+      };
+      let result: Promise<unknown>;
+      try {
+        result =
+          failure !== undefined
+            ? Promise.reject(failure)
+            : pending !== undefined
+              ? pending.then((verified) => {
+                  ctx.caller = verified;
+                  ctx.callerKeyId = verified.apiKeyId || undefined;
+                  return run();
+                })
+              : run();
+      } catch (err) {
+        result = Promise.reject(err);
+      }
+      result.then(
         (res) => {
           metrics.observe(status.OK, (performance.now() - started) / 1000);
           callback(null, res);
@@ -279,7 +359,8 @@ export async function startGrpcServer(opts: {
   host: string;
   port: number;
   services: readonly ServiceRegistration[];
-  credentials?: ServerCredentials;
+  /** Mutual TLS: every client must present a certificate that chains to `tls.ca`. Plaintext otherwise. */
+  tls?: GrpcTls | undefined;
 }): Promise<GrpcServerHandle> {
   const server = new Server({ "grpc.max_receive_message_length": 4 * 1024 * 1024 });
   const running = new RunningCalls();
@@ -289,7 +370,9 @@ export async function startGrpcServer(opts: {
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(
       `${bindHost}:${opts.port}`,
-      opts.credentials ?? ServerCredentials.createInsecure(),
+      opts.tls === undefined
+        ? ServerCredentials.createInsecure()
+        : ServerCredentials.createSsl(opts.tls.ca, [{ private_key: opts.tls.key, cert_chain: opts.tls.cert }], true),
       (err, boundPort) => (err ? reject(err) : resolve(boundPort)),
     );
   });
@@ -317,7 +400,16 @@ export async function startGrpcServer(opts: {
   };
 }
 
+/** PEM files of mutual TLS on the gRPC channels: this process's certificate chain and key, and the CA its peers' certificates must chain to. */
+export interface GrpcTls {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly ca: Buffer;
+}
+
 export interface ClientOptions {
+  /** Mutual TLS: the server's certificate is verified against `ca`, and this process presents its own. */
+  tls?: GrpcTls | undefined;
   /**
    * Connect at once and stay connected: reconnect whenever the channel falls
    * idle, instead of connecting on the first call. A process whose file
@@ -348,6 +440,9 @@ export function createClient<S>(
   options: ClientOptions = {},
 ): { client: AsyncClient<S>; close(): void; waitForReady(timeoutMs: number): Promise<void> } {
   const Ctor = makeGenericClientConstructor(definition, serviceName);
+  const mutualTls = options.tls !== undefined;
+  if (options.tls !== undefined)
+    credentials = grpcCredentials.createSsl(options.tls.ca, options.tls.key, options.tls.cert);
   const channelOptions = options.keepConnected ? { "grpc.client_idle_timeout_ms": MAX_TIMER_MS } : {};
   const raw = new Ctor(address, credentials, channelOptions) as unknown as Record<
     string,
@@ -363,6 +458,18 @@ export function createClient<S>(
         const md = new Metadata();
         if (opts.requestId) md.set(MetadataKeys.requestId, opts.requestId);
         if (opts.callerKeyId) md.set(MetadataKeys.callerKeyId, opts.callerKeyId);
+        const caller = opts.caller;
+        if (caller !== undefined) {
+          if (mutualTls) {
+            // The server verified this process's certificate: it takes the caller as stated.
+            if (caller.apiKeyId !== "") {
+              md.set(CallerMetadata.keyId, caller.apiKeyId);
+              md.set(CallerMetadata.scope, caller.scopes.join(" "));
+            }
+          } else if (caller.token !== undefined) {
+            md.set(CallerMetadata.authorization, `Bearer ${caller.token}`);
+          }
+        }
         const deadline = new Date(Date.now() + (opts.timeoutMs ?? 10_000));
         method.call(raw, req, md, { deadline }, (err, res) => (err ? reject(fromGrpcError(err)) : resolve(res)));
       });
@@ -441,6 +548,8 @@ class LocalCall {
     private readonly reject: (err: unknown) => void,
     /** Told the call's gRPC status once it ends (the spans), when tracing. */
     private readonly ended: ((code: status) => void) | undefined,
+    /** The caller as the calling code verified it: this channel needs no credentials. */
+    readonly caller: Caller | undefined,
   ) {}
 
   getDeadline(): number {
@@ -508,7 +617,7 @@ export function createLocalClient<S>(registration: ServiceRegistration, serviceN
         if (opts.requestId) md.set(MetadataKeys.requestId, opts.requestId);
         if (opts.callerKeyId) md.set(MetadataKeys.callerKeyId, opts.callerKeyId);
         const timeoutMs = opts.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-        new LocalCall(req, md, Date.now() + timeoutMs, resolve, reject, ended).start(handler, timeoutMs);
+        new LocalCall(req, md, Date.now() + timeoutMs, resolve, reject, ended, opts.caller).start(handler, timeoutMs);
       });
     const traced = (req: unknown, opts: CallOptions) =>
       tracer.startActiveSpan(spanName, { kind: SpanKind.CLIENT, attributes }, (clientSpan) =>

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import { abortable, scopedClient } from "./call";
+import { openAccess } from "./call-auth";
 import { AppError, invalidParams } from "./errors";
 import {
   type CallContext,
@@ -71,7 +72,7 @@ describe("in-process client", () => {
     name: "test.Local",
     definition,
     // biome-ignore lint/suspicious/noExplicitAny: a hand-written test service
-    implementation: implement<any>(definition, handlers as any, silent),
+    implementation: implement<any>(definition, handlers as any, silent, openAccess(definition)),
   };
   let server: GrpcServerHandle;
   before(async () => {
@@ -90,12 +91,17 @@ describe("in-process client", () => {
       const viaGrpc = remote.client as unknown as Client;
       const opts = { requestId: "req-1", callerKeyId: "key-1" };
       const value = { nested: [1, "two", null], text: "zażółć" };
-      assert.deepEqual(await local.echo({ value }, opts), await viaGrpc.echo({ value }, opts));
-      assert.deepEqual((await local.echo({ value }, opts)).seen, {
-        requestId: "req-1",
-        callerKeyId: "key-1",
-        finiteDeadline: true,
-      });
+      const here = await local.echo({ value }, opts);
+      const there = await viaGrpc.echo({ value }, opts);
+      assert.deepEqual(here.value, there.value);
+      assert.deepEqual(
+        [here.seen.requestId, here.seen.finiteDeadline],
+        [there.seen.requestId, there.seen.finiteDeadline],
+      );
+      // The in-process channel is trusted: the key it names is believed. A plaintext
+      // peer that presented no credential is not: its stated key is ignored.
+      assert.deepEqual(here.seen, { requestId: "req-1", callerKeyId: "key-1", finiteDeadline: true });
+      assert.equal(there.seen.callerKeyId, undefined);
       for (const kind of ["params", "internal"]) {
         const a = await local.fail({ kind }).catch((e: unknown) => e);
         const b = await viaGrpc.fail({ kind }).catch((e: unknown) => e);

@@ -1,4 +1,5 @@
 import type { EventBus } from "./bus";
+import type { BearerVerifier } from "./call-auth";
 import type { GrpcServerHandle } from "./grpc";
 import type { Logger } from "./logger";
 import type { MongoHandle } from "./mongo";
@@ -11,6 +12,12 @@ export interface ServiceDeps {
   mongo?: MongoHandle;
   /** Where the gRPC server listens; port 0 picks a free one. */
   listen: { host: string; port: number };
+  /**
+   * Verifies the Bearer tokens presented on the service's calls, when the
+   * process that runs it shares one verifier (the one-process form); else the
+   * service follows auth's keys and revocations itself.
+   */
+  tokens?: BearerVerifier;
 }
 
 /** A running service, as its composition root returns it. */

@@ -1,4 +1,12 @@
-import { Events, publishEvent, type ServiceApp, type ServiceDeps, startGrpcServer } from "@pkiserver/kit";
+import { tokenChecks, tokenIdentityFromEnv } from "@pkiserver/contract";
+import {
+  Events,
+  publishEvent,
+  type ServiceApp,
+  type ServiceDeps,
+  startGrpcServer,
+  verifyServiceTokens,
+} from "@pkiserver/kit";
 import { encodeVerifierKey, generateSigner, type NoteSigner, parseSignerKey } from "@pkiserver/log";
 import { pkiV1 } from "@pkiserver/proto";
 import type { PkiConfig } from "./config";
@@ -83,10 +91,14 @@ export async function buildApp(
     sequence().catch((err: unknown) => logger.error({ err }, "transparency log sequencing failed"));
   }, config.log.checkpointIntervalMs);
   sequencer.unref();
+  const tokens = deps.tokens
+    ? { verifier: deps.tokens, stop: async () => {} }
+    : verifyServiceTokens(config, deps, tokenChecks(tokenIdentityFromEnv(config.tokenEnv)));
   const grpc = await startGrpcServer({
     host: deps.listen.host,
     port: deps.listen.port,
-    services: [pkiService(pki, logger, log)],
+    services: [pkiService(pki, logger, log, { tokens: tokens.verifier, publicRead: config.publicRead })],
+    tls: config.grpcTls,
   });
   logger.info({ address: grpc.address, storage: mongo ? "mongodb" : "memory" }, "pki service listening");
   return {
@@ -97,6 +109,7 @@ export async function buildApp(
     stop: async () => {
       clearInterval(sequencer);
       await grpc.stop();
+      await tokens.stop();
       await log.close().catch((err: unknown) => logger.warn({ err }, "transparency log lease not released"));
     },
   };

@@ -19,6 +19,10 @@ describe("loadConfig", () => {
       otlpEndpoint: undefined,
       metricsListen: undefined,
       testEventPublishDelayMs: 0,
+      grpcTls: undefined,
+      authAddress: "127.0.0.1:8112",
+      tokenEnv: { PMX_PORT: undefined, PMX_ISSUER: undefined, PMX_TOKEN_AUDIENCE: undefined },
+      publicRead: false,
       log: { origin: "pkiserver.local/log", signingKey: undefined, checkpointIntervalMs: 1000 },
     });
   });
@@ -37,6 +41,9 @@ describe("loadConfig", () => {
       PMX_TEST_EVENT_PUBLISH_DELAY_MS: "250",
       PMX_LOG_SIGNING_KEY: GO_KEY,
       PMX_LOG_CHECKPOINT_INTERVAL: "250",
+      PMX_AUTH_ADDR: "auth:8112",
+      PMX_ISSUER: "https://pki.example.org",
+      PMX_PKI_PUBLIC_READ: "true",
     });
     assert.deepEqual(c, {
       listen: { host: "::1", port: 9000 },
@@ -49,6 +56,10 @@ describe("loadConfig", () => {
       otlpEndpoint: "http://otel:4318",
       metricsListen: { host: "0.0.0.0", port: 9464 },
       testEventPublishDelayMs: 250,
+      grpcTls: undefined,
+      authAddress: "auth:8112",
+      tokenEnv: { PMX_PORT: undefined, PMX_ISSUER: "https://pki.example.org", PMX_TOKEN_AUDIENCE: undefined },
+      publicRead: true,
       log: { origin: "PeterNeumann", signingKey: GO_KEY, checkpointIntervalMs: 250 },
     });
   });

@@ -1,4 +1,5 @@
 import {
+  checkGrpcTls,
   env,
   parseConfig,
   processEnv,
@@ -25,6 +26,8 @@ export interface PkiConfig extends ServiceEnv {
   /** Where the gRPC server listens. */
   readonly listen: { readonly host: string; readonly port: number };
   readonly log: LogConfig;
+  /** PMX_PKI_PUBLIC_READ: the pki:read RPCs answer callers without credentials too. */
+  readonly publicRead: boolean;
 }
 
 export const DEFAULT_LOG_ORIGIN = "pkiserver.local/log";
@@ -53,11 +56,13 @@ const schema = z
       }
     }),
     PMX_LOG_CHECKPOINT_INTERVAL: env.positiveInt(1000),
+    PMX_PKI_PUBLIC_READ: env.bool(false),
     // Test only (the bench's setKey without the log, in the same run): changes are not logged.
     PMX_TEST_LOG_OFF: env.bool(false),
     ...serviceEnvFields,
   })
   .superRefine((v, ctx) => {
+    checkGrpcTls(v, ctx);
     const name = v.PMX_LOG_SIGNING_KEY === undefined ? undefined : signerName(v.PMX_LOG_SIGNING_KEY);
     if (name !== undefined && v.PMX_LOG_ORIGIN !== undefined && v.PMX_LOG_ORIGIN !== name) {
       ctx.addIssue({ code: "custom", path: ["PMX_LOG_ORIGIN"], message: "must be the name of PMX_LOG_SIGNING_KEY" });
@@ -72,6 +77,7 @@ export function loadConfig(source: Record<string, string | undefined> = processE
   return {
     listen: splitAddress(c.PMX_PKI_LISTEN),
     ...serviceEnv(c),
+    publicRead: c.PMX_PKI_PUBLIC_READ,
     log: {
       origin,
       signingKey: c.PMX_LOG_SIGNING_KEY,

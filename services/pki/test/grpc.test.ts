@@ -16,6 +16,7 @@ import {
 import { buildApp, loadConfig, PKI_SERVICE_NAME, randomPubKey } from "@pkiserver/pki";
 import { pkiV1 } from "@pkiserver/proto";
 import { getInfra } from "@pkiserver/test-harness";
+import { callingAs, EVERY_SCOPE, testTokens } from "@pkiserver/testing";
 
 const fails = (code: ErrorCode, data?: unknown) => (err: unknown) => {
   assert.ok(err instanceof AppError, `expected AppError ${code}, got ${String(err)}`);
@@ -37,13 +38,19 @@ describe("pki gRPC service over the wire, on MongoDB", () => {
     mongo = await connectMongo(infra.mongoUrl, infra.freshName("pki_grpc"));
     bus = new MemoryEventBus();
     await bus.subscribe({ subjects: ["pki.v1.>"], deliver: "all", handler: async (m) => void published.push(m) });
+    // Every call is authenticated: a token of a caller with every scope, verified as pki verifies any.
+    const access = testTokens();
     app = await buildApp(loadConfig({}), {
       logger: createLogger({ name: "pki-test", level: "silent" }),
       bus,
       mongo,
       listen: { host: "127.0.0.1", port: 0 },
+      tokens: access.tokens,
     });
-    conn = createClient<pkiV1.PkiServiceServer>(pkiV1.PkiServiceService, PKI_SERVICE_NAME, app.grpc.address);
+    conn = callingAs(
+      createClient<pkiV1.PkiServiceServer>(pkiV1.PkiServiceService, PKI_SERVICE_NAME, app.grpc.address),
+      (await access.sign(EVERY_SCOPE)).caller,
+    );
     await conn.waitForReady(5000);
     pki = conn.client;
   });

@@ -13,6 +13,7 @@ import { openCheckpoint, parseVerifierKey } from "@pkiserver/log";
 import { buildApp, loadConfig, PKI_SERVICE_NAME, randomPubKey } from "@pkiserver/pki";
 import { type eventsV1, pkiV1 } from "@pkiserver/proto";
 import { getInfra } from "@pkiserver/test-harness";
+import { callingAs, EVERY_SCOPE, testTokens } from "@pkiserver/testing";
 
 /**
  * The sequencer announces every checkpoint it signs on the bus (log.v1.checkpoint.signed), so
@@ -36,13 +37,18 @@ for (const storage of ["memory", "MongoDB"] as const) {
           if (e) seen.push(e);
         },
       });
+      const access = testTokens();
       const app = await buildApp(loadConfig({ PMX_LOG_CHECKPOINT_INTERVAL: "100" }), {
         logger: createLogger({ name: "pki-log-events", level: "silent" }),
         bus,
         ...(mongo ? { mongo } : {}),
         listen: { host: "127.0.0.1", port: 0 },
+        tokens: access.tokens,
       });
-      const conn = createClient<pkiV1.PkiServiceServer>(pkiV1.PkiServiceService, PKI_SERVICE_NAME, app.grpc.address);
+      const conn = callingAs(
+        createClient<pkiV1.PkiServiceServer>(pkiV1.PkiServiceService, PKI_SERVICE_NAME, app.grpc.address),
+        (await access.sign(EVERY_SCOPE)).caller,
+      );
       try {
         await conn.waitForReady(5000);
         const pki = conn.client;

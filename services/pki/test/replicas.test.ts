@@ -14,6 +14,7 @@ import { buildApp, loadConfig, PKI_SERVICE_NAME, randomPubKey } from "@pkiserver
 import type { pkiV1 } from "@pkiserver/proto";
 import { pkiV1 as pkiProto } from "@pkiserver/proto";
 import { getInfra } from "@pkiserver/test-harness";
+import { callingAs, EVERY_SCOPE, testTokens } from "@pkiserver/testing";
 
 type PkiClient = ReturnType<typeof createClient<pkiV1.PkiServiceServer>>["client"];
 
@@ -48,6 +49,8 @@ describe("two pki replicas on one MongoDB database", () => {
     const dbName = infra.freshName("pki_replicas");
     const offsets = [0, -HOUR];
     // Both start at once on an empty database: index creation must not trip over itself.
+    const access = testTokens();
+    const caller = (await access.sign(EVERY_SCOPE)).caller;
     const started = await Promise.all(
       offsets.map(async (offset) => {
         const mongo = await connectMongo(infra.mongoUrl, dbName);
@@ -59,13 +62,13 @@ describe("two pki replicas on one MongoDB database", () => {
             bus,
             mongo,
             listen: { host: "127.0.0.1", port: 0 },
+            tokens: access.tokens,
           },
           { clock: { now: () => Date.now() + offset } },
         );
-        const conn = createClient<pkiV1.PkiServiceServer>(
-          pkiProto.PkiServiceService,
-          PKI_SERVICE_NAME,
-          app.grpc.address,
+        const conn = callingAs(
+          createClient<pkiV1.PkiServiceServer>(pkiProto.PkiServiceService, PKI_SERVICE_NAME, app.grpc.address),
+          caller,
         );
         await conn.waitForReady(5000);
         return { mongo, bus, app, conn, pki: conn.client };

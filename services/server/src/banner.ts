@@ -4,8 +4,14 @@ export function banner(
   firstKey: { apiKeyId: string; apiKeySecret: string } | undefined,
   storage: string,
   logVerifierKey?: string,
+  grpc?: Readonly<Record<string, string>>,
 ): string {
   const lines = ["", `PKI server listening on ${url}/main  (${storage})`];
+  if (grpc) {
+    // Internal consumers call the services here, with an access token (or mutual TLS when configured).
+    lines.push("", "gRPC services (internal consumers; every call needs credentials):");
+    for (const [name, address] of Object.entries(grpc)) lines.push(`  ${name.padEnd(6)} ${address}`);
+  }
   if (firstKey) {
     lines.push(
       "",

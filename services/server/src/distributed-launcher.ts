@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { connect, createServer } from "node:net";
 import { join } from "node:path";
+import { writeDevTls } from "./dev-certs";
 
 /** Where a built process's entry file is, relative to the repository root. */
 const ROOT = join(__dirname, "..", "..", "..");
@@ -107,7 +108,9 @@ async function waitListening(address: string, timeoutMs: number, p: ChildProcess
 /**
  * Starts the five processes of the distributed form locally (apikey, auth,
  * pki, audit, gateway), each configured by env as in a deployment. MongoDB and NATS
- * come from PMX_MONGO_URL / PMX_NATS_URL, which are required.
+ * come from PMX_MONGO_URL / PMX_NATS_URL, which are required. The processes
+ * speak mutual TLS to each other: with the PMX_GRPC_TLS_* files given, or
+ * else with a throwaway CA and certificate made here (removed at stop).
  */
 export async function startDistributed(opts: {
   env: Record<string, string | undefined>;
@@ -123,6 +126,7 @@ export async function startDistributed(opts: {
   if (!env.PMX_SECRET_KEY) {
     throw new Error("the distributed form stores secrets in MongoDB: set PMX_SECRET_KEY (kid:base64 of 32 bytes)");
   }
+  const tls = env.PMX_GRPC_TLS_CERT || env.PMX_GRPC_TLS_KEY || env.PMX_GRPC_TLS_CA ? undefined : writeDevTls();
   const [apikeyPort, authPort, pkiPort, auditPort] = [
     await freePort(),
     await freePort(),
@@ -132,6 +136,7 @@ export async function startDistributed(opts: {
   const gatewayPort = env.PMX_PORT ? Number(env.PMX_PORT) : 8101;
   const shared = {
     ...env,
+    ...tls?.env,
     PMX_APIKEY_LISTEN: `127.0.0.1:${apikeyPort}`,
     PMX_AUTH_LISTEN: `127.0.0.1:${authPort}`,
     PMX_PKI_LISTEN: `127.0.0.1:${pkiPort}`,
@@ -192,10 +197,14 @@ export async function startDistributed(opts: {
     }
   };
 
+  const stopAndClean = async () => {
+    await stopAll();
+    tls?.remove();
+  };
   try {
     await launch();
   } catch (err) {
-    await stopAll();
+    await stopAndClean();
     throw err;
   }
 
@@ -246,6 +255,6 @@ export async function startDistributed(opts: {
       await waitReady(extraUrl, opts.readyTimeoutMs ?? 60_000, new Map([["gateway", child]]));
       return { url: extraUrl, stop: () => stopProcess(child) };
     },
-    stop: stopAll,
+    stop: stopAndClean,
   };
 }

@@ -15,7 +15,7 @@ import { startSystem } from "./system";
 /** `npm start`: the gateway and the three services in one process. */
 async function main(): Promise<void> {
   const system = await startSystem({ config });
-  process.stdout.write(banner(system.url, system.firstKey, system.storage, system.logVerifierKey));
+  process.stdout.write(banner(system.url, system.firstKey, system.storage, system.logVerifierKey, system.grpc));
   onShutdown(
     system.logger,
     new Closers(

@@ -1,20 +1,25 @@
 import * as apikey from "@pkiserver/apikey";
 import * as audit from "@pkiserver/audit";
 import * as auth from "@pkiserver/auth";
+import { tokenChecks } from "@pkiserver/contract";
 import * as gateway from "@pkiserver/gateway";
 import {
   AppError,
+  type AuthKeySource,
   Closers,
   connectDeps,
+  createLocalClient,
   createLogger,
   type EventBus,
   type Logger,
   type ServiceApp,
   type ServiceRegistration,
   type ServiceTarget,
+  startAuthSync,
   watchReadiness,
 } from "@pkiserver/kit";
 import * as pki from "@pkiserver/pki";
+import { authV1 } from "@pkiserver/proto";
 import type { FastifyInstance } from "fastify";
 import { type DestinationStream, pino } from "pino";
 import { loadSystemConfig, type SystemConfig } from "./config";
@@ -55,6 +60,8 @@ export interface RunningSystem {
   readonly storage: string;
   /** The transparency log's signed-note verifier key, for clients to pin. */
   readonly logVerifierKey: string | undefined;
+  /** Where each service's gRPC port listens for internal consumers (PMX_*_LISTEN). */
+  readonly grpc: { readonly apikey: string; readonly auth: string; readonly pki: string; readonly audit: string };
   /** The gateway's HTTP server, the event bus and the gateway's clients of the services (for tests). */
   readonly gateway: FastifyInstance;
   readonly bus: EventBus;
@@ -62,7 +69,6 @@ export interface RunningSystem {
   stop(): Promise<void>;
 }
 
-const LOOPBACK = { host: "127.0.0.1", port: 0 };
 const READY_TIMEOUT_MS = 30_000;
 
 async function untilReady(
@@ -85,9 +91,11 @@ function localService(app: ServiceApp): ServiceRegistration {
 }
 
 /**
- * The embedded form: each service on its own loopback gRPC port (the same
- * code path as the distributed form), the gateway in front, one process.
- * MongoDB and NATS are used when PMX_MONGO_URL / PMX_NATS_URL are set.
+ * The embedded form: each service on its own gRPC port (PMX_*_LISTEN, the
+ * documented loopback ports by default, `:0` for a free one) for internal
+ * consumers, authenticated as in the distributed form; the gateway in front,
+ * calling the services in process; one process. MongoDB and NATS are used
+ * when PMX_MONGO_URL / PMX_NATS_URL are set.
  */
 export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
   // Every component's configuration is checked before anything starts, all problems in one error.
@@ -111,27 +119,35 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     });
     const { mongo, bus } = connected;
     closers.add(() => connected.close());
-    const deps = (name: string) => ({
+    // One verifier of the tokens presented on the services' ports, fed by auth
+    // in process once it runs (until then no token is trusted).
+    let authKeys: AuthKeySource | undefined;
+    const notYet = () => Promise.reject(new AppError("rpc.unavailable", { internal: "auth not started yet" }));
+    const checks = tokenChecks(authConfig.tokenIdentity)({
+      getSigningKeys: (req) => authKeys?.getSigningKeys(req) ?? notYet(),
+    });
+    const deps = (name: string, listen: { host: string; port: number }) => ({
       logger: loggerFor(name),
       bus,
-      listen: LOOPBACK,
+      listen,
+      tokens: checks.bearer,
       ...(mongo ? { mongo } : {}),
     });
 
     const apps: ServiceApp[] = [];
-    const apikeyApp = await apikey.buildApp(config.apikey, deps("apikey"));
+    const apikeyApp = await apikey.buildApp(config.apikey, deps("apikey", config.apikey.listen));
     apps.push(apikeyApp);
     closers.add(() => apikeyApp.stop());
     const authApp = await auth.buildApp(authConfig, {
-      ...deps("auth"),
+      ...deps("auth", authConfig.listen),
       apikey: localService(apikeyApp),
     });
     apps.push(authApp);
     closers.add(() => authApp.stop());
-    const pkiApp = await pki.buildApp(config.pki, deps("pki"), opts.pkiOptions);
+    const pkiApp = await pki.buildApp(config.pki, deps("pki", config.pki.listen), opts.pkiOptions);
     apps.push(pkiApp);
     closers.add(() => pkiApp.stop());
-    const auditApp = await audit.buildApp(config.audit, deps("audit"));
+    const auditApp = await audit.buildApp(config.audit, deps("audit", config.audit.listen));
     apps.push(auditApp);
     closers.add(() => auditApp.stop());
 
@@ -155,8 +171,22 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       pki: await target("pki", localService(pkiApp)),
       audit: await target("audit", localService(auditApp)),
     };
-    const services = gateway.createServiceClients(targets);
+    const services = gateway.createServiceClients(targets, gatewayConfig.grpcTls);
     closers.add(async () => services.close());
+    // The services' verifier reads auth's keys and revocations in process.
+    const authLocal = createLocalClient<authV1.AuthServiceServer>(
+      localService(authApp),
+      authV1.AuthServiceClient.serviceName,
+    ).client;
+    authKeys = authLocal;
+    const tokenSync = startAuthSync({
+      auth: authLocal,
+      bus,
+      verifier: checks.verifier,
+      cache: checks.cache,
+      logger: loggerFor("auth-sync"),
+    });
+    closers.add(() => tokenSync.stop());
     await opts.beforeGateway?.(services.clients);
 
     const inProcess = Object.values(targets).every((t) => typeof t !== "string");
@@ -198,6 +228,12 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       logger,
       firstKey,
       logVerifierKey: pkiApp.logVerifierKey,
+      grpc: {
+        apikey: apikeyApp.grpc.address,
+        auth: authApp.grpc.address,
+        pki: pkiApp.grpc.address,
+        audit: auditApp.grpc.address,
+      },
       storage: [mongo ? "MongoDB" : "in-memory stores", settings.natsUrl ? "NATS" : "in-process events"].join(", "),
       gateway: app,
       bus,

@@ -4,16 +4,25 @@ import {
   connectService,
   createLogger,
   type EventBus,
+  type GrpcTls,
   MemoryEventBus,
   type ServiceApp,
   type ServiceRegistration,
 } from "@pkiserver/kit";
 import { apikeyV1 } from "@pkiserver/proto";
+import { writeDevTls } from "@pkiserver/server";
 import { addTestKey, type TestKey, type TestKeyOptions } from "./system";
 
 export interface TestApiKeyService {
-  /** Its gRPC address on loopback. */
+  /** Its gRPC address on loopback, served over mutual TLS. */
   readonly address: string;
+  /**
+   * The PMX_GRPC_TLS_* files of a process that calls it (a certificate of the
+   * same throwaway CA): a service that calls apikey is trusted by its
+   * certificate, as in a deployment. `tls` holds the same material for a client.
+   */
+  readonly tlsEnv: Record<string, string>;
+  readonly tls: GrpcTls;
   /** Its registration, for an in-process client. */
   readonly registration: ServiceRegistration;
   /** Adds a key, as a caller holding every scope. */
@@ -30,7 +39,10 @@ export interface TestApiKeyService {
  */
 export async function startApiKeyService(opts: { bus?: EventBus } = {}): Promise<TestApiKeyService> {
   const bus = opts.bus ?? new MemoryEventBus();
-  const app: ServiceApp = await apikey.buildApp(apikey.loadConfig({}), {
+  const files = writeDevTls();
+  const config = apikey.loadConfig(files.env);
+  const tls = config.grpcTls as GrpcTls;
+  const app: ServiceApp = await apikey.buildApp(config, {
     logger: createLogger({ name: "apikey", level: "silent" }),
     bus,
     listen: { host: "127.0.0.1", port: 0 },
@@ -44,12 +56,15 @@ export async function startApiKeyService(opts: { bus?: EventBus } = {}): Promise
   );
   return {
     address: app.grpc.address,
+    tlsEnv: files.env,
+    tls,
     registration,
     client: channel.client,
     addKey: (key) => addTestKey({ apikey: channel.client }, key),
     stop: async () => {
       channel.close();
       await app.stop();
+      files.remove();
       if (opts.bus === undefined) await bus.close();
     },
   };

@@ -15,3 +15,4 @@ export {
   type TestSystemOptions,
 } from "./system";
 export { type RecordedCall, type Tap, tapRegistration } from "./tap";
+export { callingAs, EVERY_SCOPE, testTokens } from "./tokens";

@@ -1,15 +1,10 @@
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { createServiceClients, type GatewayOptions, type ServiceClients } from "@pkiserver/gateway";
-import {
-  ALL_SCOPES,
-  type EventBus,
-  type GrpcServerHandle,
-  type ServiceRegistration,
-  startGrpcServer,
-} from "@pkiserver/kit";
+import { type EventBus, type GrpcServerHandle, type ServiceRegistration, startGrpcServer } from "@pkiserver/kit";
 import type { PkiAppOptions } from "@pkiserver/pki";
 import { apikeyV1, type authV1 } from "@pkiserver/proto";
-import { freePort, type RunningSystem, type ServiceName, startSystem } from "@pkiserver/server";
+import { freePort, type RunningSystem, type ServiceName, startSystem, writeDevTls } from "@pkiserver/server";
 import type { FastifyInstance } from "fastify";
 import { type Tap, tapRegistration } from "./tap";
 
@@ -82,7 +77,6 @@ export async function addTestKey(services: Pick<ServiceClients, "apikey">, key: 
     ...(key.secret === undefined ? {} : { clientSecret: key.secret }),
     ...(key.publicKeyPem === undefined ? {} : { clientPublicKey: key.publicKeyPem }),
     maxScope: key.maxScope,
-    callerScope: [...ALL_SCOPES],
     ...(key.rateLimits === undefined ? {} : { rateLimits: key.rateLimits }),
   });
   return { apiKeyId, basic: `Basic ${Buffer.from(`${apiKeyId}:${key.secret ?? ""}`).toString("base64")}` };
@@ -116,6 +110,18 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
   const registrations = new Map<ServiceName, ServiceRegistration>();
   const ports = new Map<ServiceName, number>();
   if (grpc) for (const name of SERVICES) ports.set(name, await freePort());
+  // Over gRPC the gateway speaks mutual TLS to the services, as a deployment should: the services
+  // then take the caller as the gateway states it (a plaintext gateway could forward tokens only).
+  const tls = grpc ? writeDevTls() : undefined;
+  const tlsFiles = tls?.env;
+  const serverTls =
+    tlsFiles === undefined
+      ? undefined
+      : {
+          cert: readFileSync(tlsFiles.PMX_GRPC_TLS_CERT as string),
+          key: readFileSync(tlsFiles.PMX_GRPC_TLS_KEY as string),
+          ca: readFileSync(tlsFiles.PMX_GRPC_TLS_CA as string),
+        };
   const address = (name: ServiceName) => `127.0.0.1:${ports.get(name)}`;
 
   let fronts: GrpcServerHandle[] = [];
@@ -128,6 +134,7 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
           host: "127.0.0.1",
           port: ports.get(name) as number,
           services: [tapRegistration(name, registrations.get(name) as ServiceRegistration, tap)],
+          tls: serverTls,
         }),
       ),
     );
@@ -144,10 +151,16 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
         PMX_HOST: "127.0.0.1",
         PMX_PORT: "0",
         PMX_INITIALIZATION_TOKEN: INITIALIZATION_TOKEN,
+        // The services' own gRPC ports on free ports (8111-8114 by default), so parallel runs do not collide.
+        PMX_APIKEY_LISTEN: "127.0.0.1:0",
+        PMX_AUTH_LISTEN: "127.0.0.1:0",
+        PMX_PKI_LISTEN: "127.0.0.1:0",
+        PMX_AUDIT_LISTEN: "127.0.0.1:0",
         // Tier limits stay out of tests that do not test them; pki keeps following PMX_RATE_LIMIT_PER_MINUTE.
         PMX_RATE_LIMITS: "pkiadmin=0,user=0,audit=0,auth=0",
         ...(grpc
           ? {
+              ...tlsFiles,
               PMX_APIKEY_ADDR: address("apikey"),
               PMX_AUTH_ADDR: address("auth"),
               PMX_PKI_ADDR: address("pki"),
@@ -211,6 +224,7 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
       setup.close();
       await system.stop();
       await stopServices().catch(() => undefined);
+      tls?.remove();
     },
   };
 }

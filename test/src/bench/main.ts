@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { exportRows } from "./export";
 import { type Fixture, prepare } from "./fixtures";
 import type { Figures } from "./load";
 import { keyProofRows, logRows, setKeyApiRows } from "./log";
@@ -37,6 +38,8 @@ import { soak } from "./soak";
  */
 
 const EMBEDDED_SECTIONS: readonly Section[] = ["reads", "overload", "token", "history", "grants", "log"];
+/** The old-space limit of the processes the audit export is measured on (goal 7). */
+const EXPORT_HEAP_MIB = 64;
 
 interface Running {
   readonly sys: System;
@@ -115,25 +118,37 @@ async function runDistributed(ctx: RowContext): Promise<void> {
   const { opts, report } = ctx;
   const row = opts.sections.has("distributed");
   const table = opts.sections.has("table");
-  if (!row && !table) return;
-  report.section("distributed form: gateway, apikey, auth and pki processes (as npm run start:distributed)");
+  const exported = opts.sections.has("export");
+  if (!row && !table && !exported) return;
+  report.section("distributed form: gateway, apikey, auth, pki and audit processes (as npm run start:distributed)");
   if (opts.cpuProfDir !== undefined)
     report.line("  (--cpu-prof: the launcher starts these processes without node flags)");
   const infra = await startInfra(opts.postgres, (l) => report.line(`  ${l}`));
   if (!infra) return;
   try {
     report.line(`  on ${infra.description}`);
-    const started = performance.now();
-    const running = await startPrepared(() => startDistributedForm(infra));
-    report.line(`  started in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-    try {
-      if (row) {
-        report.rowHeader();
-        await guarded(report, "distributed", running.sys, () => distributedRow(ctx, running.fx));
+    if (row || table) {
+      const started = performance.now();
+      const running = await startPrepared(() => startDistributedForm(infra));
+      report.line(`  started in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      try {
+        if (row) {
+          report.rowHeader();
+          await guarded(report, "distributed", running.sys, () => distributedRow(ctx, running.fx));
+        }
+        if (table) await guarded(report, "table", running.sys, () => connectionsTable(ctx, running.fx));
+      } finally {
+        await running.sys.stop();
       }
-      if (table) await guarded(report, "table", running.sys, () => connectionsTable(ctx, running.fx));
-    } finally {
-      await running.sys.stop();
+    }
+    if (exported) {
+      // A system of its own, every process with a small heap: an export that held its events could not finish.
+      const sys = await startDistributedForm(infra, { NODE_OPTIONS: `--max-old-space-size=${EXPORT_HEAP_MIB}` });
+      try {
+        await guarded(report, "export", sys, () => exportRows(ctx, sys, opts.auditEvents, EXPORT_HEAP_MIB));
+      } finally {
+        await sys.stop();
+      }
     }
   } finally {
     await infra.stop();

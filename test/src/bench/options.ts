@@ -2,7 +2,17 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 /** The parts of a run, for `--only`. */
-export const SECTIONS = ["reads", "overload", "token", "history", "grants", "log", "distributed", "table"] as const;
+export const SECTIONS = [
+  "reads",
+  "overload",
+  "token",
+  "history",
+  "grants",
+  "log",
+  "distributed",
+  "table",
+  "export",
+] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface Options {
@@ -18,6 +28,8 @@ export interface Options {
   readonly grantsBefore: number;
   /** Grants in each of the two grant-throughput measurements (goal 3). */
   readonly grantSample: number;
+  /** Audit events the distributed form's export streams (goal 7). */
+  readonly auditEvents: number;
   /** FerretDB on a throwaway PostgreSQL cluster instead of the harness's MongoDB-compatible server. */
   readonly postgres: boolean;
   readonly soak: false | { grants: number; reads: number; distributed: boolean };
@@ -30,7 +42,7 @@ export interface Options {
 export const USAGE = `npm run bench -- [options]
 
   --duration=S      seconds per measured row (default 5; --quick 2)
-  --quick           a much shorter run: 2 s rows, a tenth of the history and grant counts
+  --quick           a much shorter run: 2 s rows, a tenth of the history, grant and audit-event counts
   --only=LIST       run only these sections, comma-separated: ${SECTIONS.join(", ")}
   --postgres        the distributed form on FerretDB over a throwaway PostgreSQL cluster
   --soak            100,000 grants and 1,000,000 reads against the embedded form, RSS over time
@@ -99,6 +111,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): O
     historyRecords: 100_000 / scale,
     grantsBefore: 10_000 / scale,
     grantSample: 200,
+    auditEvents: 100_000 / scale,
     postgres: flags.has("postgres"),
     soak: flags.has("soak")
       ? { grants: 100_000 / scale, reads: 1_000_000 / scale, distributed: flags.has("distributed") }

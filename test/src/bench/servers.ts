@@ -31,6 +31,8 @@ export interface System {
   readonly storage: string;
   readonly url: string;
   readonly firstKey: { readonly id: string; readonly secret: string };
+  /** The distributed form's database, which rows may fill directly. */
+  readonly mongo?: { readonly url: string; readonly db: string };
   processes(): ServerProcess[];
   /** The last lines the server processes wrote, for a failure report. */
   recentOutput(): string;
@@ -47,6 +49,11 @@ export const BENCH_ENV: Readonly<Record<string, string>> = {
   PMX_LOG_LEVEL: "warn",
   PMX_RATE_LIMIT_PER_MINUTE: "0",
   PMX_RATE_LIMITS: "pki=0,pkiadmin=0,user=0,audit=0,auth=0",
+  // The services' gRPC ports on free ports, so parallel runs do not collide.
+  PMX_APIKEY_LISTEN: "127.0.0.1:0",
+  PMX_AUTH_LISTEN: "127.0.0.1:0",
+  PMX_PKI_LISTEN: "127.0.0.1:0",
+  PMX_AUDIT_LISTEN: "127.0.0.1:0",
 };
 
 /** Node flags for a server process: PMX_BENCH_NODE_ARGS, and a CPU profile per section when asked. */
@@ -241,13 +248,13 @@ function launchedProcesses(): ServerProcess[] {
       const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
       const main = cmd.find((a) => a.endsWith(join("dist", "main.js")));
       if (!main) continue;
-      const name = /(apikey|auth|pki|gateway)[\\/]dist[\\/]main\.js$/.exec(main)?.[1] ?? main;
+      const name = /(apikey|auth|pki|audit|gateway)[\\/]dist[\\/]main\.js$/.exec(main)?.[1] ?? main;
       found.push({ name, pid: Number(entry) });
     } catch {
       // gone meanwhile
     }
   }
-  const order = ["gateway", "apikey", "auth", "pki"];
+  const order = ["gateway", "apikey", "auth", "pki", "audit"];
   return found.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
 }
 
@@ -256,7 +263,7 @@ function launchedProcesses(): ServerProcess[] {
  * `npm run start:distributed`, on `infra`, with a fresh database and subject
  * prefix. The launcher takes no node flags, so --cpu-prof does not reach them.
  */
-export async function startDistributedForm(infra: Infra): Promise<System> {
+export async function startDistributedForm(infra: Infra, extraEnv: Record<string, string> = {}): Promise<System> {
   const name = `bench_${randomBytes(5).toString("hex")}`;
   const tail = new OutputTail();
   const system = await startDistributed({
@@ -269,6 +276,7 @@ export async function startDistributedForm(infra: Infra): Promise<System> {
       PMX_NATS_URL: infra.natsUrl,
       PMX_NATS_PREFIX: name,
       PMX_SECRET_KEY: `k1:${randomBytes(32).toString("base64")}`,
+      ...extraEnv,
     },
     onOutput: (proc, line) => tail.line(`[${proc}] ${line}`),
   });
@@ -281,6 +289,7 @@ export async function startDistributedForm(infra: Infra): Promise<System> {
     storage: infra.description,
     url: system.url,
     firstKey: { id: system.firstKey.apiKeyId, secret: system.firstKey.apiKeySecret },
+    mongo: { url: infra.mongoUrl, db: name },
     processes: launchedProcesses,
     recentOutput: () => tail.toString(),
     stop: () => system.stop(),

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { before, it } from "node:test";
 import { AUDIT_COLLECTION } from "@pkiserver/audit";
-import { connectMongo, hmacSignature, requestSigningPayload } from "@pkiserver/kit";
+import { connectMongo, grantSigningPayload, hmacSignature, requestSigningPayload } from "@pkiserver/kit";
 import { basic, bearer, call, errCode, ok, signed } from "../support/client";
 import { randomPubKey } from "../support/keys";
 import { type Ctx, type TokenResult, tokenFor, usedSecrets } from "./auth.suite";
@@ -140,6 +140,113 @@ export function auditSuite(ctx: () => Ctx): void {
     const s = await find({ types: ["auth.failed"], apiKeyId: key.apiKeyId }, (x) => x.requestId === staleId);
     assert.equal(s.details.method, "signature");
     assert.equal(s.details.reason, "stale_timestamp");
+  });
+
+  it("records apikey's verdict on each refused credential, once, while the caller is answered alike", async () => {
+    const secret = randomBytes(24).toString("base64url");
+    usedSecrets.add(secret);
+    const { apiKeyId } = await ok<{ apiKeyId: string }>(
+      url(),
+      "user/addApiKey",
+      { type: "secret", name: "audit-verdicts", clientSecret: secret, maxScope: ["pki:read"] },
+      h,
+    );
+    const rid = () => `verdict-${randomBytes(6).toString("hex")}`;
+    const expected: { requestId: string; reason: string; method: string; keyId: string }[] = [];
+    const codes: number[] = [];
+    /** A request to /main with these credentials; apikey refuses it and says why only to the audit log. */
+    const request = async (
+      reason: string,
+      method: string,
+      keyId: string,
+      headers: Record<string, string>,
+      body: string,
+    ) => {
+      const requestId = rid();
+      const res = await fetch(`${url()}/main`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-request-id": requestId, ...headers },
+        body,
+      });
+      codes.push(((await res.json()) as { error: { code: number } }).error.code);
+      expected.push({ requestId, reason, method, keyId });
+    };
+    const grant = async (reason: string, keyId: string, params: Record<string, unknown>) => {
+      const requestId = rid();
+      const reply = await call(
+        url(),
+        "auth/token",
+        { clientId: keyId, scope: [], ...params },
+        { "x-request-id": requestId },
+      );
+      codes.push((reply.error as { code: number }).code);
+      expected.push({ requestId, reason, method: params.grantType as string, keyId });
+    };
+    const body = JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "pki/getHost",
+      params: { instanceId: randomPubKey() },
+    });
+
+    // A signed request, then the very same request again: a replayed nonce.
+    const once = signed(apiKeyId, { secret }, body);
+    const first = await fetch(`${url()}/main`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...once },
+      body,
+    });
+    assert.notEqual(((await first.json()) as { error?: { code: number } }).error?.code, 14);
+    await request("replayed_nonce", "signature", apiKeyId, once, body);
+    await request("bad_signature", "signature", apiKeyId, signed(apiKeyId, { secret: `${secret}x` }, body), body);
+    await request("wrong_secret", "basic", apiKeyId, basic(apiKeyId, `${secret}x`), body);
+    // A grant signed twice with one nonce.
+    const ts = Date.now();
+    const sig = hmacSignature(secret, grantSigningPayload(ts, "verdict-n1", undefined));
+    const signedGrant = { grantType: "client_signature", timestamp: ts, nonce: "verdict-n1", signature: sig };
+    const t = await ok<TokenResult>(url(), "auth/token", { ...signedGrant, clientId: apiKeyId, scope: [] });
+    usedSecrets.add(t.accessToken);
+    usedSecrets.add(t.refreshToken);
+    await grant("replayed_nonce", apiKeyId, signedGrant);
+
+    // Rotated with no grace period: the old secret is an expired credential.
+    const newer = randomBytes(24).toString("base64url");
+    usedSecrets.add(newer);
+    await ok(url(), "user/rotateApiKey", { apiKeyId, clientSecret: newer, gracePeriod: 0 }, h);
+    await request("expired_key", "basic", apiKeyId, basic(apiKeyId, secret), body);
+    await grant("expired_key", apiKeyId, { grantType: "client_credentials", clientSecret: secret });
+    // Disabled: the right secret is refused for that.
+    await ok(url(), "user/updateApiKey", { apiKeyId, enabled: false }, h);
+    await request("disabled_key", "basic", apiKeyId, basic(apiKeyId, newer), body);
+    await grant("disabled_key", apiKeyId, { grantType: "client_credentials", clientSecret: newer });
+    const unknown = `key-${randomBytes(6).toString("hex")}`;
+    await request("unknown_key", "basic", unknown, basic(unknown, newer), body);
+    await grant("unknown_key", unknown, { grantType: "client_credentials", clientSecret: newer });
+
+    // The caller learns nothing of the reason: 14 for every request, 12 for every grant of a known key.
+    assert.deepEqual(
+      codes,
+      expected.map((e) =>
+        e.method === "basic" || e.method === "signature" ? 14 : e.reason === "unknown_key" ? 71 : 12,
+      ),
+    );
+    for (const want of expected) {
+      const e = await find({ types: ["auth.failed"], apiKeyId: want.keyId }, (x) => x.requestId === want.requestId);
+      assert.deepEqual(
+        { reason: e.details.reason, method: e.details.method, key: e.actor.apiKeyId, outcome: e.outcome },
+        { reason: want.reason, method: want.method, key: want.keyId, outcome: "denied" },
+        want.requestId,
+      );
+      assert.ok(e.actor.ip, "the client's address is recorded");
+    }
+    // One event per refusal: neither the gateway nor auth reports apikey's refusals again.
+    await new Promise((r) => setTimeout(r, 500));
+    for (const keyId of [apiKeyId, unknown]) {
+      const all = (await list({ types: ["auth.failed"], apiKeyId: keyId, limit: 1000 })).events;
+      const ids = all.map((e) => e.requestId).filter((r) => r?.startsWith("verdict-"));
+      assert.equal(ids.length, new Set(ids).size, "one auth.failed per refused request");
+      assert.equal(ids.length, expected.filter((e) => e.keyId === keyId).length);
+    }
   });
 
   it("records pki writes", async () => {

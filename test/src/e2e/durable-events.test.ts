@@ -24,7 +24,7 @@ const HOLD_EVENTS = { PMX_TEST_EVENT_PUBLISH_DELAY_MS: "600000" };
  * was answered and before its event reached NATS: the event is delivered
  * once the service is back, as if it had never died.
  */
-describe("events of a service killed between its write and the publication (distributed form)", () => {
+describe("events of a service killed between its write and the publication, or while the audit service is down (distributed form)", () => {
   let system: DistributedSystem;
   let admin: Record<string, string>;
   const logs: string[] = [];
@@ -84,5 +84,50 @@ describe("events of a service killed between its write and the publication (dist
       async () => (await call(b.url, "user/listApiKeys", {}, token).catch(() => undefined))?.error?.code === 75,
     );
     await b.stop();
+  });
+
+  it("events published while the audit service is down are recorded once it is back, each once", async () => {
+    const listEvents = (params: Record<string, unknown>) => call(system.url, "audit/listEvents", params, admin);
+    await ok(system.url, "audit/listEvents", { limit: 1 }, admin);
+    const restarting = system.restartProcess("audit", { signal: "SIGKILL" });
+    // Seen down (the gateway answers -32000, HTTP 503), so what follows happens in its absence.
+    let back = false;
+    void restarting.then(() => {
+      back = true;
+    });
+    let down = false;
+    while (!down && !back) {
+      const reply = await listEvents({ limit: 1 }).catch(() => undefined);
+      down = reply === undefined || reply.error !== undefined;
+      if (!down) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(down, "the audit service was seen down before it was back");
+    const secret = randomBytes(24).toString("base64url");
+    const { apiKeyId } = await ok<{ apiKeyId: string }>(
+      system.url,
+      "user/addApiKey",
+      { type: "secret", name: "while-audit-down", clientSecret: secret, maxScope: ["pki:read"] },
+      admin,
+    );
+    const refused = await call(system.url, "auth/token", {
+      grantType: "client_credentials",
+      clientId: apiKeyId,
+      clientSecret: `${secret}x`,
+      scope: [],
+    });
+    assert.equal(refused.error?.code, 12);
+    await restarting;
+    type Page = { events: { type: string; target: string; details: Record<string, unknown> }[] };
+    let events: Page["events"] = [];
+    await eventually("the events of the outage in the audit log", 30_000, async () => {
+      const reply = await listEvents({ apiKeyId, limit: 100 });
+      events = (reply.result as Page | undefined)?.events ?? [];
+      return events.some((e) => e.type === "apikey.created") && events.some((e) => e.type === "auth.failed");
+    });
+    // Redelivered or not, each is recorded once.
+    await new Promise((r) => setTimeout(r, 1000));
+    const page = await ok<Page>(system.url, "audit/listEvents", { apiKeyId, limit: 100 }, admin);
+    assert.deepEqual(page.events.map((e) => e.type).sort(), ["apikey.created", "auth.failed"]);
+    assert.equal(page.events.find((e) => e.type === "auth.failed")?.details.reason, "wrong_secret");
   });
 });

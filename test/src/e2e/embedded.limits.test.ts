@@ -24,6 +24,11 @@ describe("npm start under a file-descriptor limit", () => {
       PMX_RATE_LIMIT_PER_MINUTE: "0",
       PMX_RATE_LIMITS: "pki=0,pkiadmin=0,user=0,audit=0,auth=0",
       PMX_LOG_LEVEL: "warn",
+      // The services' gRPC ports on free ports, so parallel runs do not collide.
+      PMX_APIKEY_LISTEN: "127.0.0.1:0",
+      PMX_AUTH_LISTEN: "127.0.0.1:0",
+      PMX_PKI_LISTEN: "127.0.0.1:0",
+      PMX_AUDIT_LISTEN: "127.0.0.1:0",
     };
     // The limit applies to the server's process only: a few hundred connections exhaust it.
     const child = spawn("bash", ["-c", 'ulimit -n 256 && exec "$0" "$1"', process.execPath, ENTRY], {

@@ -12,7 +12,16 @@ const ENTRY = join(__dirname, "..", "..", "..", "services", "server", "dist", "e
 describe("npm start (the embedded process)", () => {
   it("prints the URL, a first key that works and the log's verifier key, serves the README flow, and stops cleanly on SIGINT", async () => {
     const port = await freePort();
-    const env: Record<string, string> = { PATH: process.env.PATH ?? "", PMX_PORT: String(port), PMX_HOST: "127.0.0.1" };
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? "",
+      PMX_PORT: String(port),
+      PMX_HOST: "127.0.0.1",
+      // The services' gRPC ports on free ports (8111-8114 by default), so parallel runs do not collide.
+      PMX_APIKEY_LISTEN: "127.0.0.1:0",
+      PMX_AUTH_LISTEN: "127.0.0.1:0",
+      PMX_PKI_LISTEN: "127.0.0.1:0",
+      PMX_AUDIT_LISTEN: "127.0.0.1:0",
+    };
     const child = spawn(process.execPath, [ENTRY], { env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (c: Buffer) => {
@@ -48,6 +57,10 @@ describe("npm start (the embedded process)", () => {
         true,
       );
       // The log's key is made at start and printed beside the first key, for clients to pin.
+      // Where the services' gRPC ports listen is printed too, for internal consumers.
+      for (const name of ["apikey", "auth", "pki", "audit"]) {
+        assert.match(out, new RegExp(`\\n  ${name} +127\\.0\\.0\\.1:[1-9]\\d*\\n`), out);
+      }
       const logKey = /LOG_VERIFIER_KEY=(\S+)/.exec(out)?.[1];
       assert.ok(logKey, out);
       assert.equal((await ok<{ verifierKey: string }>(url, "pki/getCheckpoint", {}, h)).verifierKey, logKey);

@@ -10,6 +10,7 @@ import {
   createLogger,
   implement,
   MemoryEventBus,
+  openAccess,
   type ServiceApp,
   type ServiceRegistration,
 } from "@pkiserver/kit";
@@ -188,6 +189,7 @@ describe("work whose caller gave up stops", () => {
           },
         } as never,
         silent,
+        openAccess(apikeyV1.ApiKeyServiceService),
       ),
     };
     const bus = new MemoryEventBus();

@@ -125,21 +125,22 @@ describe("grpcurl against the services", {
       address("apikey"),
       "pkiserver.apikey.v1.ApiKeyService/GetApiKey",
     ]);
-    // grpcurl exits with 64 + the gRPC status code and prints the Status on stderr.
-    assert.equal(res.code, 64 + 5, res.stderr);
+    // grpcurl exits with 64 + the gRPC status code and prints the Status on stderr. The call
+    // carries no credentials, so the service refuses it before looking the key up.
+    assert.equal(res.code, 64 + 16, res.stderr);
     const status = JSON.parse(res.stderr) as {
       code: number;
       message: string;
       details: { "@type": string; reason: string; domain: string; metadata: Record<string, string> }[];
     };
-    assert.equal(status.code, 5);
-    assert.equal(status.message, "Api key does not exist");
+    assert.equal(status.code, 16);
+    assert.equal(status.message, "Unauthorized");
     assert.deepEqual(status.details, [
       {
         "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-        reason: "APIKEY_NOT_FOUND",
+        reason: "AUTH_UNAUTHORIZED",
         domain: "pkiserver",
-        metadata: { code: "apikey.not_found", rpcCode: "71" },
+        metadata: { code: "auth.unauthorized", rpcCode: "14" },
       },
     ]);
   });

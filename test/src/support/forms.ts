@@ -8,6 +8,8 @@ export type Form = "embedded" | "distributed";
 export interface TestSystem {
   readonly form: Form;
   readonly url: string;
+  /** Where the services' gRPC ports listen (the embedded form). */
+  readonly grpc?: { readonly apikey: string; readonly auth: string; readonly pki: string; readonly audit: string };
   /** Every log line every process of the system wrote so far. */
   readonly logs: string[];
   readonly initToken: string;
@@ -29,6 +31,11 @@ function baseEnv(initToken: string): Record<string, string> {
     // Tests send bursts from one address; the limit has its own test.
     PMX_RATE_LIMIT_PER_MINUTE: "0",
     PMX_RATE_LIMITS: "pki=0,pkiadmin=0,user=0,audit=0,auth=0",
+    // Free ports, so that parallel runs do not collide (the distributed launcher picks its own).
+    PMX_APIKEY_LISTEN: "127.0.0.1:0",
+    PMX_AUTH_LISTEN: "127.0.0.1:0",
+    PMX_PKI_LISTEN: "127.0.0.1:0",
+    PMX_AUDIT_LISTEN: "127.0.0.1:0",
   };
 }
 
@@ -49,6 +56,7 @@ export async function startForm(form: Form, extraEnv: Record<string, string> = {
     return {
       form,
       url: system.url,
+      grpc: system.grpc,
       logs,
       initToken,
       restart: () =>

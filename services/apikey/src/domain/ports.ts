@@ -91,6 +91,37 @@ export interface ApiKeyEvents {
   deleted(apiKeyId: string, at: number): Promise<void>;
   /** The key got a new credential; `after` carries its generation and the previous one's expiry. */
   rotated(after: ApiKeyRecord, at: number): Promise<void>;
+  /**
+   * A credential was refused, with the verdict the caller is not told (for the
+   * audit log). Returns at once and never throws: a failed publish is the
+   * adapter's to log, never the refusal's.
+   */
+  credentialRefused(refusal: CredentialRefusal): void;
+}
+
+/** Who presented a credential, as the calling component saw it. */
+export interface AuthAttempt {
+  /** The credential scheme or grant: basic, signature, client_credentials, client_signature. */
+  readonly method: string;
+  readonly clientIp?: string | undefined;
+  readonly requestId?: string | undefined;
+}
+
+/** Why a credential was refused (the `auth.failed` reasons of the audit log that apikey decides). */
+export type RefusalReason =
+  | "unknown_key"
+  | "wrong_secret"
+  | "bad_signature"
+  | "replayed_nonce"
+  | "stale_timestamp"
+  | "disabled_key"
+  | "expired_key";
+
+export interface CredentialRefusal extends AuthAttempt {
+  readonly reason: RefusalReason;
+  /** The key the credential named (bounded: ids longer than a key id's are cut). */
+  readonly apiKeyId: string;
+  readonly at: number;
 }
 
 export interface Clock {

@@ -10,6 +10,7 @@ import {
 } from "@pkiserver/kit/core";
 import { addSecretKey, codeOf, ED25519_PUBLIC_PEM, makeDeps, type TestDeps } from "../testing/fixtures";
 import { addApiKey } from "./add-api-key";
+import { rotateApiKey } from "./rotate-api-key";
 import { updateApiKey } from "./update-api-key";
 import { type VerifySignatureInput, verifySignature } from "./verify-signature";
 
@@ -212,5 +213,52 @@ describe("verifySignature", () => {
       Array.from({ length: 5 }, () => codeOf(verifySignature(deps, request(id, "X62q9WMd9TP4lTSiMKUk/R9yVlw=")))),
     );
     assert.equal(results.filter((r) => r === "ok").length, 1);
+  });
+});
+
+describe("verifySignature reports its verdict, while every refusal answers alike", () => {
+  const attempt = { method: "signature", clientIp: "2001:db8::1", requestId: "req-2" };
+  const signedAt = (id: string, secret: string, ts: number, nonce: string): VerifySignatureInput => {
+    const payload = requestSigningPayload(ts, nonce, "POST", "/main", REQUEST_BODY);
+    return { apiKeyId: id, timestamp: ts, nonce, payload, signature: hmacSignature(secret, payload), attempt };
+  };
+
+  it("names a bad signature, a stale timestamp, a replayed nonce, a rotated-away secret and a disabled key", async () => {
+    const deps = makeDeps({ now: REQUEST_TS });
+    const id = await secretKey(deps, REQUEST_SECRET);
+    const codes: string[] = [];
+    const run = async (input: VerifySignatureInput) => codes.push(await codeOf(verifySignature(deps, input)));
+    await run({ ...signedAt(id, REQUEST_SECRET, REQUEST_TS, "n-bad"), signature: "X62q9WMd9TP4lTSiMKUk/R9yVlx=" });
+    await run(signedAt(id, REQUEST_SECRET, REQUEST_TS - SIGNATURE_WINDOW_MS - 1, "n-stale"));
+    await run(signedAt(id, REQUEST_SECRET, REQUEST_TS, "n-once"));
+    await run(signedAt(id, REQUEST_SECRET, REQUEST_TS, "n-once"));
+    // The secret rotated with no grace period: a signature with the old one is an expired credential.
+    const newer = "n".repeat(40);
+    await rotateApiKey(deps, { apiKeyId: id, clientSecret: newer, gracePeriod: 0, callerScope: ALL });
+    await run(signedAt(id, REQUEST_SECRET, REQUEST_TS, "n-old"));
+    await updateApiKey(deps, { apiKeyId: id, enabled: false, callerScope: ALL });
+    await run(signedAt(id, newer, REQUEST_TS, "n-disabled"));
+    await run({ ...signedAt("0123456789abcdef01234567", newer, REQUEST_TS, "n-unknown") });
+    assert.deepEqual(codes, [
+      "auth.invalid_credentials",
+      "auth.invalid_credentials",
+      "ok",
+      "auth.invalid_credentials",
+      "auth.invalid_credentials",
+      "auth.invalid_credentials",
+      "apikey.not_found",
+    ]);
+    assert.deepEqual(
+      deps.events.refusals.map((r) => r.reason),
+      ["bad_signature", "stale_timestamp", "replayed_nonce", "expired_key", "disabled_key", "unknown_key"],
+    );
+    for (const r of deps.events.refusals) {
+      assert.equal(r.method, "signature");
+      assert.equal(r.clientIp, "2001:db8::1");
+      assert.equal(r.requestId, "req-2");
+    }
+    // The disabled key's nonce was not spent: enabled again, the same request passes.
+    await updateApiKey(deps, { apiKeyId: id, enabled: true, callerScope: ALL });
+    assert.equal(await codeOf(verifySignature(deps, signedAt(id, newer, REQUEST_TS, "n-disabled"))), "ok");
   });
 });

@@ -1,7 +1,7 @@
 import { ALL_SCOPES, AppError, SecretBox, settledCode } from "@pkiserver/kit";
 import { type AddApiKeyInput, addApiKey } from "../domain/add-api-key";
 import type { ApiKeyRecord } from "../domain/entities";
-import type { ApiKeyDeps, ApiKeyEvents } from "../domain/ports";
+import type { ApiKeyDeps, ApiKeyEvents, CredentialRefusal } from "../domain/ports";
 import { MemoryApiKeyStore } from "../storage/memory-api-key-store";
 import { MemoryNonceStore } from "../storage/memory-nonce-store";
 
@@ -9,7 +9,8 @@ export type RecordedEvent =
   | { type: "created"; key: ApiKeyRecord; at: number }
   | { type: "updated"; before: ApiKeyRecord; after: ApiKeyRecord; at: number }
   | { type: "deleted"; apiKeyId: string; at: number }
-  | { type: "rotated"; after: ApiKeyRecord; at: number };
+  | { type: "rotated"; after: ApiKeyRecord; at: number }
+  | ({ type: "refused" } & CredentialRefusal);
 
 export class RecordingEvents implements ApiKeyEvents {
   readonly events: RecordedEvent[] = [];
@@ -24,6 +25,17 @@ export class RecordingEvents implements ApiKeyEvents {
   }
   async rotated(after: ApiKeyRecord, at: number) {
     this.events.push({ type: "rotated", after, at });
+  }
+  credentialRefused(refusal: CredentialRefusal) {
+    this.events.push({ type: "refused", ...refusal });
+  }
+  /** The verdicts reported so far, oldest first. */
+  get refusals(): CredentialRefusal[] {
+    return this.events.flatMap((e) => {
+      if (e.type !== "refused") return [];
+      const { type: _type, ...refusal } = e;
+      return [refusal];
+    });
   }
 }
 

@@ -12,7 +12,7 @@ import type { AuthDeps } from "./ports";
 import { openSession, revokeIfKeyChanged } from "./sessions";
 import { checkClientCredentials, checkClientSignature, checkScopeList } from "./validation";
 
-export type ClientGrant =
+export type ClientGrant = (
   | { type: "client_credentials"; clientId: string; clientSecret: string; scope: string[] }
   | {
       type: "client_signature";
@@ -22,7 +22,11 @@ export type ClientGrant =
       nonce: string;
       data?: string | undefined;
       scope: string[];
-    };
+    }
+) & {
+  /** The client's address, for apikey's audit record of a refused credential. */
+  clientIp?: string | undefined;
+};
 
 /** Parses the requested scope list and its modifiers (before any credential is checked). */
 function parseRequest(scope: readonly string[], refreshLifetimeMs: number) {
@@ -47,15 +51,17 @@ export async function issueTokenForClient(deps: AuthDeps, grant: ClientGrant): P
   else checkClientSignature(grant);
   // Parsed before the credential is checked, so a malformed request spends no nonce.
   const req = parseRequest(grant.scope, deps.settings.refreshTokenLifetimeMs);
+  const attempt = { method: grant.type, clientIp: grant.clientIp };
   const key: VerifiedApiKey =
     grant.type === "client_credentials"
-      ? await deps.apikeys.verifySecret(grant.clientId, grant.clientSecret)
+      ? await deps.apikeys.verifySecret(grant.clientId, grant.clientSecret, attempt)
       : await deps.apikeys.verifySignature({
           apiKeyId: grant.clientId,
           timestamp: grant.timestamp,
           nonce: grant.nonce,
           payload: grantSigningPayload(grant.timestamp, grant.nonce, grant.data),
           signature: grant.signature,
+          attempt,
         });
   if (!key.enabled) throw new AppError("auth.invalid_credentials");
   const scope = req.scopes.length === 0 ? normaliseScopes(key.maxScope) : req.scopes;

@@ -126,18 +126,26 @@ export interface Sealer {
   open(sealed: string, associatedData?: string): string;
 }
 
+/** A grant's credential as auth received it: the grant type and the client's address. */
+export interface CredentialAttempt {
+  method: "client_credentials" | "client_signature";
+  clientIp?: string | undefined;
+}
+
 /**
  * The apikey service as auth sees it. Errors it reports (`apikey.not_found`,
  * `auth.invalid_credentials`) pass through unchanged.
  */
 export interface ApiKeyVerifier {
-  verifySecret(apiKeyId: string, secret: string): Promise<VerifiedApiKey>;
+  /** `attempt`: who presented the credential, for apikey's audit record of a refusal. */
+  verifySecret(apiKeyId: string, secret: string, attempt?: CredentialAttempt): Promise<VerifiedApiKey>;
   verifySignature(input: {
     apiKeyId: string;
     timestamp: number;
     nonce: string;
     payload: Uint8Array;
     signature: string;
+    attempt?: CredentialAttempt | undefined;
   }): Promise<VerifiedApiKey>;
   /** The key now, or undefined when it does not exist. */
   getApiKey(apiKeyId: string): Promise<ApiKeyInfo | undefined>;

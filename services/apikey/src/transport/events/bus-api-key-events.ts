@@ -1,10 +1,13 @@
-import { type EventBus, Events, publishEvent } from "@pkiserver/kit";
+import { type EventBus, Events, type Logger, publishAuthFailure, publishEvent } from "@pkiserver/kit";
 import type { ApiKeyRecord } from "../../domain/entities";
-import type { ApiKeyEvents } from "../../domain/ports";
+import type { ApiKeyEvents, CredentialRefusal } from "../../domain/ports";
 
 /** Publishes key changes on the event bus as `pkiserver.events.v1` messages. */
 export class BusApiKeyEvents implements ApiKeyEvents {
-  constructor(private readonly bus: EventBus) {}
+  constructor(
+    private readonly bus: EventBus,
+    private readonly logger?: Logger,
+  ) {}
 
   created(key: ApiKeyRecord, at: number, first = false): Promise<void> {
     return publishEvent(this.bus, Events.apiKeyCreated, {
@@ -41,5 +44,11 @@ export class BusApiKeyEvents implements ApiKeyEvents {
       previousCredentialExpiresAt: after.previousCredentialExpiresAt ?? at,
       at,
     });
+  }
+
+  credentialRefused(r: CredentialRefusal): void {
+    publishAuthFailure(this.bus, Events.credentialRefused, r, r.at).catch((err: unknown) =>
+      this.logger?.warn({ requestId: r.requestId, err: String(err) }, "auth.failed event not published"),
+    );
   }
 }

@@ -4,14 +4,14 @@ import type { ApiKeyDeps } from "../../domain/ports";
 import { fromProtoRateLimits, fromProtoType } from "./codec";
 
 export function addApiKeyHandler(deps: ApiKeyDeps) {
-  return (req: apikeyV1.AddApiKeyRequest): Promise<apikeyV1.AddApiKeyResponse> =>
+  return (req: apikeyV1.AddApiKeyRequest, callerScope: readonly string[]): Promise<apikeyV1.AddApiKeyResponse> =>
     addApiKey(deps, {
       name: req.name,
       type: fromProtoType(req.type),
       clientSecret: req.clientSecret,
       clientPublicKey: req.clientPublicKey,
       maxScope: req.maxScope,
-      callerScope: req.callerScope,
+      callerScope,
       rateLimits: fromProtoRateLimits(req.rateLimits),
     });
 }

@@ -3,8 +3,11 @@ import { deleteApiKey } from "../../domain/delete-api-key";
 import type { ApiKeyDeps } from "../../domain/ports";
 
 export function deleteApiKeyHandler(deps: ApiKeyDeps) {
-  return async (req: apikeyV1.DeleteApiKeyRequest): Promise<apikeyV1.DeleteApiKeyResponse> => {
-    await deleteApiKey(deps, { apiKeyId: req.apiKeyId, callerScope: req.callerScope });
+  return async (
+    req: apikeyV1.DeleteApiKeyRequest,
+    callerScope: readonly string[],
+  ): Promise<apikeyV1.DeleteApiKeyResponse> => {
+    await deleteApiKey(deps, { apiKeyId: req.apiKeyId, callerScope });
     return {};
   };
 }

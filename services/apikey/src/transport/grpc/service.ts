@@ -1,4 +1,14 @@
-import { bindToCall, type Logger, perCall, registration } from "@pkiserver/kit";
+import { requiredScope } from "@pkiserver/contract";
+import {
+  type AsyncHandlers,
+  type BearerVerifier,
+  bindToCall,
+  type CallContext,
+  implement,
+  type Logger,
+  type RpcRule,
+  type ServiceRegistration,
+} from "@pkiserver/kit";
 import { apikeyV1 } from "@pkiserver/proto";
 import type { ApiKeyDeps } from "../../domain/ports";
 import { addApiKeyHandler } from "./add-api-key";
@@ -13,24 +23,57 @@ import { verifySignatureHandler } from "./verify-signature";
 
 export const API_KEY_SERVICE_NAME = apikeyV1.ApiKeyServiceClient.serviceName;
 
-export function apiKeyService(deps: ApiKeyDeps, logger: Logger) {
+/*
+ * The generated server interface carries grpc-js's string index signature,
+ * which would turn every mapped handler type into `never`; picking the RPC
+ * names drops it.
+ */
+type Rpcs = Pick<apikeyV1.ApiKeyServiceServer, keyof typeof apikeyV1.ApiKeyServiceService>;
+
+/**
+ * Who may call each RPC: the scope of the public method it serves (the
+ * contract's table), or anyone for the RPCs that check a presented secret.
+ */
+export const API_KEY_RPC_RULES: Readonly<Record<keyof Rpcs, RpcRule>> = {
+  createFirstApiKey: "open",
+  addApiKey: requiredScope("user/addApiKey"),
+  getApiKey: requiredScope("user/getApiKey"),
+  listApiKeys: requiredScope("user/listApiKeys"),
+  updateApiKey: requiredScope("user/updateApiKey"),
+  deleteApiKey: requiredScope("user/deleteApiKey"),
+  rotateApiKey: requiredScope("user/rotateApiKey"),
+  verifySecret: "open",
+  verifySignature: "open",
+};
+
+/** The admitted caller's scopes (a scoped RPC never runs without a caller). */
+const scopesOf = (ctx: CallContext): readonly string[] => ctx.caller?.scopes ?? [];
+
+/** `tokens` verifies the Bearer tokens presented on calls; without it only trusted channels are admitted. */
+export function apiKeyService(
+  deps: ApiKeyDeps,
+  logger: Logger,
+  tokens: BearerVerifier | undefined,
+): ServiceRegistration {
   // Each call works on stores that refuse further steps once its caller gave up.
   const forCall = bindToCall(deps, { stores: ["store", "nonces"] });
-  const handlers = perCall(forCall, {
-    createFirstApiKey: createFirstApiKeyHandler,
-    addApiKey: addApiKeyHandler,
-    getApiKey: getApiKeyHandler,
-    listApiKeys: listApiKeysHandler,
-    updateApiKey: updateApiKeyHandler,
-    deleteApiKey: deleteApiKeyHandler,
-    rotateApiKey: rotateApiKeyHandler,
-    verifySecret: verifySecretHandler,
-    verifySignature: verifySignatureHandler,
-  });
-  return registration<apikeyV1.ApiKeyServiceServer>(
-    apikeyV1.ApiKeyServiceClient,
-    apikeyV1.ApiKeyServiceService,
-    handlers,
-    logger,
-  );
+  const handlers: AsyncHandlers<Rpcs> = {
+    createFirstApiKey: (req, ctx) => createFirstApiKeyHandler(forCall(ctx))(req),
+    addApiKey: (req, ctx) => addApiKeyHandler(forCall(ctx))(req, scopesOf(ctx)),
+    getApiKey: (req, ctx) => getApiKeyHandler(forCall(ctx))(req),
+    listApiKeys: (req, ctx) => listApiKeysHandler(forCall(ctx))(req),
+    updateApiKey: (req, ctx) => updateApiKeyHandler(forCall(ctx))(req, scopesOf(ctx)),
+    deleteApiKey: (req, ctx) => deleteApiKeyHandler(forCall(ctx))(req, scopesOf(ctx)),
+    rotateApiKey: (req, ctx) => rotateApiKeyHandler(forCall(ctx))(req, scopesOf(ctx)),
+    verifySecret: (req, ctx) => verifySecretHandler(forCall(ctx))(req, ctx.requestId),
+    verifySignature: (req, ctx) => verifySignatureHandler(forCall(ctx))(req, ctx.requestId),
+  };
+  return {
+    name: API_KEY_SERVICE_NAME,
+    definition: apikeyV1.ApiKeyServiceService,
+    implementation: implement<Rpcs>(apikeyV1.ApiKeyServiceService, handlers, logger, {
+      rules: API_KEY_RPC_RULES,
+      tokens,
+    }),
+  };
 }

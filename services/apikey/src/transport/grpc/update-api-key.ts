@@ -4,14 +4,17 @@ import { updateApiKey } from "../../domain/update-api-key";
 import { fromProtoRateLimits, toProtoApiKey } from "./codec";
 
 export function updateApiKeyHandler(deps: ApiKeyDeps) {
-  return async (req: apikeyV1.UpdateApiKeyRequest): Promise<apikeyV1.UpdateApiKeyResponse> => ({
+  return async (
+    req: apikeyV1.UpdateApiKeyRequest,
+    callerScope: readonly string[],
+  ): Promise<apikeyV1.UpdateApiKeyResponse> => ({
     apiKey: toProtoApiKey(
       await updateApiKey(deps, {
         apiKeyId: req.apiKeyId,
         name: req.name,
         enabled: req.enabled,
         maxScope: req.maxScope?.scopes,
-        callerScope: req.callerScope,
+        callerScope,
         rateLimits: fromProtoRateLimits(req.rateLimits),
       }),
     ),

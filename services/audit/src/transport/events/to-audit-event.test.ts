@@ -130,6 +130,26 @@ describe("bus events → audit events", () => {
     });
   });
 
+  it("records apikey's verdict on a refused credential like the others", () => {
+    for (const reason of ["replayed_nonce", "disabled_key", "expired_key"]) {
+      const [e] = toAuditEvents(
+        msg(Events.credentialRefused, {
+          reason,
+          method: "client_signature",
+          apiKeyId: "key-2",
+          clientIp: "2001:db8::5",
+          requestId: "req-7",
+          at: T,
+        }),
+      );
+      assert.equal(e?.type, "auth.failed");
+      assert.equal(e?.outcome, "denied");
+      assert.deepEqual(e?.actor, { apiKeyId: "key-2", ip: "2001:db8::5" });
+      assert.equal(e?.requestId, "req-7");
+      assert.deepEqual(e?.details, { reason, method: "client_signature" });
+    }
+  });
+
   it("records rate-limit refusals per key, tier and minute", () => {
     const [e] = toAuditEvents(msg(Events.rateLimitRefused, { client: "key:key-1", tier: "pki", minute: T, count: 42 }));
     assert.equal(e?.type, "ratelimit.refused");

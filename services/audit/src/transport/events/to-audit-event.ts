@@ -161,7 +161,10 @@ function fromPayload(msg: BusMessage): AuditEvent[] {
       },
     ];
   }
-  const failed = decodeEvent(Events.grantFailed, msg) ?? decodeEvent(Events.requestAuthFailed, msg);
+  const failed =
+    decodeEvent(Events.credentialRefused, msg) ??
+    decodeEvent(Events.grantFailed, msg) ??
+    decodeEvent(Events.requestAuthFailed, msg);
   if (failed) {
     return [
       {

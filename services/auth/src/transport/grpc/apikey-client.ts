@@ -1,4 +1,12 @@
-import { AppError, type CallOptions, type CallScoped, connectService, type ServiceTarget } from "@pkiserver/kit";
+import {
+  AppError,
+  type Caller,
+  type CallOptions,
+  type CallScoped,
+  connectService,
+  type GrpcTls,
+  type ServiceTarget,
+} from "@pkiserver/kit";
 import { apikeyV1 } from "@pkiserver/proto";
 import type { ApiKeyInfo, VerifiedApiKey } from "../../domain/entities";
 import type { ApiKeyVerifier } from "../../domain/ports";
@@ -20,8 +28,31 @@ function toVerified(res: { apiKey?: apikeyV1.ApiKey | undefined; credentialGener
   return { ...toInfo(res.apiKey), matchedGeneration: res.credentialGeneration };
 }
 
-/** The ApiKeyVerifier port over apikey's gRPC API. Its AppErrors pass through as they come. */
-export function createApiKeyClient(target: ServiceTarget): ApiKeyVerifier &
+/** apikey's refusals of a credential; apikey reported each to the audit log with its verdict. */
+const refusals = new WeakSet<object>();
+
+/** Whether `err` is apikey's refusal of a credential (so already reported, and not to be reported again). */
+export function refusedByApikey(err: unknown): boolean {
+  return typeof err === "object" && err !== null && refusals.has(err);
+}
+
+function noteRefusal(err: unknown): never {
+  if (err instanceof AppError && (err.code === "auth.invalid_credentials" || err.code === "apikey.not_found")) {
+    refusals.add(err);
+  }
+  throw err;
+}
+
+/**
+ * The ApiKeyVerifier port over apikey's gRPC API. Its AppErrors pass through
+ * as they come; a credential refusal is also noted (see refusedByApikey).
+ * Verifying a credential needs no caller; reading a key is done as `caller`
+ * (absent: auth itself, over a trusted channel).
+ */
+export function createApiKeyClient(
+  target: ServiceTarget,
+  opts: { tls?: GrpcTls | undefined; caller?: (() => Promise<Caller>) | undefined } = {},
+): ApiKeyVerifier &
   CallScoped<ApiKeyVerifier> & {
     close(): void;
     waitForReady(timeoutMs: number): Promise<void>;
@@ -30,27 +61,36 @@ export function createApiKeyClient(target: ServiceTarget): ApiKeyVerifier &
     apikeyV1.ApiKeyServiceService,
     apikeyV1.ApiKeyServiceClient.serviceName,
     target,
+    { tls: opts.tls },
   );
+  const { caller } = opts;
   const verifier = (call: CallOptions): ApiKeyVerifier => ({
-    async verifySecret(apiKeyId, secret) {
-      return toVerified(await client.verifySecret({ apiKeyId, secret }, call));
+    async verifySecret(apiKeyId, secret, attempt) {
+      const res = await client
+        .verifySecret({ apiKeyId, secret, ...(attempt === undefined ? {} : { attempt }) }, call)
+        .catch(noteRefusal);
+      return toVerified(res);
     },
     async verifySignature(input) {
-      const res = await client.verifySignature(
-        {
-          apiKeyId: input.apiKeyId,
-          timestamp: input.timestamp,
-          nonce: input.nonce,
-          payload: Buffer.from(input.payload),
-          signature: input.signature,
-        },
-        call,
-      );
+      const res = await client
+        .verifySignature(
+          {
+            apiKeyId: input.apiKeyId,
+            timestamp: input.timestamp,
+            nonce: input.nonce,
+            payload: Buffer.from(input.payload),
+            signature: input.signature,
+            ...(input.attempt === undefined ? {} : { attempt: input.attempt }),
+          },
+          call,
+        )
+        .catch(noteRefusal);
       return toVerified(res);
     },
     async getApiKey(apiKeyId) {
       try {
-        return toInfo((await client.getApiKey({ apiKeyId }, call)).apiKey);
+        const as = caller === undefined ? call : { ...call, caller: await caller() };
+        return toInfo((await client.getApiKey({ apiKeyId }, as)).apiKey);
       } catch (err) {
         if (err instanceof AppError && err.code === "apikey.not_found") return undefined;
         throw err;

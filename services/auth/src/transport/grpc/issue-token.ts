@@ -1,9 +1,10 @@
-import { type AuthFailure, authFailureReason, invalidParams, SIGNATURE_WINDOW_MS } from "@pkiserver/kit";
+import { type AuthFailure, authFailureReason, invalidParams } from "@pkiserver/kit";
 import type { authV1 } from "@pkiserver/proto";
 import type { TokenPair } from "../../domain/entities";
 import { issueTokenForClient } from "../../domain/issue-token";
 import type { AuthDeps } from "../../domain/ports";
 import { refreshSession } from "../../domain/refresh-session";
+import { refusedByApikey } from "./apikey-client";
 import { tokenPairToProto } from "./codec";
 
 const toResponse = (pair: TokenPair): authV1.IssueTokenResponse => ({ token: tokenPairToProto(pair) });
@@ -15,9 +16,13 @@ export function issueToken(deps: AuthDeps) {
     // The proto's grant messages carry the domain's fields under the same names.
     switch (grant.$case) {
       case "clientCredentials":
-        return toResponse(await issueTokenForClient(deps, { type: "client_credentials", ...grant.value }));
+        return toResponse(
+          await issueTokenForClient(deps, { type: "client_credentials", ...grant.value, clientIp: req.clientIp }),
+        );
       case "clientSignature":
-        return toResponse(await issueTokenForClient(deps, { type: "client_signature", ...grant.value }));
+        return toResponse(
+          await issueTokenForClient(deps, { type: "client_signature", ...grant.value, clientIp: req.clientIp }),
+        );
       case "refreshToken":
         return toResponse(await refreshSession(deps, grant.value.refreshToken, req.clientIp, grant.value.clientId));
     }
@@ -34,15 +39,9 @@ export function grantFailure(req: authV1.IssueTokenRequest, err: unknown, reques
       : grant.$case === "clientSignature"
         ? (["client_signature", "signature", grant.value.clientId] as const)
         : (["refresh_token", "token", undefined] as const);
-  let reason = authFailureReason(err, kind);
+  // apikey reported its verdict on a credential it refused (replayed nonce, disabled key, ...) itself.
+  if (refusedByApikey(err)) return undefined;
+  const reason = authFailureReason(err, kind);
   if (reason === undefined) return undefined;
-  // apikey answers every signature refusal alike; a timestamp outside the window is told apart here.
-  if (
-    reason === "bad_signature" &&
-    grant.$case === "clientSignature" &&
-    Math.abs(Date.now() - grant.value.timestamp) > SIGNATURE_WINDOW_MS
-  ) {
-    reason = "stale_timestamp";
-  }
   return { reason, method, apiKeyId, clientIp: req.clientIp, requestId };
 }

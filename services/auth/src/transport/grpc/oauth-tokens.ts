@@ -4,16 +4,16 @@ import type { AuthDeps } from "../../domain/ports";
 import { claimsToProto } from "./codec";
 
 export function inspectToken(deps: AuthDeps) {
-  return async (req: authV1.InspectTokenRequest): Promise<authV1.InspectTokenResponse> => {
-    const found = await inspect(deps, req.token, req.clientId);
+  return async (req: authV1.InspectTokenRequest, clientId: string): Promise<authV1.InspectTokenResponse> => {
+    const found = await inspect(deps, req.token, clientId);
     if (!found) return { active: false, tokenType: "" };
     return { active: true, tokenType: found.tokenType, claims: claimsToProto(found.claims) };
   };
 }
 
 export function revokeToken(deps: AuthDeps) {
-  return async (req: authV1.RevokeTokenRequest): Promise<authV1.RevokeTokenResponse> => {
-    const done = await revoke(deps, req.token, req.clientId);
+  return async (req: authV1.RevokeTokenRequest, clientId: string): Promise<authV1.RevokeTokenResponse> => {
+    const done = await revoke(deps, req.token, clientId);
     if (!done) return {};
     return {
       revoked: {

@@ -1,11 +1,13 @@
 import {
   type AsyncHandlers,
   type AuthFailure,
+  type BearerVerifier,
   bindToCall,
+  type CallContext,
+  implement,
   type Logger,
-  perCall,
-  type Rpcs,
-  registration,
+  type RpcRule,
+  type ServiceRegistration,
 } from "@pkiserver/kit";
 import { authV1 } from "@pkiserver/proto";
 import type { AuthDeps } from "../../domain/ports";
@@ -18,34 +20,72 @@ import { listSessions } from "./list-sessions";
 import { inspectToken, revokeToken } from "./oauth-tokens";
 import { revokeSession } from "./revoke-session";
 
+/**
+ * The generated server interface without the index signature it inherits from
+ * grpc-js: mapped over, that signature would demand a `never` handler.
+ */
+export type AuthServiceMethods = {
+  [K in keyof authV1.AuthServiceServer as string extends K ? never : K]: authV1.AuthServiceServer[K];
+};
+
 export const AUTH_SERVICE_NAME = authV1.AuthServiceClient.serviceName;
+
+/**
+ * Who may call each RPC. Grants, forks and introspection check the token or
+ * secret they are given; the signing keys and the list of live revocations are
+ * what every verifier needs before it can verify anything (public keys, and
+ * ids of withdrawn sessions and keys: no secret). Sessions are managed with
+ * the `user` scopes; OAuth introspection and revocation act for the
+ * authenticated API key.
+ */
+export const AUTH_RPC_RULES: Readonly<Record<keyof AuthServiceMethods, RpcRule>> = {
+  issueToken: "open",
+  forkToken: "open",
+  introspectToken: "open",
+  getSigningKeys: "open",
+  listRevocations: "open",
+  listSessions: "user:read",
+  revokeSession: "user:write",
+  inspectToken: "caller",
+  revokeToken: "caller",
+};
+
+/** The admitted caller's API key (an RPC of rule `caller` never runs without one). */
+const clientOf = (ctx: CallContext): string => ctx.caller?.apiKeyId ?? "";
 
 export function authServiceRegistration(
   deps: AuthDeps,
   logger: Logger,
   /** Told of every grant refused for its credential (for the audit log); must not throw. */
-  onGrantFailure: (failure: AuthFailure) => void = () => {},
-) {
+  onGrantFailure: (failure: AuthFailure) => void,
+  /** Verifies the Bearer tokens presented on calls; without it only trusted channels are admitted. */
+  tokens: BearerVerifier | undefined,
+): ServiceRegistration {
   // Each call works on stores and an apikey client bound to it: apikey gets
   // the caller's remaining time, and no step starts once the caller gave up.
   const forCall = bindToCall(deps, { stores: ["sessions"], clients: ["apikeys"] });
-  const handlers: AsyncHandlers<Rpcs<authV1.AuthServiceServer>> = {
+  const handlers: AsyncHandlers<AuthServiceMethods> = {
     issueToken: (req, ctx) =>
       issueToken(forCall(ctx))(req).catch((err: unknown) => {
         const failure = grantFailure(req, err, ctx.requestId);
         if (failure) onGrantFailure(failure);
         throw err;
       }),
-    ...perCall(forCall, {
-      forkToken,
-      introspectToken,
-      getSigningKeys,
-      listRevocations,
-      listSessions,
-      revokeSession,
-      inspectToken,
-      revokeToken,
+    forkToken: (req, ctx) => forkToken(forCall(ctx))(req),
+    introspectToken: (req, ctx) => introspectToken(forCall(ctx))(req),
+    getSigningKeys: (req, ctx) => getSigningKeys(forCall(ctx))(req),
+    listRevocations: (req, ctx) => listRevocations(forCall(ctx))(req),
+    listSessions: (req, ctx) => listSessions(forCall(ctx))(req),
+    revokeSession: (req, ctx) => revokeSession(forCall(ctx))(req),
+    inspectToken: (req, ctx) => inspectToken(forCall(ctx))(req, clientOf(ctx)),
+    revokeToken: (req, ctx) => revokeToken(forCall(ctx))(req, clientOf(ctx)),
+  };
+  return {
+    name: AUTH_SERVICE_NAME,
+    definition: authV1.AuthServiceService,
+    implementation: implement<AuthServiceMethods>(authV1.AuthServiceService, handlers, logger, {
+      rules: AUTH_RPC_RULES,
+      tokens,
     }),
   };
-  return registration<authV1.AuthServiceServer>(authV1.AuthServiceClient, authV1.AuthServiceService, handlers, logger);
 }

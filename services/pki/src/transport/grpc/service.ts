@@ -1,4 +1,13 @@
-import { type AsyncHandlers, bindToCall, type Logger, perCall, type Rpcs, registration } from "@pkiserver/kit";
+import { requiredScope } from "@pkiserver/contract";
+import {
+  type AsyncHandlers,
+  type BearerVerifier,
+  bindToCall,
+  implement,
+  type Logger,
+  type RpcRule,
+  type ServiceRegistration,
+} from "@pkiserver/kit";
 import { pkiV1 } from "@pkiserver/proto";
 import type { PkiDeps } from "../../domain/ports";
 import type { TransparencyLog } from "../../domain/transparency";
@@ -22,23 +31,66 @@ import { verifyHostByIdHandler } from "./verify-host-by-id";
 import { verifyHostByPubHandler } from "./verify-host-by-pub";
 import { verifyKeyHandler } from "./verify-key";
 
+/**
+ * The generated server interface, without the index signature it inherits
+ * from grpc-js: mapped over, that signature would demand a handler of type
+ * `never` for every string.
+ */
+export type PkiServiceMethods = {
+  [K in keyof pkiV1.PkiServiceServer as string extends K ? never : K]: pkiV1.PkiServiceServer[K];
+};
+
+/** Who may call each RPC: the scope of the public method it serves (the contract's table). */
+export const PKI_RPC_RULES: Readonly<Record<keyof PkiServiceMethods, RpcRule>> = {
+  setHost: requiredScope("pkiAdmin/setHost"),
+  addHostUrl: requiredScope("pkiAdmin/addHostUrl"),
+  removeHostUrl: requiredScope("pkiAdmin/removeHostUrl"),
+  deleteHost: requiredScope("pkiAdmin/deleteHost"),
+  listHosts: requiredScope("pkiAdmin/listHosts"),
+  getHost: requiredScope("pki/getHost"),
+  verifyHostById: requiredScope("pki/verifyHostById"),
+  verifyHostByPub: requiredScope("pki/verifyHostByPub"),
+  setKey: requiredScope("pkiAdmin/setKey"),
+  deleteKey: requiredScope("pkiAdmin/deleteKey"),
+  getCurrentKey: requiredScope("pki/getCurrentKey"),
+  getKeyAt: requiredScope("pki/getKeyAt"),
+  getKeyHistory: requiredScope("pki/getKeyHistory"),
+  verifyKey: requiredScope("pki/verifyKey"),
+  getCheckpoint: requiredScope("pki/getCheckpoint"),
+  getInclusionProof: requiredScope("pki/getInclusionProof"),
+  getConsistencyProof: requiredScope("pki/getConsistencyProof"),
+  getKeyProof: requiredScope("pki/getKeyProof"),
+  // The log's tiles (GET /log/tile/...) have the scope of pki/*.
+  getLogTile: requiredScope("pki/getCheckpoint"),
+};
+
+/** The rules with every `pki:read` RPC open to anyone (PMX_PKI_PUBLIC_READ). */
+function publicReads(rules: typeof PKI_RPC_RULES): typeof PKI_RPC_RULES {
+  return Object.fromEntries(
+    Object.entries(rules).map(([name, rule]) => [name, rule === "pki:read" ? "open" : rule]),
+  ) as typeof PKI_RPC_RULES;
+}
+
 /** The pki service: one handler per RPC (decode the request, run its use case, encode the result). */
-export function pkiService(deps: PkiDeps, logger: Logger, log: TransparencyLog) {
+export function pkiService(
+  deps: PkiDeps,
+  logger: Logger,
+  log: TransparencyLog,
+  access: { tokens: BearerVerifier | undefined; publicRead: boolean },
+): ServiceRegistration {
   // A write whose caller gave up stops before its next store step; reads are one step each.
-  const forCall = bindToCall(deps, { stores: ["hosts", "keys"] });
-  const handlers: AsyncHandlers<Rpcs<pkiV1.PkiServiceServer>> = {
-    ...perCall(forCall, {
-      setHost: setHostHandler,
-      addHostUrl: addHostUrlHandler,
-      removeHostUrl: removeHostUrlHandler,
-      deleteHost: deleteHostHandler,
-      setKey: setKeyHandler,
-      deleteKey: deleteKeyHandler,
-    }),
+  const writing = bindToCall(deps, { stores: ["hosts", "keys"] });
+  const handlers: AsyncHandlers<PkiServiceMethods> = {
+    setHost: (req, ctx) => setHostHandler(writing(ctx))(req),
+    addHostUrl: (req, ctx) => addHostUrlHandler(writing(ctx))(req),
+    removeHostUrl: (req, ctx) => removeHostUrlHandler(writing(ctx))(req),
+    deleteHost: (req, ctx) => deleteHostHandler(writing(ctx))(req),
     listHosts: listHostsHandler(deps),
     getHost: getHostHandler(deps),
     verifyHostById: verifyHostByIdHandler(deps),
     verifyHostByPub: verifyHostByPubHandler(deps),
+    setKey: (req, ctx) => setKeyHandler(writing(ctx))(req),
+    deleteKey: (req, ctx) => deleteKeyHandler(writing(ctx))(req),
     getCurrentKey: getCurrentKeyHandler(deps),
     getKeyAt: getKeyAtHandler(deps),
     getKeyHistory: getKeyHistoryHandler(deps),
@@ -49,5 +101,12 @@ export function pkiService(deps: PkiDeps, logger: Logger, log: TransparencyLog) 
     getKeyProof: getKeyProofHandler(log),
     getLogTile: getLogTileHandler(log),
   };
-  return registration<pkiV1.PkiServiceServer>(pkiV1.PkiServiceClient, pkiV1.PkiServiceService, handlers, logger);
+  return {
+    name: pkiV1.PkiServiceClient.serviceName,
+    definition: pkiV1.PkiServiceService,
+    implementation: implement<PkiServiceMethods>(pkiV1.PkiServiceService, handlers, logger, {
+      rules: access.publicRead ? publicReads(PKI_RPC_RULES) : PKI_RPC_RULES,
+      tokens: access.tokens,
+    }),
+  };
 }

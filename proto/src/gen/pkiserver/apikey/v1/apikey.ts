@@ -107,8 +107,6 @@ export interface AddApiKeyRequest {
   /** Set for type PUB_KEY: SPKI PEM of an Ed25519 public key. */
   clientPublicKey?: string | undefined;
   maxScope: string[];
-  /** Scopes held by the caller; the new key may not exceed them. */
-  callerScope: string[];
   rateLimits?: RateLimits | undefined;
 }
 
@@ -139,15 +137,16 @@ export interface ScopeList {
 export interface UpdateApiKeyRequest {
   apiKeyId: string;
   name?: string | undefined;
-  enabled?: boolean | undefined;
+  enabled?:
+    | boolean
+    | undefined;
+  /**
+   * The authenticated caller must hold every scope of the key it changes,
+   * and a new max_scope may not exceed them.
+   */
   maxScope?:
     | ScopeList
     | undefined;
-  /**
-   * Scopes held by the caller; it must hold every scope of the key it
-   * changes, and a new max_scope may not exceed them.
-   */
-  callerScope: string[];
   /** When set, replaces the key's own limits (an empty message clears them). */
   rateLimits?: RateLimits | undefined;
 }
@@ -156,10 +155,9 @@ export interface UpdateApiKeyResponse {
   apiKey?: ApiKey | undefined;
 }
 
+/** The authenticated caller must hold every scope of the key it deletes. */
 export interface DeleteApiKeyRequest {
   apiKeyId: string;
-  /** Scopes held by the caller; it must hold every scope of the key it deletes. */
-  callerScope: string[];
 }
 
 export interface DeleteApiKeyResponse {
@@ -176,11 +174,7 @@ export interface RotateApiKeyRequest {
     | string
     | undefined;
   /** How long the previous credential keeps working, ms; absent: the default. */
-  gracePeriod?:
-    | number
-    | undefined;
-  /** Scopes held by the caller; it must hold every scope of the key it rotates. */
-  callerScope: string[];
+  gracePeriod?: number | undefined;
 }
 
 export interface RotateApiKeyResponse {
@@ -193,6 +187,8 @@ export interface RotateApiKeyResponse {
 export interface VerifySecretRequest {
   apiKeyId: string;
   secret: string;
+  /** Who presented the credential, for the audit record of a refusal. */
+  attempt?: AuthAttempt | undefined;
 }
 
 export interface VerifySecretResponse {
@@ -210,6 +206,22 @@ export interface VerifySignatureRequest {
   /** The exact signed string, built by the caller from the request. */
   payload: Buffer;
   signature: string;
+  /** Who presented the credential, for the audit record of a refusal. */
+  attempt?: AuthAttempt | undefined;
+}
+
+/**
+ * A credential check as the caller saw it. apikey answers every refusal
+ * alike; its verdict (unknown key, wrong secret, replayed nonce, disabled
+ * key, ...) goes to the audit log as pkiserver.apikey.v1.auth.failed with
+ * these fields, so the caller reports no refusal of its own.
+ */
+export interface AuthAttempt {
+  clientIp?:
+    | string
+    | undefined;
+  /** The credential scheme or grant: basic, signature, client_credentials, client_signature. */
+  method: string;
 }
 
 export interface VerifySignatureResponse {
@@ -796,7 +808,6 @@ function createBaseAddApiKeyRequest(): AddApiKeyRequest {
     clientSecret: undefined,
     clientPublicKey: undefined,
     maxScope: [],
-    callerScope: [],
     rateLimits: undefined,
   };
 }
@@ -817,9 +828,6 @@ export const AddApiKeyRequest: MessageFns<AddApiKeyRequest> = {
     }
     for (const v of message.maxScope) {
       writer.uint32(42).string(v!);
-    }
-    for (const v of message.callerScope) {
-      writer.uint32(50).string(v!);
     }
     if (message.rateLimits !== undefined) {
       RateLimits.encode(message.rateLimits, writer.uint32(58).fork()).join();
@@ -880,14 +888,6 @@ export const AddApiKeyRequest: MessageFns<AddApiKeyRequest> = {
             message.maxScope.push(reader.string());
             continue;
           }
-          case 6: {
-            if (tag !== 50) {
-              break;
-            }
-
-            message.callerScope.push(reader.string());
-            continue;
-          }
           case 7: {
             if (tag !== 58) {
               break;
@@ -927,11 +927,6 @@ export const AddApiKeyRequest: MessageFns<AddApiKeyRequest> = {
         : globalThis.Array.isArray(object?.max_scope)
         ? object.max_scope.map((e: any) => globalThis.String(e))
         : [],
-      callerScope: globalThis.Array.isArray(object?.callerScope)
-        ? object.callerScope.map((e: any) => globalThis.String(e))
-        : globalThis.Array.isArray(object?.caller_scope)
-        ? object.caller_scope.map((e: any) => globalThis.String(e))
-        : [],
       rateLimits: isSet(object.rateLimits)
         ? RateLimits.fromJSON(object.rateLimits)
         : isSet(object.rate_limits)
@@ -957,9 +952,6 @@ export const AddApiKeyRequest: MessageFns<AddApiKeyRequest> = {
     if (message.maxScope?.length) {
       obj.maxScope = message.maxScope;
     }
-    if (message.callerScope?.length) {
-      obj.callerScope = message.callerScope;
-    }
     if (message.rateLimits !== undefined) {
       obj.rateLimits = RateLimits.toJSON(message.rateLimits);
     }
@@ -976,7 +968,6 @@ export const AddApiKeyRequest: MessageFns<AddApiKeyRequest> = {
     message.clientSecret = object.clientSecret ?? undefined;
     message.clientPublicKey = object.clientPublicKey ?? undefined;
     message.maxScope = object.maxScope?.map((e) => e) || [];
-    message.callerScope = object.callerScope?.map((e) => e) || [];
     message.rateLimits = (object.rateLimits !== undefined && object.rateLimits !== null)
       ? RateLimits.fromPartial(object.rateLimits)
       : undefined;
@@ -1400,14 +1391,7 @@ export const ScopeList: MessageFns<ScopeList> = {
 };
 
 function createBaseUpdateApiKeyRequest(): UpdateApiKeyRequest {
-  return {
-    apiKeyId: "",
-    name: undefined,
-    enabled: undefined,
-    maxScope: undefined,
-    callerScope: [],
-    rateLimits: undefined,
-  };
+  return { apiKeyId: "", name: undefined, enabled: undefined, maxScope: undefined, rateLimits: undefined };
 }
 
 export const UpdateApiKeyRequest: MessageFns<UpdateApiKeyRequest> = {
@@ -1423,9 +1407,6 @@ export const UpdateApiKeyRequest: MessageFns<UpdateApiKeyRequest> = {
     }
     if (message.maxScope !== undefined) {
       ScopeList.encode(message.maxScope, writer.uint32(34).fork()).join();
-    }
-    for (const v of message.callerScope) {
-      writer.uint32(42).string(v!);
     }
     if (message.rateLimits !== undefined) {
       RateLimits.encode(message.rateLimits, writer.uint32(50).fork()).join();
@@ -1478,14 +1459,6 @@ export const UpdateApiKeyRequest: MessageFns<UpdateApiKeyRequest> = {
             message.maxScope = ScopeList.decode(reader, reader.uint32());
             continue;
           }
-          case 5: {
-            if (tag !== 42) {
-              break;
-            }
-
-            message.callerScope.push(reader.string());
-            continue;
-          }
           case 6: {
             if (tag !== 50) {
               break;
@@ -1520,11 +1493,6 @@ export const UpdateApiKeyRequest: MessageFns<UpdateApiKeyRequest> = {
         : isSet(object.max_scope)
         ? ScopeList.fromJSON(object.max_scope)
         : undefined,
-      callerScope: globalThis.Array.isArray(object?.callerScope)
-        ? object.callerScope.map((e: any) => globalThis.String(e))
-        : globalThis.Array.isArray(object?.caller_scope)
-        ? object.caller_scope.map((e: any) => globalThis.String(e))
-        : [],
       rateLimits: isSet(object.rateLimits)
         ? RateLimits.fromJSON(object.rateLimits)
         : isSet(object.rate_limits)
@@ -1547,9 +1515,6 @@ export const UpdateApiKeyRequest: MessageFns<UpdateApiKeyRequest> = {
     if (message.maxScope !== undefined) {
       obj.maxScope = ScopeList.toJSON(message.maxScope);
     }
-    if (message.callerScope?.length) {
-      obj.callerScope = message.callerScope;
-    }
     if (message.rateLimits !== undefined) {
       obj.rateLimits = RateLimits.toJSON(message.rateLimits);
     }
@@ -1567,7 +1532,6 @@ export const UpdateApiKeyRequest: MessageFns<UpdateApiKeyRequest> = {
     message.maxScope = (object.maxScope !== undefined && object.maxScope !== null)
       ? ScopeList.fromPartial(object.maxScope)
       : undefined;
-    message.callerScope = object.callerScope?.map((e) => e) || [];
     message.rateLimits = (object.rateLimits !== undefined && object.rateLimits !== null)
       ? RateLimits.fromPartial(object.rateLimits)
       : undefined;
@@ -1651,16 +1615,13 @@ export const UpdateApiKeyResponse: MessageFns<UpdateApiKeyResponse> = {
 };
 
 function createBaseDeleteApiKeyRequest(): DeleteApiKeyRequest {
-  return { apiKeyId: "", callerScope: [] };
+  return { apiKeyId: "" };
 }
 
 export const DeleteApiKeyRequest: MessageFns<DeleteApiKeyRequest> = {
   encode(message: DeleteApiKeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.apiKeyId !== "") {
       writer.uint32(10).string(message.apiKeyId);
-    }
-    for (const v of message.callerScope) {
-      writer.uint32(18).string(v!);
     }
     return writer;
   },
@@ -1686,14 +1647,6 @@ export const DeleteApiKeyRequest: MessageFns<DeleteApiKeyRequest> = {
             message.apiKeyId = reader.string();
             continue;
           }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.callerScope.push(reader.string());
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1713,11 +1666,6 @@ export const DeleteApiKeyRequest: MessageFns<DeleteApiKeyRequest> = {
         : isSet(object.api_key_id)
         ? globalThis.String(object.api_key_id)
         : "",
-      callerScope: globalThis.Array.isArray(object?.callerScope)
-        ? object.callerScope.map((e: any) => globalThis.String(e))
-        : globalThis.Array.isArray(object?.caller_scope)
-        ? object.caller_scope.map((e: any) => globalThis.String(e))
-        : [],
     };
   },
 
@@ -1725,9 +1673,6 @@ export const DeleteApiKeyRequest: MessageFns<DeleteApiKeyRequest> = {
     const obj: any = {};
     if (message.apiKeyId !== "") {
       obj.apiKeyId = message.apiKeyId;
-    }
-    if (message.callerScope?.length) {
-      obj.callerScope = message.callerScope;
     }
     return obj;
   },
@@ -1738,7 +1683,6 @@ export const DeleteApiKeyRequest: MessageFns<DeleteApiKeyRequest> = {
   fromPartial<I extends Exact<DeepPartial<DeleteApiKeyRequest>, I>>(object: I): DeleteApiKeyRequest {
     const message = createBaseDeleteApiKeyRequest();
     message.apiKeyId = object.apiKeyId ?? "";
-    message.callerScope = object.callerScope?.map((e) => e) || [];
     return message;
   },
 };
@@ -1796,7 +1740,7 @@ export const DeleteApiKeyResponse: MessageFns<DeleteApiKeyResponse> = {
 };
 
 function createBaseRotateApiKeyRequest(): RotateApiKeyRequest {
-  return { apiKeyId: "", clientSecret: undefined, clientPublicKey: undefined, gracePeriod: undefined, callerScope: [] };
+  return { apiKeyId: "", clientSecret: undefined, clientPublicKey: undefined, gracePeriod: undefined };
 }
 
 export const RotateApiKeyRequest: MessageFns<RotateApiKeyRequest> = {
@@ -1812,9 +1756,6 @@ export const RotateApiKeyRequest: MessageFns<RotateApiKeyRequest> = {
     }
     if (message.gracePeriod !== undefined) {
       writer.uint32(32).int64(message.gracePeriod);
-    }
-    for (const v of message.callerScope) {
-      writer.uint32(42).string(v!);
     }
     return writer;
   },
@@ -1864,14 +1805,6 @@ export const RotateApiKeyRequest: MessageFns<RotateApiKeyRequest> = {
             message.gracePeriod = longToNumber(reader.int64());
             continue;
           }
-          case 5: {
-            if (tag !== 42) {
-              break;
-            }
-
-            message.callerScope.push(reader.string());
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1906,11 +1839,6 @@ export const RotateApiKeyRequest: MessageFns<RotateApiKeyRequest> = {
         : isSet(object.grace_period)
         ? globalThis.Number(object.grace_period)
         : undefined,
-      callerScope: globalThis.Array.isArray(object?.callerScope)
-        ? object.callerScope.map((e: any) => globalThis.String(e))
-        : globalThis.Array.isArray(object?.caller_scope)
-        ? object.caller_scope.map((e: any) => globalThis.String(e))
-        : [],
     };
   },
 
@@ -1928,9 +1856,6 @@ export const RotateApiKeyRequest: MessageFns<RotateApiKeyRequest> = {
     if (message.gracePeriod !== undefined) {
       obj.gracePeriod = Math.round(message.gracePeriod);
     }
-    if (message.callerScope?.length) {
-      obj.callerScope = message.callerScope;
-    }
     return obj;
   },
 
@@ -1943,7 +1868,6 @@ export const RotateApiKeyRequest: MessageFns<RotateApiKeyRequest> = {
     message.clientSecret = object.clientSecret ?? undefined;
     message.clientPublicKey = object.clientPublicKey ?? undefined;
     message.gracePeriod = object.gracePeriod ?? undefined;
-    message.callerScope = object.callerScope?.map((e) => e) || [];
     return message;
   },
 };
@@ -2062,7 +1986,7 @@ export const RotateApiKeyResponse: MessageFns<RotateApiKeyResponse> = {
 };
 
 function createBaseVerifySecretRequest(): VerifySecretRequest {
-  return { apiKeyId: "", secret: "" };
+  return { apiKeyId: "", secret: "", attempt: undefined };
 }
 
 export const VerifySecretRequest: MessageFns<VerifySecretRequest> = {
@@ -2072,6 +1996,9 @@ export const VerifySecretRequest: MessageFns<VerifySecretRequest> = {
     }
     if (message.secret !== "") {
       writer.uint32(18).string(message.secret);
+    }
+    if (message.attempt !== undefined) {
+      AuthAttempt.encode(message.attempt, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -2105,6 +2032,14 @@ export const VerifySecretRequest: MessageFns<VerifySecretRequest> = {
             message.secret = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.attempt = AuthAttempt.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2125,6 +2060,7 @@ export const VerifySecretRequest: MessageFns<VerifySecretRequest> = {
         ? globalThis.String(object.api_key_id)
         : "",
       secret: isSet(object.secret) ? globalThis.String(object.secret) : "",
+      attempt: isSet(object.attempt) ? AuthAttempt.fromJSON(object.attempt) : undefined,
     };
   },
 
@@ -2136,6 +2072,9 @@ export const VerifySecretRequest: MessageFns<VerifySecretRequest> = {
     if (message.secret !== "") {
       obj.secret = message.secret;
     }
+    if (message.attempt !== undefined) {
+      obj.attempt = AuthAttempt.toJSON(message.attempt);
+    }
     return obj;
   },
 
@@ -2146,6 +2085,9 @@ export const VerifySecretRequest: MessageFns<VerifySecretRequest> = {
     const message = createBaseVerifySecretRequest();
     message.apiKeyId = object.apiKeyId ?? "";
     message.secret = object.secret ?? "";
+    message.attempt = (object.attempt !== undefined && object.attempt !== null)
+      ? AuthAttempt.fromPartial(object.attempt)
+      : undefined;
     return message;
   },
 };
@@ -2246,7 +2188,7 @@ export const VerifySecretResponse: MessageFns<VerifySecretResponse> = {
 };
 
 function createBaseVerifySignatureRequest(): VerifySignatureRequest {
-  return { apiKeyId: "", timestamp: 0, nonce: "", payload: Buffer.alloc(0), signature: "" };
+  return { apiKeyId: "", timestamp: 0, nonce: "", payload: Buffer.alloc(0), signature: "", attempt: undefined };
 }
 
 export const VerifySignatureRequest: MessageFns<VerifySignatureRequest> = {
@@ -2265,6 +2207,9 @@ export const VerifySignatureRequest: MessageFns<VerifySignatureRequest> = {
     }
     if (message.signature !== "") {
       writer.uint32(42).string(message.signature);
+    }
+    if (message.attempt !== undefined) {
+      AuthAttempt.encode(message.attempt, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -2322,6 +2267,14 @@ export const VerifySignatureRequest: MessageFns<VerifySignatureRequest> = {
             message.signature = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.attempt = AuthAttempt.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2345,6 +2298,7 @@ export const VerifySignatureRequest: MessageFns<VerifySignatureRequest> = {
       nonce: isSet(object.nonce) ? globalThis.String(object.nonce) : "",
       payload: isSet(object.payload) ? Buffer.from(bytesFromBase64(object.payload)) : Buffer.alloc(0),
       signature: isSet(object.signature) ? globalThis.String(object.signature) : "",
+      attempt: isSet(object.attempt) ? AuthAttempt.fromJSON(object.attempt) : undefined,
     };
   },
 
@@ -2365,6 +2319,9 @@ export const VerifySignatureRequest: MessageFns<VerifySignatureRequest> = {
     if (message.signature !== "") {
       obj.signature = message.signature;
     }
+    if (message.attempt !== undefined) {
+      obj.attempt = AuthAttempt.toJSON(message.attempt);
+    }
     return obj;
   },
 
@@ -2378,6 +2335,98 @@ export const VerifySignatureRequest: MessageFns<VerifySignatureRequest> = {
     message.nonce = object.nonce ?? "";
     message.payload = object.payload ?? Buffer.alloc(0);
     message.signature = object.signature ?? "";
+    message.attempt = (object.attempt !== undefined && object.attempt !== null)
+      ? AuthAttempt.fromPartial(object.attempt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAuthAttempt(): AuthAttempt {
+  return { clientIp: undefined, method: "" };
+}
+
+export const AuthAttempt: MessageFns<AuthAttempt> = {
+  encode(message: AuthAttempt, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clientIp !== undefined) {
+      writer.uint32(10).string(message.clientIp);
+    }
+    if (message.method !== "") {
+      writer.uint32(18).string(message.method);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuthAttempt {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuthAttempt();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clientIp = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.method = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuthAttempt {
+    return {
+      clientIp: isSet(object.clientIp)
+        ? globalThis.String(object.clientIp)
+        : isSet(object.client_ip)
+        ? globalThis.String(object.client_ip)
+        : undefined,
+      method: isSet(object.method) ? globalThis.String(object.method) : "",
+    };
+  },
+
+  toJSON(message: AuthAttempt): unknown {
+    const obj: any = {};
+    if (message.clientIp !== undefined) {
+      obj.clientIp = message.clientIp;
+    }
+    if (message.method !== "") {
+      obj.method = message.method;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AuthAttempt>, I>>(base?: I): AuthAttempt {
+    return AuthAttempt.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AuthAttempt>, I>>(object: I): AuthAttempt {
+    const message = createBaseAuthAttempt();
+    message.clientIp = object.clientIp ?? undefined;
+    message.method = object.method ?? "";
     return message;
   },
 };

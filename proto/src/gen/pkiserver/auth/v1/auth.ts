@@ -185,8 +185,6 @@ export interface RevokeSessionResponse {
 export interface InspectTokenRequest {
   /** An access token or a refresh token. */
   token: string;
-  /** The authenticated API key asking. */
-  clientId: string;
 }
 
 export interface InspectTokenResponse {
@@ -203,8 +201,6 @@ export interface InspectTokenResponse {
 export interface RevokeTokenRequest {
   /** An access token or a refresh token. */
   token: string;
-  /** The authenticated API key asking. */
-  clientId: string;
 }
 
 export interface RevokeTokenResponse {
@@ -2703,16 +2699,13 @@ export const RevokeSessionResponse: MessageFns<RevokeSessionResponse> = {
 };
 
 function createBaseInspectTokenRequest(): InspectTokenRequest {
-  return { token: "", clientId: "" };
+  return { token: "" };
 }
 
 export const InspectTokenRequest: MessageFns<InspectTokenRequest> = {
   encode(message: InspectTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.token !== "") {
       writer.uint32(10).string(message.token);
-    }
-    if (message.clientId !== "") {
-      writer.uint32(18).string(message.clientId);
     }
     return writer;
   },
@@ -2738,14 +2731,6 @@ export const InspectTokenRequest: MessageFns<InspectTokenRequest> = {
             message.token = reader.string();
             continue;
           }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.clientId = reader.string();
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2759,23 +2744,13 @@ export const InspectTokenRequest: MessageFns<InspectTokenRequest> = {
   },
 
   fromJSON(object: any): InspectTokenRequest {
-    return {
-      token: isSet(object.token) ? globalThis.String(object.token) : "",
-      clientId: isSet(object.clientId)
-        ? globalThis.String(object.clientId)
-        : isSet(object.client_id)
-        ? globalThis.String(object.client_id)
-        : "",
-    };
+    return { token: isSet(object.token) ? globalThis.String(object.token) : "" };
   },
 
   toJSON(message: InspectTokenRequest): unknown {
     const obj: any = {};
     if (message.token !== "") {
       obj.token = message.token;
-    }
-    if (message.clientId !== "") {
-      obj.clientId = message.clientId;
     }
     return obj;
   },
@@ -2786,7 +2761,6 @@ export const InspectTokenRequest: MessageFns<InspectTokenRequest> = {
   fromPartial<I extends Exact<DeepPartial<InspectTokenRequest>, I>>(object: I): InspectTokenRequest {
     const message = createBaseInspectTokenRequest();
     message.token = object.token ?? "";
-    message.clientId = object.clientId ?? "";
     return message;
   },
 };
@@ -2899,16 +2873,13 @@ export const InspectTokenResponse: MessageFns<InspectTokenResponse> = {
 };
 
 function createBaseRevokeTokenRequest(): RevokeTokenRequest {
-  return { token: "", clientId: "" };
+  return { token: "" };
 }
 
 export const RevokeTokenRequest: MessageFns<RevokeTokenRequest> = {
   encode(message: RevokeTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.token !== "") {
       writer.uint32(10).string(message.token);
-    }
-    if (message.clientId !== "") {
-      writer.uint32(18).string(message.clientId);
     }
     return writer;
   },
@@ -2934,14 +2905,6 @@ export const RevokeTokenRequest: MessageFns<RevokeTokenRequest> = {
             message.token = reader.string();
             continue;
           }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.clientId = reader.string();
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2955,23 +2918,13 @@ export const RevokeTokenRequest: MessageFns<RevokeTokenRequest> = {
   },
 
   fromJSON(object: any): RevokeTokenRequest {
-    return {
-      token: isSet(object.token) ? globalThis.String(object.token) : "",
-      clientId: isSet(object.clientId)
-        ? globalThis.String(object.clientId)
-        : isSet(object.client_id)
-        ? globalThis.String(object.client_id)
-        : "",
-    };
+    return { token: isSet(object.token) ? globalThis.String(object.token) : "" };
   },
 
   toJSON(message: RevokeTokenRequest): unknown {
     const obj: any = {};
     if (message.token !== "") {
       obj.token = message.token;
-    }
-    if (message.clientId !== "") {
-      obj.clientId = message.clientId;
     }
     return obj;
   },
@@ -2982,7 +2935,6 @@ export const RevokeTokenRequest: MessageFns<RevokeTokenRequest> = {
   fromPartial<I extends Exact<DeepPartial<RevokeTokenRequest>, I>>(object: I): RevokeTokenRequest {
     const message = createBaseRevokeTokenRequest();
     message.token = object.token ?? "";
-    message.clientId = object.clientId ?? "";
     return message;
   },
 };

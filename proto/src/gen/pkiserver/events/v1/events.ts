@@ -158,14 +158,16 @@ export interface UserKeyDeleted {
 }
 
 /**
- * pkiserver.auth.v1.auth.failed (grants refused by auth) and
- * pkiserver.gateway.v1.auth.failed (request credentials refused by a gateway):
+ * pkiserver.apikey.v1.auth.failed (an API-key credential refused by apikey,
+ * with its verdict), pkiserver.auth.v1.auth.failed (grants refused by auth
+ * for anything else) and pkiserver.gateway.v1.auth.failed (request
+ * credentials refused by a gateway before or after apikey's check, tokens):
  * a credential that did not hold. Never carries the credential itself.
  */
 export interface AuthFailed {
   /**
    * One of unknown_key, wrong_secret, bad_signature, replayed_nonce,
-   * stale_timestamp, wrong_ip, disabled_key, bad_token.
+   * stale_timestamp, wrong_ip, disabled_key, expired_key, bad_token.
    */
   reason: string;
   /** The key the credential named, when it named one. */

@@ -1,13 +1,13 @@
+import { AppError, normaliseScopes } from "@pkiserver/kit/core";
+import { LRUCache } from "lru-cache";
+import { RevocationCache } from "./revocations";
 import {
   type AccessTokenClaims,
   createAccessTokenVerifier,
   importPublicJwk,
-  TOKEN_ISSUER,
   type TokenIdentity,
   type VerifierKey,
-} from "@pkiserver/contract";
-import { AppError } from "@pkiserver/kit";
-import { LRUCache } from "lru-cache";
+} from "./token";
 
 /**
  * What a verified access token says about its bearer (auth's claims; times in
@@ -28,7 +28,7 @@ export interface TokenVerifier {
 /** A public key that verifies access tokens, as auth's GetSigningKeys reports it. */
 export type SigningKeyInput = VerifierKey;
 
-/** A verifier whose keys the gateway keeps equal to auth's signing keys. */
+/** A verifier whose keys are kept equal to auth's signing keys (`startSigningKeySync` in the kit). */
 export interface KeyedTokenVerifier extends TokenVerifier {
   setKeys(keys: readonly SigningKeyInput[]): void;
 }
@@ -36,8 +36,6 @@ export interface KeyedTokenVerifier extends TokenVerifier {
 export function isKeyedTokenVerifier(v: TokenVerifier): v is KeyedTokenVerifier {
   return typeof (v as Partial<KeyedTokenVerifier>).setKeys === "function";
 }
-
-export { TOKEN_ISSUER };
 
 /** Keys the verifier can use now: readable Ed25519 keys not past their verifyUntil. */
 function usableKeys(list: readonly SigningKeyInput[], now: number): SigningKeyInput[] {
@@ -75,7 +73,7 @@ export interface JwksVerifierOptions {
 export function createJwksTokenVerifier(opts: JwksVerifierOptions = {}): KeyedTokenVerifier {
   const now = opts.now ?? Date.now;
   const { fetchKeys } = opts;
-  // The codec is auth's own, so the gateway verifies exactly what auth signs.
+  // The codec is auth's own, so every verifier checks exactly what auth signs.
   const inner = createAccessTokenVerifier({
     now,
     ...(opts.identity === undefined ? {} : { identity: opts.identity }),
@@ -109,5 +107,66 @@ export function createJwksTokenVerifier(opts: JwksVerifierOptions = {}): KeyedTo
       verified?.set(token, claims);
       return claims;
     },
+  };
+}
+
+/** A caller as an access token establishes it (the shape of the kit's `Caller`). */
+export interface BearerCaller {
+  readonly apiKeyId: string;
+  /** Expanded base scopes. */
+  readonly scopes: readonly string[];
+  readonly token: string;
+}
+
+/**
+ * Verifies a Bearer token presented on a gRPC call: signature and expiry by
+ * `verifier` (which remembers tokens it verified), withdrawal by
+ * `revocations` on every call. Until the revocation list is loaded no token is
+ * trusted (`-32000`, the caller may retry). The token's `ipAddr:` restriction
+ * is the gateway's to enforce: a service sees its peer, not the client.
+ */
+export function createBearerVerifier(opts: { verifier: TokenVerifier; revocations: RevocationCacheLike }): {
+  verify(token: string): Promise<BearerCaller>;
+} {
+  const callers = new WeakMap<TokenClaims, BearerCaller>();
+  return {
+    verify: async (token) => {
+      const claims = await opts.verifier.verify(token);
+      if (!opts.revocations.isLoaded()) {
+        throw new AppError("rpc.unavailable", { internal: "revocation list not loaded yet" });
+      }
+      opts.revocations.check(claims);
+      // The verifier hands back the same claims object for a token it remembers.
+      let caller = callers.get(claims);
+      if (caller === undefined) {
+        caller = { apiKeyId: claims.apiKeyId, scopes: normaliseScopes(claims.scope), token };
+        callers.set(claims, caller);
+      }
+      return caller;
+    },
+  };
+}
+
+/** What `createBearerVerifier` needs of the revocation cache. */
+export interface RevocationCacheLike {
+  isLoaded(): boolean;
+  /** Throws `75` when the token has been withdrawn. */
+  check(claims: TokenClaims): void;
+}
+
+/**
+ * What a process needs to verify the tokens presented to it, made from where
+ * auth's keys are read: the verifier (its keys kept current by the kit's
+ * `startAuthSync`), the revocation cache (likewise), and the Bearer check made
+ * of both.
+ */
+export function tokenChecks(identity: TokenIdentity) {
+  return (source: { getSigningKeys(req: Record<string, never>): Promise<{ keys: SigningKeyInput[] }> }) => {
+    const verifier = createJwksTokenVerifier({
+      identity,
+      fetchKeys: async () => (await source.getSigningKeys({})).keys,
+    });
+    const cache = new RevocationCache();
+    return { verifier, cache, bearer: createBearerVerifier({ verifier, revocations: cache }) };
   };
 }

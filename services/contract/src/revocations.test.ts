@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { AppError, scopesWithin } from "@pkiserver/kit";
+import { AppError, scopesWithin } from "@pkiserver/kit/core";
 import { type KeyChange, RevocationCache } from "./revocations";
 import type { TokenClaims } from "./token-verifier";
 

@@ -1,6 +1,6 @@
-import { MAX_TOKEN_LIFETIME_MS } from "@pkiserver/contract";
-import { AppError, normaliseScopes, scopesWithin } from "@pkiserver/kit";
+import { AppError, normaliseScopes, scopesWithin } from "@pkiserver/kit/core";
 import { LRUCache } from "lru-cache";
+import { MAX_TOKEN_LIFETIME_MS } from "./token";
 import type { TokenClaims } from "./token-verifier";
 
 /** A change of an API key that may withdraw tokens issued before it. */
@@ -94,7 +94,7 @@ interface KeyState {
 }
 
 /**
- * What the gateway knows about withdrawn tokens: revoked sessions, the
+ * What a verifier (the gateway, a service) knows about withdrawn tokens: revoked sessions, the
  * current generation of rotated sessions, and API-key changes (deletion,
  * disabling, narrowing). Built from auth's snapshot and kept current by
  * events; the gateway that serves a change also applies it here at once.
@@ -147,7 +147,7 @@ export class RevocationCache {
     });
   }
 
-  /** The longest an access token may live, as far as this gateway knows. */
+  /** The longest an access token may live, as far as this verifier knows. */
   private get maxLifetime(): number {
     return Math.max(this.reportedLifetime ?? MAX_TOKEN_LIFETIME_MS, this.observedLifetime);
   }
@@ -236,7 +236,7 @@ export class RevocationCache {
 
   isWithdrawn(claims: TokenClaims): boolean {
     const now = this.now();
-    // A token living longer than this gateway was told shows the real bound.
+    // A token living longer than this verifier was told shows the real bound.
     this.observedLifetime = Math.max(this.observedLifetime, claims.expiresAt - claims.issuedAt);
     if (this.cutoff !== undefined && this.cutoff.until > now && claims.issuedAt <= this.cutoff.upTo) return true;
     const revoked = this.revoked.get(claims.sessionId);

@@ -1,15 +1,51 @@
-import {
-  AppError,
-  type AsyncClient,
-  decodeEvent,
-  type EventBus,
-  Events,
-  type Logger,
-  type Subscription,
-} from "@pkiserver/kit";
-import type { authV1 } from "@pkiserver/proto";
-import type { RevocationCache } from "./revocations";
-import type { KeyedTokenVerifier } from "./token-verifier";
+import { authV1 } from "@pkiserver/proto";
+import type { EventBus, Subscription } from "./bus";
+import type { BearerVerifier } from "./call-auth";
+import type { ServiceEnv } from "./config";
+import { AppError } from "./errors";
+import { decodeEvent, Events } from "./events";
+import { createClient, type GrpcTls } from "./grpc";
+import type { Logger } from "./logger";
+import type { ServiceDeps } from "./service";
+
+/*
+ * Keeps a token verifier's keys and revocation list equal to auth's, for
+ * every process that verifies access tokens (the gateway, each service). The
+ * verifier and the cache are the contract's (`createJwksTokenVerifier`,
+ * `RevocationCache`); they are named here by what the sync needs of them.
+ */
+
+/** Where auth's signing keys and live revocations are read: auth's client, or its use cases in its own process. */
+export interface AuthKeySource {
+  getSigningKeys(req: authV1.GetSigningKeysRequest): Promise<authV1.GetSigningKeysResponse>;
+  listRevocations(req: authV1.ListRevocationsRequest): Promise<authV1.ListRevocationsResponse>;
+}
+
+/** A token verifier whose keys can be replaced. */
+export interface KeySink {
+  setKeys(keys: readonly authV1.SigningKey[]): void;
+}
+
+/** When a withdrawal stops mattering, as the events and the snapshot say. */
+interface Lifetime {
+  apiKeyId?: string | undefined;
+  tokensExpireAt?: number | undefined;
+}
+
+/** What the revocation sync keeps current. */
+export interface RevocationSink {
+  loadSnapshot(snapshot: authV1.ListRevocationsResponse): void;
+  isLoaded(): boolean;
+  revokeSession(sessionId: string, lifetime: Lifetime): void;
+  rotateSession(sessionId: string, generation: number, lifetime: Lifetime): void;
+  applyKeyChange(change: {
+    apiKeyId: string;
+    at: number;
+    deleted: boolean;
+    enabled: boolean;
+    maxScope: readonly string[];
+  }): void;
+}
 
 export interface SyncHandle {
   /** Resolves once the first snapshot has been loaded. */
@@ -47,9 +83,9 @@ export function retrying(
  * and again whenever a key rotation is announced.
  */
 export function startSigningKeySync(opts: {
-  auth: AsyncClient<authV1.AuthServiceServer>;
+  auth: Pick<AuthKeySource, "getSigningKeys">;
   bus: EventBus;
-  verifier: KeyedTokenVerifier;
+  verifier: KeySink;
   logger: Logger;
 }): SyncHandle {
   const { auth, bus, verifier, logger } = opts;
@@ -91,9 +127,9 @@ export function startSigningKeySync(opts: {
 
 /** Loads auth's live revocations and follows the events that withdraw tokens. */
 export function startRevocationSync(opts: {
-  auth: AsyncClient<authV1.AuthServiceServer>;
+  auth: Pick<AuthKeySource, "listRevocations">;
   bus: EventBus;
-  cache: RevocationCache;
+  cache: RevocationSink;
   logger: Logger;
   /** Told of every key change the events bring (the rate-limit cache follows them). */
   onKeyChange?: (change: {
@@ -168,6 +204,72 @@ export function startRevocationSync(opts: {
     stop: async () => {
       stopped = true;
       await sub?.stop();
+    },
+  };
+}
+
+/** Both syncs a token verifier needs: auth's signing keys and its live revocations. */
+export function startAuthSync(opts: {
+  auth: AuthKeySource;
+  bus: EventBus;
+  verifier: KeySink;
+  cache: RevocationSink;
+  logger: Logger;
+}): SyncHandle {
+  const keys = startSigningKeySync(opts);
+  const revocations = startRevocationSync(opts);
+  return {
+    loaded: Promise.all([keys.loaded, revocations.loaded]).then(() => undefined),
+    isLoaded: () => keys.isLoaded() && revocations.isLoaded(),
+    stop: async () => {
+      await Promise.all([keys.stop(), revocations.stop()]);
+    },
+  };
+}
+
+/** A client of auth's signing keys and revocations at `address` (mutual TLS with `tls`). */
+export function connectAuthKeys(address: string, tls: GrpcTls | undefined): { source: AuthKeySource; close(): void } {
+  const channel = createClient<authV1.AuthServiceServer>(
+    authV1.AuthServiceService,
+    authV1.AuthServiceClient.serviceName,
+    address,
+    undefined,
+    { tls, keepConnected: true },
+  );
+  return { source: channel.client, close: () => channel.close() };
+}
+
+/** What verifies a process's tokens, as the contract's `tokenChecks` makes it. */
+export interface TokenChecks {
+  verifier: KeySink;
+  cache: RevocationSink;
+  bearer: BearerVerifier;
+}
+
+/**
+ * The Bearer verification of a service in its own process: auth's keys and
+ * revocations read from PMX_AUTH_ADDR (over mutual TLS when configured) and
+ * followed through the bus. `make` is the contract's `tokenChecks(identity)`.
+ */
+export function verifyServiceTokens(
+  config: Pick<ServiceEnv, "authAddress" | "grpcTls">,
+  deps: Pick<ServiceDeps, "bus" | "logger">,
+  make: (source: AuthKeySource) => TokenChecks,
+): { verifier: BearerVerifier; stop(): Promise<void> } {
+  const remote = connectAuthKeys(config.authAddress, config.grpcTls);
+  const checks = make(remote.source);
+  const sync = startAuthSync({
+    auth: remote.source,
+    bus: deps.bus,
+    verifier: checks.verifier,
+    cache: checks.cache,
+    logger: deps.logger.child({ component: "auth-sync" }),
+  });
+  return {
+    verifier: checks.bearer,
+    stop: async () => {
+      await sync.stop();
+      remote.close();
     },
   };
 }
