@@ -12,6 +12,7 @@ import {
   AppError,
   type EventBus,
   Events,
+  HttpErrors,
   type Logger,
   processMetricsRegistry,
   publishAuthFailure,
@@ -382,7 +383,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     const body = errorReply(null, new AppError("rpc.internal"));
     return reply.code(200).type("application/json").send(JSON.stringify(body));
   });
-  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: "Not Found" }));
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: HttpErrors[404] }));
 
   const credentialsOf = (req: FastifyRequest): Credentials => ({
     authorization: header(req, "authorization"),

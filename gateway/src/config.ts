@@ -1,4 +1,4 @@
-import { tokenIdentityFromEnv, tokenIdentityProblem } from "@pkiserver/contract";
+import { fields, tokenIdentityFromEnv, tokenIdentityProblem } from "@pkiserver/contract";
 // The kit's config entry only (zod, no driver): main.ts reads this config
 // before starting telemetry, which must hook grpc-js and http before they load.
 import {
@@ -31,7 +31,7 @@ const tokenIdentity = (e: {
   PMX_TOKEN_AUDIENCE: string | undefined;
 }) => tokenIdentityFromEnv(e);
 
-const TIER_NAMES = ["pki", "pkiadmin", "user", "audit", "auth"] as const;
+const TIER_NAMES = fields.RATE_LIMIT_TIERS;
 type TierName = (typeof TIER_NAMES)[number];
 
 /** `pki=6000,user=120,...`: requests per minute per tier (0: no default limit for that tier). */
@@ -45,7 +45,7 @@ const rateLimits = z
       if (item === "") continue;
       const m = /^([a-z]+)=(\d{1,7})$/.exec(item);
       const tier = m?.[1] as TierName | undefined;
-      if (m === null || tier === undefined || !TIER_NAMES.includes(tier) || Number(m[2]) > 1_000_000) {
+      if (m === null || tier === undefined || !TIER_NAMES.includes(tier) || Number(m[2]) > fields.MAX_RATE_LIMIT) {
         ctx.addIssue({
           code: "custom",
           message: `expected tier=requestsPerMinute (tiers ${TIER_NAMES.join(", ")}; 0..1000000), got "${item}"`,

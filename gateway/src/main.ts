@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   const { buildGateway }: typeof import("./app") = require("./app");
 
   const logger = kit.createLogger({ name: "gateway", level: config.logLevel });
-  const closers: (() => Promise<void>)[] = [() => telemetry.shutdown()];
+  const closers = new kit.Closers(() => telemetry.shutdown());
   try {
     let bus: import("@pkiserver/kit").EventBus;
     if (config.natsUrl) {
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
       bus = new kit.MemoryEventBus();
     }
     const b = bus;
-    closers.push(() => b.close());
+    closers.add(() => b.close());
 
     const services = createServiceClients(
       {
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
       },
       config.grpcTls,
     );
-    closers.push(async () => services.close());
+    closers.add(async () => services.close());
 
     const app = await buildGateway({
       config,
@@ -48,13 +48,13 @@ async function main(): Promise<void> {
       bus,
       credentialsThroughAuth: config.grpcTls === undefined,
     });
-    closers.push(() => app.close());
+    closers.add(() => app.close());
     await app.listen({ host: config.host, port: config.port });
     logger.info({ host: config.host, port: config.port }, "gateway listening");
     kit.onShutdown(logger, closers);
   } catch (err) {
     logger.fatal({ err: err instanceof Error ? err.message : String(err) }, "gateway failed to start");
-    for (const close of closers.reverse()) await close().catch(() => undefined);
+    await closers.close();
     process.exit(1);
   }
 }

@@ -8,9 +8,10 @@ import {
   parseSignatureCredentials,
   requestSigningPayload,
   type Scope,
+  SIGNATURE_SCHEME,
 } from "@pkiserver/kit";
+import { normaliseIp } from "@pkiserver/kit/core";
 import { apikeyV1, type authV1 } from "@pkiserver/proto";
-import { normaliseIp } from "../http/client-ip";
 import type { Tier as RateTier } from "../http/rate-limit";
 import { keyLimitsOf } from "./key-limits";
 
@@ -130,7 +131,7 @@ export class Authenticator {
     if (scheme === "bearer") return this.fromToken(rest, clientIp, attempt);
     if (creds.userToken !== undefined) return this.fromToken(creds.userToken.trim(), clientIp, attempt);
     if (scheme === "basic") return this.fromBasic(rest, clientIp, requestId, attempt);
-    if (scheme === "pmx-hmac-sha256" && creds.signed !== undefined)
+    if (scheme === SIGNATURE_SCHEME && creds.signed !== undefined)
       return this.fromSignature(rest, creds.signed, clientIp, requestId, attempt);
     throw unauthorized();
   }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ClientIpResolver, clientKey, normaliseIp } from "./client-ip";
+import { normaliseIp } from "@pkiserver/kit/core";
+import { ClientIpResolver, clientKey } from "./client-ip";
 
 describe("client address", () => {
   it("normalises IPv4-mapped IPv6 to IPv4 and IPv6 to one spelling", () => {

@@ -1,20 +1,7 @@
+import { normaliseIp } from "@pkiserver/kit/core";
 import ipaddr from "ipaddr.js";
 
 type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
-
-/** Canonical text of an address: IPv4-mapped IPv6 becomes plain IPv4; undefined if not an IP. */
-export function normaliseIp(addr: string | undefined): string | undefined {
-  if (addr === undefined) return undefined;
-  const bare = addr.trim().replace(/^\[(.*)\]$/, "$1");
-  // Zone ids (fe80::1%eth0) carry no identity of the peer.
-  const noZone = bare.replace(/%.*$/, "");
-  if (!ipaddr.isValid(noZone)) return undefined;
-  try {
-    return ipaddr.process(noZone).toNormalizedString();
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * The key a client is counted under (rate limits, connection caps): its

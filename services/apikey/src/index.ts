@@ -1,6 +1,6 @@
 export { buildApp } from "./app";
 export { type ApiKeyConfig, loadConfig } from "./config";
-export { type ApiKeyView, MAX_API_KEYS } from "./domain/api-key";
+export { type ApiKeyView, MAX_API_KEYS } from "./domain/entities";
 export type { ApiKeyStore, NonceStore } from "./domain/ports";
 export { MemoryApiKeyStore } from "./storage/memory-api-key-store";
 export { MemoryNonceStore } from "./storage/memory-nonce-store";

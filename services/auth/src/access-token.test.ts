@@ -16,7 +16,7 @@ import { AppError, SecretBox } from "@pkiserver/kit";
 import { SignJWT } from "jose";
 import { SigningKeyManager } from "./domain/signing-keys";
 import { MemorySigningKeyStore } from "./storage/memory-signing-keys";
-import { ManualClock, RecordingEvents } from "./test-support";
+import { ManualClock, RecordingEvents } from "./testing/fixtures";
 
 const T = 1_750_000_000_000;
 

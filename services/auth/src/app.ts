@@ -1,6 +1,7 @@
 import { createAccessTokenVerifier, signAccessToken, tokenChecks } from "@pkiserver/contract";
 import {
   type Caller,
+  Closers,
   describe,
   Events,
   publishAuthFailure,
@@ -13,9 +14,8 @@ import {
 } from "@pkiserver/kit";
 import type { AuthConfig } from "./config";
 import { CREDENTIAL_SWEEP_INTERVAL_MS, endExpiredCredentials } from "./domain/api-key-changes";
-import type { AuthDeps } from "./domain/deps";
-import { type AuthSettings, MAX_SESSIONS_PER_KEY, maxAccessLifetime } from "./domain/model";
-import type { Clock, Sealer, SessionStore, SigningKeyStore } from "./domain/ports";
+import { type AuthSettings, MAX_SESSIONS_PER_KEY, maxAccessLifetime } from "./domain/entities";
+import type { AuthDeps, Clock, Sealer, SessionStore, SigningKeyStore } from "./domain/ports";
 import { SigningKeyManager } from "./domain/signing-keys";
 import { MemorySessionStore } from "./storage/memory-sessions";
 import { MemorySigningKeyStore } from "./storage/memory-signing-keys";
@@ -89,7 +89,7 @@ export async function buildApp(config: AuthConfig, deps: ServiceDeps & { apikey:
   const apikeys = createApiKeyClient(deps.apikey, { tls: config.grpcTls, caller: selfCaller });
   const authDeps: AuthDeps = { sessions, keys, verifier, apikeys, events, clock, settings };
 
-  const closers: (() => Promise<void>)[] = [async () => apikeys.close()];
+  const closers = new Closers(() => apikeys.close());
   // The tokens presented on auth's own calls are checked with its keys and revocations, read in process.
   let tokens = deps.tokens;
   if (tokens === undefined) {
@@ -102,15 +102,15 @@ export async function buildApp(config: AuthConfig, deps: ServiceDeps & { apikey:
       cache: checks.cache,
       logger: logger.child({ component: "auth-sync" }),
     });
-    closers.push(() => sync.stop());
+    closers.add(() => sync.stop());
     tokens = checks.bearer;
   }
   const stopAll = async () => {
-    for (const close of [...closers].reverse()) await close().catch(() => undefined);
+    await closers.close();
   };
   try {
     const subscription = await subscribeApiKeyEvents(deps.bus, authDeps, logger);
-    closers.push(() => subscription.stop());
+    closers.add(() => subscription.stop());
 
     const tickMs = Math.max(1000, Math.min(Math.floor(settings.signingKeyRotationMs / 10), 60_000));
     const keyTimer = setInterval(() => {
@@ -139,7 +139,7 @@ export async function buildApp(config: AuthConfig, deps: ServiceDeps & { apikey:
         });
     }, CREDENTIAL_SWEEP_INTERVAL_MS);
     credentialTimer.unref();
-    closers.push(async () => {
+    closers.add(async () => {
       clearInterval(keyTimer);
       clearInterval(purgeTimer);
       clearInterval(credentialTimer);
@@ -163,7 +163,7 @@ export async function buildApp(config: AuthConfig, deps: ServiceDeps & { apikey:
       ],
       tls: config.grpcTls,
     });
-    closers.push(() => grpc.stop());
+    closers.add(() => grpc.stop());
     logger.info({ address: grpc.address }, "auth service listening");
 
     return {

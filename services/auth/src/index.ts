@@ -11,7 +11,7 @@ export {
 } from "@pkiserver/contract";
 export { authStreamMaxAgeMs, buildApp } from "./app";
 export { type AuthConfig, loadConfig } from "./config";
-export type { Session } from "./domain/model";
+export type { Session } from "./domain/entities";
 export type { SessionStore, SigningKeyStore, StoredSigningKey } from "./domain/ports";
 export { MemorySessionStore } from "./storage/memory-sessions";
 export { MemorySigningKeyStore } from "./storage/memory-signing-keys";

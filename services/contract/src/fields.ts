@@ -1,5 +1,5 @@
 import { nonceProblem } from "@pkiserver/kit/core";
-import { array, integer, json, pubKey as pubKeySchema, refine, string } from "./schema";
+import { array, integer, json, object, optional, pubKey as pubKeySchema, refine, string } from "./schema";
 
 /*
  * Every parameter of the public API, defined once (types and ranges of the
@@ -60,3 +60,13 @@ export const keyRef = { userId, instanceId: pubKey, contextId };
 /** A key's own requests-per-minute limit for one tier (API.md section 9). */
 export const MAX_RATE_LIMIT = 1_000_000;
 export const rateLimit = integer(1, MAX_RATE_LIMIT);
+/** The gateway's rate-limit tiers (API.md section 9). */
+export const RATE_LIMIT_TIERS = ["pki", "pkiadmin", "user", "audit", "auth"] as const;
+/** A key's own limits by tier, on user/addApiKey and user/updateApiKey; tiers left out follow the defaults. */
+export const rateLimits = object({
+  pki: optional(rateLimit),
+  pkiadmin: optional(rateLimit),
+  user: optional(rateLimit),
+  audit: optional(rateLimit),
+  auth: optional(rateLimit),
+});

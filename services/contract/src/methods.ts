@@ -16,7 +16,7 @@ import {
   name,
   nonce,
   pubKey,
-  rateLimit,
+  rateLimits as rateLimitsField,
   refreshToken,
   scopeList,
   sessionId,
@@ -102,15 +102,7 @@ const apiKey = obj(
   ["clientPublicKey", "previousCredentialExpiresAt"],
 );
 /** A key's own limits by tier, on user/addApiKey and user/updateApiKey (API.md section 9). */
-const rateLimits = optional(
-  object({
-    pki: optional(rateLimit),
-    pkiadmin: optional(rateLimit),
-    user: optional(rateLimit),
-    audit: optional(rateLimit),
-    auth: optional(rateLimit),
-  }),
-);
+const rateLimits = optional(rateLimitsField);
 const session = obj(
   {
     sessionId: str,

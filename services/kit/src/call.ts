@@ -40,3 +40,21 @@ export function scopedClient<T extends object>(
 ): T {
   return abortable(isCallScoped(client) ? client.within(callOptionsWithin(ctx)) : client, ctx);
 }
+
+/**
+ * The dependencies one call's handler works with: `deps` with the `stores`
+ * made `abortable` and the `clients` scoped to the call (`scopedClient`).
+ */
+export function bindToCall<D extends object>(
+  deps: D,
+  scope: { stores?: readonly (keyof D)[]; clients?: readonly (keyof D)[] },
+): (ctx: CallContext) => D {
+  const stores = scope.stores ?? [];
+  const clients = scope.clients ?? [];
+  return (ctx) => {
+    const bound = { ...deps };
+    for (const name of stores) bound[name] = abortable(deps[name] as object, ctx) as D[keyof D];
+    for (const name of clients) bound[name] = scopedClient(deps[name] as object, ctx) as D[keyof D];
+    return bound;
+  };
+}

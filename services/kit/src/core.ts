@@ -8,6 +8,7 @@
  */
 export * from "./base64";
 export * from "./errors";
+export * from "./ip";
 export * from "./scope";
 export * from "./secret-box";
 export * from "./signature";

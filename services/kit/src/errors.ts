@@ -263,6 +263,21 @@ export class AppError extends Error {
   }
 }
 
+/**
+ * The catalogue code `p` rejects with, or "ok" when it resolves (for tests
+ * and store contract suites); anything thrown that is not an AppError is
+ * thrown again.
+ */
+export async function settledCode(p: Promise<unknown>): Promise<ErrorCode | "ok"> {
+  try {
+    await p;
+    return "ok";
+  } catch (err) {
+    if (err instanceof AppError) return err.code;
+    throw err;
+  }
+}
+
 export function invalidParams(data: string): AppError {
   return new AppError("rpc.invalid_params", { data });
 }

@@ -1,11 +1,44 @@
 import type { Logger } from "./logger";
 
 /**
- * Graceful shutdown: on SIGINT/SIGTERM run the registered closers in reverse
- * order of registration (last started, first stopped), then exit. A second
- * signal, or a closer that hangs past `timeoutMs`, exits at once.
+ * What a process or an app has to stop, stopped in reverse order of
+ * registration (last started, first stopped). Every closer runs once, even
+ * when one before it fails; closing again waits for the same run.
  */
-export function onShutdown(logger: Logger, closers: (() => Promise<void>)[], timeoutMs = 10_000): void {
+export class Closers {
+  private readonly list: (() => unknown)[];
+  private closing: Promise<unknown[]> | undefined;
+
+  constructor(...closers: (() => unknown)[]) {
+    this.list = closers;
+  }
+
+  add(close: () => unknown): void {
+    this.list.push(close);
+  }
+
+  /** Runs the closers, last added first; resolves with what they threw (empty when nothing). */
+  close(): Promise<unknown[]> {
+    this.closing ??= (async () => {
+      const errors: unknown[] = [];
+      for (const close of [...this.list].reverse()) {
+        try {
+          await close();
+        } catch (err) {
+          errors.push(err);
+        }
+      }
+      return errors;
+    })();
+    return this.closing;
+  }
+}
+
+/**
+ * Graceful shutdown: on SIGINT/SIGTERM run `closers` (see `Closers`), then
+ * exit. A second signal, or a closer that hangs past `timeoutMs`, exits at once.
+ */
+export function onShutdown(logger: Logger, closers: Closers, timeoutMs = 10_000): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) process.exit(1);
@@ -16,19 +49,11 @@ export function onShutdown(logger: Logger, closers: (() => Promise<void>)[], tim
       process.exit(1);
     }, timeoutMs);
     timer.unref();
-    void (async () => {
-      let code = 0;
-      for (const close of [...closers].reverse()) {
-        try {
-          await close();
-        } catch (err) {
-          code = 1;
-          logger.error({ err: String(err) }, "error while shutting down");
-        }
-      }
+    void closers.close().then((errors) => {
+      for (const err of errors) logger.error({ err: String(err) }, "error while shutting down");
       logger.flush?.();
-      process.exit(code);
-    })();
+      process.exit(errors.length === 0 ? 0 : 1);
+    });
   };
   process.once("SIGINT", () => stop("SIGINT"));
   process.once("SIGTERM", () => stop("SIGTERM"));

@@ -6,6 +6,16 @@ export function isDuplicateKeyError(err: unknown): boolean {
   return err instanceof MongoServerError && err.code === 11000;
 }
 
+/** Whether the server answers a ping within 2 s (readiness of a store on `db`). */
+export async function pingMongo(db: Db): Promise<boolean> {
+  try {
+    await db.command({ ping: 1 }, { timeoutMS: 2000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export interface MongoHandle {
   readonly client: MongoClient;
   readonly db: Db;
@@ -46,14 +56,7 @@ export async function connectMongo(
   return {
     client,
     db,
-    ping: async () => {
-      try {
-        await db.command({ ping: 1 }, { timeoutMS: 2000 });
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    ping: () => pingMongo(db),
     close: () => client.close(),
   };
 }

@@ -10,6 +10,7 @@ import {
   type NatsConnection,
   nanos,
 } from "nats";
+import pRetry from "p-retry";
 import type { EventBus, SubscribeOptions, Subscription } from "./bus";
 import { maskUrl } from "./config";
 import { Streams } from "./events";
@@ -18,7 +19,7 @@ import { PublishQueue } from "./nats/publish-queue";
 import { ensureStreams } from "./nats/streams";
 import { intersectSubjects, safeName, streamName } from "./nats/subjects";
 import { type ConsumerTarget, NatsSubscription } from "./nats/subscription";
-import { describe, sleep, withinMs } from "./nats/util";
+import { describe, withinMs } from "./nats/util";
 
 /*
  * The EventBus on NATS JetStream. The parts live in ./nats/: subjects and
@@ -271,6 +272,9 @@ export class NatsEventBus implements EventBus {
   }
 }
 
+/** Pause between attempts to reach NATS at start. */
+const CONNECT_RETRY_MS = 250;
+
 /**
  * Connects to NATS, retrying for `connectTimeoutMs` (it fails with a clear
  * error after that rather than hang), then ensures the streams. Once
@@ -294,30 +298,32 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsEventB
   };
   if (!/^[A-Za-z0-9_-]+$/.test(opts.prefix)) throw new Error("bus prefix must be letters, digits, '_' or '-'");
   const deadline = Date.now() + opts.connectTimeoutMs;
-  let nc: NatsConnection | undefined;
-  let lastError: unknown;
-  while (!nc) {
-    try {
-      nc = await connect({
-        servers: options.servers,
-        name: options.name,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 500,
-        timeout: Math.max(500, Math.min(2000, deadline - Date.now())),
-      });
-    } catch (err) {
-      lastError = err;
-      if (Date.now() + 250 >= deadline) {
-        throw new Error(
-          `cannot reach NATS at ${[options.servers]
-            .flat()
-            .flatMap((s) => s.split(","))
-            .map((s) => maskUrl(s.trim()))
-            .join(",")} within ${opts.connectTimeoutMs} ms: ${describe(lastError)}`,
-        );
-      }
-      await sleep(250);
-    }
+  let nc: NatsConnection;
+  try {
+    nc = await pRetry(
+      () =>
+        connect({
+          servers: options.servers,
+          name: options.name,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 500,
+          timeout: Math.max(500, Math.min(2000, deadline - Date.now())),
+        }),
+      {
+        retries: Number.POSITIVE_INFINITY,
+        factor: 1,
+        minTimeout: CONNECT_RETRY_MS,
+        shouldRetry: () => Date.now() + CONNECT_RETRY_MS < deadline,
+      },
+    );
+  } catch (err) {
+    throw new Error(
+      `cannot reach NATS at ${[options.servers]
+        .flat()
+        .flatMap((s) => s.split(","))
+        .map((s) => maskUrl(s.trim()))
+        .join(",")} within ${opts.connectTimeoutMs} ms: ${describe(err)}`,
+    );
   }
   try {
     const jsm = await nc.jetstreamManager();

@@ -1,6 +1,6 @@
 import { type EventBus, MemoryEventBus } from "./bus";
 import type { ServiceEnv } from "./config";
-import { onShutdown } from "./lifecycle";
+import { Closers, onShutdown } from "./lifecycle";
 import { createLogger, type Logger } from "./logger";
 import { startMetricsServer } from "./metrics";
 import { connectMongo, type MongoHandle } from "./mongo";
@@ -82,24 +82,24 @@ export function runServiceProcess<C extends ServiceEnv & { listen: { host: strin
   const start = async () => {
     const config = opts.config;
     const logger = createLogger({ name: opts.name, level: config.logLevel });
-    const closers: (() => Promise<void>)[] = [() => opts.telemetry.shutdown()];
+    const closers = new Closers(() => opts.telemetry.shutdown());
     try {
       const deps = await connectDeps(config, {
         logger,
         ...(opts.streamMaxAgeMs ? { streamMaxAgeMs: opts.streamMaxAgeMs(config) } : {}),
       });
-      closers.push(() => deps.close());
+      closers.add(() => deps.close());
       const app = await opts.buildApp(config, {
         logger,
         bus: deps.bus,
         listen: config.listen,
         ...(deps.mongo ? { mongo: deps.mongo } : {}),
       });
-      closers.push(() => app.stop());
+      closers.add(() => app.stop());
       const stopWatch = watchReadiness(app, [opts.grpcServiceName]);
-      closers.push(async () => stopWatch());
+      closers.add(stopWatch);
       const metrics = config.metricsListen ? await startMetricsServer(config.metricsListen) : undefined;
-      if (metrics) closers.push(() => metrics.close());
+      if (metrics) closers.add(() => metrics.close());
       onShutdown(logger, closers);
       logger.info(
         {
@@ -111,7 +111,7 @@ export function runServiceProcess<C extends ServiceEnv & { listen: { host: strin
         `${opts.name} started`,
       );
     } catch (err) {
-      for (const close of [...closers].reverse()) await close().catch(() => undefined);
+      await closers.close();
       throw err;
     }
   };

@@ -12,6 +12,7 @@ const ED25519_SIGNATURE_BYTES = 64;
 
 export const SIGNATURE_WINDOW_MS = 10 * 60_000;
 export const NONCE_TTL_MS = 20 * 60_000;
+/** The Authorization scheme of a signed request (lower case, as schemes are compared). */
 export const SIGNATURE_SCHEME = "pmx-hmac-sha256";
 
 export const NONCE_MAX_LENGTH = 64;

@@ -8,7 +8,7 @@ import { loadSystemConfig } from "./config";
 const config = configOrExit("pkiserver", () => loadSystemConfig());
 const telemetry = startTelemetry({ serviceName: ServiceNames.embedded, otlpEndpoint: config.settings.otlpEndpoint });
 
-import { onShutdown } from "@pkiserver/kit";
+import { Closers, onShutdown } from "@pkiserver/kit";
 import { banner } from "./banner";
 import { startSystem } from "./system";
 
@@ -16,7 +16,13 @@ import { startSystem } from "./system";
 async function main(): Promise<void> {
   const system = await startSystem({ config });
   process.stdout.write(banner(system.url, system.firstKey, system.storage, system.logVerifierKey, system.grpc));
-  onShutdown(system.logger, [() => telemetry.shutdown(), () => system.stop()]);
+  onShutdown(
+    system.logger,
+    new Closers(
+      () => telemetry.shutdown(),
+      () => system.stop(),
+    ),
+  );
 }
 
 main().catch((err: unknown) => {

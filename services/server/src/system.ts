@@ -6,6 +6,7 @@ import * as gateway from "@pkiserver/gateway";
 import {
   AppError,
   type AuthKeySource,
+  Closers,
   connectDeps,
   createLocalClient,
   createLogger,
@@ -105,14 +106,10 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
   const destination = opts.logDestination ?? pino.destination({ dest: 1, sync: false });
   const loggerFor = (name: string) => createLogger({ name, level: settings.logLevel, destination });
   const logger = loggerFor("pkiserver");
-  const closers: (() => Promise<void>)[] = [];
   // Last started, first stopped: the gateway drains before the services stop, and they before the stores close.
-  let stopping: Promise<void> | undefined;
-  const stopAll = () => {
-    stopping ??= (async () => {
-      for (const close of [...closers].reverse()) await close().catch(() => undefined);
-    })();
-    return stopping;
+  const closers = new Closers();
+  const stopAll = async () => {
+    await closers.close();
   };
   try {
     const authConfig = config.auth;
@@ -121,7 +118,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       streamMaxAgeMs: { auth: auth.authStreamMaxAgeMs(authConfig) },
     });
     const { mongo, bus } = connected;
-    closers.push(() => connected.close());
+    closers.add(() => connected.close());
     // One verifier of the tokens presented on the services' ports, fed by auth
     // in process once it runs (until then no token is trusted).
     let authKeys: AuthKeySource | undefined;
@@ -140,19 +137,19 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     const apps: ServiceApp[] = [];
     const apikeyApp = await apikey.buildApp(config.apikey, deps("apikey", config.apikey.listen));
     apps.push(apikeyApp);
-    closers.push(() => apikeyApp.stop());
+    closers.add(() => apikeyApp.stop());
     const authApp = await auth.buildApp(authConfig, {
       ...deps("auth", authConfig.listen),
       apikey: localService(apikeyApp),
     });
     apps.push(authApp);
-    closers.push(() => authApp.stop());
+    closers.add(() => authApp.stop());
     const pkiApp = await pki.buildApp(config.pki, deps("pki", config.pki.listen), opts.pkiOptions);
     apps.push(pkiApp);
-    closers.push(() => pkiApp.stop());
+    closers.add(() => pkiApp.stop());
     const auditApp = await audit.buildApp(config.audit, deps("audit", config.audit.listen));
     apps.push(auditApp);
-    closers.push(() => auditApp.stop());
+    closers.add(() => auditApp.stop());
 
     // Each service's gRPC health (the server's and its service's) follows its
     // readiness, as it does in a process of its own.
@@ -161,7 +158,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
         a,
         a.grpc.services.map((s) => s.name),
       );
-      closers.push(async () => stopWatch());
+      closers.add(stopWatch);
     }
 
     // The gateway and auth call the services in process (no HTTP/2 hop); their
@@ -175,7 +172,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       audit: await target("audit", localService(auditApp)),
     };
     const services = gateway.createServiceClients(targets, gatewayConfig.grpcTls);
-    closers.push(async () => services.close());
+    closers.add(async () => services.close());
     // The services' verifier reads auth's keys and revocations in process.
     const authLocal = createLocalClient<authV1.AuthServiceServer>(
       localService(authApp),
@@ -189,7 +186,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       cache: checks.cache,
       logger: loggerFor("auth-sync"),
     });
-    closers.push(() => tokenSync.stop());
+    closers.add(() => tokenSync.stop());
     await opts.beforeGateway?.(services.clients);
 
     const inProcess = Object.values(targets).every((t) => typeof t !== "string");
@@ -203,7 +200,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       credentialsThroughAuth: !inProcess && gatewayConfig.grpcTls === undefined,
       ...opts.gatewayOptions,
     });
-    closers.push(() => app.close());
+    closers.add(() => app.close());
     await app.listen({ host: gatewayConfig.host, port: gatewayConfig.port });
     // The gateway refuses calls until every backend has answered; the URL is handed out once it serves.
     const readyTimeoutMs = opts.readyTimeoutMs ?? READY_TIMEOUT_MS;

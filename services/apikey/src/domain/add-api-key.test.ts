@@ -66,6 +66,23 @@ describe("addApiKey", () => {
     assert.equal((await deps.store.get(apiKeyId))?.sealedSecret, undefined);
   });
 
+  it("bounds maxScope and rate limits with the contract's fields", async () => {
+    const deps = makeDeps();
+    assert.equal(
+      await errorData(addApiKey(deps, secretKey({ maxScope: ["pki:read", "x".repeat(257)] }))),
+      "maxScope -> 1 -> Invalid length! Expected max 256, get 257",
+    );
+    assert.equal(
+      await errorData(addApiKey(deps, secretKey({ maxScope: Array.from({ length: 129 }, () => "pki:read") }))),
+      "maxScope -> Invalid length! Expected max 128, get 129",
+    );
+    assert.equal(
+      await errorData(addApiKey(deps, secretKey({ rateLimits: { pki: 0 } }))),
+      "rateLimits -> pki -> Invalid value! Expected min 1, get 0",
+    );
+    assert.equal(await codeOf(addApiKey(deps, secretKey({ rateLimits: { pki: 5, auth: undefined } }))), "ok");
+  });
+
   it("rejects a secret outside 32..256 characters with -32602 naming clientSecret", async () => {
     const deps = makeDeps();
     assert.equal(

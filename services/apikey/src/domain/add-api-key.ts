@@ -1,16 +1,7 @@
 import { assertScopesWithin, invalidParams, normaliseEd25519PublicKey, parseScopes } from "@pkiserver/kit/core";
-import {
-  type ApiKeyRecord,
-  type ApiKeyType,
-  MAX_API_KEYS,
-  MAX_SCOPE_ENTRIES,
-  NAME_MAX_LENGTH,
-  newApiKeyId,
-  SECRET_MAX_LENGTH,
-  SECRET_MIN_LENGTH,
-} from "./api-key";
+import { type ApiKeyRecord, type ApiKeyType, MAX_API_KEYS, newApiKeyId } from "./entities";
 import type { ApiKeyDeps } from "./ports";
-import { checkLength, checkListLength, checkRateLimits } from "./validation";
+import { checkClientSecret, checkMaxScope, checkName, checkRateLimits } from "./validation";
 
 /** A PEM is a few hundred characters; this only bounds the parsing work. */
 export const PUBLIC_KEY_MAX_LENGTH = 4096;
@@ -28,15 +19,15 @@ export interface AddApiKeyInput {
 }
 
 export async function addApiKey(deps: ApiKeyDeps, input: AddApiKeyInput): Promise<{ apiKeyId: string }> {
-  checkLength("name", input.name, 0, NAME_MAX_LENGTH);
-  checkListLength("maxScope", input.maxScope, MAX_SCOPE_ENTRIES);
+  checkName(input.name);
+  checkMaxScope(input.maxScope);
   const rateLimits = input.rateLimits === undefined ? undefined : checkRateLimits(input.rateLimits);
   const id = newApiKeyId();
   let credential: Pick<ApiKeyRecord, "sealedSecret" | "clientPublicKey">;
   if (input.type === "secret") {
     if (input.clientPublicKey !== undefined) throw invalidParams("Unexpected key 'clientPubKey'");
     if (input.clientSecret === undefined) throw invalidParams("Key 'clientSecret' is required");
-    checkLength("clientSecret", input.clientSecret, SECRET_MIN_LENGTH, SECRET_MAX_LENGTH);
+    checkClientSecret(input.clientSecret);
     credential = { sealedSecret: deps.secrets.seal(input.clientSecret, id) };
   } else if (input.type === "pubKey") {
     if (input.clientSecret !== undefined) throw invalidParams("Unexpected key 'clientSecret'");

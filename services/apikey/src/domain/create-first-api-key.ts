@@ -1,7 +1,7 @@
 import { ALL_SCOPES, AppError, constantTimeEqual } from "@pkiserver/kit/core";
-import { type ApiKeyRecord, NAME_MAX_LENGTH, newApiKeyId, newApiKeySecret } from "./api-key";
+import { type ApiKeyRecord, newApiKeyId, newApiKeySecret } from "./entities";
 import type { ApiKeyDeps } from "./ports";
-import { checkLength } from "./validation";
+import { checkName } from "./validation";
 
 const TOKEN_MAX_LENGTH = 1024;
 
@@ -19,7 +19,7 @@ export async function createFirstApiKey(
   deps: ApiKeyDeps,
   input: CreateFirstApiKeyInput,
 ): Promise<{ apiKeyId: string; apiKeySecret: string }> {
-  checkLength("name", input.name, 0, NAME_MAX_LENGTH);
+  checkName(input.name);
   const expected = deps.initializationToken;
   const given = input.initializationToken;
   if (!expected || given.length > TOKEN_MAX_LENGTH || !constantTimeEqual(given, expected)) {

@@ -1,5 +1,5 @@
 import { AppError } from "@pkiserver/kit/core";
-import { type ApiKeyRecord, isPlausibleApiKeyId } from "./api-key";
+import { type ApiKeyRecord, isPlausibleApiKeyId } from "./entities";
 import type { ApiKeyDeps, AuthAttempt, RefusalReason } from "./ports";
 
 const KEY_ID_MAX_LENGTH = 128;

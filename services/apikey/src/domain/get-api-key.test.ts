@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ALL_SCOPES } from "@pkiserver/kit/core";
-import { codeOf, makeDeps, SECRET } from "../testing/fixtures";
+import { addSecretKey, codeOf, makeDeps, SECRET } from "../testing/fixtures";
 import { addApiKey } from "./add-api-key";
 import { deleteApiKey } from "./delete-api-key";
 import { getApiKey } from "./get-api-key";
@@ -39,13 +39,7 @@ describe("getApiKey, listApiKeys, deleteApiKey", () => {
 
   it("deletes a key, announces it, and answers 71 afterwards", async () => {
     const deps = makeDeps();
-    const { apiKeyId } = await addApiKey(deps, {
-      name: "",
-      type: "secret",
-      clientSecret: SECRET,
-      maxScope: [],
-      callerScope: [],
-    });
+    const apiKeyId = await addSecretKey(deps, { callerScope: [] });
     await deleteApiKey(deps, { apiKeyId, callerScope: [] });
     assert.deepEqual(deps.events.events.at(-1), { type: "deleted", apiKeyId, at: deps.clock.now() });
     assert.equal(await codeOf(getApiKey(deps, apiKeyId)), "apikey.not_found");

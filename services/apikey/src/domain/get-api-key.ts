@@ -1,5 +1,5 @@
 import { AppError } from "@pkiserver/kit/core";
-import { type ApiKeyRecord, type ApiKeyView, isPlausibleApiKeyId, toView } from "./api-key";
+import { type ApiKeyRecord, type ApiKeyView, isPlausibleApiKeyId, toView } from "./entities";
 import type { ApiKeyDeps } from "./ports";
 
 /** The stored key, or `apikey.not_found`. */

@@ -1,4 +1,4 @@
-import { type ApiKeyView, toView } from "./api-key";
+import { type ApiKeyView, toView } from "./entities";
 import type { ApiKeyDeps } from "./ports";
 
 export async function listApiKeys(deps: ApiKeyDeps): Promise<ApiKeyView[]> {

@@ -2,10 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ALL_SCOPES, type Scope } from "@pkiserver/kit/core";
 import { MemoryApiKeyStore } from "../storage/memory-api-key-store";
-import { codeOf, makeDeps, SECRET, type TestDeps } from "../testing/fixtures";
-import { addApiKey } from "./add-api-key";
-import type { ApiKeyRecord } from "./api-key";
+import { addSecretKey, codeOf, makeDeps, type TestDeps } from "../testing/fixtures";
 import { deleteApiKey } from "./delete-api-key";
+import type { ApiKeyRecord } from "./entities";
 import { getApiKey } from "./get-api-key";
 import { mayManage } from "./manage-api-key";
 import { updateApiKey } from "./update-api-key";
@@ -32,13 +31,7 @@ class WideningStore extends MemoryApiKeyStore {
 
 async function setup(targetScope: string[], store = new MemoryApiKeyStore()) {
   const deps: TestDeps = { ...makeDeps(), store };
-  const { apiKeyId } = await addApiKey(deps, {
-    name: "target",
-    type: "secret",
-    clientSecret: SECRET,
-    maxScope: targetScope,
-    callerScope: ALL,
-  });
+  const apiKeyId = await addSecretKey(deps, { name: "target", maxScope: targetScope });
   deps.events.events.length = 0;
   return { deps, apiKeyId, before: await getApiKey(deps, apiKeyId) };
 }

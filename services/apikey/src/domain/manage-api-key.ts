@@ -1,5 +1,5 @@
 import { AppError, expandScope, normaliseScopes } from "@pkiserver/kit/core";
-import type { ApiKeyRecord } from "./api-key";
+import type { ApiKeyRecord } from "./entities";
 import { findApiKey } from "./get-api-key";
 import type { ApiKeyDeps, ApiKeyGuard } from "./ports";
 

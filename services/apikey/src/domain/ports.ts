@@ -1,4 +1,4 @@
-import type { ApiKeyRecord } from "./api-key";
+import type { ApiKeyRecord } from "./entities";
 
 export interface ApiKeyPatch {
   name?: string;

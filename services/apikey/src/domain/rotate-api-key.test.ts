@@ -2,7 +2,15 @@ import assert from "node:assert/strict";
 import { generateKeyPairSync, sign } from "node:crypto";
 import { describe, it } from "node:test";
 import { ALL_SCOPES, grantSigningPayload, hmacSignature } from "@pkiserver/kit/core";
-import { codeOf, ED25519_PUBLIC_PEM, errorData, makeDeps, SECRET, type TestDeps } from "../testing/fixtures";
+import {
+  addSecretKey,
+  codeOf,
+  ED25519_PUBLIC_PEM,
+  errorData,
+  makeDeps,
+  SECRET,
+  type TestDeps,
+} from "../testing/fixtures";
 import { addApiKey } from "./add-api-key";
 import { getApiKey } from "./get-api-key";
 import { listApiKeys } from "./list-api-keys";
@@ -14,8 +22,7 @@ const ALL = [...ALL_SCOPES];
 const NEW_SECRET = "another-client-secret-of-more-than-32-chars";
 
 async function secretKey(deps: TestDeps, maxScope: string[] = ["pki:read"]): Promise<string> {
-  return (await addApiKey(deps, { name: "k", type: "secret", clientSecret: SECRET, maxScope, callerScope: ALL }))
-    .apiKeyId;
+  return addSecretKey(deps, { name: "k", maxScope });
 }
 
 async function pubKeyKey(deps: TestDeps): Promise<string> {

@@ -1,15 +1,9 @@
 import { invalidParams, normaliseEd25519PublicKey } from "@pkiserver/kit/core";
 import { PUBLIC_KEY_MAX_LENGTH } from "./add-api-key";
-import {
-  type ApiKeyRecord,
-  credentialGenerationOf,
-  newApiKeySecret,
-  SECRET_MAX_LENGTH,
-  SECRET_MIN_LENGTH,
-} from "./api-key";
+import { type ApiKeyRecord, credentialGenerationOf, newApiKeySecret } from "./entities";
 import { manageApiKey } from "./manage-api-key";
 import type { ApiKeyDeps, CredentialRotation } from "./ports";
-import { checkLength } from "./validation";
+import { checkClientSecret } from "./validation";
 
 /** 30 days: the longest a previous credential may keep working (API.md section 10). */
 export const MAX_GRACE_PERIOD_MS = 2_592_000_000;
@@ -44,7 +38,7 @@ export async function rotateApiKey(deps: ApiKeyDeps, input: RotateApiKeyInput): 
     throw invalidParams(`gracePeriod -> Invalid value! Expected 0..${MAX_GRACE_PERIOD_MS}`);
   }
   if (input.clientSecret !== undefined) {
-    checkLength("clientSecret", input.clientSecret, SECRET_MIN_LENGTH, SECRET_MAX_LENGTH);
+    checkClientSecret(input.clientSecret);
   }
   const pem = input.clientPublicKey === undefined ? undefined : parsePublicKey(input.clientPublicKey);
   let generated: string | undefined;

@@ -1,21 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ALL_SCOPES } from "@pkiserver/kit/core";
-import { codeOf, errorData, makeDeps, SECRET } from "../testing/fixtures";
-import { addApiKey } from "./add-api-key";
+import { addSecretKey, codeOf, errorData, makeDeps } from "../testing/fixtures";
 import { updateApiKey } from "./update-api-key";
 
 const ALL = [...ALL_SCOPES];
 
 async function setup() {
   const deps = makeDeps();
-  const { apiKeyId } = await addApiKey(deps, {
-    name: "old",
-    type: "secret",
-    clientSecret: SECRET,
-    maxScope: ["user:read_write"],
-    callerScope: ALL,
-  });
+  const apiKeyId = await addSecretKey(deps, { name: "old", maxScope: ["user:read_write"] });
   deps.events.events.length = 0;
   return { deps, apiKeyId };
 }

@@ -1,8 +1,8 @@
 import { assertScopesWithin, parseScopes } from "@pkiserver/kit/core";
-import { type ApiKeyView, MAX_SCOPE_ENTRIES, NAME_MAX_LENGTH, toView } from "./api-key";
+import { type ApiKeyView, toView } from "./entities";
 import { manageApiKey } from "./manage-api-key";
 import type { ApiKeyDeps, ApiKeyPatch } from "./ports";
-import { checkLength, checkListLength, checkRateLimits } from "./validation";
+import { checkMaxScope, checkName, checkRateLimits } from "./validation";
 
 export interface UpdateApiKeyInput {
   apiKeyId: string;
@@ -19,12 +19,12 @@ export interface UpdateApiKeyInput {
 export async function updateApiKey(deps: ApiKeyDeps, input: UpdateApiKeyInput): Promise<ApiKeyView> {
   const patch: ApiKeyPatch = {};
   if (input.name !== undefined) {
-    checkLength("name", input.name, 0, NAME_MAX_LENGTH);
+    checkName(input.name);
     patch.name = input.name;
   }
   if (input.enabled !== undefined) patch.enabled = input.enabled;
   if (input.maxScope !== undefined) {
-    checkListLength("maxScope", input.maxScope, MAX_SCOPE_ENTRIES);
+    checkMaxScope(input.maxScope);
     const { scopes } = parseScopes(input.maxScope, "maxScope", false);
     assertScopesWithin(scopes, input.callerScope);
     patch.maxScope = scopes;

@@ -1,26 +1,25 @@
-import { invalidParams } from "@pkiserver/kit/core";
-import { type KeyRateLimits, RATE_LIMIT_MAX, RATE_LIMIT_TIERS, type RateLimitTier } from "./api-key";
+import { fields } from "@pkiserver/contract";
+import type { KeyRateLimits } from "./entities";
 
-/** `-32602` in the contract's wording when `value` is outside [min, max] characters. */
-export function checkLength(field: string, value: string, min: number, max: number): void {
-  if (value.length < min) throw invalidParams(`${field} -> Invalid length! Expected min ${min}, get ${value.length}`);
-  if (value.length > max) throw invalidParams(`${field} -> Invalid length! Expected max ${max}, get ${value.length}`);
-}
+/*
+ * The gateway validates parameters first; the service checks again with the
+ * same fields (the contract package), because its gRPC port has other
+ * callers: one bound and one message per field wherever it is checked.
+ */
 
-export function checkListLength(field: string, list: readonly unknown[], max: number): void {
-  if (list.length > max) throw invalidParams(`${field} -> Invalid length! Expected max ${max}, get ${list.length}`);
-}
+export const checkName = (value: string): string => fields.name.parse(value, ["name"]);
+
+export const checkClientSecret = (value: string): string => fields.clientSecret.parse(value, ["clientSecret"]);
+
+export const checkMaxScope = (value: readonly string[]): string[] => fields.scopeList.parse(value, ["maxScope"]);
 
 /** A key's own rate limits: known tiers only, integers 1..1,000,000; undefined when none is set. */
 export function checkRateLimits(input: Readonly<Record<string, number | undefined>>): KeyRateLimits | undefined {
+  const parsed = fields.rateLimits.parse(input, ["rateLimits"]);
   const out: KeyRateLimits = {};
-  for (const [tier, value] of Object.entries(input)) {
-    if (value === undefined) continue;
-    if (!(RATE_LIMIT_TIERS as readonly string[]).includes(tier)) throw invalidParams(`Unexpected key '${tier}'`);
-    if (!Number.isInteger(value) || value < 1 || value > RATE_LIMIT_MAX) {
-      throw invalidParams(`rateLimits -> ${tier} -> Expected an integer from 1 to ${RATE_LIMIT_MAX}`);
-    }
-    out[tier as RateLimitTier] = value;
+  for (const tier of fields.RATE_LIMIT_TIERS) {
+    const value = parsed[tier];
+    if (value !== undefined) out[tier] = value;
   }
   return Object.keys(out).length === 0 ? undefined : out;
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ALL_SCOPES } from "@pkiserver/kit/core";
-import { codeOf, ED25519_PUBLIC_PEM, makeDeps, SECRET } from "../testing/fixtures";
+import { addSecretKey, codeOf, ED25519_PUBLIC_PEM, makeDeps, SECRET } from "../testing/fixtures";
 import { addApiKey } from "./add-api-key";
 import { rotateApiKey } from "./rotate-api-key";
 import { updateApiKey } from "./update-api-key";
@@ -12,26 +12,14 @@ const ALL = [...ALL_SCOPES];
 describe("verifySecret", () => {
   it("accepts the right secret of an enabled secret key and returns the key", async () => {
     const deps = makeDeps();
-    const { apiKeyId } = await addApiKey(deps, {
-      name: "",
-      type: "secret",
-      clientSecret: SECRET,
-      maxScope: ["pki:read"],
-      callerScope: ALL,
-    });
+    const apiKeyId = await addSecretKey(deps, { maxScope: ["pki:read"] });
     const key = await verifySecret(deps, { apiKeyId, secret: SECRET });
     assert.deepEqual(key.maxScope, ["pki:read"]);
   });
 
   it("answers 12 for a wrong secret and for a disabled key", async () => {
     const deps = makeDeps();
-    const { apiKeyId } = await addApiKey(deps, {
-      name: "",
-      type: "secret",
-      clientSecret: SECRET,
-      maxScope: [],
-      callerScope: ALL,
-    });
+    const apiKeyId = await addSecretKey(deps);
     for (const secret of ["", SECRET.slice(0, -1), `${SECRET}x`, SECRET.toUpperCase(), "s".repeat(10_000)]) {
       assert.equal(await codeOf(verifySecret(deps, { apiKeyId, secret })), "auth.invalid_credentials");
     }

@@ -1,13 +1,13 @@
+import { fields } from "@pkiserver/contract";
 import { constantTimeEqual } from "@pkiserver/kit/core";
+import { keyNamedBy, refuseCredential } from "./credential-refusal";
 import {
   type ApiKeyRecord,
   type ApiKeyView,
   credentialGenerationOf,
   previousCredentialWorks,
-  SECRET_MAX_LENGTH,
   toView,
-} from "./api-key";
-import { keyNamedBy, refuseCredential } from "./credential-refusal";
+} from "./entities";
 import type { ApiKeyDeps, AuthAttempt } from "./ports";
 
 export interface VerifySecretInput {
@@ -50,7 +50,8 @@ function secretGeneration(
   secret: string,
   now: number,
 ): number | "expired" | undefined {
-  if (key.type !== "secret" || key.sealedSecret === undefined || secret.length > SECRET_MAX_LENGTH) return undefined;
+  if (key.type !== "secret" || key.sealedSecret === undefined || secret.length > fields.SECRET_MAX_LENGTH)
+    return undefined;
   const generation = credentialGenerationOf(key);
   if (constantTimeEqual(secret, deps.secrets.open(key.sealedSecret, key.id))) return generation;
   if (

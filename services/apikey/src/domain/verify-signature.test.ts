@@ -8,7 +8,7 @@ import {
   requestSigningPayload,
   SIGNATURE_WINDOW_MS,
 } from "@pkiserver/kit/core";
-import { codeOf, ED25519_PUBLIC_PEM, makeDeps, type TestDeps } from "../testing/fixtures";
+import { addSecretKey, codeOf, ED25519_PUBLIC_PEM, makeDeps, type TestDeps } from "../testing/fixtures";
 import { addApiKey } from "./add-api-key";
 import { rotateApiKey } from "./rotate-api-key";
 import { updateApiKey } from "./update-api-key";
@@ -25,8 +25,7 @@ const REQUEST_NONCE = "3xUee4EA0gr8dg==";
 const REQUEST_BODY = '{"jsonrpc":"2.0","id":1,"method":"pkiAdmin/listHosts","params":{}}';
 
 async function secretKey(deps: TestDeps, clientSecret: string): Promise<string> {
-  return (await addApiKey(deps, { name: "", type: "secret", clientSecret, maxScope: ["pki:read"], callerScope: ALL }))
-    .apiKeyId;
+  return addSecretKey(deps, { clientSecret, maxScope: ["pki:read"] });
 }
 
 async function pubKey(deps: TestDeps): Promise<string> {

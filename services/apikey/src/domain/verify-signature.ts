@@ -1,6 +1,6 @@
 import { NONCE_TTL_MS, nonceProblem, SIGNATURE_WINDOW_MS, verifyEd25519, verifyHmac } from "@pkiserver/kit/core";
-import { type ApiKeyRecord, credentialGenerationOf, previousCredentialWorks, toView } from "./api-key";
 import { keyNamedBy, refuseCredential } from "./credential-refusal";
+import { type ApiKeyRecord, credentialGenerationOf, previousCredentialWorks, toView } from "./entities";
 import type { ApiKeyDeps, AuthAttempt } from "./ports";
 import type { VerifiedKey } from "./verify-secret";
 

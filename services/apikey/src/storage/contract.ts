@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { AppError, type Scope } from "@pkiserver/kit";
-import { type ApiKeyRecord, newApiKeyId } from "../domain/api-key";
+import { type Scope, settledCode } from "@pkiserver/kit";
+import { type ApiKeyRecord, newApiKeyId } from "../domain/entities";
 import type { ApiKeyStore, NonceStore } from "../domain/ports";
 
 export interface ContractStores {
@@ -30,15 +30,7 @@ function record(overrides: Partial<ApiKeyRecord> = {}): ApiKeyRecord {
   };
 }
 
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "ok";
-  } catch (err) {
-    if (err instanceof AppError) return err.code;
-    throw err;
-  }
-}
+const code = settledCode;
 
 /**
  * The behaviour every ApiKeyStore/NonceStore adapter must have, run against

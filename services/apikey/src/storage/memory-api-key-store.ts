@@ -1,5 +1,5 @@
 import { AppError } from "@pkiserver/kit";
-import { type ApiKeyRecord, credentialGenerationOf } from "../domain/api-key";
+import { type ApiKeyRecord, credentialGenerationOf } from "../domain/entities";
 import type { ApiKeyGuard, ApiKeyPatch, ApiKeyStore, CredentialRotation } from "../domain/ports";
 
 /**

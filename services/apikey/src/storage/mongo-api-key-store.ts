@@ -1,6 +1,6 @@
-import { AppError, isDuplicateKeyError } from "@pkiserver/kit";
+import { AppError, isDuplicateKeyError, pingMongo } from "@pkiserver/kit";
 import type { Collection, Db, Filter } from "mongodb";
-import { type ApiKeyRecord, type ApiKeyType, type KeyRateLimits, RATE_LIMIT_TIERS } from "../domain/api-key";
+import { type ApiKeyRecord, type ApiKeyType, type KeyRateLimits, RATE_LIMIT_TIERS } from "../domain/entities";
 import type { ApiKeyGuard, ApiKeyPatch, ApiKeyStore, CredentialRotation } from "../domain/ports";
 
 export const API_KEYS_COLLECTION = "api_keys";
@@ -152,12 +152,7 @@ export class MongoApiKeyStore implements ApiKeyStore {
   }
 
   async ping(): Promise<boolean> {
-    try {
-      await this.db.command({ ping: 1 }, { timeoutMS: 2000 });
-      return true;
-    } catch {
-      return false;
-    }
+    return pingMongo(this.db);
   }
 }
 

@@ -1,5 +1,6 @@
-import { AppError, SecretBox } from "@pkiserver/kit";
-import type { ApiKeyRecord } from "../domain/api-key";
+import { ALL_SCOPES, AppError, SecretBox, settledCode } from "@pkiserver/kit";
+import { type AddApiKeyInput, addApiKey } from "../domain/add-api-key";
+import type { ApiKeyRecord } from "../domain/entities";
 import type { ApiKeyDeps, ApiKeyEvents, CredentialRefusal } from "../domain/ports";
 import { MemoryApiKeyStore } from "../storage/memory-api-key-store";
 import { MemoryNonceStore } from "../storage/memory-nonce-store";
@@ -60,15 +61,7 @@ export function makeDeps(opts: { initializationToken?: string | undefined; now?:
 }
 
 /** The catalogue code a promise rejects with ("ok" when it resolves). */
-export async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "ok";
-  } catch (err) {
-    if (err instanceof AppError) return err.code;
-    throw err;
-  }
-}
+export const codeOf = settledCode;
 
 /** The `data` of the AppError a promise rejects with. */
 export async function errorData(p: Promise<unknown>): Promise<unknown> {
@@ -88,3 +81,22 @@ export const ED25519_PUBLIC_PEM =
   "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEADsSTjY2wnm1iwWamIWwLTPVhtTIb8TVlI8tts3wkhkQ=\n-----END PUBLIC KEY-----\n";
 export const ED25519_PRIVATE_PEM =
   "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIOBVFGaSFtfqbNvZWctFKg3k+I0T5YXRavpKAD9+BgCX\n-----END PRIVATE KEY-----\n";
+
+/**
+ * Adds a secret key (unnamed, no maxScope, by a caller holding every scope,
+ * unless `over` says otherwise) and returns its id.
+ */
+export async function addSecretKey(
+  deps: ApiKeyDeps,
+  over: Partial<Pick<AddApiKeyInput, "name" | "clientSecret" | "maxScope" | "callerScope">> = {},
+): Promise<string> {
+  const input: AddApiKeyInput = {
+    name: "",
+    type: "secret",
+    clientSecret: SECRET,
+    maxScope: [],
+    callerScope: [...ALL_SCOPES],
+    ...over,
+  };
+  return (await addApiKey(deps, input)).apiKeyId;
+}

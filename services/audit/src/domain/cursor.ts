@@ -1,5 +1,5 @@
 import { invalidParams } from "@pkiserver/kit/core";
-import type { AuditOrder, AuditPosition } from "./audit-event";
+import type { AuditOrder, AuditPosition } from "./entities";
 
 /*
  * A cursor is opaque to clients: base64url of the order it was made for and

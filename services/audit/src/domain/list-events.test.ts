@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AppError } from "@pkiserver/kit/core";
 import { MemoryAuditStore } from "../storage/memory-audit-store";
-import type { AuditEvent } from "./audit-event";
+import type { AuditEvent } from "./entities";
 import { listEvents } from "./list-events";
 import type { AuditDeps } from "./ports";
 import { purgeExpired, recordEvent } from "./record-event";

@@ -1,7 +1,7 @@
 import { AUDIT_LIST_DEFAULT_LIMIT, AUDIT_LIST_MAX_LIMIT } from "@pkiserver/contract";
 import { invalidParams } from "@pkiserver/kit/core";
-import type { AuditEvent, AuditFilter, AuditOrder } from "./audit-event";
 import { decodeCursor, encodeCursor } from "./cursor";
+import type { AuditEvent, AuditFilter, AuditOrder } from "./entities";
 import type { AuditDeps } from "./ports";
 
 export interface ListEventsInput extends AuditFilter {

@@ -1,4 +1,4 @@
-import type { AuditEvent, AuditFilter, AuditOrder, AuditPosition } from "./audit-event";
+import type { AuditEvent, AuditFilter, AuditOrder, AuditPosition } from "./entities";
 
 export interface AuditStore {
   /** Stores the event unless one with its id is stored; true when it was new. */

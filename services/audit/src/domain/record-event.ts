@@ -1,4 +1,4 @@
-import type { AuditEvent } from "./audit-event";
+import type { AuditEvent } from "./entities";
 import type { AuditDeps } from "./ports";
 
 /**

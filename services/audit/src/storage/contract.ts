@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import type { AuditEvent } from "../domain/audit-event";
+import type { AuditEvent } from "../domain/entities";
 import type { AuditStore } from "../domain/ports";
 
 export interface AuditContractStores {

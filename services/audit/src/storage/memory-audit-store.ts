@@ -1,4 +1,4 @@
-import type { AuditEvent, AuditFilter, AuditOrder, AuditPosition } from "../domain/audit-event";
+import type { AuditEvent, AuditFilter, AuditOrder, AuditPosition } from "../domain/entities";
 import type { AuditStore } from "../domain/ports";
 import { compareEvents, matchesFilter } from "./order";
 

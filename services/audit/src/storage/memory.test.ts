@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { AuditEvent } from "../domain/audit-event";
+import type { AuditEvent } from "../domain/entities";
 import { auditStoreContract } from "./contract";
 import { MemoryAuditStore } from "./memory-audit-store";
 

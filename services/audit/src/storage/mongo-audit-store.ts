@@ -1,8 +1,8 @@
 import type { AuditEventType } from "@pkiserver/contract";
-import { isDuplicateKeyError } from "@pkiserver/kit";
+import { isDuplicateKeyError, pingMongo } from "@pkiserver/kit";
 import { LRUCache } from "lru-cache";
 import type { Collection, Db, Filter, FindCursor } from "mongodb";
-import type { AuditEvent, AuditFilter, AuditOrder, AuditPosition } from "../domain/audit-event";
+import type { AuditEvent, AuditFilter, AuditOrder, AuditPosition } from "../domain/entities";
 import type { AuditStore } from "../domain/ports";
 
 export const AUDIT_COLLECTION = "audit_events";
@@ -209,12 +209,7 @@ export class MongoAuditStore implements AuditStore {
   }
 
   async ping(): Promise<boolean> {
-    try {
-      await this.db.command({ ping: 1 }, { timeoutMS: 2000 });
-      return true;
-    } catch {
-      return false;
-    }
+    return pingMongo(this.db);
   }
 }
 
@@ -232,14 +227,6 @@ function closeQuietly(cursor: FindCursor<AuditDoc>): void {
 }
 
 function fromDoc(d: AuditDoc): AuditEvent {
-  return {
-    id: d._id,
-    time: d.time,
-    type: d.type,
-    outcome: d.outcome,
-    actor: { ...d.actor },
-    target: d.target,
-    ...(d.requestId !== undefined ? { requestId: d.requestId } : {}),
-    details: d.details,
-  };
+  const { _id, expiresAt: _kept, actor, ...fields } = d;
+  return { id: _id, ...fields, actor: { ...actor } };
 }

@@ -1,4 +1,4 @@
-import type { AuditEvent, AuditFilter, AuditPosition } from "../domain/audit-event";
+import type { AuditEvent, AuditFilter, AuditPosition } from "../domain/entities";
 
 /** The (time, id) order of events, oldest first. */
 export function compareEvents(a: AuditPosition, b: AuditPosition): number {

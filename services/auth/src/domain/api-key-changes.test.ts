@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AppError } from "@pkiserver/kit/core";
-import { harness, SECRET } from "../test-support";
+import { harness, SECRET } from "../testing/fixtures";
 import { onApiKeyDeleted, onApiKeyUpdated } from "./api-key-changes";
+import { RevokeReason } from "./entities";
 import { forkToken } from "./fork-token";
 import { issueTokenForClient } from "./issue-token";
-import { RevokeReason } from "./model";
 
 const login = (h: Awaited<ReturnType<typeof harness>>, scope: string[] = [], clientId = "key-one") =>
   issueTokenForClient(h.deps, { type: "client_credentials", clientId, clientSecret: SECRET, scope });

@@ -1,6 +1,6 @@
 import { scopesWithin } from "@pkiserver/kit/core";
-import type { AuthDeps } from "./deps";
-import { credentialGenerationOf, RevokeReason, type Session } from "./model";
+import { credentialGenerationOf, RevokeReason, type Session } from "./entities";
+import type { AuthDeps } from "./ports";
 import { revokeSession } from "./sessions";
 
 /**

@@ -1,8 +1,8 @@
 import { AppError, invalidParams } from "@pkiserver/kit/core";
-import type { AuthDeps } from "./deps";
-import { RevokeReason, type TokenPair } from "./model";
+import { RevokeReason, type TokenPair } from "./entities";
+import type { AuthDeps } from "./ports";
 import { openSession, presentedSession, recheckApiKey, revokeIfKeyChanged, revokeSession } from "./sessions";
-import { checkLength } from "./validate";
+import { checkRefreshToken, checkSessionName } from "./validation";
 
 /**
  * Opens a new session with the scope and restrictions (IP, access lifetime)
@@ -16,8 +16,8 @@ export async function forkToken(
   sessionName: string,
   clientIp: string,
 ): Promise<TokenPair> {
-  checkLength("refreshToken", refreshToken, 0, 1024);
-  checkLength("sessionName", sessionName, 0, 128);
+  checkRefreshToken(refreshToken);
+  checkSessionName(sessionName);
   const { session } = await presentedSession(deps, refreshToken, clientIp);
   // Opening a session under a live session's name closes that session: a fork must never close its source.
   if (sessionName !== "" && sessionName === session.name) {

@@ -1,6 +1,6 @@
 import type { AccessTokenClaims } from "@pkiserver/contract";
 import { AppError } from "@pkiserver/kit/core";
-import type { AuthDeps } from "./deps";
+import type { AuthDeps } from "./ports";
 
 /** Verifies an access token and checks its session is neither revoked nor rotated past it. */
 export async function introspectToken(deps: AuthDeps, accessToken: string): Promise<AccessTokenClaims> {

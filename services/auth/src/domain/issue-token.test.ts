@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { fields } from "@pkiserver/contract";
 import { AppError, ed25519Sign, grantSigningPayload, hmacSignature } from "@pkiserver/kit/core";
-import { ALL, harness, SECRET } from "../test-support";
+import { ALL, harness, SECRET } from "../testing/fixtures";
 import { issueTokenForClient } from "./issue-token";
 
 const code = (c: string) => (err: unknown) => err instanceof AppError && err.code === c;
@@ -163,6 +164,33 @@ describe("issuing tokens for client grants", () => {
       invalid("nonce -> Invalid length! Expected min 1, get 0"),
     );
     assert.ok((await issueTokenForClient(h.deps, { ...grant, nonce: "n1", data: "x;\n\ny" })).accessToken);
+  });
+
+  it("bounds the scope list with the contract's fields, as the gateway does", async () => {
+    const h = await harness();
+    const invalid = (message: string) => (err: unknown) =>
+      err instanceof AppError && err.code === "rpc.invalid_params" && err.data === message;
+    const long = `session:${"s".repeat(fields.MAX_SCOPE_ENTRY_LENGTH - 7)}`;
+    await assert.rejects(
+      issueTokenForClient(h.deps, creds(["pki:read", long])),
+      invalid(`scope -> 1 -> Invalid length! Expected max ${fields.MAX_SCOPE_ENTRY_LENGTH}, get 257`),
+    );
+    const many = Array.from({ length: fields.MAX_SCOPE_ENTRIES + 1 }, () => "pki:read");
+    await assert.rejects(
+      issueTokenForClient(h.deps, creds(many)),
+      invalid(`scope -> Invalid length! Expected max ${fields.MAX_SCOPE_ENTRIES}, get 129`),
+    );
+    await assert.rejects(
+      issueTokenForClient(h.deps, {
+        type: "client_signature",
+        clientId: "key-one",
+        signature: "s",
+        timestamp: -1,
+        nonce: "n1",
+        scope: [],
+      }),
+      invalid("timestamp -> Invalid value! Expected min 0, get -1"),
+    );
   });
 
   it("each grant opens a session and announces it", async () => {

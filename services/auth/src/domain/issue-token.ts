@@ -2,15 +2,15 @@ import {
   AppError,
   grantSigningPayload,
   invalidParams,
+  normaliseIp,
   normaliseScopes,
   parseScopes,
   scopesWithin,
 } from "@pkiserver/kit/core";
-import type { AuthDeps } from "./deps";
-import { normaliseIp } from "./ip";
-import { RevokeReason, type TokenPair, type VerifiedApiKey } from "./model";
+import { RevokeReason, type TokenPair, type VerifiedApiKey } from "./entities";
+import type { AuthDeps } from "./ports";
 import { openSession, revokeIfKeyChanged } from "./sessions";
-import { checkLength, checkNonce } from "./validate";
+import { checkClientCredentials, checkClientSignature, checkScopeList } from "./validation";
 
 export type ClientGrant = (
   | { type: "client_credentials"; clientId: string; clientSecret: string; scope: string[] }
@@ -28,15 +28,9 @@ export type ClientGrant = (
   clientIp?: string | undefined;
 };
 
-const MAX_SCOPE_ITEMS = 128;
-const MAX_SCOPE_ITEM_LENGTH = 512;
-
 /** Parses the requested scope list and its modifiers (before any credential is checked). */
 function parseRequest(scope: readonly string[], refreshLifetimeMs: number) {
-  checkLength("scope", scope, 0, MAX_SCOPE_ITEMS);
-  scope.forEach((s, i) => {
-    checkLength(`scope -> ${i}`, s, 0, MAX_SCOPE_ITEM_LENGTH);
-  });
+  checkScopeList(scope);
   const req = parseScopes(scope, "scope", true);
   if (req.expiresIn !== undefined && req.expiresIn > refreshLifetimeMs) {
     const i = scope.findIndex((s) => s.startsWith("expiresIn:"));
@@ -53,17 +47,8 @@ function parseRequest(scope: readonly string[], refreshLifetimeMs: number) {
  * maxScope when none is asked for) and open a session.
  */
 export async function issueTokenForClient(deps: AuthDeps, grant: ClientGrant): Promise<TokenPair> {
-  checkLength("clientId", grant.clientId, 3, 128);
-  if (grant.type === "client_credentials") {
-    checkLength("clientSecret", grant.clientSecret, 32, 256);
-  } else {
-    checkLength("signature", grant.signature, 0, 4096);
-    checkNonce("nonce", grant.nonce);
-    if (grant.data !== undefined) checkLength("data", grant.data, 0, 512);
-    if (!Number.isSafeInteger(grant.timestamp) || grant.timestamp < 0) {
-      throw invalidParams("timestamp -> Expected a non-negative integer");
-    }
-  }
+  if (grant.type === "client_credentials") checkClientCredentials(grant);
+  else checkClientSignature(grant);
   // Parsed before the credential is checked, so a malformed request spends no nonce.
   const req = parseRequest(grant.scope, deps.settings.refreshTokenLifetimeMs);
   const attempt = { method: grant.type, clientIp: grant.clientIp };

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { AppError } from "@pkiserver/kit/core";
-import { type Harness, harness, SECRET } from "../test-support";
+import { settledCode } from "@pkiserver/kit/core";
+import { type Harness, harness, SECRET } from "../testing/fixtures";
 import { endExpiredCredentials, onApiKeyRotated } from "./api-key-changes";
+import { RevokeReason } from "./entities";
 import { forkToken } from "./fork-token";
 import { issueTokenForClient } from "./issue-token";
-import { RevokeReason } from "./model";
 import { refreshSession } from "./refresh-session";
 
 const NEW_SECRET = "a-new-secret-of-more-than-thirty-two-chars";
@@ -25,15 +25,7 @@ async function rotate(h: Harness, secret: string, graceMs: number) {
   });
 }
 
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "ok";
-  } catch (err) {
-    if (err instanceof AppError) return err.code;
-    throw err;
-  }
-}
+const code = settledCode;
 
 const liveIds = async (h: Harness) => (await h.sessions.listLive("key-one", h.clock.t)).map((s) => s.id).sort();
 

@@ -1,5 +1,5 @@
-import type { AuthDeps } from "./deps";
-import { accessTokensExpireAt, maxAccessLifetime } from "./model";
+import { accessTokensExpireAt, maxAccessLifetime } from "./entities";
+import type { AuthDeps } from "./ports";
 
 export interface Revocations {
   revoked: { sessionId: string; apiKeyId: string; revokedAt: number; tokensExpireAt: number }[];

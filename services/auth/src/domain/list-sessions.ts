@@ -1,9 +1,9 @@
-import type { AuthDeps } from "./deps";
-import type { Session } from "./model";
-import { checkLength } from "./validate";
+import type { Session } from "./entities";
+import type { AuthDeps } from "./ports";
+import { checkApiKeyId } from "./validation";
 
 /** The live sessions of a key, newest first. */
 export async function listSessions(deps: AuthDeps, apiKeyId: string): Promise<Session[]> {
-  checkLength("apiKeyId", apiKeyId, 1, 128);
+  checkApiKeyId(apiKeyId);
   return deps.sessions.listLive(apiKeyId, deps.clock.now());
 }

@@ -1,7 +1,7 @@
 import type { AccessTokenClaims } from "@pkiserver/contract";
 import { constantTimeEqual } from "@pkiserver/kit/core";
-import type { AuthDeps } from "./deps";
-import { accessTokensExpireAt, isLive, RevokeReason, type Session } from "./model";
+import { accessTokensExpireAt, isLive, RevokeReason, type Session } from "./entities";
+import type { AuthDeps } from "./ports";
 import { parseRefreshToken } from "./refresh-token";
 import { revokeSession } from "./sessions";
 

@@ -1,5 +1,18 @@
-import type { PublicSigningKey } from "@pkiserver/contract";
-import type { ApiKeyInfo, Session, VerifiedApiKey } from "./model";
+import type { AccessTokenVerifier, PublicSigningKey } from "@pkiserver/contract";
+import type { ApiKeyInfo, AuthSettings, Session, VerifiedApiKey } from "./entities";
+import type { SigningKeyManager } from "./signing-keys";
+
+/** Everything the use cases work with; built once by the composition root. */
+export interface AuthDeps {
+  sessions: SessionStore;
+  keys: SigningKeyManager;
+  /** Verifies access tokens against this service's own keys (for introspection). */
+  verifier: AccessTokenVerifier;
+  apikeys: ApiKeyVerifier;
+  events: AuthEvents;
+  clock: Clock;
+  settings: AuthSettings;
+}
 
 export interface Clock {
   now(): number;

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AppError } from "@pkiserver/kit/core";
-import { harness, SECRET } from "../test-support";
+import { harness, SECRET } from "../testing/fixtures";
+import { RevokeReason } from "./entities";
 import { introspectToken } from "./introspect-token";
 import { issueTokenForClient } from "./issue-token";
-import { RevokeReason } from "./model";
 import { refreshSession } from "./refresh-session";
 
 const code = (c: string) => (err: unknown) => err instanceof AppError && err.code === c;

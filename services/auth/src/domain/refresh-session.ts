@@ -1,9 +1,9 @@
 import { AppError } from "@pkiserver/kit/core";
-import type { AuthDeps } from "./deps";
-import { RevokeReason, type TokenPair } from "./model";
+import { RevokeReason, type TokenPair } from "./entities";
+import type { AuthDeps } from "./ports";
 import { newRefreshToken } from "./refresh-token";
 import { issuePair, presentedSession, recheckApiKey, revokeFamily } from "./sessions";
-import { checkLength } from "./validate";
+import { checkRefreshToken } from "./validation";
 
 /**
  * The refresh_token grant: rotates the session. The new pair replaces the
@@ -18,7 +18,7 @@ export async function refreshSession(
   /** The authenticated client, when there is one: the token must be its own. */
   clientId?: string,
 ): Promise<TokenPair> {
-  checkLength("refreshToken", refreshToken, 0, 1024);
+  checkRefreshToken(refreshToken);
   const { session, hash } = await presentedSession(deps, refreshToken, clientIp);
   if (clientId !== undefined && session.apiKeyId !== clientId) {
     throw new AppError("auth.token_invalid", { internal: "refresh token of another API key" });

@@ -1,6 +1,6 @@
 import { signAccessToken } from "@pkiserver/contract";
 import { normaliseScopes } from "@pkiserver/kit/core";
-import type { AuthDeps } from "./deps";
+import type { AuthDeps } from "./ports";
 import { newSessionId } from "./refresh-token";
 
 /**

@@ -1,6 +1,6 @@
 import { AppError } from "@pkiserver/kit/core";
-import type { AuthDeps } from "./deps";
-import { isLive, RevokeReason } from "./model";
+import { isLive, RevokeReason } from "./entities";
+import type { AuthDeps } from "./ports";
 import { isSessionId } from "./refresh-token";
 import { revokeSession } from "./sessions";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AppError } from "@pkiserver/kit/core";
-import { harness, SECRET } from "../test-support";
+import { harness, SECRET } from "../testing/fixtures";
 import { introspectToken } from "./introspect-token";
 import { issueTokenForClient } from "./issue-token";
 import { listRevocations } from "./list-revocations";

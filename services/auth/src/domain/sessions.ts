@@ -1,8 +1,7 @@
 import { signAccessToken } from "@pkiserver/contract";
-import { AppError, constantTimeEqual, type Scope, scopesWithin } from "@pkiserver/kit/core";
-import type { AuthDeps } from "./deps";
-import { normaliseIp } from "./ip";
-import { credentialGenerationOf, isLive, RevokeReason, type Session, type TokenPair } from "./model";
+import { AppError, constantTimeEqual, normaliseIp, type Scope, scopesWithin } from "@pkiserver/kit/core";
+import { credentialGenerationOf, isLive, RevokeReason, type Session, type TokenPair } from "./entities";
+import type { AuthDeps } from "./ports";
 import { newRefreshToken, newSessionId, parseRefreshToken } from "./refresh-token";
 
 export interface SessionSpec {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { RevokeReason, type Session } from "../domain/model";
+import { RevokeReason, type Session } from "../domain/entities";
 import type { SessionStore, SigningKeyStore, StoredSigningKey } from "../domain/ports";
 import { hashRefreshToken, newSessionId } from "../domain/refresh-token";
 

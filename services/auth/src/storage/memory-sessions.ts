@@ -1,4 +1,4 @@
-import { credentialGenerationOf, isLive, newestFirst, RevokeReason, type Session } from "../domain/model";
+import { credentialGenerationOf, isLive, newestFirst, RevokeReason, type Session } from "../domain/entities";
 import type { RotateResult, SessionStore } from "../domain/ports";
 
 /**

@@ -1,6 +1,6 @@
-import { isDuplicateKeyError, type Scope } from "@pkiserver/kit";
+import { isDuplicateKeyError, pingMongo, type Scope } from "@pkiserver/kit";
 import type { Collection, Db } from "mongodb";
-import { credentialGenerationOf, isLive, newestFirst, RevokeReason, type Session } from "../domain/model";
+import { credentialGenerationOf, isLive, newestFirst, RevokeReason, type Session } from "../domain/entities";
 import type { RotateResult, SessionStore } from "../domain/ports";
 
 interface SessionDoc {
@@ -338,11 +338,6 @@ export class MongoSessionStore implements SessionStore {
   }
 
   async isReady(): Promise<boolean> {
-    try {
-      await this.db.command({ ping: 1 }, { timeoutMS: 2000 });
-      return true;
-    } catch {
-      return false;
-    }
+    return pingMongo(this.db);
   }
 }

@@ -12,14 +12,8 @@ interface KeyDoc {
 }
 
 function toKey(d: KeyDoc): StoredSigningKey {
-  return {
-    kid: d._id,
-    slot: d.slot,
-    publicJwk: d.publicJwk,
-    sealedPrivateJwk: d.sealedPrivateJwk,
-    createdAt: d.createdAt,
-    verifyUntil: d.verifyUntil,
-  };
+  const { _id, ...fields } = d;
+  return { kid: _id, ...fields };
 }
 
 /** Signing keys shared by every replica; the unique slot index settles which key a period uses. */

@@ -1,5 +1,6 @@
 import type { JetStreamClient, NatsConnection } from "nats";
 import { NatsError } from "nats";
+import pRetry from "p-retry";
 import type { Logger } from "../logger";
 import { subjectWithin, toNatsHeaders } from "./subjects";
 import { describe, sleep } from "./util";
@@ -97,7 +98,6 @@ export class PublishQueue {
   async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
-    let delay = RETRY_MIN_MS;
     const { nc, js, prefix, logger, testPublishDelayMs } = this.deps;
     try {
       while (this.queued.length > 0 && !nc.isClosed()) {
@@ -105,20 +105,32 @@ export class PublishQueue {
         // Unref'd: a held event must not keep a closed bus's process alive.
         if (testPublishDelayMs) await new Promise((r) => setTimeout(r, testPublishDelayMs).unref());
         try {
-          await js.publish(`${prefix}.${entry.subject}`, entry.data, {
-            msgID: entry.id,
-            headers: toNatsHeaders(entry.headers),
-            timeout: 5000,
-          });
-          this.queued.shift();
-          entry.resolve();
-          delay = RETRY_MIN_MS;
-        } catch (err) {
-          logger?.warn({ err: describe(err), pending: this.queued.length }, "event publish failed; retrying");
-          if (err instanceof NatsError && err.code === "503") await this.deps.restoreStreams().catch(() => {});
-          await sleep(delay);
-          delay = Math.min(delay * 2, RETRY_MAX_MS);
+          await pRetry(
+            () =>
+              js.publish(`${prefix}.${entry.subject}`, entry.data, {
+                msgID: entry.id,
+                headers: toNatsHeaders(entry.headers),
+                timeout: 5000,
+              }),
+            {
+              retries: Number.POSITIVE_INFINITY,
+              minTimeout: RETRY_MIN_MS,
+              maxTimeout: RETRY_MAX_MS,
+              onFailedAttempt: async ({ error }) => {
+                logger?.warn({ err: describe(error), pending: this.queued.length }, "event publish failed; retrying");
+                if (error instanceof NatsError && error.code === "503")
+                  await this.deps.restoreStreams().catch(() => {});
+              },
+              shouldRetry: () => !nc.isClosed(),
+            },
+          );
+        } catch {
+          // The connection closed (or the error is one no retry mends): the
+          // event stays first in the queue for the next pump.
+          break;
         }
+        this.queued.shift();
+        entry.resolve();
       }
     } finally {
       this.pumping = false;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { randomPubKey } from "@pkiserver/contract";
-import { hasCode, invalidField, testDeps } from "../test-support";
+import { hasCode, invalidField, testDeps } from "../testing/fixtures";
 import { addHostUrl } from "./add-host-url";
 import { setHost } from "./set-host";
 

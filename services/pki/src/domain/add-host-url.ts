@@ -1,6 +1,6 @@
 import type { Host } from "./entities";
 import type { PkiDeps } from "./ports";
-import { checkHostUrl, checkPubKey } from "./validate";
+import { checkHostUrl, checkPubKey } from "./validation";
 
 export async function addHostUrl(deps: PkiDeps, input: { instanceId: string; hostUrl: string }): Promise<Host> {
   const instanceId = checkPubKey("instanceId", input.instanceId);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { randomPubKey } from "@pkiserver/contract";
-import { hasCode, testDeps } from "../test-support";
+import { hasCode, testDeps } from "../testing/fixtures";
 import { deleteHost } from "./delete-host";
 import { getKeyHistory } from "./get-key-history";
 import { setHost } from "./set-host";

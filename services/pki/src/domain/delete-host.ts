@@ -1,6 +1,6 @@
 import type { Host } from "./entities";
 import type { PkiDeps } from "./ports";
-import { checkPubKey } from "./validate";
+import { checkPubKey } from "./validation";
 
 /** Removes the host; its users' key histories stay, as they are history. */
 export async function deleteHost(deps: PkiDeps, input: { instanceId: string }): Promise<Host> {

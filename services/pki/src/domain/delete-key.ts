@@ -1,7 +1,7 @@
 import { AppError } from "@pkiserver/kit/core";
 import type { KeyRecord, KeyRef } from "./entities";
 import type { PkiDeps } from "./ports";
-import { checkRef } from "./validate";
+import { checkRef } from "./validation";
 
 /** Appends a deletion record; refused when there is no current key. */
 export async function deleteKey(deps: PkiDeps, input: { ref: KeyRef }): Promise<KeyRecord> {

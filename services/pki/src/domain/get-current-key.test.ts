@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { randomPubKey } from "@pkiserver/contract";
-import { hasCode, newRef, testDeps } from "../test-support";
+import { hasCode, newRef, testDeps } from "../testing/fixtures";
 import { deleteKey } from "./delete-key";
 import { getCurrentKey } from "./get-current-key";
 import { setKey } from "./set-key";

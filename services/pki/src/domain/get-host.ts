@@ -1,7 +1,7 @@
 import { AppError, invalidParams } from "@pkiserver/kit/core";
 import type { Host } from "./entities";
 import type { PkiDeps } from "./ports";
-import { checkHostUrl, checkPubKey } from "./validate";
+import { checkHostUrl, checkPubKey } from "./validation";
 
 /** Finds a host by instanceId, by URL, or by both (both must then match). */
 export async function getHost(deps: PkiDeps, input: { instanceId?: string; hostUrl?: string }): Promise<Host> {

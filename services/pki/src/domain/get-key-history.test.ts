@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { randomPubKey } from "@pkiserver/contract";
-import { newRef, testDeps } from "../test-support";
+import { newRef, testDeps } from "../testing/fixtures";
 import { deleteKey } from "./delete-key";
 import { getKeyHistory } from "./get-key-history";
 import { setKey } from "./set-key";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { randomPubKey } from "@pkiserver/contract";
-import { hasCode, testDeps } from "../test-support";
+import { hasCode, testDeps } from "../testing/fixtures";
 import { removeHostUrl } from "./remove-host-url";
 import { setHost } from "./set-host";
 import { verifyHostById } from "./verify-host-by-id";

@@ -1,5 +1,5 @@
 import type { PkiDeps } from "./ports";
-import { checkHostUrl, checkPubKey } from "./validate";
+import { checkHostUrl, checkPubKey } from "./validation";
 
 /** Registers a host with its first URL; returns its instanceId (the key itself). */
 export async function setHost(deps: PkiDeps, input: { hostPubKey: string; hostUrl: string }): Promise<string> {

@@ -1,7 +1,7 @@
 import { AppError } from "@pkiserver/kit/core";
 import type { KeyRecord, KeyRef } from "./entities";
 import type { PkiDeps } from "./ports";
-import { checkCustomData, checkPubKey, checkRef } from "./validate";
+import { checkCustomData, checkPubKey, checkRef } from "./validation";
 
 /**
  * Appends a key to the history. Refused when it is the current key; a key

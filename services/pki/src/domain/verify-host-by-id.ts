@@ -1,5 +1,5 @@
 import type { PkiDeps } from "./ports";
-import { checkHostUrl, checkPubKey } from "./validate";
+import { checkHostUrl, checkPubKey } from "./validation";
 
 /** True iff the host exists and has the URL. */
 export async function verifyHostById(deps: PkiDeps, input: { instanceId: string; hostUrl: string }): Promise<boolean> {

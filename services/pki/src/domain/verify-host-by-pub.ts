@@ -1,5 +1,5 @@
 import type { PkiDeps } from "./ports";
-import { checkHostUrl, checkPubKey } from "./validate";
+import { checkHostUrl, checkPubKey } from "./validation";
 
 /** True iff the host with this public key exists and has the URL. */
 export async function verifyHostByPub(deps: PkiDeps, input: { hostPubKey: string; hostUrl: string }): Promise<boolean> {

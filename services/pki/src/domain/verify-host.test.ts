@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { randomPubKey } from "@pkiserver/contract";
-import { testDeps } from "../test-support";
+import { testDeps } from "../testing/fixtures";
 import { deleteHost } from "./delete-host";
 import { setHost } from "./set-host";
 import { verifyHostById } from "./verify-host-by-id";

@@ -1,7 +1,7 @@
 import type { KeyRef } from "./entities";
 import { getKeyAt } from "./get-key-at";
 import type { PkiDeps } from "./ports";
-import { checkPubKey } from "./validate";
+import { checkPubKey } from "./validation";
 
 /** Whether the record in force at `date` carries this key. */
 export async function verifyKey(

@@ -139,6 +139,32 @@ function lastAtOrBefore(dates: readonly number[], date: number): number {
   return lo - 1;
 }
 
+/**
+ * What both adapters serve alike: the proofs and tiles of their `LogMirror`, against the
+ * checkpoint each publishes.
+ */
+export abstract class MirroredTransparencyLog {
+  protected readonly mirror = new LogMirror();
+
+  abstract checkpoint(): Promise<PublishedCheckpoint>;
+
+  async inclusionProof(leafIndex: number, treeSize: number): Promise<EntryProof> {
+    return this.mirror.inclusionProof(await this.checkpoint(), leafIndex, treeSize);
+  }
+
+  async consistencyProof(fromSize: number, toSize: number): Promise<Uint8Array[]> {
+    return this.mirror.consistencyProof(await this.checkpoint(), fromSize, toSize);
+  }
+
+  async keyProof(ref: KeyRef, date: number): Promise<KeyProof> {
+    return this.mirror.keyProof(await this.checkpoint(), ref, date);
+  }
+
+  async tile(tile: TileRef): Promise<Uint8Array | undefined> {
+    return this.mirror.tile(tile, (await this.checkpoint()).size);
+  }
+}
+
 /** The domain record a logged key entry stands for (the domain counts seq from 1). */
 function recordOf(e: KeyEntry): KeyRecord {
   return {

@@ -27,7 +27,7 @@ import { removeHostUrl } from "../domain/remove-host-url";
 import { setHost } from "../domain/set-host";
 import { setKey } from "../domain/set-key";
 import type { EntryProof, KeyProof } from "../domain/transparency";
-import { hasCode, newRef, testDeps } from "../test-support";
+import { hasCode, newRef, testDeps } from "../testing/fixtures";
 import { withTransparencyLog } from "./logged-stores";
 import { MemoryTransparencyLog } from "./memory-transparency-log";
 

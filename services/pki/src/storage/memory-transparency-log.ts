@@ -8,9 +8,9 @@ import {
   signCheckpoint,
   toBase64,
 } from "@pkiserver/log";
-import type { Host, KeyRecord, KeyRef } from "../domain/entities";
-import type { EntryProof, KeyProof, PublishedCheckpoint, TileRef, TransparencyLog } from "../domain/transparency";
-import { hostEntry, keyEntry, LogMirror } from "./log-mirror";
+import type { Host, KeyRecord } from "../domain/entities";
+import type { PublishedCheckpoint, TransparencyLog } from "../domain/transparency";
+import { hostEntry, keyEntry, MirroredTransparencyLog } from "./log-mirror";
 
 /** An appended entry with what was known when it was made (spares decoding it at sequencing). */
 interface Pending {
@@ -23,15 +23,15 @@ interface Pending {
  * write with no await in between, so the log's order is the order the writes committed in;
  * `sequence` integrates what was appended and signs.
  */
-export class MemoryTransparencyLog implements TransparencyLog {
+export class MemoryTransparencyLog extends MirroredTransparencyLog implements TransparencyLog {
   private readonly pending: Pending[] = [];
   /** Leaf hash of each history's newest appended record, for the next record's `prev`. */
   private readonly pendingHeads = new Map<string, Uint8Array>();
-  private readonly mirror = new LogMirror();
   private latest: PublishedCheckpoint | undefined;
   private readonly verifierKey: string;
 
   constructor(private readonly signer: NoteSigner) {
+    super();
     this.verifierKey = encodeVerifierKey(signer);
   }
 
@@ -70,22 +70,6 @@ export class MemoryTransparencyLog implements TransparencyLog {
   async checkpoint(): Promise<PublishedCheckpoint> {
     if (this.latest === undefined) await this.sequence();
     return this.latest!;
-  }
-
-  async inclusionProof(leafIndex: number, treeSize: number): Promise<EntryProof> {
-    return this.mirror.inclusionProof(await this.checkpoint(), leafIndex, treeSize);
-  }
-
-  async consistencyProof(fromSize: number, toSize: number): Promise<Uint8Array[]> {
-    return this.mirror.consistencyProof(await this.checkpoint(), fromSize, toSize);
-  }
-
-  async keyProof(ref: KeyRef, date: number): Promise<KeyProof> {
-    return this.mirror.keyProof(await this.checkpoint(), ref, date);
-  }
-
-  async tile(tile: TileRef): Promise<Uint8Array | undefined> {
-    return this.mirror.tile(tile, (await this.checkpoint()).size);
   }
 
   async close(): Promise<void> {}

@@ -20,11 +20,11 @@ import {
   toBase64,
 } from "@pkiserver/log";
 import { Binary, type Collection, type Db, MongoBulkWriteError, type ObjectId } from "mongodb";
-import type { Host, KeyRef } from "../domain/entities";
+import type { Host } from "../domain/entities";
 import type { HostStore } from "../domain/ports";
-import type { EntryProof, KeyProof, PublishedCheckpoint, TileRef, TransparencyLog } from "../domain/transparency";
+import type { PublishedCheckpoint, TileRef, TransparencyLog } from "../domain/transparency";
 import { toRecord } from "./key-history";
-import { hostEntry, keyEntry, LogMirror } from "./log-mirror";
+import { hostEntry, keyEntry, type LogMirror, MirroredTransparencyLog } from "./log-mirror";
 import { KEY_HISTORY_COLLECTION, type KeyRecordDoc } from "./mongo-key-history-store";
 
 /**
@@ -120,13 +120,12 @@ type Candidate =
  * recognised (a history's seq, a host change's source), so nothing is lost or logged twice.
  * Every replica keeps a mirror of log_leaves up to the checkpoint and answers reads from it.
  */
-export class MongoTransparencyLog implements TransparencyLog {
+export class MongoTransparencyLog extends MirroredTransparencyLog implements TransparencyLog {
   private readonly pending: Collection<PendingDoc>;
   private readonly leaves: Collection<LeafDoc>;
   private readonly state: Collection<StateDoc>;
   private readonly tiles: Collection<TileDoc>;
   private readonly history: Collection<KeyRecordDoc>;
-  private readonly mirror = new LogMirror();
   private readonly lock = new Mutex();
   private readonly owner = randomUUID();
   private readonly verifierKey: string;
@@ -142,6 +141,7 @@ export class MongoTransparencyLog implements TransparencyLog {
     private readonly hosts: HostStore,
     private readonly options: MongoLogOptions,
   ) {
+    super();
     this.pending = db.collection<PendingDoc>(LOG_COLLECTIONS.pending);
     this.leaves = db.collection<LeafDoc>(LOG_COLLECTIONS.leaves);
     this.state = db.collection<StateDoc>(LOG_COLLECTIONS.state);
@@ -366,19 +366,7 @@ export class MongoTransparencyLog implements TransparencyLog {
     });
   }
 
-  async inclusionProof(leafIndex: number, treeSize: number): Promise<EntryProof> {
-    return this.mirror.inclusionProof(await this.checkpoint(), leafIndex, treeSize);
-  }
-
-  async consistencyProof(fromSize: number, toSize: number): Promise<Uint8Array[]> {
-    return this.mirror.consistencyProof(await this.checkpoint(), fromSize, toSize);
-  }
-
-  async keyProof(ref: KeyRef, date: number): Promise<KeyProof> {
-    return this.mirror.keyProof(await this.checkpoint(), ref, date);
-  }
-
-  async tile(tile: TileRef): Promise<Uint8Array | undefined> {
+  override async tile(tile: TileRef): Promise<Uint8Array | undefined> {
     const cp = await this.checkpoint();
     if (tile.width === TILE_WIDTH) {
       const stored = await this.tiles.findOne({ _id: tilePath(tile as Tile) });

@@ -1,5 +1,5 @@
 import { type EventBus, Events, type Logger, publishAuthFailure, publishEvent } from "@pkiserver/kit";
-import type { ApiKeyRecord } from "../../domain/api-key";
+import type { ApiKeyRecord } from "../../domain/entities";
 import type { ApiKeyEvents, CredentialRefusal } from "../../domain/ports";
 
 /** Publishes key changes on the event bus as `pkiserver.events.v1` messages. */

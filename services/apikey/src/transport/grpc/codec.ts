@@ -1,5 +1,5 @@
 import { apikeyV1 } from "@pkiserver/proto";
-import type { ApiKeyType, ApiKeyView, KeyRateLimits } from "../../domain/api-key";
+import type { ApiKeyType, ApiKeyView, KeyRateLimits } from "../../domain/entities";
 
 export function toProtoApiKey(v: ApiKeyView): apikeyV1.ApiKey {
   return {

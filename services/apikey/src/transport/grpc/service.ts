@@ -1,8 +1,8 @@
 import { requiredScope } from "@pkiserver/contract";
 import {
   type AsyncHandlers,
-  abortable,
   type BearerVerifier,
+  bindToCall,
   type CallContext,
   implement,
   type Logger,
@@ -56,11 +56,7 @@ export function apiKeyService(
   tokens: BearerVerifier | undefined,
 ): ServiceRegistration {
   // Each call works on stores that refuse further steps once its caller gave up.
-  const forCall = (ctx: CallContext): ApiKeyDeps => ({
-    ...deps,
-    store: abortable(deps.store, ctx),
-    nonces: abortable(deps.nonces, ctx),
-  });
+  const forCall = bindToCall(deps, { stores: ["store", "nonces"] });
   const handlers: AsyncHandlers<Rpcs> = {
     createFirstApiKey: (req, ctx) => createFirstApiKeyHandler(forCall(ctx))(req),
     addApiKey: (req, ctx) => addApiKeyHandler(forCall(ctx))(req, scopesOf(ctx)),

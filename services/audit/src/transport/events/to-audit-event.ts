@@ -1,6 +1,6 @@
 import { isAuditEventType } from "@pkiserver/contract";
 import { type BusMessage, CallHeaders, decodeEvent, Events } from "@pkiserver/kit";
-import type { AuditEvent } from "../../domain/audit-event";
+import type { AuditEvent } from "../../domain/entities";
 
 /*
  * Bus events → audit events. Each field of `details` is picked by name from

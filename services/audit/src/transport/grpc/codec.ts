@@ -1,19 +1,11 @@
 import { type AuditEventType, isAuditEventType } from "@pkiserver/contract";
 import { invalidParams } from "@pkiserver/kit";
 import type { auditV1 } from "@pkiserver/proto";
-import type { AuditEvent } from "../../domain/audit-event";
+import type { AuditEvent } from "../../domain/entities";
 
 export function toProtoEvent(e: AuditEvent): auditV1.AuditEvent {
-  return {
-    id: e.id,
-    time: e.time,
-    type: e.type,
-    outcome: e.outcome,
-    actor: { ...e.actor },
-    target: e.target,
-    ...(e.requestId !== undefined ? { requestId: e.requestId } : {}),
-    detailsJson: JSON.stringify(e.details),
-  };
+  const { details, ...fields } = e;
+  return { ...fields, actor: { ...e.actor }, detailsJson: JSON.stringify(details) };
 }
 
 export function fromProtoTypes(types: readonly string[]): AuditEventType[] {

@@ -1,9 +1,8 @@
 import { requiredScope } from "@pkiserver/contract";
 import {
   type AsyncHandlers,
-  abortable,
   type BearerVerifier,
-  type CallContext,
+  bindToCall,
   implement,
   type Logger,
   type RpcRule,
@@ -26,7 +25,7 @@ export const AUDIT_RPC_RULES: Readonly<Record<keyof Rpcs, RpcRule>> = {
 };
 
 export function auditService(deps: AuditDeps, logger: Logger, tokens: BearerVerifier | undefined): ServiceRegistration {
-  const forCall = (ctx: CallContext): AuditDeps => ({ ...deps, store: abortable(deps.store, ctx) });
+  const forCall = bindToCall(deps, { stores: ["store"] });
   const handlers: AsyncHandlers<Rpcs> = {
     listEvents: (req, ctx) => listEventsHandler(forCall(ctx))(req),
     exportEvents: (req, ctx) => exportEventsHandler(forCall(ctx))(req),

@@ -8,7 +8,7 @@ import {
   type Subscription,
 } from "@pkiserver/kit";
 import { onApiKeyDeleted, onApiKeyRotated, onApiKeyUpdated } from "../../domain/api-key-changes";
-import type { AuthDeps } from "../../domain/deps";
+import type { AuthDeps } from "../../domain/ports";
 
 export const APIKEY_CONSUMER = "auth-apikey";
 

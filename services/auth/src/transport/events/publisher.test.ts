@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type BusMessage, createLogger, decodeEvent, Events, MemoryEventBus } from "@pkiserver/kit";
-import type { Session } from "../../domain/model";
+import type { Session } from "../../domain/entities";
 import { BusAuthEvents } from "./publisher";
 
 const T0 = 1_750_000_000_000;

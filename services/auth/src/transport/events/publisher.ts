@@ -1,6 +1,6 @@
 import type { PublicSigningKey } from "@pkiserver/contract";
 import { describe, type EventBus, type EventDef, Events, type Logger, publishEvent } from "@pkiserver/kit";
-import { accessTokensExpireAt, type Session } from "../../domain/model";
+import { accessTokensExpireAt, type Session } from "../../domain/entities";
 import type { AuthEvents } from "../../domain/ports";
 
 /**

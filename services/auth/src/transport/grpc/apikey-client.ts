@@ -9,7 +9,7 @@ import {
   type ServiceTarget,
 } from "@pkiserver/kit";
 import { apikeyV1 } from "@pkiserver/proto";
-import type { ApiKeyInfo, VerifiedApiKey } from "../../domain/model";
+import type { ApiKeyInfo, VerifiedApiKey } from "../../domain/entities";
 import type { ApiKeyVerifier } from "../../domain/ports";
 
 function toInfo(key: apikeyV1.ApiKey | undefined): ApiKeyInfo {

@@ -1,6 +1,6 @@
 import type { AccessTokenClaims, PublicSigningKey } from "@pkiserver/contract";
 import type { authV1 } from "@pkiserver/proto";
-import type { Session, TokenPair } from "../../domain/model";
+import type { Session, TokenPair } from "../../domain/entities";
 
 export function tokenPairToProto(t: TokenPair): authV1.TokenPair {
   return {

@@ -1,6 +1,6 @@
 import type { authV1 } from "@pkiserver/proto";
-import type { AuthDeps } from "../../domain/deps";
 import { forkToken as fork } from "../../domain/fork-token";
+import type { AuthDeps } from "../../domain/ports";
 import { tokenPairToProto } from "./codec";
 
 export function forkToken(deps: AuthDeps) {

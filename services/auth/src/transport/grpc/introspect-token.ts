@@ -1,6 +1,6 @@
 import type { authV1 } from "@pkiserver/proto";
-import type { AuthDeps } from "../../domain/deps";
 import { introspectToken as introspect } from "../../domain/introspect-token";
+import type { AuthDeps } from "../../domain/ports";
 import { claimsToProto } from "./codec";
 
 export function introspectToken(deps: AuthDeps) {

@@ -1,49 +1,30 @@
 import { type AuthFailure, authFailureReason, invalidParams } from "@pkiserver/kit";
 import type { authV1 } from "@pkiserver/proto";
-import type { AuthDeps } from "../../domain/deps";
+import type { TokenPair } from "../../domain/entities";
 import { issueTokenForClient } from "../../domain/issue-token";
+import type { AuthDeps } from "../../domain/ports";
 import { refreshSession } from "../../domain/refresh-session";
 import { refusedByApikey } from "./apikey-client";
 import { tokenPairToProto } from "./codec";
+
+const toResponse = (pair: TokenPair): authV1.IssueTokenResponse => ({ token: tokenPairToProto(pair) });
 
 export function issueToken(deps: AuthDeps) {
   return async (req: authV1.IssueTokenRequest): Promise<authV1.IssueTokenResponse> => {
     const grant = req.grant;
     if (!grant) throw invalidParams("Key 'grantType' is required");
+    // The proto's grant messages carry the domain's fields under the same names.
     switch (grant.$case) {
       case "clientCredentials":
-        return {
-          token: tokenPairToProto(
-            await issueTokenForClient(deps, {
-              type: "client_credentials",
-              clientId: grant.value.clientId,
-              clientSecret: grant.value.clientSecret,
-              scope: grant.value.scope,
-              clientIp: req.clientIp,
-            }),
-          ),
-        };
+        return toResponse(
+          await issueTokenForClient(deps, { type: "client_credentials", ...grant.value, clientIp: req.clientIp }),
+        );
       case "clientSignature":
-        return {
-          token: tokenPairToProto(
-            await issueTokenForClient(deps, {
-              type: "client_signature",
-              clientId: grant.value.clientId,
-              signature: grant.value.signature,
-              timestamp: grant.value.timestamp,
-              nonce: grant.value.nonce,
-              data: grant.value.data,
-              scope: grant.value.scope,
-              clientIp: req.clientIp,
-            }),
-          ),
-        };
+        return toResponse(
+          await issueTokenForClient(deps, { type: "client_signature", ...grant.value, clientIp: req.clientIp }),
+        );
       case "refreshToken":
-        return {
-          token: tokenPairToProto(
-            await refreshSession(deps, grant.value.refreshToken, req.clientIp, grant.value.clientId),
-          ),
-        };
+        return toResponse(await refreshSession(deps, grant.value.refreshToken, req.clientIp, grant.value.clientId));
     }
   };
 }

@@ -1,6 +1,6 @@
 import type { authV1 } from "@pkiserver/proto";
-import type { AuthDeps } from "../../domain/deps";
 import { listSessions as list } from "../../domain/list-sessions";
+import type { AuthDeps } from "../../domain/ports";
 import { sessionToProto } from "./codec";
 
 export function listSessions(deps: AuthDeps) {

@@ -1,6 +1,6 @@
 import type { authV1 } from "@pkiserver/proto";
-import type { AuthDeps } from "../../domain/deps";
 import { inspectToken as inspect, revokeToken as revoke } from "../../domain/oauth-tokens";
+import type { AuthDeps } from "../../domain/ports";
 import { claimsToProto } from "./codec";
 
 export function inspectToken(deps: AuthDeps) {

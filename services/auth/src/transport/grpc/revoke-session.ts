@@ -1,5 +1,5 @@
 import type { authV1 } from "@pkiserver/proto";
-import type { AuthDeps } from "../../domain/deps";
+import type { AuthDeps } from "../../domain/ports";
 import { revokeSessionById } from "../../domain/revoke-session-by-id";
 
 export function revokeSession(deps: AuthDeps) {

@@ -2,8 +2,8 @@ import {
   AppError,
   type AsyncHandlers,
   type AuthFailure,
-  abortable,
   type BearerVerifier,
+  bindToCall,
   type CallContext,
   callOptionsWithin,
   implement,
@@ -11,10 +11,9 @@ import {
   type Logger,
   type RpcRule,
   type ServiceRegistration,
-  scopedClient,
 } from "@pkiserver/kit";
 import { type apikeyV1, authV1 } from "@pkiserver/proto";
-import type { AuthDeps } from "../../domain/deps";
+import type { AuthDeps } from "../../domain/ports";
 import { issueRequestToken } from "../../domain/request-token";
 import type { CredentialChecks } from "./apikey-client";
 import { forkToken } from "./fork-token";
@@ -88,11 +87,7 @@ export function authServiceRegistration(
 ): ServiceRegistration {
   // Each call works on stores and an apikey client bound to it: apikey gets
   // the caller's remaining time, and no step starts once the caller gave up.
-  const forCall = (ctx: CallContext): AuthDeps => ({
-    ...deps,
-    sessions: abortable(deps.sessions, ctx),
-    apikeys: scopedClient(deps.apikeys, ctx),
-  });
+  const forCall = bindToCall(deps, { stores: ["sessions"], clients: ["apikeys"] });
   const handlers: AsyncHandlers<AuthServiceMethods> = {
     issueToken: (req, ctx) =>
       issueToken(forCall(ctx))(req).catch((err: unknown) => {

@@ -3,6 +3,7 @@ import { type EventBus, Events, type Logger, publishEvent } from "@pkiserver/kit
 import type { eventsV1 } from "@pkiserver/proto";
 import type { Host, KeyRecord } from "../../domain/entities";
 import type { PkiEvents } from "../../domain/ports";
+import { hostToProto, recordToProto } from "../grpc/codec";
 
 /**
  * Publishes pki events on the bus. The write they report has already
@@ -57,20 +58,9 @@ export class BusPkiEvents implements PkiEvents {
   }
 }
 
-function hostRecord(host: Host): eventsV1.HostRecord {
-  return { instanceId: host.instanceId, hostPubKey: host.hostPubKey, addresses: [...host.addresses] };
-}
-
-function userKeyRecord(r: KeyRecord): eventsV1.UserKeyRecord {
-  return {
-    userId: r.userId,
-    instanceId: r.instanceId,
-    contextId: r.contextId,
-    createDate: r.createDate,
-    ...(r.userPubKey === undefined ? {} : { userPubKey: r.userPubKey }),
-    ...(r.customData === undefined ? {} : { customDataJson: r.customData }),
-  };
-}
+// The event records have the same fields as the pki service's messages.
+const hostRecord: (host: Host) => eventsV1.HostRecord = hostToProto;
+const userKeyRecord: (r: KeyRecord) => eventsV1.UserKeyRecord = recordToProto;
 
 /** A record is one position of one history, so that names its event: a republish is recognised as the same. */
 function recordEventId(r: KeyRecord): string {

@@ -1,7 +1,7 @@
 import { fromBase64 } from "@pkiserver/log";
 import type { pkiV1 } from "@pkiserver/proto";
 import type { TransparencyLog } from "../../domain/transparency";
-import { checkDate, checkRef } from "../../domain/validate";
+import { checkDate, checkRef } from "../../domain/validation";
 import { recordToProto, refFromProto } from "./codec";
 import { entryProofToProto } from "./log-codec";
 

@@ -1,9 +1,8 @@
 import { requiredScope } from "@pkiserver/contract";
 import {
   type AsyncHandlers,
-  abortable,
   type BearerVerifier,
-  type CallContext,
+  bindToCall,
   implement,
   type Logger,
   type RpcRule,
@@ -80,11 +79,7 @@ export function pkiService(
   access: { tokens: BearerVerifier | undefined; publicRead: boolean },
 ): ServiceRegistration {
   // A write whose caller gave up stops before its next store step; reads are one step each.
-  const writing = (ctx: CallContext): PkiDeps => ({
-    ...deps,
-    hosts: abortable(deps.hosts, ctx),
-    keys: abortable(deps.keys, ctx),
-  });
+  const writing = bindToCall(deps, { stores: ["hosts", "keys"] });
   const handlers: AsyncHandlers<PkiServiceMethods> = {
     setHost: (req, ctx) => setHostHandler(writing(ctx))(req),
     addHostUrl: (req, ctx) => addHostUrlHandler(writing(ctx))(req),

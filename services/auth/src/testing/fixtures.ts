@@ -1,6 +1,5 @@
 import { createAccessTokenVerifier, type PublicSigningKey } from "@pkiserver/contract";
 import { AppError, constantTimeEqual, SecretBox, SIGNATURE_WINDOW_MS, verifyEd25519, verifyHmac } from "@pkiserver/kit";
-import type { AuthDeps } from "./domain/deps";
 import {
   type ApiKeyInfo,
   type AuthSettings,
@@ -8,11 +7,11 @@ import {
   maxAccessLifetime,
   type Session,
   type VerifiedApiKey,
-} from "./domain/model";
-import type { ApiKeyVerifier, AuthEvents } from "./domain/ports";
-import { SigningKeyManager } from "./domain/signing-keys";
-import { MemorySessionStore } from "./storage/memory-sessions";
-import { MemorySigningKeyStore } from "./storage/memory-signing-keys";
+} from "../domain/entities";
+import type { ApiKeyVerifier, AuthDeps, AuthEvents } from "../domain/ports";
+import { SigningKeyManager } from "../domain/signing-keys";
+import { MemorySessionStore } from "../storage/memory-sessions";
+import { MemorySigningKeyStore } from "../storage/memory-signing-keys";
 
 /*
  * Test doubles shared by this package's unit tests. The API-key fake checks

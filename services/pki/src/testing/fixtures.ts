@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { randomPubKey } from "@pkiserver/contract";
 import { AppError, type ErrorCode } from "@pkiserver/kit";
-import type { Host, KeyRecord, KeyRef } from "./domain/entities";
-import type { PkiDeps, PkiEvents } from "./domain/ports";
-import { createMemoryStores } from "./storage/stores";
+import type { Host, KeyRecord, KeyRef } from "../domain/entities";
+import type { PkiDeps, PkiEvents } from "../domain/ports";
+import { createMemoryStores } from "../storage/stores";
 
 export type RecordedEvent =
   | { type: "hostRegistered" | "hostChanged" | "hostDeleted"; host: Host; at: number }

@@ -1,13 +1,10 @@
 import { randomBytes } from "node:crypto";
+import { fields } from "@pkiserver/contract";
 import type { Scope } from "@pkiserver/kit/core";
 
 /** At most this many keys exist at once (API.md section 6, `user/`). */
 export const MAX_API_KEYS = 10;
 
-export const NAME_MAX_LENGTH = 128;
-export const SECRET_MIN_LENGTH = 32;
-export const SECRET_MAX_LENGTH = 256;
-export const MAX_SCOPE_ENTRIES = 128;
 /** Ids are 3..128 characters on the wire; anything else cannot name a key, so stores are not asked. */
 export function isPlausibleApiKeyId(id: string): boolean {
   return id.length >= 3 && id.length <= 128;
@@ -16,11 +13,10 @@ export function isPlausibleApiKeyId(id: string): boolean {
 export type ApiKeyType = "secret" | "pubKey";
 
 /** The gateway's rate-limit tiers (API.md section 9). */
-export const RATE_LIMIT_TIERS = ["pki", "pkiadmin", "user", "audit", "auth"] as const;
+export const RATE_LIMIT_TIERS = fields.RATE_LIMIT_TIERS;
 export type RateLimitTier = (typeof RATE_LIMIT_TIERS)[number];
 /** A key's own requests-per-minute limits; tiers left out follow the gateway's defaults. */
 export type KeyRateLimits = Partial<Record<RateLimitTier, number>>;
-export const RATE_LIMIT_MAX = 1_000_000;
 
 /** A key as stored. The secret is only ever held sealed, bound to the key id. */
 export interface ApiKeyRecord {
