@@ -1,16 +1,7 @@
-import { AsyncLocalStorage } from "node:async_hooks";
-
 /** Who a gRPC call is made for, as the gateway said in its metadata. */
 export interface CallIdentity {
   readonly requestId: string;
   readonly callerKeyId: string | undefined;
-}
-
-const current = new AsyncLocalStorage<CallIdentity>();
-
-/** Runs `fn` as part of the call `identity`: events it publishes say so (for the audit log). */
-export function withCallIdentity<T>(identity: CallIdentity, fn: () => T): T {
-  return current.run(identity, fn);
 }
 
 /** Bus message headers naming the request and caller an event was published for. */
@@ -19,12 +10,20 @@ export const CallHeaders = {
   callerKeyId: "pmx-caller-key-id",
 } as const;
 
-/** The headers of the call being served, if any. */
-export function callIdentityHeaders(): Record<string, string> {
-  const id = current.getStore();
-  if (id === undefined) return {};
-  return {
-    ...(id.requestId !== "" ? { [CallHeaders.requestId]: id.requestId } : {}),
-    ...(id.callerKeyId ? { [CallHeaders.callerKeyId]: id.callerKeyId } : {}),
-  };
+/** The headers an event published while serving `identity`'s call carries (none outside a call). */
+export function callIdentityHeaders(identity: CallIdentity | undefined): Record<string, string> | undefined {
+  if (identity === undefined) return undefined;
+  const headers: Record<string, string> = {};
+  if (identity.requestId !== "") headers[CallHeaders.requestId] = identity.requestId;
+  if (identity.callerKeyId) headers[CallHeaders.callerKeyId] = identity.callerKeyId;
+  return Object.keys(headers).length > 0 ? headers : undefined;
+}
+
+/**
+ * An event publisher that can be bound to the call it publishes for, so its
+ * events carry that call's request id and caller (for the audit log). Bound
+ * per call by `bindToCall`, explicitly: no async context is tracked.
+ */
+export interface CallBindable<T> {
+  forCall(identity: CallIdentity): T;
 }

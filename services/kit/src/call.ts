@@ -1,3 +1,4 @@
+import type { CallBindable } from "./call-identity";
 import { AppError } from "./errors";
 import { type CallContext, type CallOptions, callOptionsWithin } from "./grpc";
 
@@ -47,14 +48,22 @@ export function scopedClient<T extends object>(
  */
 export function bindToCall<D extends object>(
   deps: D,
-  scope: { stores?: readonly (keyof D)[]; clients?: readonly (keyof D)[] },
+  scope: { stores?: readonly (keyof D)[]; clients?: readonly (keyof D)[]; events?: readonly (keyof D)[] },
 ): (ctx: CallContext) => D {
   const stores = scope.stores ?? [];
   const clients = scope.clients ?? [];
+  const events = scope.events ?? [];
   return (ctx) => {
     const bound = { ...deps };
     for (const name of stores) bound[name] = abortable(deps[name] as object, ctx) as D[keyof D];
     for (const name of clients) bound[name] = scopedClient(deps[name] as object, ctx) as D[keyof D];
+    for (const name of events) {
+      // A publisher that cannot name the call (a test double) publishes as it is.
+      const publisher = deps[name] as unknown as Partial<CallBindable<D[keyof D]>>;
+      if (typeof publisher.forCall === "function") {
+        bound[name] = publisher.forCall({ requestId: ctx.requestId, callerKeyId: ctx.callerKeyId });
+      }
+    }
     return bound;
   };
 }

@@ -1,6 +1,6 @@
 import { eventsV1 } from "@pkiserver/proto";
 import type { BusMessage, EventBus } from "./bus";
-import { callIdentityHeaders } from "./call-identity";
+import { type CallIdentity, callIdentityHeaders } from "./call-identity";
 
 /** A protobuf message type as ts-proto generates it. */
 interface MessageFns<T> {
@@ -49,12 +49,18 @@ export const Streams = {
   log: "log.v1.>",
 } as const;
 
-/** Publishes `value`; inside a gRPC call, the event carries the call's request id and caller key in its headers. */
-export function publishEvent<T>(bus: EventBus, event: EventDef<T>, value: T, id?: string): Promise<void> {
-  const headers = callIdentityHeaders();
+/** Publishes `value`; for a call (`identity`), the event carries its request id and caller key in its headers. */
+export function publishEvent<T>(
+  bus: EventBus,
+  event: EventDef<T>,
+  value: T,
+  id?: string,
+  identity?: CallIdentity,
+): Promise<void> {
+  const headers = callIdentityHeaders(identity);
   return bus.publish(event.subject, event.type.encode(value).finish(), {
     ...(id === undefined ? {} : { id }),
-    ...(Object.keys(headers).length > 0 ? { headers } : {}),
+    ...(headers === undefined ? {} : { headers }),
   });
 }
 

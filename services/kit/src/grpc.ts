@@ -27,7 +27,6 @@ import {
   INTERNAL_CALLER,
   statedCaller,
 } from "./call-auth";
-import { withCallIdentity } from "./call-identity";
 import { AppError, ErrorCatalogue, isErrorCode } from "./errors";
 import { addStandardServices, errorFromStatusDetails, setStatusDetails } from "./grpc-standard";
 import type { Logger } from "./logger";
@@ -259,7 +258,7 @@ export function implement<S extends UntypedServiceImplementation>(
       };
       const run = () => {
         admitCaller(rule, ctx.caller);
-        return withCallIdentity({ requestId, callerKeyId: ctx.callerKeyId }, () => fn(call.request, ctx));
+        return fn(call.request, ctx);
       };
       let result: Promise<unknown>;
       try {

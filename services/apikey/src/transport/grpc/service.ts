@@ -56,7 +56,7 @@ export function apiKeyService(
   tokens: BearerVerifier | undefined,
 ): ServiceRegistration {
   // Each call works on stores that refuse further steps once its caller gave up.
-  const forCall = bindToCall(deps, { stores: ["store", "nonces"] });
+  const forCall = bindToCall(deps, { stores: ["store", "nonces"], events: ["events"] });
   const handlers: AsyncHandlers<Rpcs> = {
     createFirstApiKey: (req, ctx) => createFirstApiKeyHandler(forCall(ctx))(req),
     addApiKey: (req, ctx) => addApiKeyHandler(forCall(ctx))(req, scopesOf(ctx)),

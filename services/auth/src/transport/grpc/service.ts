@@ -87,7 +87,7 @@ export function authServiceRegistration(
 ): ServiceRegistration {
   // Each call works on stores and an apikey client bound to it: apikey gets
   // the caller's remaining time, and no step starts once the caller gave up.
-  const forCall = bindToCall(deps, { stores: ["sessions"], clients: ["apikeys"] });
+  const forCall = bindToCall(deps, { stores: ["sessions"], clients: ["apikeys"], events: ["events"] });
   const handlers: AsyncHandlers<AuthServiceMethods> = {
     issueToken: (req, ctx) =>
       issueToken(forCall(ctx))(req).catch((err: unknown) => {

@@ -79,7 +79,7 @@ export function pkiService(
   access: { tokens: BearerVerifier | undefined; publicRead: boolean },
 ): ServiceRegistration {
   // A write whose caller gave up stops before its next store step; reads are one step each.
-  const writing = bindToCall(deps, { stores: ["hosts", "keys"] });
+  const writing = bindToCall(deps, { stores: ["hosts", "keys"], events: ["events"] });
   const handlers: AsyncHandlers<PkiServiceMethods> = {
     setHost: (req, ctx) => setHostHandler(writing(ctx))(req),
     addHostUrl: (req, ctx) => addHostUrlHandler(writing(ctx))(req),
