@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { type HistogramSeries, LabelledHistogram } from "@pkiserver/kit";
+import { Counter, Gauge, Registry } from "prom-client";
 
 /**
  * The gateway's Prometheus metrics, in a registry of its own (one per app);
@@ -7,27 +8,39 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
  */
 export class GatewayMetrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<"method" | "code" | "transport">;
-  private readonly duration: Histogram<"method" | "code" | "transport">;
+  private readonly duration: LabelledHistogram;
+  /**
+   * Each label set's histogram series and request count, made once: a
+   * request then costs a map read, an addition and a bucket search (the
+   * counter reads the counts at scrape time).
+   */
+  private readonly series = new Map<
+    string,
+    { labels: Record<string, string>; count: number; seconds: HistogramSeries }
+  >();
   private readonly wsConnections: Gauge;
   private readonly rateLimited: Counter;
   private readonly connectionsRefused: Counter;
   private readonly rateLimitStoreErrors: Counter;
 
   constructor() {
-    this.requests = new Counter({
+    const series = this.series;
+    new Counter({
       name: "pmx_gateway_rpc_requests_total",
       help: "JSON-RPC requests handled, by method and result code (0: success)",
       labelNames: ["method", "code", "transport"],
       registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of series.values()) this.inc(s.labels, s.count);
+      },
     });
-    this.duration = new Histogram({
-      name: "pmx_gateway_rpc_request_duration_seconds",
-      help: "Time to handle one JSON-RPC request",
-      labelNames: ["method", "code", "transport"],
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [this.registry],
-    });
+    this.duration = new LabelledHistogram(
+      "pmx_gateway_rpc_request_duration_seconds",
+      "Time to handle one JSON-RPC request",
+      [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      [this.registry],
+    );
     this.wsConnections = new Gauge({
       name: "pmx_gateway_ws_connections",
       help: "Open WebSocket connections",
@@ -52,9 +65,15 @@ export class GatewayMetrics {
 
   /** `method` must already be a known method name or a fixed placeholder, to bound label values. */
   observe(method: string, code: number, transport: "http" | "ws", seconds: number): void {
-    const labels = { method, code: String(code), transport };
-    this.requests.inc(labels);
-    this.duration.observe(labels, seconds);
+    const key = `${method} ${code} ${transport}`;
+    let s = this.series.get(key);
+    if (s === undefined) {
+      const labels = { method, code: String(code), transport };
+      s = { labels, count: 0, seconds: this.duration.series(labels) };
+      this.series.set(key, s);
+    }
+    s.count++;
+    s.seconds.observe(seconds);
   }
 
   wsOpened(): void {

@@ -10,6 +10,7 @@ export * from "./errors";
 export * from "./events";
 export * from "./grpc";
 export * from "./grpc-standard";
+export * from "./histogram";
 export * from "./lifecycle";
 export * from "./logger";
 export * from "./metrics";

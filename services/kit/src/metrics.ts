@@ -1,6 +1,7 @@
 import { createServer, type Server } from "node:http";
 import { status } from "@grpc/grpc-js";
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { type HistogramSeries, LabelledHistogram } from "./histogram";
 
 /**
  * The process's Prometheus registry: the gRPC server metrics of every service
@@ -49,15 +50,15 @@ interface Series {
   readonly labels: GrpcLabels;
   /** Calls completed; the counter reads it at scrape time, so a call costs one addition. */
   count: number;
-  readonly seconds: ReturnType<Histogram<Labels>["labels"]>;
+  readonly seconds: HistogramSeries;
 }
 
 /** Every series any method has recorded, for the counter to read at scrape time. */
 const allSeries: Series[] = [];
-let grpcSeconds: Histogram<Labels> | undefined;
+let grpcSeconds: LabelledHistogram | undefined;
 
 /** Made on first use, so a process that serves no gRPC has none. */
-function grpcHistogram(): Histogram<Labels> {
+function grpcHistogram(): LabelledHistogram {
   if (grpcSeconds === undefined) {
     new Counter({
       name: "grpc_server_handled_total",
@@ -69,13 +70,12 @@ function grpcHistogram(): Histogram<Labels> {
         for (const s of allSeries) this.inc(s.labels, s.count);
       },
     });
-    grpcSeconds = new Histogram({
-      name: "grpc_server_handling_seconds",
-      help: "Time the server took to handle an RPC, by service, method and status code",
-      labelNames: ["grpc_type", "grpc_service", "grpc_method", "grpc_code"],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [registry],
-    });
+    grpcSeconds = new LabelledHistogram(
+      "grpc_server_handling_seconds",
+      "Time the server took to handle an RPC, by service, method and status code",
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      [registry],
+    );
   }
   return grpcSeconds;
 }
@@ -103,7 +103,7 @@ export class MethodMetrics {
         grpc_method: this.method,
         grpc_code: CODE_NAMES[code] ?? "Unknown",
       };
-      series = { labels, count: 0, seconds: grpcHistogram().labels(labels) };
+      series = { labels, count: 0, seconds: grpcHistogram().series(labels) };
       allSeries.push(series);
       this.byCode[code] = series;
     }
