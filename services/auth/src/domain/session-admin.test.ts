@@ -31,6 +31,17 @@ describe("session administration and revocation lists", () => {
     assert.deepEqual(await listSessions(h.deps, "key-one"), []);
   });
 
+  it("ends a session only for a caller holding its key's scopes (73 otherwise, the session lives on)", async () => {
+    const h = await harness();
+    const pair = await login(h, ["session:two"]);
+    const keyScopes = (await h.deps.apikeys.getApiKey("key-one"))?.maxScope ?? [];
+    assert.ok(keyScopes.length > 0);
+    await assert.rejects(revokeSessionById(h.deps, pair.sessionId, []), code("auth.insufficient_scope"));
+    assert.equal((await listSessions(h.deps, "key-one")).length, 1);
+    await revokeSessionById(h.deps, pair.sessionId, keyScopes);
+    assert.deepEqual(await listSessions(h.deps, "key-one"), []);
+  });
+
   it("lists revocations and rotated generations within the longest access lifetime, and no older ones", async () => {
     const h = await harness({ accessTokenLifetimeMs: 1000, refreshTokenLifetimeMs: 10_000 });
     const old = await login(h);

@@ -100,7 +100,7 @@ export function authServiceRegistration(
     getSigningKeys: (req, ctx) => getSigningKeys(forCall(ctx))(req),
     listRevocations: (req, ctx) => listRevocations(forCall(ctx))(req),
     listSessions: (req, ctx) => listSessions(forCall(ctx))(req),
-    revokeSession: (req, ctx) => revokeSession(forCall(ctx))(req),
+    revokeSession: (req, ctx) => revokeSession(forCall(ctx))(req, ctx.caller?.scopes ?? []),
     inspectToken: (req, ctx) => inspectToken(forCall(ctx))(req, clientOf(ctx)),
     revokeToken: (req, ctx) => revokeToken(forCall(ctx))(req, clientOf(ctx)),
     verifySecret: async (req, ctx) =>
