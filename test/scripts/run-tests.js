@@ -9,8 +9,8 @@
 // isolates itself with a fresh database name and subject prefix.
 
 const { spawn } = require("node:child_process");
-const { existsSync, readdirSync } = require("node:fs");
-const { join, relative, sep } = require("node:path");
+const { existsSync, readdirSync, readFileSync } = require("node:fs");
+const { dirname, join, relative, resolve, sep } = require("node:path");
 
 const root = join(__dirname, "..", "..");
 const roots = ["proto", "services", "gateway", "test"];
@@ -44,7 +44,16 @@ function isUnit(file) {
 
 async function main() {
   const unit = process.argv.includes("--unit");
-  const all = roots.flatMap((r) => findTests(join(root, r), false, [])).sort();
+  const found = roots.flatMap((r) => findTests(join(root, r), false, [])).sort();
+  // A compiled test whose source was moved or deleted is left in dist/ by tsc: it is not run.
+  const all = found.filter((file) => {
+    const source = sourceOf(file);
+    if (source === undefined || existsSync(source)) return true;
+    console.error(
+      `run-tests: skipping ${relative(root, file)}: its source ${relative(root, source)} is gone (stale build output)`,
+    );
+    return false;
+  });
   const files = unit ? all.filter(isUnit) : all;
   if (files.length === 0) {
     console.error("run-tests: no compiled test files (**/dist/**/*.test.js) found; run `tsc -b` first");
