@@ -31,6 +31,17 @@ function findTests(dir, inDist, out) {
   return out;
 }
 
+/** The TypeScript file a compiled test came from, by its source map; undefined when there is no map. */
+function sourceOf(file) {
+  try {
+    const map = JSON.parse(readFileSync(`${file}.map`, "utf8"));
+    const [source] = map.sources ?? [];
+    return source === undefined ? undefined : resolve(dirname(file), map.sourceRoot ?? "", source);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * A unit test needs no server: compiled from a package's src/, or from a test folder of its own
  * below `test/` (such as gateway/test/system, the real services in process); its dist/ does not
