@@ -85,7 +85,8 @@ describe("outages of MongoDB and NATS (distributed form)", () => {
     await eventually("/ready turning 200", 20_000, async () => (await ready()) === 200);
   });
 
-  it("turns /ready 503 while NATS is down, keeps accepting writes, and recovers by itself", async () => {
+  it("turns /ready 503 while NATS is down, keeps accepting writes, and recovers by itself; no audit event is lost", async () => {
+    let apiKeyId = "";
     await nats.stop();
     try {
       await eventually("/ready turning 503", 20_000, async () => (await ready()) === 503);
@@ -94,10 +95,28 @@ describe("outages of MongoDB and NATS (distributed form)", () => {
         await ok(system.url, "pkiAdmin/setHost", { hostPubKey: host, hostUrl: `n-${host.slice(0, 8)}` }, h),
         host,
       );
+      const clientSecret = randomBytes(24).toString("base64url");
+      ({ apiKeyId } = await ok<{ apiKeyId: string }>(
+        system.url,
+        "user/addApiKey",
+        { type: "secret", name: "while-nats-down", clientSecret, maxScope: ["pki:read"] },
+        h,
+      ));
     } finally {
       await nats.restart();
     }
     await eventually("/ready turning 200", 30_000, async () => (await ready()) === 200);
     await ok(system.url, "pkiAdmin/listHosts", {}, h);
+    // The event of the write made during the outage reaches the audit log once NATS is back, once.
+    type Page = { events: { type: string }[] };
+    const auditOf = () => ok<Page>(system.url, "audit/listEvents", { apiKeyId, limit: 100 }, h);
+    await eventually("the key created during the outage in the audit log", 30_000, async () =>
+      (await auditOf()).events.some((e) => e.type === "apikey.created"),
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.deepEqual(
+      (await auditOf()).events.map((e) => e.type),
+      ["apikey.created"],
+    );
   });
 });
