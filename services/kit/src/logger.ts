@@ -1,5 +1,6 @@
 import { context, isSpanContextValid, trace } from "@opentelemetry/api";
 import { pino } from "pino";
+import { tracingStarted } from "./tracing-state";
 
 export type Logger = pino.Logger;
 
@@ -37,18 +38,6 @@ export interface LoggerOptions {
   destination?: pino.DestinationStream;
 }
 
-let traceIdsInLogs = false;
-
-/**
- * Loggers made from now on stamp each line written while a span is active
- * with its `trace_id` and `span_id`. `startTelemetry` calls it when it starts
- * tracing; without tracing the loggers carry no mixin at all, so a line costs
- * nothing more than before.
- */
-export function stampTraceIdsInLogs(): void {
-  traceIdsInLogs = true;
-}
-
 /** The active span's ids, as OpenTelemetry's log correlation names them. */
 function traceFields(): Record<string, unknown> {
   const span = trace.getSpan(context.active());
@@ -64,7 +53,9 @@ export function createLogger(opts: LoggerOptions): Logger {
   return pino(
     {
       name: opts.name,
-      ...(traceIdsInLogs ? { mixin: traceFields } : {}),
+      // Once tracing has started (`startTelemetry`), loggers made from then on stamp each line
+      // written while a span is active with its ids; without tracing they carry no mixin at all.
+      ...(tracingStarted() ? { mixin: traceFields } : {}),
       level: opts.level ?? "info",
       redact: { paths: REDACT, censor: "[redacted]" },
       base: { service: opts.name },

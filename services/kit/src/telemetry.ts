@@ -17,7 +17,6 @@ import type { SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
-import { stampTraceIdsInLogs } from "./logger";
 import { markTracingStarted } from "./tracing-state";
 
 /**
@@ -87,7 +86,6 @@ export function startTelemetry(opts: {
   // Registers the provider globally with the AsyncLocalStorage context manager
   // and the W3C trace-context and baggage propagators.
   provider.register();
-  stampTraceIdsInLogs();
   markTracingStarted();
   const unregister = registerInstrumentations({
     tracerProvider: provider,
