@@ -160,6 +160,28 @@ export interface CountedCaller {
   readonly rateLimits?: Partial<Record<Tier, number>> | undefined;
 }
 
+/** The own limits of keys whose tokens are in use (a token names only its key). */
+export interface OwnLimitsSource {
+  get(apiKeyId: string): Promise<Partial<Record<Tier, number>> | undefined>;
+}
+
+/**
+ * Who a request is counted as, and the limits of its own it brings: its API
+ * key when its credentials hold (a token's key's limits come from the cache
+ * the key events keep; Basic and signed credentials bring them), else its
+ * client address, IPv6 per /64 (API.md section 9). JSON-RPC methods and the
+ * HTTP endpoints outside JSON-RPC are counted alike through it.
+ */
+export async function countedAs(
+  caller: CountedCaller | undefined,
+  clientIp: string,
+  keyLimits: OwnLimitsSource,
+): Promise<{ subject: Subject; own: Partial<Record<Tier, number>> | undefined }> {
+  if (caller === undefined) return { subject: { kind: "ip", id: clientKey(clientIp) }, own: undefined };
+  const own = caller.via === "token" ? await keyLimits.get(caller.apiKeyId) : caller.rateLimits;
+  return { subject: { kind: "key", id: caller.apiKeyId }, own };
+}
+
 /**
  * Counts the requests of HTTP endpoints outside JSON-RPC (the transparency
  * log's files, the audit export) as JSON-RPC methods are counted (API.md
@@ -171,8 +193,7 @@ export class HttpAdmission {
   constructor(
     private readonly deps: {
       limiter: RateLimiter;
-      /** The own limits of keys whose tokens are in use (a token names only its key). */
-      keyLimits: { get(apiKeyId: string): Promise<Partial<Record<Tier, number>> | undefined> };
+      keyLimits: OwnLimitsSource;
       refusals?: { refused(client: string, tier: string): void } | undefined;
     },
   ) {}
@@ -188,15 +209,7 @@ export class HttpAdmission {
     clientIp: string,
     reply: { header(name: string, value: string): unknown; code(status: number): unknown },
   ): Promise<boolean> {
-    const subject: Subject =
-      caller === undefined ? { kind: "ip", id: clientKey(clientIp) } : { kind: "key", id: caller.apiKeyId };
-    // The same rule as for JSON-RPC methods: Basic and signed credentials bring the key's limits.
-    const own =
-      caller === undefined
-        ? undefined
-        : caller.via === "token"
-          ? await this.deps.keyLimits.get(caller.apiKeyId)
-          : caller.rateLimits;
+    const { subject, own } = await countedAs(caller, clientIp, this.deps.keyLimits);
     const decision = await this.deps.limiter.take(tier, subject, own);
     if (decision === undefined) return true;
     reply.header("ratelimit-limit", String(decision.limit));

@@ -6,10 +6,9 @@ import { AppError, ErrorCatalogue, type Logger } from "@pkiserver/kit";
 import type { Authenticator, Caller, Credentials } from "../auth/authenticate";
 import type { KeyLimitsCache } from "../auth/key-limits";
 import type { ServiceClients } from "../clients";
-import { clientKey } from "../http/client-ip";
 import type { GatewayMetrics } from "../http/metrics";
 import type { RateLimiter, Subject, Tier, WindowDecision } from "../http/rate-limit";
-import { tierOf } from "../http/rate-limit";
+import { countedAs, tierOf } from "../http/rate-limit";
 import { lookupMethod, type MethodContext } from "./methods";
 
 export const MAX_BATCH = 100;
@@ -182,15 +181,7 @@ export class Dispatcher {
     extra?: Subject,
   ): Promise<void> {
     const limiter = this.deps.rateLimiter;
-    const subject: Subject =
-      caller !== undefined ? { kind: "key", id: caller.apiKeyId } : { kind: "ip", id: clientKey(ctx.clientIp) };
-    // A token names only its key: that key's own limits come from the cache the key events keep.
-    const own =
-      caller === undefined
-        ? undefined
-        : caller.via === "token"
-          ? await this.deps.keyLimits.get(caller.apiKeyId)
-          : caller.rateLimits;
+    const { subject, own } = await countedAs(caller, ctx.clientIp, this.deps.keyLimits);
     let decision = await limiter.take(tier, subject, own);
     if (extra !== undefined && (decision === undefined || decision.allowed)) {
       // A clientId that failures exhausted refuses further attempts naming it, from any address.
