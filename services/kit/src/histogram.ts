@@ -22,7 +22,7 @@ export class HistogramSeries {
   observe(value: number): void {
     let i = 0;
     while (i < this.bounds.length && value > (this.bounds[i] as number)) i++;
-    (this.counts as unknown as number[])[i] = (this.counts[i] as number) + 1;
+    this.counts[i] = (this.counts[i] ?? 0) + 1;
     this.sum += value;
     this.count += 1;
   }
