@@ -50,6 +50,7 @@ async function waitReady(
   lastLines: (name: ProcessName) => readonly string[] = () => [],
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let lastReport: string | undefined;
   while (Date.now() < deadline) {
     for (const [name, p] of procs) {
       if (p.exitCode !== null) {
@@ -63,12 +64,16 @@ async function waitReady(
     try {
       const res = await fetch(`${url}/ready`);
       if (res.status === 200) return;
+      // Which checks fail (services, bus, signing keys, revocations): said if it never gets ready.
+      lastReport = (await res.text()).slice(0, 500);
     } catch {
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 150));
   }
-  throw new Error(`the gateway at ${url} was not ready within ${timeoutMs} ms`);
+  throw new Error(
+    `the gateway at ${url} was not ready within ${timeoutMs} ms${lastReport ? `; /ready said ${lastReport}` : ""}`,
+  );
 }
 
 function stopProcess(p: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
