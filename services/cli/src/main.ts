@@ -35,6 +35,38 @@ export interface Io {
   err(line: string): void;
 }
 
+/**
+ * The command line rewritten so that a value beginning with "-" is read as the value it is: the server's
+ * generated ids and secrets may begin with "-" (base64url), and parseArgs would take them for options.
+ * A string option's value is joined to it (`--secret=-x`); every positional goes after a "--". Only
+ * two-character tokens ("-h") are taken for short options.
+ */
+export function separateValues(argv: readonly string[], options: Command["options"]): string[] {
+  const flags: string[] = [];
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i] as string;
+    if (token === "--") {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (token.startsWith("--")) {
+      const next = argv[i + 1];
+      if (!token.includes("=") && options[token.slice(2)]?.type === "string" && next !== undefined) {
+        flags.push(`${token}=${next}`);
+        i++;
+      } else {
+        flags.push(token);
+      }
+    } else if (token.length === 2 && token.startsWith("-")) {
+      flags.push(token);
+    } else {
+      positionals.push(token);
+    }
+  }
+  return [...flags, "--", ...positionals];
+}
+
 function findCommand(argv: readonly string[]): Command | undefined {
   // The command's two words are the first two positionals, wherever the options are.
   const { positionals } = parseArgs({ args: [...argv], strict: false, allowPositionals: true });
@@ -71,7 +103,7 @@ export async function main(argv: readonly string[], io: Io, settings: CliSetting
     let parsed: ReturnType<typeof parseArgs>;
     try {
       parsed = parseArgs({
-        args: [...argv],
+        args: separateValues(argv, { ...GLOBAL_OPTIONS, ...command.options }),
         options: { ...GLOBAL_OPTIONS, ...command.options },
         allowPositionals: true,
         strict: true,
