@@ -91,4 +91,11 @@ test("--quick shortens rows and sizes; --only and --distributed are checked", ()
   assert.ok(soak !== "help" && soak.soak !== false);
   assert.equal(soak.soak.distributed, true);
   assert.equal(soak.cpuProfDir, "/tmp/p");
+  assert.equal(soak.soak.grants, 100_000);
+  assert.equal(soak.soak.reads, 1_000_000);
+  const small = parseOptions(["--soak=5000"], {});
+  assert.ok(small !== "help" && small.soak !== false);
+  assert.deepEqual(small.soak, { grants: 5000, reads: 50_000, distributed: false });
+  assert.throws(() => parseOptions(["--soak=lots"], {}), /--soak=GRANTS/);
+  assert.throws(() => parseOptions(["--soak=10"], {}), /--soak=GRANTS/);
 });

@@ -45,7 +45,7 @@ export const USAGE = `npm run bench -- [options]
   --quick           a much shorter run: 2 s rows, a tenth of the history, grant and audit-event counts
   --only=LIST       run only these sections, comma-separated: ${SECTIONS.join(", ")}
   --postgres        the distributed form on FerretDB over a throwaway PostgreSQL cluster
-  --soak            100,000 grants and 1,000,000 reads against the embedded form, RSS over time
+  --soak[=GRANTS]   100,000 grants (or GRANTS) and ten reads per grant against the embedded form, RSS over time
   --distributed     with --soak: the distributed form too
   --cpu-prof[=DIR]  profile each server process (node --cpu-prof), one directory per section
   --help
@@ -102,6 +102,11 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): O
         : join(tmpdir(), `pkiserver-cpu-prof-${new Date().toISOString().replace(/[:.]/g, "-")}`);
 
   const scale = quick ? 10 : 1;
+  const soakFlag = flags.get("soak");
+  const soakGrants = typeof soakFlag === "string" ? Number(soakFlag) : 100_000 / scale;
+  if (!Number.isSafeInteger(soakGrants) || soakGrants < 100) {
+    throw new Error(`--soak=GRANTS must be a whole number of at least 100, not ${String(soakFlag)}`);
+  }
   return {
     duration,
     // Twenty cells: shorter than a row keeps the default run near four minutes.
@@ -114,7 +119,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): O
     auditEvents: 100_000 / scale,
     postgres: flags.has("postgres"),
     soak: flags.has("soak")
-      ? { grants: 100_000 / scale, reads: 1_000_000 / scale, distributed: flags.has("distributed") }
+      ? { grants: soakGrants, reads: soakGrants * 10, distributed: flags.has("distributed") }
       : false,
     cpuProfDir,
     nodeArgs: (env.PMX_BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean),

@@ -39,6 +39,12 @@ export interface SessionStore {
    * the newest (createdAt, then id). Returns the sessions this call revoked.
    */
   open(session: Session, maxLivePerKey: number, now: number): Promise<Session[]>;
+  /**
+   * The session. A revoked one may come back without what nothing reads of it
+   * any more (scope empty; name, address and credential fields absent), and a
+   * store may forget it once no token of it can be valid and its family has no
+   * unrevoked session left (then undefined, as for an unknown id).
+   */
   get(id: string): Promise<Session | undefined>;
   /**
    * Atomically replaces the refresh hash when `presentedHash` is still the

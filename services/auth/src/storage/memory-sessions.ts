@@ -1,4 +1,11 @@
-import { credentialGenerationOf, isLive, newestFirst, RevokeReason, type Session } from "../domain/entities";
+import {
+  accessTokensExpireAt,
+  credentialGenerationOf,
+  isLive,
+  newestFirst,
+  RevokeReason,
+  type Session,
+} from "../domain/entities";
 import type { RotateResult, SessionStore } from "../domain/ports";
 
 /**
@@ -25,12 +32,90 @@ function removeFrom(index: Map<string, Set<string>>, key: string, id: string): v
 }
 
 /**
+ * What is kept of a revoked session: what a later refresh (`75`, or reuse that
+ * revokes its family), an introspection or a starting gateway's list of
+ * revocations asks of it. Scope, name, address and credential fields are
+ * dropped with the session; one class, so every one has the same compact shape.
+ */
+class Ended {
+  constructor(
+    readonly id: string,
+    readonly apiKeyId: string,
+    readonly familyId: string,
+    readonly refreshHash: string,
+    readonly generation: number,
+    readonly accessLifetime: number,
+    readonly createdAt: number,
+    readonly rotatedAt: number | undefined,
+    readonly expiresAt: number,
+    readonly revokedAt: number,
+    readonly revokeReason: string | undefined,
+    /** When its last access token expires: a starting gateway must hear of it until then. */
+    readonly tokensExpireAt: number,
+  ) {}
+
+  static of(s: Session, revokedAt: number): Ended {
+    return new Ended(
+      s.id,
+      s.apiKeyId,
+      s.familyId,
+      s.refreshHash,
+      s.generation,
+      s.accessLifetime,
+      s.createdAt,
+      s.rotatedAt,
+      s.expiresAt,
+      revokedAt,
+      s.revokeReason,
+      accessTokensExpireAt(s),
+    );
+  }
+
+  /** The revoked session as the port returns it (no scope: nothing reads a revoked session's). */
+  toSession(): Session {
+    return {
+      id: this.id,
+      apiKeyId: this.apiKeyId,
+      familyId: this.familyId,
+      scope: [],
+      accessLifetime: this.accessLifetime,
+      createdAt: this.createdAt,
+      expiresAt: this.expiresAt,
+      generation: this.generation,
+      refreshHash: this.refreshHash,
+      ...(this.rotatedAt === undefined ? {} : { rotatedAt: this.rotatedAt }),
+      revokedAt: this.revokedAt,
+      ...(this.revokeReason === undefined ? {} : { revokeReason: this.revokeReason }),
+    };
+  }
+}
+
+/** Revoked sessions kept before the first sweep for ones no longer needed (then twice what a sweep leaves). */
+const MIN_SWEEP_AT = 1024;
+
+/**
  * Sessions in process memory: the embedded default and unit tests. Per-key
  * and per-family indexes hold only unrevoked sessions, so a key's closed
  * sessions cost a grant nothing however many there are.
+ *
+ * Bounded by time: a revoked session is kept only as a small record (Ended),
+ * and only while it still matters: until its last access token expires (a
+ * starting gateway lists it until then), and while its family has an
+ * unrevoked session (a spent refresh token of it must still revoke the
+ * family); then it is dropped, at the latest when its refresh token would
+ * have expired. A refresh token of a session dropped so is unknown (`76`)
+ * rather than revoked (`75`): refused either way. Sweeps run as revocations
+ * add up (amortised O(1) per revocation) and with `purgeExpired`.
  */
 export class MemorySessionStore implements SessionStore {
+  /** Unrevoked sessions (expired ones until purged). */
   private readonly byId = new Map<string, Session>();
+  /** Revoked sessions still kept, in the order they were revoked. */
+  private readonly ended = new Map<string, Ended>();
+  /** The number of revoked sessions at which the next sweep runs. */
+  private sweepAt = MIN_SWEEP_AT;
+  /** The latest time a call was made with, for sweeps started by `purgeExpired` (which is given a past time). */
+  private latestNow = Number.NEGATIVE_INFINITY;
   /** Unrevoked sessions per key (expired ones are dropped when met). */
   private readonly unrevokedByKey = new Map<string, Set<string>>();
   /** Unrevoked sessions per family. */
@@ -56,25 +141,54 @@ export class MemorySessionStore implements SessionStore {
     return live.sort(newestFirst);
   }
 
+  /** Ends a stored unrevoked session: it leaves the indexes, a small record stays. Returns it as revoked. */
   private markRevoked(s: Session, reason: string, now: number): Session {
     s.revokedAt = now;
     s.revokeReason = reason;
+    this.byId.delete(s.id);
     removeFrom(this.unrevokedByKey, s.apiKeyId, s.id);
     removeFrom(this.unrevokedByFamily, s.familyId, s.id);
     this.withCredentialExpiry.delete(s.id);
-    return copy(s);
+    this.keepEnded(Ended.of(s, now), now);
+    return s;
+  }
+
+  private keepEnded(e: Ended, now: number): void {
+    this.ended.set(e.id, e);
+    if (this.ended.size >= this.sweepAt) this.sweepEnded(now);
+  }
+
+  private seen(now: number): void {
+    if (now > this.latestNow) this.latestNow = now;
+  }
+
+  /**
+   * Drops the revoked sessions no token of which can be valid any more and
+   * whose family has no unrevoked session left (nothing for reuse to revoke).
+   */
+  private sweepEnded(now: number): number {
+    let n = 0;
+    for (const [id, e] of this.ended) {
+      if (e.tokensExpireAt <= now && !this.unrevokedByFamily.has(e.familyId)) {
+        this.ended.delete(id);
+        n++;
+      }
+    }
+    this.sweepAt = Math.max(MIN_SWEEP_AT, 2 * this.ended.size);
+    return n;
   }
 
   async open(session: Session, maxLivePerKey: number, now: number): Promise<Session[]> {
+    this.seen(now);
+    if (session.revokedAt !== undefined) {
+      this.keepEnded(Ended.of(session, session.revokedAt), now);
+      return [];
+    }
     const stored = copy(session);
     this.byId.set(session.id, stored);
-    if (stored.credentialExpiresAt !== undefined && stored.revokedAt === undefined) {
-      this.withCredentialExpiry.add(stored.id);
-    }
-    if (stored.revokedAt === undefined) {
-      addTo(this.unrevokedByKey, stored.apiKeyId, stored.id);
-      addTo(this.unrevokedByFamily, stored.familyId, stored.id);
-    }
+    if (stored.credentialExpiresAt !== undefined) this.withCredentialExpiry.add(stored.id);
+    addTo(this.unrevokedByKey, stored.apiKeyId, stored.id);
+    addTo(this.unrevokedByFamily, stored.familyId, stored.id);
     const closed: Session[] = [];
     if (session.name !== undefined) {
       const same = this.liveOf(session.apiKeyId, now).filter((s) => s.name === session.name);
@@ -88,7 +202,8 @@ export class MemorySessionStore implements SessionStore {
 
   async get(id: string): Promise<Session | undefined> {
     const s = this.byId.get(id);
-    return s && copy(s);
+    if (s) return copy(s);
+    return this.ended.get(id)?.toSession();
   }
 
   async rotate(
@@ -97,8 +212,13 @@ export class MemorySessionStore implements SessionStore {
     next: { refreshHash: string; expiresAt: number },
     now: number,
   ): Promise<RotateResult> {
+    this.seen(now);
     const s = this.byId.get(id);
-    if (!s) return { kind: "failed", session: undefined };
+    if (!s) {
+      const e = this.ended.get(id);
+      if (!e) return { kind: "failed", session: undefined };
+      return { kind: (await this.wasSpent(id, presentedHash)) ? "reused" : "failed", session: e.toSession() };
+    }
     if (s.refreshHash === presentedHash && isLive(s, now)) {
       this.spent.set(presentedHash, { sessionId: id, expiresAt: next.expiresAt });
       s.refreshHash = next.refreshHash;
@@ -116,12 +236,14 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async revoke(id: string, reason: string, now: number): Promise<Session | undefined> {
+    this.seen(now);
     const s = this.byId.get(id);
-    if (!s || s.revokedAt !== undefined) return undefined;
+    if (!s) return undefined;
     return this.markRevoked(s, reason, now);
   }
 
   async revokeFamily(familyId: string, reason: string, now: number): Promise<Session[]> {
+    this.seen(now);
     const members = [...(this.unrevokedByFamily.get(familyId) ?? [])].flatMap((id) => {
       const s = this.byId.get(id);
       return s ? [s] : [];
@@ -161,7 +283,7 @@ export class MemorySessionStore implements SessionStore {
     for (const id of this.withCredentialExpiry) {
       if (out.length >= limit) break;
       const s = this.byId.get(id);
-      if (!s || s.revokedAt !== undefined || s.expiresAt <= now) {
+      if (!s || s.expiresAt <= now) {
         this.withCredentialExpiry.delete(id);
         continue;
       }
@@ -175,13 +297,13 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async listRevokedSince(since: number): Promise<Session[]> {
-    return [...this.byId.values()].filter((s) => s.revokedAt !== undefined && s.revokedAt >= since).map((s) => copy(s));
+    const out: Session[] = [];
+    for (const e of this.ended.values()) if (e.revokedAt >= since) out.push(e.toSession());
+    return out;
   }
 
   async listRotatedSince(since: number): Promise<Session[]> {
-    return [...this.byId.values()]
-      .filter((s) => s.revokedAt === undefined && s.rotatedAt !== undefined && s.rotatedAt >= since)
-      .map((s) => copy(s));
+    return [...this.byId.values()].filter((s) => s.rotatedAt !== undefined && s.rotatedAt >= since).map((s) => copy(s));
   }
 
   async purgeExpired(before: number): Promise<number> {
@@ -195,6 +317,13 @@ export class MemorySessionStore implements SessionStore {
         n++;
       }
     }
+    for (const [id, e] of this.ended) {
+      if (e.expiresAt < before) {
+        this.ended.delete(id);
+        n++;
+      }
+    }
+    n += this.sweepEnded(Math.max(before, this.latestNow));
     for (const [hash, h] of this.spent) if (h.expiresAt < before) this.spent.delete(hash);
     for (const [family, until] of this.revokedFamilies) if (until < before) this.revokedFamilies.delete(family);
     return n;
