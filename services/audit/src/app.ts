@@ -22,7 +22,7 @@ export async function buildApp(config: AuditConfig, deps: ServiceDeps): Promise<
     mongoStore = new MongoAuditStore(deps.mongo.db, config.retentionMs);
     store = mongoStore;
   } else {
-    store = new MemoryAuditStore();
+    store = new MemoryAuditStore(config.memoryEvents);
   }
   const auditDeps: AuditDeps = { store, clock: systemClock, retentionMs: config.retentionMs };
 

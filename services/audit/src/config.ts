@@ -9,6 +9,7 @@ import {
   splitAddress,
   z,
 } from "@pkiserver/kit/config";
+import { DEFAULT_MAX_MEMORY_EVENTS } from "./storage/memory-audit-store";
 
 export const DEFAULT_AUDIT_RETENTION_MS = 90 * 24 * 3600_000;
 
@@ -17,6 +18,8 @@ export interface AuditConfig extends ServiceEnv {
   readonly listen: { host: string; port: number };
   /** PMX_AUDIT_RETENTION: how long events are kept, ms (90 days by default). */
   readonly retentionMs: number;
+  /** PMX_AUDIT_MEMORY_EVENTS: without MongoDB, the most events kept in memory (the newest). */
+  readonly memoryEvents: number;
 }
 
 const schema = z
@@ -28,6 +31,7 @@ const schema = z
       .min(60_000)
       .max(10 * 366 * 24 * 3600_000)
       .default(DEFAULT_AUDIT_RETENTION_MS),
+    PMX_AUDIT_MEMORY_EVENTS: z.coerce.number().int().min(100).max(10_000_000).default(DEFAULT_MAX_MEMORY_EVENTS),
     ...serviceEnvFields,
   })
   .superRefine(checkGrpcTls);
@@ -35,5 +39,10 @@ const schema = z
 /** Reads and validates this service's environment; throws a ConfigError listing every problem. */
 export function loadConfig(environment: Record<string, string | undefined> = processEnv()): AuditConfig {
   const c = parseConfig(schema, environment);
-  return { listen: splitAddress(c.PMX_AUDIT_LISTEN), retentionMs: c.PMX_AUDIT_RETENTION, ...serviceEnv(c) };
+  return {
+    listen: splitAddress(c.PMX_AUDIT_LISTEN),
+    retentionMs: c.PMX_AUDIT_RETENTION,
+    memoryEvents: c.PMX_AUDIT_MEMORY_EVENTS,
+    ...serviceEnv(c),
+  };
 }

@@ -2,14 +2,15 @@ import type { AuditEvent, AuditFilter, AuditOrder, AuditPosition } from "../doma
 import type { AuditStore } from "../domain/ports";
 import { compareEvents, matchesFilter } from "./order";
 
-/** Events the embedded form keeps in memory by default: the newest ones, about 100 MB at most. */
-export const DEFAULT_MAX_MEMORY_EVENTS = 200_000;
+/** Events the store keeps by default (PMX_AUDIT_MEMORY_EVENTS): the newest ones, some 10-20 MB. */
+export const DEFAULT_MAX_MEMORY_EVENTS = 20_000;
 
 /**
  * The embedded form's store: events kept sorted by (time, id), ids for
- * de-duplication. Bounded: past `maxEvents` the oldest are dropped (besides
- * the retention purge), so a busy one-process server does not grow without
- * end; MongoDB keeps everything for the retention period.
+ * de-duplication. Bounded: past `maxEvents` (PMX_AUDIT_MEMORY_EVENTS) the
+ * oldest are dropped (besides the retention purge), so a busy one-process
+ * server keeps a flat footprint (up to about 1 KB an event); MongoDB keeps
+ * everything for the retention period.
  */
 export class MemoryAuditStore implements AuditStore {
   private readonly events: AuditEvent[] = [];
