@@ -51,7 +51,9 @@ export const USAGE = `npm run bench -- [options]
   --help
 
 PMX_BENCH_NODE_ARGS adds node flags to the server processes. With PMX_MONGO_URL, PMX_SECRET_KEY and
-optionally PMX_NATS_URL set, the embedded form runs on those instead of in-memory stores.`;
+optionally PMX_NATS_URL set, the embedded form runs on those instead of in-memory stores.
+PMX_ACCESS_TOKEN_LIFETIME is passed on to the embedded form: a soak that outlasts it shows memory
+once revoked sessions no longer matter (their access tokens have expired).`;
 
 export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options | "help" {
   const flags = new Map<string, string | true>();

@@ -153,7 +153,15 @@ export async function startEmbedded(
   extraEnv: Readonly<Record<string, string>> = {},
 ): Promise<System> {
   const port = await freePort();
-  const passed = ["PMX_MONGO_URL", "PMX_MONGO_DB", "PMX_NATS_URL", "PMX_NATS_PREFIX", "PMX_SECRET_KEY"];
+  const passed = [
+    "PMX_MONGO_URL",
+    "PMX_MONGO_DB",
+    "PMX_NATS_URL",
+    "PMX_NATS_PREFIX",
+    "PMX_SECRET_KEY",
+    // A soak longer than an access token's life shows memory once revocations age out.
+    "PMX_ACCESS_TOKEN_LIFETIME",
+  ];
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "",
     ...BENCH_ENV,

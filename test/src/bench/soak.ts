@@ -11,8 +11,10 @@ export interface SoakPlan {
 const CONNECTIONS = 32;
 /** The RSS from this point on is compared with the end: before it the heap is still growing into its working size. */
 const WARM_FRACTION = 0.2;
-/** The soak outlives an access token (15 min by default): the reads' Bearer is renewed before it expires. */
-const RENEW_AFTER_MS = 10 * 60_000;
+/** How long access tokens live on the embedded form (PMX_ACCESS_TOKEN_LIFETIME is passed on to it). */
+const ACCESS_LIFETIME_MS = Number(process.env.PMX_ACCESS_TOKEN_LIFETIME) || 900_000;
+/** The soak may outlive an access token: the reads' Bearer is renewed at half its life (at most every 10 min). */
+const RENEW_AFTER_MS = Math.min(10 * 60_000, ACCESS_LIFETIME_MS / 2);
 
 interface Sample {
   readonly fraction: number;
@@ -32,21 +34,24 @@ export async function soak(report: Report, fx: Fixture, plan: SoakPlan): Promise
   let auth = fx.auth;
   let authAt = Date.now();
   let renewing = false;
-  const renew = setInterval(() => {
-    if (renewing || Date.now() - authAt < RENEW_AFTER_MS) return;
-    renewing = true;
-    fx.renewAuth().then(
-      (a) => {
-        auth = a;
-        authAt = Date.now();
-        renewing = false;
-      },
-      (err: unknown) => {
-        report.line(`      renewing the reads' token failed: ${(err as Error).message}`);
-        renewing = false;
-      },
-    );
-  }, 15_000);
+  const renew = setInterval(
+    () => {
+      if (renewing || Date.now() - authAt < RENEW_AFTER_MS) return;
+      renewing = true;
+      fx.renewAuth().then(
+        (a) => {
+          auth = a;
+          authAt = Date.now();
+          renewing = false;
+        },
+        (err: unknown) => {
+          report.line(`      renewing the reads' token failed: ${(err as Error).message}`);
+          renewing = false;
+        },
+      );
+    },
+    Math.min(15_000, RENEW_AFTER_MS / 4),
+  );
 
   const requests: LoadRequest[] = [];
   for (let i = 0; i < readsPerGrant; i++) {
@@ -58,7 +63,8 @@ export async function soak(report: Report, fx: Fixture, plan: SoakPlan): Promise
   const procs: ServerProcess[] = sys.processes();
   report.line(
     `  ${int(plan.grants)} grants and ${int(readsPerGrant * plan.grants)} reads (${readsPerGrant} reads per grant: ` +
-      `verifyKey and getKeyAt with a Bearer token; auth/token client_credentials on one key) over ${CONNECTIONS} connections`,
+      `verifyKey and getKeyAt with a Bearer token; auth/token client_credentials on one key) over ${CONNECTIONS} connections; ` +
+      `access tokens live ${int(ACCESS_LIFETIME_MS / 1000)} s, and revoked sessions matter until theirs expire`,
   );
   const names = procs.map((p) => `${p.name} (${p.pid})`);
   report.line(

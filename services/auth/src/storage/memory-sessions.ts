@@ -54,10 +54,10 @@ class Ended {
     readonly tokensExpireAt: number,
   ) {}
 
-  static of(s: Session, revokedAt: number): Ended {
+  static of(s: Session, revokedAt: number, apiKeyId: string): Ended {
     return new Ended(
       s.id,
-      s.apiKeyId,
+      apiKeyId,
       s.familyId,
       s.refreshHash,
       s.generation,
@@ -92,6 +92,8 @@ class Ended {
 
 /** Revoked sessions kept before the first sweep for ones no longer needed (then twice what a sweep leaves). */
 const MIN_SWEEP_AT = 1024;
+/** Key ids shared by the revoked sessions kept (each request parsed its own copy); past this many, started afresh. */
+const MAX_KEY_IDS = 1024;
 
 /**
  * Sessions in process memory: the embedded default and unit tests. Per-key
@@ -114,6 +116,8 @@ export class MemorySessionStore implements SessionStore {
   private readonly ended = new Map<string, Ended>();
   /** The number of revoked sessions at which the next sweep runs. */
   private sweepAt = MIN_SWEEP_AT;
+  /** One string per key id for the revoked sessions kept. */
+  private keyIds = new Map<string, string>();
   /** The latest time a call was made with, for sweeps started by `purgeExpired` (which is given a past time). */
   private latestNow = Number.NEGATIVE_INFINITY;
   /** Unrevoked sessions per key (expired ones are dropped when met). */
@@ -149,8 +153,16 @@ export class MemorySessionStore implements SessionStore {
     removeFrom(this.unrevokedByKey, s.apiKeyId, s.id);
     removeFrom(this.unrevokedByFamily, s.familyId, s.id);
     this.withCredentialExpiry.delete(s.id);
-    this.keepEnded(Ended.of(s, now), now);
+    this.keepEnded(Ended.of(s, now, this.keyId(s.apiKeyId)), now);
     return s;
+  }
+
+  private keyId(apiKeyId: string): string {
+    const shared = this.keyIds.get(apiKeyId);
+    if (shared !== undefined) return shared;
+    if (this.keyIds.size >= MAX_KEY_IDS) this.keyIds = new Map();
+    this.keyIds.set(apiKeyId, apiKeyId);
+    return apiKeyId;
   }
 
   private keepEnded(e: Ended, now: number): void {
@@ -181,7 +193,7 @@ export class MemorySessionStore implements SessionStore {
   async open(session: Session, maxLivePerKey: number, now: number): Promise<Session[]> {
     this.seen(now);
     if (session.revokedAt !== undefined) {
-      this.keepEnded(Ended.of(session, session.revokedAt), now);
+      this.keepEnded(Ended.of(session, session.revokedAt, this.keyId(session.apiKeyId)), now);
       return [];
     }
     const stored = copy(session);
