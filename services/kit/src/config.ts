@@ -330,6 +330,40 @@ export function serviceEnv(v: ServiceEnvValues): ServiceEnv {
   };
 }
 
+/** A service's settings: its own gRPC listen address and what `serviceEnvFields` configure. */
+export interface ServiceConfig extends ServiceEnv {
+  /** Where the service's gRPC server listens (its PMX_<SERVICE>_LISTEN, host:port). */
+  readonly listen: { readonly host: string; readonly port: number };
+}
+
+/**
+ * The loader of one service's environment: its listen address (`listen`:
+ * the variable and its default), its own `fields` and the shared
+ * `serviceEnvFields`, checked by its own `refine` and then by `checkGrpcTls`.
+ * The loader throws a ConfigError listing every problem; it returns the
+ * shared settings and the parsed values.
+ */
+export function serviceConfigLoader<F extends z.ZodRawShape>(
+  listen: { readonly name: string; readonly default: string },
+  fields: F,
+  refine?: (v: z.output<z.ZodObject<F>> & ServiceEnvValues, ctx: z.RefinementCtx) => void,
+): (source: Record<string, string | undefined>) => {
+  service: ServiceConfig;
+  values: z.output<z.ZodObject<F>> & ServiceEnvValues;
+} {
+  const schema = z
+    .object({ [listen.name]: env.address(listen.default), ...fields, ...serviceEnvFields })
+    .superRefine((v, ctx) => {
+      const values = v as z.output<z.ZodObject<F>> & ServiceEnvValues;
+      refine?.(values, ctx);
+      checkGrpcTls(values, ctx);
+    });
+  return (source) => {
+    const v = parseConfig(schema, source) as z.output<z.ZodObject<F>> & ServiceEnvValues & Record<string, unknown>;
+    return { service: { listen: splitAddress(v[listen.name] as string), ...serviceEnv(v) }, values: v };
+  };
+}
+
 /** The shared service settings alone (for a process that runs several services). */
 export function loadServiceEnv(source: Record<string, string | undefined>): ServiceEnv {
   return serviceEnv(parseConfig(z.object(serviceEnvFields).superRefine(checkGrpcTls), source));
