@@ -1,5 +1,5 @@
 import { tokenChecks, tokenIdentityFromEnv } from "@pkiserver/contract";
-import { type ServiceApp, type ServiceDeps, startGrpcServer, verifyServiceTokens } from "@pkiserver/kit";
+import { type ServiceApp, type ServiceDeps, startServiceGrpc } from "@pkiserver/kit";
 import type { AuditConfig } from "./config";
 import { type AuditDeps, type AuditStore, systemClock } from "./domain/ports";
 import { purgeExpired } from "./domain/record-event";
@@ -33,26 +33,22 @@ export async function buildApp(config: AuditConfig, deps: ServiceDeps): Promise<
   purgeTimer.unref();
 
   const consumer = await startAuditConsumer(deps.bus, auditDeps, logger);
-  const tokens = deps.tokens
-    ? { verifier: deps.tokens, stop: async () => {} }
-    : verifyServiceTokens(config, deps, tokenChecks(tokenIdentityFromEnv(config.tokenEnv)));
-  const grpc = await startGrpcServer({
-    host: deps.listen.host,
-    port: deps.listen.port,
-    services: [auditService(auditDeps, logger, tokens.verifier)],
-    tls: config.grpcTls,
+  const server = await startServiceGrpc({
+    name: "audit",
+    config,
+    deps,
+    make: tokenChecks(tokenIdentityFromEnv(config.tokenEnv)),
+    services: (tokens) => [auditService(auditDeps, logger, tokens)],
   });
-  logger.info({ address: grpc.address }, "audit service listening");
 
   return {
     name: "audit",
-    grpc,
+    grpc: server.grpc,
     isReady: async () => deps.bus.isReady() && (await store.ping()),
     stop: async () => {
       clearInterval(purgeTimer);
       await consumer.stop();
-      await grpc.stop();
-      await tokens.stop();
+      await server.stop();
       mongoStore?.close();
     },
   };
