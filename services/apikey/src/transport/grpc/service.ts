@@ -4,10 +4,11 @@ import {
   type BearerVerifier,
   bindToCall,
   type CallContext,
-  implement,
   type Logger,
   type RpcRule,
+  type RpcsOf,
   type ServiceRegistration,
+  serviceRegistration,
 } from "@pkiserver/kit";
 import { apikeyV1 } from "@pkiserver/proto";
 import type { ApiKeyDeps } from "../../domain/ports";
@@ -23,12 +24,7 @@ import { verifySignatureHandler } from "./verify-signature";
 
 export const API_KEY_SERVICE_NAME = apikeyV1.ApiKeyServiceClient.serviceName;
 
-/*
- * The generated server interface carries grpc-js's string index signature,
- * which would turn every mapped handler type into `never`; picking the RPC
- * names drops it.
- */
-type Rpcs = Pick<apikeyV1.ApiKeyServiceServer, keyof typeof apikeyV1.ApiKeyServiceService>;
+type Rpcs = RpcsOf<apikeyV1.ApiKeyServiceServer>;
 
 /**
  * Who may call each RPC: the scope of the public method it serves (the
@@ -68,12 +64,8 @@ export function apiKeyService(
     verifySecret: (req, ctx) => verifySecretHandler(forCall(ctx))(req, ctx.requestId),
     verifySignature: (req, ctx) => verifySignatureHandler(forCall(ctx))(req, ctx.requestId),
   };
-  return {
-    name: API_KEY_SERVICE_NAME,
-    definition: apikeyV1.ApiKeyServiceService,
-    implementation: implement<Rpcs>(apikeyV1.ApiKeyServiceService, handlers, logger, {
-      rules: API_KEY_RPC_RULES,
-      tokens,
-    }),
-  };
+  return serviceRegistration(API_KEY_SERVICE_NAME, apikeyV1.ApiKeyServiceService, handlers, logger, {
+    rules: API_KEY_RPC_RULES,
+    tokens,
+  });
 }

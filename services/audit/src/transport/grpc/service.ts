@@ -3,10 +3,11 @@ import {
   type AsyncHandlers,
   type BearerVerifier,
   bindToCall,
-  implement,
   type Logger,
   type RpcRule,
+  type RpcsOf,
   type ServiceRegistration,
+  serviceRegistration,
 } from "@pkiserver/kit";
 import { auditV1 } from "@pkiserver/proto";
 import type { AuditDeps } from "../../domain/ports";
@@ -15,8 +16,7 @@ import { listEventsHandler } from "./list-events";
 
 export const AUDIT_SERVICE_NAME = auditV1.AuditServiceClient.serviceName;
 
-/* Picking the RPC names drops grpc-js's index signature (see the apikey service). */
-type Rpcs = Pick<auditV1.AuditServiceServer, keyof typeof auditV1.AuditServiceService>;
+type Rpcs = RpcsOf<auditV1.AuditServiceServer>;
 
 /** Who may call each RPC: the scope of audit/listEvents (the export is the same read as NDJSON). */
 export const AUDIT_RPC_RULES: Readonly<Record<keyof Rpcs, RpcRule>> = {
@@ -30,9 +30,8 @@ export function auditService(deps: AuditDeps, logger: Logger, tokens: BearerVeri
     listEvents: (req, ctx) => listEventsHandler(forCall(ctx))(req),
     exportEvents: (req, ctx) => exportEventsHandler(forCall(ctx))(req),
   };
-  return {
-    name: AUDIT_SERVICE_NAME,
-    definition: auditV1.AuditServiceService,
-    implementation: implement<Rpcs>(auditV1.AuditServiceService, handlers, logger, { rules: AUDIT_RPC_RULES, tokens }),
-  };
+  return serviceRegistration(AUDIT_SERVICE_NAME, auditV1.AuditServiceService, handlers, logger, {
+    rules: AUDIT_RPC_RULES,
+    tokens,
+  });
 }

@@ -6,11 +6,12 @@ import {
   bindToCall,
   type CallContext,
   callOptionsWithin,
-  implement,
   invalidParams,
   type Logger,
   type RpcRule,
+  type RpcsOf,
   type ServiceRegistration,
+  serviceRegistration,
 } from "@pkiserver/kit";
 import { type apikeyV1, authV1 } from "@pkiserver/proto";
 import type { AuthDeps } from "../../domain/ports";
@@ -25,13 +26,7 @@ import { listSessions } from "./list-sessions";
 import { inspectToken, revokeToken } from "./oauth-tokens";
 import { revokeSession } from "./revoke-session";
 
-/**
- * The generated server interface without the index signature it inherits from
- * grpc-js: mapped over, that signature would demand a `never` handler.
- */
-export type AuthServiceMethods = {
-  [K in keyof authV1.AuthServiceServer as string extends K ? never : K]: authV1.AuthServiceServer[K];
-};
+export type AuthServiceMethods = RpcsOf<authV1.AuthServiceServer>;
 
 export const AUTH_SERVICE_NAME = authV1.AuthServiceClient.serviceName;
 
@@ -108,12 +103,8 @@ export function authServiceRegistration(
     verifySignature: async (req, ctx) =>
       withRequestToken(deps, (await credentials.verifySignature(credential(req), callOptionsWithin(ctx))).apiKey),
   };
-  return {
-    name: AUTH_SERVICE_NAME,
-    definition: authV1.AuthServiceService,
-    implementation: implement<AuthServiceMethods>(authV1.AuthServiceService, handlers, logger, {
-      rules: AUTH_RPC_RULES,
-      tokens,
-    }),
-  };
+  return serviceRegistration(AUTH_SERVICE_NAME, authV1.AuthServiceService, handlers, logger, {
+    rules: AUTH_RPC_RULES,
+    tokens,
+  });
 }

@@ -3,10 +3,11 @@ import {
   type AsyncHandlers,
   type BearerVerifier,
   bindToCall,
-  implement,
   type Logger,
   type RpcRule,
+  type RpcsOf,
   type ServiceRegistration,
+  serviceRegistration,
 } from "@pkiserver/kit";
 import { pkiV1 } from "@pkiserver/proto";
 import type { PkiDeps } from "../../domain/ports";
@@ -31,14 +32,7 @@ import { verifyHostByIdHandler } from "./verify-host-by-id";
 import { verifyHostByPubHandler } from "./verify-host-by-pub";
 import { verifyKeyHandler } from "./verify-key";
 
-/**
- * The generated server interface, without the index signature it inherits
- * from grpc-js: mapped over, that signature would demand a handler of type
- * `never` for every string.
- */
-export type PkiServiceMethods = {
-  [K in keyof pkiV1.PkiServiceServer as string extends K ? never : K]: pkiV1.PkiServiceServer[K];
-};
+export type PkiServiceMethods = RpcsOf<pkiV1.PkiServiceServer>;
 
 /** Who may call each RPC: the scope of the public method it serves (the contract's table). */
 export const PKI_RPC_RULES: Readonly<Record<keyof PkiServiceMethods, RpcRule>> = {
@@ -101,12 +95,8 @@ export function pkiService(
     getKeyProof: getKeyProofHandler(log),
     getLogTile: getLogTileHandler(log),
   };
-  return {
-    name: pkiV1.PkiServiceClient.serviceName,
-    definition: pkiV1.PkiServiceService,
-    implementation: implement<PkiServiceMethods>(pkiV1.PkiServiceService, handlers, logger, {
-      rules: access.publicRead ? publicReads(PKI_RPC_RULES) : PKI_RPC_RULES,
-      tokens: access.tokens,
-    }),
-  };
+  return serviceRegistration(pkiV1.PkiServiceClient.serviceName, pkiV1.PkiServiceService, handlers, logger, {
+    rules: access.publicRead ? publicReads(PKI_RPC_RULES) : PKI_RPC_RULES,
+    tokens: access.tokens,
+  });
 }
