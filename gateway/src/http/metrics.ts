@@ -1,4 +1,4 @@
-import { type HistogramSeries, LabelledHistogram } from "@pkiserver/kit";
+import { counterReadAtScrape, type HistogramSeries, LabelledHistogram } from "@pkiserver/kit";
 import { Counter, Gauge, Registry } from "prom-client";
 
 /**
@@ -25,16 +25,17 @@ export class GatewayMetrics {
 
   constructor() {
     const series = this.series;
-    new Counter({
-      name: "pmx_gateway_rpc_requests_total",
-      help: "JSON-RPC requests handled, by method and result code (0: success)",
-      labelNames: ["method", "code", "transport"],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const s of series.values()) this.inc(s.labels, s.count);
+    counterReadAtScrape(
+      {
+        name: "pmx_gateway_rpc_requests_total",
+        help: "JSON-RPC requests handled, by method and result code (0: success)",
+        labelNames: ["method", "code", "transport"],
+        registers: [this.registry],
       },
-    });
+      (add) => {
+        for (const s of series.values()) add(s.labels, s.count);
+      },
+    );
     this.duration = new LabelledHistogram(
       "pmx_gateway_rpc_request_duration_seconds",
       "Time to handle one JSON-RPC request",
@@ -107,16 +108,17 @@ export class GatewayMetrics {
     gauge("pmx_gateway_backend_limit", "Calls allowed in flight to each backend (adaptive)", (l) => l.limit);
     gauge("pmx_gateway_backend_in_flight", "Calls in flight to each backend", (l) => l.active);
     gauge("pmx_gateway_backend_waiting", "Calls waiting for a slot to each backend", (l) => l.waiting);
-    new Counter({
-      name: "pmx_gateway_backend_shed_total",
-      help: "Calls refused with -32000 because their backend was saturated",
-      labelNames: ["backend"],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const [backend, l] of Object.entries(limiters)) this.inc({ backend }, l.refused);
+    counterReadAtScrape(
+      {
+        name: "pmx_gateway_backend_shed_total",
+        help: "Calls refused with -32000 because their backend was saturated",
+        labelNames: ["backend"],
+        registers: [this.registry],
       },
-    });
+      (add) => {
+        for (const [backend, l] of Object.entries(limiters)) add({ backend }, l.refused);
+      },
+    );
   }
 
   connectionRefused(): void {
