@@ -139,6 +139,18 @@ export function authSuite(ctx: () => Ctx): void {
     return { apiKeyId, clientSecret };
   }
 
+  /** Adds an Ed25519 key with the given scopes, returning its id and key pair. */
+  async function addEd25519Key(maxScope: string[]) {
+    const pair = ed25519Pair();
+    const { apiKeyId } = await ok<{ apiKeyId: string }>(
+      url(),
+      "user/addApiKey",
+      { type: "pubKey", name: "ed", clientPubKey: pair.publicKeyPem, maxScope },
+      bearer(admin.accessToken),
+    );
+    return { apiKeyId, pair };
+  }
+
   describe("auth/createFirstApiKey", () => {
     it("refuses once a key exists (96), even with the right token", async () => {
       const e = await errCode(url(), "auth/createFirstApiKey", { initializationToken: sys().initToken, name: "again" });
@@ -238,13 +250,7 @@ export function authSuite(ctx: () => Ctx): void {
       });
       assert.equal(unknown.code, 71);
 
-      const pair = ed25519Pair();
-      const { apiKeyId } = await ok<{ apiKeyId: string }>(
-        url(),
-        "user/addApiKey",
-        { type: "pubKey", name: "ed", clientPubKey: pair.publicKeyPem, maxScope: ["pki:read"] },
-        bearer(admin.accessToken),
-      );
+      const { apiKeyId, pair } = await addEd25519Key(["pki:read"]);
       const ts2 = Date.now();
       const edSig = ed25519Sign(pair.privateKeyPem, grantSigningPayload(ts2, "e-1", undefined));
       const edTok = await ok<TokenResult>(url(), "auth/token", {
@@ -291,13 +297,7 @@ export function authSuite(ctx: () => Ctx): void {
 
     it("client_signature refuses every non-canonical spelling of a valid signature (12), HMAC and Ed25519", async () => {
       const hmacKey = await addSecretKey(["pki:read"]);
-      const pair = ed25519Pair();
-      const { apiKeyId: edKeyId } = await ok<{ apiKeyId: string }>(
-        url(),
-        "user/addApiKey",
-        { type: "pubKey", name: "ed", clientPubKey: pair.publicKeyPem, maxScope: ["pki:read"] },
-        bearer(admin.accessToken),
-      );
+      const { apiKeyId: edKeyId, pair } = await addEd25519Key(["pki:read"]);
       const ts = Date.now();
       const cases = [
         {
@@ -565,13 +565,7 @@ export function authSuite(ctx: () => Ctx): void {
         basic(k.apiKeyId, k.clientSecret),
       );
       assert.equal(denied.code, 73);
-      const pair = ed25519Pair();
-      const { apiKeyId } = await ok<{ apiKeyId: string }>(
-        url(),
-        "user/addApiKey",
-        { type: "pubKey", name: "ed", clientPubKey: pair.publicKeyPem, maxScope: ["user:read"] },
-        bearer(admin.accessToken),
-      );
+      const { apiKeyId } = await addEd25519Key(["user:read"]);
       assert.equal((await errCode(url(), "user/listApiKeys", {}, basic(apiKeyId, "q".repeat(40)))).code, 14);
       for (const id of [k.apiKeyId, apiKeyId])
         await ok(url(), "user/deleteApiKey", { apiKeyId: id }, bearer(admin.accessToken));
@@ -598,13 +592,7 @@ export function authSuite(ctx: () => Ctx): void {
       const wrongKey = await post(url(), body, signed(k.apiKeyId, { secret: "v".repeat(40) }, body));
       assert.equal((wrongKey.json as { error?: { code: number } }).error?.code, 14);
 
-      const pair = ed25519Pair();
-      const { apiKeyId } = await ok<{ apiKeyId: string }>(
-        url(),
-        "user/addApiKey",
-        { type: "pubKey", name: "ed", clientPubKey: pair.publicKeyPem, maxScope: ["user:read"] },
-        bearer(admin.accessToken),
-      );
+      const { apiKeyId, pair } = await addEd25519Key(["user:read"]);
       const edOk = await post(url(), body, signed(apiKeyId, { privateKeyPem: pair.privateKeyPem }, body));
       assert.ok((edOk.json as { result?: unknown }).result, edOk.text);
       for (const id of [k.apiKeyId, apiKeyId])
@@ -629,13 +617,7 @@ export function authSuite(ctx: () => Ctx): void {
 
     it("refuses every non-canonical spelling of a valid request signature (14), HMAC and Ed25519", async () => {
       const k = await addSecretKey(["user:read"]);
-      const pair = ed25519Pair();
-      const { apiKeyId: edKeyId } = await ok<{ apiKeyId: string }>(
-        url(),
-        "user/addApiKey",
-        { type: "pubKey", name: "ed", clientPubKey: pair.publicKeyPem, maxScope: ["user:read"] },
-        bearer(admin.accessToken),
-      );
+      const { apiKeyId: edKeyId, pair } = await addEd25519Key(["user:read"]);
       const body = rpcBody("user/listApiKeys", {});
       const cases = [
         { keyId: k.apiKeyId, credential: { secret: k.clientSecret }, twins: 3 },
