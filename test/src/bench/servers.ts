@@ -13,6 +13,8 @@ import {
   startSharedInfra,
 } from "@pkiserver/test-harness";
 
+import { distributedEnv, SERVER_TEST_ENV } from "../support/server-env";
+
 const ROOT = join(__dirname, "..", "..", "..");
 /** PMX_BENCH_EMBEDDED runs another build's one-process entry instead (to compare builds in one run). */
 const EMBEDDED = process.env.PMX_BENCH_EMBEDDED || join(ROOT, "services", "server", "dist", "embedded.js");
@@ -40,21 +42,10 @@ export interface System {
 }
 
 /**
- * Configuration every server under test gets: the per-client rate limits off
- * (today's single limit and the per-tier ones), logs at warn so that log
- * writing is not what is measured.
+ * Configuration every server under test gets (the rate limits off, free gRPC
+ * ports), with logs at warn so that log writing is not what is measured.
  */
-export const BENCH_ENV: Readonly<Record<string, string>> = {
-  PMX_HOST: "127.0.0.1",
-  PMX_LOG_LEVEL: "warn",
-  PMX_RATE_LIMIT_PER_MINUTE: "0",
-  PMX_RATE_LIMITS: "pki=0,pkiadmin=0,user=0,audit=0,auth=0",
-  // The services' gRPC ports on free ports, so parallel runs do not collide.
-  PMX_APIKEY_LISTEN: "127.0.0.1:0",
-  PMX_AUTH_LISTEN: "127.0.0.1:0",
-  PMX_PKI_LISTEN: "127.0.0.1:0",
-  PMX_AUDIT_LISTEN: "127.0.0.1:0",
-};
+export const BENCH_ENV: Readonly<Record<string, string>> = { ...SERVER_TEST_ENV, PMX_LOG_LEVEL: "warn" };
 
 /** Node flags for a server process: PMX_BENCH_NODE_ARGS, and a CPU profile per section when asked. */
 export function nodeFlags(base: readonly string[], cpuProfDir: string | undefined, section: string): string[] {
@@ -267,17 +258,7 @@ export async function startDistributedForm(infra: Infra, extraEnv: Record<string
   const name = `bench_${randomBytes(5).toString("hex")}`;
   const tail = new OutputTail();
   const system = await startDistributed({
-    env: {
-      PATH: process.env.PATH ?? "",
-      ...BENCH_ENV,
-      PMX_PORT: String(await freePort()),
-      PMX_MONGO_URL: infra.mongoUrl,
-      PMX_MONGO_DB: name,
-      PMX_NATS_URL: infra.natsUrl,
-      PMX_NATS_PREFIX: name,
-      PMX_SECRET_KEY: `k1:${randomBytes(32).toString("base64")}`,
-      ...extraEnv,
-    },
+    env: { ...BENCH_ENV, ...(await distributedEnv(infra, name)), ...extraEnv },
     onOutput: (proc, line) => tail.line(`[${proc}] ${line}`),
   });
   if (!system.firstKey) {

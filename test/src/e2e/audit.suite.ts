@@ -5,6 +5,7 @@ import { AUDIT_COLLECTION } from "@pkiserver/audit";
 import { connectMongo, grantSigningPayload, hmacSignature, requestSigningPayload } from "@pkiserver/kit";
 import { basic, bearer, call, errCode, ok, signed } from "../support/client";
 import { randomPubKey } from "../support/keys";
+import { pollUntil } from "../support/wait";
 import { type Ctx, type TokenResult, tokenFor, usedSecrets } from "./auth.suite";
 
 interface AuditEvent {
@@ -23,15 +24,8 @@ interface Page {
 }
 
 /** Polls until `probe` returns something; events travel through the bus before they are recorded. */
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const found = await probe();
-    if (found !== undefined) return found;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`${what} was not recorded within ${ms} ms`);
-}
+const eventually = <T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000) =>
+  pollUntil(what, probe, ms, 100);
 
 /** API.md section 12: the audit log, end to end through the gateway. */
 export function auditSuite(ctx: () => Ctx): void {

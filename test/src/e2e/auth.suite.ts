@@ -5,6 +5,7 @@ import { ed25519Sign, grantSigningPayload, hmacSignature } from "@pkiserver/kit"
 import { basic, bearer, call, errCode, ok, post, rpcBody, signed, WsClient } from "../support/client";
 import type { TestSystem } from "../support/forms";
 import { ed25519Pair } from "../support/keys";
+import { pollUntil } from "../support/wait";
 
 export interface TokenResult {
   accessToken: string;
@@ -33,13 +34,7 @@ interface RotateResult {
 }
 
 /** Polls `probe` until it holds; fails after `ms`. For effects that travel over the event bus. */
-async function until(what: string, probe: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await probe())) {
-    if (Date.now() > end) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (what: string, probe: () => Promise<boolean>, ms = 20_000) => pollUntil(what, probe, ms, 50);
 
 /**
  * The other spellings of a base64 or base64url string that a lenient decoder

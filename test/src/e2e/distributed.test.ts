@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { bearer, call, errCode, ok } from "../support/client";
 import { startForm } from "../support/forms";
 import { randomPubKey } from "../support/keys";
+import { pollUntil } from "../support/wait";
 import { auditSuite } from "./audit.suite";
 import { authSuite, type Ctx, prepare, tokenFor, usedSecrets } from "./auth.suite";
 import { oauthSuite } from "./oauth.suite";
@@ -11,14 +12,7 @@ import { pkiSuite } from "./pki.suite";
 import { transportSuite } from "./transport.suite";
 
 /** Polls until `probe` holds; events between processes take a moment. */
-async function eventually(what: string, probe: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await probe()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`${what} did not happen within ${ms} ms`);
-}
+const eventually = (what: string, probe: () => Promise<boolean>, ms = 10_000) => pollUntil(what, probe, ms, 100);
 
 /**
  * The whole end-to-end suite against the distributed form: five processes,

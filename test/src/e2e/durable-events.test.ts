@@ -1,20 +1,16 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { type DistributedSystem, freePort, startDistributed } from "@pkiserver/server";
+import { type DistributedSystem, startDistributed } from "@pkiserver/server";
 import { getInfra } from "@pkiserver/test-harness";
 import { bearer, call, ok, okWhenAvailable } from "../support/client";
+import { distributedEnv, SERVER_TEST_ENV } from "../support/server-env";
+import { pollUntil } from "../support/wait";
 import { tokenFor } from "./auth.suite";
 
-/** Polls `probe` until it returns true, or fails after `ms`. */
-async function eventually(what: string, ms: number, probe: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await probe().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  assert.fail(`${what} did not happen within ${ms} ms`);
-}
+/** Polls `probe` until it returns true (a probe that throws, as during an outage, has not yet), or fails after `ms`. */
+const eventually = (what: string, ms: number, probe: () => Promise<boolean>) =>
+  pollUntil(what, () => probe().catch(() => false), ms, 200);
 
 /** Holds a service's events before NATS for longer than any test runs. */
 const HOLD_EVENTS = { PMX_TEST_EVENT_PUBLISH_DELAY_MS: "600000" };
@@ -33,18 +29,7 @@ describe("events of a service killed between its write and the publication, or w
     const infra = await getInfra();
     const name = infra.freshName("durable");
     system = await startDistributed({
-      env: {
-        PATH: process.env.PATH ?? "",
-        PMX_HOST: "127.0.0.1",
-        PMX_PORT: String(await freePort()),
-        PMX_MONGO_URL: infra.mongoUrl,
-        PMX_MONGO_DB: name,
-        PMX_NATS_URL: infra.natsUrl,
-        PMX_NATS_PREFIX: name,
-        PMX_SECRET_KEY: `k1:${randomBytes(32).toString("base64")}`,
-        PMX_RATE_LIMIT_PER_MINUTE: "0",
-        PMX_RATE_LIMITS: "pki=0,pkiadmin=0,user=0,audit=0,auth=0",
-      },
+      env: { ...SERVER_TEST_ENV, ...(await distributedEnv(infra, name)) },
       onOutput: (n, line) => logs.push(`${n}: ${line}`),
     });
     const key = system.firstKey;
