@@ -25,6 +25,7 @@ import {
   type Caller,
   CallerMetadata,
   INTERNAL_CALLER,
+  type RpcRule,
   statedCaller,
 } from "./call-auth";
 import { AppError, ErrorCatalogue, isErrorCode } from "./errors";
@@ -309,6 +310,12 @@ export function implement<S extends UntypedServiceImplementation>(
  */
 export type RpcsOf<S> = { [K in keyof S as string extends K ? never : K]: S[K] };
 
+/** Who may call each RPC of a generated server interface. */
+export type RpcRules<S> = Readonly<Record<keyof RpcsOf<S>, RpcRule>>;
+
+/** The async handlers of a generated server interface's RPCs. */
+export type RpcHandlers<S> = AsyncHandlers<RpcsOf<S>>;
+
 /**
  * A service as its gRPC server registers it: the generated `definition`
  * under `name` (the generated client's `serviceName`), each RPC run by its
@@ -317,7 +324,7 @@ export type RpcsOf<S> = { [K in keyof S as string extends K ? never : K]: S[K] }
 export function serviceRegistration<S>(
   name: string,
   definition: ServiceDefinition,
-  handlers: AsyncHandlers<RpcsOf<S>>,
+  handlers: RpcHandlers<S>,
   logger: Logger,
   access: CallAccess<Extract<keyof RpcsOf<S>, string>>,
 ): ServiceRegistration {

@@ -1,15 +1,6 @@
 import { requiredScope } from "@pkiserver/contract";
-import {
-  type AsyncHandlers,
-  type BearerVerifier,
-  bindToCall,
-  type CallContext,
-  type Logger,
-  type RpcRule,
-  type RpcsOf,
-  type ServiceRegistration,
-  serviceRegistration,
-} from "@pkiserver/kit";
+import type { BearerVerifier, CallContext, Logger, RpcHandlers, RpcRules, ServiceRegistration } from "@pkiserver/kit";
+import { bindToCall, serviceRegistration } from "@pkiserver/kit";
 import { apikeyV1 } from "@pkiserver/proto";
 import type { ApiKeyDeps } from "../../domain/ports";
 import { addApiKeyHandler } from "./add-api-key";
@@ -24,13 +15,11 @@ import { verifySignatureHandler } from "./verify-signature";
 
 export const API_KEY_SERVICE_NAME = apikeyV1.ApiKeyServiceClient.serviceName;
 
-type Rpcs = RpcsOf<apikeyV1.ApiKeyServiceServer>;
-
 /**
  * Who may call each RPC: the scope of the public method it serves (the
  * contract's table), or anyone for the RPCs that check a presented secret.
  */
-export const API_KEY_RPC_RULES: Readonly<Record<keyof Rpcs, RpcRule>> = {
+export const API_KEY_RPC_RULES: RpcRules<apikeyV1.ApiKeyServiceServer> = {
   createFirstApiKey: "open",
   addApiKey: requiredScope("user/addApiKey"),
   getApiKey: requiredScope("user/getApiKey"),
@@ -53,7 +42,7 @@ export function apiKeyService(
 ): ServiceRegistration {
   // Each call works on stores that refuse further steps once its caller gave up.
   const forCall = bindToCall(deps, { stores: ["store", "nonces"], events: ["events"] });
-  const handlers: AsyncHandlers<Rpcs> = {
+  const handlers: RpcHandlers<apikeyV1.ApiKeyServiceServer> = {
     createFirstApiKey: (req, ctx) => createFirstApiKeyHandler(forCall(ctx))(req),
     addApiKey: (req, ctx) => addApiKeyHandler(forCall(ctx))(req, scopesOf(ctx)),
     getApiKey: (req, ctx) => getApiKeyHandler(forCall(ctx))(req),

@@ -1,18 +1,13 @@
-import {
-  AppError,
-  type AsyncHandlers,
-  type AuthFailure,
-  type BearerVerifier,
-  bindToCall,
-  type CallContext,
-  callOptionsWithin,
-  invalidParams,
-  type Logger,
-  type RpcRule,
-  type RpcsOf,
-  type ServiceRegistration,
-  serviceRegistration,
+import type {
+  AuthFailure,
+  BearerVerifier,
+  CallContext,
+  Logger,
+  RpcHandlers,
+  RpcRules,
+  ServiceRegistration,
 } from "@pkiserver/kit";
+import { AppError, bindToCall, callOptionsWithin, invalidParams, serviceRegistration } from "@pkiserver/kit";
 import { type apikeyV1, authV1 } from "@pkiserver/proto";
 import type { AuthDeps } from "../../domain/ports";
 import { issueRequestToken } from "../../domain/request-token";
@@ -26,8 +21,6 @@ import { listSessions } from "./list-sessions";
 import { inspectToken, revokeToken } from "./oauth-tokens";
 import { revokeSession } from "./revoke-session";
 
-export type AuthServiceMethods = RpcsOf<authV1.AuthServiceServer>;
-
 export const AUTH_SERVICE_NAME = authV1.AuthServiceClient.serviceName;
 
 /**
@@ -38,7 +31,7 @@ export const AUTH_SERVICE_NAME = authV1.AuthServiceClient.serviceName;
  * the `user` scopes; OAuth introspection and revocation act for the
  * authenticated API key.
  */
-export const AUTH_RPC_RULES: Readonly<Record<keyof AuthServiceMethods, RpcRule>> = {
+export const AUTH_RPC_RULES: RpcRules<authV1.AuthServiceServer> = {
   issueToken: "open",
   forkToken: "open",
   introspectToken: "open",
@@ -83,7 +76,7 @@ export function authServiceRegistration(
   // Each call works on stores and an apikey client bound to it: apikey gets
   // the caller's remaining time, and no step starts once the caller gave up.
   const forCall = bindToCall(deps, { stores: ["sessions"], clients: ["apikeys"], events: ["events"] });
-  const handlers: AsyncHandlers<AuthServiceMethods> = {
+  const handlers: RpcHandlers<authV1.AuthServiceServer> = {
     issueToken: (req, ctx) =>
       issueToken(forCall(ctx))(req).catch((err: unknown) => {
         const failure = grantFailure(req, err, ctx.requestId);

@@ -1,14 +1,6 @@
 import { requiredScope } from "@pkiserver/contract";
-import {
-  type AsyncHandlers,
-  type BearerVerifier,
-  bindToCall,
-  type Logger,
-  type RpcRule,
-  type RpcsOf,
-  type ServiceRegistration,
-  serviceRegistration,
-} from "@pkiserver/kit";
+import type { BearerVerifier, Logger, RpcHandlers, RpcRules, ServiceRegistration } from "@pkiserver/kit";
+import { bindToCall, serviceRegistration } from "@pkiserver/kit";
 import { pkiV1 } from "@pkiserver/proto";
 import type { PkiDeps } from "../../domain/ports";
 import type { TransparencyLog } from "../../domain/transparency";
@@ -32,10 +24,8 @@ import { verifyHostByIdHandler } from "./verify-host-by-id";
 import { verifyHostByPubHandler } from "./verify-host-by-pub";
 import { verifyKeyHandler } from "./verify-key";
 
-export type PkiServiceMethods = RpcsOf<pkiV1.PkiServiceServer>;
-
 /** Who may call each RPC: the scope of the public method it serves (the contract's table). */
-export const PKI_RPC_RULES: Readonly<Record<keyof PkiServiceMethods, RpcRule>> = {
+export const PKI_RPC_RULES: RpcRules<pkiV1.PkiServiceServer> = {
   setHost: requiredScope("pkiAdmin/setHost"),
   addHostUrl: requiredScope("pkiAdmin/addHostUrl"),
   removeHostUrl: requiredScope("pkiAdmin/removeHostUrl"),
@@ -74,7 +64,7 @@ export function pkiService(
 ): ServiceRegistration {
   // A write whose caller gave up stops before its next store step; reads are one step each.
   const writing = bindToCall(deps, { stores: ["hosts", "keys"], events: ["events"] });
-  const handlers: AsyncHandlers<PkiServiceMethods> = {
+  const handlers: RpcHandlers<pkiV1.PkiServiceServer> = {
     setHost: (req, ctx) => setHostHandler(writing(ctx))(req),
     addHostUrl: (req, ctx) => addHostUrlHandler(writing(ctx))(req),
     removeHostUrl: (req, ctx) => removeHostUrlHandler(writing(ctx))(req),
