@@ -1,12 +1,5 @@
-import {
-  credentialLimitShortens,
-  isLive,
-  isSelected,
-  type KeySessionSelection,
-  newestFirst,
-  RevokeReason,
-  type Session,
-} from "../domain/entities";
+import type { KeySessionSelection, Session } from "../domain/entities";
+import { credentialLimitShortens, isLive, isSelected, newestFirst, RevokeReason } from "../domain/entities";
 import type { RotateResult, SessionStore } from "../domain/ports";
 
 /**

@@ -1,14 +1,7 @@
 import { isDuplicateKeyError, pingMongo, type Scope } from "@pkiserver/kit";
 import type { Collection, Db } from "mongodb";
-import {
-  credentialLimitShortens,
-  isLive,
-  isSelected,
-  type KeySessionSelection,
-  newestFirst,
-  RevokeReason,
-  type Session,
-} from "../domain/entities";
+import type { KeySessionSelection, Session } from "../domain/entities";
+import { credentialLimitShortens, isLive, isSelected, newestFirst, RevokeReason } from "../domain/entities";
 import type { RotateResult, SessionStore } from "../domain/ports";
 
 interface SessionDoc {
