@@ -3,6 +3,7 @@ import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { signAccessToken } from "@pkiserver/contract";
 import { Events, ed25519Sign, hmacSignature, requestSigningPayload } from "@pkiserver/kit";
+import type { TestKey, TestSystem } from "@pkiserver/testing";
 import {
   addTestKey,
   INITIALIZATION_TOKEN,
@@ -10,8 +11,6 @@ import {
   post,
   rpc,
   startTestSystem,
-  type TestKey,
-  type TestSystem,
   VALID_KEY_1,
 } from "@pkiserver/testing";
 

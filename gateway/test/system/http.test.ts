@@ -1,14 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import {
-  type PkiStores,
-  post,
-  rpc,
-  startTestSystem,
-  type TestKey,
-  type TestSystem,
-  VALID_KEY_1,
-} from "@pkiserver/testing";
+import type { PkiStores, TestKey, TestSystem } from "@pkiserver/testing";
+import { post, rpc, startTestSystem, VALID_KEY_1 } from "@pkiserver/testing";
 
 /** A key-history store whose record for user "brk" carries customData that is not JSON: broken stored data. */
 function brokenRecordOf(stores: PkiStores): PkiStores {
