@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Events, publishEvent } from "@pkiserver/kit";
-import { startTestSystem, type TestSystem } from "@pkiserver/testing";
+import { recordEvents, startTestSystem, type TestSystem } from "@pkiserver/testing";
 
 const SECRET = "audit-export-secret-audit-export-secret";
 const exportCalls = (gw: TestSystem) =>
@@ -10,15 +10,11 @@ const exportCalls = (gw: TestSystem) =>
 describe("GET /audit/export and rate limits (API.md section 9)", () => {
   it("counts in the audit tier under the key's own limit, by credential or token, and its refusals reach the audit log", async () => {
     const gw = await startTestSystem({ env: { PMX_RATE_LIMITS: "pki=0,pkiadmin=0,user=0,audit=10,auth=0" } });
-    const refused: { client: string; tier: string; count: number }[] = [];
-    await gw.bus.subscribe({
-      subjects: [Events.rateLimitRefused.subject],
-      deliver: "all",
-      handler: async (msg) => {
-        const e = Events.rateLimitRefused.type.decode(msg.data);
-        refused.push({ client: e.client, tier: e.tier, count: e.count });
-      },
-    });
+    const refused = await recordEvents(gw.bus, Events.rateLimitRefused, (e) => ({
+      client: e.client,
+      tier: e.tier,
+      count: e.count,
+    }));
     let one = "";
     let two = "";
     try {

@@ -3,6 +3,7 @@
 
 export type { PkiAppOptions, PkiStores } from "@pkiserver/pki";
 export { startApiKeyService, type TestApiKeyService } from "./apikey";
+export { recordEvents } from "./events";
 export { type HttpReply, httpReply, post, rpc, VALID_KEY_1, VALID_KEY_2 } from "./http";
 export {
   addTestKey,
