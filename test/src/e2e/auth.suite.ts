@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { before, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import { ed25519Sign, grantSigningPayload, hmacSignature } from "@pkiserver/kit";
 import { basic, bearer, call, errCode, ok, post, rpcBody, signed, WsClient } from "../support/client";
-import type { TestSystem } from "../support/forms";
+import { type Form, startForm, type TestSystem } from "../support/forms";
 import { ed25519Pair } from "../support/keys";
 import { pollUntil } from "../support/wait";
 
@@ -105,6 +105,27 @@ export async function prepare(sys: TestSystem): Promise<Ctx> {
   const firstKey = await bootstrap(sys);
   const admin = await tokenFor(sys.url, firstKey.apiKeyId, firstKey.apiKeySecret);
   return { sys, firstKey, admin };
+}
+
+/**
+ * Describes `title` against a system of `form` (started with `env`), prepared
+ * with its first key and an admin token before `body`'s tests and stopped
+ * after them.
+ */
+export function describeOnForm(
+  title: string,
+  form: Form,
+  body: (ctx: () => Ctx) => void,
+  env: Record<string, string> = {},
+): void {
+  describe(title, () => {
+    let ctx: Ctx;
+    before(async () => {
+      ctx = await prepare(await startForm(form, env));
+    });
+    after(() => ctx.sys.stop());
+    body(() => ctx);
+  });
 }
 
 /** API.md sections 3-6 for auth/ and user/. */
