@@ -1,5 +1,5 @@
 import { tokenChecks, tokenIdentityFromEnv } from "@pkiserver/contract";
-import { SecretBox, type ServiceApp, type ServiceDeps, startServiceGrpc } from "@pkiserver/kit";
+import { runEvery, SecretBox, type ServiceApp, type ServiceDeps, startServiceGrpc } from "@pkiserver/kit";
 import type { ApiKeyConfig } from "./config";
 import { type ApiKeyDeps, type ApiKeyStore, type NonceStore, systemClock } from "./domain/ports";
 import { MemoryApiKeyStore } from "./storage/memory-api-key-store";
@@ -47,12 +47,13 @@ export async function buildApp(config: ApiKeyConfig, deps: ServiceDeps): Promise
     initializationToken: config.initializationToken,
   };
 
-  const purge = setInterval(() => {
-    nonces.purgeExpired(systemClock.now()).catch((err: unknown) => {
-      logger.warn({ err: String(err) }, "nonce purge failed");
-    });
-  }, NONCE_PURGE_INTERVAL_MS);
-  purge.unref();
+  const stopPurge = runEvery(
+    NONCE_PURGE_INTERVAL_MS,
+    () => nonces.purgeExpired(systemClock.now()),
+    logger,
+    "nonce purge failed",
+    { level: "warn" },
+  );
 
   const server = await startServiceGrpc({
     name: "apikey",
@@ -67,7 +68,7 @@ export async function buildApp(config: ApiKeyConfig, deps: ServiceDeps): Promise
     grpc: server.grpc,
     isReady: async () => deps.bus.isReady() && (await store.ping()),
     stop: async () => {
-      clearInterval(purge);
+      stopPurge();
       await server.stop();
     },
   };

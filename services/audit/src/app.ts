@@ -1,5 +1,5 @@
 import { tokenChecks, tokenIdentityFromEnv } from "@pkiserver/contract";
-import { type ServiceApp, type ServiceDeps, startServiceGrpc } from "@pkiserver/kit";
+import { describe, runEvery, type ServiceApp, type ServiceDeps, startServiceGrpc } from "@pkiserver/kit";
 import type { AuditConfig } from "./config";
 import { type AuditDeps, type AuditStore, systemClock } from "./domain/ports";
 import { purgeExpired } from "./domain/record-event";
@@ -26,11 +26,10 @@ export async function buildApp(config: AuditConfig, deps: ServiceDeps): Promise<
   }
   const auditDeps: AuditDeps = { store, clock: systemClock, retentionMs: config.retentionMs };
 
-  const purge = () =>
-    purgeExpired(auditDeps).catch((err: unknown) => logger.warn({ err: String(err) }, "audit purge failed"));
-  void purge();
-  const purgeTimer = setInterval(purge, PURGE_INTERVAL_MS);
-  purgeTimer.unref();
+  void purgeExpired(auditDeps).catch((err: unknown) => logger.warn({ err: describe(err) }, "audit purge failed"));
+  const stopPurge = runEvery(PURGE_INTERVAL_MS, () => purgeExpired(auditDeps), logger, "audit purge failed", {
+    level: "warn",
+  });
 
   const consumer = await startAuditConsumer(deps.bus, auditDeps, logger);
   const server = await startServiceGrpc({
@@ -46,7 +45,7 @@ export async function buildApp(config: AuditConfig, deps: ServiceDeps): Promise<
     grpc: server.grpc,
     isReady: async () => deps.bus.isReady() && (await store.ping()),
     stop: async () => {
-      clearInterval(purgeTimer);
+      stopPurge();
       await consumer.stop();
       await server.stop();
       mongoStore?.close();

@@ -1,5 +1,5 @@
 import { tokenChecks, tokenIdentityFromEnv } from "@pkiserver/contract";
-import { Events, publishEvent, type ServiceApp, type ServiceDeps, startServiceGrpc } from "@pkiserver/kit";
+import { Events, publishEvent, runEvery, type ServiceApp, type ServiceDeps, startServiceGrpc } from "@pkiserver/kit";
 import { encodeVerifierKey, generateSigner, type NoteSigner, parseSignerKey } from "@pkiserver/log";
 import { pkiV1 } from "@pkiserver/proto";
 import type { PkiConfig } from "./config";
@@ -80,10 +80,12 @@ export async function buildApp(
   };
   // The first checkpoint (the empty log) exists before the first request.
   await sequence();
-  const sequencer = setInterval(() => {
-    sequence().catch((err: unknown) => logger.error({ err }, "transparency log sequencing failed"));
-  }, config.log.checkpointIntervalMs);
-  sequencer.unref();
+  const stopSequencing = runEvery(
+    config.log.checkpointIntervalMs,
+    sequence,
+    logger,
+    "transparency log sequencing failed",
+  );
   const server = await startServiceGrpc({
     name: "pki",
     config,
@@ -98,7 +100,7 @@ export async function buildApp(
     logVerifierKey,
     isReady: async () => (mongo ? await mongo.ping() : true) && bus.isReady(),
     stop: async () => {
-      clearInterval(sequencer);
+      stopSequencing();
       await server.stop();
       await log.close().catch((err: unknown) => logger.warn({ err }, "transparency log lease not released"));
     },
