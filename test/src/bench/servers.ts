@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, startDistributed } from "@pkiserver/server";
+import { freePort, startDistributed, stopProcess } from "@pkiserver/server";
 import {
   findPostgresBinDir,
   type LocalServer,
@@ -79,18 +79,6 @@ process.on("exit", () => {
   for (const p of launchedProcesses()) process.kill(p.pid, "SIGKILL");
 });
 
-function waitExit(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill(signal);
-  });
-}
-
 /** Spawns a node process and waits until its output matches `ready`. */
 async function spawnNode(
   args: string[],
@@ -130,7 +118,11 @@ export async function startEcho(): Promise<{ url: string; pid: number; stop(): P
     /echo listening/,
     "the echo server",
   );
-  return { url: `http://127.0.0.1:${port}`, pid: child.pid as number, stop: () => waitExit(child, "SIGTERM") };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid as number,
+    stop: () => stopProcess(child, "SIGTERM", 15_000),
+  };
 }
 
 /**
@@ -171,7 +163,7 @@ export async function startEmbedded(
     processes: () => [{ name: "embedded", pid }],
     recentOutput: () => tail.toString(),
     // SIGINT as Ctrl-C: a graceful stop, which also writes a --cpu-prof profile.
-    stop: () => waitExit(child, "SIGINT"),
+    stop: () => stopProcess(child, "SIGINT", 15_000),
   };
 }
 
