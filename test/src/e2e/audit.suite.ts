@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { before, it } from "node:test";
+import type { AuditEvent } from "@pkiserver/audit";
 import { AUDIT_COLLECTION } from "@pkiserver/audit";
 import { connectMongo, grantSigningPayload, hmacSignature, requestSigningPayload } from "@pkiserver/kit";
 import { basic, bearer, call, errCode, ok, signed } from "../support/client";
@@ -8,16 +9,6 @@ import { randomPubKey } from "../support/keys";
 import { pollUntil } from "../support/wait";
 import { type Ctx, type TokenResult, tokenFor, usedSecrets } from "./auth.suite";
 
-interface AuditEvent {
-  id: string;
-  time: number;
-  type: string;
-  outcome: "ok" | "denied";
-  actor: { apiKeyId?: string; sessionId?: string; ip?: string };
-  target: string;
-  requestId?: string;
-  details: Record<string, unknown>;
-}
 interface Page {
   events: AuditEvent[];
   nextCursor?: string;
