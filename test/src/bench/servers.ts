@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, startDistributed, stopProcess } from "@pkiserver/server";
 import {
@@ -50,9 +50,26 @@ export const BENCH_ENV: Readonly<Record<string, string>> = { ...SERVER_TEST_ENV,
 /** Node flags for a server process: PMX_BENCH_NODE_ARGS, and a CPU profile per section when asked. */
 export function nodeFlags(base: readonly string[], cpuProfDir: string | undefined, section: string): string[] {
   if (cpuProfDir === undefined) return [...base];
+  return [...base, "--cpu-prof", `--cpu-prof-dir=${profileDir(cpuProfDir, section)}`];
+}
+
+/** The directory of one section's profiles, made if needed. */
+export function profileDir(cpuProfDir: string, section: string): string {
   const dir = join(cpuProfDir, section);
   mkdirSync(dir, { recursive: true });
-  return [...base, "--cpu-prof", `--cpu-prof-dir=${dir}`];
+  return dir;
+}
+
+/**
+ * Puts each process's name in front of its profiles' file names (node names them
+ * `CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile`).
+ */
+export function nameProfiles(dir: string, processes: readonly ServerProcess[]): void {
+  for (const file of readdirSync(dir)) {
+    const pid = Number(/^CPU\.\d+\.\d+\.(\d+)\./.exec(file)?.[1]);
+    const name = processes.find((p) => p.pid === pid)?.name;
+    if (name !== undefined) renameSync(join(dir, file), join(dir, `${name}.${file}`));
+  }
 }
 
 class OutputTail {
@@ -244,7 +261,7 @@ function launchedProcesses(): ServerProcess[] {
 /**
  * The four processes of the distributed form, started by the same launcher as
  * `npm run start:distributed`, on `infra`, with a fresh database and subject
- * prefix. The launcher takes no node flags, so --cpu-prof does not reach them.
+ * prefix. Node flags reach its processes through `NODE_OPTIONS` in `extraEnv`.
  */
 export async function startDistributedForm(infra: Infra, extraEnv: Record<string, string> = {}): Promise<System> {
   const name = `bench_${randomBytes(5).toString("hex")}`;
