@@ -124,6 +124,14 @@ export const urls = {
   },
 };
 
+/** An env value trimmed, where empty means unset. */
+function trimmedOptional() {
+  return z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
+}
+
 /** Reusable field parsers for env values. */
 export const env = {
   port: (def: number) => z.coerce.number().int().min(0).max(65535).default(def),
@@ -152,38 +160,26 @@ export const env = {
       .or(z.literal("").transform(() => undefined)),
   /** PMX_MONGO_URL: unset or empty means in-memory stores. */
   mongoUrl: () =>
-    z
-      .string()
-      .optional()
-      .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()))
-      .refine((v) => v === undefined || urls.mongo(v), {
-        message: "expected mongodb://[user:password@]host[:port][,host…][/db] or mongodb+srv://host",
-      }),
+    trimmedOptional().refine((v) => v === undefined || urls.mongo(v), {
+      message: "expected mongodb://[user:password@]host[:port][,host…][/db] or mongodb+srv://host",
+    }),
   /** PMX_NATS_URL: comma-separated server URLs; unset or empty means the in-process bus. */
   natsUrl: () =>
-    z
-      .string()
-      .optional()
-      .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()))
-      .superRefine((v, ctx) => {
-        for (const item of listOf(v)) {
-          if (!urls.nats(item)) {
-            ctx.addIssue({
-              code: "custom",
-              message: `expected nats://host:port or tls://host:port, got ${maskUrl(item)}`,
-            });
-          }
+    trimmedOptional().superRefine((v, ctx) => {
+      for (const item of listOf(v)) {
+        if (!urls.nats(item)) {
+          ctx.addIssue({
+            code: "custom",
+            message: `expected nats://host:port or tls://host:port, got ${maskUrl(item)}`,
+          });
         }
-      }),
+      }
+    }),
   /** PMX_REDIS_URL: unset or empty means no Redis. */
   redisUrl: () =>
-    z
-      .string()
-      .optional()
-      .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()))
-      .refine((v) => v === undefined || urls.redis(v), {
-        message: "expected redis://host:port or rediss://host:port",
-      }),
+    trimmedOptional().refine((v) => v === undefined || urls.redis(v), {
+      message: "expected redis://host:port or rediss://host:port",
+    }),
   /** A comma-separated list, items trimmed, empty ones dropped. */
   list: () => z.string().optional().transform(listOf),
   /** PMX_CORS_ORIGINS: `*` or comma-separated origins. */
