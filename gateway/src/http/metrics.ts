@@ -42,26 +42,22 @@ export class GatewayMetrics {
       [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       [this.registry],
     );
+    const registers = [this.registry];
     this.wsConnections = new Gauge({
       name: "pmx_gateway_ws_connections",
       help: "Open WebSocket connections",
-      registers: [this.registry],
+      registers,
     });
-    this.rateLimited = new Counter({
-      name: "pmx_gateway_rate_limited_total",
-      help: "Requests refused by the rate limit",
-      registers: [this.registry],
-    });
-    this.rateLimitStoreErrors = new Counter({
-      name: "pmx_gateway_rate_limit_store_errors_total",
-      help: "Requests accepted uncounted because the shared rate-limit counters (Redis) did not answer",
-      registers: [this.registry],
-    });
-    this.connectionsRefused = new Counter({
-      name: "pmx_gateway_connections_refused_total",
-      help: "Connections (or proxied requests) refused because their client had too many open connections",
-      registers: [this.registry],
-    });
+    const counter = (name: string, help: string) => new Counter({ name, help, registers });
+    this.rateLimited = counter("pmx_gateway_rate_limited_total", "Requests refused by the rate limit");
+    this.rateLimitStoreErrors = counter(
+      "pmx_gateway_rate_limit_store_errors_total",
+      "Requests accepted uncounted because the shared rate-limit counters (Redis) did not answer",
+    );
+    this.connectionsRefused = counter(
+      "pmx_gateway_connections_refused_total",
+      "Connections (or proxied requests) refused because their client had too many open connections",
+    );
   }
 
   /** `method` must already be a known method name or a fixed placeholder, to bound label values. */
