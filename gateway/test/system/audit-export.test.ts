@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Events, publishEvent } from "@pkiserver/kit";
-import { recordEvents, startTestSystem, type TestSystem } from "@pkiserver/testing";
+import { recordEvents, startTestSystem, type TestSystem, withTestSystem } from "@pkiserver/testing";
 
 const SECRET = "audit-export-secret-audit-export-secret";
 const exportCalls = (gw: TestSystem) =>
@@ -60,8 +60,7 @@ describe("GET /audit/export and rate limits (API.md section 9)", () => {
 
 describe("GET /audit/export streams (API.md section 12)", () => {
   it("sends the first events before the store is read to the end, and reads no further than the reader takes", async () => {
-    const gw = await startTestSystem({ env: { PMX_RATE_LIMITS: "pki=0,pkiadmin=0,user=0,audit=0,auth=0" } });
-    try {
+    await withTestSystem({ env: { PMX_RATE_LIMITS: "pki=0,pkiadmin=0,user=0,audit=0,auth=0" } }, async (gw) => {
       const reader = await gw.addKey({ secret: SECRET, maxScope: ["audit:read"] });
       // 30 pages of about 600 kB (a long client name makes each event large): far beyond what the sockets buffer.
       const pages = 30;
@@ -123,8 +122,6 @@ describe("GET /audit/export streams (API.md section 12)", () => {
       assert.equal(lines, total);
       assert.ok(inOrder, "oldest first, nothing lost or repeated");
       assert.equal(exportCalls(gw), pages, "each page read once");
-    } finally {
-      await gw.close();
-    }
+    });
   });
 });

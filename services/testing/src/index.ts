@@ -14,6 +14,7 @@ export {
   type TestKeyOptions,
   type TestSystem,
   type TestSystemOptions,
+  withTestSystem,
 } from "./system";
 export { type RecordedCall, type Tap, tapRegistration } from "./tap";
 export { callingAs, EVERY_SCOPE, testTokens } from "./tokens";
