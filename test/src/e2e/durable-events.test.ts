@@ -25,6 +25,18 @@ describe("events of a service killed between its write and the publication, or w
   let admin: Record<string, string>;
   const logs: string[] = [];
 
+  /** Adds a secret key (through the first gateway, as the admin), returning its id and secret. */
+  async function addSecretKey(name: string, maxScope: string[]): Promise<{ apiKeyId: string; secret: string }> {
+    const secret = randomBytes(24).toString("base64url");
+    const { apiKeyId } = await ok<{ apiKeyId: string }>(
+      system.url,
+      "user/addApiKey",
+      { type: "secret", name, clientSecret: secret, maxScope },
+      admin,
+    );
+    return { apiKeyId, secret };
+  }
+
   before(async () => {
     const infra = await getInfra();
     const name = infra.freshName("durable");
@@ -44,13 +56,7 @@ describe("events of a service killed between its write and the publication, or w
   it("apikey.updated of a disabled key reaches another gateway after apikey restarts", async () => {
     // Gateway B learns of key changes only from events (A applies its own at once).
     const b = await system.startExtraGateway();
-    const secret = randomBytes(24).toString("base64url");
-    const { apiKeyId } = await ok<{ apiKeyId: string }>(
-      system.url,
-      "user/addApiKey",
-      { type: "secret", name: "doomed", clientSecret: secret, maxScope: ["user:read"] },
-      admin,
-    );
+    const { apiKeyId, secret } = await addSecretKey("doomed", ["user:read"]);
     const token = bearer((await tokenFor(system.url, apiKeyId, secret)).accessToken);
     await ok(b.url, "user/listApiKeys", {}, token);
 
@@ -87,13 +93,7 @@ describe("events of a service killed between its write and the publication, or w
       if (!down) await new Promise((r) => setTimeout(r, 20));
     }
     assert.ok(down, "the audit service was seen down before it was back");
-    const secret = randomBytes(24).toString("base64url");
-    const { apiKeyId } = await ok<{ apiKeyId: string }>(
-      system.url,
-      "user/addApiKey",
-      { type: "secret", name: "while-audit-down", clientSecret: secret, maxScope: ["pki:read"] },
-      admin,
-    );
+    const { apiKeyId, secret } = await addSecretKey("while-audit-down", ["pki:read"]);
     const refused = await call(system.url, "auth/token", {
       grantType: "client_credentials",
       clientId: apiKeyId,
