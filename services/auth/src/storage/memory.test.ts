@@ -115,7 +115,7 @@ describe("memory session store: revoked sessions are kept only while they matter
     const store = new MemorySessionStore();
     const s = session({ name: "laptop", scope: ["pki:read", "user:read"] });
     await store.open(s, 16, T0);
-    const [revoked] = await store.revokeForKey("key-a", RevokeReason.apiKeyDeleted, T0 + 5, T0);
+    const [revoked] = await store.revokeForKey("key-a", RevokeReason.apiKeyDeleted, T0 + 5, { createdUpTo: T0 });
     assert.deepEqual(revoked?.scope, s.scope, "the caller gets the whole session it revoked");
     assert.equal(revoked?.name, "laptop");
     const kept = await store.get(s.id);

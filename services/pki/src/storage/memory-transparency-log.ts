@@ -1,13 +1,4 @@
-import {
-  encodeEntry,
-  encodeVerifierKey,
-  historyKey,
-  type LogEntry,
-  leafHash,
-  type NoteSigner,
-  signCheckpoint,
-  toBase64,
-} from "@pkiserver/log";
+import { encodeEntry, historyKey, type LogEntry, leafHash, toBase64 } from "@pkiserver/log";
 import type { Host, KeyRecord } from "../domain/entities";
 import type { PublishedCheckpoint, TransparencyLog } from "../domain/transparency";
 import { hostEntry, keyEntry, MirroredTransparencyLog } from "./log-mirror";
@@ -28,12 +19,6 @@ export class MemoryTransparencyLog extends MirroredTransparencyLog implements Tr
   /** Leaf hash of each history's newest appended record, for the next record's `prev`. */
   private readonly pendingHeads = new Map<string, Uint8Array>();
   private latest: PublishedCheckpoint | undefined;
-  private readonly verifierKey: string;
-
-  constructor(private readonly signer: NoteSigner) {
-    super();
-    this.verifierKey = encodeVerifierKey(signer);
-  }
 
   async appendKeyRecord(record: KeyRecord): Promise<void> {
     const key = historyKey(record.userId, record.instanceId, record.contextId);
@@ -56,14 +41,7 @@ export class MemoryTransparencyLog extends MirroredTransparencyLog implements Tr
   async sequence(): Promise<PublishedCheckpoint | undefined> {
     if (this.latest !== undefined && this.pending.length === 0) return undefined;
     for (const p of this.pending.splice(0)) this.mirror.add(p.bytes, p.known);
-    const size = this.mirror.size;
-    const c = {
-      origin: this.signer.name,
-      size,
-      root: await this.mirror.tree.root(size),
-      headMapRoot: this.mirror.heads.root(),
-    };
-    this.latest = { ...c, note: signCheckpoint(c, this.signer), verifierKey: this.verifierKey };
+    this.latest = await this.signMirror();
     return this.latest;
   }
 
