@@ -5,6 +5,7 @@ import { after, before, test } from "node:test";
 import { setKeyMaker } from "./fixtures";
 import { runLoad } from "./load";
 import { parseOptions } from "./options";
+import { heapUsedMiB } from "./soak";
 
 // A server that answers in turn with a result, a JSON-RPC error (HTTP 200) and a refusal (HTTP 503).
 const REPLIES: [number, string][] = [
@@ -98,4 +99,18 @@ test("--quick shortens rows and sizes; --only and --distributed are checked", ()
   assert.deepEqual(small.soak, { grants: 5000, reads: 50_000, distributed: false });
   assert.throws(() => parseOptions(["--soak=lots"], {}), /--soak=GRANTS/);
   assert.throws(() => parseOptions(["--soak=10"], {}), /--soak=GRANTS/);
+});
+
+test("the soak reads the heap used from a Prometheus exposition", () => {
+  const text = [
+    "# HELP nodejs_heap_size_used_bytes Process heap size used from Node.js in bytes.",
+    "# TYPE nodejs_heap_size_used_bytes gauge",
+    "nodejs_heap_size_total_bytes 419430400",
+    "nodejs_heap_size_used_bytes 104857600",
+    "nodejs_heap_size_used_bytes_other 1",
+  ].join("\n");
+  assert.equal(heapUsedMiB(text), 100);
+  assert.equal(heapUsedMiB('nodejs_heap_size_used_bytes{instance="a"} 52428800\n'), 50);
+  assert.equal(heapUsedMiB("nodejs_heap_size_total_bytes 419430400\n"), undefined);
+  assert.equal(heapUsedMiB("nodejs_heap_size_used_bytes NaN\n"), undefined);
 });

@@ -19,6 +19,60 @@ const RENEW_AFTER_MS = Math.min(10 * 60_000, ACCESS_LIFETIME_MS / 2);
 interface Sample {
   readonly fraction: number;
   readonly rss: (number | undefined)[];
+  /** The gateway's lowest heap used since the previous sample, MiB. */
+  readonly heap: number | undefined;
+}
+
+const HEAP_POLL_MS = 250;
+const HEAP_HEADER = "gateway heap MiB (lowest)";
+
+/** `nodejs_heap_size_used_bytes` in a Prometheus exposition, in MiB; undefined when absent. */
+export function heapUsedMiB(exposition: string): number | undefined {
+  const m = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/m.exec(exposition);
+  const bytes = m ? Number(m[1]) : Number.NaN;
+  return Number.isFinite(bytes) ? bytes / 1_048_576 : undefined;
+}
+
+/**
+ * Polls the gateway's `/metrics` for its heap used. The lowest value between
+ * two marks is about the live heap just after a collection: unlike the RSS,
+ * it does not follow the heap limit V8 sets at several times the live size.
+ * In the one-process form it is the whole server's heap.
+ */
+class HeapFloor {
+  private lowest = Number.POSITIVE_INFINITY;
+  private polling = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly url: string) {
+    this.timer = setInterval(() => this.poll(), HEAP_POLL_MS);
+  }
+
+  private poll(): void {
+    if (this.polling) return;
+    this.polling = true;
+    fetch(`${this.url}/metrics`)
+      .then((r) => r.text())
+      .then((text) => {
+        const mib = heapUsedMiB(text);
+        if (mib !== undefined && mib < this.lowest) this.lowest = mib;
+      })
+      .catch(() => {})
+      .finally(() => {
+        this.polling = false;
+      });
+  }
+
+  /** The lowest value read since the last call (undefined when none was read), and starts over. */
+  take(): number | undefined {
+    const lowest = this.lowest;
+    this.lowest = Number.POSITIVE_INFINITY;
+    return Number.isFinite(lowest) ? lowest : undefined;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
 }
 
 /**
@@ -68,8 +122,9 @@ export async function soak(report: Report, fx: Fixture, plan: SoakPlan): Promise
   );
   const names = procs.map((p) => `${p.name} (${p.pid})`);
   report.line(
-    `  ${"done".padStart(6)} ${"requests".padStart(10)} ${"elapsed".padStart(8)} ${"req/s".padStart(7)} ${"failed".padStart(7)}   RSS MiB: ${names.join("  ")}`,
+    `  ${"done".padStart(6)} ${"requests".padStart(10)} ${"elapsed".padStart(8)} ${"req/s".padStart(7)} ${"failed".padStart(7)}   RSS MiB: ${names.join("  ")}   ${HEAP_HEADER}`,
   );
+  const heapFloor = new HeapFloor(sys.url);
   const samples: Sample[] = [];
   const started = performance.now();
   let lastAt = started;
@@ -80,10 +135,11 @@ export async function soak(report: Report, fx: Fixture, plan: SoakPlan): Promise
     lastAt = now;
     lastCount = count;
     const rss = procs.map((p) => rssMiB(p.pid));
-    samples.push({ fraction, rss });
+    const heap = heapFloor.take();
+    samples.push({ fraction, rss, heap });
     const cols = rss.map((m, i) => (m === undefined ? "gone" : m.toFixed(1)).padStart((names[i] as string).length));
     report.line(
-      `  ${`${Math.round(fraction * 100)} %`.padStart(6)} ${int(count).padStart(10)} ${`${((now - started) / 1000).toFixed(0)} s`.padStart(8)} ${int(rate).padStart(7)} ${int(failed).padStart(7)}            ${cols.join("  ")}`,
+      `  ${`${Math.round(fraction * 100)} %`.padStart(6)} ${int(count).padStart(10)} ${`${((now - started) / 1000).toFixed(0)} s`.padStart(8)} ${int(rate).padStart(7)} ${int(failed).padStart(7)}            ${cols.join("  ")}   ${(heap === undefined ? "-" : heap.toFixed(1)).padStart(HEAP_HEADER.length)}`,
     );
   };
 
@@ -107,6 +163,7 @@ export async function soak(report: Report, fx: Fixture, plan: SoakPlan): Promise
     });
   } finally {
     clearInterval(renew);
+    heapFloor.stop();
   }
   // Requests that timed out never reply: the last mark may not have been reached.
   if (nextMark <= 10) sample(1, replied, f.errors + f.refused);
@@ -128,6 +185,18 @@ export async function soak(report: Report, fx: Fixture, plan: SoakPlan): Promise
       target: "flat (<= +10 %)",
       holds: growth === undefined ? undefined : growth <= 0.1,
     });
+  });
+  const heapFrom = warm?.heap;
+  const heapTo = samples.findLast((s) => s.heap !== undefined)?.heap;
+  report.goal({
+    goal: "6",
+    what: `soak, ${sys.form}: gateway's lowest heap used between marks, from ${pct(WARM_FRACTION)} to the end`,
+    figure:
+      heapFrom === undefined || heapTo === undefined
+        ? "-"
+        : `${(heapTo - heapFrom).toFixed(1)} MiB (${heapTo >= heapFrom ? "+" : ""}${pct((heapTo - heapFrom) / heapFrom)})`,
+    target: "flat (<= +10 %)",
+    holds: heapFrom === undefined || heapTo === undefined ? undefined : heapTo <= heapFrom * 1.1,
   });
   report.goal({
     goal: "6",
