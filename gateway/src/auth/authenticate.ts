@@ -1,4 +1,4 @@
-import type { RevocationCache, TokenClaims, TokenVerifier } from "@pkiserver/contract";
+import type { AccessTokenClaims, RevocationCache, TokenVerifier } from "@pkiserver/contract";
 import {
   AppError,
   type AsyncClient,
@@ -137,7 +137,7 @@ export class Authenticator {
   }
 
   /** Verifies an access token for use from `clientIp`: signature, expiry, revocation, IP restriction. */
-  async verifyToken(token: string, clientIp: string, attempt: Attempt = {}): Promise<TokenClaims> {
+  async verifyToken(token: string, clientIp: string, attempt: Attempt = {}): Promise<AccessTokenClaims> {
     const claims = await this.deps.verifier.verify(token);
     attempt.apiKeyId = claims.apiKeyId;
     // Loaded once and for good: only the first requests after start wait for it.
@@ -166,7 +166,7 @@ export class Authenticator {
     return caller;
   }
 
-  private readonly callers = new WeakMap<TokenClaims, Caller>();
+  private readonly callers = new WeakMap<AccessTokenClaims, Caller>();
 
   private async fromBasic(encoded: string, clientIp: string, requestId: string, attempt: Attempt): Promise<Caller> {
     attempt.method = "basic";

@@ -102,7 +102,6 @@ describe("access-token verifier", () => {
       ...base,
       ipAddr: "10.0.0.1",
       issuedAt: issuedAtMs,
-      issuedAtResolutionMs: 1,
       expiresAt: issuedAtMs + 60_000,
     });
   });

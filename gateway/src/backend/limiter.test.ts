@@ -59,6 +59,22 @@ describe("AdaptiveLimiter", () => {
     assert.equal(limiter.waiting, 0);
   });
 
+  it("lets a burst wait by default even when the bound is small: at least 64 calls queue", async () => {
+    const limiter = new AdaptiveLimiter({ initial: 4, min: 4, maxWaitMs: 60_000 });
+    const g = gate();
+    const results = Array.from({ length: 4 + 64 + 1 }, (_, i) => limiter.run(() => g.promise.then(() => i)));
+    // Only the one beyond the four running and the 64 waiting is refused, at once.
+    await assert.rejects(results[4 + 64] as Promise<number>, isUnavailable);
+    assert.equal(limiter.active, 4);
+    assert.equal(limiter.waiting, 64);
+    g.open();
+    assert.deepEqual(
+      await Promise.all(results.slice(0, 4 + 64)),
+      Array.from({ length: 4 + 64 }, (_, i) => i),
+    );
+    assert.equal(limiter.refused, 1);
+  });
+
   it("shrinks the bound when calls are slower than the target or refused downstream, and grows it back", async () => {
     let t = 0;
     const limiter = new AdaptiveLimiter({ initial: 40, min: 4, latencyTargetMs: 100, now: () => t });

@@ -14,10 +14,17 @@ export interface LimiterOptions {
   latencyTargetMs?: number;
   /** How long a call may wait for a slot before it is refused (default 250 ms). */
   maxWaitMs?: number;
-  /** How many calls may wait for a slot (default: the current limit). */
+  /**
+   * How many calls may wait for a slot (default: the current limit, and never
+   * fewer than 64: a bound shrunk by a slow spell still lets a burst wait its
+   * maxWaitMs instead of refusing it at once).
+   */
   maxQueue?: number;
   now?: () => number;
 }
+
+/** The fewest calls the default queue bound lets wait. */
+const MIN_DEFAULT_QUEUE = 64;
 
 interface Waiter {
   grant(): void;
@@ -88,7 +95,7 @@ export class AdaptiveLimiter {
   }
 
   private wait(): Promise<void> {
-    const capacity = this.maxQueue ?? this.limit;
+    const capacity = this.maxQueue ?? Math.max(this.limit, MIN_DEFAULT_QUEUE);
     if (this.waiting >= capacity) return Promise.reject(this.refuse());
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {

@@ -3,6 +3,9 @@ import { describe, it } from "node:test";
 import { normaliseIp } from "@pkiserver/kit/core";
 import { ClientIpResolver, clientKey } from "./client-ip";
 
+/** A connection from `remoteAddress`, as the socket of a request. */
+const from = (remoteAddress: string) => ({ remoteAddress });
+
 describe("client address", () => {
   it("normalises IPv4-mapped IPv6 to IPv4 and IPv6 to one spelling", () => {
     assert.equal(normaliseIp("::ffff:127.0.0.1"), "127.0.0.1");
@@ -12,28 +15,28 @@ describe("client address", () => {
 
   it("ignores X-Forwarded-For from a peer that is not a trusted proxy", () => {
     const r = new ClientIpResolver([]);
-    assert.equal(r.resolve("::ffff:10.0.0.5", "1.2.3.4"), "10.0.0.5");
+    assert.equal(r.resolveFor(from("::ffff:10.0.0.5"), "1.2.3.4"), "10.0.0.5");
   });
 
   it("takes the first untrusted hop from the right when the peer is a trusted proxy", () => {
     const r = new ClientIpResolver(["10.0.0.0/8", "192.168.1.1"]);
-    assert.equal(r.resolve("10.0.0.5", "1.2.3.4, 192.168.1.1"), "1.2.3.4");
+    assert.equal(r.resolveFor(from("10.0.0.5"), "1.2.3.4, 192.168.1.1"), "1.2.3.4");
     // A forged leftmost entry does not win over the real client the proxy appended.
-    assert.equal(r.resolve("10.0.0.5", "6.6.6.6, 1.2.3.4"), "1.2.3.4");
-    assert.equal(r.resolve("10.0.0.5", undefined), "10.0.0.5");
+    assert.equal(r.resolveFor(from("10.0.0.5"), "6.6.6.6, 1.2.3.4"), "1.2.3.4");
+    assert.equal(r.resolveFor(from("10.0.0.5"), undefined), "10.0.0.5");
   });
 
   it("reads X-Forwarded-For entries that carry a port", () => {
     const r = new ClientIpResolver(["10.0.0.0/8"]);
-    assert.equal(r.resolve("10.0.0.5", "1.2.3.4:5678"), "1.2.3.4");
-    assert.equal(r.resolve("10.0.0.5", "[2001:db8::7]:80"), normaliseIp("2001:db8::7"));
-    assert.equal(r.resolve("10.0.0.5", "[::1]:80"), normaliseIp("::1"));
-    assert.equal(r.resolve("10.0.0.5", "1.2.3.4:5678, 10.0.0.9:443"), "1.2.3.4");
+    assert.equal(r.resolveFor(from("10.0.0.5"), "1.2.3.4:5678"), "1.2.3.4");
+    assert.equal(r.resolveFor(from("10.0.0.5"), "[2001:db8::7]:80"), normaliseIp("2001:db8::7"));
+    assert.equal(r.resolveFor(from("10.0.0.5"), "[::1]:80"), normaliseIp("::1"));
+    assert.equal(r.resolveFor(from("10.0.0.5"), "1.2.3.4:5678, 10.0.0.9:443"), "1.2.3.4");
     // A bare IPv6 address is not mistaken for one with a port.
-    assert.equal(r.resolve("10.0.0.5", "2001:db8::1234"), normaliseIp("2001:db8::1234"));
+    assert.equal(r.resolveFor(from("10.0.0.5"), "2001:db8::1234"), normaliseIp("2001:db8::1234"));
     // Still malformed: not an address with or without a port.
-    assert.equal(r.resolve("10.0.0.5", "1.2.3.4:notaport"), "10.0.0.5");
-    assert.equal(r.resolve("10.0.0.5", "1.2.3.4:99999"), "10.0.0.5");
+    assert.equal(r.resolveFor(from("10.0.0.5"), "1.2.3.4:notaport"), "10.0.0.5");
+    assert.equal(r.resolveFor(from("10.0.0.5"), "1.2.3.4:99999"), "10.0.0.5");
   });
 
   it("counts an IPv6 client by its /64 and an IPv4 client by its address", () => {

@@ -76,13 +76,12 @@ export class ClientIpResolver {
     return peer;
   }
 
-  /** `resolve` for a request on `socket`. */
-  resolveFor(socket: { readonly remoteAddress?: string | undefined }, forwardedFor: string | string[] | undefined) {
+  /** The normalised client address of a request on `socket` carrying X-Forwarded-For `forwardedFor`. */
+  resolveFor(
+    socket: { readonly remoteAddress?: string | undefined },
+    forwardedFor: string | string[] | undefined,
+  ): string {
     return this.fromPeer(this.peerOf(socket) ?? "0.0.0.0", forwardedFor);
-  }
-
-  resolve(peer: string | undefined, forwardedFor: string | string[] | undefined): string {
-    return this.fromPeer(normaliseIp(peer) ?? "0.0.0.0", forwardedFor);
   }
 
   private fromPeer(peerIp: string, forwardedFor: string | string[] | undefined): string {

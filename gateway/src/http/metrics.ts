@@ -1,4 +1,4 @@
-import { type HistogramSeries, LabelledHistogram } from "@pkiserver/kit";
+import { counterReadAtScrape, type HistogramSeries, LabelledHistogram } from "@pkiserver/kit";
 import { Counter, Gauge, Registry } from "prom-client";
 
 /**
@@ -25,42 +25,39 @@ export class GatewayMetrics {
 
   constructor() {
     const series = this.series;
-    new Counter({
-      name: "pmx_gateway_rpc_requests_total",
-      help: "JSON-RPC requests handled, by method and result code (0: success)",
-      labelNames: ["method", "code", "transport"],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const s of series.values()) this.inc(s.labels, s.count);
+    counterReadAtScrape(
+      {
+        name: "pmx_gateway_rpc_requests_total",
+        help: "JSON-RPC requests handled, by method and result code (0: success)",
+        labelNames: ["method", "code", "transport"],
+        registers: [this.registry],
       },
-    });
+      (add) => {
+        for (const s of series.values()) add(s.labels, s.count);
+      },
+    );
     this.duration = new LabelledHistogram(
       "pmx_gateway_rpc_request_duration_seconds",
       "Time to handle one JSON-RPC request",
       [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       [this.registry],
     );
+    const registers = [this.registry];
     this.wsConnections = new Gauge({
       name: "pmx_gateway_ws_connections",
       help: "Open WebSocket connections",
-      registers: [this.registry],
+      registers,
     });
-    this.rateLimited = new Counter({
-      name: "pmx_gateway_rate_limited_total",
-      help: "Requests refused by the rate limit",
-      registers: [this.registry],
-    });
-    this.rateLimitStoreErrors = new Counter({
-      name: "pmx_gateway_rate_limit_store_errors_total",
-      help: "Requests accepted uncounted because the shared rate-limit counters (Redis) did not answer",
-      registers: [this.registry],
-    });
-    this.connectionsRefused = new Counter({
-      name: "pmx_gateway_connections_refused_total",
-      help: "Connections (or proxied requests) refused because their client had too many open connections",
-      registers: [this.registry],
-    });
+    const counter = (name: string, help: string) => new Counter({ name, help, registers });
+    this.rateLimited = counter("pmx_gateway_rate_limited_total", "Requests refused by the rate limit");
+    this.rateLimitStoreErrors = counter(
+      "pmx_gateway_rate_limit_store_errors_total",
+      "Requests accepted uncounted because the shared rate-limit counters (Redis) did not answer",
+    );
+    this.connectionsRefused = counter(
+      "pmx_gateway_connections_refused_total",
+      "Connections (or proxied requests) refused because their client had too many open connections",
+    );
   }
 
   /** `method` must already be a known method name or a fixed placeholder, to bound label values. */
@@ -107,16 +104,17 @@ export class GatewayMetrics {
     gauge("pmx_gateway_backend_limit", "Calls allowed in flight to each backend (adaptive)", (l) => l.limit);
     gauge("pmx_gateway_backend_in_flight", "Calls in flight to each backend", (l) => l.active);
     gauge("pmx_gateway_backend_waiting", "Calls waiting for a slot to each backend", (l) => l.waiting);
-    new Counter({
-      name: "pmx_gateway_backend_shed_total",
-      help: "Calls refused with -32000 because their backend was saturated",
-      labelNames: ["backend"],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const [backend, l] of Object.entries(limiters)) this.inc({ backend }, l.refused);
+    counterReadAtScrape(
+      {
+        name: "pmx_gateway_backend_shed_total",
+        help: "Calls refused with -32000 because their backend was saturated",
+        labelNames: ["backend"],
+        registers: [this.registry],
       },
-    });
+      (add) => {
+        for (const [backend, l] of Object.entries(limiters)) add({ backend }, l.refused);
+      },
+    );
   }
 
   connectionRefused(): void {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Events, publishEvent } from "@pkiserver/kit";
-import { startTestSystem, type TestSystem } from "@pkiserver/testing";
+import { recordEvents, startTestSystem, type TestSystem, withTestSystem } from "@pkiserver/testing";
 
 const SECRET = "audit-export-secret-audit-export-secret";
 const exportCalls = (gw: TestSystem) =>
@@ -10,15 +10,11 @@ const exportCalls = (gw: TestSystem) =>
 describe("GET /audit/export and rate limits (API.md section 9)", () => {
   it("counts in the audit tier under the key's own limit, by credential or token, and its refusals reach the audit log", async () => {
     const gw = await startTestSystem({ env: { PMX_RATE_LIMITS: "pki=0,pkiadmin=0,user=0,audit=10,auth=0" } });
-    const refused: { client: string; tier: string; count: number }[] = [];
-    await gw.bus.subscribe({
-      subjects: [Events.rateLimitRefused.subject],
-      deliver: "all",
-      handler: async (msg) => {
-        const e = Events.rateLimitRefused.type.decode(msg.data);
-        refused.push({ client: e.client, tier: e.tier, count: e.count });
-      },
-    });
+    const refused = await recordEvents(gw.bus, Events.rateLimitRefused, (e) => ({
+      client: e.client,
+      tier: e.tier,
+      count: e.count,
+    }));
     let one = "";
     let two = "";
     try {
@@ -64,8 +60,7 @@ describe("GET /audit/export and rate limits (API.md section 9)", () => {
 
 describe("GET /audit/export streams (API.md section 12)", () => {
   it("sends the first events before the store is read to the end, and reads no further than the reader takes", async () => {
-    const gw = await startTestSystem({ env: { PMX_RATE_LIMITS: "pki=0,pkiadmin=0,user=0,audit=0,auth=0" } });
-    try {
+    await withTestSystem({ env: { PMX_RATE_LIMITS: "pki=0,pkiadmin=0,user=0,audit=0,auth=0" } }, async (gw) => {
       const reader = await gw.addKey({ secret: SECRET, maxScope: ["audit:read"] });
       // 30 pages of about 600 kB (a long client name makes each event large): far beyond what the sockets buffer.
       const pages = 30;
@@ -127,8 +122,6 @@ describe("GET /audit/export streams (API.md section 12)", () => {
       assert.equal(lines, total);
       assert.ok(inOrder, "oldest first, nothing lost or repeated");
       assert.equal(exportCalls(gw), pages, "each page read once");
-    } finally {
-      await gw.close();
-    }
+    });
   });
 });

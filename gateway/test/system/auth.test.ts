@@ -3,6 +3,7 @@ import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { signAccessToken } from "@pkiserver/contract";
 import { Events, ed25519Sign, hmacSignature, requestSigningPayload } from "@pkiserver/kit";
+import type { TestKey, TestSystem } from "@pkiserver/testing";
 import {
   addTestKey,
   INITIALIZATION_TOKEN,
@@ -10,9 +11,8 @@ import {
   post,
   rpc,
   startTestSystem,
-  type TestKey,
-  type TestSystem,
   VALID_KEY_1,
+  withTestSystem,
 } from "@pkiserver/testing";
 
 const SECRET = "CspXxVtTyE3sf6jB7z4CSjxoymuS2H67ZjNDfovTu3i8";
@@ -392,8 +392,7 @@ describe("authentication and scopes", () => {
 
 describe("trusted proxies, public reads and rate limits", () => {
   it("uses X-Forwarded-For from a trusted proxy as the client address", async () => {
-    const gw = await startTestSystem({ env: { PMX_TRUSTED_PROXIES: "127.0.0.1", PMX_RATE_LIMIT_PER_MINUTE: "0" } });
-    try {
+    await withTestSystem({ env: { PMX_TRUSTED_PROXIES: "127.0.0.1", PMX_RATE_LIMIT_PER_MINUTE: "0" } }, async (gw) => {
       const key = await gw.addKey({ secret: SECRET, maxScope: ALL });
       const pair = await gw.token({ apiKeyId: key.apiKeyId, secret: SECRET }, [...ALL, "ipAddr:203.0.113.9"]);
       const res = await post(gw, rpc("pkiAdmin/listHosts", {}), {
@@ -406,28 +405,22 @@ describe("trusted proxies, public reads and rate limits", () => {
       });
       const issue = gw.calls.findLast((c) => c.rpc === "issueToken");
       assert.equal((issue?.request as { clientIp?: string } | undefined)?.clientIp, "203.0.113.9");
-    } finally {
-      await gw.close();
-    }
+    });
   });
 
   it("lets anyone read pki/* when PMX_PKI_PUBLIC_READ is on, and nothing else", async () => {
-    const gw = await startTestSystem({ env: { PMX_PKI_PUBLIC_READ: "true" } });
-    try {
+    await withTestSystem({ env: { PMX_PKI_PUBLIC_READ: "true" } }, async (gw) => {
       const read = await post(
         gw,
         rpc("pki/getKeyHistory", { userId: "abc", instanceId: VALID_KEY_1, contextId: "ctx" }),
       );
       assert.deepEqual((read.json as { result: unknown }).result, []);
       assert.equal(errorOf(await post(gw, rpc("pkiAdmin/listHosts", {})))?.code, 14);
-    } finally {
-      await gw.close();
-    }
+    });
   });
 
   it("counts anonymous IPv6 clients per /64, so rotating through the prefix gains nothing", async () => {
-    const gw = await startTestSystem({ env: { PMX_TRUSTED_PROXIES: "127.0.0.1", PMX_RATE_LIMIT_PER_MINUTE: "3" } });
-    try {
+    await withTestSystem({ env: { PMX_TRUSTED_PROXIES: "127.0.0.1", PMX_RATE_LIMIT_PER_MINUTE: "3" } }, async (gw) => {
       const from = (addr: string, id: number) => post(gw, rpc("pki/nope", {}, id), { "x-forwarded-for": addr });
       for (let i = 1; i <= 3; i++) assert.equal((await from(`2001:db8:1:2::${i}`, i)).status, 200);
       assert.equal((await from("2001:db8:1:2:ffff:ffff:ffff:ffff", 4)).status, 429);
@@ -435,14 +428,11 @@ describe("trusted proxies, public reads and rate limits", () => {
       assert.equal((await from("2001:db8:1:3::1", 5)).status, 200);
       // A port in the forwarded entry names the same client.
       assert.equal((await from("[2001:db8:1:2::9]:443", 6)).status, 429);
-    } finally {
-      await gw.close();
-    }
+    });
   });
 
   it("answers a client over its rate with HTTP 429, Retry-After and -32029", async () => {
-    const gw = await startTestSystem({ env: { PMX_RATE_LIMIT_PER_MINUTE: "3" } });
-    try {
+    await withTestSystem({ env: { PMX_RATE_LIMIT_PER_MINUTE: "3" } }, async (gw) => {
       for (let i = 0; i < 3; i++) assert.equal((await post(gw, rpc("pki/nope", {}, i))).status, 200);
       const res = await post(gw, rpc("pki/nope", {}, 9));
       assert.equal(res.status, 429);
@@ -458,9 +448,7 @@ describe("trusted proxies, public reads and rate limits", () => {
       const key = await gw.addKey({ secret: SECRET, maxScope: ALL });
       const keyed = await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: key.basic });
       assert.equal(keyed.status, 200);
-    } finally {
-      await gw.close();
-    }
+    });
   });
 });
 

@@ -1,14 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import {
-  type PkiStores,
-  post,
-  rpc,
-  startTestSystem,
-  type TestKey,
-  type TestSystem,
-  VALID_KEY_1,
-} from "@pkiserver/testing";
+import type { PkiStores, TestKey, TestSystem } from "@pkiserver/testing";
+import { post, rpc, startTestSystem, VALID_KEY_1, withTestSystem } from "@pkiserver/testing";
 
 /** A key-history store whose record for user "brk" carries customData that is not JSON: broken stored data. */
 function brokenRecordOf(stores: PkiStores): PkiStores {
@@ -374,18 +367,14 @@ describe("JSON-RPC over HTTP", () => {
 
 describe("CORS", () => {
   it("is off by default", async () => {
-    const gw = await startTestSystem();
-    try {
+    await withTestSystem({}, async (gw) => {
       const res = await fetch(`${gw.url}/health`, { headers: { origin: "https://app.example" } });
       assert.equal(res.headers.get("access-control-allow-origin"), null);
-    } finally {
-      await gw.close();
-    }
+    });
   });
 
   it("allows the listed origins when PMX_CORS_ORIGINS is set, and answers preflights", async () => {
-    const gw = await startTestSystem({ env: { PMX_CORS_ORIGINS: "https://app.example, https://b.example" } });
-    try {
+    await withTestSystem({ env: { PMX_CORS_ORIGINS: "https://app.example, https://b.example" } }, async (gw) => {
       const res = await post(gw, rpc("pki/nope", {}), { origin: "https://app.example" });
       assert.equal(res.headers.get("access-control-allow-origin"), "https://app.example");
       const other = await post(gw, rpc("pki/nope", {}), { origin: "https://evil.example" });
@@ -400,18 +389,13 @@ describe("CORS", () => {
       });
       assert.ok(preflight.status === 204 || preflight.status === 200);
       assert.equal(preflight.headers.get("access-control-allow-origin"), "https://app.example");
-    } finally {
-      await gw.close();
-    }
+    });
   });
 
   it("allows any origin with *", async () => {
-    const gw = await startTestSystem({ env: { PMX_CORS_ORIGINS: "*" } });
-    try {
+    await withTestSystem({ env: { PMX_CORS_ORIGINS: "*" } }, async (gw) => {
       const res = await post(gw, rpc("pki/nope", {}), { origin: "https://any.example" });
       assert.equal(res.headers.get("access-control-allow-origin"), "*");
-    } finally {
-      await gw.close();
-    }
+    });
   });
 });

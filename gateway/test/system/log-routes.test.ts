@@ -31,6 +31,25 @@ async function sequencedEntries(gw: TestSystem, size: number): Promise<Uint8Arra
   return entries;
 }
 
+/**
+ * Runs `body` against a system of its own (the log's checkpoint signed every 20 ms, with `env`)
+ * whose log holds one entry (a host of key `hostPubKey`), and closes it.
+ */
+async function withOneEntryLog(
+  env: Record<string, string>,
+  hostPubKey: string,
+  body: (gw: TestSystem) => Promise<void>,
+): Promise<void> {
+  const gw = await startTestSystem({ env: { ...env, PMX_LOG_CHECKPOINT_INTERVAL: "20" } });
+  try {
+    await gw.services.pki.setHost({ hostPubKey, hostUrl: "https://log.example" });
+    await sequencedEntries(gw, 1);
+    await body(gw);
+  } finally {
+    await gw.close();
+  }
+}
+
 describe("transparency log over JSON-RPC and HTTP", () => {
   let gw: TestSystem;
   let logEntries: Uint8Array[];
@@ -161,37 +180,28 @@ describe("transparency log over JSON-RPC and HTTP", () => {
 
 describe("log endpoints and rate limits", () => {
   it("count in the pki tier: RateLimit headers on each reply, HTTP 429 with Retry-After over the limit", async () => {
-    const gw = await startTestSystem({
-      env: {
+    await withOneEntryLog(
+      {
         PMX_PKI_PUBLIC_READ: "true",
         PMX_RATE_LIMITS: "pki=2,pkiadmin=0,user=0,audit=0,auth=0",
-        PMX_LOG_CHECKPOINT_INTERVAL: "20",
       },
-    });
-    try {
-      await gw.services.pki.setHost({ hostPubKey: VALID_KEY_1, hostUrl: "https://log.example" });
-      await sequencedEntries(gw, 1);
-      const statuses: number[] = [];
-      let last: Response | undefined;
-      for (let i = 0; i < 3; i++) {
-        last = await fetch(`${gw.url}/log/checkpoint`);
-        statuses.push(last.status);
-        if (i === 0) assert.equal(last.headers.get("ratelimit-limit"), "2");
-      }
-      assert.deepEqual(statuses, [200, 200, 429]);
-      assert.ok(Number(last?.headers.get("retry-after")) >= 1);
-    } finally {
-      await gw.close();
-    }
+      VALID_KEY_1,
+      async (gw) => {
+        const statuses: number[] = [];
+        let last: Response | undefined;
+        for (let i = 0; i < 3; i++) {
+          last = await fetch(`${gw.url}/log/checkpoint`);
+          statuses.push(last.status);
+          if (i === 0) assert.equal(last.headers.get("ratelimit-limit"), "2");
+        }
+        assert.deepEqual(statuses, [200, 200, 429]);
+        assert.ok(Number(last?.headers.get("retry-after")) >= 1);
+      },
+    );
   });
 
   it("apply a key's own pki limit, given with its credential or found for its token, as pki/* calls do", async () => {
-    const gw = await startTestSystem({
-      env: { PMX_RATE_LIMITS: "pki=5,pkiadmin=0,user=0,audit=0,auth=0", PMX_LOG_CHECKPOINT_INTERVAL: "20" },
-    });
-    try {
-      await gw.services.pki.setHost({ hostPubKey: VALID_KEY_1, hostUrl: "https://log.example" });
-      await sequencedEntries(gw, 1);
+    await withOneEntryLog({ PMX_RATE_LIMITS: "pki=5,pkiadmin=0,user=0,audit=0,auth=0" }, VALID_KEY_1, async (gw) => {
       const own = await gw.addKey({ secret: SECRET, maxScope: ["pki:read"], rateLimits: { pki: 2 } });
       const tok = await gw.addKey({ secret: SECRET, maxScope: ["pki:read"], rateLimits: { pki: 1 } });
       const plain = await gw.addKey({ secret: SECRET, maxScope: ["pki:read"] });
@@ -224,32 +234,26 @@ describe("log endpoints and rate limits", () => {
       assert.deepEqual(await read(plainAuth), [200, "5"]);
       const res = await fetch(`${gw.url}/log/checkpoint`, { headers: plainAuth });
       assert.equal(res.headers.get("ratelimit-remaining"), "2");
-    } finally {
-      await gw.close();
-    }
+    });
   });
 
   it("count anonymous readers per address, IPv6 per /64", async () => {
-    const gw = await startTestSystem({
-      env: {
+    await withOneEntryLog(
+      {
         PMX_PKI_PUBLIC_READ: "true",
         PMX_TRUSTED_PROXIES: "127.0.0.1",
         PMX_RATE_LIMITS: "pki=2,pkiadmin=0,user=0,audit=0,auth=0",
-        PMX_LOG_CHECKPOINT_INTERVAL: "20",
       },
-    });
-    try {
-      await gw.services.pki.setHost({ hostPubKey: VALID_KEY_2, hostUrl: "https://log.example" });
-      await sequencedEntries(gw, 1);
-      const from = async (addr: string) =>
-        (await fetch(`${gw.url}/log/checkpoint`, { headers: { "x-forwarded-for": addr } })).status;
-      assert.deepEqual(
-        [await from("2001:db8:9:1::1"), await from("2001:db8:9:1::2"), await from("2001:db8:9:1:ffff::3")],
-        [200, 200, 429],
-      );
-      assert.equal(await from("2001:db8:9:2::1"), 200);
-    } finally {
-      await gw.close();
-    }
+      VALID_KEY_2,
+      async (gw) => {
+        const from = async (addr: string) =>
+          (await fetch(`${gw.url}/log/checkpoint`, { headers: { "x-forwarded-for": addr } })).status;
+        assert.deepEqual(
+          [await from("2001:db8:9:1::1"), await from("2001:db8:9:1::2"), await from("2001:db8:9:1:ffff::3")],
+          [200, 200, 429],
+        );
+        assert.equal(await from("2001:db8:9:2::1"), 200);
+      },
+    );
   });
 });

@@ -1,15 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { METHOD_NAMES } from "@pkiserver/gateway";
-import {
-  post,
-  rpc,
-  startTestSystem,
-  type TestKey,
-  type TestSystem,
-  VALID_KEY_1,
-  VALID_KEY_2,
-} from "@pkiserver/testing";
+import type { TestKey, TestSystem } from "@pkiserver/testing";
+import { post, rpc, startTestSystem, VALID_KEY_1, VALID_KEY_2 } from "@pkiserver/testing";
 
 const SECRET = "methods-secret-methods-secret-methods";
 let AUTH: { authorization: string };

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { startTestSystem } from "@pkiserver/testing";
+import { withTestSystem } from "@pkiserver/testing";
 
 const form = (url: string, body: string, headers: Record<string, string> = {}) =>
   fetch(`${url}/oauth2/token`, {
@@ -12,8 +12,7 @@ const form = (url: string, body: string, headers: Record<string, string> = {}) =
 describe("OAuth endpoints in the gateway", () => {
   it("limits each client IP on the token endpoint: HTTP 429 with Retry-After once over the rate", async () => {
     // The OAuth endpoints count in the auth tier, per client address.
-    const gw = await startTestSystem({ env: { PMX_RATE_LIMITS: "pkiadmin=0,user=0,audit=0,auth=2" } });
-    try {
+    await withTestSystem({ env: { PMX_RATE_LIMITS: "pkiadmin=0,user=0,audit=0,auth=2" } }, async (gw) => {
       for (let i = 0; i < 2; i++) assert.equal((await form(gw.url, "grant_type=password")).status, 400);
       const res = await form(gw.url, "grant_type=password");
       assert.equal(res.status, 429);
@@ -24,22 +23,17 @@ describe("OAuth endpoints in the gateway", () => {
       assert.equal(((await res.json()) as { error: string }).error, "too_many_requests");
       // Discovery documents are not rate-limited: verifiers fetch them freely.
       assert.equal((await fetch(`${gw.url}/.well-known/oauth-authorization-server`)).status, 200);
-    } finally {
-      await gw.close();
-    }
+    });
   });
 
   it("serves auth's signing keys as a JWKS of public Ed25519 keys only", async () => {
-    const gw = await startTestSystem();
-    try {
+    await withTestSystem({}, async (gw) => {
       const res = await fetch(`${gw.url}/.well-known/jwks.json`);
       assert.equal(res.status, 200);
       const { keys } = (await res.json()) as { keys: Record<string, unknown>[] };
       assert.equal(keys.length, 1);
       assert.deepEqual(Object.keys(keys[0] ?? {}).sort(), ["alg", "crv", "kid", "kty", "use", "x"]);
       assert.equal("d" in (keys[0] ?? {}), false);
-    } finally {
-      await gw.close();
-    }
+    });
   });
 });

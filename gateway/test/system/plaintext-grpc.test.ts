@@ -44,35 +44,30 @@ describe("gateway and services over gRPC without mutual TLS", () => {
     assert.equal(errorOf(sessions), undefined, JSON.stringify(sessions.json));
   });
 
-  it("serves signed requests, and a wrong secret or a disabled key is still refused (14)", async () => {
-    const signer = await gw.addKey({ secret: SECRET, maxScope: ["pki:read"] });
-    const body = JSON.stringify(rpc("pkiAdmin/listHosts", {}));
+  /** POSTs `body` to /main signed with SECRET for `apiKeyId` (pmx-hmac-sha256, a fresh nonce). */
+  const postSigned = (apiKeyId: string, body: string) => {
     const ts = Date.now();
     const nonce = `n${Math.random().toString(36).slice(2)}`;
     const signature = hmacSignature(SECRET, requestSigningPayload(ts, nonce, "POST", "/main", body));
-    const signed = await fetch(gw.rpcUrl, {
+    return fetch(gw.rpcUrl, {
       method: "POST",
       headers: {
         "content-type": "application/json",
-        authorization: `pmx-hmac-sha256 ${signer.apiKeyId};1;${ts};${nonce};${signature}`,
+        authorization: `pmx-hmac-sha256 ${apiKeyId};1;${ts};${nonce};${signature}`,
       },
       body,
     });
+  };
+
+  it("serves signed requests, and a wrong secret or a disabled key is still refused (14)", async () => {
+    const signer = await gw.addKey({ secret: SECRET, maxScope: ["pki:read"] });
+    const body = JSON.stringify(rpc("pkiAdmin/listHosts", {}));
+    const signed = await postSigned(signer.apiKeyId, body);
     const signedJson = (await signed.json()) as { error?: { code: number } };
     // pkiAdmin/listHosts needs pkiadmin:read, which this key lacks: refused with 73, not as unauthenticated.
     assert.equal(signedJson.error?.code, 73);
     const read = JSON.stringify(rpc("pki/getHost", { hostUrl: "https://plain.example.com" }));
-    const ts2 = Date.now();
-    const nonce2 = `m${Math.random().toString(36).slice(2)}`;
-    const sig2 = hmacSignature(SECRET, requestSigningPayload(ts2, nonce2, "POST", "/main", read));
-    const ok = await fetch(gw.rpcUrl, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        authorization: `pmx-hmac-sha256 ${signer.apiKeyId};1;${ts2};${nonce2};${sig2}`,
-      },
-      body: read,
-    });
+    const ok = await postSigned(signer.apiKeyId, read);
     assert.equal(((await ok.json()) as { error?: unknown }).error, undefined);
 
     const wrong = await post(gw, rpc("pki/getHost", { hostUrl: "https://plain.example.com" }), {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { GatewayConfigError, loadConfig } from "@pkiserver/gateway";
 import { Events } from "@pkiserver/kit";
-import { post, rpc, startTestSystem, type TestSystem } from "@pkiserver/testing";
+import { post, recordEvents, rpc, startTestSystem, type TestSystem } from "@pkiserver/testing";
 import WebSocket from "ws";
 
 const SECRET = "rl-secret-rl-secret-rl-secret-rl-secret";
@@ -238,15 +238,11 @@ describe("rate-limit refusals in the audit log (API.md section 12)", () => {
     const gw = await startTestSystem({
       env: { PMX_TRUSTED_PROXIES: "127.0.0.1", PMX_RATE_LIMITS: only({ user: 1 }) },
     });
-    const seen: { client: string; tier: string; count: number }[] = [];
-    await gw.bus.subscribe({
-      subjects: [Events.rateLimitRefused.subject],
-      deliver: "all",
-      handler: async (msg) => {
-        const e = Events.rateLimitRefused.type.decode(msg.data);
-        seen.push({ client: e.client, tier: e.tier, count: e.count });
-      },
-    });
+    const seen = await recordEvents(gw.bus, Events.rateLimitRefused, (e) => ({
+      client: e.client,
+      tier: e.tier,
+      count: e.count,
+    }));
     const kAuditRl = await gw.addKey({ secret: SECRET, maxScope: ALL });
     try {
       const auth = { authorization: kAuditRl.basic };

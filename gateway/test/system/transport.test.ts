@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
 import { connect, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { post, rpc, startTestSystem, type TestSystem } from "@pkiserver/testing";
+import { post, rpc, startTestSystem, type TestSystem, withTestSystem } from "@pkiserver/testing";
 import WebSocket from "ws";
 
 const SECRET = "transport-secret-transport-secret";
@@ -310,42 +310,41 @@ describe("backends not ready or gone (API.md section 7)", () => {
   }
 
   it("refuses calls with -32000, HTTP 503 and Retry-After until every backend answers, then serves them", async () => {
-    const gw = await startTestSystem({
-      env: { PMX_RATE_LIMIT_PER_MINUTE: "0" },
-      transport: "grpc",
-      servicesLater: true,
-    });
-    try {
-      await addTransportKey(gw);
-      assert.equal((await fetch(`${gw.url}/health`)).status, 200);
-      assert.equal((await fetch(`${gw.url}/ready`)).status, 503);
+    await withTestSystem(
+      {
+        env: { PMX_RATE_LIMIT_PER_MINUTE: "0" },
+        transport: "grpc",
+        servicesLater: true,
+      },
+      async (gw) => {
+        await addTransportKey(gw);
+        assert.equal((await fetch(`${gw.url}/health`)).status, 200);
+        assert.equal((await fetch(`${gw.url}/ready`)).status, 503);
 
-      const early = await post(gw, tokenRequest());
-      assert.equal(early.status, 503);
-      assert.ok(Number(early.headers.get("retry-after")) >= 1, "Retry-After in seconds");
-      assert.deepEqual(early.json, unavailable(1));
-      const batch = await post(gw, [tokenRequest(), rpc("pki/nope", {}, 2)]);
-      assert.equal(batch.status, 503);
-      assert.equal(await openWs(gw), 503, "no WebSocket is opened either");
+        const early = await post(gw, tokenRequest());
+        assert.equal(early.status, 503);
+        assert.ok(Number(early.headers.get("retry-after")) >= 1, "Retry-After in seconds");
+        assert.deepEqual(early.json, unavailable(1));
+        const batch = await post(gw, [tokenRequest(), rpc("pki/nope", {}, 2)]);
+        assert.equal(batch.status, 503);
+        assert.equal(await openWs(gw), 503, "no WebSocket is opened either");
 
-      await gw.startServices();
-      await eventuallyReady(gw);
-      const later = await post(gw, tokenRequest());
-      assert.equal(later.status, 200);
-      assert.equal(typeof (later.json as { result: { accessToken: string } }).result.accessToken, "string");
-      assert.equal(
-        gw.logLines.some((l) => l.code === -32603),
-        false,
-        "no call failed as an internal error",
-      );
-    } finally {
-      await gw.close();
-    }
+        await gw.startServices();
+        await eventuallyReady(gw);
+        const later = await post(gw, tokenRequest());
+        assert.equal(later.status, 200);
+        assert.equal(typeof (later.json as { result: { accessToken: string } }).result.accessToken, "string");
+        assert.equal(
+          gw.logLines.some((l) => l.code === -32603),
+          false,
+          "no call failed as an internal error",
+        );
+      },
+    );
   });
 
   it("answers -32000 with HTTP 503 when a backend the call needs has gone away", async () => {
-    const gw = await startTestSystem({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0" }, transport: "grpc" });
-    try {
+    await withTestSystem({ env: { PMX_RATE_LIMIT_PER_MINUTE: "0" }, transport: "grpc" }, async (gw) => {
       await addTransportKey(gw);
       const { accessToken: token } = await gw.token({ apiKeyId: KEY_ID, secret: SECRET }, ["pkiadmin:read"]);
       await gw.stopServices();
@@ -358,9 +357,7 @@ describe("backends not ready or gone (API.md section 7)", () => {
       }
       const res = await post(gw, tokenRequest());
       assert.deepEqual(res.json, unavailable(1));
-    } finally {
-      await gw.close();
-    }
+    });
   });
 });
 

@@ -1,5 +1,5 @@
 import { tokenChecks, tokenIdentityFromEnv } from "@pkiserver/contract";
-import { SecretBox, type ServiceApp, type ServiceDeps, startGrpcServer, verifyServiceTokens } from "@pkiserver/kit";
+import { runEvery, SecretBox, type ServiceApp, type ServiceDeps, startServiceGrpc } from "@pkiserver/kit";
 import type { ApiKeyConfig } from "./config";
 import { type ApiKeyDeps, type ApiKeyStore, type NonceStore, systemClock } from "./domain/ports";
 import { MemoryApiKeyStore } from "./storage/memory-api-key-store";
@@ -47,32 +47,29 @@ export async function buildApp(config: ApiKeyConfig, deps: ServiceDeps): Promise
     initializationToken: config.initializationToken,
   };
 
-  const purge = setInterval(() => {
-    nonces.purgeExpired(systemClock.now()).catch((err: unknown) => {
-      logger.warn({ err: String(err) }, "nonce purge failed");
-    });
-  }, NONCE_PURGE_INTERVAL_MS);
-  purge.unref();
+  const stopPurge = runEvery(
+    NONCE_PURGE_INTERVAL_MS,
+    () => nonces.purgeExpired(systemClock.now()),
+    logger,
+    "nonce purge failed",
+    { level: "warn" },
+  );
 
-  const tokens = deps.tokens
-    ? { verifier: deps.tokens, stop: async () => {} }
-    : verifyServiceTokens(config, deps, tokenChecks(tokenIdentityFromEnv(config.tokenEnv)));
-  const grpc = await startGrpcServer({
-    host: deps.listen.host,
-    port: deps.listen.port,
-    services: [apiKeyService(useCaseDeps, logger, tokens.verifier)],
-    tls: config.grpcTls,
+  const server = await startServiceGrpc({
+    name: "apikey",
+    config,
+    deps,
+    make: tokenChecks(tokenIdentityFromEnv(config.tokenEnv)),
+    services: (tokens) => [apiKeyService(useCaseDeps, logger, tokens)],
   });
-  logger.info({ address: grpc.address }, "apikey service listening");
 
   return {
     name: "apikey",
-    grpc,
+    grpc: server.grpc,
     isReady: async () => deps.bus.isReady() && (await store.ping()),
     stop: async () => {
-      clearInterval(purge);
-      await grpc.stop();
-      await tokens.stop();
+      stopPurge();
+      await server.stop();
     },
   };
 }

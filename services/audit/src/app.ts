@@ -1,5 +1,5 @@
 import { tokenChecks, tokenIdentityFromEnv } from "@pkiserver/contract";
-import { type ServiceApp, type ServiceDeps, startGrpcServer, verifyServiceTokens } from "@pkiserver/kit";
+import { describe, runEvery, type ServiceApp, type ServiceDeps, startServiceGrpc } from "@pkiserver/kit";
 import type { AuditConfig } from "./config";
 import { type AuditDeps, type AuditStore, systemClock } from "./domain/ports";
 import { purgeExpired } from "./domain/record-event";
@@ -26,33 +26,28 @@ export async function buildApp(config: AuditConfig, deps: ServiceDeps): Promise<
   }
   const auditDeps: AuditDeps = { store, clock: systemClock, retentionMs: config.retentionMs };
 
-  const purge = () =>
-    purgeExpired(auditDeps).catch((err: unknown) => logger.warn({ err: String(err) }, "audit purge failed"));
-  void purge();
-  const purgeTimer = setInterval(purge, PURGE_INTERVAL_MS);
-  purgeTimer.unref();
+  void purgeExpired(auditDeps).catch((err: unknown) => logger.warn({ err: describe(err) }, "audit purge failed"));
+  const stopPurge = runEvery(PURGE_INTERVAL_MS, () => purgeExpired(auditDeps), logger, "audit purge failed", {
+    level: "warn",
+  });
 
   const consumer = await startAuditConsumer(deps.bus, auditDeps, logger);
-  const tokens = deps.tokens
-    ? { verifier: deps.tokens, stop: async () => {} }
-    : verifyServiceTokens(config, deps, tokenChecks(tokenIdentityFromEnv(config.tokenEnv)));
-  const grpc = await startGrpcServer({
-    host: deps.listen.host,
-    port: deps.listen.port,
-    services: [auditService(auditDeps, logger, tokens.verifier)],
-    tls: config.grpcTls,
+  const server = await startServiceGrpc({
+    name: "audit",
+    config,
+    deps,
+    make: tokenChecks(tokenIdentityFromEnv(config.tokenEnv)),
+    services: (tokens) => [auditService(auditDeps, logger, tokens)],
   });
-  logger.info({ address: grpc.address }, "audit service listening");
 
   return {
     name: "audit",
-    grpc,
+    grpc: server.grpc,
     isReady: async () => deps.bus.isReady() && (await store.ping()),
     stop: async () => {
-      clearInterval(purgeTimer);
+      stopPurge();
       await consumer.stop();
-      await grpc.stop();
-      await tokens.stop();
+      await server.stop();
       mongoStore?.close();
     },
   };

@@ -2,9 +2,9 @@ import { createAccessTokenVerifier, signAccessToken, tokenChecks } from "@pkiser
 import {
   type Caller,
   Closers,
-  describe,
   Events,
   publishAuthFailure,
+  runEvery,
   SecretBox,
   type ServiceApp,
   type ServiceDeps,
@@ -113,36 +113,34 @@ export async function buildApp(config: AuthConfig, deps: ServiceDeps & { apikey:
     closers.add(() => subscription.stop());
 
     const tickMs = Math.max(1000, Math.min(Math.floor(settings.signingKeyRotationMs / 10), 60_000));
-    const keyTimer = setInterval(() => {
-      keys
-        .tick()
-        .then(async () => verifier.setKeys(await keys.publicKeys()))
-        .catch((err: unknown) => logger.error({ err: describe(err) }, "signing key rotation failed"));
-    }, tickMs);
-    keyTimer.unref();
-    const purgeTimer = setInterval(() => {
-      Promise.all([sessions.purgeExpired(clock.now() - PURGE_GRACE_MS), keys.purge()]).catch((err: unknown) =>
-        logger.error({ err: describe(err) }, "purge of expired sessions and keys failed"),
-      );
-    }, PURGE_INTERVAL_MS);
-    purgeTimer.unref();
+    const stopKeyRotation = runEvery(
+      tickMs,
+      async () => {
+        await keys.tick();
+        return verifier.setKeys(await keys.publicKeys());
+      },
+      logger,
+      "signing key rotation failed",
+    );
+    const stopPurge = runEvery(
+      PURGE_INTERVAL_MS,
+      () => Promise.all([sessions.purgeExpired(clock.now() - PURGE_GRACE_MS), keys.purge()]),
+      logger,
+      "purge of expired sessions and keys failed",
+    );
     // Grace periods end at times stored on the sessions; every replica sweeps,
     // and each session is revoked (and announced) by exactly one of them.
-    let sweeping = false;
-    const credentialTimer = setInterval(() => {
-      if (sweeping) return;
-      sweeping = true;
-      endExpiredCredentials(authDeps)
-        .catch((err: unknown) => logger.error({ err: describe(err) }, "sweep of rotated-away credentials failed"))
-        .finally(() => {
-          sweeping = false;
-        });
-    }, CREDENTIAL_SWEEP_INTERVAL_MS);
-    credentialTimer.unref();
+    const stopSweep = runEvery(
+      CREDENTIAL_SWEEP_INTERVAL_MS,
+      () => endExpiredCredentials(authDeps),
+      logger,
+      "sweep of rotated-away credentials failed",
+      { exclusive: true },
+    );
     closers.add(async () => {
-      clearInterval(keyTimer);
-      clearInterval(purgeTimer);
-      clearInterval(credentialTimer);
+      stopKeyRotation();
+      stopPurge();
+      stopSweep();
     });
 
     const grpc = await startGrpcServer({

@@ -4,30 +4,18 @@ import {
   tokenIdentityFromEnv,
   tokenIdentityProblem,
 } from "@pkiserver/contract";
-import {
-  checkGrpcTls,
-  checkSecretKey,
-  env,
-  parseConfig,
-  processEnv,
-  type ServiceEnv,
-  serviceEnv,
-  serviceEnvFields,
-  splitAddress,
-  z,
-} from "@pkiserver/kit/config";
+import { checkSecretKey, env, processEnv, type ServiceConfig, serviceConfigLoader } from "@pkiserver/kit/config";
 
-const schema = z
-  .object({
-    PMX_AUTH_LISTEN: env.address("127.0.0.1:8112"),
+const load = serviceConfigLoader(
+  { name: "PMX_AUTH_LISTEN", default: "127.0.0.1:8112" },
+  {
     PMX_APIKEY_ADDR: env.address("127.0.0.1:8111"),
     PMX_ACCESS_TOKEN_LIFETIME: env.positiveInt(900_000),
     PMX_REFRESH_TOKEN_LIFETIME: env.positiveInt(604_800_000),
     PMX_SIGNING_KEY_ROTATION: env.positiveInt(86_400_000),
     PMX_SECRET_KEY: env.optionalString(),
-    ...serviceEnvFields,
-  })
-  .superRefine((v, ctx) => {
+  },
+  (v, ctx) => {
     if (v.PMX_REFRESH_TOKEN_LIFETIME > MAX_TOKEN_LIFETIME_MS) {
       ctx.addIssue({
         code: "custom",
@@ -48,11 +36,10 @@ const schema = z
     // Signing keys stored in MongoDB are shared by every replica, so their
     // private halves are sealed under a key all replicas know.
     checkSecretKey(v, ctx);
-    checkGrpcTls(v, ctx);
-  });
+  },
+);
 
-export interface AuthConfig extends ServiceEnv {
-  listen: { host: string; port: number };
+export interface AuthConfig extends ServiceConfig {
   apikeyAddress: string;
   accessTokenLifetimeMs: number;
   refreshTokenLifetimeMs: number;
@@ -65,15 +52,14 @@ export interface AuthConfig extends ServiceEnv {
 
 /** Reads and validates this service's environment; throws ConfigError listing every problem. */
 export function loadConfig(source: Record<string, string | undefined> = processEnv()): AuthConfig {
-  const v = parseConfig(schema, source);
+  const { service, values: v } = load(source);
   return {
-    listen: splitAddress(v.PMX_AUTH_LISTEN),
+    ...service,
     apikeyAddress: v.PMX_APIKEY_ADDR,
     accessTokenLifetimeMs: v.PMX_ACCESS_TOKEN_LIFETIME,
     refreshTokenLifetimeMs: v.PMX_REFRESH_TOKEN_LIFETIME,
     signingKeyRotationMs: v.PMX_SIGNING_KEY_ROTATION,
     secretKey: v.PMX_SECRET_KEY,
     tokenIdentity: tokenIdentityFromEnv(v),
-    ...serviceEnv(v),
   };
 }

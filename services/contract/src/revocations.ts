@@ -1,7 +1,6 @@
 import { AppError, normaliseScopes, scopesWithin } from "@pkiserver/kit/core";
 import { LRUCache } from "lru-cache";
-import { MAX_TOKEN_LIFETIME_MS } from "./token";
-import type { TokenClaims } from "./token-verifier";
+import { type AccessTokenClaims, MAX_TOKEN_LIFETIME_MS } from "./token";
 
 /** A change of an API key that may withdraw tokens issued before it. */
 export interface KeyChange {
@@ -37,8 +36,6 @@ export interface RevocationCacheOptions {
   maxKeys?: number;
 }
 
-/** A token's standard `iat` is in whole seconds, so "issued before" is only certain a second later. */
-const DEFAULT_ISSUED_AT_RESOLUTION_MS = 1000;
 const DEFAULT_MAX_SESSIONS = 50_000;
 const DEFAULT_MAX_KEYS = 10_000;
 /** Added to ends reckoned on this clock rather than read from auth's token times. */
@@ -88,7 +85,7 @@ interface Cutoff {
  */
 interface KeyState {
   steps: { at: number; allowed: Allowed }[];
-  /** The key's state after its latest change, for tokens issued within a change's resolution. */
+  /** The key's state after its latest change, for tokens issued in the millisecond of a change. */
   latest: { at: number; allowed: Allowed } | undefined;
   cutoff: Cutoff | undefined;
 }
@@ -230,11 +227,11 @@ export class RevocationCache {
   }
 
   /** Throws `75` when the token has been withdrawn. */
-  check(claims: TokenClaims): void {
+  check(claims: AccessTokenClaims): void {
     if (this.isWithdrawn(claims)) throw new AppError("auth.token_expired");
   }
 
-  isWithdrawn(claims: TokenClaims): boolean {
+  isWithdrawn(claims: AccessTokenClaims): boolean {
     const now = this.now();
     // A token living longer than this verifier was told shows the real bound.
     this.observedLifetime = Math.max(this.observedLifetime, claims.expiresAt - claims.issuedAt);
@@ -247,20 +244,20 @@ export class RevocationCache {
     return state !== undefined && this.keyWithdraws(state, claims, now);
   }
 
-  private keyWithdraws(state: KeyState, claims: TokenClaims, now: number): boolean {
+  private keyWithdraws(state: KeyState, claims: AccessTokenClaims, now: number): boolean {
     const { cutoff } = state;
     if (cutoff !== undefined && cutoff.until > now && claims.issuedAt <= cutoff.upTo) return true;
     // Steps older than the longest lifetime cover only expired tokens.
     const oldest = now - this.maxLifetime - CLOCK_SKEW_MS;
     const stepFor = (issuedAt: number) => state.steps.find((s) => s.at >= issuedAt && s.at >= oldest);
-    const resolution = claims.issuedAtResolutionMs ?? DEFAULT_ISSUED_AT_RESOLUTION_MS;
-    const certain = stepFor(claims.issuedAt + resolution);
+    // issuedAt is exact to the millisecond (auth's tokens carry iat_ms): a change in a later millisecond came after.
+    const certain = stepFor(claims.issuedAt + 1);
     if (certain !== undefined && !permits(certain.allowed, claims.scope)) return true;
     const any = stepFor(claims.issuedAt);
     if (any === undefined || permits(any.allowed, claims.scope)) return false;
-    // Issued within the resolution of the change: the order is unknown, so
-    // the token is refused only while the key's current state still refuses it
-    // (a key disabled and re-enabled within that second keeps its new tokens).
+    // Issued in the millisecond of the change: the order is unknown, so the
+    // token is refused only while the key's current state still refuses it
+    // (a key disabled and re-enabled within that millisecond keeps its new tokens).
     return state.latest === undefined || !permits(state.latest.allowed, claims.scope);
   }
 

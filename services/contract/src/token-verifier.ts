@@ -10,19 +10,12 @@ import {
 } from "./token";
 
 /**
- * What a verified access token says about its bearer (auth's claims; times in
- * ms since the epoch), and how precise `issuedAt` is: 1000 when only the
- * standard `iat` (seconds) was available, which is assumed when absent.
- */
-export type TokenClaims = AccessTokenClaims & { issuedAtResolutionMs?: number | undefined };
-
-/**
  * Verifies an access token locally. Throws AppError `auth.token_expired` (75)
  * for an expired token and `auth.token_invalid` (76) for anything that does
  * not parse or verify. Revocation is not its concern.
  */
 export interface TokenVerifier {
-  verify(token: string): Promise<TokenClaims>;
+  verify(token: string): Promise<AccessTokenClaims>;
 }
 
 /** A public key that verifies access tokens, as auth's GetSigningKeys reports it. */
@@ -87,7 +80,7 @@ export function createJwksTokenVerifier(opts: JwksVerifierOptions = {}): KeyedTo
   // every request by the caller. A change of keys forgets everything, so a
   // token is never accepted on a key that was withdrawn.
   const cacheSize = opts.cacheSize ?? 8192;
-  const verified = cacheSize > 0 ? new LRUCache<string, TokenClaims>({ max: cacheSize }) : undefined;
+  const verified = cacheSize > 0 ? new LRUCache<string, AccessTokenClaims>({ max: cacheSize }) : undefined;
   return {
     setKeys: (list) => {
       inner.setKeys(usableKeys(list, now()));
@@ -102,8 +95,7 @@ export function createJwksTokenVerifier(opts: JwksVerifierOptions = {}): KeyedTo
         }
         return known;
       }
-      // auth's tokens carry ms times (iat_ms), so issuedAt is exact.
-      const claims: TokenClaims = { ...(await inner.verify(token)), issuedAtResolutionMs: 1 };
+      const claims = await inner.verify(token);
       verified?.set(token, claims);
       return claims;
     },
@@ -128,7 +120,7 @@ export interface BearerCaller {
 export function createBearerVerifier(opts: { verifier: TokenVerifier; revocations: RevocationCacheLike }): {
   verify(token: string): Promise<BearerCaller>;
 } {
-  const callers = new WeakMap<TokenClaims, BearerCaller>();
+  const callers = new WeakMap<AccessTokenClaims, BearerCaller>();
   return {
     verify: async (token) => {
       const claims = await opts.verifier.verify(token);
@@ -151,7 +143,7 @@ export function createBearerVerifier(opts: { verifier: TokenVerifier; revocation
 export interface RevocationCacheLike {
   isLoaded(): boolean;
   /** Throws `75` when the token has been withdrawn. */
-  check(claims: TokenClaims): void;
+  check(claims: AccessTokenClaims): void;
 }
 
 /**

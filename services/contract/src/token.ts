@@ -1,5 +1,5 @@
-import { createPublicKey, type KeyObject, randomBytes } from "node:crypto";
-import { AppError, decodeCanonicalBase64 } from "@pkiserver/kit/core";
+import { createPublicKey, type KeyObject } from "node:crypto";
+import { AppError, decodeCanonicalBase64, randomBase64url } from "@pkiserver/kit/core";
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { MAX_TOKEN_LENGTH } from "./fields";
 
@@ -130,7 +130,7 @@ export async function signAccessToken(
     .setIssuer(identity.issuer)
     .setAudience(identity.audience)
     .setSubject(claims.apiKeyId)
-    .setJti(randomBytes(16).toString("base64url"))
+    .setJti(randomBase64url(16))
     .setIssuedAt(Math.floor(claims.issuedAt / 1000))
     .setExpirationTime(Math.ceil(claims.expiresAt / 1000))
     .sign(key.privateKey);

@@ -124,6 +124,14 @@ export const urls = {
   },
 };
 
+/** An env value trimmed, where empty means unset. */
+function trimmedOptional() {
+  return z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
+}
+
 /** Reusable field parsers for env values. */
 export const env = {
   port: (def: number) => z.coerce.number().int().min(0).max(65535).default(def),
@@ -152,38 +160,26 @@ export const env = {
       .or(z.literal("").transform(() => undefined)),
   /** PMX_MONGO_URL: unset or empty means in-memory stores. */
   mongoUrl: () =>
-    z
-      .string()
-      .optional()
-      .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()))
-      .refine((v) => v === undefined || urls.mongo(v), {
-        message: "expected mongodb://[user:password@]host[:port][,host…][/db] or mongodb+srv://host",
-      }),
+    trimmedOptional().refine((v) => v === undefined || urls.mongo(v), {
+      message: "expected mongodb://[user:password@]host[:port][,host…][/db] or mongodb+srv://host",
+    }),
   /** PMX_NATS_URL: comma-separated server URLs; unset or empty means the in-process bus. */
   natsUrl: () =>
-    z
-      .string()
-      .optional()
-      .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()))
-      .superRefine((v, ctx) => {
-        for (const item of listOf(v)) {
-          if (!urls.nats(item)) {
-            ctx.addIssue({
-              code: "custom",
-              message: `expected nats://host:port or tls://host:port, got ${maskUrl(item)}`,
-            });
-          }
+    trimmedOptional().superRefine((v, ctx) => {
+      for (const item of listOf(v)) {
+        if (!urls.nats(item)) {
+          ctx.addIssue({
+            code: "custom",
+            message: `expected nats://host:port or tls://host:port, got ${maskUrl(item)}`,
+          });
         }
-      }),
+      }
+    }),
   /** PMX_REDIS_URL: unset or empty means no Redis. */
   redisUrl: () =>
-    z
-      .string()
-      .optional()
-      .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()))
-      .refine((v) => v === undefined || urls.redis(v), {
-        message: "expected redis://host:port or rediss://host:port",
-      }),
+    trimmedOptional().refine((v) => v === undefined || urls.redis(v), {
+      message: "expected redis://host:port or rediss://host:port",
+    }),
   /** A comma-separated list, items trimmed, empty ones dropped. */
   list: () => z.string().optional().transform(listOf),
   /** PMX_CORS_ORIGINS: `*` or comma-separated origins. */
@@ -327,6 +323,40 @@ export function serviceEnv(v: ServiceEnvValues): ServiceEnv {
     grpcTls: grpcTlsFrom(v),
     authAddress: v.PMX_AUTH_ADDR,
     tokenEnv: { PMX_PORT: v.PMX_PORT, PMX_ISSUER: v.PMX_ISSUER, PMX_TOKEN_AUDIENCE: v.PMX_TOKEN_AUDIENCE },
+  };
+}
+
+/** A service's settings: its own gRPC listen address and what `serviceEnvFields` configure. */
+export interface ServiceConfig extends ServiceEnv {
+  /** Where the service's gRPC server listens (its PMX_<SERVICE>_LISTEN, host:port). */
+  readonly listen: { readonly host: string; readonly port: number };
+}
+
+/**
+ * The loader of one service's environment: its listen address (`listen`:
+ * the variable and its default), its own `fields` and the shared
+ * `serviceEnvFields`, checked by its own `refine` and then by `checkGrpcTls`.
+ * The loader throws a ConfigError listing every problem; it returns the
+ * shared settings and the parsed values.
+ */
+export function serviceConfigLoader<F extends z.ZodRawShape>(
+  listen: { readonly name: string; readonly default: string },
+  fields: F,
+  refine?: (v: z.output<z.ZodObject<F>> & ServiceEnvValues, ctx: z.RefinementCtx) => void,
+): (source: Record<string, string | undefined>) => {
+  service: ServiceConfig;
+  values: z.output<z.ZodObject<F>> & ServiceEnvValues;
+} {
+  const schema = z
+    .object({ [listen.name]: env.address(listen.default), ...fields, ...serviceEnvFields })
+    .superRefine((v, ctx) => {
+      const values = v as z.output<z.ZodObject<F>> & ServiceEnvValues;
+      refine?.(values, ctx);
+      checkGrpcTls(values, ctx);
+    });
+  return (source) => {
+    const v = parseConfig(schema, source) as z.output<z.ZodObject<F>> & ServiceEnvValues & Record<string, unknown>;
+    return { service: { listen: splitAddress(v[listen.name] as string), ...serviceEnv(v) }, values: v };
   };
 }
 

@@ -9,6 +9,7 @@
 export * from "./base64";
 export * from "./errors";
 export * from "./ip";
+export * from "./random";
 export * from "./scope";
 export * from "./secret-box";
 export * from "./signature";

@@ -1,6 +1,8 @@
 import { eventsV1 } from "@pkiserver/proto";
 import type { BusMessage, EventBus } from "./bus";
 import { type CallIdentity, callIdentityHeaders } from "./call-identity";
+import { describe } from "./errors";
+import type { Logger } from "./logger";
 
 /** A protobuf message type as ts-proto generates it. */
 interface MessageFns<T> {
@@ -62,6 +64,35 @@ export function publishEvent<T>(
     ...(id === undefined ? {} : { id }),
     ...(headers === undefined ? {} : { headers }),
   });
+}
+
+/**
+ * What a service's publisher of events shares: the bus, a logger, and the
+ * call its events are published for, if any (their headers name it). The
+ * write an event reports has already happened, so a publishing failure is
+ * logged rather than turned into a failed call the client would retry
+ * against a changed state. A subclass adds `forCall` and its events.
+ */
+export abstract class EventPublisher {
+  constructor(
+    protected readonly bus: EventBus,
+    protected readonly logger: Logger,
+    /** The call its events are published for, if any. */
+    protected readonly identity?: CallIdentity,
+  ) {}
+
+  /** Publishes `value` as `event` (`id` names it for the bus's de-duplication); a failure is logged. */
+  protected async send<T>(event: EventDef<T>, value: T, id?: string): Promise<void> {
+    try {
+      await publishEvent(this.bus, event, value, id, this.identity);
+    } catch (err) {
+      const name = Object.keys(Events).find((k) => Events[k as keyof typeof Events] === event);
+      this.logger.error(
+        { event: name, subject: event.subject, eventId: id, err: describe(err) },
+        "event not published",
+      );
+    }
+  }
 }
 
 /** Decodes `msg` when it is an `event`, else returns undefined. */

@@ -6,23 +6,9 @@ import { openAccess } from "./call-auth";
 import { AppError, invalidParams } from "./errors";
 import { createClient, type GrpcServerHandle, implement, MetadataKeys, startGrpcServer, toGrpcError } from "./grpc";
 import { createLogger } from "./logger";
+import { jsonRpc } from "./testing/json-rpc";
 
-const json = {
-  serialize: (v: unknown) => Buffer.from(JSON.stringify(v)),
-  deserialize: (b: Buffer) => JSON.parse(b.toString()) as unknown,
-};
-
-const definition: ServiceDefinition = {
-  Fail: {
-    path: "/test.Echo/Fail",
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: json.serialize,
-    requestDeserialize: json.deserialize,
-    responseSerialize: json.serialize,
-    responseDeserialize: json.deserialize,
-  },
-};
+const definition: ServiceDefinition = { Fail: jsonRpc("/test.Echo/Fail") };
 
 type Handlers = { Fail: handleUnaryCall<{ data?: unknown; internal?: boolean }, unknown> };
 
@@ -115,7 +101,7 @@ describe("gRPC client facing a server that is not there", () => {
 
 describe("gRPC server logging and shutdown", () => {
   const slowDefinition: ServiceDefinition = {
-    Slow: { ...(definition.Fail as ServiceDefinition[string]), path: "/test.Slow/Slow" },
+    Slow: jsonRpc("/test.Slow/Slow"),
   };
   type SlowHandlers = { Slow: handleUnaryCall<object, unknown> };
 

@@ -25,6 +25,7 @@ import {
   type Caller,
   CallerMetadata,
   INTERNAL_CALLER,
+  type RpcRule,
   statedCaller,
 } from "./call-auth";
 import { AppError, ErrorCatalogue, isErrorCode } from "./errors";
@@ -300,6 +301,43 @@ export function implement<S extends UntypedServiceImplementation>(
     };
   }
   return impl as unknown as S;
+}
+
+/**
+ * The RPCs of a generated server interface, without the string index
+ * signature it inherits from grpc-js: mapped over, that signature would
+ * demand a handler of type `never` for every string.
+ */
+export type RpcsOf<S> = { [K in keyof S as string extends K ? never : K]: S[K] };
+
+/** Who may call each RPC of a generated server interface. */
+export type RpcRules<S> = Readonly<Record<keyof RpcsOf<S>, RpcRule>>;
+
+/** The async handlers of a generated server interface's RPCs. */
+export type RpcHandlers<S> = AsyncHandlers<RpcsOf<S>>;
+
+/**
+ * A service as its gRPC server registers it: the generated `definition`
+ * under `name` (the generated client's `serviceName`), each RPC run by its
+ * async handler once the RPC's rule in `access` admits the call.
+ */
+export function serviceRegistration<S>(
+  name: string,
+  definition: ServiceDefinition,
+  handlers: RpcHandlers<S>,
+  logger: Logger,
+  access: CallAccess<Extract<keyof RpcsOf<S>, string>>,
+): ServiceRegistration {
+  return {
+    name,
+    definition,
+    implementation: implement<UntypedServiceImplementation>(
+      definition,
+      handlers as AsyncHandlers<UntypedServiceImplementation>,
+      logger,
+      access,
+    ),
+  };
 }
 
 export interface GrpcServerHandle {

@@ -1,3 +1,4 @@
+import { describe } from "./errors";
 import type { Logger } from "./logger";
 
 /**
@@ -57,4 +58,32 @@ export function onShutdown(logger: Logger, closers: Closers, timeoutMs = 10_000)
   };
   process.once("SIGINT", () => stop("SIGINT"));
   process.once("SIGTERM", () => stop("SIGTERM"));
+}
+
+/**
+ * Runs `task` every `intervalMs`, without holding the process open; a round
+ * that fails is logged (`failure`, at `level`) and the next one runs as
+ * planned. With `exclusive`, a round is skipped while the one before it
+ * still runs. Returns the function that stops it.
+ */
+export function runEvery(
+  intervalMs: number,
+  task: () => Promise<unknown>,
+  logger: Logger,
+  failure: string,
+  opts: { level?: "warn" | "error"; exclusive?: boolean } = {},
+): () => void {
+  const level = opts.level ?? "error";
+  let running = false;
+  const timer = setInterval(() => {
+    if (opts.exclusive && running) return;
+    running = true;
+    task()
+      .catch((err: unknown) => logger[level]({ err: describe(err) }, failure))
+      .finally(() => {
+        running = false;
+      });
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }

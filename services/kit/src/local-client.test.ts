@@ -14,28 +14,12 @@ import {
   startGrpcServer,
 } from "./grpc";
 import { createLogger } from "./logger";
-
-const json = {
-  serialize: (v: unknown) => Buffer.from(JSON.stringify(v)),
-  deserialize: (b: Buffer) => JSON.parse(b.toString()) as unknown,
-};
-
-function rpc(path: string) {
-  return {
-    path,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: json.serialize,
-    requestDeserialize: json.deserialize,
-    responseSerialize: json.serialize,
-    responseDeserialize: json.deserialize,
-  };
-}
+import { jsonRpc } from "./testing/json-rpc";
 
 const definition: ServiceDefinition = {
-  echo: rpc("/test.Local/Echo"),
-  fail: rpc("/test.Local/Fail"),
-  hang: rpc("/test.Local/Hang"),
+  echo: jsonRpc("/test.Local/Echo"),
+  fail: jsonRpc("/test.Local/Fail"),
+  hang: jsonRpc("/test.Local/Hang"),
 };
 
 interface Seen {

@@ -1,5 +1,5 @@
 import { type EventBus, MemoryEventBus } from "./bus";
-import type { ServiceEnv } from "./config";
+import type { ServiceConfig, ServiceEnv } from "./config";
 import { Closers, onShutdown } from "./lifecycle";
 import { createLogger, type Logger } from "./logger";
 import { startMetricsServer } from "./metrics";
@@ -69,7 +69,7 @@ export async function connectDeps(
  * dependencies → graceful stop on SIGTERM/SIGINT. Any failure to start is
  * printed and exits 1.
  */
-export function runServiceProcess<C extends ServiceEnv & { listen: { host: string; port: number } }>(opts: {
+export function runServiceProcess<C extends ServiceConfig>(opts: {
   /** Short name for logs: "pki". */
   name: string;
   /** Full gRPC service name, for the health status. */

@@ -48,4 +48,34 @@ describe("SecretBox", () => {
   it("refuses a key list naming one key id twice", () => {
     assert.throws(() => SecretBox.fromConfig(`a:${k1},a:${k2}`), /'a'.*twice/);
   });
+
+  it("matches a candidate against a sealed value in constant time, opening each sealed value once", () => {
+    let opened = 0;
+    class Counting extends SecretBox {
+      override open(sealed: string, associatedData = ""): string {
+        opened++;
+        return super.open(sealed, associatedData);
+      }
+    }
+    const box = new Counting([{ kid: "a", key: Buffer.from(k1, "base64") }]);
+    const sealed = box.seal("s3cret-value", "key-1");
+    assert.equal(box.matches(sealed, "s3cret-value", "key-1"), true);
+    assert.equal(box.matches(sealed, "s3cret-valuf", "key-1"), false);
+    assert.equal(box.matches(sealed, "s3cret", "key-1"), false);
+    assert.equal(box.matches(sealed, "", "key-1"), false);
+    assert.equal(opened, 1, "the digest of an opened value serves the next comparisons");
+    // Another sealing of the same value is another entry; other associated data is opened (and refused).
+    assert.equal(box.matches(box.seal("s3cret-value", "key-1"), "s3cret-value", "key-1"), true);
+    assert.equal(opened, 2);
+    assert.throws(() => box.matches(sealed, "s3cret-value", "key-2"));
+  });
+
+  it("refuses to match against a tampered sealed value", () => {
+    const box = SecretBox.fromConfig(`a:${k1}`);
+    const parts = box.seal("v", "key-1").split(".");
+    const ct = Buffer.from(parts[4] as string, "base64url");
+    ct[0] = (ct[0] as number) ^ 1;
+    parts[4] = ct.toString("base64url");
+    assert.throws(() => box.matches(parts.join("."), "v", "key-1"));
+  });
 });

@@ -4,7 +4,7 @@ import type { BearerVerifier } from "./call-auth";
 import type { ServiceEnv } from "./config";
 import { AppError } from "./errors";
 import { decodeEvent, Events } from "./events";
-import { createClient, type GrpcTls } from "./grpc";
+import { createClient, type GrpcServerHandle, type GrpcTls, type ServiceRegistration, startGrpcServer } from "./grpc";
 import type { Logger } from "./logger";
 import type { ServiceDeps } from "./service";
 
@@ -270,6 +270,48 @@ export function verifyServiceTokens(
     stop: async () => {
       await sync.stop();
       remote.close();
+    },
+  };
+}
+
+/**
+ * A service's gRPC server on `deps.listen`, the Bearer tokens of its calls
+ * checked by the verifier its process shares (`deps.tokens`) or else by its
+ * own follower of auth (`verifyServiceTokens` with `make`). `stop` stops the
+ * server, then the follower.
+ */
+export async function startServiceGrpc(opts: {
+  /** The service's name in the "listening" log line. */
+  name: string;
+  config: Pick<ServiceEnv, "authAddress" | "grpcTls">;
+  deps: ServiceDeps;
+  make: (source: AuthKeySource) => TokenChecks;
+  services: (tokens: BearerVerifier) => readonly ServiceRegistration[];
+  /** More fields of the "listening" log line. */
+  logFields?: Record<string, unknown>;
+}): Promise<{ grpc: GrpcServerHandle; stop(): Promise<void> }> {
+  const { config, deps } = opts;
+  const tokens = deps.tokens
+    ? { verifier: deps.tokens, stop: async () => {} }
+    : verifyServiceTokens(config, deps, opts.make);
+  let grpc: GrpcServerHandle;
+  try {
+    grpc = await startGrpcServer({
+      host: deps.listen.host,
+      port: deps.listen.port,
+      services: opts.services(tokens.verifier),
+      tls: config.grpcTls,
+    });
+  } catch (err) {
+    await tokens.stop();
+    throw err;
+  }
+  deps.logger.info({ address: grpc.address, ...opts.logFields }, `${opts.name} service listening`);
+  return {
+    grpc,
+    stop: async () => {
+      await grpc.stop();
+      await tokens.stop();
     },
   };
 }

@@ -1,15 +1,10 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { context, propagation, TraceFlags, trace } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { context, trace } from "@opentelemetry/api";
 import { busContract, createNatsBus, NatsEventBus, streamName } from "@pkiserver/kit";
 import { getInfra, type LocalServer, startLocalNats } from "@pkiserver/test-harness";
 import { connect, type JetStreamManager, nanos } from "nats";
-
-const enc = (s: string) => new TextEncoder().encode(s);
-const dec = (b: Uint8Array) => new TextDecoder().decode(b);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { dec, deleteStreams, enc, sleep, TRACE_ID, withTracePropagation } from "./support";
 
 busContract(
   "NatsEventBus",
@@ -27,17 +22,6 @@ busContract(
   },
   { settleMs: 500 },
 );
-
-/** Removes a test prefix's streams so the shared server does not keep them. */
-async function deleteStreams(servers: string, prefix: string): Promise<void> {
-  const nc = await connect({ servers });
-  try {
-    const jsm = await nc.jetstreamManager();
-    for (const key of ["apikey", "auth", "pki"]) await jsm.streams.delete(streamName(prefix, key)).catch(() => {});
-  } finally {
-    await nc.close();
-  }
-}
 
 describe("NatsEventBus beyond the contract", () => {
   let server: LocalServer | undefined;
@@ -112,10 +96,7 @@ describe("NatsEventBus beyond the contract", () => {
 
   it("carries the publisher's trace context to the handler through message headers", async () => {
     const infra = await getInfra();
-    const manager = new AsyncLocalStorageContextManager().enable();
-    context.setGlobalContextManager(manager);
-    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-    try {
+    await withTracePropagation(async (inTrace) => {
       const bus = await createNatsBus({ servers: infra.natsUrl, prefix: infra.freshName("trace") });
       buses.push(bus);
       const seen: (string | undefined)[] = [];
@@ -126,21 +107,11 @@ describe("NatsEventBus beyond the contract", () => {
           seen.push(trace.getSpanContext(context.active())?.traceId);
         },
       });
-      const traceId = "0af7651916cd43dd8448eb211c80319c";
-      const parent = trace.setSpanContext(context.active(), {
-        traceId,
-        spanId: "b7ad6b7169203331",
-        traceFlags: TraceFlags.SAMPLED,
-        isRemote: false,
-      });
-      await context.with(parent, () => bus.publish("pki.v1.host.registered", enc("traced")));
+      await inTrace(() => bus.publish("pki.v1.host.registered", enc("traced")));
       const deadline = Date.now() + 10_000;
       while (seen.length === 0 && Date.now() < deadline) await sleep(20);
-      assert.deepEqual(seen, [traceId]);
-    } finally {
-      propagation.disable();
-      context.disable();
-    }
+      assert.deepEqual(seen, [TRACE_ID]);
+    });
   });
 
   it("refuses a subject no stream holds rather than keeping it for ever", async () => {

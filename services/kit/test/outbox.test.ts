@@ -1,8 +1,5 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { context, propagation, TraceFlags, trace } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import {
   type BusMessage,
   busContract,
@@ -13,25 +10,10 @@ import {
   type MongoHandle,
   OUTBOX_COLLECTION,
   OutboxEventBus,
-  streamName,
 } from "@pkiserver/kit";
 import { getInfra } from "@pkiserver/test-harness";
 import { Binary } from "mongodb";
-import { connect } from "nats";
-
-const enc = (s: string) => new TextEncoder().encode(s);
-const dec = (b: Uint8Array) => new TextDecoder().decode(b);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function deleteStreams(servers: string, prefix: string): Promise<void> {
-  const nc = await connect({ servers });
-  try {
-    const jsm = await nc.jetstreamManager();
-    for (const key of ["apikey", "auth", "pki"]) await jsm.streams.delete(streamName(prefix, key)).catch(() => {});
-  } finally {
-    await nc.close();
-  }
-}
+import { dec, deleteStreams, enc, sleep, TRACE_ID, withTracePropagation } from "./support";
 
 /** A fresh database and NATS prefix; `dispose` drops both. */
 async function fresh(label: string): Promise<{ mongo: MongoHandle; prefix: string; dispose(): Promise<void> }> {
@@ -170,27 +152,14 @@ describe("OutboxEventBus beyond the contract", () => {
   });
 
   it("carries the publisher's trace context to the handler, also when another relay sends the event", async () => {
-    const manager = new AsyncLocalStorageContextManager().enable();
-    context.setGlobalContextManager(manager);
-    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-    try {
+    await withTracePropagation(async (inTrace) => {
       // Published through A, which cannot send it; B sends it once A releases it.
       const { a, got } = await twoRelays("outbox_trace", 600_000);
-      const traceId = "0af7651916cd43dd8448eb211c80319c";
-      const parent = trace.setSpanContext(context.active(), {
-        traceId,
-        spanId: "b7ad6b7169203331",
-        traceFlags: TraceFlags.SAMPLED,
-        isRemote: false,
-      });
-      await context.with(parent, () => a.publish("apikey.v1.apikey.updated", enc("traced")));
+      await inTrace(() => a.publish("apikey.v1.apikey.updated", enc("traced")));
       await a.close();
       await until("the event's delivery", () => got.length === 1);
-      assert.equal(got[0]?.headers.traceparent?.split("-")[1], traceId);
-    } finally {
-      propagation.disable();
-      context.disable();
-    }
+      assert.equal(got[0]?.headers.traceparent?.split("-")[1], TRACE_ID);
+    });
   });
 
   it("refuses an event the transport would never take before storing it", async () => {

@@ -1,12 +1,5 @@
 import { tokenChecks, tokenIdentityFromEnv } from "@pkiserver/contract";
-import {
-  Events,
-  publishEvent,
-  type ServiceApp,
-  type ServiceDeps,
-  startGrpcServer,
-  verifyServiceTokens,
-} from "@pkiserver/kit";
+import { Events, publishEvent, runEvery, type ServiceApp, type ServiceDeps, startServiceGrpc } from "@pkiserver/kit";
 import { encodeVerifierKey, generateSigner, type NoteSigner, parseSignerKey } from "@pkiserver/log";
 import { pkiV1 } from "@pkiserver/proto";
 import type { PkiConfig } from "./config";
@@ -87,29 +80,28 @@ export async function buildApp(
   };
   // The first checkpoint (the empty log) exists before the first request.
   await sequence();
-  const sequencer = setInterval(() => {
-    sequence().catch((err: unknown) => logger.error({ err }, "transparency log sequencing failed"));
-  }, config.log.checkpointIntervalMs);
-  sequencer.unref();
-  const tokens = deps.tokens
-    ? { verifier: deps.tokens, stop: async () => {} }
-    : verifyServiceTokens(config, deps, tokenChecks(tokenIdentityFromEnv(config.tokenEnv)));
-  const grpc = await startGrpcServer({
-    host: deps.listen.host,
-    port: deps.listen.port,
-    services: [pkiService(pki, logger, log, { tokens: tokens.verifier, publicRead: config.publicRead })],
-    tls: config.grpcTls,
+  const stopSequencing = runEvery(
+    config.log.checkpointIntervalMs,
+    sequence,
+    logger,
+    "transparency log sequencing failed",
+  );
+  const server = await startServiceGrpc({
+    name: "pki",
+    config,
+    deps,
+    make: tokenChecks(tokenIdentityFromEnv(config.tokenEnv)),
+    services: (tokens) => [pkiService(pki, logger, log, { tokens, publicRead: config.publicRead })],
+    logFields: { storage: mongo ? "mongodb" : "memory" },
   });
-  logger.info({ address: grpc.address, storage: mongo ? "mongodb" : "memory" }, "pki service listening");
   return {
     name: "pki",
-    grpc,
+    grpc: server.grpc,
     logVerifierKey,
     isReady: async () => (mongo ? await mongo.ping() : true) && bus.isReady(),
     stop: async () => {
-      clearInterval(sequencer);
-      await grpc.stop();
-      await tokens.stop();
+      stopSequencing();
+      await server.stop();
       await log.close().catch((err: unknown) => logger.warn({ err }, "transparency log lease not released"));
     },
   };

@@ -1,14 +1,4 @@
-import {
-  checkGrpcTls,
-  env,
-  parseConfig,
-  processEnv,
-  type ServiceEnv,
-  serviceEnv,
-  serviceEnvFields,
-  splitAddress,
-  z,
-} from "@pkiserver/kit/config";
+import { env, processEnv, type ServiceConfig, serviceConfigLoader, z } from "@pkiserver/kit/config";
 import { parseSignerKey } from "@pkiserver/log";
 
 export interface LogConfig {
@@ -22,9 +12,7 @@ export interface LogConfig {
   readonly checkpointIntervalMs: number;
 }
 
-export interface PkiConfig extends ServiceEnv {
-  /** Where the gRPC server listens. */
-  readonly listen: { readonly host: string; readonly port: number };
+export interface PkiConfig extends ServiceConfig {
   readonly log: LogConfig;
   /** PMX_PKI_PUBLIC_READ: the pki:read RPCs answer callers without credentials too. */
   readonly publicRead: boolean;
@@ -40,9 +28,9 @@ function signerName(key: string): string | undefined {
   }
 }
 
-const schema = z
-  .object({
-    PMX_PKI_LISTEN: env.address("127.0.0.1:8113"),
+const load = serviceConfigLoader(
+  { name: "PMX_PKI_LISTEN", default: "127.0.0.1:8113" },
+  {
     PMX_LOG_ORIGIN: env.optionalString().pipe(
       z
         .string()
@@ -59,24 +47,22 @@ const schema = z
     PMX_PKI_PUBLIC_READ: env.bool(false),
     // Test only (the bench's setKey without the log, in the same run): changes are not logged.
     PMX_TEST_LOG_OFF: env.bool(false),
-    ...serviceEnvFields,
-  })
-  .superRefine((v, ctx) => {
-    checkGrpcTls(v, ctx);
+  },
+  (v, ctx) => {
     const name = v.PMX_LOG_SIGNING_KEY === undefined ? undefined : signerName(v.PMX_LOG_SIGNING_KEY);
     if (name !== undefined && v.PMX_LOG_ORIGIN !== undefined && v.PMX_LOG_ORIGIN !== name) {
       ctx.addIssue({ code: "custom", path: ["PMX_LOG_ORIGIN"], message: "must be the name of PMX_LOG_SIGNING_KEY" });
     }
-  });
+  },
+);
 
 /** The pki service's settings from the environment; throws ConfigError listing every problem. */
 export function loadConfig(source: Record<string, string | undefined> = processEnv()): PkiConfig {
-  const c = parseConfig(schema, source);
+  const { service, values: c } = load(source);
   const origin =
     c.PMX_LOG_ORIGIN ?? (c.PMX_LOG_SIGNING_KEY === undefined ? DEFAULT_LOG_ORIGIN : signerName(c.PMX_LOG_SIGNING_KEY)!);
   return {
-    listen: splitAddress(c.PMX_PKI_LISTEN),
-    ...serviceEnv(c),
+    ...service,
     publicRead: c.PMX_PKI_PUBLIC_READ,
     log: {
       origin,

@@ -27,6 +27,16 @@ function serial(): string {
   return bytes.toString("hex");
 }
 
+/** A certificate of `publicKey` with a fresh serial, valid from a minute ago for a day; the caller names and signs it. */
+function newCertificate(publicKey: forge.pki.rsa.PublicKey): forge.pki.Certificate {
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = publicKey;
+  cert.serialNumber = serial();
+  cert.validity.notBefore = new Date(Date.now() - 60_000);
+  cert.validity.notAfter = new Date(Date.now() + DAY_MS);
+  return cert;
+}
+
 /**
  * A throwaway certificate authority for mutual TLS between local processes
  * (the local launcher of the distributed form, tests). Its certificates live
@@ -41,11 +51,7 @@ export class DevCertificateAuthority {
 
   static create(name = "pkiserver local CA"): DevCertificateAuthority {
     const key = newKey();
-    const cert = forge.pki.createCertificate();
-    cert.publicKey = key.publicKey;
-    cert.serialNumber = serial();
-    cert.validity.notBefore = new Date(Date.now() - 60_000);
-    cert.validity.notAfter = new Date(Date.now() + DAY_MS);
+    const cert = newCertificate(key.publicKey);
     const subject = [{ name: "commonName", value: name }];
     cert.setSubject(subject);
     cert.setIssuer(subject);
@@ -61,11 +67,7 @@ export class DevCertificateAuthority {
   /** A certificate for a process that both serves and calls (server and client authentication). */
   issue(commonName: string, hosts: { dns?: readonly string[]; ips?: readonly string[] } = {}): PemPair {
     const key = newKey();
-    const cert = forge.pki.createCertificate();
-    cert.publicKey = key.publicKey;
-    cert.serialNumber = serial();
-    cert.validity.notBefore = new Date(Date.now() - 60_000);
-    cert.validity.notAfter = new Date(Date.now() + DAY_MS);
+    const cert = newCertificate(key.publicKey);
     cert.setSubject([{ name: "commonName", value: commonName }]);
     cert.setIssuer(this.caCert.subject.attributes);
     cert.setExtensions([

@@ -76,10 +76,11 @@ async function waitReady(
   );
 }
 
-function stopProcess(p: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+/** Sends `signal` to a child process and waits for its exit; SIGKILL ends it after `graceMs`. */
+export function stopProcess(p: ChildProcess, signal: NodeJS.Signals = "SIGTERM", graceMs = 10_000): Promise<void> {
   if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
-    const timer = setTimeout(() => p.kill("SIGKILL"), 10_000);
+    const timer = setTimeout(() => p.kill("SIGKILL"), graceMs);
     p.once("exit", () => {
       clearTimeout(timer);
       resolve();

@@ -3,12 +3,26 @@ export async function post(
   target: { readonly rpcUrl: string },
   body: unknown,
   headers: Record<string, string> = {},
-): Promise<{ status: number; headers: Headers; json: unknown; text: string }> {
+): Promise<HttpReply> {
   const res = await fetch(target.rpcUrl, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
+  return httpReply(res);
+}
+
+/** An HTTP reply as tests read it: status, headers, the body as text and, when it is JSON, parsed. */
+export interface HttpReply {
+  status: number;
+  headers: Headers;
+  text: string;
+  /** The body parsed, or undefined when it is empty or not JSON. */
+  json: unknown;
+}
+
+/** Reads a fetch response's body into an HttpReply. */
+export async function httpReply(res: Response): Promise<HttpReply> {
   const text = await res.text();
   let json: unknown;
   try {
@@ -16,7 +30,7 @@ export async function post(
   } catch {
     json = undefined;
   }
-  return { status: res.status, headers: res.headers, json, text };
+  return { status: res.status, headers: res.headers, text, json };
 }
 
 /** A JSON-RPC 2.0 request object. */

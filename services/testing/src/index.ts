@@ -3,7 +3,8 @@
 
 export type { PkiAppOptions, PkiStores } from "@pkiserver/pki";
 export { startApiKeyService, type TestApiKeyService } from "./apikey";
-export { post, rpc, VALID_KEY_1, VALID_KEY_2 } from "./http";
+export { recordEvents } from "./events";
+export { type HttpReply, httpReply, post, rpc, VALID_KEY_1, VALID_KEY_2 } from "./http";
 export {
   addTestKey,
   INITIALIZATION_TOKEN,
@@ -13,6 +14,7 @@ export {
   type TestKeyOptions,
   type TestSystem,
   type TestSystemOptions,
+  withTestSystem,
 } from "./system";
 export { type RecordedCall, type Tap, tapRegistration } from "./tap";
 export { callingAs, EVERY_SCOPE, testTokens } from "./tokens";

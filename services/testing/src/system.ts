@@ -103,6 +103,16 @@ export async function issueTestToken(
   return token;
 }
 
+/** Runs `body` against a test system of its own, started with `opts`, and closes the system after it. */
+export async function withTestSystem<T>(opts: TestSystemOptions, body: (gw: TestSystem) => Promise<T>): Promise<T> {
+  const gw = await startTestSystem(opts);
+  try {
+    return await body(gw);
+  } finally {
+    await gw.close();
+  }
+}
+
 /**
  * The real apikey, auth, pki and audit services with memory stores and an
  * in-process event bus, behind a gateway on port 0: the embedded form as

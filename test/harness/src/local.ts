@@ -107,14 +107,29 @@ export function natsCachePath(): string | undefined {
  * half a minute, once).
  */
 export function findNatsBinary(opts: { build?: boolean } = {}): string | undefined {
-  const explicit = process.env.PMX_NATS_SERVER_BIN;
+  return findBinary("PMX_NATS_SERVER_BIN", "nats-server", natsCachePath, natsBuildScript, opts.build);
+}
+
+/**
+ * A server binary: the one `envVar` names, then `name` on PATH, then the
+ * build at `cachePath()`; with `build` (and Go), a new build by `buildScript`, which
+ * prints its path.
+ */
+function findBinary(
+  envVar: string,
+  name: string,
+  cachePath: () => string | undefined,
+  buildScript: string,
+  build: boolean | undefined,
+): string | undefined {
+  const explicit = process.env[envVar];
   if (explicit) return explicit;
-  const onPath = which("nats-server");
+  const onPath = which(name);
   if (onPath) return onPath;
-  const cached = natsCachePath();
+  const cached = cachePath();
   if (cached && existsSync(cached)) return cached;
-  if (opts.build && which("go")) {
-    return execFileSync(natsBuildScript, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+  if (build && which("go")) {
+    return execFileSync(buildScript, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
   }
   return undefined;
 }
@@ -136,16 +151,7 @@ export function findMongoBinary(opts: { build?: boolean } = {}): MongoBinary | u
 
 /** The FerretDB test server: PMX_FERRETDB_BIN, `ferretdb` on PATH, the cached build, or (with `build`) a new build. */
 export function findFerretdbBinary(opts: { build?: boolean } = {}): string | undefined {
-  const explicit = process.env.PMX_FERRETDB_BIN;
-  if (explicit) return explicit;
-  const onPath = which("ferretdb");
-  if (onPath) return onPath;
-  const cached = ferretdbCachePath();
-  if (cached && existsSync(cached)) return cached;
-  if (opts.build && which("go")) {
-    return execFileSync(ferretBuildScript, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
-  }
-  return undefined;
+  return findBinary("PMX_FERRETDB_BIN", "ferretdb", ferretdbCachePath, ferretBuildScript, opts.build);
 }
 
 const live = new Set<ChildProcess>();

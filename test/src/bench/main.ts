@@ -21,7 +21,9 @@ import {
 import { closeRpc } from "./rpc";
 import {
   BENCH_ENV,
+  nameProfiles,
   nodeFlags,
+  profileDir,
   type System,
   startDistributedForm,
   startEcho,
@@ -121,16 +123,24 @@ async function runDistributed(ctx: RowContext): Promise<void> {
   const exported = opts.sections.has("export");
   if (!row && !table && !exported) return;
   report.section("distributed form: gateway, apikey, auth, pki and audit processes (as npm run start:distributed)");
-  if (opts.cpuProfDir !== undefined)
-    report.line("  (--cpu-prof: the launcher starts these processes without node flags)");
+  // NODE_OPTIONS does not take --cpu-prof: the launched processes load a profiler instead, and each
+  // profile is named by its process.
+  const profEnv: Record<string, string> =
+    opts.cpuProfDir === undefined
+      ? {}
+      : {
+          NODE_OPTIONS: `--require=${join(__dirname, "cpu-profile-preload.js")}`,
+          PMX_BENCH_CPU_PROF_DIR: profileDir(opts.cpuProfDir, "distributed"),
+        };
   const infra = await startInfra(opts.postgres, (l) => report.line(`  ${l}`));
   if (!infra) return;
   try {
     report.line(`  on ${infra.description}`);
     if (row || table) {
       const started = performance.now();
-      const running = await startPrepared(() => startDistributedForm(infra));
+      const running = await startPrepared(() => startDistributedForm(infra, profEnv));
       report.line(`  started in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      const launched = running.sys.processes();
       try {
         if (row) {
           report.rowHeader();
@@ -139,6 +149,7 @@ async function runDistributed(ctx: RowContext): Promise<void> {
         if (table) await guarded(report, "table", running.sys, () => connectionsTable(ctx, running.fx));
       } finally {
         await running.sys.stop();
+        if (opts.cpuProfDir !== undefined) nameProfiles(join(opts.cpuProfDir, "distributed"), launched);
       }
     }
     if (exported) {

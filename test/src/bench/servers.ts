@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, startDistributed } from "@pkiserver/server";
+import { freePort, startDistributed, stopProcess } from "@pkiserver/server";
 import {
   findPostgresBinDir,
   type LocalServer,
@@ -12,6 +12,8 @@ import {
   startLocalPostgres,
   startSharedInfra,
 } from "@pkiserver/test-harness";
+
+import { distributedEnv, SERVER_TEST_ENV } from "../support/server-env";
 
 const ROOT = join(__dirname, "..", "..", "..");
 /** PMX_BENCH_EMBEDDED runs another build's one-process entry instead (to compare builds in one run). */
@@ -40,28 +42,34 @@ export interface System {
 }
 
 /**
- * Configuration every server under test gets: the per-client rate limits off
- * (today's single limit and the per-tier ones), logs at warn so that log
- * writing is not what is measured.
+ * Configuration every server under test gets (the rate limits off, free gRPC
+ * ports), with logs at warn so that log writing is not what is measured.
  */
-export const BENCH_ENV: Readonly<Record<string, string>> = {
-  PMX_HOST: "127.0.0.1",
-  PMX_LOG_LEVEL: "warn",
-  PMX_RATE_LIMIT_PER_MINUTE: "0",
-  PMX_RATE_LIMITS: "pki=0,pkiadmin=0,user=0,audit=0,auth=0",
-  // The services' gRPC ports on free ports, so parallel runs do not collide.
-  PMX_APIKEY_LISTEN: "127.0.0.1:0",
-  PMX_AUTH_LISTEN: "127.0.0.1:0",
-  PMX_PKI_LISTEN: "127.0.0.1:0",
-  PMX_AUDIT_LISTEN: "127.0.0.1:0",
-};
+export const BENCH_ENV: Readonly<Record<string, string>> = { ...SERVER_TEST_ENV, PMX_LOG_LEVEL: "warn" };
 
 /** Node flags for a server process: PMX_BENCH_NODE_ARGS, and a CPU profile per section when asked. */
 export function nodeFlags(base: readonly string[], cpuProfDir: string | undefined, section: string): string[] {
   if (cpuProfDir === undefined) return [...base];
+  return [...base, "--cpu-prof", `--cpu-prof-dir=${profileDir(cpuProfDir, section)}`];
+}
+
+/** The directory of one section's profiles, made if needed. */
+export function profileDir(cpuProfDir: string, section: string): string {
   const dir = join(cpuProfDir, section);
   mkdirSync(dir, { recursive: true });
-  return [...base, "--cpu-prof", `--cpu-prof-dir=${dir}`];
+  return dir;
+}
+
+/**
+ * Puts each process's name in front of its profiles' file names (node names them
+ * `CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile`).
+ */
+export function nameProfiles(dir: string, processes: readonly ServerProcess[]): void {
+  for (const file of readdirSync(dir)) {
+    const pid = Number(/^CPU\.\d+\.\d+\.(\d+)\./.exec(file)?.[1]);
+    const name = processes.find((p) => p.pid === pid)?.name;
+    if (name !== undefined) renameSync(join(dir, file), join(dir, `${name}.${file}`));
+  }
 }
 
 class OutputTail {
@@ -87,18 +95,6 @@ process.on("exit", () => {
   for (const child of children) child.kill("SIGKILL");
   for (const p of launchedProcesses()) process.kill(p.pid, "SIGKILL");
 });
-
-function waitExit(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill(signal);
-  });
-}
 
 /** Spawns a node process and waits until its output matches `ready`. */
 async function spawnNode(
@@ -139,7 +135,11 @@ export async function startEcho(): Promise<{ url: string; pid: number; stop(): P
     /echo listening/,
     "the echo server",
   );
-  return { url: `http://127.0.0.1:${port}`, pid: child.pid as number, stop: () => waitExit(child, "SIGTERM") };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid as number,
+    stop: () => stopProcess(child, "SIGTERM", 15_000),
+  };
 }
 
 /**
@@ -180,7 +180,7 @@ export async function startEmbedded(
     processes: () => [{ name: "embedded", pid }],
     recentOutput: () => tail.toString(),
     // SIGINT as Ctrl-C: a graceful stop, which also writes a --cpu-prof profile.
-    stop: () => waitExit(child, "SIGINT"),
+    stop: () => stopProcess(child, "SIGINT", 15_000),
   };
 }
 
@@ -261,23 +261,13 @@ function launchedProcesses(): ServerProcess[] {
 /**
  * The four processes of the distributed form, started by the same launcher as
  * `npm run start:distributed`, on `infra`, with a fresh database and subject
- * prefix. The launcher takes no node flags, so --cpu-prof does not reach them.
+ * prefix. Node flags reach its processes through `NODE_OPTIONS` in `extraEnv`.
  */
 export async function startDistributedForm(infra: Infra, extraEnv: Record<string, string> = {}): Promise<System> {
   const name = `bench_${randomBytes(5).toString("hex")}`;
   const tail = new OutputTail();
   const system = await startDistributed({
-    env: {
-      PATH: process.env.PATH ?? "",
-      ...BENCH_ENV,
-      PMX_PORT: String(await freePort()),
-      PMX_MONGO_URL: infra.mongoUrl,
-      PMX_MONGO_DB: name,
-      PMX_NATS_URL: infra.natsUrl,
-      PMX_NATS_PREFIX: name,
-      PMX_SECRET_KEY: `k1:${randomBytes(32).toString("base64")}`,
-      ...extraEnv,
-    },
+    env: { ...BENCH_ENV, ...(await distributedEnv(infra, name)), ...extraEnv },
     onOutput: (proc, line) => tail.line(`[${proc}] ${line}`),
   });
   if (!system.firstKey) {

@@ -1,37 +1,22 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { before, it } from "node:test";
+import type { AuditEvent } from "@pkiserver/audit";
 import { AUDIT_COLLECTION } from "@pkiserver/audit";
 import { connectMongo, grantSigningPayload, hmacSignature, requestSigningPayload } from "@pkiserver/kit";
-import { basic, bearer, call, errCode, ok, signed } from "../support/client";
+import { basic, bearer, call, errCode, ok, post, signed } from "../support/client";
 import { randomPubKey } from "../support/keys";
+import { pollUntil } from "../support/wait";
 import { type Ctx, type TokenResult, tokenFor, usedSecrets } from "./auth.suite";
 
-interface AuditEvent {
-  id: string;
-  time: number;
-  type: string;
-  outcome: "ok" | "denied";
-  actor: { apiKeyId?: string; sessionId?: string; ip?: string };
-  target: string;
-  requestId?: string;
-  details: Record<string, unknown>;
-}
 interface Page {
   events: AuditEvent[];
   nextCursor?: string;
 }
 
 /** Polls until `probe` returns something; events travel through the bus before they are recorded. */
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const found = await probe();
-    if (found !== undefined) return found;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`${what} was not recorded within ${ms} ms`);
-}
+const eventually = <T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000) =>
+  pollUntil(what, probe, ms, 100);
 
 /** API.md section 12: the audit log, end to end through the gateway. */
 export function auditSuite(ctx: () => Ctx): void {
@@ -105,16 +90,12 @@ export function auditSuite(ctx: () => Ctx): void {
 
   it("records a request refused at the gateway with its request id", async () => {
     const requestId = `audit-${randomBytes(6).toString("hex")}`;
-    const res = await fetch(`${url()}/main`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "x-request-id": requestId,
-        ...basic(key.apiKeyId, randomBytes(24).toString("base64url")),
-      },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "pki/getHost", params: { instanceId: randomPubKey() } }),
-    });
-    assert.equal(((await res.json()) as { error: { code: number } }).error.code, 14);
+    const res = await post(
+      url(),
+      JSON.stringify({ jsonrpc: "2.0", id: 1, method: "pki/getHost", params: { instanceId: randomPubKey() } }),
+      { "x-request-id": requestId, ...basic(key.apiKeyId, randomBytes(24).toString("base64url")) },
+    );
+    assert.equal((res.json as { error: { code: number } }).error.code, 14);
     const e = await find({ types: ["auth.failed"], apiKeyId: key.apiKeyId }, (x) => x.requestId === requestId);
     assert.equal(e.details.method, "basic");
     assert.equal(e.details.reason, "wrong_secret");
@@ -127,16 +108,11 @@ export function auditSuite(ctx: () => Ctx): void {
       params: { instanceId: randomPubKey() },
     });
     const staleId = `audit-${randomBytes(6).toString("hex")}`;
-    const stale = await fetch(`${url()}/main`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "x-request-id": staleId,
-        ...signed(key.apiKeyId, { secret: key.secret }, body, { timestamp: Date.now() - 3_600_000 }),
-      },
-      body,
+    const stale = await post(url(), body, {
+      "x-request-id": staleId,
+      ...signed(key.apiKeyId, { secret: key.secret }, body, { timestamp: Date.now() - 3_600_000 }),
     });
-    assert.equal(((await stale.json()) as { error: { code: number } }).error.code, 14);
+    assert.equal((stale.json as { error: { code: number } }).error.code, 14);
     const s = await find({ types: ["auth.failed"], apiKeyId: key.apiKeyId }, (x) => x.requestId === staleId);
     assert.equal(s.details.method, "signature");
     assert.equal(s.details.reason, "stale_timestamp");

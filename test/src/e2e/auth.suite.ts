@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { before, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import { ed25519Sign, grantSigningPayload, hmacSignature } from "@pkiserver/kit";
 import { basic, bearer, call, errCode, ok, post, rpcBody, signed, WsClient } from "../support/client";
-import type { TestSystem } from "../support/forms";
+import { type Form, startForm, type TestSystem } from "../support/forms";
 import { ed25519Pair } from "../support/keys";
+import { pollUntil } from "../support/wait";
 
 export interface TokenResult {
   accessToken: string;
@@ -33,13 +34,7 @@ interface RotateResult {
 }
 
 /** Polls `probe` until it holds; fails after `ms`. For effects that travel over the event bus. */
-async function until(what: string, probe: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await probe())) {
-    if (Date.now() > end) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (what: string, probe: () => Promise<boolean>, ms = 20_000) => pollUntil(what, probe, ms, 50);
 
 /**
  * The other spellings of a base64 or base64url string that a lenient decoder
@@ -112,6 +107,27 @@ export async function prepare(sys: TestSystem): Promise<Ctx> {
   return { sys, firstKey, admin };
 }
 
+/**
+ * Describes `title` against a system of `form` (started with `env`), prepared
+ * with its first key and an admin token before `body`'s tests and stopped
+ * after them.
+ */
+export function describeOnForm(
+  title: string,
+  form: Form,
+  body: (ctx: () => Ctx) => void,
+  env: Record<string, string> = {},
+): void {
+  describe(title, () => {
+    let ctx: Ctx;
+    before(async () => {
+      ctx = await prepare(await startForm(form, env));
+    });
+    after(() => ctx.sys.stop());
+    body(() => ctx);
+  });
+}
+
 /** API.md sections 3-6 for auth/ and user/. */
 export function authSuite(ctx: () => Ctx): void {
   const url = () => ctx().sys.url;
@@ -137,6 +153,18 @@ export function authSuite(ctx: () => Ctx): void {
       bearer(admin.accessToken),
     );
     return { apiKeyId, clientSecret };
+  }
+
+  /** Adds an Ed25519 key with the given scopes, returning its id and key pair. */
+  async function addEd25519Key(maxScope: string[]) {
+    const pair = ed25519Pair();
+    const { apiKeyId } = await ok<{ apiKeyId: string }>(
+      url(),
+      "user/addApiKey",
+      { type: "pubKey", name: "ed", clientPubKey: pair.publicKeyPem, maxScope },
+      bearer(admin.accessToken),
+    );
+    return { apiKeyId, pair };
   }
 
   describe("auth/createFirstApiKey", () => {
@@ -238,13 +266,7 @@ export function authSuite(ctx: () => Ctx): void {
       });
       assert.equal(unknown.code, 71);
 
-      const pair = ed25519Pair();
-      const { apiKeyId } = await ok<{ apiKeyId: string }>(
-        url(),
-        "user/addApiKey",
-        { type: "pubKey", name: "ed", clientPubKey: pair.publicKeyPem, maxScope: ["pki:read"] },
-        bearer(admin.accessToken),
-      );
+      const { apiKeyId, pair } = await addEd25519Key(["pki:read"]);
       const ts2 = Date.now();
       const edSig = ed25519Sign(pair.privateKeyPem, grantSigningPayload(ts2, "e-1", undefined));
       const edTok = await ok<TokenResult>(url(), "auth/token", {
@@ -291,13 +313,7 @@ export function authSuite(ctx: () => Ctx): void {
 
     it("client_signature refuses every non-canonical spelling of a valid signature (12), HMAC and Ed25519", async () => {
       const hmacKey = await addSecretKey(["pki:read"]);
-      const pair = ed25519Pair();
-      const { apiKeyId: edKeyId } = await ok<{ apiKeyId: string }>(
-        url(),
-        "user/addApiKey",
-        { type: "pubKey", name: "ed", clientPubKey: pair.publicKeyPem, maxScope: ["pki:read"] },
-        bearer(admin.accessToken),
-      );
+      const { apiKeyId: edKeyId, pair } = await addEd25519Key(["pki:read"]);
       const ts = Date.now();
       const cases = [
         {
@@ -565,13 +581,7 @@ export function authSuite(ctx: () => Ctx): void {
         basic(k.apiKeyId, k.clientSecret),
       );
       assert.equal(denied.code, 73);
-      const pair = ed25519Pair();
-      const { apiKeyId } = await ok<{ apiKeyId: string }>(
-        url(),
-        "user/addApiKey",
-        { type: "pubKey", name: "ed", clientPubKey: pair.publicKeyPem, maxScope: ["user:read"] },
-        bearer(admin.accessToken),
-      );
+      const { apiKeyId } = await addEd25519Key(["user:read"]);
       assert.equal((await errCode(url(), "user/listApiKeys", {}, basic(apiKeyId, "q".repeat(40)))).code, 14);
       for (const id of [k.apiKeyId, apiKeyId])
         await ok(url(), "user/deleteApiKey", { apiKeyId: id }, bearer(admin.accessToken));
@@ -598,13 +608,7 @@ export function authSuite(ctx: () => Ctx): void {
       const wrongKey = await post(url(), body, signed(k.apiKeyId, { secret: "v".repeat(40) }, body));
       assert.equal((wrongKey.json as { error?: { code: number } }).error?.code, 14);
 
-      const pair = ed25519Pair();
-      const { apiKeyId } = await ok<{ apiKeyId: string }>(
-        url(),
-        "user/addApiKey",
-        { type: "pubKey", name: "ed", clientPubKey: pair.publicKeyPem, maxScope: ["user:read"] },
-        bearer(admin.accessToken),
-      );
+      const { apiKeyId, pair } = await addEd25519Key(["user:read"]);
       const edOk = await post(url(), body, signed(apiKeyId, { privateKeyPem: pair.privateKeyPem }, body));
       assert.ok((edOk.json as { result?: unknown }).result, edOk.text);
       for (const id of [k.apiKeyId, apiKeyId])
@@ -629,13 +633,7 @@ export function authSuite(ctx: () => Ctx): void {
 
     it("refuses every non-canonical spelling of a valid request signature (14), HMAC and Ed25519", async () => {
       const k = await addSecretKey(["user:read"]);
-      const pair = ed25519Pair();
-      const { apiKeyId: edKeyId } = await ok<{ apiKeyId: string }>(
-        url(),
-        "user/addApiKey",
-        { type: "pubKey", name: "ed", clientPubKey: pair.publicKeyPem, maxScope: ["user:read"] },
-        bearer(admin.accessToken),
-      );
+      const { apiKeyId: edKeyId, pair } = await addEd25519Key(["user:read"]);
       const body = rpcBody("user/listApiKeys", {});
       const cases = [
         { keyId: k.apiKeyId, credential: { secret: k.clientSecret }, twins: 3 },

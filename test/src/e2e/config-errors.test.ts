@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
+import { freeport } from "@pkiserver/test-harness";
 
 /** A process entry of a workspace package (`dist/<file>`). */
 const entry = (pkg: string, file: string) => join(dirname(require.resolve(`${pkg}/package.json`)), "dist", file);
@@ -23,15 +23,6 @@ function run(script: string, env: Record<string, string>): Promise<Exit> {
         resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr }),
     );
   });
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
 }
 
 const NO_STACK = /^\s+at /m;
@@ -94,7 +85,8 @@ describe("configuration problems at start", () => {
   });
 
   it("an unreachable MongoDB is named with its masked address and the time waited, without a stack trace", async () => {
-    const port = await closedPort();
+    // A loopback port nothing listens on (bound, then closed).
+    const port = await freeport();
     const r = await run(entry("@pkiserver/server", "embedded.js"), {
       PMX_PORT: "0",
       PMX_HOST: "127.0.0.1",

@@ -1,47 +1,34 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { bearer, call, errCode, ok } from "../support/client";
-import { startForm } from "../support/forms";
 import { randomPubKey } from "../support/keys";
+import { pollUntil } from "../support/wait";
 import { auditSuite } from "./audit.suite";
-import { authSuite, type Ctx, prepare, tokenFor, usedSecrets } from "./auth.suite";
+import { authSuite, describeOnForm, tokenFor, usedSecrets } from "./auth.suite";
 import { oauthSuite } from "./oauth.suite";
 import { pkiSuite } from "./pki.suite";
 import { transportSuite } from "./transport.suite";
 
 /** Polls until `probe` holds; events between processes take a moment. */
-async function eventually(what: string, probe: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await probe()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`${what} did not happen within ${ms} ms`);
-}
+const eventually = (what: string, probe: () => Promise<boolean>, ms = 10_000) => pollUntil(what, probe, ms, 100);
 
 /**
  * The whole end-to-end suite against the distributed form: five processes,
  * a real MongoDB-compatible server and a real NATS server.
  */
-describe("distributed form", () => {
-  let ctx: Ctx;
-  before(async () => {
-    ctx = await prepare(await startForm("distributed"));
-  });
-  after(() => ctx.sys.stop());
-
-  describe("transport", () => transportSuite(() => ctx));
-  describe("auth and API keys", () => authSuite(() => ctx));
-  describe("PKI", () => pkiSuite(() => ctx));
-  describe("audit log", () => auditSuite(() => ctx));
-  describe("OAuth 2.0", () => oauthSuite(() => ctx));
+describeOnForm("distributed form", "distributed", (ctx) => {
+  describe("transport", () => transportSuite(ctx));
+  describe("auth and API keys", () => authSuite(ctx));
+  describe("PKI", () => pkiSuite(ctx));
+  describe("audit log", () => auditSuite(ctx));
+  describe("OAuth 2.0", () => oauthSuite(ctx));
 
   describe("several gateway replicas", () => {
     it("carries rotations, key changes and deletions to the other gateways as events", async () => {
-      const a = ctx.sys.url;
-      const b = await ctx.sys.startExtraGateway();
-      const admin = bearer(ctx.admin.accessToken);
+      const a = ctx().sys.url;
+      const b = await ctx().sys.startExtraGateway();
+      const admin = bearer(ctx().admin.accessToken);
       const secret = randomBytes(24).toString("base64url");
       usedSecrets.add(secret);
       const { apiKeyId } = await ok<{ apiKeyId: string }>(
@@ -82,7 +69,7 @@ describe("distributed form", () => {
       );
 
       // A gateway started after the change knows it from the start.
-      const c = await ctx.sys.startExtraGateway();
+      const c = await ctx().sys.startExtraGateway();
       assert.equal((await errCode(c.url, "user/listApiKeys", {}, bearer(t1b.accessToken))).code, 75);
       assert.equal((await errCode(c.url, "user/listApiKeys", {}, bearer(t1.accessToken))).code, 75);
       await ok(c.url, "user/listApiKeys", {}, admin);
@@ -94,8 +81,8 @@ describe("distributed form", () => {
 
   describe("restart of every process", () => {
     it("keeps hosts, key histories, API keys and live sessions, and a revoked token stays refused", async () => {
-      const url = ctx.sys.url;
-      const admin = bearer(ctx.admin.accessToken);
+      const url = ctx().sys.url;
+      const admin = bearer(ctx().admin.accessToken);
       const secret = randomBytes(24).toString("base64url");
       usedSecrets.add(secret);
       const { apiKeyId } = await ok<{ apiKeyId: string }>(
@@ -121,7 +108,7 @@ describe("distributed form", () => {
       await ok(url, "pkiAdmin/deleteKey", ref, bearer(live.accessToken));
       const historyBefore = await ok(url, "pki/getKeyHistory", ref, bearer(live.accessToken));
 
-      await ctx.sys.restart();
+      await ctx().sys.restart();
 
       assert.deepEqual(await ok(url, "pki/getHost", { instanceId: host }, bearer(live.accessToken)), {
         instanceId: host,
@@ -145,10 +132,10 @@ describe("distributed form", () => {
 
   describe("logs", () => {
     it("never contain a secret or token used in this run", () => {
-      assert.ok(ctx.sys.logs.length > 10);
+      assert.ok(ctx().sys.logs.length > 10);
       for (const secret of usedSecrets) {
         assert.equal(
-          ctx.sys.logs.find((l) => l.includes(secret)),
+          ctx().sys.logs.find((l) => l.includes(secret)),
           undefined,
           "a log line contains a secret",
         );

@@ -1,20 +1,16 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { type DistributedSystem, freePort, startDistributed } from "@pkiserver/server";
+import { type DistributedSystem, startDistributed } from "@pkiserver/server";
 import { getInfra } from "@pkiserver/test-harness";
 import { bearer, call, ok, okWhenAvailable } from "../support/client";
+import { distributedEnv, SERVER_TEST_ENV } from "../support/server-env";
+import { pollUntil } from "../support/wait";
 import { tokenFor } from "./auth.suite";
 
-/** Polls `probe` until it returns true, or fails after `ms`. */
-async function eventually(what: string, ms: number, probe: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await probe().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  assert.fail(`${what} did not happen within ${ms} ms`);
-}
+/** Polls `probe` until it returns true (a probe that throws, as during an outage, has not yet), or fails after `ms`. */
+const eventually = (what: string, ms: number, probe: () => Promise<boolean>) =>
+  pollUntil(what, () => probe().catch(() => false), ms, 200);
 
 /** Holds a service's events before NATS for longer than any test runs. */
 const HOLD_EVENTS = { PMX_TEST_EVENT_PUBLISH_DELAY_MS: "600000" };
@@ -29,22 +25,23 @@ describe("events of a service killed between its write and the publication, or w
   let admin: Record<string, string>;
   const logs: string[] = [];
 
+  /** Adds a secret key (through the first gateway, as the admin), returning its id and secret. */
+  async function addSecretKey(name: string, maxScope: string[]): Promise<{ apiKeyId: string; secret: string }> {
+    const secret = randomBytes(24).toString("base64url");
+    const { apiKeyId } = await ok<{ apiKeyId: string }>(
+      system.url,
+      "user/addApiKey",
+      { type: "secret", name, clientSecret: secret, maxScope },
+      admin,
+    );
+    return { apiKeyId, secret };
+  }
+
   before(async () => {
     const infra = await getInfra();
     const name = infra.freshName("durable");
     system = await startDistributed({
-      env: {
-        PATH: process.env.PATH ?? "",
-        PMX_HOST: "127.0.0.1",
-        PMX_PORT: String(await freePort()),
-        PMX_MONGO_URL: infra.mongoUrl,
-        PMX_MONGO_DB: name,
-        PMX_NATS_URL: infra.natsUrl,
-        PMX_NATS_PREFIX: name,
-        PMX_SECRET_KEY: `k1:${randomBytes(32).toString("base64")}`,
-        PMX_RATE_LIMIT_PER_MINUTE: "0",
-        PMX_RATE_LIMITS: "pki=0,pkiadmin=0,user=0,audit=0,auth=0",
-      },
+      env: { ...SERVER_TEST_ENV, ...(await distributedEnv(infra, name)) },
       onOutput: (n, line) => logs.push(`${n}: ${line}`),
     });
     const key = system.firstKey;
@@ -59,13 +56,7 @@ describe("events of a service killed between its write and the publication, or w
   it("apikey.updated of a disabled key reaches another gateway after apikey restarts", async () => {
     // Gateway B learns of key changes only from events (A applies its own at once).
     const b = await system.startExtraGateway();
-    const secret = randomBytes(24).toString("base64url");
-    const { apiKeyId } = await ok<{ apiKeyId: string }>(
-      system.url,
-      "user/addApiKey",
-      { type: "secret", name: "doomed", clientSecret: secret, maxScope: ["user:read"] },
-      admin,
-    );
+    const { apiKeyId, secret } = await addSecretKey("doomed", ["user:read"]);
     const token = bearer((await tokenFor(system.url, apiKeyId, secret)).accessToken);
     await ok(b.url, "user/listApiKeys", {}, token);
 
@@ -102,13 +93,7 @@ describe("events of a service killed between its write and the publication, or w
       if (!down) await new Promise((r) => setTimeout(r, 20));
     }
     assert.ok(down, "the audit service was seen down before it was back");
-    const secret = randomBytes(24).toString("base64url");
-    const { apiKeyId } = await ok<{ apiKeyId: string }>(
-      system.url,
-      "user/addApiKey",
-      { type: "secret", name: "while-audit-down", clientSecret: secret, maxScope: ["pki:read"] },
-      admin,
-    );
+    const { apiKeyId, secret } = await addSecretKey("while-audit-down", ["pki:read"]);
     const refused = await call(system.url, "auth/token", {
       grantType: "client_credentials",
       clientId: apiKeyId,

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { freePort } from "@pkiserver/server";
 import { startForm } from "../support/forms";
+import { SERVER_TEST_ENV } from "../support/server-env";
 
 const ENTRY = join(__dirname, "..", "..", "..", "services", "server", "dist", "embedded.js");
 
@@ -20,15 +21,8 @@ describe("npm start under a file-descriptor limit", () => {
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? "",
       PMX_PORT: String(port),
-      PMX_HOST: "127.0.0.1",
-      PMX_RATE_LIMIT_PER_MINUTE: "0",
-      PMX_RATE_LIMITS: "pki=0,pkiadmin=0,user=0,audit=0,auth=0",
+      ...SERVER_TEST_ENV,
       PMX_LOG_LEVEL: "warn",
-      // The services' gRPC ports on free ports, so parallel runs do not collide.
-      PMX_APIKEY_LISTEN: "127.0.0.1:0",
-      PMX_AUTH_LISTEN: "127.0.0.1:0",
-      PMX_PKI_LISTEN: "127.0.0.1:0",
-      PMX_AUDIT_LISTEN: "127.0.0.1:0",
     };
     // The limit applies to the server's process only: a few hundred connections exhaust it.
     const child = spawn("bash", ["-c", 'ulimit -n 256 && exec "$0" "$1"', process.execPath, ENTRY], {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { bearer, errCode, ok } from "../support/client";
 import { startForm, type TestSystem } from "../support/forms";
+import { tokenFor } from "./auth.suite";
 
 /** API.md section 6: when every key has been deleted, createFirstApiKey works again. */
 describe("embedded form: first-key recovery", () => {
@@ -16,12 +17,7 @@ describe("embedded form: first-key recovery", () => {
       initializationToken: sys.initToken,
       name: "first",
     });
-    const t = await ok<{ accessToken: string }>(sys.url, "auth/token", {
-      grantType: "client_credentials",
-      clientId: first.apiKeyId,
-      clientSecret: first.apiKeySecret,
-      scope: [],
-    });
+    const t = await tokenFor(sys.url, first.apiKeyId, first.apiKeySecret);
     assert.equal(
       (await errCode(sys.url, "auth/createFirstApiKey", { initializationToken: sys.initToken, name: "x" })).code,
       96,
@@ -35,12 +31,7 @@ describe("embedded form: first-key recovery", () => {
       name: "recovered",
     });
     assert.notEqual(again.apiKeyId, first.apiKeyId);
-    const t2 = await ok<{ accessToken: string; scope: string[] }>(sys.url, "auth/token", {
-      grantType: "client_credentials",
-      clientId: again.apiKeyId,
-      clientSecret: again.apiKeySecret,
-      scope: [],
-    });
+    const t2 = await tokenFor(sys.url, again.apiKeyId, again.apiKeySecret);
     assert.deepEqual(
       [...t2.scope].sort(),
       [

@@ -5,6 +5,7 @@ import { getInfra } from "@pkiserver/test-harness";
 import { basic, bearer, ok, rpcBody, WsClient } from "../support/client";
 import { startForm } from "../support/forms";
 import { randomPubKey } from "../support/keys";
+import { tokenFor } from "./auth.suite";
 
 /**
  * Stopping the one-process form while requests are in flight: the gateway
@@ -27,12 +28,7 @@ describe("embedded form stopped under load", () => {
       initializationToken: sys.initToken,
       name: "shutdown",
     });
-    const token = await ok<{ accessToken: string }>(sys.url, "auth/token", {
-      grantType: "client_credentials",
-      clientId: key.apiKeyId,
-      clientSecret: key.apiKeySecret,
-      scope: [],
-    });
+    const token = await tokenFor(sys.url, key.apiKeyId, key.apiKeySecret);
     return { sys, admin: bearer(token.accessToken), keyed: basic(key.apiKeyId, key.apiKeySecret) };
   }
 

@@ -1,20 +1,16 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { freePort, startDistributed } from "@pkiserver/server";
+import { startDistributed } from "@pkiserver/server";
 import { type LocalServer, startLocalMongo, startLocalNats } from "@pkiserver/test-harness";
 import { bearer, call, ok } from "../support/client";
 import { randomPubKey } from "../support/keys";
+import { distributedEnv, SERVER_TEST_ENV } from "../support/server-env";
+import { pollUntil } from "../support/wait";
 
-/** Polls `probe` until it returns true, or fails after `ms`. */
-async function eventually(what: string, ms: number, probe: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await probe().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  assert.fail(`${what} did not happen within ${ms} ms`);
-}
+/** Polls `probe` until it returns true (a probe that throws, as during an outage, has not yet), or fails after `ms`. */
+const eventually = (what: string, ms: number, probe: () => Promise<boolean>) =>
+  pollUntil(what, () => probe().catch(() => false), ms, 250);
 
 /**
  * The distributed form on a private MongoDB-compatible server and a private
@@ -33,15 +29,8 @@ describe("outages of MongoDB and NATS (distributed form)", () => {
     nats = await startLocalNats();
     system = await startDistributed({
       env: {
-        PATH: process.env.PATH ?? "",
-        PMX_HOST: "127.0.0.1",
-        PMX_PORT: String(await freePort()),
-        PMX_MONGO_URL: mongo.url,
-        PMX_MONGO_DB: "outage",
-        PMX_NATS_URL: nats.url,
-        PMX_SECRET_KEY: `k1:${randomBytes(32).toString("base64")}`,
-        PMX_RATE_LIMIT_PER_MINUTE: "0",
-        PMX_RATE_LIMITS: "pki=0,pkiadmin=0,user=0,audit=0,auth=0",
+        ...SERVER_TEST_ENV,
+        ...(await distributedEnv({ mongoUrl: mongo.url, natsUrl: nats.url }, "outage")),
       },
       onOutput: (_n, line) => logs.push(line),
     });

@@ -1,18 +1,13 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { before, describe, it } from "node:test";
+import type { KeyProofAnswer } from "@pkiserver/log";
 import { bearer, call, errCode, ok } from "../support/client";
 import { randomPubKey } from "../support/keys";
 import { type Ctx, type TokenResult, tokenFor } from "./auth.suite";
 
-interface KeyRecord {
-  userId: string;
-  instanceId: string;
-  contextId: string;
-  userPubKey?: string;
-  createDate: number;
-  customData?: unknown;
-}
+/** A key record as the pki methods answer it (API.md section 7), as the log's proofs carry it. */
+type KeyRecord = KeyProofAnswer["record"];
 interface Host {
   instanceId: string;
   hostPubKey: string;

@@ -19,39 +19,23 @@ interface Case {
   readonly request: unknown;
 }
 
+/**
+ * A case: the service `name` (its process reads PMX_<NAME>_LISTEN), its generated definition, and
+ * one call that needs nothing stored beforehand. Its full name (the metric's grpc_service) is the
+ * one in the proto, as the definition's paths carry it (`/<service>/<Method>`).
+ */
+function serviceCase(name: string, definition: unknown, method: string, request: unknown): Case {
+  const d = definition as ServiceDefinition;
+  const path = Object.values(d)[0]?.path ?? "";
+  const service = path.slice(1, path.lastIndexOf("/"));
+  return { name, listenEnv: `PMX_${name.toUpperCase()}_LISTEN`, definition: d, service, method, request };
+}
+
 const CASES: Case[] = [
-  {
-    name: "apikey",
-    listenEnv: "PMX_APIKEY_LISTEN",
-    definition: apikeyV1.ApiKeyServiceService as unknown as ServiceDefinition,
-    service: "pkiserver.apikey.v1.ApiKeyService",
-    method: "GetApiKey",
-    request: { apiKeyId: "0000000000000000000000" },
-  },
-  {
-    name: "auth",
-    listenEnv: "PMX_AUTH_LISTEN",
-    definition: authV1.AuthServiceService as unknown as ServiceDefinition,
-    service: "pkiserver.auth.v1.AuthService",
-    method: "GetSigningKeys",
-    request: {},
-  },
-  {
-    name: "pki",
-    listenEnv: "PMX_PKI_LISTEN",
-    definition: pkiV1.PkiServiceService as unknown as ServiceDefinition,
-    service: "pkiserver.pki.v1.PkiService",
-    method: "GetHost",
-    request: { hostUrl: "metrics.example" },
-  },
-  {
-    name: "audit",
-    listenEnv: "PMX_AUDIT_LISTEN",
-    definition: auditV1.AuditServiceService as unknown as ServiceDefinition,
-    service: "pkiserver.audit.v1.AuditService",
-    method: "ListEvents",
-    request: auditV1.ListEventsRequest.fromPartial({ limit: 10 }),
-  },
+  serviceCase("apikey", apikeyV1.ApiKeyServiceService, "GetApiKey", { apiKeyId: "0000000000000000000000" }),
+  serviceCase("auth", authV1.AuthServiceService, "GetSigningKeys", {}),
+  serviceCase("pki", pkiV1.PkiServiceService, "GetHost", { hostUrl: "metrics.example" }),
+  serviceCase("audit", auditV1.AuditServiceService, "ListEvents", auditV1.ListEventsRequest.fromPartial({ limit: 10 })),
 ];
 
 /** grpc-go's names of the codes the catalogue uses, as the metric's label carries them. */

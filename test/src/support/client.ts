@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { ed25519Sign, hmacSignature, requestSigningPayload } from "@pkiserver/kit";
+import { type HttpReply, httpReply } from "@pkiserver/testing";
 import WebSocket from "ws";
 
 export interface RpcError {
@@ -14,12 +15,7 @@ export interface RpcReply {
   error?: RpcError;
 }
 
-export interface HttpReply {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: unknown;
-}
+export type { HttpReply };
 
 /** Sends a raw HTTP request to /main; the body is sent byte for byte. */
 export async function post(
@@ -33,14 +29,7 @@ export async function post(
     headers: { "content-type": "application/json", ...headers },
     ...(method === "GET" || method === "HEAD" ? {} : { body }),
   });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = text.length > 0 ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
+  return httpReply(res);
 }
 
 let nextId = 1;

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
-import { freePort, startDistributed, startSystem } from "@pkiserver/server";
+import { startDistributed, startSystem } from "@pkiserver/server";
 import { getInfra } from "@pkiserver/test-harness";
+import { distributedEnv, SERVER_TEST_ENV } from "./server-env";
 
 export type Form = "embedded" | "distributed";
 
@@ -24,19 +25,7 @@ export interface TestSystem {
 
 /** Configuration every test system gets; callers may add to it. */
 function baseEnv(initToken: string): Record<string, string> {
-  return {
-    PMX_HOST: "127.0.0.1",
-    PMX_INITIALIZATION_TOKEN: initToken,
-    PMX_LOG_LEVEL: "info",
-    // Tests send bursts from one address; the limit has its own test.
-    PMX_RATE_LIMIT_PER_MINUTE: "0",
-    PMX_RATE_LIMITS: "pki=0,pkiadmin=0,user=0,audit=0,auth=0",
-    // Free ports, so that parallel runs do not collide (the distributed launcher picks its own).
-    PMX_APIKEY_LISTEN: "127.0.0.1:0",
-    PMX_AUTH_LISTEN: "127.0.0.1:0",
-    PMX_PKI_LISTEN: "127.0.0.1:0",
-    PMX_AUDIT_LISTEN: "127.0.0.1:0",
-  };
+  return { ...SERVER_TEST_ENV, PMX_INITIALIZATION_TOKEN: initToken, PMX_LOG_LEVEL: "info" };
 }
 
 export async function startForm(form: Form, extraEnv: Record<string, string> = {}): Promise<TestSystem> {
@@ -68,17 +57,7 @@ export async function startForm(form: Form, extraEnv: Record<string, string> = {
   const infra = await getInfra();
   const name = infra.freshName("e2e");
   const system = await startDistributed({
-    env: {
-      PATH: process.env.PATH ?? "",
-      ...baseEnv(initToken),
-      PMX_PORT: String(await freePort()),
-      PMX_MONGO_URL: infra.mongoUrl,
-      PMX_MONGO_DB: name,
-      PMX_NATS_URL: infra.natsUrl,
-      PMX_NATS_PREFIX: name,
-      PMX_SECRET_KEY: `k1:${randomBytes(32).toString("base64")}`,
-      ...extraEnv,
-    },
+    env: { ...baseEnv(initToken), ...(await distributedEnv(infra, name)), ...extraEnv },
     onOutput: (_name, line) => logs.push(line),
   });
   return {

@@ -2,15 +2,8 @@ import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { describe, it } from "node:test";
 import { ALL_SCOPES } from "@pkiserver/kit/core";
-import {
-  codeOf,
-  ED25519_PRIVATE_PEM,
-  ED25519_PUBLIC_PEM,
-  errorData,
-  makeDeps,
-  SECRET,
-  type TestDeps,
-} from "../testing/fixtures";
+import type { TestDeps } from "../testing/fixtures";
+import { codeOf, ED25519_PRIVATE_PEM, ED25519_PUBLIC_PEM, errorData, makeDeps, SECRET } from "../testing/fixtures";
 import { type AddApiKeyInput, addApiKey } from "./add-api-key";
 import { getApiKey } from "./get-api-key";
 

@@ -1,6 +1,5 @@
-import { randomBytes } from "node:crypto";
 import { fields } from "@pkiserver/contract";
-import type { Scope } from "@pkiserver/kit/core";
+import { randomBase64url, randomHex, type Scope } from "@pkiserver/kit/core";
 
 /** At most this many keys exist at once (API.md section 6, `user/`). */
 export const MAX_API_KEYS = 10;
@@ -91,10 +90,10 @@ export function toView(r: ApiKeyRecord, now: number): ApiKeyView {
 
 /** 96 random bits as 24 hex characters: the shape of the reference's ids, and unguessable. */
 export function newApiKeyId(): string {
-  return randomBytes(12).toString("hex");
+  return randomHex(12);
 }
 
 /** 256 random bits, base64url (43 characters, inside the 32..256 range a client secret must have). */
 export function newApiKeySecret(): string {
-  return randomBytes(32).toString("base64url");
+  return randomBase64url(32);
 }

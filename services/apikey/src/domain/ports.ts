@@ -132,6 +132,8 @@ export interface Clock {
 export interface SecretSealer {
   seal(plain: string, associatedData: string): string;
   open(sealed: string, associatedData: string): string;
+  /** Whether `candidate` is the sealed value, in constant time. */
+  matches(sealed: string, candidate: string, associatedData: string): boolean;
 }
 
 /** Everything the use cases need, wired once by the composition root. */

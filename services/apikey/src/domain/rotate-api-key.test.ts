@@ -2,15 +2,8 @@ import assert from "node:assert/strict";
 import { generateKeyPairSync, sign } from "node:crypto";
 import { describe, it } from "node:test";
 import { ALL_SCOPES, grantSigningPayload, hmacSignature } from "@pkiserver/kit/core";
-import {
-  addSecretKey,
-  codeOf,
-  ED25519_PUBLIC_PEM,
-  errorData,
-  makeDeps,
-  SECRET,
-  type TestDeps,
-} from "../testing/fixtures";
+import type { TestDeps } from "../testing/fixtures";
+import { addSecretKey, codeOf, ED25519_PUBLIC_PEM, errorData, makeDeps, SECRET } from "../testing/fixtures";
 import { addApiKey } from "./add-api-key";
 import { getApiKey } from "./get-api-key";
 import { listApiKeys } from "./list-api-keys";

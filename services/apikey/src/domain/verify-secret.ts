@@ -1,5 +1,4 @@
 import { fields } from "@pkiserver/contract";
-import { constantTimeEqual } from "@pkiserver/kit/core";
 import { keyNamedBy, refuseCredential } from "./credential-refusal";
 import {
   type ApiKeyRecord,
@@ -53,11 +52,8 @@ function secretGeneration(
   if (key.type !== "secret" || key.sealedSecret === undefined || secret.length > fields.SECRET_MAX_LENGTH)
     return undefined;
   const generation = credentialGenerationOf(key);
-  if (constantTimeEqual(secret, deps.secrets.open(key.sealedSecret, key.id))) return generation;
-  if (
-    key.previousSealedSecret !== undefined &&
-    constantTimeEqual(secret, deps.secrets.open(key.previousSealedSecret, key.id))
-  ) {
+  if (deps.secrets.matches(key.sealedSecret, secret, key.id)) return generation;
+  if (key.previousSealedSecret !== undefined && deps.secrets.matches(key.previousSealedSecret, secret, key.id)) {
     return previousCredentialWorks(key, now) ? generation - 1 : "expired";
   }
   return undefined;

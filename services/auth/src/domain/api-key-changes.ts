@@ -1,5 +1,5 @@
 import { scopesWithin } from "@pkiserver/kit/core";
-import { credentialGenerationOf, RevokeReason, type Session } from "./entities";
+import { credentialGenerationOf, type KeySessionSelection, RevokeReason, type Session } from "./entities";
 import type { AuthDeps } from "./ports";
 import { revokeSession } from "./sessions";
 
@@ -13,18 +13,17 @@ async function revokeMany(
   deps: AuthDeps,
   apiKeyId: string,
   reason: string,
-  createdUpTo: number,
-  select?: (s: Session) => boolean,
+  which: KeySessionSelection,
 ): Promise<Session[]> {
   const now = deps.clock.now();
-  const revoked = await deps.sessions.revokeForKey(apiKeyId, reason, now, createdUpTo, select);
+  const revoked = await deps.sessions.revokeForKey(apiKeyId, reason, now, which);
   for (const s of revoked) await deps.events.sessionRevoked(s, reason, now);
   return revoked;
 }
 
 /** A deleted key's sessions all end; a key id is never reused, so no session outlives it. */
 export function onApiKeyDeleted(deps: AuthDeps, e: { apiKeyId: string }): Promise<Session[]> {
-  return revokeMany(deps, e.apiKeyId, RevokeReason.apiKeyDeleted, Number.POSITIVE_INFINITY);
+  return revokeMany(deps, e.apiKeyId, RevokeReason.apiKeyDeleted, { createdUpTo: Number.POSITIVE_INFINITY });
 }
 
 /**
@@ -39,14 +38,11 @@ export function onApiKeyUpdated(
   e: { apiKeyId: string; enabled: boolean; maxScope: string[]; at: number },
 ): Promise<Session[]> {
   const createdUpTo = e.at + CLOCK_SKEW_MS;
-  if (!e.enabled) return revokeMany(deps, e.apiKeyId, RevokeReason.apiKeyDisabled, createdUpTo);
-  return revokeMany(
-    deps,
-    e.apiKeyId,
-    RevokeReason.scopeNarrowed,
+  if (!e.enabled) return revokeMany(deps, e.apiKeyId, RevokeReason.apiKeyDisabled, { createdUpTo });
+  return revokeMany(deps, e.apiKeyId, RevokeReason.scopeNarrowed, {
     createdUpTo,
-    (s) => !scopesWithin(s.scope, e.maxScope),
-  );
+    select: (s) => !scopesWithin(s.scope, e.maxScope),
+  });
 }
 
 /**
@@ -63,13 +59,10 @@ export async function onApiKeyRotated(
   e: { apiKeyId: string; credentialGeneration: number; previousCredentialExpiresAt: number },
 ): Promise<Session[]> {
   const previous = e.credentialGeneration - 1;
-  const dropped = await revokeMany(
-    deps,
-    e.apiKeyId,
-    RevokeReason.keyRotated,
-    Number.POSITIVE_INFINITY,
-    (s) => credentialGenerationOf(s) < previous,
-  );
+  const dropped = await revokeMany(deps, e.apiKeyId, RevokeReason.keyRotated, {
+    createdUpTo: Number.POSITIVE_INFINITY,
+    select: (s) => credentialGenerationOf(s) < previous,
+  });
   await deps.sessions.limitCredential(e.apiKeyId, previous, e.previousCredentialExpiresAt, deps.clock.now());
   return [...dropped, ...(await endExpiredCredentials(deps))];
 }

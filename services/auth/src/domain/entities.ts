@@ -48,6 +48,28 @@ export function credentialGenerationOf(s: Pick<Session, "credentialGeneration">)
   return s.credentialGeneration ?? 0;
 }
 
+/** Which live sessions of a key a revocation takes: those opened at or before `createdUpTo` that `select` picks (all when absent). */
+export interface KeySessionSelection {
+  readonly createdUpTo: number;
+  readonly select?: ((s: Session) => boolean) | undefined;
+}
+
+/** Whether a revocation of `which` sessions of its key takes `s` (`select` may read `s`, never change it). */
+export function isSelected(s: Session, which: KeySessionSelection): boolean {
+  return s.createdAt <= which.createdUpTo && (which.select === undefined || which.select(s));
+}
+
+/**
+ * Whether limiting the credentials of generation `upToGeneration` or older to
+ * `expiresAt` shortens the life of `s` (one that already expires earlier is left).
+ */
+export function credentialLimitShortens(s: Session, upToGeneration: number, expiresAt: number): boolean {
+  return (
+    credentialGenerationOf(s) <= upToGeneration &&
+    (s.credentialExpiresAt === undefined || s.credentialExpiresAt > expiresAt)
+  );
+}
+
 /** What auth needs to know about an API key. */
 export interface ApiKeyInfo {
   apiKeyId: string;

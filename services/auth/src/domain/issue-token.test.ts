@@ -2,13 +2,13 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { fields } from "@pkiserver/contract";
 import { AppError, ed25519Sign, grantSigningPayload, hmacSignature } from "@pkiserver/kit/core";
-import { ALL, harness, SECRET } from "../testing/fixtures";
+import { ALL, type Harness, harness, SECRET } from "../testing/fixtures";
 import { issueTokenForClient } from "./issue-token";
 
 const code = (c: string) => (err: unknown) => err instanceof AppError && err.code === c;
-const creds = (scope: string[], over: { clientId?: string; clientSecret?: string } = {}) => ({
+const creds = (h: Harness, scope: string[], over: { clientId?: string; clientSecret?: string } = {}) => ({
   type: "client_credentials" as const,
-  clientId: over.clientId ?? "key-one",
+  clientId: over.clientId ?? h.keyOne,
   clientSecret: over.clientSecret ?? SECRET,
   scope,
 });
@@ -22,8 +22,8 @@ const ED_PUBLIC =
 describe("issuing tokens for client grants", () => {
   it("an empty scope request grants the key's whole maxScope, expanded", async () => {
     const h = await harness();
-    h.apikeys.add({ apiKeyId: "key-two", enabled: true, maxScope: ["user:read_write", "pki:read"], secret: SECRET });
-    const pair = await issueTokenForClient(h.deps, creds([], { clientId: "key-two" }));
+    const keyTwo = await h.apikey.add({ maxScope: ["user:read_write", "pki:read"], secret: SECRET });
+    const pair = await issueTokenForClient(h.deps, creds(h, [], { clientId: keyTwo }));
     assert.deepEqual(pair.scope, ["user:read", "user:write", "pki:read"]);
     assert.equal(pair.tokenType, "Bearer");
     assert.equal(pair.accessTokenExpiresIn, 900_000);
@@ -31,7 +31,7 @@ describe("issuing tokens for client grants", () => {
     assert.equal(pair.sessionName, undefined);
     const claims = await h.deps.verifier.verify(pair.accessToken);
     assert.deepEqual(claims.scope, ["user:read", "user:write", "pki:read"]);
-    assert.equal(claims.apiKeyId, "key-two");
+    assert.equal(claims.apiKeyId, keyTwo);
     assert.equal(claims.sessionId, pair.sessionId);
     assert.equal(claims.generation, 0);
   });
@@ -40,7 +40,7 @@ describe("issuing tokens for client grants", () => {
     const h = await harness();
     const pair = await issueTokenForClient(
       h.deps,
-      creds(["user:read_write", "session:ci", "ipAddr:2001:DB8::0:1", "expiresIn:60000"]),
+      creds(h, ["user:read_write", "session:ci", "ipAddr:2001:DB8::0:1", "expiresIn:60000"]),
     );
     assert.deepEqual(pair.scope, ["user:read", "user:write"]);
     assert.equal(pair.sessionName, "ci");
@@ -55,23 +55,23 @@ describe("issuing tokens for client grants", () => {
 
   it("a scope beyond the key's maxScope is 73 and opens no session", async () => {
     const h = await harness();
-    h.apikeys.add({ apiKeyId: "key-two", enabled: true, maxScope: ["pki:read"], secret: SECRET });
+    const keyTwo = await h.apikey.add({ maxScope: ["pki:read"], secret: SECRET });
     await assert.rejects(
-      issueTokenForClient(h.deps, creds(["pki:read", "user:write"], { clientId: "key-two" })),
+      issueTokenForClient(h.deps, creds(h, ["pki:read", "user:write"], { clientId: keyTwo })),
       code("auth.insufficient_scope"),
     );
     await assert.rejects(
-      issueTokenForClient(h.deps, creds(["pki:read_write"], { clientId: "key-two" })),
+      issueTokenForClient(h.deps, creds(h, ["pki:read_write"], { clientId: keyTwo })),
       code("auth.insufficient_scope"),
     );
-    assert.deepEqual(await h.sessions.listLive("key-two", h.clock.t), []);
+    assert.deepEqual(await h.sessions.listLive(keyTwo, h.clock.t), []);
   });
 
   it("unknown scopes and bad modifiers are -32602 naming the entry", async () => {
     const h = await harness();
     const invalid = async (scope: string[], data: RegExp) =>
       assert.rejects(
-        issueTokenForClient(h.deps, creds(scope)),
+        issueTokenForClient(h.deps, creds(h, scope)),
         (err: unknown) => err instanceof AppError && err.code === "rpc.invalid_params" && data.test(String(err.data)),
       );
     await invalid(["user:read", "solution"], /^scope -> 1 -> /);
@@ -83,32 +83,32 @@ describe("issuing tokens for client grants", () => {
 
   it("expiresIn equal to the refresh lifetime is accepted", async () => {
     const h = await harness();
-    const pair = await issueTokenForClient(h.deps, creds(["pki:read", `expiresIn:${604_800_000}`]));
+    const pair = await issueTokenForClient(h.deps, creds(h, ["pki:read", `expiresIn:${604_800_000}`]));
     assert.equal(pair.accessTokenExpiresIn, 604_800_000);
   });
 
   it("apikey's credential errors pass through: unknown key 71, wrong secret or disabled key 12", async () => {
     const h = await harness();
-    await assert.rejects(issueTokenForClient(h.deps, creds([], { clientId: "nobody" })), code("apikey.not_found"));
+    await assert.rejects(issueTokenForClient(h.deps, creds(h, [], { clientId: "nobody" })), code("apikey.not_found"));
     await assert.rejects(
-      issueTokenForClient(h.deps, creds([], { clientSecret: "x".repeat(40) })),
+      issueTokenForClient(h.deps, creds(h, [], { clientSecret: "x".repeat(40) })),
       code("auth.invalid_credentials"),
     );
-    h.apikeys.add({ apiKeyId: "key-off", enabled: false, maxScope: ALL, secret: SECRET });
+    const keyOff = await h.apikey.add({ enabled: false, maxScope: ALL, secret: SECRET });
     await assert.rejects(
-      issueTokenForClient(h.deps, creds([], { clientId: "key-off" })),
+      issueTokenForClient(h.deps, creds(h, [], { clientId: keyOff })),
       code("auth.invalid_credentials"),
     );
   });
 
   it("client_signature: HMAC and Ed25519 signatures over the grant string open a session; a replayed nonce is 12", async () => {
     const h = await harness();
-    h.apikeys.add({ apiKeyId: "key-ed", enabled: true, maxScope: ["pki:read"], publicKeyPem: ED_PUBLIC });
+    const keyEd = await h.apikey.add({ maxScope: ["pki:read"], publicKeyPem: ED_PUBLIC });
     const ts = h.clock.t;
     const hmac = hmacSignature(SECRET, grantSigningPayload(ts, "n1", "hello"));
     const grant = {
       type: "client_signature" as const,
-      clientId: "key-one",
+      clientId: h.keyOne,
       signature: hmac,
       timestamp: ts,
       nonce: "n1",
@@ -121,13 +121,13 @@ describe("issuing tokens for client grants", () => {
     const ed = ed25519Sign(ED_PRIVATE, grantSigningPayload(ts, "n2", undefined));
     const edPair = await issueTokenForClient(h.deps, {
       type: "client_signature",
-      clientId: "key-ed",
+      clientId: keyEd,
       signature: ed,
       timestamp: ts,
       nonce: "n2",
       scope: [],
     });
-    assert.equal(edPair.apiKeyId, "key-ed");
+    assert.equal(edPair.apiKeyId, keyEd);
     await assert.rejects(
       issueTokenForClient(h.deps, {
         ...grant,
@@ -142,7 +142,7 @@ describe("issuing tokens for client grants", () => {
     const h = await harness();
     const ts = h.clock.t;
     const signature = hmacSignature(SECRET, grantSigningPayload(ts, "once", undefined));
-    const grant = { type: "client_signature" as const, clientId: "key-one", signature, timestamp: ts, nonce: "once" };
+    const grant = { type: "client_signature" as const, clientId: h.keyOne, signature, timestamp: ts, nonce: "once" };
     await assert.rejects(issueTokenForClient(h.deps, { ...grant, scope: ["bogus"] }), code("rpc.invalid_params"));
     assert.ok((await issueTokenForClient(h.deps, { ...grant, scope: [] })).accessToken);
   });
@@ -152,7 +152,7 @@ describe("issuing tokens for client grants", () => {
     const ts = h.clock.t;
     // Signed as nonce `n1` with data `x;\n\ny`: the same bytes as nonce `n1;\n\nx` with data `y`.
     const signature = hmacSignature(SECRET, grantSigningPayload(ts, "n1", "x;\n\ny"));
-    const grant = { type: "client_signature" as const, clientId: "key-one", signature, timestamp: ts, scope: [] };
+    const grant = { type: "client_signature" as const, clientId: h.keyOne, signature, timestamp: ts, scope: [] };
     const invalid = (message: string) => (err: unknown) =>
       err instanceof AppError && err.code === "rpc.invalid_params" && err.data === message;
     await assert.rejects(
@@ -172,18 +172,18 @@ describe("issuing tokens for client grants", () => {
       err instanceof AppError && err.code === "rpc.invalid_params" && err.data === message;
     const long = `session:${"s".repeat(fields.MAX_SCOPE_ENTRY_LENGTH - 7)}`;
     await assert.rejects(
-      issueTokenForClient(h.deps, creds(["pki:read", long])),
+      issueTokenForClient(h.deps, creds(h, ["pki:read", long])),
       invalid(`scope -> 1 -> Invalid length! Expected max ${fields.MAX_SCOPE_ENTRY_LENGTH}, get 257`),
     );
     const many = Array.from({ length: fields.MAX_SCOPE_ENTRIES + 1 }, () => "pki:read");
     await assert.rejects(
-      issueTokenForClient(h.deps, creds(many)),
+      issueTokenForClient(h.deps, creds(h, many)),
       invalid(`scope -> Invalid length! Expected max ${fields.MAX_SCOPE_ENTRIES}, get 129`),
     );
     await assert.rejects(
       issueTokenForClient(h.deps, {
         type: "client_signature",
-        clientId: "key-one",
+        clientId: h.keyOne,
         signature: "s",
         timestamp: -1,
         nonce: "n1",
@@ -195,10 +195,10 @@ describe("issuing tokens for client grants", () => {
 
   it("each grant opens a session and announces it", async () => {
     const h = await harness();
-    const a = await issueTokenForClient(h.deps, creds([]));
-    const b = await issueTokenForClient(h.deps, creds([]));
+    const a = await issueTokenForClient(h.deps, creds(h, []));
+    const b = await issueTokenForClient(h.deps, creds(h, []));
     assert.notEqual(a.sessionId, b.sessionId);
-    assert.equal((await h.sessions.listLive("key-one", h.clock.t)).length, 2);
+    assert.equal((await h.sessions.listLive(h.keyOne, h.clock.t)).length, 2);
     assert.deepEqual(
       h.events.log.filter((e) => e.type === "opened").map((e) => (e.type === "opened" ? e.session.id : "")),
       [a.sessionId, b.sessionId],

@@ -12,22 +12,17 @@ const NEW_SECRET = "a-new-secret-of-more-than-thirty-two-chars";
 const THIRD_SECRET = "a-third-secret-of-more-than-thirty-two-chars";
 
 const login = (h: Harness, clientSecret = SECRET) =>
-  issueTokenForClient(h.deps, { type: "client_credentials", clientId: "key-one", clientSecret, scope: [] });
+  issueTokenForClient(h.deps, { type: "client_credentials", clientId: h.keyOne, clientSecret, scope: [] });
 
-/** Rotates key-one's secret as apikey does, and hands auth the event. */
+/** Rotates the harness key's secret in apikey, and hands auth the event. */
 async function rotate(h: Harness, secret: string, graceMs: number) {
-  h.apikeys.rotate("key-one", secret, graceMs);
-  const k = h.apikeys.keys.get("key-one");
-  return onApiKeyRotated(h.deps, {
-    apiKeyId: "key-one",
-    credentialGeneration: k?.generation ?? 0,
-    previousCredentialExpiresAt: k?.previousExpiresAt ?? 0,
-  });
+  const rotated = await h.apikey.rotate(h.keyOne, secret, graceMs);
+  return onApiKeyRotated(h.deps, { apiKeyId: h.keyOne, ...rotated });
 }
 
 const code = settledCode;
 
-const liveIds = async (h: Harness) => (await h.sessions.listLive("key-one", h.clock.t)).map((s) => s.id).sort();
+const liveIds = async (h: Harness) => (await h.sessions.listLive(h.keyOne, h.clock.t)).map((s) => s.id).sort();
 
 describe("sessions and API-key rotation (API.md section 10)", () => {
   it("sessions of the previous credential live until the grace period ends, then are revoked as key_rotated", async () => {
@@ -110,7 +105,7 @@ describe("sessions and API-key rotation (API.md section 10)", () => {
     await rotate(h, NEW_SECRET, 5000);
     const fresh = await login(h, NEW_SECRET);
     const again = await onApiKeyRotated(h.deps, {
-      apiKeyId: "key-one",
+      apiKeyId: h.keyOne,
       credentialGeneration: 1,
       previousCredentialExpiresAt: h.clock.t + 5000,
     });
@@ -122,14 +117,15 @@ describe("sessions and API-key rotation (API.md section 10)", () => {
   it("a grant checked just before a rotation, stored after its event, still ends with the previous credential", async () => {
     const h = await harness();
     // apikey answered for generation 0 while it was the newest; the rotation and its event came next.
-    const verify = h.apikeys.verifySecret.bind(h.apikeys);
-    h.deps.apikeys = Object.assign(Object.create(h.apikeys), {
-      verifySecret: async (id: string, secret: string) => {
-        const answer = await verify(id, secret);
+    const apikeys = h.deps.apikeys;
+    h.deps.apikeys = {
+      ...apikeys,
+      verifySecret: async (id, secret, attempt) => {
+        const answer = await apikeys.verifySecret(id, secret, attempt);
         await rotate(h, NEW_SECRET, 1000);
         return answer;
       },
-    });
+    };
     const raced = await login(h);
     assert.equal((await h.sessions.get(raced.sessionId))?.credentialExpiresAt, h.clock.t + 1000);
     h.clock.advance(1000);

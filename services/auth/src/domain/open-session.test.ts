@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AppError } from "@pkiserver/kit/core";
-import { harness, SECRET } from "../testing/fixtures";
+import { type Harness, harness, SECRET } from "../testing/fixtures";
 import { RevokeReason } from "./entities";
 import { forkToken } from "./fork-token";
 import { introspectToken } from "./introspect-token";
@@ -9,8 +9,8 @@ import { issueTokenForClient } from "./issue-token";
 import { refreshSession } from "./refresh-session";
 
 const code = (c: string) => (err: unknown) => err instanceof AppError && err.code === c;
-const login = (h: Awaited<ReturnType<typeof harness>>, scope: string[] = []) =>
-  issueTokenForClient(h.deps, { type: "client_credentials", clientId: "key-one", clientSecret: SECRET, scope });
+const login = (h: Harness, scope: string[] = []) =>
+  issueTokenForClient(h.deps, { type: "client_credentials", clientId: h.keyOne, clientSecret: SECRET, scope });
 
 describe("sessions: cap, names, forks", () => {
   it("opening a 17th session of a key closes the oldest, whose tokens then fail with 75", async () => {
@@ -25,7 +25,7 @@ describe("sessions: cap, names, forks", () => {
     assert.ok(oldest);
     await login(h);
     assert.deepEqual(h.events.revoked(), [{ id: oldest.sessionId, reason: RevokeReason.sessionLimit }]);
-    assert.equal((await h.sessions.listLive("key-one", h.clock.t)).length, 16);
+    assert.equal((await h.sessions.listLive(h.keyOne, h.clock.t)).length, 16);
     await assert.rejects(refreshSession(h.deps, oldest.refreshToken, ""), code("auth.token_expired"));
     await assert.rejects(introspectToken(h.deps, oldest.accessToken), code("auth.token_expired"));
     assert.ok(await refreshSession(h.deps, pairs[1]?.refreshToken ?? "", ""));
@@ -101,7 +101,7 @@ describe("sessions: cap, names, forks", () => {
       return open(session, max, now);
     };
     await assert.rejects(forkToken(h.deps, source.refreshToken, "late", ""), code("auth.token_expired"));
-    const live = await h.sessions.listLive("key-one", h.clock.t);
+    const live = await h.sessions.listLive(h.keyOne, h.clock.t);
     assert.deepEqual(live, []);
   });
 
@@ -124,7 +124,7 @@ describe("sessions: cap, names, forks", () => {
     for (let i = 0; i < 12; i++) {
       if (i % 3 === 2) h.clock.advance(-2000);
       const next = await login(h, ["session:ci"]);
-      const live = await h.sessions.listLive("key-one", h.clock.t);
+      const live = await h.sessions.listLive(h.keyOne, h.clock.t);
       assert.deepEqual(
         live.map((s) => s.id),
         [next.sessionId],
@@ -143,6 +143,6 @@ describe("sessions: cap, names, forks", () => {
     const last = await login(h);
     assert.equal((await h.sessions.get(last.sessionId))?.revokedAt, undefined);
     assert.equal((await h.sessions.get(pairs[0]?.sessionId ?? ""))?.revokeReason, RevokeReason.sessionLimit);
-    assert.equal((await h.sessions.listLive("key-one", h.clock.t)).length, 16);
+    assert.equal((await h.sessions.listLive(h.keyOne, h.clock.t)).length, 16);
   });
 });

@@ -1,5 +1,5 @@
 import type { AccessTokenVerifier, PublicSigningKey } from "@pkiserver/contract";
-import type { ApiKeyInfo, AuthSettings, Session, VerifiedApiKey } from "./entities";
+import type { ApiKeyInfo, AuthSettings, KeySessionSelection, Session, VerifiedApiKey } from "./entities";
 import type { SigningKeyManager } from "./signing-keys";
 
 /** Everything the use cases work with; built once by the composition root. */
@@ -66,17 +66,8 @@ export interface SessionStore {
    */
   revokeFamily(familyId: string, reason: string, now: number): Promise<Session[]>;
   isFamilyRevoked(familyId: string): Promise<boolean>;
-  /**
-   * Revokes the live sessions of `apiKeyId` created at or before `createdUpTo`
-   * that `select` picks (all when absent); returns those this call revoked.
-   */
-  revokeForKey(
-    apiKeyId: string,
-    reason: string,
-    now: number,
-    createdUpTo: number,
-    select?: (s: Session) => boolean,
-  ): Promise<Session[]>;
+  /** Revokes the live sessions of `apiKeyId` that `which` takes; returns those this call revoked. */
+  revokeForKey(apiKeyId: string, reason: string, now: number, which: KeySessionSelection): Promise<Session[]>;
   /**
    * Sets `credentialExpiresAt` to `expiresAt` on the live sessions of the key
    * opened with a credential of generation `upToGeneration` or older, unless

@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AppError } from "@pkiserver/kit/core";
-import { harness, SECRET } from "../testing/fixtures";
+import { type Harness, harness, SECRET } from "../testing/fixtures";
 import { RevokeReason } from "./entities";
 import { introspectToken } from "./introspect-token";
 import { issueTokenForClient } from "./issue-token";
 import { refreshSession } from "./refresh-session";
 
 const code = (c: string) => (err: unknown) => err instanceof AppError && err.code === c;
-const login = (h: Awaited<ReturnType<typeof harness>>, scope: string[] = []) =>
-  issueTokenForClient(h.deps, { type: "client_credentials", clientId: "key-one", clientSecret: SECRET, scope });
+const login = (h: Harness, scope: string[] = []) =>
+  issueTokenForClient(h.deps, { type: "client_credentials", clientId: h.keyOne, clientSecret: SECRET, scope });
 
 describe("refresh rotation", () => {
   it("the new pair replaces the old: old access and refresh tokens stop working at once", async () => {
@@ -100,14 +100,12 @@ describe("refresh rotation", () => {
   it("a key deleted, disabled or narrowed since the grant makes refresh fail with 75 and ends the session", async () => {
     const h = await harness();
     const narrowed = await login(h, ["user:write"]);
-    const key = h.apikeys.keys.get("key-one");
-    assert.ok(key);
-    key.maxScope = ["pki:read", "user:read"];
+    await h.apikey.update(h.keyOne, { maxScope: ["pki:read", "user:read"] });
     await assert.rejects(refreshSession(h.deps, narrowed.refreshToken, ""), code("auth.token_expired"));
     const kept = await login(h, ["pki:read"]);
-    key.enabled = false;
+    await h.apikey.update(h.keyOne, { enabled: false });
     await assert.rejects(refreshSession(h.deps, kept.refreshToken, ""), code("auth.token_expired"));
-    key.enabled = true;
+    await h.apikey.update(h.keyOne, { enabled: true });
     await assert.rejects(refreshSession(h.deps, kept.refreshToken, ""), code("auth.token_expired"));
     assert.deepEqual(
       h.events.revoked().map((r) => r.reason),

@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
+import { randomBase64url } from "@pkiserver/kit/core";
 
 /*
  * Refresh tokens are `<sessionId>.<32 random bytes, base64url>`: opaque to
@@ -9,7 +10,7 @@ const SESSION_ID_RE = /^[A-Za-z0-9_-]{22}$/;
 const TOKEN_RE = /^([A-Za-z0-9_-]{22})\.[A-Za-z0-9_-]{43}$/;
 
 export function newSessionId(): string {
-  return randomBytes(16).toString("base64url");
+  return randomBase64url(16);
 }
 
 export function isSessionId(id: string): boolean {
@@ -17,7 +18,7 @@ export function isSessionId(id: string): boolean {
 }
 
 export function newRefreshToken(sessionId: string): { token: string; hash: string } {
-  const token = `${sessionId}.${randomBytes(32).toString("base64url")}`;
+  const token = `${sessionId}.${randomBase64url(32)}`;
   return { token, hash: hashRefreshToken(token) };
 }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AppError } from "@pkiserver/kit/core";
-import { harness, SECRET } from "../testing/fixtures";
+import { type Harness, harness, SECRET } from "../testing/fixtures";
 import { introspectToken } from "./introspect-token";
 import { issueTokenForClient } from "./issue-token";
 import { listRevocations } from "./list-revocations";
@@ -11,15 +11,15 @@ import { newSessionId } from "./refresh-token";
 import { revokeSessionById } from "./revoke-session-by-id";
 
 const code = (c: string) => (err: unknown) => err instanceof AppError && err.code === c;
-const login = (h: Awaited<ReturnType<typeof harness>>, scope: string[] = []) =>
-  issueTokenForClient(h.deps, { type: "client_credentials", clientId: "key-one", clientSecret: SECRET, scope });
+const login = (h: Harness, scope: string[] = []) =>
+  issueTokenForClient(h.deps, { type: "client_credentials", clientId: h.keyOne, clientSecret: SECRET, scope });
 
 describe("session administration and revocation lists", () => {
   it("revoking a session ends its tokens; an unknown or already ended session is 74", async () => {
     const h = await harness();
     const pair = await login(h, ["session:one"]);
     assert.deepEqual(
-      (await listSessions(h.deps, "key-one")).map((s) => [s.id, s.name]),
+      (await listSessions(h.deps, h.keyOne)).map((s) => [s.id, s.name]),
       [[pair.sessionId, "one"]],
     );
     await revokeSessionById(h.deps, pair.sessionId);
@@ -28,18 +28,18 @@ describe("session administration and revocation lists", () => {
     await assert.rejects(revokeSessionById(h.deps, pair.sessionId), code("auth.session_not_found"));
     await assert.rejects(revokeSessionById(h.deps, newSessionId()), code("auth.session_not_found"));
     await assert.rejects(revokeSessionById(h.deps, "garbage"), code("auth.session_not_found"));
-    assert.deepEqual(await listSessions(h.deps, "key-one"), []);
+    assert.deepEqual(await listSessions(h.deps, h.keyOne), []);
   });
 
   it("ends a session only for a caller holding its key's scopes (73 otherwise, the session lives on)", async () => {
     const h = await harness();
     const pair = await login(h, ["session:two"]);
-    const keyScopes = (await h.deps.apikeys.getApiKey("key-one"))?.maxScope ?? [];
+    const keyScopes = (await h.deps.apikeys.getApiKey(h.keyOne))?.maxScope ?? [];
     assert.ok(keyScopes.length > 0);
     await assert.rejects(revokeSessionById(h.deps, pair.sessionId, []), code("auth.insufficient_scope"));
-    assert.equal((await listSessions(h.deps, "key-one")).length, 1);
+    assert.equal((await listSessions(h.deps, h.keyOne)).length, 1);
     await revokeSessionById(h.deps, pair.sessionId, keyScopes);
-    assert.deepEqual(await listSessions(h.deps, "key-one"), []);
+    assert.deepEqual(await listSessions(h.deps, h.keyOne), []);
   });
 
   it("lists revocations and rotated generations within the longest access lifetime, and no older ones", async () => {
@@ -54,11 +54,11 @@ describe("session administration and revocation lists", () => {
     const list = await listRevocations(h.deps);
     const t = h.clock.t;
     assert.deepEqual(list.revoked, [
-      { sessionId: revoked.sessionId, apiKeyId: "key-one", revokedAt: t, tokensExpireAt: t + 1000 },
+      { sessionId: revoked.sessionId, apiKeyId: h.keyOne, revokedAt: t, tokensExpireAt: t + 1000 },
     ]);
     // Opened in the same millisecond as `revoked`, so its createdAt is one above.
     assert.deepEqual(list.generations, [
-      { sessionId: rotated.sessionId, apiKeyId: "key-one", generation: 1, tokensExpireAt: t + 1001 },
+      { sessionId: rotated.sessionId, apiKeyId: h.keyOne, generation: 1, tokensExpireAt: t + 1001 },
     ]);
     assert.equal(list.maxAccessTokenLifetimeMs, 10_000);
   });

@@ -204,7 +204,9 @@ export function authStoreContract(name: string, makeStores: () => Promise<AuthSt
       const after = await sessions.listLive("key-a", now);
       assert.equal(after.length, 16);
       assert.equal(after[0]?.id, next.id);
-      const all = await sessions.revokeForKey("key-a", RevokeReason.apiKeyDeleted, now + 1, Number.POSITIVE_INFINITY);
+      const all = await sessions.revokeForKey("key-a", RevokeReason.apiKeyDeleted, now + 1, {
+        createdUpTo: Number.POSITIVE_INFINITY,
+      });
       assert.equal(all.length, 16);
       assert.deepEqual(await sessions.listLive("key-a", now + 1), []);
     });
@@ -288,14 +290,22 @@ export function authStoreContract(name: string, makeStores: () => Promise<AuthSt
       const otherKey = session({ apiKeyId: "key-b", createdAt: T0, scope: ["user:write"] });
       for (const s of [old, oldNarrow, late, otherKey]) await sessions.open(s, 16, s.createdAt);
       const select = (s: Session) => s.scope.includes("user:write");
-      const revoked = await sessions.revokeForKey("key-a", RevokeReason.scopeNarrowed, T0 + 200, T0 + 50, select);
+      const revoked = await sessions.revokeForKey("key-a", RevokeReason.scopeNarrowed, T0 + 200, {
+        createdUpTo: T0 + 50,
+        select,
+      });
       assert.deepEqual(
         revoked.map((s) => s.id),
         [old.id],
       );
       assert.equal(revoked[0]?.revokeReason, RevokeReason.scopeNarrowed);
-      assert.deepEqual(await sessions.revokeForKey("key-a", RevokeReason.scopeNarrowed, T0 + 300, T0 + 50, select), []);
-      const all = await sessions.revokeForKey("key-a", RevokeReason.apiKeyDeleted, T0 + 400, Number.POSITIVE_INFINITY);
+      assert.deepEqual(
+        await sessions.revokeForKey("key-a", RevokeReason.scopeNarrowed, T0 + 300, { createdUpTo: T0 + 50, select }),
+        [],
+      );
+      const all = await sessions.revokeForKey("key-a", RevokeReason.apiKeyDeleted, T0 + 400, {
+        createdUpTo: Number.POSITIVE_INFINITY,
+      });
       assert.deepEqual(all.map((s) => s.id).sort(), [oldNarrow.id, late.id].sort());
       assert.equal((await sessions.get(otherKey.id))?.revokedAt, undefined);
     });

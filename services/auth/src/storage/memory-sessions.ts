@@ -1,4 +1,5 @@
-import { credentialGenerationOf, isLive, newestFirst, RevokeReason, type Session } from "../domain/entities";
+import type { KeySessionSelection, Session } from "../domain/entities";
+import { credentialLimitShortens, isLive, isSelected, newestFirst, RevokeReason } from "../domain/entities";
 import type { RotateResult, SessionStore } from "../domain/ports";
 
 /**
@@ -135,22 +136,16 @@ export class MemorySessionStore implements SessionStore {
     return this.revokedFamilies.has(familyId);
   }
 
-  async revokeForKey(
-    apiKeyId: string,
-    reason: string,
-    now: number,
-    createdUpTo: number,
-    select?: (s: Session) => boolean,
-  ): Promise<Session[]> {
+  async revokeForKey(apiKeyId: string, reason: string, now: number, which: KeySessionSelection): Promise<Session[]> {
+    // `select` is given a copy: the stored session is not its to change.
     return this.liveOf(apiKeyId, now)
-      .filter((s) => s.createdAt <= createdUpTo && (select ? select(copy(s)) : true))
+      .filter((s) => isSelected(copy(s), which))
       .map((s) => this.markRevoked(s, reason, now));
   }
 
   async limitCredential(apiKeyId: string, upToGeneration: number, expiresAt: number, now: number): Promise<void> {
     for (const s of this.liveOf(apiKeyId, now)) {
-      if (credentialGenerationOf(s) > upToGeneration) continue;
-      if (s.credentialExpiresAt !== undefined && s.credentialExpiresAt <= expiresAt) continue;
+      if (!credentialLimitShortens(s, upToGeneration, expiresAt)) continue;
       s.credentialExpiresAt = expiresAt;
       this.withCredentialExpiry.add(s.id);
     }

@@ -1,6 +1,7 @@
 import { isDuplicateKeyError, pingMongo, type Scope } from "@pkiserver/kit";
 import type { Collection, Db } from "mongodb";
-import { credentialGenerationOf, isLive, newestFirst, RevokeReason, type Session } from "../domain/entities";
+import type { KeySessionSelection, Session } from "../domain/entities";
+import { credentialLimitShortens, isLive, isSelected, newestFirst, RevokeReason } from "../domain/entities";
 import type { RotateResult, SessionStore } from "../domain/ports";
 
 interface SessionDoc {
@@ -277,16 +278,10 @@ export class MongoSessionStore implements SessionStore {
     return (await this.families.findOne({ _id: familyId }, { projection: { _id: 1 } })) !== null;
   }
 
-  async revokeForKey(
-    apiKeyId: string,
-    reason: string,
-    now: number,
-    createdUpTo: number,
-    select?: (s: Session) => boolean,
-  ): Promise<Session[]> {
+  async revokeForKey(apiKeyId: string, reason: string, now: number, which: KeySessionSelection): Promise<Session[]> {
     const out: Session[] = [];
     for (const s of await this.liveOf(apiKeyId, now)) {
-      if (s.createdAt > createdUpTo || (select && !select(s))) continue;
+      if (!isSelected(s, which)) continue;
       const r = await this.revokeIfLive(s.id, reason, now);
       if (r) out.push(r);
     }
@@ -295,8 +290,7 @@ export class MongoSessionStore implements SessionStore {
 
   async limitCredential(apiKeyId: string, upToGeneration: number, expiresAt: number, now: number): Promise<void> {
     for (const s of await this.liveOf(apiKeyId, now)) {
-      if (credentialGenerationOf(s) > upToGeneration) continue;
-      if (s.credentialExpiresAt !== undefined && s.credentialExpiresAt <= expiresAt) continue;
+      if (!credentialLimitShortens(s, upToGeneration, expiresAt)) continue;
       // Conditional on the expiry read, so a concurrent earlier one is never pushed back.
       await this.col.updateOne(
         {

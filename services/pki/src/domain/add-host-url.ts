@@ -1,11 +1,7 @@
+import { changeHostUrl } from "./change-host-url";
 import type { Host } from "./entities";
 import type { PkiDeps } from "./ports";
-import { checkHostUrl, checkPubKey } from "./validation";
 
-export async function addHostUrl(deps: PkiDeps, input: { instanceId: string; hostUrl: string }): Promise<Host> {
-  const instanceId = checkPubKey("instanceId", input.instanceId);
-  const hostUrl = checkHostUrl(input.hostUrl);
-  const host = await deps.hosts.addUrl(instanceId, hostUrl);
-  await deps.events.hostChanged(host, deps.clock.now(), { kind: "url_added", url: hostUrl });
-  return host;
+export function addHostUrl(deps: PkiDeps, input: { instanceId: string; hostUrl: string }): Promise<Host> {
+  return changeHostUrl(deps, input, "url_added");
 }

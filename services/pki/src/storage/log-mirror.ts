@@ -3,6 +3,7 @@ import {
   decodeEntry,
   EntryBlocks,
   encodeEntryBundle,
+  encodeVerifierKey,
   HashLevels,
   HeadMap,
   type HostEntry,
@@ -11,7 +12,9 @@ import {
   KeyEntryEncoder,
   type LogEntry,
   leafHash,
+  type NoteSigner,
   readHashTile,
+  signCheckpoint,
   TILE_WIDTH,
   tileExists,
   toBase64,
@@ -199,10 +202,27 @@ function lastAtOrBefore(dates: readonly number[], date: number): number {
 
 /**
  * What both adapters serve alike: the proofs and tiles of their `LogMirror`, against the
- * checkpoint each publishes.
+ * checkpoint each publishes, and the signing of that checkpoint.
  */
 export abstract class MirroredTransparencyLog {
   protected readonly mirror = new LogMirror();
+  protected readonly verifierKey: string;
+
+  constructor(protected readonly signer: NoteSigner) {
+    this.verifierKey = encodeVerifierKey(signer);
+  }
+
+  /** The checkpoint of the whole mirror, signed. */
+  protected async signMirror(): Promise<PublishedCheckpoint> {
+    const size = this.mirror.size;
+    const c = {
+      origin: this.signer.name,
+      size,
+      root: await this.mirror.tree.root(size),
+      headMapRoot: this.mirror.heads.root(),
+    };
+    return { ...c, note: signCheckpoint(c, this.signer), verifierKey: this.verifierKey };
+  }
 
   abstract checkpoint(): Promise<PublishedCheckpoint>;
 

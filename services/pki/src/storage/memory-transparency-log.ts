@@ -1,11 +1,4 @@
-import {
-  encodeEntry,
-  encodeVerifierKey,
-  type HostEntry,
-  leafHash,
-  type NoteSigner,
-  signCheckpoint,
-} from "@pkiserver/log";
+import { encodeEntry, type HostEntry, leafHash } from "@pkiserver/log";
 import type { Host, KeyRecord } from "../domain/entities";
 import type { PublishedCheckpoint, TransparencyLog } from "../domain/transparency";
 import { hostEntry, MirroredTransparencyLog } from "./log-mirror";
@@ -19,12 +12,6 @@ import { hostEntry, MirroredTransparencyLog } from "./log-mirror";
 export class MemoryTransparencyLog extends MirroredTransparencyLog implements TransparencyLog {
   private pending: (KeyRecord | HostEntry)[] = [];
   private latest: PublishedCheckpoint | undefined;
-  private readonly verifierKey: string;
-
-  constructor(private readonly signer: NoteSigner) {
-    super();
-    this.verifierKey = encodeVerifierKey(signer);
-  }
 
   appendKeyRecord(record: KeyRecord): void {
     this.pending.push(record);
@@ -54,14 +41,7 @@ export class MemoryTransparencyLog extends MirroredTransparencyLog implements Tr
       waiting = waiting.filter((r) => !this.mirror.addKeyRecord(r));
     }
     if (waiting.length > 0) this.pending.unshift(...waiting);
-    const size = this.mirror.size;
-    const c = {
-      origin: this.signer.name,
-      size,
-      root: await this.mirror.tree.root(size),
-      headMapRoot: this.mirror.heads.root(),
-    };
-    this.latest = { ...c, note: signCheckpoint(c, this.signer), verifierKey: this.verifierKey };
+    this.latest = await this.signMirror();
     return this.latest;
   }
 

@@ -43,6 +43,11 @@ const set =
     return { userPubKey: key };
   };
 
+/** Sets each of `keys` on the same history at once, as concurrent setKey calls do. */
+function setAll(store: MongoKeyHistoryStore, keys: readonly string[]) {
+  return Promise.allSettled(keys.map((k) => store.append(ref, set(k), clock)));
+}
+
 describe("MongoKeyHistoryStore.append under contention", () => {
   it("keeps retrying lost races for as long as they are lost quickly (a burst of 100 writers)", async () => {
     const { db, inserts } = racingDb(100);
@@ -129,12 +134,7 @@ describe("MongoKeyHistoryStore.append within one replica", () => {
   it("judges each append of a batch against the record the append before it writes", async () => {
     const { db, docs } = sharedDb();
     const store = new MongoKeyHistoryStore(db);
-    const results = await Promise.allSettled([
-      store.append(ref, set("a"), clock),
-      store.append(ref, set("b"), clock),
-      store.append(ref, set("b"), clock),
-      store.append(ref, set("a"), clock),
-    ]);
+    const results = await setAll(store, ["a", "b", "b", "a"]);
     assert.deepEqual(
       results.map((r) => (r.status === "fulfilled" ? r.value.userPubKey : (r.reason as AppError).code)),
       ["a", "b", "pki.key_already_exists", "a"],
@@ -155,12 +155,7 @@ describe("MongoKeyHistoryStore.append within one replica", () => {
       if (call === 2) all.push({ ...ref, seq: 3, createDate: clock.now() + 5, userPubKey: "c" });
     });
     const store = new MongoKeyHistoryStore(db);
-    const results = await Promise.allSettled([
-      store.append(ref, set("x"), clock),
-      store.append(ref, set("a"), clock),
-      store.append(ref, set("c"), clock),
-      store.append(ref, set("d"), clock),
-    ]);
+    const results = await setAll(store, ["x", "a", "c", "d"]);
     assert.equal(stats.lostRaces, 1);
     assert.deepEqual(
       results.map((r) => (r.status === "fulfilled" ? [r.value.seq, r.value.userPubKey] : (r.reason as AppError).code)),

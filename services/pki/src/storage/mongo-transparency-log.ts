@@ -4,7 +4,6 @@ import {
   decodeEntry,
   encodeEntry,
   encodeSignerKey,
-  encodeVerifierKey,
   type HostEntry,
   type LogEntry,
   leafHash,
@@ -12,7 +11,6 @@ import {
   openCheckpoint,
   parseSignerKey,
   parseVerifierKey,
-  signCheckpoint,
   TILE_WIDTH,
   type Tile,
   tilePath,
@@ -127,7 +125,6 @@ export class MongoTransparencyLog extends MirroredTransparencyLog implements Tra
   private readonly history: Collection<KeyRecordDoc>;
   private readonly lock = new Mutex();
   private readonly owner = randomUUID();
-  private readonly verifierKey: string;
   private readonly leaseMs: number;
   private readonly intentTimeoutMs: number;
   private storedTiles = new Set<string>();
@@ -135,18 +132,17 @@ export class MongoTransparencyLog extends MirroredTransparencyLog implements Tra
 
   constructor(
     db: Db,
-    private readonly signer: NoteSigner,
+    signer: NoteSigner,
     /** The hosts, to complete the intent of a change whose writer stopped before completing it. */
     private readonly hosts: HostStore,
     private readonly options: MongoLogOptions,
   ) {
-    super();
+    super(signer);
     this.pending = db.collection<PendingDoc>(LOG_COLLECTIONS.pending);
     this.leaves = db.collection<LeafDoc>(LOG_COLLECTIONS.leaves);
     this.state = db.collection<StateDoc>(LOG_COLLECTIONS.state);
     this.tiles = db.collection<TileDoc>(LOG_COLLECTIONS.tiles);
     this.history = db.collection<KeyRecordDoc>(KEY_HISTORY_COLLECTION);
-    this.verifierKey = encodeVerifierKey(signer);
     this.leaseMs = options.leaseMs;
     this.intentTimeoutMs = options.intentTimeoutMs ?? 30_000;
   }
@@ -291,17 +287,10 @@ export class MongoTransparencyLog extends MirroredTransparencyLog implements Tra
       if (round.donePending.length > 0) await this.pending.deleteMany({ _id: { $in: round.donePending } });
       if (round.leaves.length > 0) await this.options.crashPoint?.("intents-cleared");
       if (stored?.size === this.mirror.size && round.leaves.length === 0) return undefined;
-      const size = this.mirror.size;
-      const c = {
-        origin: this.signer.name,
-        size,
-        root: await this.mirror.tree.root(size),
-        headMapRoot: this.mirror.heads.root(),
-      };
-      const note = signCheckpoint(c, this.signer);
-      await this.state.replaceOne({ _id: "checkpoint" }, { size, note }, { upsert: true });
-      await this.storeFullTiles(size);
-      return { ...c, note, verifierKey: this.verifierKey };
+      const cp = await this.signMirror();
+      await this.state.replaceOne({ _id: "checkpoint" }, { size: cp.size, note: cp.note }, { upsert: true });
+      await this.storeFullTiles(cp.size);
+      return cp;
     });
   }
 

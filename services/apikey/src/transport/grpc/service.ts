@@ -1,14 +1,6 @@
 import { requiredScope } from "@pkiserver/contract";
-import {
-  type AsyncHandlers,
-  type BearerVerifier,
-  bindToCall,
-  type CallContext,
-  implement,
-  type Logger,
-  type RpcRule,
-  type ServiceRegistration,
-} from "@pkiserver/kit";
+import type { BearerVerifier, CallContext, Logger, RpcHandlers, RpcRules, ServiceRegistration } from "@pkiserver/kit";
+import { bindToCall, serviceRegistration } from "@pkiserver/kit";
 import { apikeyV1 } from "@pkiserver/proto";
 import type { ApiKeyDeps } from "../../domain/ports";
 import { addApiKeyHandler } from "./add-api-key";
@@ -23,18 +15,11 @@ import { verifySignatureHandler } from "./verify-signature";
 
 export const API_KEY_SERVICE_NAME = apikeyV1.ApiKeyServiceClient.serviceName;
 
-/*
- * The generated server interface carries grpc-js's string index signature,
- * which would turn every mapped handler type into `never`; picking the RPC
- * names drops it.
- */
-type Rpcs = Pick<apikeyV1.ApiKeyServiceServer, keyof typeof apikeyV1.ApiKeyServiceService>;
-
 /**
  * Who may call each RPC: the scope of the public method it serves (the
  * contract's table), or anyone for the RPCs that check a presented secret.
  */
-export const API_KEY_RPC_RULES: Readonly<Record<keyof Rpcs, RpcRule>> = {
+export const API_KEY_RPC_RULES: RpcRules<apikeyV1.ApiKeyServiceServer> = {
   createFirstApiKey: "open",
   addApiKey: requiredScope("user/addApiKey"),
   getApiKey: requiredScope("user/getApiKey"),
@@ -57,7 +42,7 @@ export function apiKeyService(
 ): ServiceRegistration {
   // Each call works on stores that refuse further steps once its caller gave up.
   const forCall = bindToCall(deps, { stores: ["store", "nonces"], events: ["events"] });
-  const handlers: AsyncHandlers<Rpcs> = {
+  const handlers: RpcHandlers<apikeyV1.ApiKeyServiceServer> = {
     createFirstApiKey: (req, ctx) => createFirstApiKeyHandler(forCall(ctx))(req),
     addApiKey: (req, ctx) => addApiKeyHandler(forCall(ctx))(req, scopesOf(ctx)),
     getApiKey: (req, ctx) => getApiKeyHandler(forCall(ctx))(req),
@@ -68,12 +53,8 @@ export function apiKeyService(
     verifySecret: (req, ctx) => verifySecretHandler(forCall(ctx))(req, ctx.requestId),
     verifySignature: (req, ctx) => verifySignatureHandler(forCall(ctx))(req, ctx.requestId),
   };
-  return {
-    name: API_KEY_SERVICE_NAME,
-    definition: apikeyV1.ApiKeyServiceService,
-    implementation: implement<Rpcs>(apikeyV1.ApiKeyServiceService, handlers, logger, {
-      rules: API_KEY_RPC_RULES,
-      tokens,
-    }),
-  };
+  return serviceRegistration(API_KEY_SERVICE_NAME, apikeyV1.ApiKeyServiceService, handlers, logger, {
+    rules: API_KEY_RPC_RULES,
+    tokens,
+  });
 }

@@ -192,18 +192,23 @@ describe("bus events → audit events", () => {
   });
 });
 
+/** Starts the audit consumer on a bus that only keeps what it subscribed with, and returns that. */
+async function consumerSubscription(deps: AuditDeps): Promise<SubscribeOptions | undefined> {
+  let opts: SubscribeOptions | undefined;
+  const bus = {
+    subscribe: async (o: SubscribeOptions) => {
+      opts = o;
+      return { stop: async () => {} };
+    },
+  } as unknown as EventBus;
+  await startAuditConsumer(bus, deps, createLogger({ name: "test", level: "silent" }));
+  return opts;
+}
+
 describe("the audit consumer", () => {
   it("records a redelivered event once, and subscribes durably from the oldest retained event", async () => {
-    let opts: SubscribeOptions | undefined;
-    const bus = {
-      subscribe: async (o: SubscribeOptions) => {
-        opts = o;
-        return { stop: async () => {} };
-      },
-    } as unknown as EventBus;
     const store = new MemoryAuditStore();
-    const deps: AuditDeps = { store, clock: { now: () => T }, retentionMs: 3600_000 };
-    await startAuditConsumer(bus, deps, createLogger({ name: "test", level: "silent" }));
+    const opts = await consumerSubscription({ store, clock: { now: () => T }, retentionMs: 3600_000 });
     assert.ok(opts?.durable);
     assert.equal(opts?.deliver, "all");
     const m = msg(Events.apiKeyDeleted, { apiKeyId: "key-1", at: T });
@@ -213,19 +218,8 @@ describe("the audit consumer", () => {
   });
 
   it("skips an undecodable payload instead of having it redelivered forever", async () => {
-    let opts: SubscribeOptions | undefined;
-    const bus = {
-      subscribe: async (o: SubscribeOptions) => {
-        opts = o;
-        return { stop: async () => {} };
-      },
-    } as unknown as EventBus;
     const store = new MemoryAuditStore();
-    await startAuditConsumer(
-      bus,
-      { store, clock: { now: () => T }, retentionMs: 1 },
-      createLogger({ name: "t", level: "silent" }),
-    );
+    const opts = await consumerSubscription({ store, clock: { now: () => T }, retentionMs: 1 });
     await opts?.handler({
       subject: Events.apiKeyDeleted.subject,
       data: new Uint8Array([0xff, 0xff, 0xff]),

@@ -1,14 +1,5 @@
 import type { PublicSigningKey } from "@pkiserver/contract";
-import {
-  type CallBindable,
-  type CallIdentity,
-  describe,
-  type EventBus,
-  type EventDef,
-  Events,
-  type Logger,
-  publishEvent,
-} from "@pkiserver/kit";
+import { type CallBindable, type CallIdentity, EventPublisher, Events } from "@pkiserver/kit";
 import { accessTokensExpireAt, type Session } from "../../domain/entities";
 import type { AuthEvents } from "../../domain/ports";
 
@@ -16,25 +7,9 @@ import type { AuthEvents } from "../../domain/ports";
  * Publishes auth events on the bus. Event ids are derived from what they
  * report, so publishing one twice is de-duplicated by the bus.
  */
-export class BusAuthEvents implements AuthEvents, CallBindable<BusAuthEvents> {
-  constructor(
-    private readonly bus: EventBus,
-    private readonly logger: Logger,
-    /** The call its events are published for, if any (their headers name it). */
-    private readonly identity?: CallIdentity,
-  ) {}
-
+export class BusAuthEvents extends EventPublisher implements AuthEvents, CallBindable<BusAuthEvents> {
   forCall(identity: CallIdentity): BusAuthEvents {
     return new BusAuthEvents(this.bus, this.logger, identity);
-  }
-
-  private async send<T>(event: EventDef<T>, value: T, id: string): Promise<void> {
-    try {
-      await publishEvent(this.bus, event, value, id, this.identity);
-    } catch (err) {
-      // The write it reports has happened; the failure is for operators to see.
-      this.logger.error({ subject: event.subject, eventId: id, err: describe(err) }, "event not published");
-    }
   }
 
   sessionOpened(s: Session, at: number): Promise<void> {

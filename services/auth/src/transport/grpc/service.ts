@@ -1,17 +1,13 @@
-import {
-  AppError,
-  type AsyncHandlers,
-  type AuthFailure,
-  type BearerVerifier,
-  bindToCall,
-  type CallContext,
-  callOptionsWithin,
-  implement,
-  invalidParams,
-  type Logger,
-  type RpcRule,
-  type ServiceRegistration,
+import type {
+  AuthFailure,
+  BearerVerifier,
+  CallContext,
+  Logger,
+  RpcHandlers,
+  RpcRules,
+  ServiceRegistration,
 } from "@pkiserver/kit";
+import { AppError, bindToCall, callOptionsWithin, invalidParams, serviceRegistration } from "@pkiserver/kit";
 import { type apikeyV1, authV1 } from "@pkiserver/proto";
 import type { AuthDeps } from "../../domain/ports";
 import { issueRequestToken } from "../../domain/request-token";
@@ -25,14 +21,6 @@ import { listSessions } from "./list-sessions";
 import { inspectToken, revokeToken } from "./oauth-tokens";
 import { revokeSession } from "./revoke-session";
 
-/**
- * The generated server interface without the index signature it inherits from
- * grpc-js: mapped over, that signature would demand a `never` handler.
- */
-export type AuthServiceMethods = {
-  [K in keyof authV1.AuthServiceServer as string extends K ? never : K]: authV1.AuthServiceServer[K];
-};
-
 export const AUTH_SERVICE_NAME = authV1.AuthServiceClient.serviceName;
 
 /**
@@ -43,7 +31,7 @@ export const AUTH_SERVICE_NAME = authV1.AuthServiceClient.serviceName;
  * the `user` scopes; OAuth introspection and revocation act for the
  * authenticated API key.
  */
-export const AUTH_RPC_RULES: Readonly<Record<keyof AuthServiceMethods, RpcRule>> = {
+export const AUTH_RPC_RULES: RpcRules<authV1.AuthServiceServer> = {
   issueToken: "open",
   forkToken: "open",
   introspectToken: "open",
@@ -88,7 +76,7 @@ export function authServiceRegistration(
   // Each call works on stores and an apikey client bound to it: apikey gets
   // the caller's remaining time, and no step starts once the caller gave up.
   const forCall = bindToCall(deps, { stores: ["sessions"], clients: ["apikeys"], events: ["events"] });
-  const handlers: AsyncHandlers<AuthServiceMethods> = {
+  const handlers: RpcHandlers<authV1.AuthServiceServer> = {
     issueToken: (req, ctx) =>
       issueToken(forCall(ctx))(req).catch((err: unknown) => {
         const failure = grantFailure(req, err, ctx.requestId);
@@ -108,12 +96,8 @@ export function authServiceRegistration(
     verifySignature: async (req, ctx) =>
       withRequestToken(deps, (await credentials.verifySignature(credential(req), callOptionsWithin(ctx))).apiKey),
   };
-  return {
-    name: AUTH_SERVICE_NAME,
-    definition: authV1.AuthServiceService,
-    implementation: implement<AuthServiceMethods>(authV1.AuthServiceService, handlers, logger, {
-      rules: AUTH_RPC_RULES,
-      tokens,
-    }),
-  };
+  return serviceRegistration(AUTH_SERVICE_NAME, authV1.AuthServiceService, handlers, logger, {
+    rules: AUTH_RPC_RULES,
+    tokens,
+  });
 }

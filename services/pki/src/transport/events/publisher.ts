@@ -1,86 +1,39 @@
 import { createHash } from "node:crypto";
-import { type CallBindable, type CallIdentity, type EventBus, Events, type Logger, publishEvent } from "@pkiserver/kit";
+import { type CallBindable, type CallIdentity, EventPublisher, Events } from "@pkiserver/kit";
 import type { eventsV1 } from "@pkiserver/proto";
 import type { Host, KeyRecord } from "../../domain/entities";
 import type { PkiEvents } from "../../domain/ports";
 import { hostToProto, recordToProto } from "../grpc/codec";
 
-/**
- * Publishes pki events on the bus. The write they report has already
- * succeeded, so a publishing failure is logged rather than turned into a
- * failed call the client would retry against a changed state.
- */
-export class BusPkiEvents implements PkiEvents, CallBindable<BusPkiEvents> {
-  constructor(
-    private readonly bus: EventBus,
-    private readonly logger: Logger,
-    /** The call its events are published for, if any (their headers name it). */
-    private readonly identity?: CallIdentity,
-  ) {}
-
+/** Publishes pki events on the bus; a publishing failure is logged (see EventPublisher). */
+export class BusPkiEvents extends EventPublisher implements PkiEvents, CallBindable<BusPkiEvents> {
   forCall(identity: CallIdentity): BusPkiEvents {
     return new BusPkiEvents(this.bus, this.logger, identity);
   }
 
   hostRegistered(host: Host, at: number): Promise<void> {
-    return this.send("hostRegistered", () =>
-      publishEvent(this.bus, Events.hostRegistered, { host: hostRecord(host), at }, undefined, this.identity),
-    );
+    return this.send(Events.hostRegistered, { host: hostRecord(host), at });
   }
 
   hostChanged(host: Host, at: number, change?: { kind: "url_added" | "url_removed"; url: string }): Promise<void> {
-    return this.send("hostChanged", () =>
-      publishEvent(
-        this.bus,
-        Events.hostChanged,
-        {
-          host: hostRecord(host),
-          at,
-          change: change?.kind ?? "",
-          ...(change ? { url: change.url } : {}),
-        },
-        undefined,
-        this.identity,
-      ),
-    );
+    return this.send(Events.hostChanged, {
+      host: hostRecord(host),
+      at,
+      change: change?.kind ?? "",
+      ...(change ? { url: change.url } : {}),
+    });
   }
 
   hostDeleted(host: Host, at: number): Promise<void> {
-    return this.send("hostDeleted", () =>
-      publishEvent(this.bus, Events.hostDeleted, { host: hostRecord(host), at }, undefined, this.identity),
-    );
+    return this.send(Events.hostDeleted, { host: hostRecord(host), at });
   }
 
   userKeySet(record: KeyRecord): Promise<void> {
-    return this.send("userKeySet", () =>
-      publishEvent(
-        this.bus,
-        Events.userKeySet,
-        { record: userKeyRecord(record) },
-        recordEventId(record),
-        this.identity,
-      ),
-    );
+    return this.send(Events.userKeySet, { record: userKeyRecord(record) }, recordEventId(record));
   }
 
   userKeyDeleted(record: KeyRecord): Promise<void> {
-    return this.send("userKeyDeleted", () =>
-      publishEvent(
-        this.bus,
-        Events.userKeyDeleted,
-        { record: userKeyRecord(record) },
-        recordEventId(record),
-        this.identity,
-      ),
-    );
-  }
-
-  private async send(event: string, publish: () => Promise<void>): Promise<void> {
-    try {
-      await publish();
-    } catch (err) {
-      this.logger.error({ event, err: String(err) }, "event not published");
-    }
+    return this.send(Events.userKeyDeleted, { record: userKeyRecord(record) }, recordEventId(record));
   }
 }
 

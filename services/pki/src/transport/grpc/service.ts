@@ -1,13 +1,6 @@
 import { requiredScope } from "@pkiserver/contract";
-import {
-  type AsyncHandlers,
-  type BearerVerifier,
-  bindToCall,
-  implement,
-  type Logger,
-  type RpcRule,
-  type ServiceRegistration,
-} from "@pkiserver/kit";
+import type { BearerVerifier, Logger, RpcHandlers, RpcRules, ServiceRegistration } from "@pkiserver/kit";
+import { bindToCall, serviceRegistration } from "@pkiserver/kit";
 import { pkiV1 } from "@pkiserver/proto";
 import type { PkiDeps } from "../../domain/ports";
 import type { TransparencyLog } from "../../domain/transparency";
@@ -31,17 +24,8 @@ import { verifyHostByIdHandler } from "./verify-host-by-id";
 import { verifyHostByPubHandler } from "./verify-host-by-pub";
 import { verifyKeyHandler } from "./verify-key";
 
-/**
- * The generated server interface, without the index signature it inherits
- * from grpc-js: mapped over, that signature would demand a handler of type
- * `never` for every string.
- */
-export type PkiServiceMethods = {
-  [K in keyof pkiV1.PkiServiceServer as string extends K ? never : K]: pkiV1.PkiServiceServer[K];
-};
-
 /** Who may call each RPC: the scope of the public method it serves (the contract's table). */
-export const PKI_RPC_RULES: Readonly<Record<keyof PkiServiceMethods, RpcRule>> = {
+export const PKI_RPC_RULES: RpcRules<pkiV1.PkiServiceServer> = {
   setHost: requiredScope("pkiAdmin/setHost"),
   addHostUrl: requiredScope("pkiAdmin/addHostUrl"),
   removeHostUrl: requiredScope("pkiAdmin/removeHostUrl"),
@@ -80,7 +64,7 @@ export function pkiService(
 ): ServiceRegistration {
   // A write whose caller gave up stops before its next store step; reads are one step each.
   const writing = bindToCall(deps, { stores: ["hosts", "keys"], events: ["events"] });
-  const handlers: AsyncHandlers<PkiServiceMethods> = {
+  const handlers: RpcHandlers<pkiV1.PkiServiceServer> = {
     setHost: (req, ctx) => setHostHandler(writing(ctx))(req),
     addHostUrl: (req, ctx) => addHostUrlHandler(writing(ctx))(req),
     removeHostUrl: (req, ctx) => removeHostUrlHandler(writing(ctx))(req),
@@ -101,12 +85,8 @@ export function pkiService(
     getKeyProof: getKeyProofHandler(log),
     getLogTile: getLogTileHandler(log),
   };
-  return {
-    name: pkiV1.PkiServiceClient.serviceName,
-    definition: pkiV1.PkiServiceService,
-    implementation: implement<PkiServiceMethods>(pkiV1.PkiServiceService, handlers, logger, {
-      rules: access.publicRead ? publicReads(PKI_RPC_RULES) : PKI_RPC_RULES,
-      tokens: access.tokens,
-    }),
-  };
+  return serviceRegistration(pkiV1.PkiServiceClient.serviceName, pkiV1.PkiServiceService, handlers, logger, {
+    rules: access.publicRead ? publicReads(PKI_RPC_RULES) : PKI_RPC_RULES,
+    tokens: access.tokens,
+  });
 }
