@@ -151,32 +151,71 @@ export function encodeEntry(entry: LogEntry): Uint8Array {
 const ENTRY_BLOCK = 256 * 1024;
 
 /**
- * Encodes entries side by side into shared blocks, each preceded by 0x00: an entry's leaf
- * hash reads its input (0x00 || entry) in place, and a log of a million entries is a few
- * thousand blocks rather than a million small buffers.
+ * A log's entries, side by side in shared blocks, each preceded by 0x00: an entry's leaf hash
+ * reads its input (0x00 || entry) in place, and a log of a million entries is a few thousand
+ * blocks and three arrays of small integers rather than a million buffers or views for the
+ * garbage collector to trace.
  */
 export class EntryBlocks {
-  private block = Buffer.allocUnsafeSlow(0);
+  private readonly blocks: Buffer[] = [];
   private used = 0;
+  /** Per entry: its block, the offset of its 0x00 there, and its length. */
+  private readonly blockOf: number[] = [];
+  private readonly startOf: number[] = [];
+  private readonly lengthOf: number[] = [];
+
+  get length(): number {
+    return this.blockOf.length;
+  }
+
+  /** Room for `most` bytes at the end of the last block (a new block when there is not). */
+  private room(most: number): Buffer {
+    let block = this.blocks[this.blocks.length - 1];
+    if (block === undefined || this.used + most > block.length) {
+      block = Buffer.allocUnsafeSlow(Math.max(ENTRY_BLOCK, most));
+      this.blocks.push(block);
+      this.used = 0;
+    }
+    return block;
+  }
+
+  private added(block: Buffer, start: number, n: number): Uint8Array {
+    block[start] = 0;
+    this.used = start + 1 + n;
+    this.blockOf.push(this.blocks.length - 1);
+    this.startOf.push(start);
+    this.lengthOf.push(n);
+    return new Uint8Array(block.buffer, block.byteOffset + start, 1 + n);
+  }
 
   /**
-   * The leaf-hash input of the entry whose canonical JSON is `text` (from entryText or a
-   * KeyEntryEncoder): 0x00, then its bytes (`.subarray(1)`), as encodeEntry makes them.
-   * Throws when they exceed MAX_ENTRY_BYTES.
+   * Appends the entry whose canonical JSON is `text` (from entryText or a KeyEntryEncoder),
+   * encoded as encodeEntry does; returns its leaf-hash input, 0x00 then its bytes. Throws when
+   * they exceed MAX_ENTRY_BYTES.
    */
   write(text: string): Uint8Array {
     // UTF-8 takes at most 3 bytes per UTF-16 code unit.
-    const most = 1 + 3 * text.length;
-    if (this.used + most > this.block.length) {
-      this.block = Buffer.allocUnsafeSlow(Math.max(ENTRY_BLOCK, most));
-      this.used = 0;
-    }
+    const block = this.room(1 + 3 * text.length);
     const start = this.used;
-    const n = this.block.write(text, start + 1, "utf8");
+    const n = block.write(text, start + 1, "utf8");
     if (n > MAX_ENTRY_BYTES) throw tooBig(n);
-    this.block[start] = 0;
-    this.used = start + 1 + n;
-    return new Uint8Array(this.block.buffer, this.block.byteOffset + start, 1 + n);
+    return this.added(block, start, n);
+  }
+
+  /** Appends an entry's bytes as they are; returns its leaf-hash input. */
+  writeBytes(bytes: Uint8Array): Uint8Array {
+    if (bytes.length > MAX_ENTRY_BYTES) throw tooBig(bytes.length);
+    const block = this.room(1 + bytes.length);
+    const start = this.used;
+    block.set(bytes, start + 1);
+    return this.added(block, start, bytes.length);
+  }
+
+  /** The bytes of entry `index` (a view: never changed once written). */
+  entry(index: number): Uint8Array {
+    const block = this.blocks[this.blockOf[index]!];
+    if (block === undefined) throw new RangeError(`no entry ${index}`);
+    return new Uint8Array(block.buffer, block.byteOffset + this.startOf[index]! + 1, this.lengthOf[index]!);
   }
 }
 

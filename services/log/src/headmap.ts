@@ -42,7 +42,7 @@ class Leaf {
   text: string | undefined = undefined;
   constructor(
     readonly key: Uint8Array,
-    public value: Uint8Array,
+    readonly value: Uint8Array,
     public hang: number,
   ) {}
 }
@@ -104,7 +104,8 @@ export class HeadMap {
       node.hash = undefined;
       node.text = undefined;
       if (node instanceof Leaf) {
-        node.value = new Uint8Array(value);
+        // Its own copy, overwritten: a history's new head allocates nothing.
+        node.value.set(value);
         return;
       }
       node.own = undefined;
@@ -124,7 +125,10 @@ export class HeadMap {
   get(key: Uint8Array): Uint8Array | undefined {
     let node = this.top;
     while (node instanceof Branch) node = bit(key, node.depth) === 0 ? node.left : node.right;
-    return node !== undefined && firstDifference(key, node.key, 0, HEADMAP_DEPTH) < 0 ? node.value : undefined;
+    // A copy: the map overwrites its own when the key's value changes.
+    return node !== undefined && firstDifference(key, node.key, 0, HEADMAP_DEPTH) < 0
+      ? new Uint8Array(node.value)
+      : undefined;
   }
 
   root(): Uint8Array {

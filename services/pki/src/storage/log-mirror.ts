@@ -31,8 +31,7 @@ interface History {
   /** Leaf indexes of its records and their dates, oldest first. */
   readonly indexes: number[];
   readonly dates: number[];
-  /** Leaf hash and (log, 0-based) seq of its newest integrated record; seq -1 before the first. */
-  leaf: Uint8Array | undefined;
+  /** The (log, 0-based) seq of its newest integrated record, -1 before the first. */
   seq: number;
 }
 
@@ -42,10 +41,9 @@ interface History {
  * adapter as the log itself, the MongoDB adapter as a replica's copy of the sequenced entries.
  */
 export class LogMirror {
-  readonly entries: Uint8Array[] = [];
+  private readonly entries = new EntryBlocks();
   readonly tree = new HashLevels();
   readonly heads = new HeadMap();
-  private readonly blocks = new EntryBlocks();
   /** Each history by its head-map key in base64. */
   private readonly histories = new Map<string, History>();
   /**
@@ -70,7 +68,7 @@ export class LogMirror {
       h = this.histories.get(hk);
       if (h === undefined) {
         const encoder = new KeyEntryEncoder(ref.userId, ref.instanceId, ref.contextId);
-        h = { key, encoder, indexes: [], dates: [], leaf: undefined, seq: -1 };
+        h = { key, encoder, indexes: [], dates: [], seq: -1 };
         this.histories.set(hk, h);
       }
       this.byRef.set(id, h);
@@ -91,7 +89,8 @@ export class LogMirror {
     const leaf = known?.leaf ?? leafHash(bytes);
     const entry = known?.entry ?? decodeEntry(bytes);
     const index = this.tree.size;
-    this.push(bytes, leaf);
+    this.entries.writeBytes(bytes);
+    this.tree.append(leaf);
     if (entry.type === "key") this.integrated(this.historyOf(entry), index, leaf, entry.seq, entry.createDate);
     else this.hosts.set(entry.instanceId, index);
   }
@@ -106,44 +105,42 @@ export class LogMirror {
     const seq = record.seq - 1;
     if (seq !== h.seq + 1) return false;
     const index = this.tree.size;
+    const last = h.indexes[h.indexes.length - 1];
+    const prev = last === undefined ? undefined : toBase64(this.leaf(last));
     // Encoded into the mirror's blocks and hashed straight into the tree, read back from there.
-    const prev = h.leaf === undefined ? undefined : toBase64(h.leaf);
-    const input = this.blocks.write(h.encoder.text(record, seq, prev));
-    this.tree.appendLeafOf(input);
-    this.entries.push(input.subarray(1));
-    this.integrated(h, index, this.tree.read(0, index) as Uint8Array, seq, record.createDate);
+    this.tree.appendLeafOf(this.entries.write(h.encoder.text(record, seq, prev)));
+    this.integrated(h, index, this.leaf(index), seq, record.createDate);
     return true;
+  }
+
+  private leaf(index: number): Uint8Array {
+    return this.tree.read(0, index) as Uint8Array;
   }
 
   private integrated(h: History, index: number, leaf: Uint8Array, seq: number, date: number): void {
     h.indexes.push(index);
     h.dates.push(date);
-    h.leaf = leaf;
     h.seq = seq;
     this.heads.set(h.key, leaf);
-  }
-
-  private push(bytes: Uint8Array, leaf: Uint8Array): void {
-    this.entries.push(bytes);
-    this.tree.append(leaf);
   }
 
   /** A host's newest integrated entry. */
   hostHead(instanceId: string): HostEntry | undefined {
     const last = this.hosts.get(instanceId);
-    return last === undefined ? undefined : (decodeEntry(this.entries[last]!) as HostEntry);
+    return last === undefined ? undefined : (decodeEntry(this.entries.entry(last)) as HostEntry);
   }
 
   /** Leaf hash and seq of a history's newest integrated record. */
   head(hk: string): { leaf: Uint8Array; seq: number } | undefined {
-    const h = this.histories.get(hk);
-    return h?.leaf === undefined ? undefined : { leaf: h.leaf, seq: h.seq };
+    const last = this.histories.get(hk)?.indexes.at(-1);
+    if (last === undefined) return undefined;
+    return { leaf: this.leaf(last), seq: this.histories.get(hk)!.seq };
   }
 
   entryProof(leafIndex: number, treeSize: number): EntryProof {
     return {
       leafIndex,
-      entry: this.entries[leafIndex]!,
+      entry: this.entries.entry(leafIndex),
       hashes: this.tree.inclusionProof(leafIndex, treeSize),
     };
   }
@@ -169,7 +166,7 @@ export class LogMirror {
     const at = list === undefined ? -1 : lastAtOrBefore(list.dates, date);
     if (list === undefined || at < 0) throw new AppError("pki.no_key_at_time");
     const index = list.indexes[at]!;
-    const record = recordOf(decodeEntry(this.entries[index]!) as KeyEntry);
+    const record = recordOf(decodeEntry(this.entries.entry(index)) as KeyEntry);
     const following = list.indexes[at + 1];
     const entry = this.entryProof(index, cp.size);
     if (following !== undefined) {
@@ -182,7 +179,10 @@ export class LogMirror {
     if (!tileExists(tile, size)) return undefined;
     if (tile.level === "entries") {
       const start = tile.index * TILE_WIDTH;
-      return encodeEntryBundle(this.entries.slice(start, start + tile.width));
+      const end = Math.min(start + tile.width, this.entries.length);
+      const bundle: Uint8Array[] = [];
+      for (let i = start; i < end; i++) bundle.push(this.entries.entry(i));
+      return encodeEntryBundle(bundle);
     }
     return readHashTile(this.tree.read, tile);
   }
