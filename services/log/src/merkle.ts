@@ -13,13 +13,22 @@ const half = (n: number): number => Math.floor(n / 2);
 const odd = (n: number): boolean => n % 2 === 1;
 
 /** The largest power of two strictly smaller than n (n > 1). */
+/** Below this, sizes fit the 32-bit operations that find a highest bit in one step. */
+const U32 = 2 ** 32;
+
 function split(n: number): number {
+  // The highest bit of n - 1; proofs take this at every level, so no loop over the levels here.
+  if (n <= U32) {
+    const bit = 31 - Math.clz32(n - 1);
+    return bit < 31 ? 1 << bit : 2 ** 31;
+  }
   let k = 1;
   while (k * 2 < n) k *= 2;
   return k;
 }
 
 function isPowerOfTwo(n: number): boolean {
+  if (n < U32) return n > 0 && (n & (n - 1)) === 0;
   let k = 1;
   while (k < n) k *= 2;
   return k === n;
@@ -36,6 +45,7 @@ const isAsync = <T>(v: MaybeAsync<T>): v is Promise<T> => typeof (v as { then?: 
 /** The exponent of n when n is a power of two with `lo` a multiple of it (a complete subtree), else -1. */
 function completeLevel(lo: number, n: number): number {
   if (!isPowerOfTwo(n) || lo % n !== 0) return -1;
+  if (n < U32) return 31 - Math.clz32(n);
   let level = 0;
   for (let k = n; k > 1; k /= 2) level++;
   return level;
@@ -259,6 +269,15 @@ NODE_INPUT[0] = 1;
 class HashRow {
   private readonly blocks: Buffer[] = [];
   length = 0;
+  /**
+   * On the levels of one hash per 16 leaves or fewer, the views `at` made: every proof reads a
+   * hash of each level, and those of the upper levels are shared by many proofs.
+   */
+  private readonly views: (Uint8Array | undefined)[] | undefined;
+
+  constructor(level: number) {
+    this.views = level >= 4 ? [] : undefined;
+  }
 
   /** The block and byte offset of a new hash at the end. */
   private grow(): [Buffer, number] {
@@ -288,8 +307,16 @@ class HashRow {
   /** A view of the stored hash (never changed once written), undefined beyond the row. */
   at(index: number): Uint8Array | undefined {
     if (!(index >= 0 && index < this.length) || !Number.isInteger(index)) return undefined;
+    const views = this.views;
+    if (views !== undefined) {
+      while (views.length < this.length) views.push(undefined);
+      const kept = views[index];
+      if (kept !== undefined) return kept;
+    }
     const block = this.blocks[Math.floor(index / BLOCK)]!;
-    return new Uint8Array(block.buffer, block.byteOffset + (index % BLOCK) * HASH_SIZE, HASH_SIZE);
+    const view = new Uint8Array(block.buffer, block.byteOffset + (index % BLOCK) * HASH_SIZE, HASH_SIZE);
+    if (views !== undefined) views[index] = view;
+    return view;
   }
 }
 
@@ -299,7 +326,7 @@ class HashRow {
  * written, which is what makes full tiles immutable.
  */
 export class HashLevels {
-  private readonly levels: HashRow[] = [new HashRow()];
+  private readonly levels: HashRow[] = [new HashRow(0)];
 
   get size(): number {
     return this.levels[0]!.length;
@@ -326,7 +353,7 @@ export class HashLevels {
     let row = this.levels[0]!;
     for (let level = 1; row.length % 2 === 0; level++) {
       row.copyPair(row.length - 2, NODE_INPUT, 1);
-      if (this.levels.length === level) this.levels.push(new HashRow());
+      if (this.levels.length === level) this.levels.push(new HashRow(level));
       row = this.levels[level]!;
       row.pushDigest(NODE_INPUT);
     }
