@@ -52,6 +52,12 @@ class Branch {
   text: string | undefined = undefined;
   /** The subtree hash at `depth`, undefined when a key below it changed. */
   own: Uint8Array | undefined = undefined;
+  /**
+   * Its children's `text`, kept here too: a proof reads the sibling's from the node it walks
+   * through rather than from the sibling, one object fewer to reach per level.
+   */
+  leftText: string | undefined = undefined;
+  rightText: string | undefined = undefined;
   constructor(
     /** A key below it: the keys below share their first `depth` bits with it. */
     readonly key: Uint8Array,
@@ -110,7 +116,13 @@ export class HeadMap {
       }
       node.own = undefined;
       parent = node;
-      node = bit(key, node.depth) === 0 ? node.left : node.right;
+      if (bit(key, node.depth) === 0) {
+        node.leftText = undefined;
+        node = node.left;
+      } else {
+        node.rightText = undefined;
+        node = node.right;
+      }
     }
     this.top = new Leaf(new Uint8Array(key), new Uint8Array(value), 0);
     this.count++;
@@ -151,9 +163,15 @@ export class HeadMap {
       }
       if (node instanceof Leaf) break;
       bitmap[own >> 3]! |= 0x80 >> (own & 7);
-      const right = bit(key, own) === 1;
-      siblings.push(textOf(right ? node.left : node.right));
-      node = right ? node.right : node.left;
+      if (bit(key, own) === 1) {
+        node.leftText ??= textOf(node.left);
+        siblings.push(node.leftText);
+        node = node.right;
+      } else {
+        node.rightText ??= textOf(node.right);
+        siblings.push(node.rightText);
+        node = node.left;
+      }
     }
     return { bitmap: toBase64(bitmap), siblings };
   }
