@@ -18,6 +18,13 @@ import { SigningKeyManager } from "./domain/signing-keys";
 import { MemorySigningKeyStore } from "./storage/memory-signing-keys";
 import { ManualClock, RecordingEvents } from "./testing/fixtures";
 
+/** The longest claims a token carries: every scope, an IPv6 binding, a nine-digit generation. */
+const LONGEST_CLAIMS = {
+  scope: ["user:read", "user:write", "pki:read", "pki:write", "pkiadmin:read", "pkiadmin:write", "audit:read"],
+  ipAddr: "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+  generation: 999_999_999,
+};
+
 const T = 1_750_000_000_000;
 
 function keyPair(kid: string) {
@@ -220,10 +227,8 @@ describe("access token codec", () => {
     const token = await signAccessToken(
       {
         ...claims,
+        ...LONGEST_CLAIMS,
         apiKeyId: "k".repeat(128),
-        scope: ["user:read", "user:write", "pki:read", "pki:write", "pkiadmin:read", "pkiadmin:write", "audit:read"],
-        ipAddr: "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
-        generation: 999_999_999,
       },
       signer,
     );
@@ -241,10 +246,8 @@ describe("access token codec", () => {
       {
         ...claims,
         // The apikey service's ids: 12 random bytes, hex.
+        ...LONGEST_CLAIMS,
         apiKeyId: "k".repeat(24),
-        scope: ["user:read", "user:write", "pki:read", "pki:write", "pkiadmin:read", "pkiadmin:write", "audit:read"],
-        ipAddr: "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
-        generation: 999_999_999,
       },
       signer,
       identity,
