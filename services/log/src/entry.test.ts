@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
-import { canonicalJson, decodeEntry, encodeEntry, historyKey, MAX_ENTRY_BYTES } from "./entry.js";
+import {
+  canonicalJson,
+  decodeEntry,
+  EntryBlocks,
+  encodeEntry,
+  historyKey,
+  KeyEntryEncoder,
+  MAX_ENTRY_BYTES,
+} from "./entry.js";
 
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
 
@@ -100,5 +108,56 @@ describe("canonical entries (RFC 8785)", () => {
   it("keys a history by SHA-256 of the canonical [userId, instanceId, contextId]", () => {
     const want = createHash("sha256").update('["u","i","c"]').digest();
     assert.deepEqual(Buffer.from(historyKey("u", "i", "c")), want);
+  });
+
+  it("a key record's bytes are the canonical JSON of its fields, whatever characters they hold", () => {
+    // The library's JCS of the contract's members, against the encoder written out for key records.
+    const strings = [
+      "",
+      "plain",
+      'quote " and \\ backslash',
+      "controls \u0000\u0001\b\f\n\r\t\u001f\u007f",
+      "\u2028\u2029 separators",
+      "ö € 😀 mixed",
+      "lone \ud800 high and \udc00 low",
+      '{"json":"in a string",  "n": [1, 2e3]}',
+      "x".repeat(300),
+    ];
+    let n = 0;
+    const blocks = new EntryBlocks();
+    for (const a of strings) {
+      for (const b of [strings[1]!, a]) {
+        for (const seq of [0, 1, 41]) {
+          const fields = {
+            type: "key" as const,
+            userId: a,
+            instanceId: b,
+            contextId: `${b}${a}`,
+            createDate: [0, 1700000000000, 2 ** 53 - 1, 1.5, -3][n % 5]!,
+            seq,
+            ...(n % 3 === 0 ? {} : { userPubKey: a }),
+            ...(n % 2 === 0 ? {} : { customData: b }),
+            ...(seq === 0 ? {} : { prev: a }),
+          };
+          n++;
+          assert.equal(text(encodeEntry(fields)), canonicalJson(fields), JSON.stringify(fields));
+          const history = new KeyEntryEncoder(fields.userId, fields.instanceId, fields.contextId);
+          assert.equal(history.text(fields, seq, fields.prev), canonicalJson(fields));
+          const framed = blocks.write(history.text(fields, seq, fields.prev));
+          assert.equal(framed[0], 0);
+          assert.equal(text(framed.subarray(1)), canonicalJson(fields));
+          assert.deepEqual(decodeEntry(encodeEntry(fields)), JSON.parse(canonicalJson(fields)));
+        }
+      }
+      assert.deepEqual(
+        Buffer.from(historyKey(a, strings[1]!, a)),
+        createHash("sha256")
+          .update(canonicalJson([a, strings[1], a]))
+          .digest(),
+      );
+    }
+    // Not of its contract type (possible only from outside TypeScript): printed as it is, not dropped.
+    const odd = { type: "key", userId: "u", instanceId: "i", contextId: "c", createDate: 1, seq: 0, customData: null };
+    assert.equal(text(encodeEntry(odd as never)), canonicalJson(odd));
   });
 });

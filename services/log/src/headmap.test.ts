@@ -164,4 +164,68 @@ describe("head map (API.md section 11)", () => {
     const root = incremental.root();
     for (const [k, v] of final.values()) assert.ok(verifyHeadMapProof(k, v, incremental.prove(k), root));
   });
+
+  it("roots and proofs equal the definition computed directly, for keys that share long prefixes too", () => {
+    const zs: Uint8Array[] = [];
+    zs[256] = new Uint8Array(32);
+    for (let d = 255; d >= 0; d--) zs[d] = H([1], zs[d + 1]!, zs[d + 1]!);
+    const bitOf = (k: Uint8Array, i: number): number => (k[i >> 3]! >> (7 - (i % 8))) & 1;
+    // The map's definition, on the list of its pairs: split by bit `depth`, empty sides are Zd.
+    const definition = (items: [Uint8Array, Uint8Array][], depth: number): Uint8Array => {
+      if (items.length === 0) return zs[depth]!;
+      if (depth === 256) return H([0], items[0]![0], items[0]![1]);
+      const left = items.filter(([k]) => bitOf(k, depth) === 0);
+      const right = items.filter(([k]) => bitOf(k, depth) === 1);
+      return H([1], definition(left, depth + 1), definition(right, depth + 1));
+    };
+    const proofOf = (items: [Uint8Array, Uint8Array][], key: Uint8Array) => {
+      const bitmap = new Uint8Array(32);
+      const siblings: string[] = [];
+      let side = items;
+      for (let i = 0; i < 256; i++) {
+        const other = side.filter(([k]) => bitOf(k, i) !== bitOf(key, i));
+        side = side.filter(([k]) => bitOf(k, i) === bitOf(key, i));
+        if (other.length > 0) {
+          bitmap[i >> 3]! |= 0x80 >> (i % 8);
+          siblings.push(toBase64(definition(other, i + 1)));
+        }
+      }
+      return { bitmap: toBase64(bitmap), siblings };
+    };
+    let seed = 7;
+    const random = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const base = H([9]);
+    const keys: Uint8Array[] = [];
+    for (let i = 0; i < 12; i++) keys.push(H([i, 42]));
+    // Keys that differ from `base` (and from each other) only deep down, some in the last bits.
+    for (const at of [255, 254, 250, 200, 129, 128, 127, 64, 8, 1, 0]) {
+      const k = new Uint8Array(base);
+      k[at >> 3]! ^= 0x80 >> (at % 8);
+      keys.push(k);
+    }
+    keys.push(base);
+    const map = new HeadMap();
+    const state = new Map<string, [Uint8Array, Uint8Array]>();
+    for (let step = 0; step < 120; step++) {
+      const k = keys[random(keys.length)]!;
+      const v = H([step, 5]);
+      map.set(k, v);
+      state.set(hex(k), [k, v]);
+      if (step % 10 !== 9) continue;
+      const items = [...state.values()];
+      const root = definition(items, 0);
+      assert.equal(hex(map.root()), hex(root), `step ${step}`);
+      assert.equal(map.size, items.length);
+      for (const q of [...keys, H([77]), new Uint8Array(32)]) {
+        const proof = map.prove(q);
+        assert.deepEqual(proof, proofOf(items, q), `step ${step} key ${hex(q)}`);
+        const value = state.get(hex(q))?.[1] ?? null;
+        assert.ok(verifyHeadMapProof(q, value, proof, root));
+        assert.equal(map.get(q) === undefined ? null : hex(map.get(q)!), value === null ? null : hex(value));
+      }
+    }
+  });
 });

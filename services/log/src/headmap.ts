@@ -30,167 +30,200 @@ export interface HeadMapProof {
   siblings: string[];
 }
 
-interface Item {
-  readonly key: Uint8Array;
-  /** The key in hex, for the subtree ids. */
-  readonly hex: string;
-  value: Uint8Array;
+/**
+ * A subtree of the map that is not empty: one key (a leaf) or a branch whose two sides both
+ * hold keys. Nodes hang at the depth where their parent's side begins (`hang`); between there
+ * and their own depth (256 for a leaf, the splitting bit for a branch) every sibling is empty.
+ */
+class Leaf {
+  /** The subtree hash at `hang`; undefined when the value or `hang` changed since. */
+  hash: Uint8Array | undefined = undefined;
+  /** `hash` in base64, once a proof needed it. */
+  text: string | undefined = undefined;
+  constructor(
+    readonly key: Uint8Array,
+    readonly value: Uint8Array,
+    public hang: number,
+  ) {}
 }
 
-function compareKeys(a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < HASH_SIZE; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
-  return 0;
+class Branch {
+  hash: Uint8Array | undefined = undefined;
+  text: string | undefined = undefined;
+  /** The subtree hash at `depth`, undefined when a key below it changed. */
+  own: Uint8Array | undefined = undefined;
+  /**
+   * Its children's `text`, kept here too: a proof reads the sibling's from the node it walks
+   * through rather than from the sibling, one object fewer to reach per level.
+   */
+  leftText: string | undefined = undefined;
+  rightText: string | undefined = undefined;
+  constructor(
+    /** A key below it: the keys below share their first `depth` bits with it. */
+    readonly key: Uint8Array,
+    /** The bit that splits its keys: 0 on the left, 1 on the right. */
+    readonly depth: number,
+    public hang: number,
+    public left: MapNode,
+    public right: MapNode,
+  ) {}
 }
+
+type MapNode = Leaf | Branch;
 
 /**
- * The sparse Merkle tree from history keys to the leaf hash of each history's newest record.
- * Subtree hashes are computed from the sorted keys on demand and kept, by the key prefix that
- * names the subtree; a change forgets only the 257 subtrees on its key's path, so after the first
- * root (about 256·n hashes for n keys) each changed history costs about 512 hashes.
+ * The sparse Merkle tree from history keys to the leaf hash of each history's newest record,
+ * kept as a binary trie with only the branching nodes. Each node keeps its hash until a key
+ * below it changes, so a change rehashes only its own path (about 256 hashes, the chain of
+ * empty siblings above its leaf) and only when the root or a proof next needs it, once per
+ * key however many times it changed meanwhile. A proof walks the branches on a key's path
+ * (about log2 of the number of keys) and reads their siblings' kept hashes.
  */
 export class HeadMap {
-  private readonly items = new Map<string, Item>();
-  /** Every item in key order, but those added since it was last brought up to date. */
-  private sorted: Item[] = [];
-  /** Items not in `sorted` yet: merged in at the next read, so a round of sets sorts only its own. */
-  private added: Item[] = [];
-  /** Subtree hashes by `depth:prefix`. */
-  private readonly cache = new Map<string, Uint8Array>();
-  /** Keys set since the cache was last brought up to date. */
-  private readonly dirty = new Set<string>();
+  private top: MapNode | undefined = undefined;
+  private count = 0;
 
   get size(): number {
-    return this.items.size;
+    return this.count;
   }
 
   set(key: Uint8Array, value: Uint8Array): void {
     if (key.length !== HASH_SIZE || value.length !== HASH_SIZE) throw new RangeError("keys and values are 32 bytes");
-    const hex = hexOf(key);
-    let item = this.items.get(hex);
-    if (item !== undefined) {
-      // The sorted list holds the same item: a new head of a known history moves nothing.
-      item.value = new Uint8Array(value);
-    } else {
-      item = { key: new Uint8Array(key), hex, value: new Uint8Array(value) };
-      this.items.set(hex, item);
-      this.added.push(item);
+    let parent: Branch | undefined;
+    let node = this.top;
+    while (node !== undefined) {
+      const differs = firstDifference(key, node.key, node.hang, node instanceof Leaf ? HEADMAP_DEPTH : node.depth);
+      if (differs >= 0) {
+        // The key leaves the node's path above it: a branch at that bit holds both.
+        const leaf = new Leaf(new Uint8Array(key), new Uint8Array(value), differs + 1);
+        const branch =
+          bit(key, differs) === 0
+            ? new Branch(node.key, differs, node.hang, leaf, node)
+            : new Branch(node.key, differs, node.hang, node, leaf);
+        node.hang = differs + 1;
+        node.hash = undefined;
+        node.text = undefined;
+        this.replace(parent, node, branch);
+        this.count++;
+        return;
+      }
+      node.hash = undefined;
+      node.text = undefined;
+      if (node instanceof Leaf) {
+        // Its own copy, overwritten: a history's new head allocates nothing.
+        node.value.set(value);
+        return;
+      }
+      node.own = undefined;
+      parent = node;
+      if (bit(key, node.depth) === 0) {
+        node.leftText = undefined;
+        node = node.left;
+      } else {
+        node.rightText = undefined;
+        node = node.right;
+      }
     }
-    this.dirty.add(hex);
+    this.top = new Leaf(new Uint8Array(key), new Uint8Array(value), 0);
+    this.count++;
   }
 
-  /** Forgets the cached subtrees on the paths of the keys set since the last read (once per key). */
-  private invalidate(): void {
-    if (this.dirty.size === 0) return;
-    for (const hex of this.dirty) {
-      for (let d = 0; d <= HEADMAP_DEPTH; d++) this.cache.delete(prefixId(hex, d));
-    }
-    this.dirty.clear();
+  private replace(parent: Branch | undefined, old: MapNode, next: MapNode): void {
+    if (parent === undefined) this.top = next;
+    else if (parent.left === old) parent.left = next;
+    else parent.right = next;
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
-    return this.items.get(hexOf(key))?.value;
-  }
-
-  private all(): Item[] {
-    this.invalidate();
-    if (this.added.length > 0) {
-      const added = this.added.sort((a, b) => compareKeys(a.key, b.key));
-      const old = this.sorted;
-      const merged: Item[] = new Array(old.length + added.length);
-      let i = 0;
-      let j = 0;
-      for (let k = 0; k < merged.length; k++) {
-        merged[k] =
-          j >= added.length || (i < old.length && compareKeys(old[i]!.key, added[j]!.key) < 0)
-            ? old[i++]!
-            : added[j++]!;
-      }
-      this.sorted = merged;
-      this.added = [];
-    }
-    return this.sorted;
+    let node = this.top;
+    while (node instanceof Branch) node = bit(key, node.depth) === 0 ? node.left : node.right;
+    // A copy: the map overwrites its own when the key's value changes.
+    return node !== undefined && firstDifference(key, node.key, 0, HEADMAP_DEPTH) < 0
+      ? new Uint8Array(node.value)
+      : undefined;
   }
 
   root(): Uint8Array {
-    const all = this.all();
-    return this.hashRange(all, 0, all.length, 0);
-  }
-
-  /** The hash of the subtree at `depth` holding the sorted items [lo, hi), which share depth bits. */
-  private hashRange(all: Item[], lo: number, hi: number, depth: number): Uint8Array {
-    if (lo === hi) return EMPTY_HASHES[depth]!;
-    const id = prefixId(all[lo]!.hex, depth);
-    const known = this.cache.get(id);
-    if (known !== undefined) return known;
-    let h: Uint8Array;
-    if (hi - lo === 1) {
-      const { key, value } = all[lo]!;
-      h = headLeafHash(key, value);
-      for (let i = HEADMAP_DEPTH - 1; i >= depth; i--) {
-        h = bit(key, i) === 0 ? nodeHash(h, EMPTY_HASHES[i + 1]!) : nodeHash(EMPTY_HASHES[i + 1]!, h);
-      }
-    } else {
-      const mid = split(all, lo, hi, depth);
-      h = nodeHash(this.hashRange(all, lo, mid, depth + 1), this.hashRange(all, mid, hi, depth + 1));
-    }
-    this.cache.set(id, h);
-    return h;
+    return this.top === undefined ? EMPTY_HASHES[0]! : hashOf(this.top);
   }
 
   /** The proof that `key` maps to its value, or, when absent, that it maps to nothing. */
   prove(key: Uint8Array): HeadMapProof {
-    const all = this.all();
-    let lo = 0;
-    let hi = all.length;
     const bitmap = new Uint8Array(HASH_SIZE);
     const siblings: string[] = [];
-    for (let i = 0; i < HEADMAP_DEPTH; i++) {
-      // Items [lo, hi) share the key's first i bits; split them by bit i.
-      const mid = split(all, lo, hi, i);
-      const [sLo, sHi, nLo, nHi] = bit(key, i) === 0 ? [mid, hi, lo, mid] : [lo, mid, mid, hi];
-      if (sHi > sLo) {
-        bitmap[i >> 3]! |= 0x80 >> (i & 7);
-        siblings.push(toBase64(this.hashRange(all, sLo, sHi, i + 1)));
+    let node = this.top;
+    while (node !== undefined) {
+      const own = node instanceof Leaf ? HEADMAP_DEPTH : node.depth;
+      const differs = firstDifference(key, node.key, node.hang, own);
+      if (differs >= 0) {
+        // Absent: from bit `differs` on, the key's side is empty and the node's is its sibling.
+        bitmap[differs >> 3]! |= 0x80 >> (differs & 7);
+        siblings.push(toBase64(hashAt(node, differs + 1)));
+        break;
       }
-      lo = nLo;
-      hi = nHi;
+      if (node instanceof Leaf) break;
+      bitmap[own >> 3]! |= 0x80 >> (own & 7);
+      if (bit(key, own) === 1) {
+        node.leftText ??= textOf(node.left);
+        siblings.push(node.leftText);
+        node = node.right;
+      } else {
+        node.rightText ??= textOf(node.right);
+        siblings.push(node.rightText);
+        node = node.left;
+      }
     }
     return { bitmap: toBase64(bitmap), siblings };
   }
 }
 
-/**
- * The first of the sorted items [lo, hi), which share their first `depth` bits, whose bit
- * `depth` is 1 (hi when none is): a binary search, so a proof costs the same in any map size.
- */
-function split(all: readonly Item[], lo: number, hi: number, depth: number): number {
-  let a = lo;
-  let b = hi;
-  while (a < b) {
-    const m = (a + b) >>> 1;
-    if (bit(all[m]!.key, depth) === 0) a = m + 1;
-    else b = m;
+/** A node's hash at the depth it hangs, computed once after each change below it. */
+function hashOf(node: MapNode): Uint8Array {
+  if (node.hash === undefined) {
+    node.hash = hashAt(node, node.hang);
+    node.text = undefined;
   }
-  return a;
+  return node.hash;
 }
 
-/** Names the subtree at `depth` on `key`'s path: the depth and the key's first `depth` bits. */
-const HEX = "0123456789abcdef";
-
-/** The key in hex, from which every prefix id is cut without another encoding. */
-function hexOf(key: Uint8Array): string {
-  let out = "";
-  for (const b of key) out += HEX[b >> 4]! + HEX[b & 15]!;
-  return out;
+function textOf(node: MapNode): string {
+  // Changes below a node forget its text with its hash.
+  node.text ??= toBase64(hashOf(node));
+  return node.text;
 }
 
-/** Names the subtree at `depth` holding `key`: the depth and the key's first `depth` bits. */
-function prefixId(hex: string, depth: number): string {
-  const whole = depth >> 2;
-  const rest = depth & 3;
-  if (rest === 0) return `${depth}:${hex.slice(0, whole)}`;
-  const nibble = Number.parseInt(hex[whole]!, 16) & ((0xf << (4 - rest)) & 0xf);
-  return `${depth}:${hex.slice(0, whole)}${HEX[nibble]}`;
+/** A node's subtree hash at `depth` (from `hang` to its own depth): its own hash under a chain of empty siblings. */
+function hashAt(node: MapNode, depth: number): Uint8Array {
+  let h: Uint8Array;
+  let d: number;
+  if (node instanceof Leaf) {
+    h = headLeafHash(node.key, node.value);
+    d = HEADMAP_DEPTH;
+  } else {
+    if (node.own === undefined) node.own = nodeHash(hashOf(node.left), hashOf(node.right));
+    h = node.own;
+    d = node.depth;
+  }
+  const key = node.key;
+  for (let i = d - 1; i >= depth; i--) {
+    h = bit(key, i) === 0 ? nodeHash(h, EMPTY_HASHES[i + 1]!) : nodeHash(EMPTY_HASHES[i + 1]!, h);
+  }
+  return h;
+}
+
+/** The first bit in [from, to) where the keys differ, -1 when none does. */
+function firstDifference(a: Uint8Array, b: Uint8Array, from: number, to: number): number {
+  let i = from;
+  while (i < to) {
+    const byte = i >> 3;
+    const x = (a[byte]! ^ b[byte]!) & (0xff >> (i & 7));
+    if (x !== 0) {
+      const at = (byte << 3) + Math.clz32(x) - 24;
+      return at < to ? at : -1;
+    }
+    i = (byte + 1) << 3;
+  }
+  return -1;
 }
 
 /**

@@ -15,10 +15,14 @@ export { type Checkpoint, checkpointBody, openCheckpoint, parseCheckpointBody, s
 export {
   canonicalJson,
   decodeEntry,
+  EntryBlocks,
   encodeEntry,
+  entryText,
   type HostEntry,
   historyKey,
   type KeyEntry,
+  KeyEntryEncoder,
+  type KeyEntryFields,
   type LogEntry,
   MAX_ENTRY_BYTES,
 } from "./entry.js";

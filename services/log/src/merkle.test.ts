@@ -2,7 +2,15 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { sha256 } from "./bytes.js";
 import { EMPTY_ROOT, leafHash, nodeHash } from "./hash.js";
-import { consistencyProof, HashLevels, inclusionProof, verifyConsistency, verifyInclusion } from "./merkle.js";
+import {
+  consistencyProof,
+  HashLevels,
+  type HashReader,
+  inclusionProof,
+  treeHash,
+  verifyConsistency,
+  verifyInclusion,
+} from "./merkle.js";
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "hex"));
@@ -143,7 +151,7 @@ describe("RFC 9162 Merkle tree", () => {
   it("every proof up to 40 leaves equals the RFC's recursive definition and verifies", async () => {
     const leaf = (i: number): Uint8Array => new Uint8Array([i, i >> 8, 7]);
     const t = tree(40, leaf);
-    const all = t.levels[0]!;
+    const all = Array.from({ length: t.size }, (_, i) => t.read(0, i) as Uint8Array);
     for (let n = 1; n <= 40; n++) {
       const root = await t.root(n);
       assert.equal(hex(root), hex(mth(all.slice(0, n))));
@@ -160,6 +168,32 @@ describe("RFC 9162 Merkle tree", () => {
         assert.ok(verifyConsistency(m, n, proof, await t.root(m), root));
       }
     }
+  });
+
+  it("the tree's own proofs (kept right-edge hashes) and proofs over an async reader equal the definition", async () => {
+    const leaf = (i: number): Uint8Array => new Uint8Array([i, 3, i >> 8]);
+    const t = tree(70, leaf);
+    const all = Array.from({ length: t.size }, (_, i) => t.read(0, i) as Uint8Array);
+    const slow: HashReader = async (level, index) => t.read(level, index);
+    // Sizes in turn, so the kept hashes of one size are never taken for another's.
+    for (const n of [70, 33, 70, 1, 64, 65, 7, 70]) {
+      const want = all.slice(0, n);
+      assert.equal(hex(await t.root(n)), hex(mth(want)), `root ${n}`);
+      for (let m = 0; m < n; m++) {
+        const expected = path(m, want).map(hex);
+        assert.deepEqual(t.inclusionProof(m, n).map(hex), expected, `leaf ${m} of ${n}`);
+        assert.deepEqual((await inclusionProof(slow, m, n)).map(hex), expected, `leaf ${m} of ${n}, async`);
+      }
+      for (let m = 1; m <= n; m++) {
+        const expected = subproof(m, want, true).map(hex);
+        assert.deepEqual(t.consistencyProof(m, n).map(hex), expected, `${m} to ${n}`);
+        assert.deepEqual((await consistencyProof(slow, m, n)).map(hex), expected, `${m} to ${n}, async`);
+      }
+      assert.equal(hex(await treeHash(slow, n)), hex(mth(want)));
+    }
+    assert.throws(() => t.inclusionProof(70, 70), RangeError);
+    assert.throws(() => t.inclusionProof(0, 71), RangeError);
+    assert.throws(() => t.consistencyProof(0, 5), RangeError);
   });
 
   it("a flipped bit anywhere in a proof, leaf or root fails verification", async () => {

@@ -42,10 +42,12 @@ export interface TileRef {
  */
 export interface TransparencyLog {
   /**
-   * A key-history record, right after it was written; records of one history arrive in seq
-   * order. Absent when the key store writes each record with its log intent itself.
+   * A key-history record, right after it was written, before the next write can come in;
+   * records of one history arrive in seq order. Only hands the record over: the sequencer
+   * encodes and integrates it. Absent when the key store writes each record with its log
+   * intent itself.
    */
-  appendKeyRecord?(record: KeyRecord): Promise<void>;
+  appendKeyRecord?(record: KeyRecord): void;
   /**
    * Runs a host change and logs the host's state after it (`deleted` for deleteHost), dated
    * `at()`. The change and its entry survive a crash together: a change that happened is logged.

@@ -1,15 +1,15 @@
 import { AppError, invalidParams } from "@pkiserver/kit/core";
 import {
-  consistencyProof,
   decodeEntry,
+  EntryBlocks,
   encodeEntryBundle,
   encodeVerifierKey,
   HashLevels,
   HeadMap,
   type HostEntry,
   historyKey,
-  inclusionProof,
   type KeyEntry,
+  KeyEntryEncoder,
   type LogEntry,
   leafHash,
   type NoteSigner,
@@ -21,6 +21,19 @@ import {
 } from "@pkiserver/log";
 import type { Host, KeyRecord, KeyRef } from "../domain/entities";
 import type { EntryProof, KeyProof, PublishedCheckpoint, TileRef } from "../domain/transparency";
+import { historyKey as refKey } from "./key-history";
+
+/** A history as the mirror knows it: its head-map key, its integrated records and its newest one. */
+interface History {
+  readonly key: Uint8Array;
+  /** Its entries' canonical JSON, made once for all of them. */
+  readonly encoder: KeyEntryEncoder;
+  /** Leaf indexes of its records and their dates, oldest first. */
+  readonly indexes: number[];
+  readonly dates: number[];
+  /** The (log, 0-based) seq of its newest integrated record, -1 before the first. */
+  seq: number;
+}
 
 /**
  * The integrated part of the log, in memory: entries in log order, the tree's hashes, the head
@@ -28,11 +41,16 @@ import type { EntryProof, KeyProof, PublishedCheckpoint, TileRef } from "../doma
  * adapter as the log itself, the MongoDB adapter as a replica's copy of the sequenced entries.
  */
 export class LogMirror {
-  readonly entries: Uint8Array[] = [];
+  private readonly entries = new EntryBlocks();
   readonly tree = new HashLevels();
   readonly heads = new HeadMap();
-  /** Leaf indexes of each history's records and their dates, oldest first. */
-  private readonly histories = new Map<string, { readonly indexes: number[]; readonly dates: number[] }>();
+  /** Each history by its head-map key in base64. */
+  private readonly histories = new Map<string, History>();
+  /**
+   * The same histories by the store's string for a history: a record or a query finds its
+   * history without hashing its canonical key again.
+   */
+  private readonly byRef = new Map<string, History>();
   /** Leaf index of each host's newest entry. */
   private readonly hosts = new Map<string, number>();
 
@@ -40,51 +58,90 @@ export class LogMirror {
     return this.tree.size;
   }
 
+  /** The history of `ref`, made (empty) on first sight. */
+  private historyOf(ref: KeyRef): History {
+    const id = refKey(ref);
+    let h = this.byRef.get(id);
+    if (h === undefined) {
+      const key = historyKey(ref.userId, ref.instanceId, ref.contextId);
+      const hk = toBase64(key);
+      h = this.histories.get(hk);
+      if (h === undefined) {
+        const encoder = new KeyEntryEncoder(ref.userId, ref.instanceId, ref.contextId);
+        h = { key, encoder, indexes: [], dates: [], seq: -1 };
+        this.histories.set(hk, h);
+      }
+      this.byRef.set(id, h);
+    }
+    return h;
+  }
+
+  /** The history's head-map key in base64. */
+  historyHash(ref: KeyRef): string {
+    return toBase64(this.historyOf(ref).key);
+  }
+
   /**
-   * Adds an entry; `known`, when the caller has them: the entry decoded, its leaf hash and (for a
-   * key record) its history key, which spares decoding and hashing it again.
+   * Adds an entry; `known`, when the caller has them: the entry decoded and its leaf hash,
+   * which spares decoding and hashing it again.
    */
-  add(bytes: Uint8Array, known?: { entry: LogEntry; leaf: Uint8Array; key?: Uint8Array }): void {
+  add(bytes: Uint8Array, known?: { entry: LogEntry; leaf: Uint8Array }): void {
     const leaf = known?.leaf ?? leafHash(bytes);
     const entry = known?.entry ?? decodeEntry(bytes);
     const index = this.tree.size;
-    this.entries.push(bytes);
+    this.entries.writeBytes(bytes);
     this.tree.append(leaf);
-    if (entry.type === "key") {
-      const key = known?.key ?? historyKey(entry.userId, entry.instanceId, entry.contextId);
-      this.heads.set(key, leaf);
-      const hk = toBase64(key);
-      let list = this.histories.get(hk);
-      if (list === undefined) {
-        list = { indexes: [], dates: [] };
-        this.histories.set(hk, list);
-      }
-      list.indexes.push(index);
-      list.dates.push(entry.createDate);
-    } else {
-      this.hosts.set(entry.instanceId, index);
-    }
+    if (entry.type === "key") this.integrated(this.historyOf(entry), index, leaf, entry.seq, entry.createDate);
+    else this.hosts.set(entry.instanceId, index);
+  }
+
+  /**
+   * Adds the entry of a key record that follows its history's newest integrated one (its
+   * `prev`): encodes and hashes it once. False, adding nothing, when the record is not the
+   * next of its history.
+   */
+  addKeyRecord(record: KeyRecord): boolean {
+    const h = this.historyOf(record);
+    const seq = record.seq - 1;
+    if (seq !== h.seq + 1) return false;
+    const index = this.tree.size;
+    const last = h.indexes[h.indexes.length - 1];
+    const prev = last === undefined ? undefined : toBase64(this.leaf(last));
+    // Encoded into the mirror's blocks and hashed straight into the tree, read back from there.
+    this.tree.appendLeafOf(this.entries.write(h.encoder.text(record, seq, prev)));
+    this.integrated(h, index, this.leaf(index), seq, record.createDate);
+    return true;
+  }
+
+  private leaf(index: number): Uint8Array {
+    return this.tree.read(0, index) as Uint8Array;
+  }
+
+  private integrated(h: History, index: number, leaf: Uint8Array, seq: number, date: number): void {
+    h.indexes.push(index);
+    h.dates.push(date);
+    h.seq = seq;
+    this.heads.set(h.key, leaf);
   }
 
   /** A host's newest integrated entry. */
   hostHead(instanceId: string): HostEntry | undefined {
     const last = this.hosts.get(instanceId);
-    return last === undefined ? undefined : (decodeEntry(this.entries[last]!) as HostEntry);
+    return last === undefined ? undefined : (decodeEntry(this.entries.entry(last)) as HostEntry);
   }
 
   /** Leaf hash and seq of a history's newest integrated record. */
   head(hk: string): { leaf: Uint8Array; seq: number } | undefined {
     const last = this.histories.get(hk)?.indexes.at(-1);
     if (last === undefined) return undefined;
-    const entry = decodeEntry(this.entries[last]!) as KeyEntry;
-    return { leaf: leafHash(this.entries[last]!), seq: entry.seq };
+    return { leaf: this.leaf(last), seq: this.histories.get(hk)!.seq };
   }
 
-  async entryProof(leafIndex: number, treeSize: number): Promise<EntryProof> {
+  entryProof(leafIndex: number, treeSize: number): EntryProof {
     return {
       leafIndex,
-      entry: this.entries[leafIndex]!,
-      hashes: await inclusionProof(this.tree.read, leafIndex, treeSize),
+      entry: this.entries.entry(leafIndex),
+      hashes: this.tree.inclusionProof(leafIndex, treeSize),
     };
   }
 
@@ -97,34 +154,35 @@ export class LogMirror {
   async consistencyProof(cp: PublishedCheckpoint, fromSize: number, toSize: number): Promise<Uint8Array[]> {
     if (toSize < 1 || toSize > cp.size) throw invalidParams(`toSize -> Expected 1..${cp.size}`);
     if (fromSize < 1 || fromSize > toSize) throw invalidParams("fromSize -> Expected 1..toSize");
-    return consistencyProof(this.tree.read, fromSize, toSize);
+    return this.tree.consistencyProof(fromSize, toSize);
   }
 
   /** Against `cp`, which must be this mirror's current size: the head map is the mirror's. */
   async keyProof(cp: PublishedCheckpoint, ref: KeyRef, date: number): Promise<KeyProof> {
     if (cp.size !== this.size) throw new AppError("rpc.internal", { internal: "log mirror is not at the checkpoint" });
-    const key = historyKey(ref.userId, ref.instanceId, ref.contextId);
-    const list = this.histories.get(toBase64(key));
+    // Every history in the mirror is under its string; one unknown has no record.
+    const list = this.byRef.get(refKey(ref));
     // Dates strictly increase within a history: the last record at or before `date` is in force.
     const at = list === undefined ? -1 : lastAtOrBefore(list.dates, date);
     if (list === undefined || at < 0) throw new AppError("pki.no_key_at_time");
     const index = list.indexes[at]!;
-    const record = recordOf(decodeEntry(this.entries[index]!) as KeyEntry);
+    const record = recordOf(decodeEntry(this.entries.entry(index)) as KeyEntry);
     const following = list.indexes[at + 1];
-    // Before any await: the mirror may grow past the checkpoint meanwhile; the tree's hashes never change.
-    const head = following === undefined ? this.heads.prove(key) : undefined;
-    const entry = await this.entryProof(index, cp.size);
+    const entry = this.entryProof(index, cp.size);
     if (following !== undefined) {
-      return { checkpoint: cp.note, record, entry, next: await this.entryProof(following, cp.size) };
+      return { checkpoint: cp.note, record, entry, next: this.entryProof(following, cp.size) };
     }
-    return { checkpoint: cp.note, record, entry, head: head! };
+    return { checkpoint: cp.note, record, entry, head: this.heads.prove(list.key) };
   }
 
   async tile(tile: TileRef, size: number): Promise<Uint8Array | undefined> {
     if (!tileExists(tile, size)) return undefined;
     if (tile.level === "entries") {
       const start = tile.index * TILE_WIDTH;
-      return encodeEntryBundle(this.entries.slice(start, start + tile.width));
+      const end = Math.min(start + tile.width, this.entries.length);
+      const bundle: Uint8Array[] = [];
+      for (let i = start; i < end; i++) bundle.push(this.entries.entry(i));
+      return encodeEntryBundle(bundle);
     }
     return readHashTile(this.tree.read, tile);
   }
@@ -214,7 +272,7 @@ export function keyEntry(record: KeyRecord, prev: Uint8Array | undefined): LogEn
 }
 
 /** A host change's entry; a deleted host has released its addresses. */
-export function hostEntry(host: Host, deleted: boolean, at: number): LogEntry {
+export function hostEntry(host: Host, deleted: boolean, at: number): HostEntry {
   return {
     type: "host",
     instanceId: host.instanceId,

@@ -53,25 +53,17 @@ class LoggedKeyHistoryStore implements KeyHistoryStore {
     private readonly log: TransparencyLog,
   ) {}
 
-  /** Log appends in flight, per history: each waits for the one before it. */
-  private readonly chains = new Map<string, Promise<void>>();
-
-  async append(ref: KeyRef, next: (last: KeyRecord | undefined) => KeyEntry, clock: Clock): Promise<KeyRecord> {
-    const record = await this.inner.append(ref, next, clock);
-    // A record's entry names its predecessor's leaf hash. Appended concurrently, an entry
-    // would often not find its predecessor's yet and rebuild it from the history (a read of
-    // the whole history, each time); one at a time per history, in the order the store
-    // committed them, each finds the one before.
-    const key = `${ref.userId}\u0000${ref.instanceId}\u0000${ref.contextId}`;
-    const before = this.chains.get(key) ?? Promise.resolve();
-    const mine = before.catch(() => undefined).then(() => this.log.appendKeyRecord!(record));
-    this.chains.set(key, mine);
-    try {
-      await mine;
-    } finally {
-      if (this.chains.get(key) === mine) this.chains.delete(key);
-    }
+  /**
+   * Hands each record to the log as its write resolves: writes resolve in the order they
+   * committed and a history's records in seq order, and nothing runs in between.
+   */
+  private readonly logRecord = (record: KeyRecord): KeyRecord => {
+    this.log.appendKeyRecord!(record);
     return record;
+  };
+
+  append(ref: KeyRef, next: (last: KeyRecord | undefined) => KeyEntry, clock: Clock): Promise<KeyRecord> {
+    return this.inner.append(ref, next, clock).then(this.logRecord);
   }
   latest(ref: KeyRef): Promise<KeyRecord | undefined> {
     return this.inner.latest(ref);

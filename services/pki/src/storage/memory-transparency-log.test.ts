@@ -244,4 +244,35 @@ describe("transparency log of the directory (memory)", () => {
     assert.equal(await log.tile({ level: 0, index: 1, width: 1 }), undefined);
     assert.equal(await log.tile({ level: 0, index: 0, width: 256 }), undefined);
   });
+
+  it("a write is only handed over: its entry is made at the next round, chained even if records came out of order", async () => {
+    const { deps, clock, log } = loggedDeps();
+    const ref = newRef();
+    await log.sequence();
+    const records = [];
+    for (let i = 0; i < 3; i++) {
+      clock.t += 10;
+      await setKey(deps, { ref, userPubKey: randomPubKey() });
+      records.push((await deps.keys.latest(ref))!);
+    }
+    // Not in the checkpoint before the sequencer ran.
+    assert.equal((await log.checkpoint()).size, 0);
+    await log.sequence();
+    const chained = [0, 1, 2].map(async (i) => text((await log.inclusionProof(i, 3)).entry));
+
+    // The same records handed straight to another log, the last first: it waits for its predecessors.
+    const other = new MemoryTransparencyLog(generateSigner("test.example/log"));
+    other.appendKeyRecord(records[2]!);
+    await other.sequence();
+    assert.equal((await other.checkpoint()).size, 0);
+    other.appendKeyRecord(records[0]!);
+    other.appendKeyRecord(records[1]!);
+    await other.sequence();
+    assert.equal((await other.checkpoint()).size, 3);
+    const reordered = [0, 1, 2].map(async (i) => text((await other.inclusionProof(i, 3)).entry));
+    assert.deepEqual(await Promise.all(reordered), await Promise.all(chained));
+    const last = decodeEntry((await other.inclusionProof(2, 3)).entry);
+    assert.ok(last.type === "key" && last.seq === 2);
+    assert.equal(last.prev, toBase64(leafHash((await other.inclusionProof(1, 3)).entry)));
+  });
 });

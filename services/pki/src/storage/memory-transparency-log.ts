@@ -1,46 +1,46 @@
-import { encodeEntry, historyKey, type LogEntry, leafHash, toBase64 } from "@pkiserver/log";
+import { encodeEntry, type HostEntry, leafHash } from "@pkiserver/log";
 import type { Host, KeyRecord } from "../domain/entities";
 import type { PublishedCheckpoint, TransparencyLog } from "../domain/transparency";
-import { hostEntry, keyEntry, MirroredTransparencyLog } from "./log-mirror";
-
-/** An appended entry with what was known when it was made (spares decoding it at sequencing). */
-interface Pending {
-  readonly bytes: Uint8Array;
-  readonly known: { entry: LogEntry; leaf: Uint8Array; key?: Uint8Array };
-}
+import { hostEntry, MirroredTransparencyLog } from "./log-mirror";
 
 /**
- * The log of the embedded form, in process memory. Appends happen right after the store's
- * write with no await in between, so the log's order is the order the writes committed in;
- * `sequence` integrates what was appended and signs.
+ * The log of the embedded form, in process memory. A write hands its record (or its host's new
+ * state) over right after the store's write with no await in between, so the log's order is
+ * the order the writes committed in; that is all a write does. `sequence` encodes, hashes and
+ * integrates what was handed over, once per round rather than once per request, and signs.
  */
 export class MemoryTransparencyLog extends MirroredTransparencyLog implements TransparencyLog {
-  private readonly pending: Pending[] = [];
-  /** Leaf hash of each history's newest appended record, for the next record's `prev`. */
-  private readonly pendingHeads = new Map<string, Uint8Array>();
+  private pending: (KeyRecord | HostEntry)[] = [];
   private latest: PublishedCheckpoint | undefined;
 
-  async appendKeyRecord(record: KeyRecord): Promise<void> {
-    const key = historyKey(record.userId, record.instanceId, record.contextId);
-    const hk = toBase64(key);
-    const entry = keyEntry(record, this.pendingHeads.get(hk));
-    const bytes = encodeEntry(entry);
-    const leaf = leafHash(bytes);
-    this.pendingHeads.set(hk, leaf);
-    this.pending.push({ bytes, known: { entry, leaf, key } });
+  appendKeyRecord(record: KeyRecord): void {
+    this.pending.push(record);
   }
 
   async logHostChange(deleted: boolean, _id: string, change: () => Promise<Host>, at: () => number): Promise<Host> {
     const host = await change();
-    const entry = hostEntry(host, deleted, at());
-    const bytes = encodeEntry(entry);
-    this.pending.push({ bytes, known: { entry, leaf: leafHash(bytes) } });
+    this.pending.push(hostEntry(host, deleted, at()));
     return host;
   }
 
   async sequence(): Promise<PublishedCheckpoint | undefined> {
     if (this.latest !== undefined && this.pending.length === 0) return undefined;
-    for (const p of this.pending.splice(0)) this.mirror.add(p.bytes, p.known);
+    const round = this.pending;
+    this.pending = [];
+    // A record whose predecessor is not integrated yet waits for it (records of a history are
+    // handed over in seq order, so this is only a safeguard of the chain).
+    let waiting: KeyRecord[] = [];
+    for (const p of round) {
+      if (isHostEntry(p)) {
+        const bytes = encodeEntry(p);
+        this.mirror.add(bytes, { entry: p, leaf: leafHash(bytes) });
+      } else if (!this.mirror.addKeyRecord(p)) waiting.push(p);
+    }
+    for (let before = -1; waiting.length > 0 && waiting.length !== before; ) {
+      before = waiting.length;
+      waiting = waiting.filter((r) => !this.mirror.addKeyRecord(r));
+    }
+    if (waiting.length > 0) this.pending.unshift(...waiting);
     this.latest = await this.signMirror();
     return this.latest;
   }
@@ -51,4 +51,8 @@ export class MemoryTransparencyLog extends MirroredTransparencyLog implements Tr
   }
 
   async close(): Promise<void> {}
+}
+
+function isHostEntry(p: KeyRecord | HostEntry): p is HostEntry {
+  return (p as HostEntry).type === "host";
 }

@@ -5,7 +5,7 @@ import {
   encodeEntry,
   encodeSignerKey,
   type HostEntry,
-  historyKey,
+  type LogEntry,
   leafHash,
   type NoteSigner,
   openCheckpoint,
@@ -15,7 +15,6 @@ import {
   type Tile,
   tilePath,
   tilesOf,
-  toBase64,
 } from "@pkiserver/log";
 import { Binary, type Collection, type Db, MongoBulkWriteError, type ObjectId } from "mongodb";
 import type { Host } from "../domain/entities";
@@ -276,10 +275,10 @@ export class MongoTransparencyLog extends MirroredTransparencyLog implements Tra
         } catch (err) {
           // Another sequencer wrote these indexes (its lease outlived ours): take up its leaves next round.
           const written = err instanceof MongoBulkWriteError ? err.insertedCount : 0;
-          for (const leaf of round.leaves.slice(0, written)) this.mirror.add(bytes(leaf.entry));
+          round.integrate(written);
           throw err;
         }
-        for (const leaf of round.leaves) this.mirror.add(bytes(leaf.entry));
+        round.integrate(round.leaves.length);
         await this.options.crashPoint?.("leaves-written");
       }
       if (round.doneRecords.length > 0) {
@@ -371,6 +370,8 @@ export class MongoTransparencyLog extends MirroredTransparencyLog implements Tra
  */
 class Round {
   readonly leaves: LeafDoc[] = [];
+  /** Each leaf's entry decoded and its leaf hash, as the round made them. */
+  private readonly known: { entry: LogEntry; leaf: Uint8Array }[] = [];
   readonly doneRecords: ObjectId[] = [];
   readonly donePending: string[] = [];
   private readonly heads = new Map<string, { leaf: Uint8Array; seq: number }>();
@@ -379,7 +380,7 @@ class Round {
   constructor(private readonly mirror: LogMirror) {}
 
   historyOf(doc: KeyRecordDoc): string {
-    return toBase64(historyKey(doc.userId, doc.instanceId, doc.contextId));
+    return this.mirror.historyHash(doc);
   }
 
   private head(hk: string): { leaf: Uint8Array; seq: number } | undefined {
@@ -391,8 +392,14 @@ class Round {
     return (this.head(hk)?.seq ?? -1) + 2;
   }
 
-  private add(entry: Uint8Array, extra: Omit<LeafDoc, "_id" | "entry">): void {
+  private add(entry: Uint8Array, known: { entry: LogEntry; leaf: Uint8Array }, extra: Omit<LeafDoc, "_id" | "entry">) {
     this.leaves.push({ _id: this.mirror.size + this.leaves.length, entry: new Binary(entry), ...extra });
+    this.known.push(known);
+  }
+
+  /** Adds the round's first `count` leaves, once written, to the mirror (without decoding or hashing them again). */
+  integrate(count: number): void {
+    for (let i = 0; i < count; i++) this.mirror.add(bytes(this.leaves[i]!.entry), this.known[i]);
   }
 
   /**
@@ -422,9 +429,11 @@ class Round {
             ...(typeof doc.userPubKey === "string" ? { userPubKey: doc.userPubKey } : {}),
             ...(typeof doc.customData === "string" ? { customData: doc.customData } : {}),
           });
-          const entry = encodeEntry(keyEntry(record, head?.leaf));
-          this.heads.set(hk, { leaf: leafHash(entry), seq });
-          this.add(entry, { hk, seq });
+          const logged = keyEntry(record, head?.leaf);
+          const entry = encodeEntry(logged);
+          const leaf = leafHash(entry);
+          this.heads.set(hk, { leaf, seq });
+          this.add(entry, { entry: logged, leaf }, { hk, seq });
           progress = true;
           continue;
         }
@@ -435,7 +444,7 @@ class Round {
         const e = decodeEntry(entry);
         if (e.type === "key") {
           // Written by an earlier version, which appended key entries here.
-          const hk = toBase64(historyKey(e.userId, e.instanceId, e.contextId));
+          const hk = this.historyOf(e);
           const last = this.head(hk)?.seq ?? -1;
           if (e.seq > last + 1) {
             this.donePending.pop();
@@ -443,14 +452,15 @@ class Round {
             continue;
           }
           if (e.seq <= last) continue;
-          this.heads.set(hk, { leaf: leafHash(entry), seq: e.seq });
-          this.add(entry, { hk, seq: e.seq });
+          const leaf = leafHash(entry);
+          this.heads.set(hk, { leaf, seq: e.seq });
+          this.add(entry, { entry: e, leaf }, { hk, seq: e.seq });
         } else {
           const before = this.hostStates.get(e.instanceId) ?? this.mirror.hostHead(e.instanceId);
           // A state found after a crash that is what the log already says: the change had not happened.
           if (doc.replayed && sameHostState(before, e)) continue;
           this.hostStates.set(e.instanceId, e);
-          this.add(entry, { src: doc._id });
+          this.add(entry, { entry: e, leaf: leafHash(entry) }, { src: doc._id });
         }
         progress = true;
       }
