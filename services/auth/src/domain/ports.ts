@@ -41,9 +41,11 @@ export interface SessionStore {
   open(session: Session, maxLivePerKey: number, now: number): Promise<Session[]>;
   /**
    * The session. A revoked one may come back without what nothing reads of it
-   * any more (scope empty; name, address and credential fields absent), and a
-   * store may forget it once no token of it can be valid and its family has no
-   * unrevoked session left (then undefined, as for an unknown id).
+   * any more (scope empty; name, address and credential fields absent). A
+   * revoked one is kept until its refresh token would have expired, so that
+   * token is answered as revoked (`75`); a store in memory may forget the
+   * oldest beyond a bound once no token of it can be valid and its family has
+   * no unrevoked session left (then undefined, as for an unknown id).
    */
   get(id: string): Promise<Session | undefined>;
   /**

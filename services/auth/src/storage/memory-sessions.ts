@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import type { KeySessionSelection, Session } from "../domain/entities";
 import {
   accessTokensExpireAt,
@@ -93,6 +94,12 @@ class Ended {
 
 /** Revoked sessions kept before the first sweep for ones no longer needed (then twice what a sweep leaves). */
 const MIN_SWEEP_AT = 1024;
+/**
+ * Revoked sessions remembered past their access tokens only so that their
+ * refresh tokens are answered as revoked (`75`) rather than unknown (`76`):
+ * the newest this many, each until its refresh token would have expired.
+ */
+export const MAX_FORGOTTEN_SESSIONS = 100_000;
 /** Key ids shared by the revoked sessions kept (each request parsed its own copy); past this many, started afresh. */
 const MAX_KEY_IDS = 1024;
 
@@ -105,16 +112,20 @@ const MAX_KEY_IDS = 1024;
  * and only while it still matters: until its last access token expires (a
  * starting gateway lists it until then), and while its family has an
  * unrevoked session (a spent refresh token of it must still revoke the
- * family); then it is dropped, at the latest when its refresh token would
- * have expired. A refresh token of a session dropped so is unknown (`76`)
- * rather than revoked (`75`): refused either way. Sweeps run as revocations
- * add up (amortised O(1) per revocation) and with `purgeExpired`.
+ * family); then it moves to a bounded list (the newest
+ * MAX_FORGOTTEN_SESSIONS) that only answers its refresh token as revoked
+ * (`75`) until that token would have expired, and is dropped at the latest
+ * then. Past that bound, the refresh token of an older one is unknown (`76`):
+ * refused either way. Sweeps run as revocations add up (amortised O(1) per
+ * revocation) and with `purgeExpired`.
  */
 export class MemorySessionStore implements SessionStore {
   /** Unrevoked sessions (expired ones until purged). */
   private readonly byId = new Map<string, Session>();
   /** Revoked sessions still kept, in the order they were revoked. */
   private readonly ended = new Map<string, Ended>();
+  /** Revoked sessions no token of which is valid any more, kept to answer their refresh tokens (bounded). */
+  private readonly forgotten: LRUCache<string, Ended>;
   /** The number of revoked sessions at which the next sweep runs. */
   private sweepAt = MIN_SWEEP_AT;
   /** One string per key id for the revoked sessions kept. */
@@ -131,6 +142,10 @@ export class MemorySessionStore implements SessionStore {
   private readonly revokedFamilies = new Map<string, number>();
   /** Unrevoked sessions whose credential has an expiry, so the sweep does not scan every session. */
   private readonly withCredentialExpiry = new Set<string>();
+
+  constructor(options: { maxForgotten?: number } = {}) {
+    this.forgotten = new LRUCache({ max: options.maxForgotten ?? MAX_FORGOTTEN_SESSIONS });
+  }
 
   private liveOf(apiKeyId: string, now: number): Session[] {
     const ids = this.unrevokedByKey.get(apiKeyId);
@@ -184,6 +199,7 @@ export class MemorySessionStore implements SessionStore {
     for (const [id, e] of this.ended) {
       if (e.tokensExpireAt <= now && !this.unrevokedByFamily.has(e.familyId)) {
         this.ended.delete(id);
+        if (e.expiresAt > now) this.forgotten.set(id, e);
         n++;
       }
     }
@@ -216,7 +232,7 @@ export class MemorySessionStore implements SessionStore {
   async get(id: string): Promise<Session | undefined> {
     const s = this.byId.get(id);
     if (s) return copy(s);
-    return this.ended.get(id)?.toSession();
+    return (this.ended.get(id) ?? this.forgotten.get(id))?.toSession();
   }
 
   async rotate(
@@ -228,7 +244,7 @@ export class MemorySessionStore implements SessionStore {
     this.seen(now);
     const s = this.byId.get(id);
     if (!s) {
-      const e = this.ended.get(id);
+      const e = this.ended.get(id) ?? this.forgotten.get(id);
       if (!e) return { kind: "failed", session: undefined };
       return { kind: (await this.wasSpent(id, presentedHash)) ? "reused" : "failed", session: e.toSession() };
     }
@@ -331,6 +347,9 @@ export class MemorySessionStore implements SessionStore {
       }
     }
     n += this.sweepEnded(Math.max(before, this.latestNow));
+    const over = [...this.forgotten.entries()].filter(([, e]) => e.expiresAt < before);
+    for (const [id] of over) this.forgotten.delete(id);
+    n += over.length;
     for (const [hash, h] of this.spent) if (h.expiresAt < before) this.spent.delete(hash);
     for (const [family, until] of this.revokedFamilies) if (until < before) this.revokedFamilies.delete(family);
     return n;

@@ -35,7 +35,7 @@ function session(over: Partial<Session> = {}): Session {
 }
 
 describe("memory session store: revoked sessions are kept only while they matter", () => {
-  it("keeps a revoked session until its access tokens expire, then drops it", async () => {
+  it("lists a revoked session until its access tokens expire, and answers it as revoked until its refresh token would have expired", async () => {
     const store = new MemorySessionStore();
     const s = session();
     await store.open(s, 16, T0);
@@ -55,8 +55,17 @@ describe("memory session store: revoked sessions are kept only while they matter
       [s.id],
     );
     await store.purgeExpired(T0 + ACCESS);
-    assert.equal(await store.get(s.id), undefined);
     assert.deepEqual(await store.listRevokedSince(T0), []);
+    // Its refresh token is still one of a revoked session (75), not an unknown one (76).
+    const remembered = await store.get(s.id);
+    assert.equal(remembered?.revokedAt, T0 + 10);
+    assert.equal(remembered?.refreshHash, s.refreshHash);
+    assert.equal(
+      (await store.rotate(s.id, s.refreshHash, { refreshHash: "n", expiresAt: T0 + DAY }, T0 + ACCESS + 1)).kind,
+      "failed",
+    );
+    await store.purgeExpired(T0 + 7 * DAY + 1);
+    assert.equal(await store.get(s.id), undefined);
   });
 
   it("keeps a revoked session while its family has a live session: reuse of its spent token still revokes the family", async () => {
@@ -86,10 +95,35 @@ describe("memory session store: revoked sessions are kept only while they matter
     const revoked = await store.revokeFamily(root.id, RevokeReason.reuse, later + 3001);
     assert.equal(revoked.length, 5);
     assert.ok(revoked.some((s) => s.id === forkOf.id));
-    // Now the whole family is revoked, and past its tokens, nothing of it is kept.
+    // Now the whole family is revoked: past its tokens it is no longer listed, and past its
+    // refresh tokens' expiry nothing of it is kept.
     await store.purgeExpired(later + 3001 + ACCESS);
+    assert.deepEqual(
+      (await store.listRevokedSince(0)).filter((s) => s.familyId === root.id),
+      [],
+    );
+    assert.ok((await store.get(forkOf.id))?.revokedAt !== undefined);
+    await store.purgeExpired(T0 + 7 * DAY + 1);
     assert.equal(await store.get(root.id), undefined);
     assert.equal(await store.get(forkOf.id), undefined);
+  });
+
+  it("remembers only the newest revoked sessions past their access tokens (a bounded list)", async () => {
+    const store = new MemorySessionStore({ maxForgotten: 100 });
+    const step = ACCESS / 100;
+    const closedIds: string[] = [];
+    for (let i = 0; i < 5_000; i++) {
+      const now = T0 + i * step;
+      for (const c of await store.open(session({ createdAt: now }), 16, now)) closedIds.push(c.id);
+    }
+    await store.purgeExpired(T0 + 5_000 * step + ACCESS);
+    const newest = closedIds.at(-1) as string;
+    const oldest = closedIds[0] as string;
+    assert.ok((await store.get(newest))?.revokedAt !== undefined, "the newest is answered as revoked");
+    assert.equal(await store.get(oldest), undefined, "the oldest, past the bound, is forgotten");
+    let remembered = 0;
+    for (const id of closedIds) if ((await store.get(id)) !== undefined) remembered++;
+    assert.ok(remembered <= 100, `${remembered} remembered`);
   });
 
   it("what a key's grants leave behind is bounded by the access lifetime, however many sessions the cap closed", async () => {
