@@ -60,7 +60,9 @@ describe("GET /audit/export and rate limits (API.md section 9)", () => {
 
 describe("GET /audit/export streams (API.md section 12)", () => {
   it("sends the first events before the store is read to the end, and reads no further than the reader takes", async () => {
-    await withTestSystem({ env: { PMX_RATE_LIMITS: "pki=0,pkiadmin=0,user=0,audit=0,auth=0" } }, async (gw) => {
+    // The memory audit store keeps 20,000 events by default: room here for the 30,000 this test writes.
+    const env = { PMX_RATE_LIMITS: "pki=0,pkiadmin=0,user=0,audit=0,auth=0", PMX_AUDIT_MEMORY_EVENTS: "40000" };
+    await withTestSystem({ env }, async (gw) => {
       const reader = await gw.addKey({ secret: SECRET, maxScope: ["audit:read"] });
       // 30 pages of about 600 kB (a long client name makes each event large): far beyond what the sockets buffer.
       const pages = 30;
