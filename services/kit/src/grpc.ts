@@ -206,7 +206,8 @@ export function implement<S extends UntypedServiceImplementation>(
     const metrics = new MethodMetrics(service, method);
     impl[name] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
       const started = performance.now();
-      const requestId = firstString(call.metadata, MetadataKeys.requestId) ?? "";
+      const local = call instanceof LocalCall ? call : undefined;
+      const requestId = (local ? local.requestId : firstString(call.metadata, MetadataKeys.requestId)) || "";
       // The signal is made on first use (most handlers finish without asking);
       // grpc-js emits "cancelled" when the client cancels, disconnects or its deadline passes.
       let cancel: AbortController | undefined;
@@ -222,9 +223,9 @@ export function implement<S extends UntypedServiceImplementation>(
       let pending: Promise<Caller> | undefined;
       let failure: unknown;
       let trusted = false;
-      if (call instanceof LocalCall) {
+      if (local !== undefined) {
         trusted = true;
-        caller = call.caller ?? INTERNAL_CALLER;
+        caller = local.caller ?? INTERNAL_CALLER;
       } else {
         const token = bearerToken(firstString(call.metadata, CallerMetadata.authorization));
         if (token !== undefined) {
@@ -248,14 +249,23 @@ export function implement<S extends UntypedServiceImplementation>(
       const ctx: { -readonly [K in keyof CallContext]: CallContext[K] } = {
         requestId,
         // Only an authenticated caller names the key the call is made for.
-        callerKeyId: caller?.apiKeyId || (trusted ? firstString(call.metadata, MetadataKeys.callerKeyId) : undefined),
+        callerKeyId:
+          caller?.apiKeyId ||
+          (local
+            ? local.callerKeyId || undefined
+            : trusted
+              ? firstString(call.metadata, MetadataKeys.callerKeyId)
+              : undefined),
         caller,
         // Made on first use: most calls log nothing.
         get logger() {
           callLogger ??= logger.child({ requestId, rpc: name });
           return callLogger;
         },
-        metadata: call.metadata,
+        // Read on use: an in-process call makes its metadata only when asked.
+        get metadata() {
+          return call.metadata;
+        },
         deadline: deadline instanceof Date ? deadline.getTime() : deadline,
         get cancelled() {
           return cancelled;
@@ -595,10 +605,13 @@ class LocalCall {
   private timer: NodeJS.Timeout | undefined;
   /** Listeners of "cancelled", the one event a handler listens for (no EventEmitter per call). */
   private onCancel: (() => void)[] | undefined;
+  private md: Metadata | undefined;
 
   constructor(
     readonly request: unknown,
-    readonly metadata: Metadata,
+    /** The call's request id and the key it is made for, which a server reads from metadata. */
+    readonly requestId: string | undefined,
+    readonly callerKeyId: string | undefined,
     private readonly deadline: number,
     private readonly resolve: (res: unknown) => void,
     private readonly reject: (err: unknown) => void,
@@ -610,6 +623,16 @@ class LocalCall {
 
   getDeadline(): number {
     return this.deadline;
+  }
+
+  /** The metadata the call would carry over gRPC, made on first use (`implement` reads the fields). */
+  get metadata(): Metadata {
+    if (this.md === undefined) {
+      this.md = new Metadata();
+      if (this.requestId) this.md.set(MetadataKeys.requestId, this.requestId);
+      if (this.callerKeyId) this.md.set(MetadataKeys.callerKeyId, this.callerKeyId);
+    }
+    return this.md;
   }
 
   once(event: string, listener: () => void): this {
@@ -669,11 +692,12 @@ export function createLocalClient<S>(registration: ServiceRegistration, serviceN
     const attributes = { "rpc.system": "grpc", "rpc.service": serviceName, "rpc.method": def.originalName ?? name };
     const call = (req: unknown, opts: CallOptions, ended?: (code: status) => void) =>
       new Promise<unknown>((resolve, reject) => {
-        const md = new Metadata();
-        if (opts.requestId) md.set(MetadataKeys.requestId, opts.requestId);
-        if (opts.callerKeyId) md.set(MetadataKeys.callerKeyId, opts.callerKeyId);
         const timeoutMs = opts.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-        new LocalCall(req, md, Date.now() + timeoutMs, resolve, reject, ended, opts.caller).start(handler, timeoutMs);
+        const deadline = Date.now() + timeoutMs;
+        new LocalCall(req, opts.requestId, opts.callerKeyId, deadline, resolve, reject, ended, opts.caller).start(
+          handler,
+          timeoutMs,
+        );
       });
     const traced = (req: unknown, opts: CallOptions) =>
       tracer.startActiveSpan(spanName, { kind: SpanKind.CLIENT, attributes }, (clientSpan) =>
