@@ -13,7 +13,8 @@ export interface AuthStores {
 const T0 = 1_750_000_000_000;
 const DAY = 86_400_000;
 
-function session(over: Partial<Session> = {}): Session {
+/** A live session of key-a opened at T0 (the contract suite's fixture, also used by store tests). */
+export function session(over: Partial<Session> = {}): Session {
   const id = over.id ?? newSessionId();
   return {
     id,

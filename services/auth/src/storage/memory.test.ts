@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import { RevokeReason, type Session } from "../domain/entities";
-import { hashRefreshToken, newSessionId } from "../domain/refresh-token";
-import { authStoreContract } from "./contract";
+import { hashRefreshToken } from "../domain/refresh-token";
+import { authStoreContract, session as contractSession } from "./contract";
 import { MemorySessionStore } from "./memory-sessions";
 import { MemorySigningKeyStore } from "./memory-signing-keys";
 
@@ -16,22 +15,9 @@ const T0 = 1_750_000_000_000;
 const DAY = 86_400_000;
 const ACCESS = 60_000;
 
+/** The contract suite's session, bound to an address and with a one-minute access lifetime. */
 function session(over: Partial<Session> = {}): Session {
-  const id = over.id ?? newSessionId();
-  return {
-    id,
-    apiKeyId: "key-a",
-    familyId: id,
-    scope: ["pki:read"],
-    ipAddr: "10.0.0.1",
-    name: undefined,
-    accessLifetime: ACCESS,
-    createdAt: T0,
-    expiresAt: T0 + 7 * DAY,
-    generation: 0,
-    refreshHash: hashRefreshToken(randomBytes(8).toString("hex")),
-    ...over,
-  };
+  return contractSession({ ipAddr: "10.0.0.1", accessLifetime: ACCESS, ...over });
 }
 
 describe("memory session store: revoked sessions are kept only while they matter", () => {
