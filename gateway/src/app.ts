@@ -324,9 +324,11 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     }, drainMs);
     drainDeadline.unref();
   });
-  app.addHook("onSend", async (_req, reply) => {
+  // A callback hook, not an async one: it runs on every reply (no promise per reply for a flag).
+  app.addHook("onSend", (_req, reply, payload, done) => {
     // A kept-alive connection would otherwise hold the server open after its last answer.
     if (closing) reply.header("connection", "close");
+    done(null, payload);
   });
   app.addHook("onClose", async () => {
     // Runs once every connection has closed; a request whose client hung up may still be running.

@@ -161,6 +161,52 @@ export function fromGrpcError(err: unknown): AppError {
   return new AppError("rpc.internal", { internal, cause: err });
 }
 
+/**
+ * The context a handler made by `implement` gets: one object per call, its
+ * logger, metadata and abort signal made only when asked (most calls use none).
+ */
+class ServerCallContext implements CallContext {
+  caller: Caller | undefined = undefined;
+  callerKeyId: string | undefined = undefined;
+  readonly deadline: number;
+  cancelled = false;
+  private abort: AbortController | undefined = undefined;
+  private log: Logger | undefined = undefined;
+
+  constructor(
+    private readonly call: ServerUnaryCall<unknown, unknown>,
+    readonly requestId: string,
+    private readonly rpc: string,
+    private readonly parentLogger: Logger,
+  ) {
+    const deadline = call.getDeadline();
+    this.deadline = deadline instanceof Date ? deadline.getTime() : deadline;
+  }
+
+  get logger(): Logger {
+    this.log ??= this.parentLogger.child({ requestId: this.requestId, rpc: this.rpc });
+    return this.log;
+  }
+
+  /** Read on use: an in-process call makes its metadata only when asked. */
+  get metadata(): Metadata {
+    return this.call.metadata;
+  }
+
+  get signal(): AbortSignal {
+    if (this.abort === undefined) {
+      this.abort = new AbortController();
+      if (this.cancelled) this.abort.abort();
+    }
+    return this.abort.signal;
+  }
+
+  cancel(): void {
+    this.cancelled = true;
+    this.abort?.abort();
+  }
+}
+
 function firstString(md: Metadata, key: string): string | undefined {
   const v = md.get(key)[0];
   return typeof v === "string" && v.length > 0 ? v : undefined;
@@ -208,24 +254,16 @@ export function implement<S extends UntypedServiceImplementation>(
       const started = performance.now();
       const local = call instanceof LocalCall ? call : undefined;
       const requestId = (local ? local.requestId : firstString(call.metadata, MetadataKeys.requestId)) || "";
-      // The signal is made on first use (most handlers finish without asking);
+      const ctx = new ServerCallContext(call, requestId, name, logger);
       // grpc-js emits "cancelled" when the client cancels, disconnects or its deadline passes.
-      let cancel: AbortController | undefined;
-      let cancelled = false;
-      call.once("cancelled", () => {
-        cancelled = true;
-        cancel?.abort();
-      });
-      const deadline = call.getDeadline();
-      let callLogger: Logger | undefined;
+      call.once("cancelled", () => ctx.cancel());
       // Who calls: handed over in process; a Bearer token, verified here; or an mTLS peer's statement.
-      let caller: Caller | undefined;
       let pending: Promise<Caller> | undefined;
       let failure: unknown;
       let trusted = false;
       if (local !== undefined) {
         trusted = true;
-        caller = local.caller ?? INTERNAL_CALLER;
+        ctx.caller = local.caller ?? INTERNAL_CALLER;
       } else {
         const token = bearerToken(firstString(call.metadata, CallerMetadata.authorization));
         if (token !== undefined) {
@@ -237,7 +275,7 @@ export function implement<S extends UntypedServiceImplementation>(
         } else if (peerAuthenticated(call)) {
           trusted = true;
           try {
-            caller = statedCaller(
+            ctx.caller = statedCaller(
               firstString(call.metadata, CallerMetadata.keyId),
               firstString(call.metadata, CallerMetadata.scope),
             );
@@ -246,38 +284,14 @@ export function implement<S extends UntypedServiceImplementation>(
           }
         }
       }
-      const ctx: { -readonly [K in keyof CallContext]: CallContext[K] } = {
-        requestId,
-        // Only an authenticated caller names the key the call is made for.
-        callerKeyId:
-          caller?.apiKeyId ||
-          (local
-            ? local.callerKeyId || undefined
-            : trusted
-              ? firstString(call.metadata, MetadataKeys.callerKeyId)
-              : undefined),
-        caller,
-        // Made on first use: most calls log nothing.
-        get logger() {
-          callLogger ??= logger.child({ requestId, rpc: name });
-          return callLogger;
-        },
-        // Read on use: an in-process call makes its metadata only when asked.
-        get metadata() {
-          return call.metadata;
-        },
-        deadline: deadline instanceof Date ? deadline.getTime() : deadline,
-        get cancelled() {
-          return cancelled;
-        },
-        get signal() {
-          if (cancel === undefined) {
-            cancel = new AbortController();
-            if (cancelled) cancel.abort();
-          }
-          return cancel.signal;
-        },
-      };
+      // Only an authenticated caller names the key the call is made for.
+      ctx.callerKeyId =
+        ctx.caller?.apiKeyId ||
+        (local
+          ? local.callerKeyId || undefined
+          : trusted
+            ? firstString(call.metadata, MetadataKeys.callerKeyId)
+            : undefined);
       const run = () => {
         admitCaller(rule, ctx.caller);
         return fn(call.request, ctx);
