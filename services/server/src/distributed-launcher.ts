@@ -31,14 +31,40 @@ export interface DistributedSystem {
   stop(): Promise<void>;
 }
 
+/** A port of 127.0.0.1 that nothing listened on a moment ago, for a server the caller starts next. */
 export async function freePort(): Promise<number> {
+  // Below the ephemeral range (32768 and up on Linux, 49152 on others): a port the OS hands out
+  // for port 0 or for an outgoing connection could be taken again between this check and the
+  // caller's bind. A random pick keeps parallel callers apart.
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = FREE_PORT_MIN + Math.floor(Math.random() * (FREE_PORT_MAX - FREE_PORT_MIN + 1));
+    if (await canListen(port)) return port;
+  }
+  return listenPort(0);
+}
+
+/** The range `freePort` picks from. */
+const FREE_PORT_MIN = 20_000;
+const FREE_PORT_MAX = 32_767;
+
+async function canListen(port: number): Promise<boolean> {
+  try {
+    await listenPort(port);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Listens on `port` of 127.0.0.1 (0: any), closes, and resolves with the port it had. */
+function listenPort(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
+    srv.listen(port, "127.0.0.1", () => {
       const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
+      const bound = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(bound));
     });
   });
 }

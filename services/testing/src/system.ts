@@ -144,7 +144,7 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
   const startServices = async () => {
     if (!grpc) throw new Error("startServices needs the grpc transport");
     if (fronts.length > 0) return;
-    fronts = await Promise.all(
+    const started = await Promise.allSettled(
       SERVICES.map((name) =>
         startGrpcServer({
           host: "127.0.0.1",
@@ -154,6 +154,14 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
         }),
       ),
     );
+    const failed = started.find((r) => r.status === "rejected");
+    const servers = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    if (failed !== undefined) {
+      // The ones that did start would keep the process alive.
+      await Promise.all(servers.map((s) => s.stop(100)));
+      throw failed.reason;
+    }
+    fronts = servers;
   };
   const stopServices = async () => {
     if (!grpc) throw new Error("stopServices needs the grpc transport");
