@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // pkiserver: the operator's command line (README, "Command line").
 import { parseArgs } from "node:util";
-import { VerificationError } from "@pkiserver/log";
+import { separateValues, VerificationError } from "@pkiserver/log";
 import { COMMANDS, type Command, type Output, UsageError, type Values } from "./commands";
 import { type CliSettings, cliSettings, serverEnv } from "./config";
 import { GatewayClient, RpcError } from "./rpc";
@@ -33,38 +33,6 @@ exit codes: 0 done, 1 refused or failed (the JSON-RPC error's message is printed
 export interface Io {
   out(line: string): void;
   err(line: string): void;
-}
-
-/**
- * The command line rewritten so that a value beginning with "-" is read as the value it is: the server's
- * generated ids and secrets may begin with "-" (base64url), and parseArgs would take them for options.
- * A string option's value is joined to it (`--secret=-x`); every positional goes after a "--". Only
- * two-character tokens ("-h") are taken for short options.
- */
-export function separateValues(argv: readonly string[], options: Command["options"]): string[] {
-  const flags: string[] = [];
-  const positionals: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const token = argv[i] as string;
-    if (token === "--") {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (token.startsWith("--")) {
-      const next = argv[i + 1];
-      if (!token.includes("=") && options[token.slice(2)]?.type === "string" && next !== undefined) {
-        flags.push(`${token}=${next}`);
-        i++;
-      } else {
-        flags.push(token);
-      }
-    } else if (token.length === 2 && token.startsWith("-")) {
-      flags.push(token);
-    } else {
-      positionals.push(token);
-    }
-  }
-  return [...flags, "--", ...positionals];
 }
 
 function findCommand(argv: readonly string[]): Command | undefined {

@@ -198,5 +198,10 @@ describe("pkiserver-log command line", () => {
     writeFileSync(file, JSON.stringify({ ...newest, head: undefined }));
     assert.match((await run(args(T0 + 100))).out, /^FAIL: neither next nor head/);
     assert.equal((await run(["verify-key", "--key", VKEY])).code, 2);
+    // A context id may begin with "-": it is checked (and here is not the proof's), not taken for an option.
+    const dashed = args(T0 + 2).map((a) => (a === "ctx" ? "-ctx" : a));
+    const r = await run(dashed);
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, /^FAIL: /);
   });
 });

@@ -7,6 +7,7 @@
 //     Authorization header from PMX_LOG_AUTHORIZATION (e.g. "Bearer <token>").
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { separateValues } from "./args.js";
 import { auditLog, httpFetcher, readAuditState, writeAuditState } from "./audit.js";
 import { type KeyProofAnswer, provesKey, VerificationError, verifyKeyProof } from "./verify.js";
 
@@ -25,17 +26,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, out: (line: s
   const [command, ...rest] = argv;
   try {
     if (command === "verify-key") {
+      const options = {
+        key: { type: "string" },
+        user: { type: "string" },
+        instance: { type: "string" },
+        context: { type: "string" },
+        date: { type: "string" },
+        pubkey: { type: "string" },
+      } as const;
       const { values, positionals } = parseArgs({
-        args: rest,
+        args: separateValues(rest, options),
         allowPositionals: true,
-        options: {
-          key: { type: "string" },
-          user: { type: "string" },
-          instance: { type: "string" },
-          context: { type: "string" },
-          date: { type: "string" },
-          pubkey: { type: "string" },
-        },
+        options,
       });
       need(values, ["key", "user", "instance", "context", "date"]);
       const date = Number(values.date);
@@ -59,10 +61,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, out: (line: s
       return 0;
     }
     if (command === "audit") {
-      const { values } = parseArgs({
-        args: rest,
-        options: { key: { type: "string" }, url: { type: "string" }, state: { type: "string" } },
-      });
+      const options = { key: { type: "string" }, url: { type: "string" }, state: { type: "string" } } as const;
+      const { values } = parseArgs({ args: separateValues(rest, options), options });
       need(values, ["key", "url", "state"]);
       const previous = readAuditState(values.state!);
       const r = await auditLog(httpFetcher(values.url!, env.PMX_LOG_AUTHORIZATION), values.key!, previous);

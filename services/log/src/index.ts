@@ -1,6 +1,7 @@
 // The verifiable log of the directory, with no server code: used by the pki service to build the
 // log and by clients to check what the server shows them. Hashing and Ed25519 use node:crypto.
 
+export { separateValues } from "./args.js";
 export {
   type AuditResult,
   type AuditState,
