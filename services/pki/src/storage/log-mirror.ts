@@ -132,9 +132,10 @@ export class LogMirror {
 
   /** Leaf hash and seq of a history's newest integrated record. */
   head(hk: string): { leaf: Uint8Array; seq: number } | undefined {
-    const last = this.histories.get(hk)?.indexes.at(-1);
-    if (last === undefined) return undefined;
-    return { leaf: this.leaf(last), seq: this.histories.get(hk)!.seq };
+    const h = this.histories.get(hk);
+    const last = h?.indexes.at(-1);
+    if (h === undefined || last === undefined) return undefined;
+    return { leaf: this.leaf(last), seq: h.seq };
   }
 
   entryProof(leafIndex: number, treeSize: number): EntryProof {
