@@ -21,9 +21,23 @@ export interface Lifetime {
   accessLifetimeMs?: number | undefined;
 }
 
+/**
+ * Every session of `apiKeyId` whose (createdAt, sessionId) is at or before
+ * this one's is closed (the per-key cap closes a key's oldest sessions), until
+ * `tokensExpireAt`.
+ */
+export interface CapMark {
+  apiKeyId: string;
+  createdAt: number;
+  sessionId: string;
+  tokensExpireAt: number;
+}
+
 export interface RevocationSnapshot {
   revoked: readonly ({ sessionId: string; revokedAt: number } & Lifetime)[];
   generations: readonly ({ sessionId: string; generation: number } & Lifetime)[];
+  /** Sessions the cap closed, one mark per key (absent from older auths, which list them in `revoked`). */
+  capMarks?: readonly CapMark[] | undefined;
   /** The longest an access token can live. */
   maxAccessTokenLifetimeMs?: number | undefined;
 }
@@ -76,6 +90,18 @@ interface Cutoff {
   until: number;
 }
 
+/** Tokens of the key's sessions at or before (createdAt, sessionId) are withdrawn, until `until`. */
+interface KeyCapMark {
+  createdAt: number;
+  sessionId: string;
+  until: number;
+}
+
+/** Whether session (createdAt, id) is at or before the mark: createdAt, then id (string order). */
+function atOrBefore(createdAt: number, id: string, mark: KeyCapMark): boolean {
+  return createdAt < mark.createdAt || (createdAt === mark.createdAt && id <= mark.sessionId);
+}
+
 /**
  * What a key's changes withdraw, collapsed: each step says "tokens issued at
  * or before `at` must be within `allowed`". Steps are kept in time order with
@@ -88,6 +114,8 @@ interface KeyState {
   /** The key's state after its latest change, for tokens issued in the millisecond of a change. */
   latest: { at: number; allowed: Allowed } | undefined;
   cutoff: Cutoff | undefined;
+  /** The newest session the per-key cap closed: one mark stands for every session it closed. */
+  capMark?: KeyCapMark | undefined;
 }
 
 /**
@@ -99,7 +127,11 @@ interface KeyState {
  * Everything is bounded in time and size. An entry is kept only while a token
  * it withdraws can still be valid: until the session's last access token
  * expires (auth reports when), and for a key change, the longest access
- * lifetime (auth reports it; the 90-day ceiling until it has). Each table is
+ * lifetime (auth reports it; the 90-day ceiling until it has). Sessions the
+ * per-key cap closed cost one mark per key, not an entry each: the cap closes
+ * a key's oldest sessions, so every session of the key created at or before
+ * the newest one it closed is closed (access tokens carry their session's
+ * creation time, `sct`). Each table is
  * an LRU of bounded size; an entry pushed out while it still matters is
  * replaced by a coarser one that withdraws at least as much (every token of
  * the key issued until then, or failing that every token issued until then),
@@ -180,6 +212,7 @@ export class RevocationCache {
     if (reported !== undefined && reported > 0) this.reportedLifetime = Math.max(this.reportedLifetime ?? 0, reported);
     for (const r of snapshot.revoked) this.revokeSession(r.sessionId, r);
     for (const g of snapshot.generations) this.rotateSession(g.sessionId, g.generation, g);
+    for (const m of snapshot.capMarks ?? []) this.raiseCapMark(m);
     this.loaded = true;
   }
 
@@ -215,6 +248,29 @@ export class RevocationCache {
     this.maybePurge();
   }
 
+  /**
+   * Every session of the key created at or before the mark's session
+   * (createdAt, then id) is closed; the mark only rises, and its end only
+   * moves later.
+   */
+  raiseCapMark(mark: CapMark): void {
+    const until = mark.tokensExpireAt;
+    if (!(until > this.now())) return;
+    const state = this.keys.get(mark.apiKeyId) ?? { steps: [], latest: undefined, cutoff: undefined };
+    const cur = state.capMark;
+    if (cur === undefined || cur.until <= this.now()) {
+      state.capMark = { createdAt: mark.createdAt, sessionId: mark.sessionId, until };
+    } else {
+      if (!atOrBefore(mark.createdAt, mark.sessionId, cur)) {
+        cur.createdAt = mark.createdAt;
+        cur.sessionId = mark.sessionId;
+      }
+      if (until > cur.until) cur.until = until;
+    }
+    this.storeKey(mark.apiKeyId, state);
+    this.maybePurge();
+  }
+
   applyKeyChange(change: KeyChange): void {
     const allowed: Allowed = change.deleted || !change.enabled ? null : normaliseScopes(change.maxScope);
     const state = this.keys.get(change.apiKeyId) ?? { steps: [], latest: undefined, cutoff: undefined };
@@ -245,8 +301,13 @@ export class RevocationCache {
   }
 
   private keyWithdraws(state: KeyState, claims: AccessTokenClaims, now: number): boolean {
-    const { cutoff } = state;
+    const { cutoff, capMark } = state;
     if (cutoff !== undefined && cutoff.until > now && claims.issuedAt <= cutoff.upTo) return true;
+    if (capMark !== undefined && capMark.until > now) {
+      // A token without `sct` predates it: it cannot be placed against the mark, so it is refused (a refresh gives one with it).
+      const created = claims.sessionCreatedAt;
+      if (created === undefined || atOrBefore(created, claims.sessionId, capMark)) return true;
+    }
     // Steps older than the longest lifetime cover only expired tokens.
     const oldest = now - this.maxLifetime - CLOCK_SKEW_MS;
     const stepFor = (issuedAt: number) => state.steps.find((s) => s.at >= issuedAt && s.at >= oldest);
@@ -265,13 +326,14 @@ export class RevocationCache {
   private keyUntil(state: KeyState): number {
     const lastStep = state.steps[state.steps.length - 1];
     const stepsUntil = lastStep === undefined ? 0 : lastStep.at + this.maxLifetime + CLOCK_SKEW_MS;
-    return Math.max(stepsUntil, state.cutoff?.until ?? 0);
+    return Math.max(stepsUntil, state.cutoff?.until ?? 0, state.capMark?.until ?? 0);
   }
 
   private storeKey(apiKeyId: string, state: KeyState): void {
     const oldest = this.now() - this.maxLifetime - CLOCK_SKEW_MS;
     state.steps = state.steps.filter((s) => s.at >= oldest);
     if (state.cutoff !== undefined && state.cutoff.until <= this.now()) state.cutoff = undefined;
+    if (state.capMark !== undefined && state.capMark.until <= this.now()) state.capMark = undefined;
     const until = this.keyUntil(state);
     if (until <= this.now()) {
       this.keys.delete(apiKeyId);

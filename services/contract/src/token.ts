@@ -9,7 +9,8 @@ import { MAX_TOKEN_LENGTH } from "./fields";
  *   iss (PMX_ISSUER), aud (PMX_TOKEN_AUDIENCE), sub = client_id = API key id,
  *   jti (random), scope = expanded base scopes space-separated,
  *   sid = session id, gen = session generation, ip = bound client IP (optional),
- *   iat/exp in seconds (standard), iat_ms/exp_ms in milliseconds (authoritative).
+ *   iat/exp in seconds (standard), iat_ms/exp_ms in milliseconds (authoritative),
+ *   sct = when the session was created, ms (absent on tokens issued before it existed).
  * This file is the whole codec: auth signs with it and the gateway verifies
  * with it, so both read the same claims in the same way.
  */
@@ -86,6 +87,12 @@ export interface AccessTokenClaims {
   issuedAt: number;
   /** `exp_ms` */
   expiresAt: number;
+  /**
+   * `sct`: when the session was created (ms). With the session id it places
+   * the session against its key's cap mark (every session of the key at or
+   * before the mark is closed). Absent on tokens issued before it existed.
+   */
+  sessionCreatedAt?: number | undefined;
 }
 
 /** A public verification key (the shape of `authV1.SigningKey`). */
@@ -126,6 +133,7 @@ export async function signAccessToken(
     iat_ms: claims.issuedAt,
     exp_ms: claims.expiresAt,
     ...(claims.ipAddr === undefined ? {} : { ip: claims.ipAddr }),
+    ...(claims.sessionCreatedAt === undefined ? {} : { sct: claims.sessionCreatedAt }),
     iss: identity.issuer,
     aud: identity.audience,
     sub: claims.apiKeyId,
@@ -261,11 +269,12 @@ export function createAccessTokenVerifier(opts: VerifierOptions = {}): AccessTok
         if (err instanceof joseErrors.JWTExpired) throw expired();
         throw invalid();
       }
-      const { sub, client_id, sid, gen, scope, ip, iat_ms, exp_ms } = payload;
+      const { sub, client_id, sid, gen, scope, ip, iat_ms, exp_ms, sct } = payload;
       if (typeof sub !== "string" || typeof sid !== "string" || !isNonNegativeInt(gen)) throw invalid();
       if (client_id !== sub || typeof scope !== "string") throw invalid();
       if (ip !== undefined && typeof ip !== "string") throw invalid();
       if (!isNonNegativeInt(iat_ms) || !isNonNegativeInt(exp_ms)) throw invalid();
+      if (sct !== undefined && !isNonNegativeInt(sct)) throw invalid();
       if (exp_ms <= now()) throw expired();
       return {
         apiKeyId: sub,
@@ -275,6 +284,7 @@ export function createAccessTokenVerifier(opts: VerifierOptions = {}): AccessTok
         ...(ip === undefined ? {} : { ipAddr: ip }),
         issuedAt: iat_ms,
         expiresAt: exp_ms,
+        ...(sct === undefined ? {} : { sessionCreatedAt: sct }),
       };
     },
   };

@@ -21,6 +21,9 @@ export interface AuthKeySource {
   listRevocations(req: authV1.ListRevocationsRequest): Promise<authV1.ListRevocationsResponse>;
 }
 
+/** The reason of a session the per-key cap closed (auth's `RevokeReason.sessionLimit`). */
+const SESSION_LIMIT = "session_limit";
+
 /** A token verifier whose keys can be replaced. */
 export interface KeySink {
   setKeys(keys: readonly authV1.SigningKey[]): void;
@@ -37,6 +40,7 @@ export interface RevocationSink {
   loadSnapshot(snapshot: authV1.ListRevocationsResponse): void;
   isLoaded(): boolean;
   revokeSession(sessionId: string, lifetime: Lifetime): void;
+  raiseCapMark(mark: { apiKeyId: string; createdAt: number; sessionId: string; tokensExpireAt: number }): void;
   rotateSession(sessionId: string, generation: number, lifetime: Lifetime): void;
   applyKeyChange(change: {
     apiKeyId: string;
@@ -155,7 +159,24 @@ export function startRevocationSync(opts: {
           deliver: "all",
           handler: async (msg) => {
             const revoked = decodeEvent(Events.sessionRevoked, msg);
-            if (revoked) return cache.revokeSession(revoked.sessionId, revoked);
+            if (revoked) {
+              // The cap closes a key's oldest sessions: one mark per key covers each it closed.
+              const { sessionCreatedAt, tokensExpireAt } = revoked;
+              if (
+                revoked.reason === SESSION_LIMIT &&
+                sessionCreatedAt !== undefined &&
+                tokensExpireAt !== undefined &&
+                tokensExpireAt > 0
+              ) {
+                return cache.raiseCapMark({
+                  apiKeyId: revoked.apiKeyId,
+                  createdAt: sessionCreatedAt,
+                  sessionId: revoked.sessionId,
+                  tokensExpireAt,
+                });
+              }
+              return cache.revokeSession(revoked.sessionId, revoked);
+            }
             const rotated = decodeEvent(Events.sessionRotated, msg);
             if (rotated) return cache.rotateSession(rotated.sessionId, rotated.generation, rotated);
             const deleted = decodeEvent(Events.apiKeyDeleted, msg);

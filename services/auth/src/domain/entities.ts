@@ -148,6 +148,25 @@ export function accessTokensExpireAt(s: Session): number {
   return Math.max(s.createdAt, s.rotatedAt ?? s.createdAt) + s.accessLifetime;
 }
 
+/**
+ * A key's cap mark: the newest session (createdAt, then id) the per-key cap
+ * of live sessions closed. The cap closes a key's oldest sessions, so every
+ * session of the key at or before the mark is closed, and a store keeps no
+ * live session there; verifiers keep this one mark instead of each session.
+ * `tokensExpireAt`: when the last access token of a session it covers expires.
+ */
+export interface CapMark {
+  apiKeyId: string;
+  createdAt: number;
+  sessionId: string;
+  tokensExpireAt: number;
+}
+
+/** Whether session `s` is at or before the mark: createdAt, then id (string order). */
+export function coveredByMark(s: Pick<Session, "createdAt" | "id">, mark: Pick<CapMark, "createdAt" | "sessionId">): boolean {
+  return s.createdAt < mark.createdAt || (s.createdAt === mark.createdAt && s.id <= mark.sessionId);
+}
+
 /** Newest first: createdAt, then id, so every replica orders sessions alike. */
 export function newestFirst(a: Session, b: Session): number {
   if (a.createdAt !== b.createdAt) return b.createdAt - a.createdAt;

@@ -24,6 +24,7 @@ describe("OAuth token introspection and revocation", () => {
       scope: ["pki:read"],
       issuedAt: h.clock.t,
       expiresAt: h.clock.t + 60_000,
+      sessionCreatedAt: h.clock.t,
     });
     const refresh = await inspectToken(h.deps, pair.refreshToken, h.keyOne);
     assert.equal(refresh?.tokenType, "refresh_token");

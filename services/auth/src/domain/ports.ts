@@ -1,5 +1,5 @@
 import type { AccessTokenVerifier, PublicSigningKey } from "@pkiserver/contract";
-import type { ApiKeyInfo, AuthSettings, KeySessionSelection, Session, VerifiedApiKey } from "./entities";
+import type { ApiKeyInfo, AuthSettings, CapMark, KeySessionSelection, Session, VerifiedApiKey } from "./entities";
 import type { SigningKeyManager } from "./signing-keys";
 
 /** Everything the use cases work with; built once by the composition root. */
@@ -37,8 +37,19 @@ export interface SessionStore {
    * live sessions of its key that carry the same name, and the oldest live
    * sessions beyond `maxLivePerKey`. Replicas racing here converge: each keeps
    * the newest (createdAt, then id). Returns the sessions this call revoked.
+   *
+   * The cap raises the key's cap mark to the newest session it closes before
+   * closing it, and no live session of the key is ever at or before the mark
+   * (`coveredByMark`): a session at or before it, `session` included (a clock
+   * behind, or a race with another replica's cap), is closed with reason
+   * `session_limit` and returned among the closed. The caller opens another
+   * one above the mark then.
    */
   open(session: Session, maxLivePerKey: number, now: number): Promise<Session[]>;
+  /** The key's cap mark, if the cap closed a session of it whose mark is still kept. */
+  capMark(apiKeyId: string): Promise<CapMark | undefined>;
+  /** Every key's cap mark that still covers an access token that can be valid (tokensExpireAt > now). */
+  listCapMarks(now: number): Promise<CapMark[]>;
   /**
    * The session. A revoked one may come back without what nothing reads of it
    * any more (scope empty; name, address and credential fields absent). A
@@ -86,13 +97,16 @@ export interface SessionStore {
   listCredentialExpired(now: number, limit: number): Promise<Session[]>;
   /** Live sessions of a key, newest first. */
   listLive(apiKeyId: string, now: number): Promise<Session[]>;
-  /** Sessions revoked at or after `since`. */
+  /**
+   * Sessions revoked at or after `since`, except those the cap closed: their
+   * key's cap mark covers them.
+   */
   listRevokedSince(since: number): Promise<Session[]>;
   /** Unrevoked sessions rotated at or after `since`. */
   listRotatedSince(since: number): Promise<Session[]>;
   /**
-   * Deletes sessions that expired before `before`, and spent hashes and
-   * family marks kept until before then; returns how many sessions. Servers
+   * Deletes sessions that expired before `before`, and spent hashes, family
+   * marks and cap marks kept until before then; returns how many sessions. Servers
    * with TTL indexes do this on their own as well.
    */
   purgeExpired(before: number): Promise<number>;

@@ -18,15 +18,42 @@ export interface SessionSpec {
   credentialExpiresAt?: number | undefined;
 }
 
+/** Tries to open a session above the key's cap mark this many times before giving up. */
+const OPEN_ATTEMPTS = 4;
+
 /** Opens a session (closing what it replaces or pushes over the cap) and issues its first pair. */
 export async function openSession(deps: AuthDeps, spec: SessionSpec): Promise<TokenPair> {
-  const now = deps.clock.now();
+  for (let attempt = 1; ; attempt++) {
+    const now = deps.clock.now();
+    const opened = await tryOpen(deps, spec, now);
+    if (opened) return issuePair(deps, opened.session, opened.refreshToken, now);
+    // Another replica's cap raised the mark past the new session first: open another above it.
+    if (attempt >= OPEN_ATTEMPTS) {
+      throw new AppError("rpc.unavailable", { internal: "could not open a session above the key's cap mark" });
+    }
+  }
+}
+
+/**
+ * Stores a new session; undefined when the store closed it at once because it
+ * fell at or before the key's cap mark (its tokens were never issued).
+ */
+async function tryOpen(
+  deps: AuthDeps,
+  spec: SessionSpec,
+  now: number,
+): Promise<{ session: Session; refreshToken: string } | undefined> {
   const id = newSessionId();
   const refresh = newRefreshToken(id);
   // The store closes the oldest sessions by createdAt. A session opened after
   // another, within its millisecond or on a replica whose clock is behind, must
-  // still count as the newer one, or it would be the one its name or the cap closes.
-  const [newest] = await deps.sessions.listLive(spec.apiKeyId, now);
+  // still count as the newer one, or it would be the one its name or the cap
+  // closes; and it must be above the key's cap mark (every session at or
+  // before it is closed), even when every session of the key has been closed.
+  const [[newest], mark] = await Promise.all([
+    deps.sessions.listLive(spec.apiKeyId, now),
+    deps.sessions.capMark(spec.apiKeyId),
+  ]);
   const session: Session = {
     id,
     apiKeyId: spec.apiKeyId,
@@ -35,7 +62,11 @@ export async function openSession(deps: AuthDeps, spec: SessionSpec): Promise<To
     scope: spec.scope,
     ...(spec.ipAddr === undefined ? {} : { ipAddr: spec.ipAddr }),
     accessLifetime: spec.accessLifetime,
-    createdAt: Math.max(now, (newest?.createdAt ?? Number.NEGATIVE_INFINITY) + 1),
+    createdAt: Math.max(
+      now,
+      (newest?.createdAt ?? Number.NEGATIVE_INFINITY) + 1,
+      (mark?.createdAt ?? Number.NEGATIVE_INFINITY) + 1,
+    ),
     expiresAt: now + deps.settings.refreshTokenLifetimeMs,
     generation: 0,
     refreshHash: refresh.hash,
@@ -43,9 +74,12 @@ export async function openSession(deps: AuthDeps, spec: SessionSpec): Promise<To
     ...(spec.credentialExpiresAt === undefined ? {} : { credentialExpiresAt: spec.credentialExpiresAt }),
   };
   const closed = await deps.sessions.open(session, deps.settings.maxSessionsPerKey, now);
-  await deps.events.sessionOpened(session, now);
-  for (const c of closed) await deps.events.sessionRevoked(c, c.revokeReason ?? RevokeReason.sessionLimit, now);
-  return issuePair(deps, session, refresh.token, now);
+  const refused = closed.some((c) => c.id === id);
+  if (!refused) await deps.events.sessionOpened(session, now);
+  for (const c of closed) {
+    if (c.id !== id) await deps.events.sessionRevoked(c, c.revokeReason ?? RevokeReason.sessionLimit, now);
+  }
+  return refused ? undefined : { session, refreshToken: refresh.token };
 }
 
 /** Signs an access token for the session's current generation and pairs it with `refreshToken`. */
@@ -64,6 +98,7 @@ export async function issuePair(
       ...(session.ipAddr === undefined ? {} : { ipAddr: session.ipAddr }),
       issuedAt: now,
       expiresAt: now + session.accessLifetime,
+      sessionCreatedAt: session.createdAt,
     },
     await deps.keys.signer(),
     deps.settings.tokenIdentity,

@@ -1,7 +1,8 @@
 import { LRUCache } from "lru-cache";
-import type { KeySessionSelection, Session } from "../domain/entities";
+import type { CapMark, KeySessionSelection, Session } from "../domain/entities";
 import {
   accessTokensExpireAt,
+  coveredByMark,
   credentialLimitShortens,
   isLive,
   isSelected,
@@ -95,11 +96,12 @@ class Ended {
 /** Revoked sessions kept before the first sweep for ones no longer needed (then twice what a sweep leaves). */
 const MIN_SWEEP_AT = 1024;
 /**
- * Revoked sessions remembered past their access tokens only so that their
- * refresh tokens are answered as revoked (`75`) rather than unknown (`76`):
- * the newest this many, each until its refresh token would have expired.
+ * Revoked sessions remembered past their access tokens (and sessions the cap
+ * closed, at once) only so that their refresh tokens are answered as revoked
+ * (`75`) rather than unknown (`76`): the newest this many, each until its
+ * refresh token would have expired.
  */
-export const MAX_FORGOTTEN_SESSIONS = 100_000;
+export const MAX_FORGOTTEN_SESSIONS = 16_384;
 /** Key ids shared by the revoked sessions kept (each request parsed its own copy); past this many, started afresh. */
 const MAX_KEY_IDS = 1024;
 
@@ -118,6 +120,10 @@ const MAX_KEY_IDS = 1024;
  * then. Past that bound, the refresh token of an older one is unknown (`76`):
  * refused either way. Sweeps run as revocations add up (amortised O(1) per
  * revocation) and with `purgeExpired`.
+ *
+ * A session the cap closes is covered by its key's cap mark (one per key),
+ * which the starting gateways are given instead of each session: unless its
+ * family has an unrevoked session, it goes straight to that bounded list.
  */
 export class MemorySessionStore implements SessionStore {
   /** Unrevoked sessions (expired ones until purged). */
@@ -142,6 +148,8 @@ export class MemorySessionStore implements SessionStore {
   private readonly revokedFamilies = new Map<string, number>();
   /** Unrevoked sessions whose credential has an expiry, so the sweep does not scan every session. */
   private readonly withCredentialExpiry = new Set<string>();
+  /** Per key, the newest session the cap closed (kept until no token it covers can be valid). */
+  private readonly capMarks = new Map<string, CapMark>();
 
   constructor(options: { maxForgotten?: number } = {}) {
     this.forgotten = new LRUCache({ max: options.maxForgotten ?? MAX_FORGOTTEN_SESSIONS });
@@ -169,8 +177,30 @@ export class MemorySessionStore implements SessionStore {
     removeFrom(this.unrevokedByKey, s.apiKeyId, s.id);
     removeFrom(this.unrevokedByFamily, s.familyId, s.id);
     this.withCredentialExpiry.delete(s.id);
-    this.keepEnded(Ended.of(s, now, this.keyId(s.apiKeyId)), now);
+    const ended = Ended.of(s, now, this.keyId(s.apiKeyId));
+    // Closed by the cap: its key's mark tells the gateways, so only a refresh
+    // token still to answer (or a family to revoke on reuse) keeps it.
+    if (reason === RevokeReason.sessionLimit && !this.unrevokedByFamily.has(s.familyId)) {
+      if (s.expiresAt > now) this.forgotten.set(s.id, ended);
+    } else {
+      this.keepEnded(ended, now);
+    }
     return s;
+  }
+
+  /** Raises the key's cap mark to `newest` (closed by the cap now), covering tokens until `until`. */
+  private raiseCapMark(newest: Session, until: number): void {
+    const cur = this.capMarks.get(newest.apiKeyId);
+    if (cur === undefined || !coveredByMark(newest, cur)) {
+      this.capMarks.set(newest.apiKeyId, {
+        apiKeyId: newest.apiKeyId,
+        createdAt: newest.createdAt,
+        sessionId: newest.id,
+        tokensExpireAt: Math.max(until, cur?.tokensExpireAt ?? until),
+      });
+    } else if (until > cur.tokensExpireAt) {
+      cur.tokensExpireAt = until;
+    }
   }
 
   private keyId(apiKeyId: string): string {
@@ -213,6 +243,11 @@ export class MemorySessionStore implements SessionStore {
       this.keepEnded(Ended.of(session, session.revokedAt, this.keyId(session.apiKeyId)), now);
       return [];
     }
+    const mark = this.capMarks.get(session.apiKeyId);
+    if (mark !== undefined && coveredByMark(session, mark)) {
+      // At or before the mark, where every session is closed: refused (never stored, no token of it issued).
+      return [{ ...copy(session), revokedAt: now, revokeReason: RevokeReason.sessionLimit }];
+    }
     const stored = copy(session);
     this.byId.set(session.id, stored);
     if (stored.credentialExpiresAt !== undefined) this.withCredentialExpiry.add(stored.id);
@@ -223,10 +258,25 @@ export class MemorySessionStore implements SessionStore {
       const same = this.liveOf(session.apiKeyId, now).filter((s) => s.name === session.name);
       for (const s of same.slice(1)) closed.push(this.markRevoked(s, RevokeReason.replaced, now));
     }
-    for (const s of this.liveOf(session.apiKeyId, now).slice(maxLivePerKey)) {
-      closed.push(this.markRevoked(s, RevokeReason.sessionLimit, now));
+    const over = this.liveOf(session.apiKeyId, now).slice(maxLivePerKey);
+    const [newestOver] = over;
+    if (newestOver !== undefined) {
+      // The mark first: every session at or before it is then closed (the oldest are, newest first).
+      this.raiseCapMark(newestOver, Math.max(...over.map(accessTokensExpireAt)));
+      for (const s of over) closed.push(this.markRevoked(s, RevokeReason.sessionLimit, now));
     }
     return closed;
+  }
+
+  async capMark(apiKeyId: string): Promise<CapMark | undefined> {
+    const mark = this.capMarks.get(apiKeyId);
+    return mark === undefined ? undefined : { ...mark };
+  }
+
+  async listCapMarks(now: number): Promise<CapMark[]> {
+    const out: CapMark[] = [];
+    for (const mark of this.capMarks.values()) if (mark.tokensExpireAt > now) out.push({ ...mark });
+    return out;
   }
 
   async get(id: string): Promise<Session | undefined> {
@@ -321,7 +371,9 @@ export class MemorySessionStore implements SessionStore {
 
   async listRevokedSince(since: number): Promise<Session[]> {
     const out: Session[] = [];
-    for (const e of this.ended.values()) if (e.revokedAt >= since) out.push(e.toSession());
+    for (const e of this.ended.values()) {
+      if (e.revokedAt >= since && e.revokeReason !== RevokeReason.sessionLimit) out.push(e.toSession());
+    }
     return out;
   }
 
@@ -352,6 +404,7 @@ export class MemorySessionStore implements SessionStore {
     n += over.length;
     for (const [hash, h] of this.spent) if (h.expiresAt < before) this.spent.delete(hash);
     for (const [family, until] of this.revokedFamilies) if (until < before) this.revokedFamilies.delete(family);
+    for (const [key, mark] of this.capMarks) if (mark.tokensExpireAt < before) this.capMarks.delete(key);
     return n;
   }
 

@@ -1,7 +1,15 @@
 import { isDuplicateKeyError, pingMongo, type Scope } from "@pkiserver/kit";
 import type { Collection, Db } from "mongodb";
-import type { KeySessionSelection, Session } from "../domain/entities";
-import { credentialLimitShortens, isLive, isSelected, newestFirst, RevokeReason } from "../domain/entities";
+import type { CapMark, KeySessionSelection, Session } from "../domain/entities";
+import {
+  accessTokensExpireAt,
+  coveredByMark,
+  credentialLimitShortens,
+  isLive,
+  isSelected,
+  newestFirst,
+  RevokeReason,
+} from "../domain/entities";
 import type { RotateResult, SessionStore } from "../domain/ports";
 
 interface SessionDoc {
@@ -45,6 +53,38 @@ interface FamilyDoc {
   purgeAt: Date;
 }
 
+/** A key's cap mark: the newest session the cap closed, as one string that sorts as (createdAt, id) do. */
+interface CapMarkDoc {
+  /** The API key id. */
+  _id: string;
+  /** `markOf`: raised with $max only. */
+  mark: string;
+  /** When the last access token of a session the mark covers expires; raised with $max only. */
+  tokensExpireAt: number;
+  purgeAt: Date;
+}
+
+/** Digits of a createdAt in a mark: ms since the epoch stay within 15 digits until the year 33658. */
+const MARK_TIME_DIGITS = 15;
+
+/**
+ * (createdAt, id) as one string whose order (binary, as the server compares
+ * strings) is theirs: createdAt zero-padded, then ":" and the id (session ids
+ * are base64url, without ":").
+ */
+function markOf(s: Pick<Session, "createdAt" | "id">): string {
+  return `${String(s.createdAt).padStart(MARK_TIME_DIGITS, "0")}:${s.id}`;
+}
+
+function toCapMark(d: CapMarkDoc): CapMark {
+  return {
+    apiKeyId: d._id,
+    createdAt: Number(d.mark.slice(0, MARK_TIME_DIGITS)),
+    sessionId: d.mark.slice(MARK_TIME_DIGITS + 1),
+    tokensExpireAt: d.tokensExpireAt,
+  };
+}
+
 function toSession(d: SessionDoc): Session {
   return {
     id: d._id,
@@ -86,6 +126,15 @@ async function tryIndex(create: () => Promise<string>): Promise<boolean> {
  * sessions of a key skips its closed ones. Spent refresh hashes live in a
  * collection of their own, one small document per rotation, removed by a TTL
  * index (and by the periodic purge where the server has no TTL indexes).
+ *
+ * Cap marks (`<collection>_cap_marks`, one document per key) keep "no live
+ * session of a key is at or before its mark" across replicas without
+ * transactions, by writing first and checking after on both sides: the cap
+ * raises the mark, then reads the key's live sessions and closes those at or
+ * before it; an open inserts its session, then reads the mark and closes its
+ * own session if it is at or before it. Either the cap's read comes after the
+ * insert and closes the new session, or it came before, so the mark was
+ * raised before the insert and the open's read finds it.
  */
 export class MongoSessionStore implements SessionStore {
   private constructor(
@@ -93,18 +142,21 @@ export class MongoSessionStore implements SessionStore {
     private readonly col: Collection<SessionDoc>,
     private readonly spent: Collection<SpentDoc>,
     private readonly families: Collection<FamilyDoc>,
+    private readonly marks: Collection<CapMarkDoc>,
     private readonly purgeGraceMs: number,
   ) {}
 
   /**
-   * `collection` names the sessions collection; spent hashes and family marks
-   * go to `<collection>_spent` and `<collection>_revoked_families`.
+   * `collection` names the sessions collection; spent hashes, family marks
+   * and cap marks go to `<collection>_spent`, `<collection>_revoked_families`
+   * and `<collection>_cap_marks`.
    */
   static async create(db: Db, opts: { purgeGraceMs: number; collection?: string }): Promise<MongoSessionStore> {
     const name = opts.collection ?? "auth_sessions";
     const col = db.collection<SessionDoc>(name);
     const spent = db.collection<SpentDoc>(`${name}_spent`);
     const families = db.collection<FamilyDoc>(`${name}_revoked_families`);
+    const marks = db.collection<CapMarkDoc>(`${name}_cap_marks`);
     // One createIndex per index: FerretDB drops the connection when a
     // multi-index createIndexes names indexes that already exist.
     await col.createIndex({ apiKeyId: 1, revokedAt: 1, expiresAt: 1 }, { name: "auth_sessions_live" });
@@ -117,11 +169,13 @@ export class MongoSessionStore implements SessionStore {
     await col.dropIndex("auth_sessions_by_key").catch(() => undefined);
     await spent.createIndex({ expiresAt: 1 }, { name: "auth_spent_expiry" });
     await families.createIndex({ expiresAt: 1 }, { name: "auth_families_expiry" });
+    await marks.createIndex({ tokensExpireAt: 1 }, { name: "auth_cap_marks_expiry" });
     // Servers without TTL indexes rely on the periodic purge alone.
     await tryIndex(() => col.createIndex({ purgeAt: 1 }, { name: "auth_sessions_ttl", expireAfterSeconds: 0 }));
     await tryIndex(() => spent.createIndex({ purgeAt: 1 }, { name: "auth_spent_ttl", expireAfterSeconds: 0 }));
     await tryIndex(() => families.createIndex({ purgeAt: 1 }, { name: "auth_families_ttl", expireAfterSeconds: 0 }));
-    return new MongoSessionStore(db, col, spent, families, opts.purgeGraceMs);
+    await tryIndex(() => marks.createIndex({ purgeAt: 1 }, { name: "auth_cap_marks_ttl", expireAfterSeconds: 0 }));
+    return new MongoSessionStore(db, col, spent, families, marks, opts.purgeGraceMs);
   }
 
   private purgeAt(expiresAt: number): Date {
@@ -177,11 +231,49 @@ export class MongoSessionStore implements SessionStore {
       }
       if (same.length > 1) live = await this.liveOf(session.apiKeyId, now);
     }
-    for (const s of live.slice(maxLivePerKey)) {
-      const r = await this.revokeIfLive(s.id, RevokeReason.sessionLimit, now);
-      if (r) closed.push(r);
+    const over = live.slice(maxLivePerKey);
+    const [newestOver] = over;
+    if (newestOver !== undefined) {
+      // The mark first, then the key's live sessions are read again (see the class comment).
+      await this.raiseCapMark(session.apiKeyId, markOf(newestOver), Math.max(...over.map(accessTokensExpireAt)));
+      live = await this.liveOf(session.apiKeyId, now);
     }
+    // Read after the insert: a mark another replica raised past the new session is found here.
+    const markDoc = await this.marks.findOne({ _id: session.apiKeyId });
+    if (markDoc === null) return closed;
+    const mark = toCapMark(markDoc);
+    let until = 0;
+    for (const s of live) {
+      if (!coveredByMark(s, mark)) continue;
+      const r = await this.revokeIfLive(s.id, RevokeReason.sessionLimit, now);
+      if (!r) continue;
+      closed.push(r);
+      until = Math.max(until, accessTokensExpireAt(r));
+    }
+    // Read from the closed sessions themselves (a rotation may have come in since they were listed).
+    if (until > mark.tokensExpireAt) await this.raiseCapMark(session.apiKeyId, markDoc.mark, until);
     return closed;
+  }
+
+  /** Raises the key's mark to `mark` and its end to `tokensExpireAt`, each only if higher. */
+  private async raiseCapMark(apiKeyId: string, mark: string, tokensExpireAt: number): Promise<void> {
+    const update = { $max: { mark, tokensExpireAt, purgeAt: this.purgeAt(tokensExpireAt) } };
+    try {
+      await this.marks.updateOne({ _id: apiKeyId }, update, { upsert: true });
+    } catch (err) {
+      // Two replicas' upserts raced: the document exists now, so the update applies to it.
+      if (!isDuplicateKeyError(err)) throw err;
+      await this.marks.updateOne({ _id: apiKeyId }, update);
+    }
+  }
+
+  async capMark(apiKeyId: string): Promise<CapMark | undefined> {
+    const doc = await this.marks.findOne({ _id: apiKeyId });
+    return doc === null ? undefined : toCapMark(doc);
+  }
+
+  async listCapMarks(now: number): Promise<CapMark[]> {
+    return (await this.marks.find({ tokensExpireAt: { $gt: now } }).toArray()).map(toCapMark);
   }
 
   async get(id: string): Promise<Session | undefined> {
@@ -318,7 +410,10 @@ export class MongoSessionStore implements SessionStore {
   }
 
   async listRevokedSince(since: number): Promise<Session[]> {
-    return (await this.col.find({ revokedAt: { $gte: since } }).toArray()).map(toSession);
+    // Those the cap closed are covered by their key's cap mark.
+    return (
+      await this.col.find({ revokedAt: { $gte: since }, revokeReason: { $ne: RevokeReason.sessionLimit } }).toArray()
+    ).map(toSession);
   }
 
   async listRotatedSince(since: number): Promise<Session[]> {
@@ -328,6 +423,7 @@ export class MongoSessionStore implements SessionStore {
   async purgeExpired(before: number): Promise<number> {
     await this.spent.deleteMany({ expiresAt: { $lt: before } });
     await this.families.deleteMany({ expiresAt: { $lt: before } });
+    await this.marks.deleteMany({ tokensExpireAt: { $lt: before } });
     return (await this.col.deleteMany({ expiresAt: { $lt: before } })).deletedCount;
   }
 

@@ -38,7 +38,14 @@ export class BusAuthEvents extends EventPublisher implements AuthEvents, CallBin
   sessionRevoked(s: Session, reason: string, at: number): Promise<void> {
     return this.send(
       Events.sessionRevoked,
-      { sessionId: s.id, apiKeyId: s.apiKeyId, reason, at, tokensExpireAt: accessTokensExpireAt(s) },
+      {
+        sessionId: s.id,
+        apiKeyId: s.apiKeyId,
+        reason,
+        at,
+        tokensExpireAt: accessTokensExpireAt(s),
+        sessionCreatedAt: s.createdAt,
+      },
       `auth.session.revoked.${s.id}`,
     );
   }

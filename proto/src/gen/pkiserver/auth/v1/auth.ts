@@ -182,7 +182,31 @@ export interface ListRevocationsResponse {
    * The longest an access token can live (expiresIn: may ask for up to the
    * refresh lifetime): how long a change of an API key can still withdraw one.
    */
-  maxAccessTokenLifetimeMs?: number | undefined;
+  maxAccessTokenLifetimeMs?:
+    | number
+    | undefined;
+  /**
+   * Per API key, the newest session the per-key cap of live sessions closed:
+   * every session of the key created at or before it (created_at, then
+   * session_id) is closed. Sessions the cap closed are not in `revoked`.
+   */
+  capMarks: CapMark[];
+}
+
+/**
+ * Every session of `api_key_id` whose (created_at, session_id) is at or
+ * before (`created_at`, `session_id`) is closed; an access token carries its
+ * session's created_at (claim `sct`).
+ */
+export interface CapMark {
+  apiKeyId: string;
+  createdAt: number;
+  sessionId: string;
+  /**
+   * After this time (ms since the epoch) no access token of a session the
+   * mark covers can still be valid, so a verifier may forget the mark.
+   */
+  tokensExpireAt: number;
 }
 
 export interface Session {
@@ -2510,7 +2534,7 @@ export const ListRevocationsRequest: MessageFns<ListRevocationsRequest> = {
 };
 
 function createBaseListRevocationsResponse(): ListRevocationsResponse {
-  return { revoked: [], generations: [], maxAccessTokenLifetimeMs: undefined };
+  return { revoked: [], generations: [], maxAccessTokenLifetimeMs: undefined, capMarks: [] };
 }
 
 export const ListRevocationsResponse: MessageFns<ListRevocationsResponse> = {
@@ -2523,6 +2547,9 @@ export const ListRevocationsResponse: MessageFns<ListRevocationsResponse> = {
     }
     if (message.maxAccessTokenLifetimeMs !== undefined) {
       writer.uint32(24).int64(message.maxAccessTokenLifetimeMs);
+    }
+    for (const v of message.capMarks) {
+      CapMark.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -2564,6 +2591,14 @@ export const ListRevocationsResponse: MessageFns<ListRevocationsResponse> = {
             message.maxAccessTokenLifetimeMs = longToNumber(reader.int64());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.capMarks.push(CapMark.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2589,6 +2624,11 @@ export const ListRevocationsResponse: MessageFns<ListRevocationsResponse> = {
         : isSet(object.max_access_token_lifetime_ms)
         ? globalThis.Number(object.max_access_token_lifetime_ms)
         : undefined,
+      capMarks: globalThis.Array.isArray(object?.capMarks)
+        ? object.capMarks.map((e: any) => CapMark.fromJSON(e))
+        : globalThis.Array.isArray(object?.cap_marks)
+        ? object.cap_marks.map((e: any) => CapMark.fromJSON(e))
+        : [],
     };
   },
 
@@ -2603,6 +2643,9 @@ export const ListRevocationsResponse: MessageFns<ListRevocationsResponse> = {
     if (message.maxAccessTokenLifetimeMs !== undefined) {
       obj.maxAccessTokenLifetimeMs = Math.round(message.maxAccessTokenLifetimeMs);
     }
+    if (message.capMarks?.length) {
+      obj.capMarks = message.capMarks.map((e) => CapMark.toJSON(e));
+    }
     return obj;
   },
 
@@ -2614,6 +2657,140 @@ export const ListRevocationsResponse: MessageFns<ListRevocationsResponse> = {
     message.revoked = object.revoked?.map((e) => SessionRevocation.fromPartial(e)) || [];
     message.generations = object.generations?.map((e) => SessionGeneration.fromPartial(e)) || [];
     message.maxAccessTokenLifetimeMs = object.maxAccessTokenLifetimeMs ?? undefined;
+    message.capMarks = object.capMarks?.map((e) => CapMark.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseCapMark(): CapMark {
+  return { apiKeyId: "", createdAt: 0, sessionId: "", tokensExpireAt: 0 };
+}
+
+export const CapMark: MessageFns<CapMark> = {
+  encode(message: CapMark, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.apiKeyId !== "") {
+      writer.uint32(10).string(message.apiKeyId);
+    }
+    if (message.createdAt !== 0) {
+      writer.uint32(16).int64(message.createdAt);
+    }
+    if (message.sessionId !== "") {
+      writer.uint32(26).string(message.sessionId);
+    }
+    if (message.tokensExpireAt !== 0) {
+      writer.uint32(32).int64(message.tokensExpireAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CapMark {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCapMark();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.apiKeyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.createdAt = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.tokensExpireAt = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CapMark {
+    return {
+      apiKeyId: isSet(object.apiKeyId)
+        ? globalThis.String(object.apiKeyId)
+        : isSet(object.api_key_id)
+        ? globalThis.String(object.api_key_id)
+        : "",
+      createdAt: isSet(object.createdAt)
+        ? globalThis.Number(object.createdAt)
+        : isSet(object.created_at)
+        ? globalThis.Number(object.created_at)
+        : 0,
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      tokensExpireAt: isSet(object.tokensExpireAt)
+        ? globalThis.Number(object.tokensExpireAt)
+        : isSet(object.tokens_expire_at)
+        ? globalThis.Number(object.tokens_expire_at)
+        : 0,
+    };
+  },
+
+  toJSON(message: CapMark): unknown {
+    const obj: any = {};
+    if (message.apiKeyId !== "") {
+      obj.apiKeyId = message.apiKeyId;
+    }
+    if (message.createdAt !== 0) {
+      obj.createdAt = Math.round(message.createdAt);
+    }
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.tokensExpireAt !== 0) {
+      obj.tokensExpireAt = Math.round(message.tokensExpireAt);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CapMark>, I>>(base?: I): CapMark {
+    return CapMark.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CapMark>, I>>(object: I): CapMark {
+    const message = createBaseCapMark();
+    message.apiKeyId = object.apiKeyId ?? "";
+    message.createdAt = object.createdAt ?? 0;
+    message.sessionId = object.sessionId ?? "";
+    message.tokensExpireAt = object.tokensExpireAt ?? 0;
     return message;
   },
 };

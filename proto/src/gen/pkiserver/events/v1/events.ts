@@ -100,7 +100,15 @@ export interface SessionRevoked {
    * After this time (ms since the epoch) no access token of the session can
    * still be valid.
    */
-  tokensExpireAt?: number | undefined;
+  tokensExpireAt?:
+    | number
+    | undefined;
+  /**
+   * The session's creation time (the `sct` claim of its access tokens). With
+   * reason `session_limit`, every session of the key created at or before
+   * this one (created_at, then session_id) is closed too.
+   */
+  sessionCreatedAt?: number | undefined;
 }
 
 /** pkiserver.auth.v1.signingkey.rotated */
@@ -1235,7 +1243,7 @@ export const SessionRotated: MessageFns<SessionRotated> = {
 };
 
 function createBaseSessionRevoked(): SessionRevoked {
-  return { sessionId: "", apiKeyId: "", reason: "", at: 0, tokensExpireAt: undefined };
+  return { sessionId: "", apiKeyId: "", reason: "", at: 0, tokensExpireAt: undefined, sessionCreatedAt: undefined };
 }
 
 export const SessionRevoked: MessageFns<SessionRevoked> = {
@@ -1254,6 +1262,9 @@ export const SessionRevoked: MessageFns<SessionRevoked> = {
     }
     if (message.tokensExpireAt !== undefined) {
       writer.uint32(40).int64(message.tokensExpireAt);
+    }
+    if (message.sessionCreatedAt !== undefined) {
+      writer.uint32(48).int64(message.sessionCreatedAt);
     }
     return writer;
   },
@@ -1311,6 +1322,14 @@ export const SessionRevoked: MessageFns<SessionRevoked> = {
             message.tokensExpireAt = longToNumber(reader.int64());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.sessionCreatedAt = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1342,6 +1361,11 @@ export const SessionRevoked: MessageFns<SessionRevoked> = {
         : isSet(object.tokens_expire_at)
         ? globalThis.Number(object.tokens_expire_at)
         : undefined,
+      sessionCreatedAt: isSet(object.sessionCreatedAt)
+        ? globalThis.Number(object.sessionCreatedAt)
+        : isSet(object.session_created_at)
+        ? globalThis.Number(object.session_created_at)
+        : undefined,
     };
   },
 
@@ -1362,6 +1386,9 @@ export const SessionRevoked: MessageFns<SessionRevoked> = {
     if (message.tokensExpireAt !== undefined) {
       obj.tokensExpireAt = Math.round(message.tokensExpireAt);
     }
+    if (message.sessionCreatedAt !== undefined) {
+      obj.sessionCreatedAt = Math.round(message.sessionCreatedAt);
+    }
     return obj;
   },
 
@@ -1375,6 +1402,7 @@ export const SessionRevoked: MessageFns<SessionRevoked> = {
     message.reason = object.reason ?? "";
     message.at = object.at ?? 0;
     message.tokensExpireAt = object.tokensExpireAt ?? undefined;
+    message.sessionCreatedAt = object.sessionCreatedAt ?? undefined;
     return message;
   },
 };
