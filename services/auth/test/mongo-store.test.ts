@@ -36,10 +36,21 @@ async function connect(): Promise<MongoHandle> {
 authStoreContract("mongodb", async () => {
   const mongo = await connect();
   counter++;
+  const collection = `sessions_${counter}`;
+  const others: MongoHandle[] = [];
   return {
-    sessions: await MongoSessionStore.create(mongo.db, { purgeGraceMs: 0, collection: `sessions_${counter}` }),
+    sessions: await MongoSessionStore.create(mongo.db, { purgeGraceMs: 0, collection }),
     signingKeys: await MongoSigningKeyStore.create(mongo.db, { collection: `keys_${counter}` }),
-    close: () => mongo.close(),
+    // A connection of its own, as another replica has.
+    sameDatabase: async () => {
+      const other = await connect();
+      others.push(other);
+      return MongoSessionStore.create(other.db, { purgeGraceMs: 0, collection });
+    },
+    close: async () => {
+      for (const o of others) await o.close();
+      await mongo.close();
+    },
   };
 });
 

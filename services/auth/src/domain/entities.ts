@@ -163,7 +163,10 @@ export interface CapMark {
 }
 
 /** Whether session `s` is at or before the mark: createdAt, then id (string order). */
-export function coveredByMark(s: Pick<Session, "createdAt" | "id">, mark: Pick<CapMark, "createdAt" | "sessionId">): boolean {
+export function coveredByMark(
+  s: Pick<Session, "createdAt" | "id">,
+  mark: Pick<CapMark, "createdAt" | "sessionId">,
+): boolean {
   return s.createdAt < mark.createdAt || (s.createdAt === mark.createdAt && s.id <= mark.sessionId);
 }
 

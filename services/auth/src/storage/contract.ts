@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { RevokeReason, type Session } from "../domain/entities";
+import { accessTokensExpireAt, coveredByMark, RevokeReason, type Session } from "../domain/entities";
 import type { SessionStore, SigningKeyStore, StoredSigningKey } from "../domain/ports";
 import { hashRefreshToken, newSessionId } from "../domain/refresh-token";
 
 export interface AuthStores {
   sessions: SessionStore;
   signingKeys: SigningKeyStore;
+  /** Another session store on the same database as `sessions` (as a second replica has); closed by `close`. */
+  sameDatabase(): Promise<SessionStore>;
   close?(): Promise<void>;
 }
 
@@ -40,6 +42,33 @@ function signingKey(slot: string, over: Partial<StoredSigningKey> = {}): StoredS
     verifyUntil: T0 + DAY,
     ...over,
   };
+}
+
+/**
+ * Opens a session of `over.apiKeyId` (key-a) created as openSession creates
+ * it: after the key's newest live session and above its cap mark, at `now` at
+ * the earliest; opens another when the store refuses it (a mark raised past it
+ * meanwhile). Returns it and what its open closed.
+ */
+async function openAbove(
+  store: SessionStore,
+  now: number,
+  over: Partial<Session> = {},
+  attempts = 20,
+): Promise<{ opened: Session; closed: Session[] }> {
+  const apiKeyId = over.apiKeyId ?? "key-a";
+  for (let i = 0; i < attempts; i++) {
+    const [[newest], mark] = await Promise.all([store.listLive(apiKeyId, now), store.capMark(apiKeyId)]);
+    const createdAt = Math.max(
+      now,
+      (newest?.createdAt ?? Number.NEGATIVE_INFINITY) + 1,
+      (mark?.createdAt ?? Number.NEGATIVE_INFINITY) + 1,
+    );
+    const s = session({ ...over, apiKeyId, createdAt });
+    const closed = await store.open(s, 16, now);
+    if (!closed.some((c) => c.id === s.id)) return { opened: s, closed };
+  }
+  throw new Error(`no session opened above the cap mark in ${attempts} attempts`);
 }
 
 /**
@@ -247,6 +276,126 @@ export function authStoreContract(name: string, makeStores: () => Promise<AuthSt
       assert.equal(live[0]?.id, seventeenth.id);
       assert.equal(live[15]?.id, opened[1]?.id);
       assert.equal((await sessions.listLive("key-b", T0 + 100)).length, 1);
+    });
+
+    it("the cap raises the key's mark to the newest session it closed, with the end of the tokens it covers", async () => {
+      const opened: Session[] = [];
+      for (let i = 0; i < 16; i++) {
+        const s = session({ createdAt: T0 + i });
+        opened.push(s);
+        await sessions.open(s, 16, T0 + i);
+      }
+      await sessions.open(session({ apiKeyId: "key-b", createdAt: T0 + 50 }), 16, T0 + 50);
+      assert.equal(await sessions.capMark("key-a"), undefined, "no mark before the cap closed anything");
+      // The third oldest rotates before the cap closes it: its last access token expires latest.
+      const third = opened[2] as Session;
+      await sessions.rotate(third.id, third.refreshHash, { refreshHash: "r2", expiresAt: T0 + 7 * DAY }, T0 + 60);
+      const requested = opened[10] as Session;
+      await sessions.revoke(requested.id, RevokeReason.requested, T0 + 70);
+      const closed: Session[] = [];
+      for (let i = 0; i < 5; i++) {
+        closed.push(...(await sessions.open(session({ createdAt: T0 + 100 + i }), 16, T0 + 100 + i)));
+      }
+      // Five opens over sixteen live (one revoked): the four oldest are closed.
+      assert.deepEqual(
+        closed.map((s) => [s.id, s.revokeReason]),
+        opened.slice(0, 4).map((s) => [s.id, RevokeReason.sessionLimit]),
+      );
+      const until = T0 + 60 + third.accessLifetime;
+      assert.equal(Math.max(...closed.map(accessTokensExpireAt)), until);
+      const mark = { apiKeyId: "key-a", createdAt: T0 + 3, sessionId: opened[3]?.id, tokensExpireAt: until };
+      assert.deepEqual(await sessions.capMark("key-a"), mark);
+      assert.equal(await sessions.capMark("key-b"), undefined);
+      for (const s of await sessions.listLive("key-a", T0 + 200)) assert.equal(coveredByMark(s, mark as never), false);
+      // A starting gateway is given the mark, not the sessions it covers; other revocations as before.
+      assert.deepEqual(await sessions.listCapMarks(T0 + 200), [mark]);
+      assert.deepEqual(
+        (await sessions.listRevokedSince(T0)).map((s) => s.id),
+        [requested.id],
+      );
+      // The refresh token of a session the cap closed is answered as revoked (75).
+      assert.equal((await sessions.get(opened[0]?.id as string))?.revokeReason, RevokeReason.sessionLimit);
+      assert.equal(
+        (await sessions.rotate(third.id, "r2", { refreshHash: "r3", expiresAt: T0 + 8 * DAY }, T0 + 300)).kind,
+        "failed",
+      );
+      // Past the end of the tokens it covers, the mark is no longer listed, then purged.
+      assert.deepEqual(await sessions.listCapMarks(until), []);
+      await sessions.purgeExpired(until + 1);
+      assert.equal(await sessions.capMark("key-a"), undefined);
+    });
+
+    it("a session at or before the key's cap mark is refused: closed at once and returned among the closed", async () => {
+      for (let i = 0; i < 18; i++) await sessions.open(session({ createdAt: T0 + i }), 16, T0 + i);
+      const mark = await sessions.capMark("key-a");
+      assert.equal(mark?.createdAt, T0 + 1);
+      // Room under the cap: only the mark can refuse what follows.
+      for (const s of (await sessions.listLive("key-a", T0 + 30)).slice(0, 3)) {
+        await sessions.revoke(s.id, RevokeReason.requested, T0 + 30);
+      }
+      const below = session({ createdAt: T0 });
+      // In the mark's millisecond, an id that sorts before the mark's (a prefix of it).
+      const atMark = session({ createdAt: T0 + 1, id: mark?.sessionId.slice(0, -1) ?? "" });
+      assert.ok(atMark.id < (mark?.sessionId ?? ""), "the id sorts before the mark's");
+      for (const s of [below, atMark]) {
+        const closed = await sessions.open(s, 16, T0 + 40);
+        assert.deepEqual(
+          closed.map((c) => [c.id, c.revokeReason]),
+          [[s.id, RevokeReason.sessionLimit]],
+        );
+        const live = await sessions.listLive("key-a", T0 + 40);
+        assert.equal(live.length, 13);
+        assert.ok(!live.some((l) => l.id === s.id));
+      }
+      assert.equal((await sessions.capMark("key-a"))?.sessionId, mark?.sessionId, "a refused session moves no mark");
+    });
+
+    it("a session opened after every session of the key was revoked, on a clock behind the mark, lands above it", async () => {
+      for (let i = 0; i < 20; i++) await sessions.open(session({ createdAt: T0 + 1000 + i }), 16, T0 + 1000 + i);
+      const mark = await sessions.capMark("key-a");
+      assert.equal(mark?.createdAt, T0 + 1003);
+      await sessions.revokeForKey("key-a", RevokeReason.apiKeyDisabled, T0 + 1100, {
+        createdUpTo: Number.POSITIVE_INFINITY,
+      });
+      assert.deepEqual(await sessions.listLive("key-a", T0 + 1100), []);
+      assert.deepEqual(await sessions.capMark("key-a"), mark, "the mark outlives the key's sessions");
+      const { opened, closed } = await openAbove(sessions, T0);
+      assert.deepEqual(closed, []);
+      assert.ok(mark && !coveredByMark(opened, mark), `${opened.createdAt} above ${mark?.createdAt}`);
+      assert.deepEqual(
+        (await sessions.listLive("key-a", T0)).map((s) => s.id),
+        [opened.id],
+      );
+    });
+
+    it("two stores on one database opening sessions of one key at once never leave a live session at or before the mark", async () => {
+      const other = await stores.sameDatabase();
+      const now = T0 + 5000;
+      // 2 x 20 opens, all in one millisecond: the order is (createdAt, id), every race decided by ids.
+      const opens = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => openAbove(i % 2 === 0 ? sessions : other, now)),
+      );
+      const mark = await sessions.capMark("key-a");
+      assert.ok(mark, "the cap closed sessions");
+      assert.deepEqual(await other.capMark("key-a"), mark);
+      const live = await sessions.listLive("key-a", now);
+      const covered = live.filter((s) => coveredByMark(s, mark));
+      assert.deepEqual(covered, [], "no live session at or before the mark");
+      // Every session the opens closed is at or before the mark, closed by the cap or refused.
+      const openedIds = new Set(opens.map((o) => o.opened.id));
+      for (const c of opens.flatMap((o) => o.closed)) {
+        assert.ok(openedIds.has(c.id), "only sessions of this test are closed");
+        assert.equal(c.revokeReason, RevokeReason.sessionLimit);
+        assert.ok(coveredByMark(c, mark), "a closed session is covered by the mark");
+      }
+      // Once the races are over, the next open leaves the key its sixteen newest.
+      const last = await openAbove(other, now + 1);
+      const after = await sessions.listLive("key-a", now + 1);
+      assert.equal(after.length, 16);
+      assert.equal(after[0]?.id, last.opened.id);
+      const markAfter = await sessions.capMark("key-a");
+      assert.ok(markAfter);
+      for (const s of after) assert.equal(coveredByMark(s, markAfter), false);
     });
 
     it("expired and revoked sessions do not count toward the cap", async () => {

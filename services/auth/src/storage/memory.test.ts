@@ -6,10 +6,10 @@ import { authStoreContract, session as contractSession } from "./contract";
 import { MemorySessionStore } from "./memory-sessions";
 import { MemorySigningKeyStore } from "./memory-signing-keys";
 
-authStoreContract("memory", async () => ({
-  sessions: new MemorySessionStore(),
-  signingKeys: new MemorySigningKeyStore(),
-}));
+authStoreContract("memory", async () => {
+  const sessions = new MemorySessionStore();
+  return { sessions, signingKeys: new MemorySigningKeyStore(), sameDatabase: async () => sessions };
+});
 
 const T0 = 1_750_000_000_000;
 const DAY = 86_400_000;
