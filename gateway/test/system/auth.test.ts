@@ -76,6 +76,8 @@ describe("authentication and scopes", () => {
   let pub: TestKey;
   /** A token of admin's whose session auth revoked before the gateway started. */
   let snapToken: string;
+  /** Before the gateway started: a key's first 17 grants, the first of which the cap of 16 live sessions closed. */
+  let capped: { apiKeyId: string; pairs: { accessToken: string; sessionId: string }[] };
   /** Tokens from auth for a secret key of this suite. */
   const tokenOf = async (key: TestKey, scope: string[]) =>
     (await gw.token({ apiKeyId: key.apiKeyId, secret: SECRET }, scope)).accessToken;
@@ -87,6 +89,11 @@ describe("authentication and scopes", () => {
         const pair = await issueTestToken(services, { apiKeyId, secret: SECRET }, ALL);
         snapToken = pair.accessToken;
         await services.auth.revokeSession({ sessionId: pair.sessionId });
+        const key = await addTestKey(services, { secret: SECRET, maxScope: ALL });
+        capped = { apiKeyId: key.apiKeyId, pairs: [] };
+        for (let i = 0; i < 17; i++) {
+          capped.pairs.push(await issueTestToken(services, { apiKeyId: key.apiKeyId, secret: SECRET }, ALL));
+        }
       },
     });
     admin = await gw.addKey({ secret: SECRET, maxScope: ALL });
@@ -256,6 +263,21 @@ describe("authentication and scopes", () => {
       errorOf(await post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: `Bearer ${snapToken}` }))?.code,
       75,
     );
+  });
+
+  it("refuses the token of a session the cap closed before it started (auth's cap mark), accepts the key's live ones", async () => {
+    const [closed, ...live] = capped.pairs;
+    assert.ok(closed && live.length === 16);
+    // Auth's snapshot has the key's mark, not the session.
+    const list = await gw.services.auth.listRevocations({});
+    assert.deepEqual(
+      list.capMarks.filter((m) => m.apiKeyId === capped.apiKeyId).map((m) => m.sessionId),
+      [closed.sessionId],
+    );
+    assert.ok(!list.revoked.some((r) => r.sessionId === closed.sessionId));
+    const call = (token: string) => post(gw, rpc("pkiAdmin/listHosts", {}), { authorization: `Bearer ${token}` });
+    assert.equal(errorOf(await call(closed.accessToken))?.code, 75);
+    for (const pair of [live[0], live[15]]) assert.equal(errorOf(await call(pair?.accessToken ?? "")), undefined);
   });
 
   it("refuses tokens once a revocation or rotation event arrives", async () => {

@@ -18,11 +18,12 @@ import { SigningKeyManager } from "./domain/signing-keys";
 import { MemorySigningKeyStore } from "./storage/memory-signing-keys";
 import { ManualClock, RecordingEvents } from "./testing/fixtures";
 
-/** The longest claims a token carries: every scope, an IPv6 binding, a nine-digit generation. */
+/** The longest claims a token carries: every scope, an IPv6 binding, a nine-digit generation, a 15-digit sct. */
 const LONGEST_CLAIMS = {
   scope: ["user:read", "user:write", "pki:read", "pki:write", "pkiadmin:read", "pkiadmin:write", "audit:read"],
   ipAddr: "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
   generation: 999_999_999,
+  sessionCreatedAt: 999_999_999_999_999,
 };
 
 const T = 1_750_000_000_000;
@@ -83,6 +84,44 @@ describe("access token codec", () => {
     assert.equal(payload.gen, 3);
     assert.equal(payload.ip, "10.1.2.3");
     assert.equal(payload.exp_ms, claims.expiresAt);
+  });
+
+  it("carries the session's creation time as sct; a token without it verifies without it, a malformed one is invalid", async () => {
+    const { signer, pub } = keyPair("k1");
+    const v = createAccessTokenVerifier({ now: () => T + 1000 });
+    v.setKeys([pub]);
+    const withCreation = { ...claims, sessionCreatedAt: T - 5000 };
+    const token = await signAccessToken(withCreation, signer);
+    assert.equal(JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString()).sct, T - 5000);
+    assert.deepEqual(await v.verify(token), withCreation);
+    const without = await v.verify(await signAccessToken(claims, signer));
+    assert.equal("sessionCreatedAt" in without, false);
+    const forge = (sct: unknown) =>
+      new SignJWT({
+        client_id: "key-one",
+        scope: "pki:read",
+        sid: claims.sessionId,
+        gen: 0,
+        iat_ms: T,
+        exp_ms: T + 60_000,
+        sct,
+      })
+        .setProtectedHeader({ alg: "EdDSA", kid: "k1", typ: "at+jwt" })
+        .setIssuer("http://localhost:8101")
+        .setAudience("pkiserver")
+        .setSubject("key-one")
+        .setJti("j")
+        .setIssuedAt(T / 1000)
+        .setExpirationTime((T + 60_000) / 1000)
+        .sign(signer.privateKey);
+    assert.equal((await v.verify(await forge(T - 1))).sessionCreatedAt, T - 1);
+    for (const sct of [-1, 1.5, "1750000000000", null]) {
+      await assert.rejects(
+        v.verify(await forge(sct)),
+        (e: unknown) => e instanceof AppError && e.code === "auth.token_invalid",
+        String(sct),
+      );
+    }
   });
 
   it("a token from a key the verifier does not hold, or signed by another key under its kid, is invalid (76)", async () => {

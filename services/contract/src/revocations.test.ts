@@ -246,6 +246,93 @@ describe("revocation cache", () => {
   });
 });
 
+describe("revocation cache: the per-key cap mark", () => {
+  /** A token of key k1's session `sessionId`, created at `createdAt`. */
+  const tokenOf = (sessionId: string, createdAt: number | undefined, over: Partial<AccessTokenClaims> = {}) =>
+    claims({ sessionId, ...(createdAt === undefined ? {} : { sessionCreatedAt: createdAt }), ...over });
+  const mark = { apiKeyId: "k1", createdAt: T0 - 100, sessionId: "m", tokensExpireAt: T0 + 60_000 };
+
+  it("refuses tokens of the key's sessions at or before the mark (createdAt, then id), accepts those above", () => {
+    const c = new RevocationCache({ now: () => T0 });
+    c.raiseCapMark(mark);
+    assert.throws(
+      () => c.check(tokenOf("a", T0 - 5000)),
+      (e: unknown) => e instanceof AppError && e.code === "auth.token_expired",
+    );
+    assert.equal(c.isWithdrawn(tokenOf("m", T0 - 100)), true, "the mark's own session");
+    assert.equal(c.isWithdrawn(tokenOf("l", T0 - 100)), true, "same millisecond, id before");
+    assert.equal(c.isWithdrawn(tokenOf("z", T0 - 100)), false, "same millisecond, id after");
+    assert.equal(c.isWithdrawn(tokenOf("a", T0 - 99)), false, "created later");
+    // Another key's sessions are not covered.
+    assert.equal(c.isWithdrawn(tokenOf("a", T0 - 5000, { apiKeyId: "k2" })), false);
+  });
+
+  it("only rises: a lower mark (a late event) changes nothing, a later end extends it", () => {
+    let now = T0;
+    const c = new RevocationCache({ now: () => now });
+    c.raiseCapMark(mark);
+    c.raiseCapMark({ ...mark, createdAt: T0 - 1000, sessionId: "b", tokensExpireAt: T0 + 120_000 });
+    assert.equal(c.isWithdrawn(tokenOf("a", T0 - 100)), true);
+    c.raiseCapMark({ ...mark, createdAt: T0 - 50, sessionId: "c", tokensExpireAt: T0 + 1000 });
+    assert.equal(c.isWithdrawn(tokenOf("a", T0 - 60)), true, "raised");
+    now = T0 + 100_000;
+    assert.equal(c.isWithdrawn(tokenOf("a", T0 - 60)), true, "until the latest end reported");
+    now = T0 + 120_000;
+    assert.equal(c.isWithdrawn(tokenOf("a", T0 - 60)), false, "forgotten once no token it covers can be valid");
+  });
+
+  it("is forgotten after the end of the tokens it covers, and a mark already past it is not taken", () => {
+    let now = T0;
+    const c = new RevocationCache({ now: () => now });
+    c.raiseCapMark(mark);
+    now = mark.tokensExpireAt - 1;
+    assert.equal(c.isWithdrawn(tokenOf("a", T0 - 5000)), true);
+    now = mark.tokensExpireAt;
+    assert.equal(c.isWithdrawn(tokenOf("a", T0 - 5000)), false);
+    const late = new RevocationCache({ now: () => now });
+    late.raiseCapMark(mark);
+    assert.equal(late.stats().keys, 0);
+    assert.equal(late.isWithdrawn(tokenOf("a", T0 - 5000)), false);
+  });
+
+  it("a token without sct is refused while its key has a live mark (it predates the claim), accepted otherwise", () => {
+    let now = T0;
+    const c = new RevocationCache({ now: () => now });
+    assert.equal(c.isWithdrawn(tokenOf("a", undefined)), false);
+    c.raiseCapMark(mark);
+    assert.equal(c.isWithdrawn(tokenOf("a", undefined)), true);
+    assert.equal(c.isWithdrawn(tokenOf("a", undefined, { apiKeyId: "k2" })), false);
+    now = mark.tokensExpireAt;
+    assert.equal(c.isWithdrawn(tokenOf("a", undefined)), false);
+  });
+
+  it("comes with the snapshot, beside the revoked sessions", () => {
+    const c = new RevocationCache({ now: () => T0 });
+    c.loadSnapshot({ revoked: [{ sessionId: "r", revokedAt: T0 - 1 }], generations: [], capMarks: [mark] });
+    assert.equal(c.isLoaded(), true);
+    assert.equal(c.isWithdrawn(tokenOf("a", T0 - 5000)), true);
+    assert.equal(c.isWithdrawn(tokenOf("r", T0)), true);
+    assert.equal(c.isWithdrawn(tokenOf("a", T0)), false);
+  });
+
+  it("bounded in size: a key state with a mark pushed out for room refuses the key's older tokens until the mark's end", () => {
+    let now = T0;
+    const c = new RevocationCache({ now: () => now, maxKeys: 2 });
+    c.raiseCapMark(mark);
+    now = T0 + 10;
+    c.raiseCapMark({ ...mark, apiKeyId: "k2" });
+    c.raiseCapMark({ ...mark, apiKeyId: "k3" });
+    assert.equal(c.stats().keys, 2);
+    // k1's state is gone: every token issued until then is refused, however its session stands to the mark.
+    assert.equal(c.isWithdrawn(tokenOf("a", T0 - 5000, { issuedAt: T0 + 5 })), true);
+    assert.equal(c.isWithdrawn(tokenOf("z", T0 - 1, { issuedAt: T0 + 5 })), true);
+    // Tokens issued afterwards are judged as before: above the (forgotten) mark they work.
+    assert.equal(c.isWithdrawn(tokenOf("z", T0 + 20, { issuedAt: T0 + 20 })), false);
+    now = mark.tokensExpireAt;
+    assert.equal(c.isWithdrawn(tokenOf("a", T0 - 5000, { issuedAt: T0 + 5, expiresAt: now + 1 })), false);
+  });
+});
+
 const DAY = 86_400_000;
 
 /** A small deterministic generator, so a failure can be replayed. */

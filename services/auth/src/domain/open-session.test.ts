@@ -135,6 +135,64 @@ describe("sessions: cap, names, forks", () => {
     }
   });
 
+  it("access tokens carry their session's creation time, kept by refreshes", async () => {
+    const h = await harness();
+    const pair = await login(h);
+    const created = (await h.sessions.get(pair.sessionId))?.createdAt;
+    assert.equal((await introspectToken(h.deps, pair.accessToken)).sessionCreatedAt, created);
+    h.clock.advance(5000);
+    const next = await refreshSession(h.deps, pair.refreshToken, "");
+    assert.equal((await introspectToken(h.deps, next.accessToken)).sessionCreatedAt, created);
+  });
+
+  it("a session opened after every session of the key was revoked, on a clock behind the cap mark, lands above it", async () => {
+    const h = await harness();
+    for (let i = 0; i < 20; i++) {
+      await login(h);
+      h.clock.advance(10);
+    }
+    const mark = await h.sessions.capMark(h.keyOne);
+    assert.ok(mark);
+    await h.sessions.revokeForKey(h.keyOne, RevokeReason.apiKeyDisabled, h.clock.t, {
+      createdUpTo: Number.POSITIVE_INFINITY,
+    });
+    h.clock.advance(-10_000);
+    const pair = await login(h);
+    const claims = await introspectToken(h.deps, pair.accessToken);
+    assert.equal(claims.sessionCreatedAt, mark.createdAt + 1);
+    assert.equal((await h.sessions.listLive(h.keyOne, h.clock.t)).length, 1);
+  });
+
+  it("a session the store refuses for the cap mark (another replica's cap raised it meanwhile) is opened again above it, unannounced", async () => {
+    const h = await harness();
+    for (let i = 0; i < 17; i++) await login(h);
+    const mark = await h.sessions.capMark(h.keyOne);
+    assert.ok(mark);
+    await h.sessions.revokeForKey(h.keyOne, RevokeReason.apiKeyDisabled, h.clock.t, {
+      createdUpTo: Number.POSITIVE_INFINITY,
+    });
+    // The first read of the mark misses it, as a read made before another replica raised it would.
+    const read = h.sessions.capMark.bind(h.sessions);
+    let misses = 1;
+    h.sessions.capMark = async (apiKeyId) => (misses-- > 0 ? undefined : read(apiKeyId));
+    h.clock.advance(-10_000);
+    const before = h.events.log.length;
+    const pair = await login(h);
+    assert.equal(misses, -1, "the mark was read again");
+    const claims = await introspectToken(h.deps, pair.accessToken);
+    assert.ok((claims.sessionCreatedAt ?? 0) > mark.createdAt);
+    // Only the session handed out is reported; the refused one had no token.
+    const after = h.events.log.slice(before);
+    assert.deepEqual(
+      after.map((e) => (e.type === "opened" ? e.session.id : e.type)),
+      [pair.sessionId],
+    );
+    assert.deepEqual(
+      (await h.sessions.listLive(h.keyOne, h.clock.t)).map((s) => s.id),
+      [pair.sessionId],
+    );
+  });
+
   it("a session opened on a clock behind the key's sixteen live ones closes the oldest, not itself", async () => {
     const h = await harness();
     const pairs = [];

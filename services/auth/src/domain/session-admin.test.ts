@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { RevocationCache } from "@pkiserver/contract";
 import { AppError } from "@pkiserver/kit/core";
 import { type Harness, harness, SECRET } from "../testing/fixtures";
+import { RevokeReason } from "./entities";
 import { introspectToken } from "./introspect-token";
 import { issueTokenForClient } from "./issue-token";
 import { listRevocations } from "./list-revocations";
@@ -61,6 +63,47 @@ describe("session administration and revocation lists", () => {
       { sessionId: rotated.sessionId, apiKeyId: h.keyOne, generation: 1, tokensExpireAt: t + 1001 },
     ]);
     assert.equal(list.maxAccessTokenLifetimeMs, 10_000);
+  });
+
+  it("lists each key's cap mark instead of the sessions the cap closed", async () => {
+    const h = await harness({ accessTokenLifetimeMs: 1000 });
+    const pairs = [];
+    for (let i = 0; i < 19; i++) {
+      pairs.push(await login(h));
+      h.clock.advance(1);
+    }
+    const requested = pairs[18];
+    assert.ok(requested);
+    await revokeSessionById(h.deps, requested.sessionId);
+    const list = await listRevocations(h.deps);
+    assert.deepEqual(
+      list.revoked.map((r) => r.sessionId),
+      [requested.sessionId],
+    );
+    // The third session is the newest the cap closed (19 opened, 16 kept): its mark covers the first three.
+    const third = await h.sessions.get(pairs[2]?.sessionId ?? "");
+    assert.equal(third?.revokeReason, RevokeReason.sessionLimit);
+    assert.deepEqual(list.capMarks, [
+      {
+        apiKeyId: h.keyOne,
+        createdAt: third?.createdAt,
+        sessionId: third?.id,
+        tokensExpireAt: (third?.createdAt ?? 0) + 1000,
+      },
+    ]);
+    h.clock.t = (third?.createdAt ?? 0) + 1000;
+    assert.deepEqual((await listRevocations(h.deps)).capMarks, []);
+  });
+
+  it("a verifier given only the list refuses the tokens of every session the cap closed and accepts the live ones", async () => {
+    const h = await harness();
+    const pairs = [];
+    for (let i = 0; i < 20; i++) pairs.push(await login(h));
+    const cache = new RevocationCache({ now: h.clock.now });
+    cache.loadSnapshot(await listRevocations(h.deps));
+    const withdrawn = [];
+    for (const p of pairs) withdrawn.push(cache.isWithdrawn(await h.deps.verifier.verify(p.accessToken)));
+    assert.deepEqual(withdrawn, [...Array(4).fill(true), ...Array(16).fill(false)]);
   });
 
   it("leaves out revocations and rotations whose tokens have all expired", async () => {
