@@ -8,6 +8,7 @@ import {
   MAX_ISSUER_LENGTH,
   MAX_TOKEN_LENGTH,
   type PublicSigningKey,
+  SESSIONLESS_CREATED_AT,
   signAccessToken,
   tokenIdentityFromEnv,
   tokenIdentityProblem,
@@ -18,12 +19,12 @@ import { SigningKeyManager } from "./domain/signing-keys";
 import { MemorySigningKeyStore } from "./storage/memory-signing-keys";
 import { ManualClock, RecordingEvents } from "./testing/fixtures";
 
-/** The longest claims a token carries: every scope, an IPv6 binding, a nine-digit generation, a 15-digit sct. */
+/** The longest claims a token carries: every scope, an IPv6 binding, a nine-digit generation, a 13-digit sct. */
 const LONGEST_CLAIMS = {
   scope: ["user:read", "user:write", "pki:read", "pki:write", "pkiadmin:read", "pkiadmin:write", "audit:read"],
   ipAddr: "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
   generation: 999_999_999,
-  sessionCreatedAt: 999_999_999_999_999,
+  sessionCreatedAt: SESSIONLESS_CREATED_AT,
 };
 
 const T = 1_750_000_000_000;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AppError, scopesWithin } from "@pkiserver/kit/core";
 import { type KeyChange, RevocationCache } from "./revocations";
-import type { AccessTokenClaims } from "./token";
+import { type AccessTokenClaims, SESSIONLESS_CREATED_AT } from "./token";
 
 const T0 = 1_800_000_000_000;
 
@@ -304,6 +304,14 @@ describe("revocation cache: the per-key cap mark", () => {
     assert.equal(c.isWithdrawn(tokenOf("a", undefined, { apiKeyId: "k2" })), false);
     now = mark.tokensExpireAt;
     assert.equal(c.isWithdrawn(tokenOf("a", undefined)), false);
+  });
+
+  it("a token of no session (a request token) stands above every mark of its key", () => {
+    const c = new RevocationCache({ now: () => T0 });
+    c.raiseCapMark(mark);
+    assert.equal(c.isWithdrawn(tokenOf("req_x", SESSIONLESS_CREATED_AT)), false);
+    c.applyKeyChange({ apiKeyId: "k1", at: T0, deleted: true, enabled: false, maxScope: [] });
+    assert.equal(c.isWithdrawn(tokenOf("req_x", SESSIONLESS_CREATED_AT)), true, "a key change still withdraws it");
   });
 
   it("comes with the snapshot, beside the revoked sessions", () => {

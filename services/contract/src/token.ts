@@ -95,6 +95,13 @@ export interface AccessTokenClaims {
   sessionCreatedAt?: number | undefined;
 }
 
+/**
+ * The `sct` of a token bound to no session (a request token): no cap closes
+ * it, so it stands above every cap mark. The year 2286, after every session's
+ * creation; as many digits as a session's own `sct` (the token length bound).
+ */
+export const SESSIONLESS_CREATED_AT = 9_999_999_999_999;
+
 /** A public verification key (the shape of `authV1.SigningKey`). */
 export interface PublicSigningKey {
   kid: string;

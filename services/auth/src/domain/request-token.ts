@@ -1,4 +1,4 @@
-import { signAccessToken } from "@pkiserver/contract";
+import { SESSIONLESS_CREATED_AT, signAccessToken } from "@pkiserver/contract";
 import { normaliseScopes } from "@pkiserver/kit/core";
 import type { AuthDeps } from "./ports";
 import { newSessionId } from "./refresh-token";
@@ -29,6 +29,8 @@ export async function issueRequestToken(
       scope: normaliseScopes(key.maxScope),
       issuedAt: now,
       expiresAt: now + REQUEST_TOKEN_LIFETIME_MS,
+      // Of no session: no cap mark of the key covers it.
+      sessionCreatedAt: SESSIONLESS_CREATED_AT,
     },
     await deps.keys.signer(),
     deps.settings.tokenIdentity,

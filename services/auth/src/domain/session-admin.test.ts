@@ -10,6 +10,7 @@ import { listRevocations } from "./list-revocations";
 import { listSessions } from "./list-sessions";
 import { refreshSession } from "./refresh-session";
 import { newSessionId } from "./refresh-token";
+import { issueRequestToken } from "./request-token";
 import { revokeSessionById } from "./revoke-session-by-id";
 
 const code = (c: string) => (err: unknown) => err instanceof AppError && err.code === c;
@@ -104,6 +105,15 @@ describe("session administration and revocation lists", () => {
     const withdrawn = [];
     for (const p of pairs) withdrawn.push(cache.isWithdrawn(await h.deps.verifier.verify(p.accessToken)));
     assert.deepEqual(withdrawn, [...Array(4).fill(true), ...Array(16).fill(false)]);
+  });
+
+  it("a request token (of no session) of a key the cap closed sessions of passes the key's mark", async () => {
+    const h = await harness();
+    for (let i = 0; i < 20; i++) await login(h);
+    const cache = new RevocationCache({ now: h.clock.now });
+    cache.loadSnapshot(await listRevocations(h.deps));
+    const { accessToken } = await issueRequestToken(h.deps, { apiKeyId: h.keyOne, maxScope: ["pki:read"] });
+    assert.equal(cache.isWithdrawn(await h.deps.verifier.verify(accessToken)), false);
   });
 
   it("leaves out revocations and rotations whose tokens have all expired", async () => {
