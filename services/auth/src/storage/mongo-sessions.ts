@@ -233,13 +233,16 @@ export class MongoSessionStore implements SessionStore {
     }
     const over = live.slice(maxLivePerKey);
     const [newestOver] = over;
+    let markDoc: CapMarkDoc | null;
     if (newestOver !== undefined) {
       // The mark first, then the key's live sessions are read again (see the class comment).
-      await this.raiseCapMark(session.apiKeyId, markOf(newestOver), Math.max(...over.map(accessTokensExpireAt)));
+      const until = Math.max(...over.map(accessTokensExpireAt));
+      markDoc = await this.raiseCapMark(session.apiKeyId, markOf(newestOver), until);
       live = await this.liveOf(session.apiKeyId, now);
+    } else {
+      // Read after the insert: a mark another replica raised past the new session is found here.
+      markDoc = await this.marks.findOne({ _id: session.apiKeyId });
     }
-    // Read after the insert: a mark another replica raised past the new session is found here.
-    const markDoc = await this.marks.findOne({ _id: session.apiKeyId });
     if (markDoc === null) return closed;
     const mark = toCapMark(markDoc);
     let until = 0;
@@ -255,15 +258,15 @@ export class MongoSessionStore implements SessionStore {
     return closed;
   }
 
-  /** Raises the key's mark to `mark` and its end to `tokensExpireAt`, each only if higher. */
-  private async raiseCapMark(apiKeyId: string, mark: string, tokensExpireAt: number): Promise<void> {
+  /** Raises the key's mark to `mark` and its end to `tokensExpireAt`, each only if higher; returns the mark now. */
+  private async raiseCapMark(apiKeyId: string, mark: string, tokensExpireAt: number): Promise<CapMarkDoc | null> {
     const update = { $max: { mark, tokensExpireAt, purgeAt: this.purgeAt(tokensExpireAt) } };
     try {
-      await this.marks.updateOne({ _id: apiKeyId }, update, { upsert: true });
+      return await this.marks.findOneAndUpdate({ _id: apiKeyId }, update, { upsert: true, returnDocument: "after" });
     } catch (err) {
       // Two replicas' upserts raced: the document exists now, so the update applies to it.
       if (!isDuplicateKeyError(err)) throw err;
-      await this.marks.updateOne({ _id: apiKeyId }, update);
+      return this.marks.findOneAndUpdate({ _id: apiKeyId }, update, { returnDocument: "after" });
     }
   }
 
