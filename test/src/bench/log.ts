@@ -4,6 +4,10 @@ import { generateSigner, HashLevels, HeadMap, leafHash, sha256, utf8 } from "@pk
 import {
   createMemoryStores,
   createMongoStores,
+  FILL_CONTEXT_ID,
+  FILL_HOST_URL,
+  FILL_RECORDS_PER_HISTORY,
+  fillUserId,
   MemoryTransparencyLog,
   MongoTransparencyLog,
   type PkiStores,
@@ -14,7 +18,7 @@ import { type Fixture, rpcBody } from "./fixtures";
 import type { LoadRequest } from "./load";
 import { int, ms, pct, seconds, times } from "./report";
 import { type Measured, measureRow, type RowContext } from "./rows";
-import { batch, inLanes, type RpcCall, rpc } from "./rpc";
+import { inLanes, rpc } from "./rpc";
 import { rssMiB } from "./servers";
 
 /** What the transparency log costs and how it scales (issue 11's goals, marked "log" in the summary). */
@@ -57,10 +61,6 @@ export async function keyProofRows(ctx: RowContext, fx: Fixture): Promise<void> 
   });
 }
 
-/** Records in each history of the logs whose proofs are compared by size. */
-const RECORDS_PER_HISTORY = 100;
-/** Connections that fill a log, each writing batches of 100 setKey to histories of its own. */
-const FILL_LANES = 16;
 /** Histories whose records the proof requests ask about (all of them in a smaller log). */
 const SAMPLED_HISTORIES = 256;
 
@@ -70,48 +70,12 @@ interface FilledLog {
   /** The log's size: its signed checkpoint's, every write sequenced. */
   readonly entries: number;
   readonly histories: number;
-  readonly fillSeconds: number;
+  /** From the process's start to its first API key, the fill included. */
+  readonly startSeconds: number;
   readonly rss: number | undefined;
   readonly keyProofs: LoadRequest[];
   readonly inclusionProofs: LoadRequest[];
 }
-
-/**
- * Fills the server's log through the API: `histories` histories of RECORDS_PER_HISTORY
- * records, pkiAdmin/setKey in batches of 100 over FILL_LANES connections. Each connection
- * writes to histories of its own, round after round, and a batch runs in order: a history's
- * writes are never reordered, so each differs from the history's current key.
- */
-async function fillLog(fx: Fixture, histories: number): Promise<number> {
-  const { url } = fx.sys;
-  const { auth } = fx;
-  const pool = Array.from({ length: 8 }, () => randomPubKey());
-  const lanes = Math.min(FILL_LANES, histories);
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: lanes }, async (_, lane) => {
-      let calls: RpcCall[] = [];
-      for (let r = 0; r < RECORDS_PER_HISTORY; r++) {
-        for (let h = lane; h < histories; h += lanes) {
-          const params = { ...fillRef(fx, h), userPubKey: pool[r % pool.length] };
-          calls.push({ method: "pkiAdmin/setKey", params });
-          if (calls.length === 100) {
-            await batch(url, calls, auth);
-            calls = [];
-          }
-        }
-      }
-      if (calls.length > 0) await batch(url, calls, auth);
-    }),
-  );
-  return (performance.now() - t0) / 1000;
-}
-
-const fillRef = (fx: Fixture, h: number) => ({
-  userId: `bench-fill-${h}`,
-  instanceId: fx.instanceId,
-  contextId: "ctx-fill",
-});
 
 /**
  * The size of the server's log once every write is in a signed checkpoint: at least
@@ -133,24 +97,28 @@ async function sequencedSize(fx: Fixture, atLeast: number): Promise<number> {
 }
 
 /**
- * A fresh server with a log of `histories` x RECORDS_PER_HISTORY entries (and the fixture's few),
- * all sequenced, and the proof requests to send it, made before timing: key proofs of
+ * A server's log, filled by pki before it was ready (PMX_TEST_LOG_FILL: `records` records over
+ * histories of FILL_RECORDS_PER_HISTORY of one host), once the fixture's few writes are
+ * sequenced too; and the proof requests to send it, made before timing: key proofs of
  * SAMPLED_HISTORIES histories spread over the log, each asked for its newest record (a head-map
  * proof) and for an older one (the record's and its successor's inclusion proofs), and inclusion
  * proofs of leaves spread over the whole tree.
  */
-async function filledLog(fx: Fixture, histories: number): Promise<FilledLog> {
-  const fillSeconds = await fillLog(fx, histories);
-  const entries = await sequencedSize(fx, histories * RECORDS_PER_HISTORY);
+async function filledLog(fx: Fixture, records: number, startSeconds: number): Promise<FilledLog> {
+  const entries = await sequencedSize(fx, records);
   const rss = rssMiB(fx.sys.processes()[0]!.pid);
+  const hosts = await rpc<{ instanceId: string; addresses: string[] }[]>(fx.sys.url, "pkiAdmin/listHosts", {}, fx.auth);
+  const instanceId = hosts.find((h) => h.addresses.includes(FILL_HOST_URL))?.instanceId;
+  if (instanceId === undefined) throw new Error("the server has no filled log (PMX_TEST_LOG_FILL)");
+  const histories = Math.ceil(records / FILL_RECORDS_PER_HISTORY);
   const sampled = Math.min(SAMPLED_HISTORIES, histories);
   const keyBodies: string[] = [];
   await inLanes(sampled, 8, async (k) => {
-    const ref = fillRef(fx, Math.floor((k * histories) / sampled));
-    const records = await rpc<{ createDate: number }[]>(fx.sys.url, "pki/getKeyHistory", ref, fx.auth);
-    const newest = records[records.length - 1]!;
-    const older = records[Math.floor(Math.random() * (records.length - 1))]!;
-    keyBodies.push(rpcBody(k * 2 + 1, "pki/getKeyProof", { ...ref, date: newest.createDate }));
+    const ref = { userId: fillUserId(Math.floor((k * histories) / sampled)), instanceId, contextId: FILL_CONTEXT_ID };
+    // Newest first.
+    const history = await rpc<{ createDate: number }[]>(fx.sys.url, "pki/getKeyHistory", ref, fx.auth);
+    const older = history[1 + Math.floor(Math.random() * (history.length - 1))]!;
+    keyBodies.push(rpcBody(k * 2 + 1, "pki/getKeyProof", { ...ref, date: history[0]!.createDate }));
     keyBodies.push(rpcBody(k * 2 + 2, "pki/getKeyProof", { ...ref, date: older.createDate }));
   });
   const inclusionBodies = Array.from({ length: 2 * SAMPLED_HISTORIES }, (_, i) =>
@@ -161,40 +129,42 @@ async function filledLog(fx: Fixture, histories: number): Promise<FilledLog> {
     fx,
     entries,
     histories,
-    fillSeconds,
+    startSeconds,
     rss,
     keyProofs: reads(keyBodies),
     inclusionProofs: reads(inclusionBodies),
   };
 }
 
+/** Starts a prepared embedded server with these settings, named for its CPU profile. */
+export type StartFilled = (name: string, env: Record<string, string>, readyWithinMs: number) => Promise<Fixture>;
+
 /**
  * Issue 11's "cost flat with log size" as a client pays it: pki/getKeyProof (and
  * pki/getInclusionProof) through two embedded servers, one whose log holds about 1,000 entries
- * and one about `opts.proofLogEntries`, both filled through the API with histories of 100
- * records and sequenced into a signed checkpoint first; each measured twice, alternately, the
- * best of each. `start` starts a prepared server (a fresh process) under a name for profiles.
+ * and one about `opts.proofLogEntries`, both filled by pki before it was ready and sequenced
+ * into a signed checkpoint first; each measured twice, alternately, the best of each.
  */
-export async function proofSizeRows(ctx: RowContext, start: (name: string) => Promise<Fixture>): Promise<void> {
+export async function proofSizeRows(ctx: RowContext, start: StartFilled): Promise<void> {
   const r = ctx.report;
-  const sizes = [1_000, ctx.opts.proofLogEntries];
   const logs: FilledLog[] = [];
   try {
-    for (const size of sizes) {
-      const fx = await start(`log-${size}`);
-      const histories = Math.max(1, Math.round(size / RECORDS_PER_HISTORY));
-      // Stopped below from `logs` once filled; until then here.
+    for (const records of [1_000, ctx.opts.proofLogEntries]) {
+      const t0 = performance.now();
+      // Some 20 s per 1,000,000 records on a busy 2-core machine: ample room.
+      const fx = await start(`log-${records}`, { PMX_TEST_LOG_FILL: String(records) }, 60_000 + records * 0.3);
+      const startSeconds = (performance.now() - t0) / 1000;
       try {
-        logs.push(await filledLog(fx, histories));
+        logs.push(await filledLog(fx, records, startSeconds));
       } catch (err) {
         await fx.sys.stop();
         throw err;
       }
       const log = logs[logs.length - 1]!;
       r.line(
-        `  filled a log of ${int(log.entries)} entries (${int(histories)} histories of ${RECORDS_PER_HISTORY} records) ` +
-          `through the API in ${seconds(log.fillSeconds)} (${int((histories * RECORDS_PER_HISTORY) / log.fillSeconds)} setKey/s, ` +
-          `batches of 100 over ${Math.min(FILL_LANES, histories)} connections); server RSS ${log.rss === undefined ? "-" : int(log.rss)} MiB`,
+        `  a log of ${int(log.entries)} entries (${int(log.histories)} histories of up to ${FILL_RECORDS_PER_HISTORY} records, ` +
+          `PMX_TEST_LOG_FILL=${records}): server ready in ${seconds(log.startSeconds)} with the fill, ` +
+          `RSS ${log.rss === undefined ? "-" : int(log.rss)} MiB`,
       );
     }
     const [small, large] = logs as [FilledLog, FilledLog];
@@ -223,15 +193,14 @@ export async function proofSizeRows(ctx: RowContext, start: (name: string) => Pr
         a.cpuUsPerResult !== undefined && b.cpuUsPerResult !== undefined && a.cpuUsPerResult > 0
           ? ` (CPU per request ${a.cpuUsPerResult.toFixed(0)} and ${b.cpuUsPerResult.toFixed(0)} µs: ${times(b.cpuUsPerResult / a.cpuUsPerResult)})`
           : "";
-      const label = `${int(large.entries)} entries vs ${int(small.entries)}`;
       r.line(
-        `      ${method}: ${int(a.rps)} and ${int(b.rps)} req/s (best of 2 each); cost at ${label} = ${times(cost)}${cpu}`,
+        `      ${method}: ${int(a.rps)} and ${int(b.rps)} req/s (best of 2 each); ` +
+          `cost at ${int(large.entries)} entries vs ${int(small.entries)} = ${times(cost)}${cpu}`,
       );
-      const sizesSaid =
-        ctx.opts.proofLogEntries === 1_000_000 ? "1,000,000" : `${int(ctx.opts.proofLogEntries)} (not 1,000,000)`;
+      const size = ctx.opts.proofLogEntries;
       r.goal({
         goal: "log",
-        what: `${method} at ${sizesSaid} entries vs 1,000: cost`,
+        what: `${method} at ${size === 1_000_000 ? "1,000,000" : `${int(size)} (not 1,000,000)`} entries vs 1,000: cost`,
         figure: times(cost),
         target: "<= 1.30x",
         holds: b.rps > 0 ? cost <= 1.3 : undefined,

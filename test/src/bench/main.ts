@@ -106,11 +106,9 @@ async function runEmbedded(ctx: RowContext): Promise<void> {
               await bare.sys.stop();
             }
             // Proofs by log size: two more servers, each with a log filled for it.
-            await proofSizeRows(ctx, async (name) => {
-              const { fx: filled } = await startPrepared(() =>
-                startEmbedded(nodeFlags(opts.nodeArgs, opts.cpuProfDir, name)),
-              );
-              return filled;
+            await proofSizeRows(ctx, async (name, env, readyWithinMs) => {
+              const flags = nodeFlags(opts.nodeArgs, opts.cpuProfDir, name);
+              return (await startPrepared(() => startEmbedded(flags, env, readyWithinMs))).fx;
             });
           }
         });

@@ -19,8 +19,12 @@ export const fillUserId = (h: number): string => `log-fill-${h}`;
 
 /** Histories written concurrently (each by one writer, in order): MongoDB's round trips overlap. */
 const WRITERS = 32;
-/** Records handed to the log between two of its sequencing rounds at most (plus one round of the fill). */
-const ROUND = 10_000;
+/**
+ * Records handed to the log between two of its sequencing rounds (plus one round of the fill):
+ * each round hashes every changed history's head-map leaf up from depth 256, some 250 hashes, so
+ * rounds of many records per history keep a fill of a million records to seconds.
+ */
+const ROUND = 250_000;
 
 /**
  * Registers a host and appends `n` key records over ceil(n / 100) of its users' histories,
