@@ -17,7 +17,7 @@ import { HOST_KEYS } from "../support/keys";
 import { type Fixture, rpcBody } from "./fixtures";
 import type { LoadRequest } from "./load";
 import { int, ms, pct, seconds, times } from "./report";
-import { type Measured, measureRow, type RowContext } from "./rows";
+import { measureRow, type RowContext } from "./rows";
 import { inLanes, rpc } from "./rpc";
 import { rssMiB } from "./servers";
 
@@ -170,41 +170,47 @@ export async function proofSizeRows(ctx: RowContext, start: StartFilled): Promis
     const [small, large] = logs as [FilledLog, FilledLog];
     const pids = (log: FilledLog) => () => log.fx.sys.processes().map((p) => p.pid);
     const compare = async (method: string, requests: (log: FilledLog) => LoadRequest[]) => {
-      const best = new Map<FilledLog, Measured>();
+      const rps = new Map<FilledLog, number>();
+      const cpu = new Map<FilledLog, number>();
       for (let round = 0; round < 2; round++) {
-        for (const log of logs) {
-          const f = await measureRow(
-            ctx,
-            `embedded: ${method}, log of ${int(log.entries)}`,
-            log.fx.sys.url,
-            requests(log),
-            {
-              vsEcho: false,
-              pids: pids(log),
-            },
-          );
-          const prior = best.get(log);
-          if (prior === undefined || f.rps > prior.rps) best.set(log, f);
+        // The second round in the other order: a drift of the machine's load favours neither.
+        for (const log of round === 0 ? logs : [...logs].reverse()) {
+          const label = `embedded: ${method}, log of ${int(log.entries)}`;
+          const f = await measureRow(ctx, label, log.fx.sys.url, requests(log), { vsEcho: false, pids: pids(log) });
+          rps.set(log, Math.max(rps.get(log) ?? 0, f.rps));
+          if (f.cpuUsPerResult !== undefined) cpu.set(log, Math.min(cpu.get(log) ?? Infinity, f.cpuUsPerResult));
         }
       }
-      const [a, b] = [best.get(small)!, best.get(large)!];
-      const cost = b.rps > 0 ? a.rps / b.rps : Number.POSITIVE_INFINITY;
-      const cpu =
-        a.cpuUsPerResult !== undefined && b.cpuUsPerResult !== undefined && a.cpuUsPerResult > 0
-          ? ` (CPU per request ${a.cpuUsPerResult.toFixed(0)} and ${b.cpuUsPerResult.toFixed(0)} µs: ${times(b.cpuUsPerResult / a.cpuUsPerResult)})`
-          : "";
+      const [a, b] = [rps.get(small)!, rps.get(large)!];
+      const cost = b > 0 ? a / b : Number.POSITIVE_INFINITY;
+      const [ca, cb] = [cpu.get(small), cpu.get(large)];
+      const cpuCost = ca !== undefined && cb !== undefined && ca > 0 ? cb / ca : undefined;
       r.line(
-        `      ${method}: ${int(a.rps)} and ${int(b.rps)} req/s (best of 2 each); ` +
-          `cost at ${int(large.entries)} entries vs ${int(small.entries)} = ${times(cost)}${cpu}`,
+        `      ${method}: ${int(a)} and ${int(b)} req/s (best of 2 each): cost at ${int(large.entries)} entries vs ` +
+          `${int(small.entries)} = ${times(cost)}` +
+          (cpuCost === undefined
+            ? ""
+            : `; server CPU per request ${ca!.toFixed(0)} and ${cb!.toFixed(0)} µs (least of 2 each): ${times(cpuCost)}`),
       );
       const size = ctx.opts.proofLogEntries;
+      const what = `${method} at ${size === 1_000_000 ? "1,000,000" : `${int(size)} (not 1,000,000)`} entries vs 1,000`;
       r.goal({
         goal: "log",
-        what: `${method} at ${size === 1_000_000 ? "1,000,000" : `${int(size)} (not 1,000,000)`} entries vs 1,000: cost`,
+        what: `${what}: cost`,
         figure: times(cost),
         target: "<= 1.30x",
-        holds: b.rps > 0 ? cost <= 1.3 : undefined,
+        holds: b > 0 ? cost <= 1.3 : undefined,
       });
+      // The same in CPU time per request, which the machine's other tenants disturb far less.
+      if (cpuCost !== undefined) {
+        r.goal({
+          goal: "log",
+          what: `${what}: server CPU per request`,
+          figure: times(cpuCost),
+          target: "<= 1.30x",
+          holds: cpuCost <= 1.3,
+        });
+      }
     };
     await compare("pki/getKeyProof", (log) => log.keyProofs);
     await compare("pki/getInclusionProof", (log) => log.inclusionProofs);
