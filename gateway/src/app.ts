@@ -58,6 +58,12 @@ export interface GatewayOptions {
    * keeps them equal to auth's signing keys; by default an EdDSA JWS verifier.
    */
   tokenVerifier?: TokenVerifier;
+  /**
+   * The revocations the gateway keeps current and checks tokens against; its
+   * own by default. The one-process form passes the one its services' token
+   * checks use (with their verifier), so one cache and one follower of auth serve both.
+   */
+  revocations?: RevocationCache;
   /** Replaces the gRPC health checks of the services in `/ready`. */
   readiness?: () => Promise<boolean>;
   /** WebSocket ping interval; `config.wsPingIntervalMs` (10 s) by default. */
@@ -153,7 +159,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   const pki: ServiceClients["pki"] = { ...limited.pki };
   pki.getCheckpoint = (_req, o) => checkpoints.get(o);
   const clients: ServiceClients = { ...limited, pki };
-  const revocations = new RevocationCache();
+  const revocations = opts.revocations ?? new RevocationCache();
   const verifier =
     opts.tokenVerifier ??
     createJwksTokenVerifier({

@@ -179,6 +179,112 @@ describe("gRPC server logging and shutdown", () => {
   });
 });
 
+describe("gRPC client calls", () => {
+  const echoDefinition: ServiceDefinition = { Echo: jsonRpc("/test.Calls/Echo") };
+  type EchoHandlers = { Echo: handleUnaryCall<{ text?: string; waitMs?: number }, unknown> };
+  let server: GrpcServerHandle;
+  before(async () => {
+    const handlers = {
+      Echo: async (req: { text?: string; waitMs?: number }, ctx: { requestId?: string }) => {
+        if (req.waitMs) await new Promise((r) => setTimeout(r, req.waitMs));
+        return { text: req.text, requestId: ctx.requestId };
+      },
+    };
+    server = await startGrpcServer({
+      host: "127.0.0.1",
+      port: 0,
+      services: [
+        {
+          name: "test.Calls",
+          definition: echoDefinition,
+          // biome-ignore lint/suspicious/noExplicitAny: a hand-written test service
+          implementation: implement<any>(
+            echoDefinition,
+            // biome-ignore lint/suspicious/noExplicitAny: a hand-written test service
+            handlers as any,
+            createLogger({ name: "t", level: "silent" }),
+            openAccess(echoDefinition),
+          ),
+        },
+      ],
+    });
+  });
+  after(() => server.stop(100));
+
+  it("answers with the response and carries the request id in metadata", async () => {
+    const c = createClient<EchoHandlers>(echoDefinition, "test.Calls", server.address);
+    try {
+      const res = await Promise.all(
+        ["a", "b", "c"].map((text) => c.client.Echo({ text }, { requestId: `req-${text}`, timeoutMs: 3000 })),
+      );
+      assert.deepEqual(res, [
+        { text: "a", requestId: "req-a" },
+        { text: "b", requestId: "req-b" },
+        { text: "c", requestId: "req-c" },
+      ]);
+    } finally {
+      c.close();
+    }
+  });
+
+  it("gives up at the deadline with rpc.unavailable", async () => {
+    const c = createClient<EchoHandlers>(echoDefinition, "test.Calls", server.address);
+    try {
+      const t0 = Date.now();
+      await assert.rejects(c.client.Echo({ waitMs: 2000 }, { timeoutMs: 150 }), (err: unknown) => {
+        assert.ok(err instanceof AppError, String(err));
+        assert.equal(err.code, "rpc.unavailable");
+        return true;
+      });
+      assert.ok(Date.now() - t0 < 1500, "rejected at the deadline, not when the handler finished");
+    } finally {
+      c.close();
+    }
+  });
+
+  it("turns a response it cannot read into rpc.internal", async () => {
+    const unreadable: ServiceDefinition = {
+      Echo: {
+        ...(echoDefinition.Echo as ReturnType<typeof jsonRpc>),
+        responseDeserialize: () => {
+          throw new Error("not a message of this type");
+        },
+      },
+    };
+    const c = createClient<EchoHandlers>(unreadable, "test.Calls", server.address);
+    try {
+      await assert.rejects(c.client.Echo({ text: "x" }, { timeoutMs: 3000 }), (err: unknown) => {
+        assert.ok(err instanceof AppError, String(err));
+        assert.equal(err.code, "rpc.internal");
+        return true;
+      });
+    } finally {
+      c.close();
+    }
+  });
+
+  it("turns a request it cannot write into rpc.internal without calling", async () => {
+    const unwritable: ServiceDefinition = {
+      Echo: {
+        ...(echoDefinition.Echo as ReturnType<typeof jsonRpc>),
+        requestSerialize: () => {
+          throw new Error("cannot encode");
+        },
+      },
+    };
+    const c = createClient<EchoHandlers>(unwritable, "test.Calls", server.address);
+    try {
+      await assert.rejects(c.client.Echo({ text: "x" }), (err: unknown) => {
+        assert.ok(err instanceof AppError, String(err));
+        assert.equal(err.code, "rpc.internal");
+        return true;
+      });
+    } finally {
+      c.close();
+    }
+  });
+});
+
 describe("gRPC client kept connected", () => {
   it("connects at once, without waiting for a first call, and connects again when the connection drops", async () => {
     const sockets: Socket[] = [];

@@ -6,12 +6,15 @@ import {
   credentials as grpcCredentials,
   type handleUnaryCall,
   Metadata,
+  type MethodDefinition,
   makeGenericClientConstructor,
+  propagate as Propagate,
   Server,
   ServerCredentials,
   type ServerUnaryCall,
   type ServiceDefinition,
   type ServiceError,
+  type StatusObject,
   type sendUnaryData,
   status,
   type UntypedServiceImplementation,
@@ -511,6 +514,65 @@ function keepConnected(channel: Channel): void {
   watch();
 }
 
+/**
+ * One unary call made on the channel itself, as grpc-js's client methods make
+ * it underneath, without their per-call layers (an EventEmitter call object,
+ * the interceptor chain, the callback's bookkeeping): the same deadline,
+ * metadata, serialisation and status; errors become AppError.
+ */
+function unaryOnChannel(
+  channel: Channel,
+  def: MethodDefinition<unknown, unknown>,
+  req: unknown,
+  md: Metadata,
+  timeoutMs = 10_000,
+): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    let payload: Buffer;
+    try {
+      payload = def.requestSerialize(req);
+    } catch (err) {
+      reject(new AppError("rpc.internal", { internal: `serialising ${def.path}: ${String(err)}`, cause: err }));
+      return;
+    }
+    const call = channel.createCall(def.path, new Date(Date.now() + timeoutMs), undefined, null, Propagate.DEFAULTS);
+    let response: unknown;
+    let received = false;
+    let failure: ServiceError | undefined;
+    call.start(md, {
+      onReceiveMetadata() {},
+      onReceiveMessage(message: Buffer) {
+        if (received) return;
+        received = true;
+        try {
+          response = def.responseDeserialize(message);
+        } catch (err) {
+          failure = Object.assign(new Error(String(err)), {
+            code: status.INTERNAL,
+            details: `response of ${def.path} could not be read: ${String(err)}`,
+            metadata: new Metadata(),
+          });
+          call.cancelWithStatus(status.INTERNAL, "response could not be read");
+        }
+      },
+      onReceiveStatus(st: StatusObject) {
+        if (st.code === status.OK && failure === undefined) {
+          if (received) resolve(response);
+          else
+            reject(
+              fromGrpcError({ code: status.UNIMPLEMENTED, details: "no response message", metadata: st.metadata }),
+            );
+          return;
+        }
+        reject(fromGrpcError(failure ?? { code: st.code, details: st.details, metadata: st.metadata }));
+      },
+    });
+    call.startRead();
+    call.sendMessageWithContext({}, payload);
+    call.halfClose();
+  });
+}
+
 /** A gRPC client whose methods are async functions that throw AppError. */
 export function createClient<S>(
   definition: ServiceDefinition,
@@ -529,30 +591,40 @@ export function createClient<S>(
     (req: unknown, md: Metadata, opts: { deadline: Date }, cb: (err: ServiceError | null, res: unknown) => void) => void
   > & { close(): void; waitForReady(deadline: Date, cb: (err?: Error) => void): void; getChannel(): Channel };
   if (options.keepConnected) keepConnected(raw.getChannel());
+  const channel = raw.getChannel();
+  const metadataOf = (opts: CallOptions): Metadata => {
+    const md = new Metadata();
+    if (opts.requestId) md.set(MetadataKeys.requestId, opts.requestId);
+    if (opts.callerKeyId) md.set(MetadataKeys.callerKeyId, opts.callerKeyId);
+    const caller = opts.caller;
+    if (caller !== undefined) {
+      if (mutualTls) {
+        // The server verified this process's certificate: it takes the caller as stated.
+        if (caller.apiKeyId !== "") {
+          md.set(CallerMetadata.keyId, caller.apiKeyId);
+          md.set(CallerMetadata.scope, caller.scopes.join(" "));
+        }
+      } else if (caller.token !== undefined) {
+        md.set(CallerMetadata.authorization, `Bearer ${caller.token}`);
+      }
+    }
+    return md;
+  };
   const client: Record<string, (req: unknown, opts?: CallOptions) => Promise<unknown>> = {};
-  for (const name of Object.keys(definition)) {
+  for (const [name, def] of Object.entries(definition)) {
     const method = raw[name];
     if (typeof method !== "function") throw new Error(`client has no method ${name}`);
-    client[name] = (req, opts = {}) =>
+    // Through the client's method when a tracing SDK runs (its gRPC instrumentation wraps
+    // those: client spans, trace context in metadata); else straight on the channel.
+    const traced = (req: unknown, opts: CallOptions) =>
       new Promise((resolve, reject) => {
-        const md = new Metadata();
-        if (opts.requestId) md.set(MetadataKeys.requestId, opts.requestId);
-        if (opts.callerKeyId) md.set(MetadataKeys.callerKeyId, opts.callerKeyId);
-        const caller = opts.caller;
-        if (caller !== undefined) {
-          if (mutualTls) {
-            // The server verified this process's certificate: it takes the caller as stated.
-            if (caller.apiKeyId !== "") {
-              md.set(CallerMetadata.keyId, caller.apiKeyId);
-              md.set(CallerMetadata.scope, caller.scopes.join(" "));
-            }
-          } else if (caller.token !== undefined) {
-            md.set(CallerMetadata.authorization, `Bearer ${caller.token}`);
-          }
-        }
         const deadline = new Date(Date.now() + (opts.timeoutMs ?? 10_000));
-        method.call(raw, req, md, { deadline }, (err, res) => (err ? reject(fromGrpcError(err)) : resolve(res)));
+        method.call(raw, req, metadataOf(opts), { deadline }, (err, res) =>
+          err ? reject(fromGrpcError(err)) : resolve(res),
+        );
       });
+    client[name] = (req, opts = {}) =>
+      tracingStarted() ? traced(req, opts) : unaryOnChannel(channel, def, req, metadataOf(opts), opts.timeoutMs);
   }
   return {
     client: client as AsyncClient<S>,

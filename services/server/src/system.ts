@@ -15,7 +15,6 @@ import {
   type ServiceApp,
   type ServiceRegistration,
   type ServiceTarget,
-  startAuthSync,
   watchReadiness,
 } from "@pkiserver/kit";
 import * as pki from "@pkiserver/pki";
@@ -173,20 +172,12 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     };
     const services = gateway.createServiceClients(targets, gatewayConfig.grpcTls);
     closers.add(async () => services.close());
-    // The services' verifier reads auth's keys and revocations in process.
+    // The services' verifier fetches auth's keys in process when it meets one it lacks.
     const authLocal = createLocalClient<authV1.AuthServiceServer>(
       localService(authApp),
       authV1.AuthServiceClient.serviceName,
     ).client;
     authKeys = authLocal;
-    const tokenSync = startAuthSync({
-      auth: authLocal,
-      bus,
-      verifier: checks.verifier,
-      cache: checks.cache,
-      logger: loggerFor("auth-sync"),
-    });
-    closers.add(() => tokenSync.stop());
     await opts.beforeGateway?.(services.clients);
 
     const inProcess = Object.values(targets).every((t) => typeof t !== "string");
@@ -198,6 +189,9 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       ...(inProcess ? { readiness: async () => (await Promise.all(apps.map((a) => a.isReady()))).every(Boolean) } : {}),
       // Network channels without mutual TLS carry tokens only (see the gateway's Authenticator).
       credentialsThroughAuth: !inProcess && gatewayConfig.grpcTls === undefined,
+      // The gateway keeps auth's keys and revocations current for the services' token checks too.
+      tokenVerifier: checks.verifier,
+      revocations: checks.cache,
       ...opts.gatewayOptions,
     });
     closers.add(() => app.close());

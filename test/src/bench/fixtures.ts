@@ -13,6 +13,8 @@ export interface Fixture {
   readonly instanceId: string;
   readonly verifyKeyBodies: readonly string[];
   readonly getKeyAtBodies: readonly string[];
+  /** verifyKey of the history's current key at the time of sending: a date after its newest record. */
+  readonly verifyKeyNow: () => { body: string };
   readonly listHostsBody: string;
   /** A new token for the Bearer of the reads (the soak outlives one). */
   renewAuth(): Promise<Record<string, string>>;
@@ -108,6 +110,12 @@ export async function prepare(sys: System): Promise<Fixture> {
     rpcBody(i + 1, "pki/getKeyAt", { ...ref, date: recordAt(i).createDate }),
   );
 
+  const newest = history.reduce((a, b) => (b.createDate > a.createDate ? b : a));
+  let nowId = 0;
+  const verifyKeyNow = () => ({
+    body: rpcBody(++nowId, "pki/verifyKey", { ...ref, userPubKey: newest.userPubKey, date: Date.now() }),
+  });
+
   const writeKeys = Array.from({ length: 16 }, () => randomPubKey());
   return {
     sys,
@@ -116,6 +124,7 @@ export async function prepare(sys: System): Promise<Fixture> {
     instanceId,
     verifyKeyBodies,
     getKeyAtBodies,
+    verifyKeyNow,
     listHostsBody: rpcBody(1, "pkiAdmin/listHosts", {}),
     renewAuth: () => grant(sys.firstKey, []),
     tokenBody: (key) =>

@@ -86,6 +86,25 @@ describe("cached key history", () => {
     assert.equal((await t.cached.at(ref, date))?.userPubKey, "b");
   });
 
+  it("keeps the answer at the newest record's own date: the next record is created after it", async () => {
+    const t = setup();
+    const a = await t.append("a");
+    assert.equal((await t.cached.at(ref, a.createDate))?.userPubKey, "a");
+    const reads = t.counting.reads;
+    assert.equal((await t.cached.at(ref, a.createDate))?.userPubKey, "a");
+    assert.equal(t.counting.reads, reads, "served from memory");
+    // Even a record written at once, on a clock that has not moved, lands after that date.
+    const b = await t.raw.append(ref, () => ({ userPubKey: "b" }), { now: () => a.createDate });
+    assert.ok(b.createDate > a.createDate);
+    assert.equal((await t.cached.at(ref, a.createDate))?.userPubKey, "a");
+    assert.deepEqual(await t.cached.at(ref, a.createDate), await t.raw.at(ref, a.createDate));
+    // A date after the newest record's own is still read from the store each time.
+    const before = t.counting.reads;
+    assert.equal((await t.cached.at(ref, b.createDate + 1))?.userPubKey, "b");
+    assert.equal((await t.cached.at(ref, b.createDate + 1))?.userPubKey, "b");
+    assert.equal(t.counting.reads, before + 2);
+  });
+
   it("keeps the newest record's answer for dates older than the finality window", async () => {
     const t = setup();
     const a = await t.append("a");

@@ -26,14 +26,15 @@ interface Span {
  * Answers `at` for dates whose answer can no longer change from memory, and
  * passes everything else to the store (MongoDB, where each read is a query).
  *
- * A history only ever grows at its end, and createDate grows with seq: a
- * new record always lands after the newest one there is, and is written only
- * once every record before it is. So the answer for a date is final once a
- * record created after that date exists (nothing can be inserted before it),
- * or once the date is older than FINAL_AFTER_MS (no write in flight can still
- * pick it). Each answer learnt that way also holds for every date between its
- * record's createDate and the date asked, which is what a span keeps. A date
- * after the newest record, and not that old, always goes to the store.
+ * A history only ever grows at its end, and createDate strictly grows with
+ * seq: a new record always lands after the newest one there is (at least a
+ * millisecond after it), and is written only once every record before it is.
+ * So the answer for a date is final once a record created at or after that
+ * date exists (nothing can be inserted at or before it), or once the date is
+ * older than FINAL_AFTER_MS (no write in flight can still pick it). Each
+ * answer learnt that way also holds for every date between its record's
+ * createDate and the date asked, which is what a span keeps. A date after the
+ * newest record, and not that old, always goes to the store.
  * Bounded: the least recently read histories are dropped first.
  */
 export class CachedKeyHistoryStore implements KeyHistoryStore {
@@ -76,8 +77,14 @@ export class CachedKeyHistoryStore implements KeyHistoryStore {
     // Read first: a record after `date` that is already there was written after
     // every record before it (its seq needs theirs), so the answer read next is final.
     const newest = await this.inner.latest(ref);
-    // At or after the newest record's date, the answer is that record (not final: one may follow).
-    if (newest === undefined || newest.createDate <= date) return newest;
+    if (newest === undefined) return undefined;
+    // At the newest record's own date the answer is final (the next record is
+    // created at least a millisecond later); after it, not (one may follow).
+    if (newest.createDate === date) {
+      this.learn(key, { from: date, to: date, record: newest });
+      return newest;
+    }
+    if (newest.createDate < date) return newest;
     const record = await this.inner.at(ref, date);
     this.learn(key, { from: record?.createDate ?? Number.NEGATIVE_INFINITY, to: date, record });
     return record;
