@@ -70,7 +70,7 @@ interface FilledLog {
   /** The log's size: its signed checkpoint's, every write sequenced. */
   readonly entries: number;
   readonly histories: number;
-  /** From the process's start to its first API key, the fill included. */
+  /** From the process's start to the bench's fixture made on it, the fill included. */
   readonly startSeconds: number;
   readonly rss: number | undefined;
   readonly keyProofs: LoadRequest[];
@@ -163,7 +163,7 @@ export async function proofSizeRows(ctx: RowContext, start: StartFilled): Promis
       const log = logs[logs.length - 1]!;
       r.line(
         `  a log of ${int(log.entries)} entries (${int(log.histories)} histories of up to ${FILL_RECORDS_PER_HISTORY} records, ` +
-          `PMX_TEST_LOG_FILL=${records}): server ready in ${seconds(log.startSeconds)} with the fill, ` +
+          `PMX_TEST_LOG_FILL=${records}): server ready with its fill and the fixture in ${seconds(log.startSeconds)}, ` +
           `RSS ${log.rss === undefined ? "-" : int(log.rss)} MiB`,
       );
     }
