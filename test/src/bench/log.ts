@@ -350,6 +350,13 @@ async function setKeyRows(ctx: RowContext, storage: "memory" | "FerretDB", mongo
     `  setKey's write, ${storage}: ${int(best.without)}/s without the log, ${int(best.with)}/s with it ` +
       `(${WRITERS} writers, ${HISTORIES} histories, best of 2 x ${seconds} s, with it until all are sequenced): ${pct(ratio)}`,
   );
+  if (storage === "memory") {
+    // A store write in memory costs about a microsecond, so this ratio is the log's own cost
+    // (encoding and hashing each entry) against next to nothing; setKey's throughput in memory,
+    // the goal, is the API row's (pkiAdmin/setKey through the embedded server, with and without).
+    r.line("      (the log's own cost on an in-memory write; the goal in memory is the API row)");
+    return;
+  }
   r.goal({
     goal: "log",
     what: `setKey with the log vs without, ${storage}`,
