@@ -6,6 +6,7 @@ import type { PkiConfig } from "./config";
 import { type Clock, type PkiDeps, systemClock } from "./domain/ports";
 import type { TransparencyLog } from "./domain/transparency";
 import { CachedKeyHistoryStore } from "./storage/cached-key-history";
+import { fillLog } from "./storage/log-fill";
 import { withTransparencyLog } from "./storage/logged-stores";
 import { MemoryTransparencyLog } from "./storage/memory-transparency-log";
 import { MongoTransparencyLog, sharedLogSigner } from "./storage/mongo-transparency-log";
@@ -78,6 +79,15 @@ export async function buildApp(
       at: Date.now(),
     }).catch((err: unknown) => logger.warn({ err: String(err) }, "log checkpoint event not published"));
   };
+  // Bench only: a large log before the service is ready (never set outside the bench).
+  if (config.log.testFill !== undefined) {
+    const started = Date.now();
+    await fillLog(logged, log, config.log.testFill, clock);
+    logger.warn(
+      { records: config.log.testFill, ms: Date.now() - started },
+      "log filled for the bench (PMX_TEST_LOG_FILL)",
+    );
+  }
   // The first checkpoint (the empty log) exists before the first request.
   await sequence();
   const stopSequencing = runEvery(

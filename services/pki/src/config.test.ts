@@ -86,4 +86,20 @@ describe("loadConfig", () => {
     );
     assert.equal(loadConfig({ PMX_LOG_ORIGIN: "example.org/log" }).log.origin, "example.org/log");
   });
+
+  it("takes a bench fill of the log of at most 2,000,000 records, never with the log off", () => {
+    assert.equal(loadConfig({ PMX_TEST_LOG_FILL: "1000000" }).log.testFill, 1_000_000);
+    assert.equal(loadConfig({ PMX_TEST_LOG_FILL: "0" }).log.testFill, undefined);
+    for (const bad of ["2000001", "-1", "1.5", "many"]) {
+      assert.throws(
+        () => loadConfig({ PMX_TEST_LOG_FILL: bad }),
+        (err: unknown) => err instanceof ConfigError && /PMX_TEST_LOG_FILL/.test(err.message),
+        bad,
+      );
+    }
+    assert.throws(
+      () => loadConfig({ PMX_TEST_LOG_FILL: "100", PMX_TEST_LOG_OFF: "true" }),
+      (err: unknown) => err instanceof ConfigError && /PMX_TEST_LOG_FILL/.test(err.message),
+    );
+  });
 });

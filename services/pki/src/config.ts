@@ -8,6 +8,11 @@ export interface LogConfig {
   readonly signingKey: string | undefined;
   /** Test only (PMX_TEST_LOG_OFF): changes are not logged; never set outside the bench. */
   readonly testOff?: boolean;
+  /**
+   * Test only (PMX_TEST_LOG_FILL): key records appended and sequenced before the service is
+   * ready, for the bench's proofs in a large log (storage/log-fill.ts); never set outside the bench.
+   */
+  readonly testFill?: number;
   /** A checkpoint is signed at least this often (ms) while the log grows. */
   readonly checkpointIntervalMs: number;
 }
@@ -19,6 +24,8 @@ export interface PkiConfig extends ServiceConfig {
 }
 
 export const DEFAULT_LOG_ORIGIN = "pkiserver.local/log";
+/** PMX_TEST_LOG_FILL's bound: the process holds every record and entry in memory. */
+export const MAX_TEST_FILL = 2_000_000;
 
 function signerName(key: string): string | undefined {
   try {
@@ -47,8 +54,17 @@ const load = serviceConfigLoader(
     PMX_PKI_PUBLIC_READ: env.bool(false),
     // Test only (the bench's setKey without the log, in the same run): changes are not logged.
     PMX_TEST_LOG_OFF: env.bool(false),
+    // Test only (the bench's proofs in a large log): records appended before the service is ready.
+    PMX_TEST_LOG_FILL: z.coerce.number().int().min(0).max(MAX_TEST_FILL).default(0),
   },
   (v, ctx) => {
+    if (v.PMX_TEST_LOG_FILL > 0 && v.PMX_TEST_LOG_OFF) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["PMX_TEST_LOG_FILL"],
+        message: "fills the log: not with PMX_TEST_LOG_OFF",
+      });
+    }
     const name = v.PMX_LOG_SIGNING_KEY === undefined ? undefined : signerName(v.PMX_LOG_SIGNING_KEY);
     if (name !== undefined && v.PMX_LOG_ORIGIN !== undefined && v.PMX_LOG_ORIGIN !== name) {
       ctx.addIssue({ code: "custom", path: ["PMX_LOG_ORIGIN"], message: "must be the name of PMX_LOG_SIGNING_KEY" });
@@ -69,6 +85,7 @@ export function loadConfig(source: Record<string, string | undefined> = processE
       signingKey: c.PMX_LOG_SIGNING_KEY,
       checkpointIntervalMs: c.PMX_LOG_CHECKPOINT_INTERVAL,
       ...(c.PMX_TEST_LOG_OFF ? { testOff: true } : {}),
+      ...(c.PMX_TEST_LOG_FILL > 0 ? { testFill: c.PMX_TEST_LOG_FILL } : {}),
     },
   };
 }

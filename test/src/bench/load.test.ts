@@ -77,12 +77,14 @@ test("--quick shortens rows and sizes; --only and --distributed are checked", ()
   assert.ok(quick !== "help");
   assert.equal(quick.duration, 2);
   assert.equal(quick.historyRecords, 10_000);
+  assert.equal(quick.proofLogEntries, 100_000);
   const full = parseOptions(["--duration", "4", "--only=history,table"], {
     PMX_BENCH_NODE_ARGS: "--max-old-space-size=512",
   });
   assert.ok(full !== "help");
   assert.equal(full.duration, 4);
   assert.equal(full.historyRecords, 100_000);
+  assert.equal(full.proofLogEntries, 1_000_000);
   assert.deepEqual([...full.sections], ["history", "table"]);
   assert.deepEqual(full.nodeArgs, ["--max-old-space-size=512"]);
   assert.throws(() => parseOptions(["--only=nothing"], {}), /unknown section/);

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { exportRows } from "./export";
 import { type Fixture, prepare } from "./fixtures";
 import type { Figures } from "./load";
-import { keyProofRows, logRows, setKeyApiRows } from "./log";
+import { keyProofRows, logRows, proofSizeRows, setKeyApiRows } from "./log";
 import { type Options, parseOptions, type Section, USAGE } from "./options";
 import { Report } from "./report";
 import {
@@ -105,6 +105,11 @@ async function runEmbedded(ctx: RowContext): Promise<void> {
             } finally {
               await bare.sys.stop();
             }
+            // Proofs by log size: two more servers, each with a log filled for it.
+            await proofSizeRows(ctx, async (name, env, readyWithinMs) => {
+              const flags = nodeFlags(opts.nodeArgs, opts.cpuProfDir, name);
+              return (await startPrepared(() => startEmbedded(flags, env, readyWithinMs))).fx;
+            });
           }
         });
       } finally {

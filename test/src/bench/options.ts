@@ -30,6 +30,8 @@ export interface Options {
   readonly grantSample: number;
   /** Audit events the distributed form's export streams (goal 7). */
   readonly auditEvents: number;
+  /** Entries of the large log whose proofs are measured against a log of 1,000 (issue 11). */
+  readonly proofLogEntries: number;
   /** FerretDB on a throwaway PostgreSQL cluster instead of the harness's MongoDB-compatible server. */
   readonly postgres: boolean;
   readonly soak: false | { grants: number; reads: number; distributed: boolean };
@@ -43,6 +45,7 @@ export const USAGE = `npm run bench -- [options]
 
   --duration=S      seconds per measured row (default 5; --quick 2)
   --quick           a much shorter run: 2 s rows, a tenth of the history, grant and audit-event counts
+                    and of the large log's entries (100,000 instead of 1,000,000)
   --only=LIST       run only these sections, comma-separated: ${SECTIONS.join(", ")}
   --postgres        the distributed form on FerretDB over a throwaway PostgreSQL cluster
   --soak[=GRANTS]   100,000 grants (or GRANTS) and ten reads per grant against the embedded form, RSS over time
@@ -119,6 +122,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): O
     grantsBefore: 10_000 / scale,
     grantSample: 200,
     auditEvents: 100_000 / scale,
+    proofLogEntries: 1_000_000 / scale,
     postgres: flags.has("postgres"),
     soak: flags.has("soak")
       ? { grants: soakGrants, reads: soakGrants * 10, distributed: flags.has("distributed") }

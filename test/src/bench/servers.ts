@@ -102,6 +102,7 @@ async function spawnNode(
   env: Record<string, string>,
   ready: RegExp,
   what: string,
+  readyWithinMs = 60_000,
 ): Promise<{ child: ChildProcess; output: () => string; tail: OutputTail }> {
   const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
   children.add(child);
@@ -115,7 +116,7 @@ async function spawnNode(
   };
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + readyWithinMs;
   while (!ready.test(output)) {
     if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
       child.kill("SIGKILL");
@@ -146,11 +147,13 @@ export async function startEcho(): Promise<{ url: string; pid: number; stop(): P
  * The server as `npm start` runs it (services/server/dist/embedded.js), in a
  * process of its own so the load generator does not share its event loop.
  * With PMX_MONGO_URL (and PMX_SECRET_KEY, PMX_NATS_URL) set in the bench's
- * environment it runs on those instead of in-memory stores.
+ * environment it runs on those instead of in-memory stores. `readyWithinMs`: longer for a
+ * server that fills its log before it is ready (PMX_TEST_LOG_FILL).
  */
 export async function startEmbedded(
   nodeArgs: readonly string[],
   extraEnv: Readonly<Record<string, string>> = {},
+  readyWithinMs = 60_000,
 ): Promise<System> {
   const port = await freePort();
   const passed = [
@@ -174,6 +177,7 @@ export async function startEmbedded(
     env,
     /API_KEY_SECRET=\S+/,
     "the embedded server",
+    readyWithinMs,
   );
   const text = output();
   const pid = child.pid as number;

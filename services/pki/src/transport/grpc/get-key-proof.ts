@@ -1,9 +1,11 @@
-import { fromBase64 } from "@pkiserver/log";
 import type { pkiV1 } from "@pkiserver/proto";
 import type { TransparencyLog } from "../../domain/transparency";
 import { checkDate, checkRef } from "../../domain/validation";
 import { recordToProto, refFromProto } from "./codec";
 import { entryProofToProto } from "./log-codec";
+
+/** The head map's own base64 (well-formed: no check, one decoding per sibling, a sibling per level of the map). */
+const fromOwnBase64 = (text: string): Buffer => Buffer.from(text, "base64");
 
 export function getKeyProofHandler(log: TransparencyLog) {
   return async (req: pkiV1.GetKeyProofRequest): Promise<pkiV1.GetKeyProofResponse> => {
@@ -16,8 +18,8 @@ export function getKeyProofHandler(log: TransparencyLog) {
       ...(p.head
         ? {
             head: {
-              bitmap: Buffer.from(fromBase64(p.head.bitmap)),
-              siblings: p.head.siblings.map((s) => Buffer.from(fromBase64(s))),
+              bitmap: fromOwnBase64(p.head.bitmap),
+              siblings: p.head.siblings.map(fromOwnBase64),
             },
           }
         : {}),
