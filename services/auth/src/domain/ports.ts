@@ -55,8 +55,9 @@ export interface SessionStore {
    * any more (scope empty; name, address and credential fields absent). A
    * revoked one is kept until its refresh token would have expired, so that
    * token is answered as revoked (`75`); a store in memory may forget the
-   * oldest beyond a bound once no token of it can be valid and its family has
-   * no unrevoked session left (then undefined, as for an unknown id).
+   * oldest beyond a bound once no token of it can be valid (or its key's cap
+   * mark covers it) and its family has no unrevoked session left (then
+   * undefined, as for an unknown id).
    */
   get(id: string): Promise<Session | undefined>;
   /**
