@@ -124,6 +124,34 @@ describe("MongoDB session store: what a grant and a rotation cost", () => {
     return query as { find: string; filter: Document; hint?: Document | string };
   }
 
+  it("a session the cap closed before cap marks existed is still listed as revoked; one closed under the mark is not", async () => {
+    const legacy = session(900, "key-legacy");
+    await db.collection("auth_sessions").insertOne({
+      _id: legacy.id as never,
+      apiKeyId: legacy.apiKeyId,
+      familyId: legacy.familyId,
+      name: null,
+      scope: legacy.scope,
+      ipAddr: null,
+      accessLifetime: legacy.accessLifetime,
+      createdAt: legacy.createdAt,
+      expiresAt: legacy.expiresAt,
+      generation: 0,
+      refreshHash: legacy.refreshHash,
+      rotatedAt: null,
+      revokedAt: T0 + 1000,
+      revokeReason: "session_limit",
+      purgeAt: new Date(legacy.expiresAt),
+    });
+    for (let i = 1; i <= 17; i++) await store.open(session(1000 + i, "key-legacy"), 16, T0 + 1000);
+    const closed = session(1001, "key-legacy");
+    assert.equal((await store.get(closed.id))?.revokeReason, "session_limit");
+    const listed = (await store.listRevokedSince(T0 + 1000)).map((s) => s.id);
+    assert.ok(listed.includes(legacy.id), "the one no mark stands for");
+    assert.ok(!listed.includes(closed.id), "the one its key's mark covers");
+    assert.equal((await store.capMark("key-legacy"))?.sessionId, closed.id);
+  });
+
   it("a key's live sessions are read through the index that leaves its closed sessions out", async () => {
     const { find, hint } = await liveQuery();
     assert.equal(hint, "auth_sessions_live");

@@ -32,6 +32,12 @@ interface SessionDoc {
   credentialGeneration?: number;
   /** Set once the credential that opened the session was rotated away. */
   credentialExpiresAt?: number;
+  /**
+   * Set on a session the cap closed under its key's cap mark, which stands
+   * for it in the lists of revocations. Sessions the cap closed before marks
+   * existed lack it: those are still listed one by one.
+   */
+  capMarked?: true;
   /** For the TTL index: expiresAt plus the grace during which an expired token still reads as expired. */
   purgeAt: Date;
 }
@@ -192,10 +198,10 @@ export class MongoSessionStore implements SessionStore {
     return docs.map(toSession).sort(newestFirst);
   }
 
-  private async revokeIfLive(id: string, reason: string, now: number): Promise<Session | undefined> {
+  private async revokeIfLive(id: string, reason: string, now: number, capMarked?: true): Promise<Session | undefined> {
     const doc = await this.col.findOneAndUpdate(
       { _id: id, revokedAt: null },
-      { $set: { revokedAt: now, revokeReason: reason } },
+      { $set: { revokedAt: now, revokeReason: reason, ...(capMarked ? { capMarked } : {}) } },
       { returnDocument: "after" },
     );
     return doc ? toSession(doc) : undefined;
@@ -248,7 +254,7 @@ export class MongoSessionStore implements SessionStore {
     let until = 0;
     for (const s of live) {
       if (!coveredByMark(s, mark)) continue;
-      const r = await this.revokeIfLive(s.id, RevokeReason.sessionLimit, now);
+      const r = await this.revokeIfLive(s.id, RevokeReason.sessionLimit, now, true);
       if (!r) continue;
       closed.push(r);
       until = Math.max(until, accessTokensExpireAt(r));
@@ -414,9 +420,7 @@ export class MongoSessionStore implements SessionStore {
 
   async listRevokedSince(since: number): Promise<Session[]> {
     // Those the cap closed are covered by their key's cap mark.
-    return (
-      await this.col.find({ revokedAt: { $gte: since }, revokeReason: { $ne: RevokeReason.sessionLimit } }).toArray()
-    ).map(toSession);
+    return (await this.col.find({ revokedAt: { $gte: since }, capMarked: { $ne: true } }).toArray()).map(toSession);
   }
 
   async listRotatedSince(since: number): Promise<Session[]> {
