@@ -36,6 +36,7 @@ describe("BusAuthEvents", () => {
     const revoked = decodeEvent(Events.sessionRevoked, got[1] as BusMessage);
     assert.equal(revoked?.reason, "session_limit");
     assert.equal(revoked?.tokensExpireAt, T0 + 900_000, "issued last when it opened");
+    assert.equal(revoked?.sessionCreatedAt, T0, "its place against its key's cap mark");
     await bus.close();
   });
 });
