@@ -22,11 +22,24 @@ export class MemoryAuditStore implements AuditStore {
     if (this.ids.has(event.id)) return false;
     this.ids.add(event.id);
     // The event is the recorder's own new object, read-only from here on: kept as it is.
-    // Events mostly arrive in time order, so the insertion point is at or near the end.
-    let i = this.events.length;
-    while (i > 0 && compareEvents(this.events[i - 1] as AuditEvent, event) > 0) i--;
-    if (i === this.events.length) this.events.push(event);
-    else this.events.splice(i, 0, event);
+    // Events mostly arrive in time order (then it goes at the end); one that does not
+    // (an event stamped with a time ahead of others', such as a key record's createDate
+    // during a burst of writes to one history) is placed by binary search, not by a
+    // walk back over every later one.
+    const n = this.events.length;
+    if (n === 0 || compareEvents(this.events[n - 1] as AuditEvent, event) <= 0) {
+      this.events.push(event);
+    } else {
+      let lo = 0;
+      let hi = n - 1;
+      // The first event that sorts after the new one (events[hi] does).
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (compareEvents(this.events[mid] as AuditEvent, event) > 0) hi = mid;
+        else lo = mid + 1;
+      }
+      this.events.splice(lo, 0, event);
+    }
     // Dropped in batches of a tenth, so that the array is not shifted on every event.
     if (this.events.length > this.maxEvents + Math.ceil(this.maxEvents / 10)) {
       for (const dropped of this.events.splice(0, this.events.length - this.maxEvents)) this.ids.delete(dropped.id);

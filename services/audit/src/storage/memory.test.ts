@@ -33,4 +33,26 @@ describe("memory audit store bound", () => {
     assert.equal(await store.record(event(0)), true);
     assert.equal(await store.record(event(999)), false);
   });
+
+  it("keeps events in (time, id) order whatever order they arrive in, ties in time included", async () => {
+    const store = new MemoryAuditStore();
+    // Times with many ties, ids that sort differently from arrival, arrival shuffled by a fixed walk.
+    const all = Array.from({ length: 600 }, (_, n) => ({
+      ...event(n),
+      id: `ev-${(n * 7919) % 600}`,
+      time: 1000 + (n % 37),
+    }));
+    const arrival = Array.from({ length: all.length }, (_, k) => all[(k * 211) % all.length] as AuditEvent);
+    for (const e of arrival) assert.equal(await store.record(e), true);
+    // A later burst stamped ahead of the rest, then stragglers with earlier times.
+    for (let n = 0; n < 50; n++) await store.record({ ...event(n), id: `ahead-${n}`, time: 5000 + n });
+    for (let n = 0; n < 50; n++) await store.record({ ...event(n), id: `late-${n}`, time: 1010 });
+    const kept = await store.page({}, "oldest", undefined, 10_000);
+    const sorted = [...kept].sort((a, b) => a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    assert.equal(kept.length, 700);
+    assert.deepEqual(
+      kept.map((e) => `${e.time}/${e.id}`),
+      sorted.map((e) => `${e.time}/${e.id}`),
+    );
+  });
 });
