@@ -57,7 +57,9 @@ interface MemorySub {
   opts: SubscribeOptions;
   /** Its subject patterns, split once. */
   patterns: readonly (readonly string[])[];
+  /** Events to deliver, in order, from `head` on (delivered ones are cut off in batches, not shifted one by one). */
   queue: BusMessage[];
+  head: number;
   running: boolean;
   stopped: boolean;
 }
@@ -128,6 +130,7 @@ export class MemoryEventBus implements EventBus {
       opts,
       patterns: opts.subjects.map((p) => p.split(".")),
       queue: [],
+      head: 0,
       running: false,
       stopped: false,
     };
@@ -159,11 +162,20 @@ export class MemoryEventBus implements EventBus {
     if (sub.running || sub.stopped) return;
     sub.running = true;
     void (async () => {
-      while (!sub.stopped && sub.queue.length > 0) {
-        const msg = sub.queue[0] as BusMessage;
+      while (!sub.stopped && sub.head < sub.queue.length) {
+        const msg = sub.queue[sub.head] as BusMessage;
         try {
           await sub.opts.handler(msg);
-          sub.queue.shift();
+          // Array#shift moves every element behind the first (a consumer behind by
+          // 100,000 events paid that for each one): the head moves instead.
+          sub.head++;
+          if (sub.head === sub.queue.length) {
+            sub.queue = [];
+            sub.head = 0;
+          } else if (sub.head >= 1024 && sub.head >= sub.queue.length / 2) {
+            sub.queue = sub.queue.slice(sub.head);
+            sub.head = 0;
+          }
           if (sub.opts.durable) {
             const acked = this.durableAcked.get(sub.opts.durable) ?? new Set<string>();
             this.durableAcked.set(sub.opts.durable, acked);
