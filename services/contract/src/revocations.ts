@@ -98,7 +98,7 @@ interface KeyCapMark {
 }
 
 /** Whether session (createdAt, id) is at or before the mark: createdAt, then id (string order). */
-function atOrBefore(createdAt: number, id: string, mark: KeyCapMark): boolean {
+export function atOrBeforeMark(createdAt: number, id: string, mark: Pick<CapMark, "createdAt" | "sessionId">): boolean {
   return createdAt < mark.createdAt || (createdAt === mark.createdAt && id <= mark.sessionId);
 }
 
@@ -261,7 +261,7 @@ export class RevocationCache {
     if (cur === undefined || cur.until <= this.now()) {
       state.capMark = { createdAt: mark.createdAt, sessionId: mark.sessionId, until };
     } else {
-      if (!atOrBefore(mark.createdAt, mark.sessionId, cur)) {
+      if (!atOrBeforeMark(mark.createdAt, mark.sessionId, cur)) {
         cur.createdAt = mark.createdAt;
         cur.sessionId = mark.sessionId;
       }
@@ -306,7 +306,7 @@ export class RevocationCache {
     if (capMark !== undefined && capMark.until > now) {
       // A token without `sct` predates it: it cannot be placed against the mark, so it is refused (a refresh gives one with it).
       const created = claims.sessionCreatedAt;
-      if (created === undefined || atOrBefore(created, claims.sessionId, capMark)) return true;
+      if (created === undefined || atOrBeforeMark(created, claims.sessionId, capMark)) return true;
     }
     // Steps older than the longest lifetime cover only expired tokens.
     const oldest = now - this.maxLifetime - CLOCK_SKEW_MS;

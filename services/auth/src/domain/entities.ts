@@ -1,4 +1,4 @@
-import type { TokenIdentity } from "@pkiserver/contract";
+import { atOrBeforeMark, type CapMark, type TokenIdentity } from "@pkiserver/contract";
 import type { Scope } from "@pkiserver/kit/core";
 
 /** A session: one chain of refresh tokens and the access tokens issued along it. */
@@ -149,25 +149,16 @@ export function accessTokensExpireAt(s: Session): number {
 }
 
 /**
- * A key's cap mark: the newest session (createdAt, then id) the per-key cap
- * of live sessions closed. The cap closes a key's oldest sessions, so every
- * session of the key at or before the mark is closed, and a store keeps no
- * live session there; verifiers keep this one mark instead of each session.
- * `tokensExpireAt`: when the last access token of a session it covers expires.
+ * A key's cap mark (the contract's, as verifiers keep it): the newest session
+ * the per-key cap of live sessions closed. The cap closes a key's oldest
+ * sessions, so every session of the key at or before the mark is closed, and
+ * a store keeps no live session there.
  */
-export interface CapMark {
-  apiKeyId: string;
-  createdAt: number;
-  sessionId: string;
-  tokensExpireAt: number;
-}
+export type { CapMark };
 
 /** Whether session `s` is at or before the mark: createdAt, then id (string order). */
-export function coveredByMark(
-  s: Pick<Session, "createdAt" | "id">,
-  mark: Pick<CapMark, "createdAt" | "sessionId">,
-): boolean {
-  return s.createdAt < mark.createdAt || (s.createdAt === mark.createdAt && s.id <= mark.sessionId);
+export function coveredByMark(s: Pick<Session, "createdAt" | "id">, mark: Pick<CapMark, "createdAt" | "sessionId">) {
+  return atOrBeforeMark(s.createdAt, s.id, mark);
 }
 
 /** Newest first: createdAt, then id, so every replica orders sessions alike. */
