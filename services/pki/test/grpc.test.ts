@@ -4,19 +4,15 @@ import {
   AppError,
   type BusMessage,
   connectMongo,
-  createClient,
-  createLogger,
   decodeEvent,
   type ErrorCode,
   Events,
   MemoryEventBus,
   type MongoHandle,
-  type ServiceApp,
 } from "@pkiserver/kit";
-import { buildApp, loadConfig, PKI_SERVICE_NAME, randomPubKey } from "@pkiserver/pki";
-import { pkiV1 } from "@pkiserver/proto";
+import { randomPubKey } from "@pkiserver/pki";
 import { getInfra } from "@pkiserver/test-harness";
-import { callingAs, EVERY_SCOPE, testTokens } from "@pkiserver/testing";
+import { servePki } from "./served-pki";
 
 const fails = (code: ErrorCode, data?: unknown) => (err: unknown) => {
   assert.ok(err instanceof AppError, `expected AppError ${code}, got ${String(err)}`);
@@ -28,9 +24,9 @@ const fails = (code: ErrorCode, data?: unknown) => (err: unknown) => {
 describe("pki gRPC service over the wire, on MongoDB", () => {
   let mongo: MongoHandle;
   let bus: MemoryEventBus;
-  let app: ServiceApp;
-  let conn: ReturnType<typeof createClient<pkiV1.PkiServiceServer>>;
-  let pki: (typeof conn)["client"];
+  let served: Awaited<ReturnType<typeof servePki>>;
+  let app: (typeof served)["app"];
+  let pki: (typeof served)["pki"];
   const published: BusMessage[] = [];
 
   before(async () => {
@@ -39,25 +35,12 @@ describe("pki gRPC service over the wire, on MongoDB", () => {
     bus = new MemoryEventBus();
     await bus.subscribe({ subjects: ["pki.v1.>"], deliver: "all", handler: async (m) => void published.push(m) });
     // Every call is authenticated: a token of a caller with every scope, verified as pki verifies any.
-    const access = testTokens();
-    app = await buildApp(loadConfig({}), {
-      logger: createLogger({ name: "pki-test", level: "silent" }),
-      bus,
-      mongo,
-      listen: { host: "127.0.0.1", port: 0 },
-      tokens: access.tokens,
-    });
-    conn = callingAs(
-      createClient<pkiV1.PkiServiceServer>(pkiV1.PkiServiceService, PKI_SERVICE_NAME, app.grpc.address),
-      (await access.sign(EVERY_SCOPE)).caller,
-    );
-    await conn.waitForReady(5000);
-    pki = conn.client;
+    served = await servePki({ name: "pki-test", bus, mongo });
+    ({ app, pki } = served);
   });
 
   after(async () => {
-    conn.close();
-    await app.stop();
+    await served.close();
     await bus.close();
     await mongo.db.dropDatabase();
     await mongo.close();

@@ -1,19 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import {
-  connectMongo,
-  createClient,
-  createLogger,
-  decodeEvent,
-  Events,
-  MemoryEventBus,
-  type MongoHandle,
-} from "@pkiserver/kit";
+import { connectMongo, decodeEvent, Events, MemoryEventBus, type MongoHandle } from "@pkiserver/kit";
 import { openCheckpoint, parseVerifierKey } from "@pkiserver/log";
-import { buildApp, loadConfig, PKI_SERVICE_NAME, randomPubKey } from "@pkiserver/pki";
-import { type eventsV1, pkiV1 } from "@pkiserver/proto";
+import { randomPubKey } from "@pkiserver/pki";
+import type { eventsV1 } from "@pkiserver/proto";
 import { getInfra } from "@pkiserver/test-harness";
-import { callingAs, EVERY_SCOPE, testTokens } from "@pkiserver/testing";
+import { servePki } from "./served-pki";
 
 /**
  * The sequencer announces every checkpoint it signs on the bus (log.v1.checkpoint.signed), so
@@ -37,21 +29,14 @@ for (const storage of ["memory", "MongoDB"] as const) {
           if (e) seen.push(e);
         },
       });
-      const access = testTokens();
-      const app = await buildApp(loadConfig({ PMX_LOG_CHECKPOINT_INTERVAL: "100" }), {
-        logger: createLogger({ name: "pki-log-events", level: "silent" }),
+      const served = await servePki({
+        name: "pki-log-events",
         bus,
-        ...(mongo ? { mongo } : {}),
-        listen: { host: "127.0.0.1", port: 0 },
-        tokens: access.tokens,
+        mongo,
+        env: { PMX_LOG_CHECKPOINT_INTERVAL: "100" },
       });
-      const conn = callingAs(
-        createClient<pkiV1.PkiServiceServer>(pkiV1.PkiServiceService, PKI_SERVICE_NAME, app.grpc.address),
-        (await access.sign(EVERY_SCOPE)).caller,
-      );
+      const { app, pki } = served;
       try {
-        await conn.waitForReady(5000);
-        const pki = conn.client;
         const instanceId = randomPubKey();
         await pki.setHost({ hostPubKey: instanceId, hostUrl: `events-${storage.length}.example:3000` });
         await pki.setKey({ ref: { userId: "user1", instanceId, contextId: "ctx1" }, userPubKey: randomPubKey() });
@@ -61,8 +46,8 @@ for (const storage of ["memory", "MongoDB"] as const) {
         assert.equal(seen[0]?.treeSize, 0);
         const last = seen.at(-1);
         assert.ok(last && last.treeSize === 2, `announced sizes ${seen.map((e) => e.treeSize)}`);
-        const served = await pki.getCheckpoint({});
-        assert.equal(last.checkpoint, served.checkpoint);
+        const current = await pki.getCheckpoint({});
+        assert.equal(last.checkpoint, current.checkpoint);
         assert.equal(last.verifierKey, app.logVerifierKey);
         assert.equal(openCheckpoint(last.checkpoint, parseVerifierKey(app.logVerifierKey)).size, 2);
         // Nothing new, nothing announced.
@@ -70,8 +55,7 @@ for (const storage of ["memory", "MongoDB"] as const) {
         await new Promise((r) => setTimeout(r, 300));
         assert.equal(seen.length, count);
       } finally {
-        conn.close();
-        await app.stop();
+        await served.close();
         await bus.close();
         if (mongo) {
           await mongo.db.dropDatabase();

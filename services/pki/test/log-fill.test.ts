@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createClient, createLogger, MemoryEventBus } from "@pkiserver/kit";
+import { MemoryEventBus } from "@pkiserver/kit";
 import {
   historyKey,
   leafHash,
@@ -9,9 +9,7 @@ import {
   verifyHeadMapProof,
   verifyInclusion,
 } from "@pkiserver/log";
-import { buildApp, loadConfig, PKI_SERVICE_NAME } from "@pkiserver/pki";
-import { pkiV1 } from "@pkiserver/proto";
-import { callingAs, EVERY_SCOPE, testTokens } from "@pkiserver/testing";
+import { servePki } from "./served-pki";
 
 /**
  * PMX_TEST_LOG_FILL (bench only): the service is ready with a log of the records asked for,
@@ -20,25 +18,18 @@ import { callingAs, EVERY_SCOPE, testTokens } from "@pkiserver/testing";
 describe("a log filled for the bench (PMX_TEST_LOG_FILL)", () => {
   it("is sequenced into a signed checkpoint before the service is ready", async () => {
     const bus = new MemoryEventBus();
-    const access = testTokens();
     // A checkpoint interval far beyond the test: the fill's own sequencing signs the checkpoint.
-    const app = await buildApp(loadConfig({ PMX_TEST_LOG_FILL: "250", PMX_LOG_CHECKPOINT_INTERVAL: "600000" }), {
-      logger: createLogger({ name: "pki-log-fill", level: "silent" }),
+    const served = await servePki({
+      name: "pki-log-fill",
       bus,
-      listen: { host: "127.0.0.1", port: 0 },
-      tokens: access.tokens,
+      env: { PMX_TEST_LOG_FILL: "250", PMX_LOG_CHECKPOINT_INTERVAL: "600000" },
     });
-    const conn = callingAs(
-      createClient<pkiV1.PkiServiceServer>(pkiV1.PkiServiceService, PKI_SERVICE_NAME, app.grpc.address),
-      (await access.sign(EVERY_SCOPE)).caller,
-    );
+    const { app, pki } = served;
     try {
-      await conn.waitForReady(5000);
-      const pki = conn.client;
       // The host's registration and the 250 records.
-      const served = await pki.getCheckpoint({});
-      assert.equal(served.treeSize, 251);
-      const cp = openCheckpoint(served.checkpoint, parseVerifierKey(app.logVerifierKey));
+      const signed = await pki.getCheckpoint({});
+      assert.equal(signed.treeSize, 251);
+      const cp = openCheckpoint(signed.checkpoint, parseVerifierKey(app.logVerifierKey));
       assert.equal(cp.size, 251);
 
       const hosts = (await pki.listHosts({})).hosts;
@@ -58,7 +49,7 @@ describe("a log filled for the bench (PMX_TEST_LOG_FILL)", () => {
       // A proof of a history's newest record holds against the filled log's checkpoint.
       const ref = { userId: "log-fill-1", instanceId: host.instanceId, contextId: "log-fill" };
       const proof = await pki.getKeyProof({ ref, date: Date.now() + 60_000 });
-      assert.equal(proof.checkpoint, served.checkpoint);
+      assert.equal(proof.checkpoint, signed.checkpoint);
       assert.equal(proof.record?.userId, "log-fill-1");
       const { entry, head } = proof;
       assert.ok(entry !== undefined && head !== undefined && proof.next === undefined);
@@ -72,8 +63,7 @@ describe("a log filled for the bench (PMX_TEST_LOG_FILL)", () => {
         verifyHeadMapProof(historyKey(ref.userId, ref.instanceId, ref.contextId), leaf, headProof, cp.headMapRoot),
       );
     } finally {
-      conn.close();
-      await app.stop();
+      await served.close();
       await bus.close();
     }
   });

@@ -1,28 +1,18 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import {
-  AppError,
-  connectMongo,
-  createClient,
-  createLogger,
-  type ErrorCode,
-  MemoryEventBus,
-  type MongoHandle,
-  type ServiceApp,
-} from "@pkiserver/kit";
-import { buildApp, loadConfig, PKI_SERVICE_NAME, randomPubKey } from "@pkiserver/pki";
+import { AppError, connectMongo, type ErrorCode, MemoryEventBus, type MongoHandle } from "@pkiserver/kit";
+import { randomPubKey } from "@pkiserver/pki";
 import type { pkiV1 } from "@pkiserver/proto";
-import { pkiV1 as pkiProto } from "@pkiserver/proto";
 import { getInfra } from "@pkiserver/test-harness";
-import { callingAs, EVERY_SCOPE, testTokens } from "@pkiserver/testing";
+import { testTokens } from "@pkiserver/testing";
+import { servePki } from "./served-pki";
 
-type PkiClient = ReturnType<typeof createClient<pkiV1.PkiServiceServer>>["client"];
+type PkiClient = Awaited<ReturnType<typeof servePki>>["pki"];
 
 interface Replica {
   readonly mongo: MongoHandle;
   readonly bus: MemoryEventBus;
-  readonly app: ServiceApp;
-  readonly conn: ReturnType<typeof createClient<pkiV1.PkiServiceServer>>;
+  readonly served: Awaited<ReturnType<typeof servePki>>;
   readonly pki: PkiClient;
 }
 
@@ -50,28 +40,18 @@ describe("two pki replicas on one MongoDB database", () => {
     const offsets = [0, -HOUR];
     // Both start at once on an empty database: index creation must not trip over itself.
     const access = testTokens();
-    const caller = (await access.sign(EVERY_SCOPE)).caller;
     const started = await Promise.all(
       offsets.map(async (offset) => {
         const mongo = await connectMongo(infra.mongoUrl, dbName);
         const bus = new MemoryEventBus();
-        const app = await buildApp(
-          loadConfig({}),
-          {
-            logger: createLogger({ name: "pki-replica", level: "silent" }),
-            bus,
-            mongo,
-            listen: { host: "127.0.0.1", port: 0 },
-            tokens: access.tokens,
-          },
-          { clock: { now: () => Date.now() + offset } },
-        );
-        const conn = callingAs(
-          createClient<pkiV1.PkiServiceServer>(pkiProto.PkiServiceService, PKI_SERVICE_NAME, app.grpc.address),
-          caller,
-        );
-        await conn.waitForReady(5000);
-        return { mongo, bus, app, conn, pki: conn.client };
+        const served = await servePki({
+          name: "pki-replica",
+          bus,
+          mongo,
+          access,
+          app: { clock: { now: () => Date.now() + offset } },
+        });
+        return { mongo, bus, served, pki: served.pki };
       }),
     );
     replicas.push(...started);
@@ -81,8 +61,7 @@ describe("two pki replicas on one MongoDB database", () => {
 
   after(async () => {
     for (const r of replicas) {
-      r.conn.close();
-      await r.app.stop();
+      await r.served.close();
       await r.bus.close();
     }
     await replicas[0]?.mongo.db.dropDatabase();
