@@ -393,9 +393,10 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   });
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: HttpErrors[404] }));
 
-  const credentialsOf = (req: FastifyRequest): Credentials => ({
+  const credentialsOf = (req: FastifyRequest, signed?: Credentials["signed"]): Credentials => ({
     authorization: header(req, "authorization"),
     userToken: header(req, "x-user-token"),
+    signed,
   });
   const onlyPost = (_req: FastifyRequest, reply: FastifyReply) =>
     reply.type("application/json").send(JSON.stringify(errorReply(null, new AppError("rpc.only_post"))));
@@ -418,7 +419,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
         transport: "http",
         span,
         clientIp: clientIpOf(req),
-        credentials: { ...credentialsOf(req), signed: { method: req.method, uri: req.raw.url ?? req.url, body } },
+        credentials: credentialsOf(req, { method: req.method, uri: req.raw.url ?? req.url, body }),
       }),
     );
     return sendRpc(reply, result);

@@ -22,7 +22,7 @@ export interface AuditExportDeps {
   admission?: HttpAdmission;
   authenticator: Authenticator;
   clients: ServiceClients;
-  credentialsOf: (req: FastifyRequest) => Credentials;
+  credentialsOf: (req: FastifyRequest, signed?: Credentials["signed"]) => Credentials;
   clientIpOf: (req: FastifyRequest) => string;
   logger: Logger;
 }
@@ -75,10 +75,7 @@ export function registerAuditExport(app: FastifyInstance, deps: AuditExportDeps)
     const clientIp = deps.clientIpOf(req);
     try {
       const caller = await deps.authenticator.authenticate(
-        {
-          ...deps.credentialsOf(req),
-          signed: { method: req.method, uri: req.raw.url ?? req.url, body: Buffer.alloc(0) },
-        },
+        deps.credentialsOf(req, { method: req.method, uri: req.raw.url ?? req.url, body: Buffer.alloc(0) }),
         clientIp,
         req.id,
       );

@@ -60,10 +60,7 @@ export function publishEvent<T>(
   identity?: CallIdentity,
 ): Promise<void> {
   const headers = callIdentityHeaders(identity);
-  return bus.publish(event.subject, event.type.encode(value).finish(), {
-    ...(id === undefined ? {} : { id }),
-    ...(headers === undefined ? {} : { headers }),
-  });
+  return bus.publish(event.subject, event.type.encode(value).finish(), { id, headers });
 }
 
 /**

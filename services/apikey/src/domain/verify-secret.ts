@@ -35,7 +35,7 @@ export async function verifySecret(deps: ApiKeyDeps, input: VerifySecretInput): 
   }
   // Only the holder of a right credential learns nothing more from this than from any refusal.
   if (!key.enabled) throw refuseCredential(deps, "disabled_key", key.id, input.attempt, now);
-  return { ...toView(key, now), matchedGeneration: matched };
+  return { matchedGeneration: matched, ...toView(key, now) };
 }
 
 /**

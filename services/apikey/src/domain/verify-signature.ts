@@ -44,7 +44,7 @@ export async function verifySignature(deps: ApiKeyDeps, input: VerifySignatureIn
   if (!key.enabled) throw refuseCredential(deps, "disabled_key", key.id, input.attempt, now);
   if (!(await deps.nonces.consume(key.id, input.nonce, now, now + NONCE_TTL_MS)))
     throw refuseCredential(deps, "replayed_nonce", key.id, input.attempt, now);
-  return { ...toView(key, now), matchedGeneration: signedWith };
+  return { matchedGeneration: signedWith, ...toView(key, now) };
 }
 
 /**

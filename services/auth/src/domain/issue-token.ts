@@ -36,9 +36,12 @@ function parseRequest(scope: readonly string[], refreshLifetimeMs: number) {
     const i = scope.findIndex((s) => s.startsWith("expiresIn:"));
     throw invalidParams(`scope -> ${i} -> expiresIn exceeds the refresh token lifetime`);
   }
-  let ipAddr: string | undefined;
-  if (req.ipAddr !== undefined) ipAddr = normaliseIp(req.ipAddr);
-  return { ...req, ipAddr };
+  return {
+    scopes: req.scopes,
+    sessionName: req.sessionName,
+    expiresIn: req.expiresIn,
+    ipAddr: req.ipAddr === undefined ? undefined : normaliseIp(req.ipAddr),
+  };
 }
 
 /**

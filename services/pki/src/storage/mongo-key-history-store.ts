@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { AppError, isDuplicateKeyError } from "@pkiserver/kit";
-import { type Collection, type Db, MongoBulkWriteError } from "mongodb";
+import { type Collection, type Db, type Filter, MongoBulkWriteError } from "mongodb";
 import type { KeyEntry, KeyRecord, KeyRef } from "../domain/entities";
 import type { Clock, KeyHistoryStore } from "../domain/ports";
 import {
@@ -193,13 +193,13 @@ export class MongoKeyHistoryStore implements KeyHistoryStore {
   }
 
   async latest(ref: KeyRef): Promise<KeyRecord | undefined> {
-    const doc = await this.col.findOne(filter(ref), { ...NO_ID, sort: { seq: -1 } });
+    const doc = await this.col.findOne(filter(ref), { projection: NO_ID.projection, sort: { seq: -1 } });
     return doc ? fromDoc(doc) : undefined;
   }
 
   async at(ref: KeyRef, date: number): Promise<KeyRecord | undefined> {
     const docs = await this.col
-      .find({ ...filter(ref), createDate: { $lte: date } }, NO_ID)
+      .find(filter(ref, { $lte: date }), NO_ID)
       .sort({ createDate: -1 })
       .limit(1)
       .toArray();
@@ -213,8 +213,12 @@ export class MongoKeyHistoryStore implements KeyHistoryStore {
   }
 }
 
-function filter(ref: KeyRef): Pick<KeyRecordDoc, "userId" | "instanceId" | "contextId"> {
-  return { userId: ref.userId, instanceId: ref.instanceId, contextId: ref.contextId };
+/** The history's documents; with `createDate`, those it matches. */
+function filter(ref: KeyRef, createDate?: { $lte: number }): Filter<KeyRecordDoc> {
+  // Written out: a literal that starts with a spread and adds keys is slow on node 20.
+  return createDate === undefined
+    ? { userId: ref.userId, instanceId: ref.instanceId, contextId: ref.contextId }
+    : { userId: ref.userId, instanceId: ref.instanceId, contextId: ref.contextId, createDate };
 }
 
 function fromDoc(doc: KeyRecordDoc): KeyRecord {

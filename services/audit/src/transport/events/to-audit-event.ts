@@ -23,10 +23,6 @@ const REVOKE_REASONS: Record<string, string> = {
 
 const REASON_MAX = 64;
 
-function base(msg: BusMessage, time: number): Pick<AuditEvent, "id" | "time"> {
-  return { id: msg.id, time };
-}
-
 const HEADER_MAX = 128;
 
 /**
@@ -37,11 +33,25 @@ const HEADER_MAX = 128;
 export function toAuditEvents(msg: BusMessage): AuditEvent[] {
   const requestId = msg.headers[CallHeaders.requestId]?.slice(0, HEADER_MAX);
   const callerKeyId = msg.headers[CallHeaders.callerKeyId]?.slice(0, HEADER_MAX);
-  return fromPayload(msg).map((e) => ({
-    ...e,
-    actor: e.actor.apiKeyId === undefined && callerKeyId ? { ...e.actor, apiKeyId: callerKeyId } : e.actor,
-    ...(e.requestId === undefined && requestId ? { requestId } : {}),
+  const events = fromPayload(msg);
+  if (!callerKeyId && !requestId) return events;
+  // Written out field by field: on node 20 a literal that starts with a spread and adds
+  // properties the spread object lacks costs some 0.5 µs for each of them.
+  return events.map((e) => ({
+    id: e.id,
+    time: e.time,
+    type: e.type,
+    outcome: e.outcome,
+    actor: e.actor.apiKeyId === undefined && callerKeyId ? withKey(e.actor, callerKeyId) : e.actor,
+    target: e.target,
+    ...(e.requestId !== undefined ? { requestId: e.requestId } : requestId ? { requestId } : {}),
+    details: e.details,
   }));
+}
+
+function withKey(actor: AuditEvent["actor"], apiKeyId: string): AuditEvent["actor"] {
+  const { apiKeyId: _none, ...rest } = actor;
+  return { apiKeyId, ...rest };
 }
 
 function fromPayload(msg: BusMessage): AuditEvent[] {
@@ -49,7 +59,8 @@ function fromPayload(msg: BusMessage): AuditEvent[] {
   if (created) {
     return [
       {
-        ...base(msg, created.at),
+        id: msg.id,
+        time: created.at,
         type: created.first ? "apikey.first_created" : "apikey.created",
         outcome: "ok",
         actor: {},
@@ -62,7 +73,8 @@ function fromPayload(msg: BusMessage): AuditEvent[] {
   if (updated) {
     const out: AuditEvent[] = [
       {
-        ...base(msg, updated.at),
+        id: msg.id,
+        time: updated.at,
         type: "apikey.updated",
         outcome: "ok",
         actor: {},
@@ -93,7 +105,8 @@ function fromPayload(msg: BusMessage): AuditEvent[] {
   if (keyRotated) {
     return [
       {
-        ...base(msg, keyRotated.at),
+        id: msg.id,
+        time: keyRotated.at,
         type: "apikey.rotated",
         outcome: "ok",
         actor: {},
@@ -109,7 +122,8 @@ function fromPayload(msg: BusMessage): AuditEvent[] {
   if (deleted) {
     return [
       {
-        ...base(msg, deleted.at),
+        id: msg.id,
+        time: deleted.at,
         type: "apikey.deleted",
         outcome: "ok",
         actor: {},
@@ -122,7 +136,8 @@ function fromPayload(msg: BusMessage): AuditEvent[] {
   if (opened) {
     return [
       {
-        ...base(msg, opened.at),
+        id: msg.id,
+        time: opened.at,
         type: opened.familyId !== undefined ? "session.forked" : "session.opened",
         outcome: "ok",
         actor: { apiKeyId: opened.apiKeyId, sessionId: opened.sessionId },
@@ -139,7 +154,8 @@ function fromPayload(msg: BusMessage): AuditEvent[] {
   if (rotated) {
     return [
       {
-        ...base(msg, rotated.at),
+        id: msg.id,
+        time: rotated.at,
         type: "session.refreshed",
         outcome: "ok",
         actor: { apiKeyId: rotated.apiKeyId, sessionId: rotated.sessionId },
@@ -152,7 +168,8 @@ function fromPayload(msg: BusMessage): AuditEvent[] {
   if (revoked) {
     return [
       {
-        ...base(msg, revoked.at),
+        id: msg.id,
+        time: revoked.at,
         type: "session.revoked",
         outcome: "ok",
         actor: { apiKeyId: revoked.apiKeyId, sessionId: revoked.sessionId },
@@ -168,7 +185,8 @@ function fromPayload(msg: BusMessage): AuditEvent[] {
   if (failed) {
     return [
       {
-        ...base(msg, failed.at),
+        id: msg.id,
+        time: failed.at,
         type: "auth.failed",
         outcome: "denied",
         actor: {
@@ -187,7 +205,8 @@ function fromPayload(msg: BusMessage): AuditEvent[] {
     const ip = limited.client.startsWith("ip:") ? limited.client.slice(3) : undefined;
     return [
       {
-        ...base(msg, limited.minute),
+        id: msg.id,
+        time: limited.minute,
         type: "ratelimit.refused",
         outcome: "denied",
         actor: { ...(keyId !== undefined ? { apiKeyId: keyId } : {}), ...(ip !== undefined ? { ip } : {}) },
@@ -212,7 +231,8 @@ function fromPayload(msg: BusMessage): AuditEvent[] {
             : "pki.host_url_added";
     return [
       {
-        ...base(msg, host.at),
+        id: msg.id,
+        time: host.at,
         type,
         outcome: "ok",
         actor: {},
@@ -232,7 +252,8 @@ function fromPayload(msg: BusMessage): AuditEvent[] {
     if (!isAuditEventType(type)) return [];
     return [
       {
-        ...base(msg, r.createDate),
+        id: msg.id,
+        time: r.createDate,
         type,
         outcome: "ok",
         actor: {},

@@ -26,7 +26,7 @@ function toInfo(key: apikeyV1.ApiKey | undefined): ApiKeyInfo {
 }
 
 function toVerified(res: { apiKey?: apikeyV1.ApiKey | undefined; credentialGeneration: number }): VerifiedApiKey {
-  return { ...toInfo(res.apiKey), matchedGeneration: res.credentialGeneration };
+  return { matchedGeneration: res.credentialGeneration, ...toInfo(res.apiKey) };
 }
 
 /** apikey's refusals of a credential; apikey reported each to the audit log with its verdict. */
