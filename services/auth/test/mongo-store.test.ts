@@ -152,6 +152,57 @@ describe("MongoDB session store: what a grant and a rotation cost", () => {
     assert.equal((await store.capMark("key-legacy"))?.sessionId, closed.id);
   });
 
+  it("revoked sessions leave the live collection, and still answer by id and in the lists of revocations", async () => {
+    // 100 sessions closed by the cap and 16 by request: the moves run every 64 revocations, the purge takes the rest.
+    for (let i = 1; i <= 116; i++) await store.open(session(2000 + i, "key-moving"), 16, T0 + 2000 + i);
+    const byRequest = await store.revokeForKey("key-moving", "revoked_by_request", T0 + 3000, {
+      createdUpTo: Number.MAX_SAFE_INTEGER,
+    });
+    assert.equal(byRequest.length, 16);
+    await store.purgeExpired(0);
+    const live = db.collection("auth_sessions");
+    assert.equal(
+      await live.countDocuments({ apiKeyId: "key-moving" }),
+      0,
+      "no revoked session left in the live collection",
+    );
+    assert.equal(await db.collection("auth_sessions_ended").countDocuments({ apiKeyId: "key-moving" }), 116);
+    const capped = await store.get(session(2001, "key-moving").id);
+    assert.equal(capped?.revokeReason, "session_limit");
+    const requested = byRequest[0] as Session;
+    assert.equal((await store.get(requested.id))?.revokedAt, T0 + 3000);
+    // A refresh of a moved session is answered from the ended collection: refused, and known as revoked.
+    const r = await store.rotate(
+      requested.id,
+      requested.refreshHash,
+      { refreshHash: "next", expiresAt: T0 + 86_400_001 },
+      T0 + 3001,
+    );
+    assert.equal(r.kind, "failed");
+    assert.equal(r.session?.id, requested.id);
+    const listed = new Set((await store.listRevokedSince(T0 + 3000)).map((s) => s.id));
+    for (const s of byRequest) assert.ok(listed.has(s.id), `${s.id} listed as revoked by request`);
+    assert.ok(!listed.has(session(2001, "key-moving").id), "a session the cap closed is covered by its key's mark");
+    // A new session of the key still lands above the mark and stays open.
+    assert.deepEqual(await store.open(session(2200, "key-moving"), 16, T0 + 3002), []);
+    assert.equal((await store.listLive("key-moving", T0 + 3002)).length, 1);
+  });
+
+  it("a session revoked but not yet moved is found in the live collection, once, and a move repeated is harmless", async () => {
+    await store.open(session(3001, "key-halfway"), 16, T0 + 4000);
+    const revoked = await store.revoke(session(3001, "key-halfway").id, "revoked_by_request", T0 + 4001);
+    assert.ok(revoked);
+    // As another replica's move cut short would leave it: copied already, not yet deleted.
+    const doc = await db.collection("auth_sessions").findOne({ _id: revoked.id as never });
+    assert.ok(doc);
+    await db.collection("auth_sessions_ended").insertOne(doc);
+    assert.equal((await store.get(revoked.id))?.revokedAt, T0 + 4001);
+    assert.equal((await store.listRevokedSince(T0 + 4001)).filter((s) => s.id === revoked.id).length, 1);
+    await store.purgeExpired(0);
+    assert.equal(await db.collection("auth_sessions").countDocuments({ _id: revoked.id as never }), 0);
+    assert.equal(await db.collection("auth_sessions_ended").countDocuments({ _id: revoked.id as never }), 1);
+  });
+
   it("a key's live sessions are read through the index that leaves its closed sessions out", async () => {
     const { find, hint } = await liveQuery();
     assert.equal(hint, "auth_sessions_live");

@@ -1,5 +1,5 @@
 import { isDuplicateKeyError, pingMongo, type Scope } from "@pkiserver/kit";
-import type { Collection, Db } from "mongodb";
+import { type Collection, type Db, MongoBulkWriteError } from "mongodb";
 import type { CapMark, KeySessionSelection, Session } from "../domain/entities";
 import {
   accessTokensExpireAt,
@@ -68,6 +68,18 @@ interface CapMarkDoc {
   /** When the last access token of a session the mark covers expires; raised with $max only. */
   tokensExpireAt: number;
   purgeAt: Date;
+}
+
+/** Revocations after which a replica moves revoked sessions out of the live collection. */
+const MOVE_AFTER_REVOCATIONS = 64;
+/** Revoked sessions moved per round trip. */
+const MOVE_BATCH = 500;
+
+/** Whether a bulk write failed only on documents that already existed. */
+function onlyDuplicates(err: unknown): boolean {
+  if (!(err instanceof MongoBulkWriteError)) return false;
+  const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+  return errors.length > 0 && errors.every((e) => e.code === 11000);
 }
 
 /** Digits of a createdAt in a mark: ms since the epoch stay within 15 digits until the year 33658. */
@@ -141,6 +153,17 @@ async function tryIndex(create: () => Promise<string>): Promise<boolean> {
  * own session if it is at or before it. Either the cap's read comes after the
  * insert and closes the new session, or it came before, so the mark was
  * raised before the insert and the open's read finds it.
+ *
+ * Revoked sessions leave the sessions collection for `<collection>_ended`:
+ * a revocation marks the session in place (the one conditional update that
+ * decides it), and every MOVE_AFTER_REVOCATIONS revocations (and at each
+ * purge) the replica copies the revoked ones over and then deletes them
+ * here. A revoked session never changes again, so a copy is final and a
+ * move repeated by another replica or after a crash is harmless. The live
+ * collection so holds a key's live sessions and only the latest few revoked
+ * ones: servers that filter a whole collection in their own process
+ * (FerretDB; on SQLite it pushes down nothing but `_id`) scan that, not
+ * every session a key ever had. Reads by id look here first, then there.
  */
 export class MongoSessionStore implements SessionStore {
   private constructor(
@@ -149,13 +172,19 @@ export class MongoSessionStore implements SessionStore {
     private readonly spent: Collection<SpentDoc>,
     private readonly families: Collection<FamilyDoc>,
     private readonly marks: Collection<CapMarkDoc>,
+    private readonly ended: Collection<SessionDoc>,
     private readonly purgeGraceMs: number,
   ) {}
 
+  /** Revocations by this replica since its last move. */
+  private revokedSinceMove = 0;
+  /** The move under way, if any. */
+  private moving: Promise<void> | undefined;
+
   /**
-   * `collection` names the sessions collection; spent hashes, family marks
-   * and cap marks go to `<collection>_spent`, `<collection>_revoked_families`
-   * and `<collection>_cap_marks`.
+   * `collection` names the sessions collection; spent hashes, family marks,
+   * cap marks and revoked sessions go to `<collection>_spent`,
+   * `<collection>_revoked_families`, `<collection>_cap_marks` and `<collection>_ended`.
    */
   static async create(db: Db, opts: { purgeGraceMs: number; collection?: string }): Promise<MongoSessionStore> {
     const name = opts.collection ?? "auth_sessions";
@@ -163,6 +192,7 @@ export class MongoSessionStore implements SessionStore {
     const spent = db.collection<SpentDoc>(`${name}_spent`);
     const families = db.collection<FamilyDoc>(`${name}_revoked_families`);
     const marks = db.collection<CapMarkDoc>(`${name}_cap_marks`);
+    const ended = db.collection<SessionDoc>(`${name}_ended`);
     // One createIndex per index: FerretDB drops the connection when a
     // multi-index createIndexes names indexes that already exist.
     await col.createIndex({ apiKeyId: 1, revokedAt: 1, expiresAt: 1 }, { name: "auth_sessions_live" });
@@ -176,12 +206,15 @@ export class MongoSessionStore implements SessionStore {
     await spent.createIndex({ expiresAt: 1 }, { name: "auth_spent_expiry" });
     await families.createIndex({ expiresAt: 1 }, { name: "auth_families_expiry" });
     await marks.createIndex({ tokensExpireAt: 1 }, { name: "auth_cap_marks_expiry" });
+    await ended.createIndex({ revokedAt: 1 }, { name: "auth_ended_revoked" });
+    await ended.createIndex({ expiresAt: 1 }, { name: "auth_ended_expiry" });
     // Servers without TTL indexes rely on the periodic purge alone.
     await tryIndex(() => col.createIndex({ purgeAt: 1 }, { name: "auth_sessions_ttl", expireAfterSeconds: 0 }));
     await tryIndex(() => spent.createIndex({ purgeAt: 1 }, { name: "auth_spent_ttl", expireAfterSeconds: 0 }));
     await tryIndex(() => families.createIndex({ purgeAt: 1 }, { name: "auth_families_ttl", expireAfterSeconds: 0 }));
     await tryIndex(() => marks.createIndex({ purgeAt: 1 }, { name: "auth_cap_marks_ttl", expireAfterSeconds: 0 }));
-    return new MongoSessionStore(db, col, spent, families, marks, opts.purgeGraceMs);
+    await tryIndex(() => ended.createIndex({ purgeAt: 1 }, { name: "auth_ended_ttl", expireAfterSeconds: 0 }));
+    return new MongoSessionStore(db, col, spent, families, marks, ended, opts.purgeGraceMs);
   }
 
   private purgeAt(expiresAt: number): Date {
@@ -204,7 +237,43 @@ export class MongoSessionStore implements SessionStore {
       { $set: { revokedAt: now, revokeReason: reason, ...(capMarked ? { capMarked } : {}) } },
       { returnDocument: "after" },
     );
-    return doc ? toSession(doc) : undefined;
+    if (!doc) return undefined;
+    this.revokedSinceMove++;
+    if (this.revokedSinceMove >= MOVE_AFTER_REVOCATIONS && this.moving === undefined) {
+      this.revokedSinceMove = 0;
+      // In the background: the revocation is complete without it. A failed move is left
+      // where it is, still revoked, for the next one or the purge.
+      this.moving = this.moveEnded()
+        .catch(() => undefined)
+        .finally(() => {
+          this.moving = undefined;
+        });
+    }
+    return toSession(doc);
+  }
+
+  /** Moves the revoked sessions still in the live collection to the ended one (copy first, then delete). */
+  private async moveEnded(): Promise<void> {
+    for (;;) {
+      const docs = await this.col.find({ revokedAt: { $ne: null } }, { limit: MOVE_BATCH }).toArray();
+      if (docs.length === 0) return;
+      try {
+        await this.ended.bulkWrite(
+          docs.map((d) => ({ replaceOne: { filter: { _id: d._id }, replacement: d, upsert: true } })),
+          { ordered: false },
+        );
+      } catch (err) {
+        // Two movers' upserts of one session raced: the copy is there either way.
+        if (!onlyDuplicates(err)) throw err;
+      }
+      await this.col.deleteMany({ _id: { $in: docs.map((d) => d._id) }, revokedAt: { $ne: null } });
+      if (docs.length < MOVE_BATCH) return;
+    }
+  }
+
+  /** A session by id, live or ended. */
+  private async findById(id: string): Promise<SessionDoc | null> {
+    return (await this.col.findOne({ _id: id })) ?? (await this.ended.findOne({ _id: id }));
   }
 
   async open(session: Session, maxLivePerKey: number, now: number): Promise<Session[]> {
@@ -286,7 +355,7 @@ export class MongoSessionStore implements SessionStore {
   }
 
   async get(id: string): Promise<Session | undefined> {
-    const doc = await this.col.findOne({ _id: id });
+    const doc = await this.findById(id);
     return doc ? toSession(doc) : undefined;
   }
 
@@ -319,7 +388,7 @@ export class MongoSessionStore implements SessionStore {
       );
       if (updated) return { kind: "rotated", session: toSession(updated) };
     }
-    const current = await this.col.findOne({ _id: id });
+    const current = await this.findById(id);
     if (!current) return { kind: "failed", session: undefined };
     const session = toSession(current);
     if (await this.wasSpent(id, presentedHash)) return { kind: "reused", session };
@@ -419,8 +488,12 @@ export class MongoSessionStore implements SessionStore {
   }
 
   async listRevokedSince(since: number): Promise<Session[]> {
-    // Those the cap closed are covered by their key's cap mark.
-    return (await this.col.find({ revokedAt: { $gte: since }, capMarked: { $ne: true } }).toArray()).map(toSession);
+    // Those the cap closed are covered by their key's cap mark. A session being moved may be in both.
+    const filter = { revokedAt: { $gte: since }, capMarked: { $ne: true as const } };
+    const [live, ended] = await Promise.all([this.col.find(filter).toArray(), this.ended.find(filter).toArray()]);
+    const byId = new Map<string, SessionDoc>();
+    for (const d of [...ended, ...live]) byId.set(d._id, d);
+    return [...byId.values()].map(toSession);
   }
 
   async listRotatedSince(since: number): Promise<Session[]> {
@@ -431,7 +504,10 @@ export class MongoSessionStore implements SessionStore {
     await this.spent.deleteMany({ expiresAt: { $lt: before } });
     await this.families.deleteMany({ expiresAt: { $lt: before } });
     await this.marks.deleteMany({ tokensExpireAt: { $lt: before } });
-    return (await this.col.deleteMany({ expiresAt: { $lt: before } })).deletedCount;
+    // What this replica's moves left behind (another replica's, or one cut short) goes first.
+    await (this.moving ?? this.moveEnded());
+    const ended = (await this.ended.deleteMany({ expiresAt: { $lt: before } })).deletedCount;
+    return ended + (await this.col.deleteMany({ expiresAt: { $lt: before } })).deletedCount;
   }
 
   async isReady(): Promise<boolean> {
