@@ -68,6 +68,43 @@ describe("mongodb pki stores", () => {
     assert.deepEqual(seqs, [1, 2, 3]);
   });
 
+  it("a replica that wrote a history last plans on that record, and still sees another replica's later ones", async () => {
+    const a = await createMongoStores(mongo.db);
+    const b = await createMongoStores(mongo.db);
+    const ref = { userId: "alternating", instanceId: randomPubKey(), contextId: "ctx" };
+    const [k1, k2, k3] = [randomPubKey(), randomPubKey(), randomPubKey()];
+    const clock = { now: () => Date.now() };
+    const setKey = (store: typeof a, key: string) =>
+      store.keys.append(
+        ref,
+        (last) => {
+          if (last?.userPubKey === key) throw new Error("already the current key");
+          return { userPubKey: key };
+        },
+        clock,
+      );
+    assert.equal((await setKey(a, k1)).seq, 1);
+    assert.equal((await setKey(b, k2)).seq, 2);
+    // a remembers k1 as the newest: setting k1 again is judged on a fresh read, where k2 is current.
+    assert.equal((await setKey(a, k1)).seq, 3);
+    assert.equal((await setKey(b, k3)).seq, 4);
+    // a remembers seq 3; its next write finds seq 4 taken and is planned again on a fresh read.
+    const fourth = await setKey(a, k2);
+    assert.equal(fourth.seq, 5);
+    await assert.rejects(setKey(b, k2), /already the current key/);
+    const seqs = (await mongo.db.collection("key_history").find(ref).sort({ seq: 1 }).toArray()).map((d) => [
+      d.seq,
+      d.userPubKey,
+    ]);
+    assert.deepEqual(seqs, [
+      [1, k1],
+      [2, k2],
+      [3, k1],
+      [4, k3],
+      [5, k2],
+    ]);
+  });
+
   it("a host stored without URL positions keeps its URLs first and takes new ones after them", async () => {
     const stores = await createMongoStores(mongo.db);
     const key = randomPubKey();

@@ -68,11 +68,25 @@ type Planned = { readonly append: PendingAppend } & ({ readonly record: KeyRecor
  * An append is refused only against a record that was the newest at a moment
  * it was waiting: the fresh read (the batch is taken before it), or a record
  * of its batch that was inserted.
+ *
+ * The writer remembers the newest record it wrote per history and plans the
+ * next batch on it without reading: records are never changed in what a plan
+ * reads nor removed, so the hint is either still the newest or another
+ * replica took its next seq, which the insert reports as a lost race (then
+ * the hint is dropped and the history read). A plan that refuses an append is
+ * made again on a fresh read, since a refusal writes nothing that could
+ * collide. (FerretDB cannot use the index for the newest record and scans the
+ * whole collection, so this read grew with every record stored.)
  */
+/** Histories whose newest written record a replica remembers. */
+const MAX_WRITTEN_HINTS = 16_384;
+
 export class MongoKeyHistoryStore implements KeyHistoryStore {
   private readonly col: Collection<KeyRecordDoc>;
   /** Appends waiting per history; a history is here while its writer runs. */
   private readonly queues = new Map<string, PendingAppend[]>();
+  /** Per history, the newest record this replica wrote (bounded; see the class comment). */
+  private readonly written = new Map<string, KeyRecord>();
 
   private readonly logIntents: boolean;
 
@@ -130,8 +144,11 @@ export class MongoKeyHistoryStore implements KeyHistoryStore {
       }
       const batch = queue.slice(0, MAX_APPEND_BATCH);
       let planned: Planned[];
+      const hint = this.written.get(key);
       try {
-        planned = plan(ref, batch, await this.latest(ref));
+        planned = hint === undefined ? [] : plan(ref, batch, hint);
+        if (hint === undefined || planned.some((p) => "refusal" in p))
+          planned = plan(ref, batch, await this.latest(ref));
       } catch (err) {
         settle(queue, batch.length, (a) => a.reject(err));
         continue;
@@ -167,11 +184,13 @@ export class MongoKeyHistoryStore implements KeyHistoryStore {
         done++;
       }
       if (failure !== undefined) {
+        this.written.delete(key);
         // Not a race: whatever it is, the appends left in this batch share it.
         settle(queue, batch.length, (a, i) => (i < done ? undefined : a.reject(failure)));
         continue;
       }
       queue.splice(0, done);
+      this.remember(key, inserted > 0 ? records[inserted - 1] : undefined, inserted === records.length);
       if (inserted === records.length) {
         losingSince = undefined;
         continue;
@@ -190,6 +209,23 @@ export class MongoKeyHistoryStore implements KeyHistoryStore {
         settle(queue, batch.length, (a) => a.reject(err));
       }
     }
+  }
+
+  /**
+   * Keeps `record` as the history's newest known (when this round wrote one);
+   * drops what was kept when the round lost a race (it is behind).
+   */
+  private remember(key: string, record: KeyRecord | undefined, complete: boolean): void {
+    if (!complete) {
+      this.written.delete(key);
+      return;
+    }
+    if (record === undefined) return;
+    if (!this.written.has(key) && this.written.size >= MAX_WRITTEN_HINTS) {
+      const oldest = this.written.keys().next().value;
+      if (oldest !== undefined) this.written.delete(oldest);
+    }
+    this.written.set(key, record);
   }
 
   async latest(ref: KeyRef): Promise<KeyRecord | undefined> {
