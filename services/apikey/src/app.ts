@@ -66,7 +66,7 @@ export async function buildApp(config: ApiKeyConfig, deps: ServiceDeps): Promise
   return {
     name: "apikey",
     grpc: server.grpc,
-    isReady: async () => deps.bus.isReady() && (await store.ping()),
+    isReady: async () => server.tokensLoaded() && deps.bus.isReady() && (await store.ping()),
     stop: async () => {
       stopPurge();
       await server.stop();

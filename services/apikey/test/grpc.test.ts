@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { type AddressInfo, createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { credentials } from "@grpc/grpc-js";
 import { buildApp, loadConfig } from "@pkiserver/apikey";
@@ -413,5 +414,27 @@ describe("apikey gRPC service over mutual TLS", () => {
     assert.equal((await rejection(foreign.listApiKeys({}, { timeoutMs: 3000 }))).code, "rpc.unavailable");
     const plain = connect({});
     assert.equal((await rejection(plain.listApiKeys({}, { timeoutMs: 3000 }))).code, "rpc.unavailable");
+  });
+});
+
+describe("apikey service readiness", () => {
+  it("is not ready while its own follower of auth has not loaded auth's keys and revocations", async () => {
+    // A port nothing listens on: the follower keeps retrying, and every Bearer call would be refused with -32000.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const bus = new MemoryEventBus();
+    const app = await buildApp(loadConfig({ PMX_INITIALIZATION_TOKEN: TOKEN, PMX_AUTH_ADDR: `127.0.0.1:${port}` }), {
+      logger: createLogger({ name: "apikey-test", level: "silent" }),
+      bus,
+      listen: { host: "127.0.0.1", port: 0 },
+    });
+    try {
+      assert.equal(await app.isReady(), false);
+    } finally {
+      await app.stop();
+      await bus.close();
+    }
   });
 });

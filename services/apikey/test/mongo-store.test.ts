@@ -13,6 +13,7 @@ import { apiKeyStoreContract } from "@pkiserver/apikey/store-contract";
 import { connectMongo, createClient, createLogger, MemoryEventBus, type MongoHandle } from "@pkiserver/kit";
 import { apikeyV1 } from "@pkiserver/proto";
 import { getInfra } from "@pkiserver/test-harness";
+import { testTokens } from "@pkiserver/testing";
 
 let primary: MongoHandle | undefined;
 let replica: MongoHandle | undefined;
@@ -69,6 +70,8 @@ describe("apikey service on MongoDB", () => {
       bus: new MemoryEventBus(),
       mongo,
       listen: { host: "127.0.0.1", port: 0 },
+      // A verifier with its keys and revocations loaded: readiness here is the store's.
+      tokens: testTokens().tokens,
     };
     const app = await buildApp(loadConfig(env), deps);
     const c = createClient<apikeyV1.ApiKeyServiceServer>(

@@ -43,7 +43,7 @@ export async function buildApp(config: AuditConfig, deps: ServiceDeps): Promise<
   return {
     name: "audit",
     grpc: server.grpc,
-    isReady: async () => deps.bus.isReady() && (await store.ping()),
+    isReady: async () => server.tokensLoaded() && deps.bus.isReady() && (await store.ping()),
     stop: async () => {
       stopPurge();
       await consumer.stop();

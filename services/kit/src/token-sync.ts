@@ -276,7 +276,7 @@ export function verifyServiceTokens(
   config: Pick<ServiceEnv, "authAddress" | "grpcTls">,
   deps: Pick<ServiceDeps, "bus" | "logger">,
   make: (source: AuthKeySource) => TokenChecks,
-): { verifier: BearerVerifier; stop(): Promise<void> } {
+): { verifier: BearerVerifier; isLoaded(): boolean; stop(): Promise<void> } {
   const remote = connectAuthKeys(config.authAddress, config.grpcTls);
   const checks = make(remote.source);
   const sync = startAuthSync({
@@ -288,6 +288,7 @@ export function verifyServiceTokens(
   });
   return {
     verifier: checks.bearer,
+    isLoaded: () => sync.isLoaded(),
     stop: async () => {
       await sync.stop();
       remote.close();
@@ -299,7 +300,10 @@ export function verifyServiceTokens(
  * A service's gRPC server on `deps.listen`, the Bearer tokens of its calls
  * checked by the verifier its process shares (`deps.tokens`) or else by its
  * own follower of auth (`verifyServiceTokens` with `make`). `stop` stops the
- * server, then the follower.
+ * server, then the follower. `tokensLoaded` says whether that follower has
+ * auth's signing keys and revocations (always true with a shared verifier,
+ * whose owner waits for them): until then every Bearer call is refused with
+ * `-32000`, so the service's readiness includes it.
  */
 export async function startServiceGrpc(opts: {
   /** The service's name in the "listening" log line. */
@@ -310,10 +314,10 @@ export async function startServiceGrpc(opts: {
   services: (tokens: BearerVerifier) => readonly ServiceRegistration[];
   /** More fields of the "listening" log line. */
   logFields?: Record<string, unknown>;
-}): Promise<{ grpc: GrpcServerHandle; stop(): Promise<void> }> {
+}): Promise<{ grpc: GrpcServerHandle; tokensLoaded(): boolean; stop(): Promise<void> }> {
   const { config, deps } = opts;
   const tokens = deps.tokens
-    ? { verifier: deps.tokens, stop: async () => {} }
+    ? { verifier: deps.tokens, isLoaded: () => true, stop: async () => {} }
     : verifyServiceTokens(config, deps, opts.make);
   let grpc: GrpcServerHandle;
   try {
@@ -330,6 +334,7 @@ export async function startServiceGrpc(opts: {
   deps.logger.info({ address: grpc.address, ...opts.logFields }, `${opts.name} service listening`);
   return {
     grpc,
+    tokensLoaded: () => tokens.isLoaded(),
     stop: async () => {
       await grpc.stop();
       await tokens.stop();

@@ -108,7 +108,7 @@ export async function buildApp(
     name: "pki",
     grpc: server.grpc,
     logVerifierKey,
-    isReady: async () => (mongo ? await mongo.ping() : true) && bus.isReady(),
+    isReady: async () => server.tokensLoaded() && (mongo ? await mongo.ping() : true) && bus.isReady(),
     stop: async () => {
       stopSequencing();
       await server.stop();
