@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { type AddressInfo, createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { credentials } from "@grpc/grpc-js";
 import { buildApp, loadConfig } from "@pkiserver/apikey";
@@ -19,7 +18,7 @@ import {
   type ServiceApp,
 } from "@pkiserver/kit";
 import { apikeyV1 } from "@pkiserver/proto";
-import { DevCertificateAuthority } from "@pkiserver/server";
+import { DevCertificateAuthority, freePort } from "@pkiserver/server";
 import { testTokens } from "@pkiserver/testing";
 
 const TOKEN = "grpc-test-initialization-token";
@@ -420,10 +419,7 @@ describe("apikey gRPC service over mutual TLS", () => {
 describe("apikey service readiness", () => {
   it("is not ready while its own follower of auth has not loaded auth's keys and revocations", async () => {
     // A port nothing listens on: the follower keeps retrying, and every Bearer call would be refused with -32000.
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
-    const { port } = closed.address() as AddressInfo;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const port = await freePort();
     const bus = new MemoryEventBus();
     const app = await buildApp(loadConfig({ PMX_INITIALIZATION_TOKEN: TOKEN, PMX_AUTH_ADDR: `127.0.0.1:${port}` }), {
       logger: createLogger({ name: "apikey-test", level: "silent" }),
