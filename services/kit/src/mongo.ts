@@ -1,9 +1,16 @@
-import { type Db, MongoClient, MongoServerError, MongoServerSelectionError } from "mongodb";
+import { type Db, MongoBulkWriteError, MongoClient, MongoServerError, MongoServerSelectionError } from "mongodb";
 import { maskUrl } from "./config";
 
 /** True for a unique-index violation (E11000), the signal of a lost race. */
 export function isDuplicateKeyError(err: unknown): boolean {
   return err instanceof MongoServerError && err.code === 11000;
+}
+
+/** True for an unordered bulk write that failed only where a document with the key already existed. */
+export function isOnlyDuplicateKeyErrors(err: unknown): boolean {
+  if (!(err instanceof MongoBulkWriteError)) return false;
+  const errors = [err.writeErrors].flat();
+  return errors.length > 0 && errors.every((e) => e.code === 11000);
 }
 
 /** Whether the server answers a ping within 2 s (readiness of a store on `db`). */

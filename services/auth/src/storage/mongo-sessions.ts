@@ -1,5 +1,5 @@
-import { isDuplicateKeyError, pingMongo, type Scope } from "@pkiserver/kit";
-import { type Collection, type Db, MongoBulkWriteError } from "mongodb";
+import { isDuplicateKeyError, isOnlyDuplicateKeyErrors, pingMongo, type Scope } from "@pkiserver/kit";
+import type { Collection, Db } from "mongodb";
 import type { CapMark, KeySessionSelection, Session } from "../domain/entities";
 import {
   accessTokensExpireAt,
@@ -74,13 +74,6 @@ interface CapMarkDoc {
 const MOVE_AFTER_REVOCATIONS = 64;
 /** Revoked sessions moved per round trip. */
 const MOVE_BATCH = 500;
-
-/** Whether a bulk write failed only on documents that already existed. */
-function onlyDuplicates(err: unknown): boolean {
-  if (!(err instanceof MongoBulkWriteError)) return false;
-  const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
-  return errors.length > 0 && errors.every((e) => e.code === 11000);
-}
 
 /** Digits of a createdAt in a mark: ms since the epoch stay within 15 digits until the year 33658. */
 const MARK_TIME_DIGITS = 15;
@@ -238,22 +231,25 @@ export class MongoSessionStore implements SessionStore {
       { returnDocument: "after" },
     );
     if (!doc) return undefined;
-    this.revokedSinceMove++;
-    if (this.revokedSinceMove >= MOVE_AFTER_REVOCATIONS && this.moving === undefined) {
-      this.revokedSinceMove = 0;
+    if (++this.revokedSinceMove >= MOVE_AFTER_REVOCATIONS && this.moving === undefined) {
       // In the background: the revocation is complete without it. A failed move is left
       // where it is, still revoked, for the next one or the purge.
-      this.moving = this.moveEnded()
-        .catch(() => undefined)
-        .finally(() => {
-          this.moving = undefined;
-        });
+      this.moveEnded().catch(() => undefined);
     }
     return toSession(doc);
   }
 
+  /** The move under way, or a new one: one at a time per replica. */
+  private moveEnded(): Promise<void> {
+    this.revokedSinceMove = 0;
+    this.moving ??= this.moveAll().finally(() => {
+      this.moving = undefined;
+    });
+    return this.moving;
+  }
+
   /** Moves the revoked sessions still in the live collection to the ended one (copy first, then delete). */
-  private async moveEnded(): Promise<void> {
+  private async moveAll(): Promise<void> {
     for (;;) {
       const docs = await this.col.find({ revokedAt: { $ne: null } }, { limit: MOVE_BATCH }).toArray();
       if (docs.length === 0) return;
@@ -264,7 +260,7 @@ export class MongoSessionStore implements SessionStore {
         );
       } catch (err) {
         // Two movers' upserts of one session raced: the copy is there either way.
-        if (!onlyDuplicates(err)) throw err;
+        if (!isOnlyDuplicateKeyErrors(err)) throw err;
       }
       await this.col.deleteMany({ _id: { $in: docs.map((d) => d._id) }, revokedAt: { $ne: null } });
       if (docs.length < MOVE_BATCH) return;
@@ -505,7 +501,7 @@ export class MongoSessionStore implements SessionStore {
     await this.families.deleteMany({ expiresAt: { $lt: before } });
     await this.marks.deleteMany({ tokensExpireAt: { $lt: before } });
     // What this replica's moves left behind (another replica's, or one cut short) goes first.
-    await (this.moving ?? this.moveEnded());
+    await this.moveEnded();
     const ended = (await this.ended.deleteMany({ expiresAt: { $lt: before } })).deletedCount;
     return ended + (await this.col.deleteMany({ expiresAt: { $lt: before } })).deletedCount;
   }
