@@ -2,7 +2,8 @@
  * A pki process that dies (SIGKILL) at one crash point of the transparency log: run by
  * mongo-log.test.ts as `node log-crash-child.js <mongoUrl> <dbName> <point> <action>`.
  * Actions: `host` registers a host (dies between the change and its entry's completion);
- * `key+sequence` writes a key record and a host change, then sequences (dies mid-round).
+ * `key+sequence` registers a host and writes a key record, then sequences (dies between the
+ * record and its queueing, or mid-round).
  */
 import { connectMongo } from "@pkiserver/kit";
 import { parseSignerKey } from "@pkiserver/log";
@@ -27,14 +28,15 @@ async function main(): Promise<void> {
     string,
   ];
   const mongo = await connectMongo(mongoUrl, dbName);
-  const raw = await createMongoStores(mongo.db, { logIntents: true });
+  const crashPoint = (at: LogCrashPoint) => {
+    if (at === point) process.kill(process.pid, "SIGKILL");
+  };
+  const raw = await createMongoStores(mongo.db, { logIntents: true, crashPoint });
   await MongoTransparencyLog.ensureIndexes(mongo.db);
   const log = new MongoTransparencyLog(mongo.db, parseSignerKey(signerKey), raw.hosts, {
     // Short: the restarted process takes over once it has run out.
     leaseMs: CHILD_LEASE_MS,
-    crashPoint: (at) => {
-      if (at === point) process.kill(process.pid, "SIGKILL");
-    },
+    crashPoint,
   });
   const stores = withTransparencyLog(raw, log, { now: () => Date.now() });
   const host = randomPubKey();

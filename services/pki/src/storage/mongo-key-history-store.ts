@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { AppError, isDuplicateKeyError } from "@pkiserver/kit";
-import { type Collection, type Db, type Filter, MongoBulkWriteError } from "mongodb";
+import { type Collection, type Db, type Filter, MongoBulkWriteError, type ObjectId } from "mongodb";
 import type { KeyEntry, KeyRecord, KeyRef } from "../domain/entities";
 import type { Clock, KeyHistoryStore } from "../domain/ports";
 import {
@@ -11,6 +11,7 @@ import {
   nextCreateDate,
   toRecord,
 } from "./key-history";
+import type { LogCrashPoint } from "./mongo-transparency-log";
 
 export interface KeyRecordDoc {
   userId: string;
@@ -22,18 +23,37 @@ export interface KeyRecordDoc {
   /** Kept as text: caller JSON may hold keys MongoDB treats specially ($, dots). */
   customData?: string;
   /**
-   * Set (to the wall time of the write) while the record's transparency-log entry is not in the
-   * log yet: the record carries its own log intent, so no change is ever written without it. The
-   * log's sequencer integrates the record and clears the field.
+   * The wall time of the write, on every record written while the transparency log is on: the
+   * record carries its own log intent, so no change is ever written without it. Right after the
+   * insert the writer queues a copy in log_pending for the sequencer; a record whose writer
+   * stopped before that is found by the sequencer's periodic scan of recent intents. (The field
+   * stays: clearing it cost an update per record, and FerretDB scans the whole collection for
+   * each update.) Records written while the log was off have none.
    */
   logAt?: number;
 }
 
 export const KEY_HISTORY_COLLECTION = "key_history";
 
+/**
+ * Where entries wait for the log's sequencer: host changes and, queued by the writer right after
+ * their insert, copies of key records (`_id` "k:" and the record's id).
+ */
+export const LOG_QUEUE_COLLECTION = "log_pending";
+
+/** A key record queued for the log's sequencer. */
+export interface QueuedKeyRecordDoc {
+  _id: string;
+  /** The record's `logAt`: the sequencing order (history order is enforced on top of it). */
+  at: number;
+  key: KeyRecordDoc & { _id: ObjectId };
+}
+
 export interface MongoKeyHistoryOptions {
-  /** Marks every record written as waiting for its log entry (`logAt`): the log is on. */
+  /** Marks every record written with its log intent (`logAt`) and queues it for the log: the log is on. */
   readonly logIntents?: boolean;
+  /** Tests only: called between a record's insert and its queueing for the log. */
+  readonly crashPoint?: (point: LogCrashPoint) => void | Promise<void>;
 }
 
 const NO_ID = { projection: { _id: 0 } } as const;
@@ -89,9 +109,18 @@ export class MongoKeyHistoryStore implements KeyHistoryStore {
   private readonly written = new Map<string, KeyRecord>();
 
   private readonly logIntents: boolean;
+  private readonly logQueue: Collection<QueuedKeyRecordDoc>;
+  /** Written records not queued for the log yet, the insert that will queue them, and the one before it. */
+  private toQueue: QueuedKeyRecordDoc[] = [];
+  private queued: Promise<void> | undefined;
+  private queueing: Promise<void> = Promise.resolve();
 
-  constructor(db: Db, options: MongoKeyHistoryOptions = {}) {
+  constructor(
+    db: Db,
+    private readonly options: MongoKeyHistoryOptions = {},
+  ) {
     this.col = db.collection<KeyRecordDoc>(KEY_HISTORY_COLLECTION);
+    this.logQueue = db.collection<QueuedKeyRecordDoc>(LOG_QUEUE_COLLECTION);
     this.logIntents = options.logIntents === true;
   }
 
@@ -157,17 +186,16 @@ export class MongoKeyHistoryStore implements KeyHistoryStore {
       let inserted = records.length;
       let failure: unknown;
       if (records.length > 0) {
+        // Copies: the driver adds _id to the objects it inserts.
+        const logAt = this.logIntents ? Date.now() : undefined;
+        const docs: KeyRecordDoc[] = records.map((r) => (logAt === undefined ? { ...r } : { ...r, logAt }));
         try {
-          // Copies: the driver adds _id to the objects it inserts.
-          const logAt = this.logIntents ? Date.now() : undefined;
-          await this.col.insertMany(
-            records.map((r) => (logAt === undefined ? { ...r } : { ...r, logAt })),
-            { ordered: true },
-          );
+          await this.col.insertMany(docs, { ordered: true });
         } catch (err) {
           inserted = insertedBefore(err);
           if (!isLostRace(err)) failure = err;
         }
+        if (logAt !== undefined && inserted > 0) await this.queueForLog(docs.slice(0, inserted), logAt);
       }
       // Everything up to the first record not written was judged against what
       // is now in the history: settle it. The rest waits for the next round.
@@ -209,6 +237,33 @@ export class MongoKeyHistoryStore implements KeyHistoryStore {
         settle(queue, batch.length, (a) => a.reject(err));
       }
     }
+  }
+
+  /**
+   * Queues written records for the log's sequencer, which then reads a short queue rather than
+   * searching key_history. The records of every history written meanwhile go in one insert
+   * (one at a time per replica: what comes while one runs waits for the next). Never rejects: a
+   * record not queued (a failed insert, a writer stopped before it) still carries its intent,
+   * and the sequencer's scan of recent intents finds it.
+   */
+  private queueForLog(docs: readonly KeyRecordDoc[], at: number): Promise<void> {
+    for (const d of docs) {
+      const key = d as KeyRecordDoc & { _id: ObjectId };
+      this.toQueue.push({ _id: `k:${key._id.toHexString()}`, at, key });
+    }
+    this.queued ??= this.queueing.then(async () => {
+      const batch = this.toQueue;
+      this.toQueue = [];
+      this.queued = undefined;
+      try {
+        await this.options.crashPoint?.("record-written");
+        await this.logQueue.insertMany(batch, { ordered: false });
+      } catch {
+        // Found by the scan (see above).
+      }
+    });
+    this.queueing = this.queued;
+    return this.queued;
   }
 
   /**

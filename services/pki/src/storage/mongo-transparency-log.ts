@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { AppError, isDuplicateKeyError } from "@pkiserver/kit";
+import { AppError, isDuplicateKeyError, isOnlyDuplicateKeyErrors } from "@pkiserver/kit";
 import {
   decodeEntry,
   encodeEntry,
@@ -22,14 +22,22 @@ import type { HostStore } from "../domain/ports";
 import type { PublishedCheckpoint, TileRef, TransparencyLog } from "../domain/transparency";
 import { toRecord } from "./key-history";
 import { hostEntry, keyEntry, type LogMirror, MirroredTransparencyLog } from "./log-mirror";
-import { KEY_HISTORY_COLLECTION, type KeyRecordDoc } from "./mongo-key-history-store";
+import {
+  KEY_HISTORY_COLLECTION,
+  type KeyRecordDoc,
+  LOG_QUEUE_COLLECTION,
+  type QueuedKeyRecordDoc,
+} from "./mongo-key-history-store";
 
 /**
  * A host change's log entry. Written as an intent (`since`, no entry) before the change, then
  * completed with the host's state after it (`entry`, `at`); the sequencer takes completed ones.
+ * A key record queued by its writer (`key`, `at`) waits in the same collection.
  */
 interface PendingDoc {
   _id: string;
+  /** A queued key record (see QueuedKeyRecordDoc). */
+  key?: QueuedKeyRecordDoc["key"];
   /** The host changed (absent on entries written before intents existed). */
   instanceId?: string;
   entry?: Binary;
@@ -57,6 +65,8 @@ interface StateDoc {
   until?: number;
   size?: number;
   note?: string;
+  /** `_id` "scan": every record whose intent (`logAt`) is before this is in the log or queued. */
+  from?: number;
 }
 
 interface TileDoc {
@@ -65,29 +75,34 @@ interface TileDoc {
 }
 
 export const LOG_COLLECTIONS = {
-  pending: "log_pending",
+  pending: LOG_QUEUE_COLLECTION,
   leaves: "log_leaves",
   state: "log_state",
   tiles: "log_tiles",
 } as const;
 
-/** Where a sequencing round may be stopped by a test, to check what a crash there leaves. */
-export type LogCrashPoint = "host-changed" | "leaves-written" | "intents-cleared";
+/** Where a change or a sequencing round may be stopped by a test, to check what a crash there leaves. */
+export type LogCrashPoint = "host-changed" | "record-written" | "leaves-written" | "intents-cleared";
 
 export interface MongoLogOptions {
   /** How long a replica holds the sequencer lease without renewing it. */
   readonly leaseMs: number;
   /**
    * After this long a host-change intent that was not completed is taken as its writer's crash
-   * and completed from the host's state (default 30 s: well past every call's deadline).
+   * and completed from the host's state, and a key record not queued for the log as its writer's
+   * crash before queueing it: the sequencer scans the records of the last such span this often
+   * (default 30 s: well past every call's deadline).
    */
   readonly intentTimeoutMs?: number;
   /** Tests only: called at each crash point (a test kills the process there). */
   readonly crashPoint?: (point: LogCrashPoint) => void | Promise<void>;
 }
 
-/** Entries one sequencing round takes from each source. */
+/** Entries one sequencing round takes from the queue. */
 const ROUND_LIMIT = 1000;
+
+/** Records one scan of recent intents reads; a longer span is read over several rounds. */
+const SCAN_LIMIT = 10_000;
 
 const bytes = (b: Binary): Uint8Array => new Uint8Array(b.buffer);
 
@@ -103,19 +118,38 @@ class Mutex {
 
 /** One entry waiting to be integrated: a key record that carries its intent, or a pending host change. */
 type Candidate =
-  | { readonly kind: "key"; readonly at: number; readonly doc: KeyRecordDoc & { _id: ObjectId } }
+  | {
+      readonly kind: "key";
+      readonly at: number;
+      readonly doc: KeyRecordDoc;
+      /** Its log_pending document, when it was queued rather than found in its history. */
+      readonly queued?: string;
+    }
   | { readonly kind: "pending"; readonly at: number; readonly doc: PendingDoc };
+
+/** A scan of key_history for intents that were not queued, and where it started. */
+interface IntentScan {
+  readonly from: number;
+  readonly startedAt: number;
+  readonly docs: (KeyRecordDoc & { _id: ObjectId })[];
+}
 
 /**
  * The log on MongoDB, for any number of pki replicas. Nothing of a change is written without
  * its entry's intent: a key record is written with `logAt` set (the record is the intent, one
- * write), a host change is preceded by an intent in log_pending and completes it. One replica at
- * a time holds the lease in log_state and sequences: it integrates records and completed host
- * changes into log_leaves (index = _id) in one insert per round, a history's records in seq
- * order, clears their intents, signs the checkpoint into log_state and stores each tile once it
- * is full. A round stopped anywhere is finished by the next one: leaves already written are
- * recognised (a history's seq, a host change's source), so nothing is lost or logged twice.
- * Every replica keeps a mirror of log_leaves up to the checkpoint and answers reads from it.
+ * write) and then queued in log_pending, a host change is preceded by an intent in log_pending
+ * and completes it. One replica at a time holds the lease in log_state and sequences: it
+ * integrates queued records and completed host changes into log_leaves (index = _id) in one
+ * insert per round, a history's records in seq order, deletes what it took from log_pending,
+ * signs the checkpoint into log_state and stores each tile once it is full. Every intent timeout
+ * it also scans the records of the last timeout for any whose writer stopped before queueing it.
+ * A round stopped anywhere is finished by the next one: leaves already written are recognised (a
+ * history's seq, a host change's source), so nothing is lost or logged twice. Every replica
+ * keeps a mirror of log_leaves up to the checkpoint and answers reads from it.
+ *
+ * The rounds read and delete only in log_pending, which holds what waits: on FerretDB, which
+ * filters and updates by scanning a whole collection, clearing an intent on each record in
+ * key_history cost more the more records there were (13 s for a round of 1,000 among 6,000).
  */
 export class MongoTransparencyLog extends MirroredTransparencyLog implements TransparencyLog {
   private readonly pending: Collection<PendingDoc>;
@@ -129,6 +163,15 @@ export class MongoTransparencyLog extends MirroredTransparencyLog implements Tra
   private readonly intentTimeoutMs: number;
   private storedTiles = new Set<string>();
   private closed = false;
+  /**
+   * When this replica next scans for records not queued and completes host changes whose writer
+   * stopped (at its first round, then every intent timeout).
+   */
+  private nextScanAt = 0;
+  /** The mirror has every leaf as of this replica's last round, which it finished. */
+  private mirrorCurrent = false;
+  /** Until when this replica holds the lease, by its last renewal (0: it does not). */
+  private leaseUntil = 0;
 
   constructor(
     db: Db,
@@ -195,18 +238,29 @@ export class MongoTransparencyLog extends MirroredTransparencyLog implements Tra
     }
   }
 
-  private async holdLease(): Promise<boolean> {
+  /**
+   * Takes or renews the lease: "renewed" when this replica held it since its last round (no
+   * other replica can have sequenced meanwhile), "taken" when it did not, undefined when another
+   * replica holds it.
+   */
+  private async holdLease(): Promise<"renewed" | "taken" | undefined> {
     const now = Date.now();
+    // Renewed while two thirds of it are left (a round or two): no other replica takes it before
+    // it runs out, and each renewal is a write.
+    if (now < this.leaseUntil - (2 * this.leaseMs) / 3) return "renewed";
     try {
-      await this.state.findOneAndUpdate(
+      const before = await this.state.findOneAndUpdate(
         { _id: "lease", $or: [{ owner: this.owner }, { until: { $lt: now } }] },
         { $set: { owner: this.owner, until: now + this.leaseMs } },
-        { upsert: true },
+        { upsert: true, returnDocument: "before" },
       );
-      return true;
+      this.leaseUntil = now + this.leaseMs;
+      // Another replica that took the lease meanwhile left its own name, or deleted it on close.
+      return before?.owner === this.owner ? "renewed" : "taken";
     } catch (err) {
       // Another replica holds it: the upsert collided with its document.
-      if (isDuplicateKeyError(err)) return false;
+      this.leaseUntil = 0;
+      if (isDuplicateKeyError(err)) return undefined;
       throw err;
     }
   }
@@ -234,26 +288,33 @@ export class MongoTransparencyLog extends MirroredTransparencyLog implements Tra
 
   async sequence(): Promise<PublishedCheckpoint | undefined> {
     return this.lock.run(async () => {
-      if (this.closed || !(await this.holdLease())) return undefined;
-      await this.syncMirror();
-      await this.replayIntents();
+      const lease = this.closed ? undefined : await this.holdLease();
+      if (lease === undefined) return undefined;
+      // Held since the last round: the mirror already has every leaf (this replica wrote them).
+      if (lease === "taken" || !this.mirrorCurrent) await this.syncMirror();
+      this.mirrorCurrent = false;
+      const scanDue = Date.now() >= this.nextScanAt;
+      if (scanDue) await this.replayIntents();
       const stored = await this.state.findOne({ _id: "checkpoint" });
-      const [records, changes] = await Promise.all([
-        this.history
-          .find({ logAt: { $gte: 0 } })
-          .sort({ logAt: 1, _id: 1 })
-          .limit(ROUND_LIMIT)
-          .toArray(),
+      const [queued, scan] = await Promise.all([
         this.pending
           .find({ at: { $gte: 0 } })
           .sort({ at: 1, _id: 1 })
           .limit(ROUND_LIMIT)
           .toArray(),
+        scanDue ? this.scanIntents() : undefined,
       ]);
-      const candidates: Candidate[] = [
-        ...records.map((doc) => ({ kind: "key" as const, at: doc.logAt ?? 0, doc })),
-        ...changes.map((doc) => ({ kind: "pending" as const, at: doc.at ?? 0, doc })),
-      ].sort((x, y) => x.at - y.at);
+      const candidates: Candidate[] = [];
+      const changes: PendingDoc[] = [];
+      for (const doc of queued) {
+        if (doc.key !== undefined) candidates.push({ kind: "key", at: doc.at ?? 0, doc: doc.key, queued: doc._id });
+        else {
+          candidates.push({ kind: "pending", at: doc.at ?? 0, doc });
+          changes.push(doc);
+        }
+      }
+      for (const doc of scan?.docs ?? []) candidates.push({ kind: "key", at: doc.logAt ?? 0, doc });
+      candidates.sort((x, y) => x.at - y.at);
       const round = new Round(this.mirror);
       // A host change already in the log (a round stopped before clearing it) is not added again.
       const hostIds = changes.map((c) => c._id);
@@ -281,17 +342,50 @@ export class MongoTransparencyLog extends MirroredTransparencyLog implements Tra
         round.integrate(round.leaves.length);
         await this.options.crashPoint?.("leaves-written");
       }
-      if (round.doneRecords.length > 0) {
-        await this.history.updateMany({ _id: { $in: round.doneRecords } }, { $unset: { logAt: "" } });
-      }
+      // Only now: a round that failed before here may have written leaves the mirror lacks.
+      this.mirrorCurrent = true;
       if (round.donePending.length > 0) await this.pending.deleteMany({ _id: { $in: round.donePending } });
       if (round.leaves.length > 0) await this.options.crashPoint?.("intents-cleared");
+      if (scan !== undefined) await this.scanned(scan, waiting);
       if (stored?.size === this.mirror.size && round.leaves.length === 0) return undefined;
       const cp = await this.signMirror();
       await this.state.replaceOne({ _id: "checkpoint" }, { size: cp.size, note: cp.note }, { upsert: true });
       await this.storeFullTiles(cp.size);
       return cp;
     });
+  }
+
+  /**
+   * The records whose intent is at or after the last scan's mark: those not in the log yet were
+   * not queued (their writer stopped in between, or the queue's insert failed), or are queued
+   * and not taken yet.
+   */
+  private async scanIntents(): Promise<IntentScan> {
+    const startedAt = Date.now();
+    const from = (await this.state.findOne({ _id: "scan" }))?.from ?? 0;
+    const docs = await this.history
+      .find({ logAt: { $gte: from } })
+      .sort({ logAt: 1, _id: 1 })
+      .limit(SCAN_LIMIT)
+      .toArray();
+    return { from, startedAt, docs };
+  }
+
+  /**
+   * Moves the scan's mark once the round's leaves are written: to the intent timeout before the
+   * scan (a writer may still queue what it wrote since), or, when the scan was cut at its limit,
+   * to where it stopped; never past a scanned record still waiting for its predecessors.
+   */
+  private async scanned(scan: IntentScan, waiting: readonly Candidate[]): Promise<void> {
+    const full = scan.docs.length === SCAN_LIMIT;
+    let mark = full
+      ? Math.max(scan.docs[scan.docs.length - 1]?.logAt ?? scan.from, scan.from + 1)
+      : Math.max(scan.from, scan.startedAt - this.intentTimeoutMs);
+    for (const c of waiting) {
+      if (c.kind === "key" && c.queued === undefined && c.doc.logAt !== undefined) mark = Math.min(mark, c.doc.logAt);
+    }
+    if (mark !== scan.from) await this.state.updateOne({ _id: "scan" }, { $set: { from: mark } }, { upsert: true });
+    this.nextScanAt = full ? 0 : scan.startedAt + this.intentTimeoutMs;
   }
 
   /** Adds the records missing before each waiting record's seq to the round, read from its history. */
@@ -322,23 +416,29 @@ export class MongoTransparencyLog extends MirroredTransparencyLog implements Tra
 
   /** Full tiles never change: each is written once, for caches and auditors to read as is. */
   private async storeFullTiles(size: number): Promise<void> {
+    const full: TileDoc[] = [];
     for (const t of tilesOf(size)) {
       if (t.width !== TILE_WIDTH) continue;
       const path = tilePath(t);
       if (this.storedTiles.has(path)) continue;
       const data = await this.mirror.tile(t as Tile, size);
-      try {
-        await this.tiles.insertOne({ _id: path, data: new Binary(data!) });
-      } catch (err) {
-        if (!isDuplicateKeyError(err)) throw err;
-      }
-      this.storedTiles.add(path);
+      full.push({ _id: path, data: new Binary(data!) });
     }
+    if (full.length === 0) return;
+    try {
+      // One insert for the round's tiles; one stored before (by this replica's last run, or
+      // another's) is left as it is.
+      await this.tiles.insertMany(full, { ordered: false });
+    } catch (err) {
+      if (!isOnlyDuplicateKeyErrors(err) && !isDuplicateKeyError(err)) throw err;
+    }
+    for (const t of full) this.storedTiles.add(t._id);
   }
 
   async close(): Promise<void> {
     await this.lock.run(async () => {
       this.closed = true;
+      this.leaseUntil = 0;
       await this.state.deleteOne({ _id: "lease", owner: this.owner });
     });
   }
@@ -372,7 +472,7 @@ class Round {
   readonly leaves: LeafDoc[] = [];
   /** Each leaf's entry decoded and its leaf hash, as the round made them. */
   private readonly known: { entry: LogEntry; leaf: Uint8Array }[] = [];
-  readonly doneRecords: ObjectId[] = [];
+  /** The log_pending documents the round took: deleted once its leaves are written. */
   readonly donePending: string[] = [];
   private readonly heads = new Map<string, { leaf: Uint8Array; seq: number }>();
   private readonly hostStates = new Map<string, HostEntry>();
@@ -422,7 +522,7 @@ class Round {
             next.push(c);
             continue;
           }
-          if (doc.logAt !== undefined) this.doneRecords.push(doc._id);
+          if (c.queued !== undefined) this.donePending.push(c.queued);
           // Already in the log (a round stopped before clearing the intent).
           if (seq <= last) continue;
           const record = toRecord(doc, doc.seq, doc.createDate, {
