@@ -8,6 +8,7 @@ export * from "./call-identity";
 export * from "./config";
 export * from "./errors";
 export * from "./events";
+export * from "./group-commit";
 export * from "./grpc";
 export * from "./grpc-standard";
 export * from "./histogram";

@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { context, propagation, ROOT_CONTEXT } from "@opentelemetry/api";
-import { Binary, type Collection, type Db } from "mongodb";
+import { Binary, type Collection, type Db, MongoBulkWriteError } from "mongodb";
 import type { EventBus, SubscribeOptions, Subscription } from "./bus";
 import { describe } from "./errors";
+import { GroupCommit } from "./group-commit";
 import type { Logger } from "./logger";
 import { countOutboxPending } from "./metrics";
 import { isDuplicateKeyError } from "./mongo";
@@ -81,6 +82,9 @@ interface OutboxDoc {
  * - When MongoDB refuses the insert, the event goes to the bus directly and is
  *   kept in memory only, as without an outbox.
  */
+/** What became of an event's insert into the outbox. */
+type InsertOutcome = "stored" | "duplicate" | { readonly error: unknown };
+
 export class OutboxEventBus implements EventBus {
   private readonly col: Collection<OutboxDoc>;
   /** This relay's name in the documents it claims; new in every process. */
@@ -93,6 +97,13 @@ export class OutboxEventBus implements EventBus {
   private closed = false;
   /** Stops counting this relay's events in the process's metrics. */
   private readonly uncount = countOutboxPending(() => this.held.size);
+  /**
+   * The events accepted, and the ones acknowledged, while the last insert or delete ran go in
+   * one insert and one delete: a use case's events (a grant's session opened and the one it
+   * closed) and those of concurrent calls share a round trip.
+   */
+  private readonly inserts = new GroupCommit<OutboxDoc, InsertOutcome>((docs) => this.insertAll(docs));
+  private readonly deletes = new GroupCommit<string>((ids) => this.deleteAll(ids));
 
   private constructor(
     private readonly inner: RelayTarget,
@@ -134,13 +145,12 @@ export class OutboxEventBus implements EventBus {
       owner: this.owner,
       leaseUntil: now + this.opts.leaseMs,
     };
-    try {
-      await this.col.insertOne(doc);
-    } catch (err) {
-      // The same event is already waiting: its relay sends it.
-      if (isDuplicateKeyError(err)) return;
+    const stored = await this.inserts.add(doc);
+    // The same event is already waiting: its relay sends it.
+    if (stored === "duplicate") return;
+    if (stored !== "stored") {
       this.opts.logger?.warn(
-        { err: describe(err), eventId: id },
+        { err: describe(stored.error), eventId: id },
         "event outbox unavailable; event kept in memory only",
       );
       return this.inner.publish(subject, data, { id, headers });
@@ -215,7 +225,7 @@ export class OutboxEventBus implements EventBus {
       .then(
         async () => {
           // A failed delete means the event is published again later: a duplicate, never a loss.
-          await this.col.deleteOne({ _id: doc._id }).catch((err: unknown) => {
+          await this.deletes.add(doc._id).catch((err: unknown) => {
             this.opts.logger?.warn({ err: describe(err), eventId: doc._id }, "sent event not removed from the outbox");
           });
           return true;
@@ -235,6 +245,29 @@ export class OutboxEventBus implements EventBus {
       });
     this.held.set(doc._id, sent);
     return sent;
+  }
+
+  /** Inserts accepted events in one write; says for each whether it is stored. */
+  private async insertAll(docs: readonly OutboxDoc[]): Promise<InsertOutcome[]> {
+    try {
+      await this.col.insertMany(docs as OutboxDoc[], { ordered: false });
+      return docs.map(() => "stored");
+    } catch (err) {
+      if (!(err instanceof MongoBulkWriteError))
+        return docs.map(() => (isDuplicateKeyError(err) ? "duplicate" : { error: err }));
+      // Unordered: every document without a write error of its own is stored.
+      const failed = new Map([err.writeErrors].flat().map((e) => [e.index, e] as const));
+      return docs.map((_, i) => {
+        const e = failed.get(i);
+        if (e === undefined) return "stored";
+        return e.code === 11000 ? "duplicate" : { error: err };
+      });
+    }
+  }
+
+  private async deleteAll(ids: readonly string[]): Promise<undefined[]> {
+    await this.col.deleteMany({ _id: { $in: [...ids] } });
+    return ids.map(() => undefined);
   }
 
   private scheduleSweep(delayMs: number): void {

@@ -12,7 +12,7 @@ import {
   OutboxEventBus,
 } from "@pkiserver/kit";
 import { getInfra } from "@pkiserver/test-harness";
-import { Binary } from "mongodb";
+import { Binary, MongoClient } from "mongodb";
 import { dec, deleteStreams, enc, sleep, TRACE_ID, withTracePropagation } from "./support";
 
 /** A fresh database and NATS prefix; `dispose` drops both. */
@@ -160,6 +160,37 @@ describe("OutboxEventBus beyond the contract", () => {
       await until("the event's delivery", () => got.length === 1);
       assert.equal(got[0]?.headers.traceparent?.split("-")[1], TRACE_ID);
     });
+  });
+
+  it("events published at once share one insert and one delete; an id already waiting is stored once, not refused", async () => {
+    const infra = await getInfra();
+    const f = await fresh("outbox_grouped");
+    cleanups.push(f.dispose);
+    // A client of its own that reports its commands to the outbox collection.
+    const client = new MongoClient(infra.mongoUrl, { monitorCommands: true });
+    await client.connect();
+    cleanups.push(() => client.close());
+    const writes: string[] = [];
+    client.on("commandStarted", (e) => {
+      if (e.command[e.commandName] === OUTBOX_COLLECTION) writes.push(e.commandName);
+    });
+    const bus = await OutboxEventBus.start(new MemoryEventBus(24 * 3600_000, 50), client.db(f.mongo.db.databaseName));
+    cleanups.push(() => bus.close());
+    const got = await record(bus);
+    await Promise.all([
+      ...Array.from({ length: 20 }, (_, i) =>
+        bus.publish("apikey.v1.apikey.updated", enc(`e${i}`), { id: `evt-${i}` }),
+      ),
+      bus.publish("apikey.v1.apikey.updated", enc("e3 again"), { id: "evt-3" }),
+    ]);
+    await until("every event's delivery", () => got.length === 20);
+    await until("the events' removal from the outbox", async () => (await bus.pendingCount()) === 0);
+    assert.deepEqual(got.map((m) => m.id).sort(), Array.from({ length: 20 }, (_, i) => `evt-${i}`).sort());
+    // The first insert went alone; what came while it ran went in the next one (and so the deletes).
+    const inserts = writes.filter((w) => w === "insert").length;
+    const deletes = writes.filter((w) => w === "delete").length;
+    assert.ok(inserts >= 1 && inserts <= 3, `${inserts} inserts for 21 events`);
+    assert.ok(deletes >= 1 && deletes <= 5, `${deletes} deletes for 20 events`);
   });
 
   it("refuses an event the transport would never take before storing it", async () => {

@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import { AppError, isDuplicateKeyError } from "@pkiserver/kit";
+import { AppError, GroupCommit, isDuplicateKeyError } from "@pkiserver/kit";
 import { type Collection, type Db, type Filter, MongoBulkWriteError, type ObjectId } from "mongodb";
 import type { KeyEntry, KeyRecord, KeyRef } from "../domain/entities";
 import type { Clock, KeyHistoryStore } from "../domain/ports";
@@ -110,10 +110,12 @@ export class MongoKeyHistoryStore implements KeyHistoryStore {
 
   private readonly logIntents: boolean;
   private readonly logQueue: Collection<QueuedKeyRecordDoc>;
-  /** Written records not queued for the log yet, the insert that will queue them, and the one before it. */
-  private toQueue: QueuedKeyRecordDoc[] = [];
-  private queued: Promise<void> | undefined;
-  private queueing: Promise<void> = Promise.resolve();
+  /** Queues written records for the log, those of every history written meanwhile in one insert. */
+  private readonly logQueueing = new GroupCommit<QueuedKeyRecordDoc>(async (docs) => {
+    await this.options.crashPoint?.("record-written");
+    await this.logQueue.insertMany(docs as QueuedKeyRecordDoc[], { ordered: false });
+    return docs.map(() => undefined);
+  });
 
   constructor(
     db: Db,
@@ -246,24 +248,17 @@ export class MongoKeyHistoryStore implements KeyHistoryStore {
    * record not queued (a failed insert, a writer stopped before it) still carries its intent,
    * and the sequencer's scan of recent intents finds it.
    */
-  private queueForLog(docs: readonly KeyRecordDoc[], at: number): Promise<void> {
-    for (const d of docs) {
-      const key = d as KeyRecordDoc & { _id: ObjectId };
-      this.toQueue.push({ _id: `k:${key._id.toHexString()}`, at, key });
+  private async queueForLog(docs: readonly KeyRecordDoc[], at: number): Promise<void> {
+    try {
+      await Promise.all(
+        docs.map((d) => {
+          const key = d as KeyRecordDoc & { _id: ObjectId };
+          return this.logQueueing.add({ _id: `k:${key._id.toHexString()}`, at, key });
+        }),
+      );
+    } catch {
+      // Found by the scan (see above).
     }
-    this.queued ??= this.queueing.then(async () => {
-      const batch = this.toQueue;
-      this.toQueue = [];
-      this.queued = undefined;
-      try {
-        await this.options.crashPoint?.("record-written");
-        await this.logQueue.insertMany(batch, { ordered: false });
-      } catch {
-        // Found by the scan (see above).
-      }
-    });
-    this.queueing = this.queued;
-    return this.queued;
   }
 
   /**
