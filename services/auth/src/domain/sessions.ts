@@ -75,10 +75,13 @@ async function tryOpen(
   };
   const closed = await deps.sessions.open(session, deps.settings.maxSessionsPerKey, now);
   const refused = closed.some((c) => c.id === id);
-  if (!refused) await deps.events.sessionOpened(session, now);
-  for (const c of closed) {
-    if (c.id !== id) await deps.events.sessionRevoked(c, c.revokeReason ?? RevokeReason.sessionLimit, now);
-  }
+  // Published together: an outbox stores events accepted at once in one write.
+  await Promise.all([
+    ...(refused ? [] : [deps.events.sessionOpened(session, now)]),
+    ...closed
+      .filter((c) => c.id !== id)
+      .map((c) => deps.events.sessionRevoked(c, c.revokeReason ?? RevokeReason.sessionLimit, now)),
+  ]);
   return refused ? undefined : { session, refreshToken: refresh.token };
 }
 

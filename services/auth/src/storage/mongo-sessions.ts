@@ -145,7 +145,10 @@ async function tryIndex(create: () => Promise<string>): Promise<boolean> {
  * before it; an open inserts its session, then reads the mark and closes its
  * own session if it is at or before it. Either the cap's read comes after the
  * insert and closes the new session, or it came before, so the mark was
- * raised before the insert and the open's read finds it.
+ * raised before the insert and the open's read finds it. Within a replica the
+ * opens of one key that come while a cap pass runs share the next pass, which
+ * starts after their inserts, so each session is closed once, not by every
+ * open that saw it.
  *
  * Revoked sessions leave the sessions collection for `<collection>_ended`:
  * a revocation marks the session in place (the one conditional update that
@@ -158,6 +161,13 @@ async function tryIndex(create: () => Promise<string>): Promise<boolean> {
  * (FerretDB; on SQLite it pushes down nothing but `_id`) scan that, not
  * every session a key ever had. Reads by id look here first, then there.
  */
+/** What one cap pass closed, the sessions of the opens that share it, and whether one reported it yet. */
+interface CapPass {
+  readonly closed: Session[];
+  readonly opens: ReadonlySet<string>;
+  reported: boolean;
+}
+
 export class MongoSessionStore implements SessionStore {
   private constructor(
     private readonly db: Db,
@@ -169,6 +179,11 @@ export class MongoSessionStore implements SessionStore {
     private readonly purgeGraceMs: number,
   ) {}
 
+  /** Per key with opens under way: its cap pass not started yet, and the passes queued or running. */
+  private readonly capSlots = new Map<
+    string,
+    { queued?: { pass: Promise<CapPass>; opens: Set<string> }; passes: number; tail: Promise<unknown> }
+  >();
   /** Revocations by this replica since its last move. */
   private revokedSinceMove = 0;
   /** The move under way, if any. */
@@ -293,28 +308,78 @@ export class MongoSessionStore implements SessionStore {
       purgeAt: this.purgeAt(session.expiresAt),
     });
     const closed: Session[] = [];
-    let live = await this.liveOf(session.apiKeyId, now);
     if (session.name !== undefined) {
-      const same = live.filter((s) => s.name === session.name);
+      const same = (await this.liveOf(session.apiKeyId, now)).filter((s) => s.name === session.name);
       for (const s of same.slice(1)) {
         const r = await this.revokeIfLive(s.id, RevokeReason.replaced, now);
         if (r) closed.push(r);
       }
-      if (same.length > 1) live = await this.liveOf(session.apiKeyId, now);
     }
+    const pass = await this.capPass(session.apiKeyId, session.id, maxLivePerKey, now);
+    // Its own session closed (refused) to each open; the others the pass closed to the first open
+    // that reads it, so each is reported once.
+    const own = pass.closed.find((c) => c.id === session.id);
+    if (own) closed.push(own);
+    if (!pass.reported) {
+      pass.reported = true;
+      closed.push(...pass.closed.filter((c) => !pass.opens.has(c.id)));
+    }
+    return closed;
+  }
+
+  /**
+   * The key's next cap pass: the opens of one key that come while a pass runs share the next
+   * one, which starts after all of them have inserted their sessions. Each concurrent open
+   * reading the key's sessions and closing those the mark covers made every open try to close
+   * the same sessions again (at 50 concurrent grants of one key, 11 conditional updates a grant
+   * where one succeeds), so grants fell as connections rose.
+   */
+  private capPass(apiKeyId: string, sessionId: string, maxLivePerKey: number, now: number): Promise<CapPass> {
+    let slot = this.capSlots.get(apiKeyId);
+    if (slot === undefined) {
+      slot = { passes: 0, tail: Promise.resolve() };
+      this.capSlots.set(apiKeyId, slot);
+    }
+    if (slot.queued !== undefined) {
+      slot.queued.opens.add(sessionId);
+      return slot.queued.pass;
+    }
+    const s = slot;
+    s.passes++;
+    const opens = new Set([sessionId]);
+    const pass = s.tail.then(async () => {
+      s.queued = undefined;
+      return { ...(await this.enforceCap(apiKeyId, maxLivePerKey, now)), opens };
+    });
+    s.queued = { pass, opens };
+    s.tail = pass
+      .catch(() => undefined)
+      .then(() => {
+        if (--s.passes === 0) this.capSlots.delete(apiKeyId);
+      });
+    return pass;
+  }
+
+  /**
+   * Keeps the key at its cap: raises the mark past the sessions over it, then reads the key's
+   * live sessions again and closes those at or before the mark (see the class comment).
+   */
+  private async enforceCap(apiKeyId: string, maxLivePerKey: number, now: number): Promise<Omit<CapPass, "opens">> {
+    const closed: Session[] = [];
+    let live = await this.liveOf(apiKeyId, now);
     const over = live.slice(maxLivePerKey);
     const [newestOver] = over;
     let markDoc: CapMarkDoc | null;
     if (newestOver !== undefined) {
       // The mark first, then the key's live sessions are read again (see the class comment).
       const until = Math.max(...over.map(accessTokensExpireAt));
-      markDoc = await this.raiseCapMark(session.apiKeyId, markOf(newestOver), until);
-      live = await this.liveOf(session.apiKeyId, now);
+      markDoc = await this.raiseCapMark(apiKeyId, markOf(newestOver), until);
+      live = await this.liveOf(apiKeyId, now);
     } else {
-      // Read after the insert: a mark another replica raised past the new session is found here.
-      markDoc = await this.marks.findOne({ _id: session.apiKeyId });
+      // Read after the inserts: a mark another replica raised past a new session is found here.
+      markDoc = await this.marks.findOne({ _id: apiKeyId });
     }
-    if (markDoc === null) return closed;
+    if (markDoc === null) return { closed, reported: false };
     const mark = toCapMark(markDoc);
     let until = 0;
     for (const s of live) {
@@ -325,8 +390,8 @@ export class MongoSessionStore implements SessionStore {
       until = Math.max(until, accessTokensExpireAt(r));
     }
     // Read from the closed sessions themselves (a rotation may have come in since they were listed).
-    if (until > mark.tokensExpireAt) await this.raiseCapMark(session.apiKeyId, markDoc.mark, until);
-    return closed;
+    if (until > mark.tokensExpireAt) await this.raiseCapMark(apiKeyId, markDoc.mark, until);
+    return { closed, reported: false };
   }
 
   /** Raises the key's mark to `mark` and its end to `tokensExpireAt`, each only if higher; returns the mark now. */
