@@ -72,6 +72,35 @@ test("setKey bodies never repeat a history's current key, also when neighbouring
   }
 });
 
+test("a warm-up's replies are checked but not measured", async () => {
+  // The first reply is an error, the rest results, each after 5 ms.
+  let served = 0;
+  const slow = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      const text = served++ === 0 ? (REPLIES[1] as [number, string])[1] : (REPLIES[0] as [number, string])[1];
+      setTimeout(() => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(text);
+      }, 5);
+    });
+  });
+  await new Promise<void>((r) => slow.listen(0, "127.0.0.1", r));
+  try {
+    const at = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
+    const f = await runLoad({ url: at, requests: [{ body: "{}" }], connections: 1, duration: 2, warmUpSeconds: 1 });
+    // The error came in the warm-up and still counts.
+    assert.equal(f.errors, 1);
+    assert.match(f.firstError ?? "", /"code":79/);
+    // Results over the measured second only: fewer than all served, at the rate of that second.
+    assert.ok(f.ok > 0 && f.ok < served - 1, `${f.ok} results of ${served - 1}`);
+    assert.ok(f.seconds > 0.8 && f.seconds < 1.5, `measured ${f.seconds} s`);
+    assert.ok(Math.abs(f.rps - f.ok / f.seconds) < 1e-9);
+  } finally {
+    await new Promise<void>((r) => slow.close(() => r()));
+  }
+});
+
 test("--quick shortens rows and sizes; --only and --distributed are checked", () => {
   const quick = parseOptions(["--quick"], {});
   assert.ok(quick !== "help");

@@ -17,6 +17,13 @@ export interface LoadSpec {
   readonly connections: number;
   /** Seconds; or */
   readonly duration?: number;
+  /**
+   * With `duration`: the first seconds of it warm up. Their replies are checked (an error counts)
+   * but not measured: results per second, latencies and CPU are over the rest. A closed loop of
+   * many connections to a slow method gets its first replies only after a whole round of them,
+   * which a short run would count as throughput lost.
+   */
+  readonly warmUpSeconds?: number;
   /** a number of requests. */
   readonly amount?: number;
   /** Requests per second over all connections (an open-loop load); unlimited by default. */
@@ -109,9 +116,21 @@ export async function runLoad(spec: LoadSpec): Promise<Figures> {
 
   // autocannon reports a run's duration in whole sample intervals (1 s): a run
   // of a fixed number of requests is timed here instead, to its last reply.
-  const cpuBefore = cpuMicros(spec.pids?.());
+  const warmUpMs = spec.amount === undefined ? (spec.warmUpSeconds ?? 0) * 1000 : 0;
+  let cpuBefore = cpuMicros(spec.pids?.());
   const startedAt = performance.now();
+  let measuredFrom = startedAt;
   let lastReplyAt = 0;
+  let stoppedAt = 0;
+  const warm =
+    warmUpMs > 0
+      ? setTimeout(() => {
+          cpuBefore = cpuMicros(spec.pids?.());
+          measuredFrom = performance.now();
+          okTimes.length = 0;
+          refusedTimes.length = 0;
+        }, warmUpMs)
+      : undefined;
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(
       {
@@ -124,7 +143,12 @@ export async function runLoad(spec: LoadSpec): Promise<Figures> {
         timeout: 15,
         requests,
       },
-      (err, res) => (err ? reject(err) : resolve(res)),
+      (err, res) => {
+        clearTimeout(warm);
+        stoppedAt = performance.now();
+        if (err) reject(err);
+        else resolve(res);
+      },
     );
     instance.on("response", (_client, _status, _bytes, ms) => {
       lastReplyAt = performance.now();
@@ -141,12 +165,21 @@ export async function runLoad(spec: LoadSpec): Promise<Figures> {
   if (spec.amount === undefined && requests[0] !== undefined) await settle(spec.url, spec.requests[0]);
   const cpuAfter = cpuMicros(spec.pids?.());
   const seconds =
-    spec.amount !== undefined && lastReplyAt > startedAt ? (lastReplyAt - startedAt) / 1000 : result.duration;
+    spec.amount !== undefined && lastReplyAt > startedAt
+      ? (lastReplyAt - startedAt) / 1000
+      : warmUpMs > 0
+        ? Math.max(0, (stoppedAt - measuredFrom) / 1000)
+        : result.duration;
   const ok = Float64Array.from(okTimes).sort();
   const refused = Float64Array.from(refusedTimes).sort();
   return {
     seconds,
-    sentRps: seconds > 0 ? result.requests.sent / seconds : 0,
+    sentRps:
+      warmUpMs > 0
+        ? result.requests.sent / Math.max(0.001, (stoppedAt - startedAt) / 1000)
+        : seconds > 0
+          ? result.requests.sent / seconds
+          : 0,
     ok: ok.length,
     rps: seconds > 0 ? ok.length / seconds : 0,
     p50: quantile(ok, 0.5) ?? Number.NaN,
