@@ -7,14 +7,14 @@ import { OutboxEventBus, type RelayTarget } from "./outbox";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
-/** A database whose outbox collection answers `insertOne` with `insert`, and holds nothing. */
+/** A database whose outbox collection answers each insert of events with `insert`, and holds nothing. */
 function fakeDb(insert: () => Promise<unknown>): Db {
   const col = {
     createIndex: async () => "outbox_lease",
-    insertOne: insert,
+    insertMany: insert,
     find: () => ({ sort: () => ({ limit: () => ({ toArray: async () => [] }) }) }),
     updateMany: async () => ({}),
-    deleteOne: async () => ({ deletedCount: 1 }),
+    deleteMany: async () => ({ deletedCount: 1 }),
   };
   return { collection: () => col } as unknown as Db;
 }
