@@ -253,8 +253,11 @@ export class OutboxEventBus implements EventBus {
       await this.col.insertMany(docs as OutboxDoc[], { ordered: false });
       return docs.map(() => "stored");
     } catch (err) {
-      if (!(err instanceof MongoBulkWriteError))
-        return docs.map(() => (isDuplicateKeyError(err) ? "duplicate" : { error: err }));
+      if (!(err instanceof MongoBulkWriteError)) {
+        // Not a per-document failure (a lone document's duplicate at most): none is stored.
+        const duplicate = docs.length === 1 && isDuplicateKeyError(err);
+        return docs.map(() => (duplicate ? "duplicate" : { error: err }));
+      }
       // Unordered: every document without a write error of its own is stored.
       const failed = new Map([err.writeErrors].flat().map((e) => [e.index, e] as const));
       return docs.map((_, i) => {

@@ -245,8 +245,8 @@ export class MongoTransparencyLog extends MirroredTransparencyLog implements Tra
    */
   private async holdLease(): Promise<"renewed" | "taken" | undefined> {
     const now = Date.now();
-    // Renewed while two thirds of it are left (a round or two): no other replica takes it before
-    // it runs out, and each renewal is a write.
+    // Not renewed while more than two thirds of it are left (pki makes it three rounds or more):
+    // no other replica takes it before it runs out, and each renewal is a write.
     if (now < this.leaseUntil - (2 * this.leaseMs) / 3) return "renewed";
     try {
       const before = await this.state.findOneAndUpdate(
