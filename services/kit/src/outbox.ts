@@ -58,6 +58,9 @@ interface OutboxDoc {
   leaseUntil: number;
 }
 
+/** What became of an event's insert into the outbox. */
+type InsertOutcome = "stored" | "duplicate" | { readonly error: unknown };
+
 /**
  * A transactional outbox in MongoDB in front of an event bus: an accepted
  * event is stored in the service's database before `publish()` returns, and a
@@ -82,9 +85,6 @@ interface OutboxDoc {
  * - When MongoDB refuses the insert, the event goes to the bus directly and is
  *   kept in memory only, as without an outbox.
  */
-/** What became of an event's insert into the outbox. */
-type InsertOutcome = "stored" | "duplicate" | { readonly error: unknown };
-
 export class OutboxEventBus implements EventBus {
   private readonly col: Collection<OutboxDoc>;
   /** This relay's name in the documents it claims; new in every process. */

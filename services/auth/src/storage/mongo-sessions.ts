@@ -127,6 +127,13 @@ async function tryIndex(create: () => Promise<string>): Promise<boolean> {
   }
 }
 
+/** What one cap pass closed, the sessions of the opens that share it, and whether one reported it yet. */
+interface CapPass {
+  readonly closed: Session[];
+  readonly opens: ReadonlySet<string>;
+  reported: boolean;
+}
+
 /**
  * Sessions in MongoDB (or FerretDB). Every write is one conditional
  * single-document update, so replicas need no transactions: a refresh hash
@@ -161,13 +168,6 @@ async function tryIndex(create: () => Promise<string>): Promise<boolean> {
  * (FerretDB; on SQLite it pushes down nothing but `_id`) scan that, not
  * every session a key ever had. Reads by id look here first, then there.
  */
-/** What one cap pass closed, the sessions of the opens that share it, and whether one reported it yet. */
-interface CapPass {
-  readonly closed: Session[];
-  readonly opens: ReadonlySet<string>;
-  reported: boolean;
-}
-
 export class MongoSessionStore implements SessionStore {
   private constructor(
     private readonly db: Db,

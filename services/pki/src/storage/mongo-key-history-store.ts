@@ -69,6 +69,9 @@ interface PendingAppend {
 /** What an append comes to when judged against the record before it. */
 type Planned = { readonly append: PendingAppend } & ({ readonly record: KeyRecord } | { readonly refusal: unknown });
 
+/** Histories whose newest written record a replica remembers. */
+const MAX_WRITTEN_HINTS = 16_384;
+
 /**
  * Histories in MongoDB, one document per record. The unique index on
  * (history, seq) makes concurrent appends race safely: a writer inserts
@@ -98,9 +101,6 @@ type Planned = { readonly append: PendingAppend } & ({ readonly record: KeyRecor
  * collide. (FerretDB cannot use the index for the newest record and scans the
  * whole collection, so this read grew with every record stored.)
  */
-/** Histories whose newest written record a replica remembers. */
-const MAX_WRITTEN_HINTS = 16_384;
-
 export class MongoKeyHistoryStore implements KeyHistoryStore {
   private readonly col: Collection<KeyRecordDoc>;
   /** Appends waiting per history; a history is here while its writer runs. */
