@@ -1,4 +1,4 @@
-import { isDuplicateKeyError, isOnlyDuplicateKeyErrors, pingMongo, type Scope } from "@pkiserver/kit";
+import { GroupCommit, isDuplicateKeyError, isOnlyDuplicateKeyErrors, pingMongo, type Scope } from "@pkiserver/kit";
 import type { Collection, Db } from "mongodb";
 import type { CapMark, KeySessionSelection, Session } from "../domain/entities";
 import {
@@ -134,6 +134,13 @@ interface CapPass {
   reported: boolean;
 }
 
+/** An open waiting for its key's cap pass. */
+interface CapOpen {
+  readonly sessionId: string;
+  readonly maxLivePerKey: number;
+  readonly now: number;
+}
+
 /**
  * Sessions in MongoDB (or FerretDB). Every write is one conditional
  * single-document update, so replicas need no transactions: a refresh hash
@@ -179,11 +186,8 @@ export class MongoSessionStore implements SessionStore {
     private readonly purgeGraceMs: number,
   ) {}
 
-  /** Per key with opens under way: its cap pass not started yet, and the passes queued or running. */
-  private readonly capSlots = new Map<
-    string,
-    { queued?: { pass: Promise<CapPass>; opens: Set<string> }; passes: number; tail: Promise<unknown> }
-  >();
+  /** Per key with opens under way: its cap passes, one at a time, and how many opens wait on them. */
+  private readonly capSlots = new Map<string, { passes: GroupCommit<CapOpen, CapPass>; waiting: number }>();
   /** Revocations by this replica since its last move. */
   private revokedSinceMove = 0;
   /** The move under way, if any. */
@@ -334,37 +338,32 @@ export class MongoSessionStore implements SessionStore {
    * the same sessions again (at 50 concurrent grants of one key, 11 conditional updates a grant
    * where one succeeds), so grants fell as connections rose.
    */
-  private capPass(apiKeyId: string, sessionId: string, maxLivePerKey: number, now: number): Promise<CapPass> {
+  private async capPass(apiKeyId: string, sessionId: string, maxLivePerKey: number, now: number): Promise<CapPass> {
     let slot = this.capSlots.get(apiKeyId);
     if (slot === undefined) {
-      slot = { passes: 0, tail: Promise.resolve() };
+      const passes = new GroupCommit<CapOpen, CapPass>(async (opens) => {
+        // The first open's clock and cap, as when each open ran its own pass.
+        const first = opens[0] as CapOpen;
+        const done = await this.enforceCap(apiKeyId, first.maxLivePerKey, first.now);
+        const pass: CapPass = { closed: done.closed, opens: new Set(opens.map((o) => o.sessionId)), reported: false };
+        return opens.map(() => pass);
+      });
+      slot = { passes, waiting: 0 };
       this.capSlots.set(apiKeyId, slot);
     }
-    if (slot.queued !== undefined) {
-      slot.queued.opens.add(sessionId);
-      return slot.queued.pass;
+    slot.waiting++;
+    try {
+      return await slot.passes.add({ sessionId, maxLivePerKey, now });
+    } finally {
+      if (--slot.waiting === 0) this.capSlots.delete(apiKeyId);
     }
-    const s = slot;
-    s.passes++;
-    const opens = new Set([sessionId]);
-    const pass = s.tail.then(async () => {
-      s.queued = undefined;
-      return { ...(await this.enforceCap(apiKeyId, maxLivePerKey, now)), opens };
-    });
-    s.queued = { pass, opens };
-    s.tail = pass
-      .catch(() => undefined)
-      .then(() => {
-        if (--s.passes === 0) this.capSlots.delete(apiKeyId);
-      });
-    return pass;
   }
 
   /**
    * Keeps the key at its cap: raises the mark past the sessions over it, then reads the key's
    * live sessions again and closes those at or before the mark (see the class comment).
    */
-  private async enforceCap(apiKeyId: string, maxLivePerKey: number, now: number): Promise<Omit<CapPass, "opens">> {
+  private async enforceCap(apiKeyId: string, maxLivePerKey: number, now: number): Promise<{ closed: Session[] }> {
     const closed: Session[] = [];
     let live = await this.liveOf(apiKeyId, now);
     const over = live.slice(maxLivePerKey);
@@ -379,7 +378,7 @@ export class MongoSessionStore implements SessionStore {
       // Read after the inserts: a mark another replica raised past a new session is found here.
       markDoc = await this.marks.findOne({ _id: apiKeyId });
     }
-    if (markDoc === null) return { closed, reported: false };
+    if (markDoc === null) return { closed };
     const mark = toCapMark(markDoc);
     let until = 0;
     for (const s of live) {
@@ -391,7 +390,7 @@ export class MongoSessionStore implements SessionStore {
     }
     // Read from the closed sessions themselves (a rotation may have come in since they were listed).
     if (until > mark.tokensExpireAt) await this.raiseCapMark(apiKeyId, markDoc.mark, until);
-    return { closed, reported: false };
+    return { closed };
   }
 
   /** Raises the key's mark to `mark` and its end to `tokensExpireAt`, each only if higher; returns the mark now. */
