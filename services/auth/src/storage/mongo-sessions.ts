@@ -273,12 +273,11 @@ export class MongoSessionStore implements SessionStore {
       const docs = await this.col.find({ revokedAt: { $ne: null } }, { limit: MOVE_BATCH }).toArray();
       if (docs.length === 0) return;
       try {
-        await this.ended.bulkWrite(
-          docs.map((d) => ({ replaceOne: { filter: { _id: d._id }, replacement: d, upsert: true } })),
-          { ordered: false },
-        );
+        // Inserts, not upserts: a revoked session never changes, so a copy already there (another
+        // mover's, or one whose delete was cut short) is this one. FerretDB scans the whole
+        // collection for each upsert's filter.
+        await this.ended.insertMany(docs, { ordered: false });
       } catch (err) {
-        // Two movers' upserts of one session raced: the copy is there either way.
         if (!isOnlyDuplicateKeyErrors(err)) throw err;
       }
       await this.col.deleteMany({ _id: { $in: docs.map((d) => d._id) }, revokedAt: { $ne: null } });
