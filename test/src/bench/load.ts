@@ -170,16 +170,13 @@ export async function runLoad(spec: LoadSpec): Promise<Figures> {
       : warmUpMs > 0
         ? Math.max(0, (stoppedAt - measuredFrom) / 1000)
         : result.duration;
+  // What was sent counts over the whole run, warm-up included.
+  const sentOver = warmUpMs > 0 ? (stoppedAt - startedAt) / 1000 : seconds;
   const ok = Float64Array.from(okTimes).sort();
   const refused = Float64Array.from(refusedTimes).sort();
   return {
     seconds,
-    sentRps:
-      warmUpMs > 0
-        ? result.requests.sent / Math.max(0.001, (stoppedAt - startedAt) / 1000)
-        : seconds > 0
-          ? result.requests.sent / seconds
-          : 0,
+    sentRps: sentOver > 0 ? result.requests.sent / sentOver : 0,
     ok: ok.length,
     rps: seconds > 0 ? ok.length / seconds : 0,
     p50: quantile(ok, 0.5) ?? Number.NaN,
