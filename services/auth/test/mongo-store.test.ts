@@ -60,6 +60,8 @@ describe("MongoDB session store: what a grant and a rotation cost", () => {
   let db: Db;
   let store: MongoSessionStore;
   const finds: Document[] = [];
+  /** Conditional updates of sessions (revocations, rotations) sent so far. */
+  let sessionUpdates = 0;
 
   before(async () => {
     const infra = await getInfra();
@@ -67,6 +69,7 @@ describe("MongoDB session store: what a grant and a rotation cost", () => {
     client = new MongoClient(infra.mongoUrl, { monitorCommands: true, retryWrites: false });
     client.on("commandStarted", (e) => {
       if (e.commandName === "find") finds.push(e.command);
+      if (e.commandName === "findAndModify" && e.command.findAndModify === "auth_sessions") sessionUpdates++;
     });
     await client.connect();
     db = client.db(infra.freshName("auth_cost"));
@@ -186,6 +189,24 @@ describe("MongoDB session store: what a grant and a rotation cost", () => {
     // A new session of the key still lands above the mark and stays open.
     assert.deepEqual(await store.open(session(2200, "key-moving"), 16, T0 + 3002), []);
     assert.equal((await store.listLive("key-moving", T0 + 3002)).length, 1);
+  });
+
+  it("concurrent opens of one key share its cap passes: each session the cap closes is closed and reported once", async () => {
+    for (let i = 1; i <= 16; i++) await store.open(session(5000 + i, "key-busy"), 16, T0 + 5000 + i);
+    const before = sessionUpdates;
+    const opens = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => store.open(session(5100 + i, "key-busy"), 16, T0 + 5100)),
+    );
+    const closed = opens.flat().map((c) => c.id);
+    // Every open past the cap closes one session; each is closed by one update and reported by one open.
+    assert.equal(new Set(closed).size, closed.length, "no session reported twice");
+    assert.equal(closed.length, 30);
+    assert.equal(sessionUpdates - before, 30, "one conditional update per session closed");
+    const live = await store.listLive("key-busy", T0 + 5100);
+    assert.deepEqual(
+      live.map((s) => s.id).sort(),
+      Array.from({ length: 16 }, (_, i) => session(5114 + i, "key-busy").id).sort(),
+    );
   });
 
   it("a session revoked but not yet moved is found in the live collection, once, and a move repeated is harmless", async () => {
