@@ -5,6 +5,7 @@ import { after, before, test } from "node:test";
 import { setKeyMaker } from "./fixtures";
 import { runLoad } from "./load";
 import { parseOptions } from "./options";
+import { measureCell } from "./rows";
 import { heapUsedMiB } from "./soak";
 
 // A server that answers in turn with a result, a JSON-RPC error (HTTP 200) and a refusal (HTTP 503).
@@ -144,4 +145,30 @@ test("the soak reads the heap used from a Prometheus exposition", () => {
   assert.equal(heapUsedMiB('nodejs_heap_size_used_bytes{instance="a"} 52428800\n'), 50);
   assert.equal(heapUsedMiB("nodejs_heap_size_total_bytes 419430400\n"), undefined);
   assert.equal(heapUsedMiB("nodejs_heap_size_used_bytes NaN\n"), undefined);
+});
+
+test("a table cell that falls is measured again and keeps its best window; errors of every window count", async () => {
+  const windows = (...f: { rps: number; errors: number; firstError?: string }[]) => {
+    let i = 0;
+    return async () => {
+      const w = f[i++];
+      assert.ok(w, "measured more often than expected");
+      return { firstError: undefined, ...w };
+    };
+  };
+  // No fall: one window.
+  assert.deepEqual(await measureCell(windows({ rps: 95, errors: 0 }), 100), {
+    rps: 95,
+    errors: 0,
+    firstError: undefined,
+    attempts: 1,
+  });
+  // A dip measured again: the second window is back within 10 % of the best to the left.
+  const dip = await measureCell(windows({ rps: 60, errors: 1, firstError: "HTTP 503" }, { rps: 98, errors: 0 }), 100);
+  assert.deepEqual(dip, { rps: 98, errors: 1, firstError: "HTTP 503", attempts: 2 });
+  // A fall in every window stays a fall after three.
+  const fall = await measureCell(windows({ rps: 50, errors: 0 }, { rps: 70, errors: 0 }, { rps: 60, errors: 0 }), 100);
+  assert.deepEqual(fall, { rps: 70, errors: 0, firstError: undefined, attempts: 3 });
+  // The first cell of a row has nothing to its left.
+  assert.equal((await measureCell(windows({ rps: 1, errors: 0 }), 0)).attempts, 1);
 });
