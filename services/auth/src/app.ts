@@ -1,4 +1,4 @@
-import { createAccessTokenVerifier, signAccessToken, tokenChecks } from "@pkiserver/contract";
+import { type AccessTokenSigner, createAccessTokenVerifier, SigningThread, tokenChecks } from "@pkiserver/contract";
 import {
   type Caller,
   Closers,
@@ -74,6 +74,9 @@ export async function buildApp(config: AuthConfig, deps: ServiceDeps & { apikey:
     maxAccessLifetimeMs: maxAccessLifetime(settings),
   });
   await keys.tick();
+  const signer = new SigningThread({
+    onFailure: (detail) => logger.error({ detail }, "token signing thread lost"),
+  });
   const verifier = createAccessTokenVerifier({
     now: clock.now,
     identity: config.tokenIdentity,
@@ -85,11 +88,16 @@ export async function buildApp(config: AuthConfig, deps: ServiceDeps & { apikey:
   // apikey (it reads keys to recheck a refreshed session): it signs it itself,
   // for itself ("pkiserver-auth", scope user:read), short-lived and renewed.
   const selfCaller =
-    typeof deps.apikey === "string" && config.grpcTls === undefined ? ownTokenCaller(keys, settings, clock) : undefined;
+    typeof deps.apikey === "string" && config.grpcTls === undefined
+      ? ownTokenCaller(keys, signer, settings, clock)
+      : undefined;
   const apikeys = createApiKeyClient(deps.apikey, { tls: config.grpcTls, caller: selfCaller });
-  const authDeps: AuthDeps = { sessions, keys, verifier, apikeys, events, clock, settings };
+  const authDeps: AuthDeps = { sessions, keys, signer, verifier, apikeys, events, clock, settings };
 
-  const closers = new Closers(() => apikeys.close());
+  const closers = new Closers(
+    () => apikeys.close(),
+    () => signer.close(),
+  );
   // The tokens presented on auth's own calls are checked with its keys and revocations, read in process.
   let tokens = deps.tokens;
   if (tokens === undefined) {
@@ -181,13 +189,18 @@ export const AUTH_SELF_KEY_ID = "pkiserver-auth";
 const SELF_TOKEN_LIFETIME_MS = 300_000;
 
 /** Auth as a caller of apikey, with a token it signed for itself, renewed a minute before it expires. */
-function ownTokenCaller(keys: SigningKeyManager, settings: AuthSettings, clock: Clock): () => Promise<Caller> {
+function ownTokenCaller(
+  keys: SigningKeyManager,
+  signer: AccessTokenSigner,
+  settings: AuthSettings,
+  clock: Clock,
+): () => Promise<Caller> {
   let current: { caller: Caller; renewAt: number } | undefined;
   return async () => {
     const now = clock.now();
     if (current !== undefined && now < current.renewAt) return current.caller;
     const scope = ["user:read"];
-    const token = await signAccessToken(
+    const token = await signer.sign(
       {
         apiKeyId: AUTH_SELF_KEY_ID,
         sessionId: AUTH_SELF_KEY_ID,

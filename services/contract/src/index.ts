@@ -6,4 +6,5 @@ export { isValidPubKey, randomPubKey } from "./pubkey";
 export * from "./revocations";
 export * from "./schema";
 export * from "./token";
+export * from "./token-signer";
 export * from "./token-verifier";

@@ -1,4 +1,4 @@
-import type { AccessTokenVerifier, PublicSigningKey } from "@pkiserver/contract";
+import type { AccessTokenSigner, AccessTokenVerifier, PublicSigningKey } from "@pkiserver/contract";
 import type { ApiKeyInfo, AuthSettings, CapMark, KeySessionSelection, Session, VerifiedApiKey } from "./entities";
 import type { SigningKeyManager } from "./signing-keys";
 
@@ -6,6 +6,8 @@ import type { SigningKeyManager } from "./signing-keys";
 export interface AuthDeps {
   sessions: SessionStore;
   keys: SigningKeyManager;
+  /** Signs access tokens with the key `keys` gives. */
+  signer: AccessTokenSigner;
   /** Verifies access tokens against this service's own keys (for introspection). */
   verifier: AccessTokenVerifier;
   apikeys: ApiKeyVerifier;

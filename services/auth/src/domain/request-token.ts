@@ -1,4 +1,4 @@
-import { SESSIONLESS_CREATED_AT, signAccessToken } from "@pkiserver/contract";
+import { SESSIONLESS_CREATED_AT } from "@pkiserver/contract";
 import { normaliseScopes } from "@pkiserver/kit/core";
 import type { AuthDeps } from "./ports";
 import { newSessionId } from "./refresh-token";
@@ -17,11 +17,11 @@ export const REQUEST_TOKEN_LIFETIME_MS = 60_000;
  * disabled or deleted stops at its next request, as with the credential itself.
  */
 export async function issueRequestToken(
-  deps: Pick<AuthDeps, "clock" | "keys" | "settings">,
+  deps: Pick<AuthDeps, "clock" | "keys" | "signer" | "settings">,
   key: { apiKeyId: string; maxScope: readonly string[] },
 ): Promise<{ accessToken: string; accessTokenExpiresIn: number }> {
   const now = deps.clock.now();
-  const accessToken = await signAccessToken(
+  const accessToken = await deps.signer.sign(
     {
       apiKeyId: key.apiKeyId,
       sessionId: `req_${newSessionId()}`,

@@ -1,4 +1,3 @@
-import { signAccessToken } from "@pkiserver/contract";
 import { AppError, constantTimeEqual, normaliseIp, type Scope, scopesWithin } from "@pkiserver/kit/core";
 import { credentialGenerationOf, isLive, RevokeReason, type Session, type TokenPair } from "./entities";
 import type { AuthDeps } from "./ports";
@@ -92,7 +91,7 @@ export async function issuePair(
   refreshToken: string,
   now: number,
 ): Promise<TokenPair> {
-  const accessToken = await signAccessToken(
+  const accessToken = await deps.signer.sign(
     {
       apiKeyId: session.apiKeyId,
       sessionId: session.id,

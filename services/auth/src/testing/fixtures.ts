@@ -1,5 +1,5 @@
 import { type InProcessApiKeyService, inProcessApiKeyService } from "@pkiserver/apikey/testing";
-import { createAccessTokenVerifier, type PublicSigningKey } from "@pkiserver/contract";
+import { createAccessTokenVerifier, inlineSigner, type PublicSigningKey } from "@pkiserver/contract";
 import { SecretBox } from "@pkiserver/kit";
 import { type AuthSettings, MAX_SESSIONS_PER_KEY, maxAccessLifetime, type Session } from "../domain/entities";
 import type { AuthDeps, AuthEvents } from "../domain/ports";
@@ -86,7 +86,7 @@ export async function harness(over: Partial<AuthSettings> = {}): Promise<Harness
   const apikeys = createApiKeyClient(apikey.registration);
   const keyOne = await apikey.add({ maxScope: ALL, secret: SECRET });
   return {
-    deps: { sessions, keys, verifier, apikeys, events, clock, settings },
+    deps: { sessions, keys, signer: inlineSigner, verifier, apikeys, events, clock, settings },
     clock,
     apikey,
     keyOne,

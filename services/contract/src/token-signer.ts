@@ -1,0 +1,151 @@
+import type { KeyObject } from "node:crypto";
+import { join } from "node:path";
+import { Worker } from "node:worker_threads";
+import { type AccessTokenClaims, type SigningMaterial, signAccessToken, type TokenIdentity } from "./token";
+
+/** Signs access tokens with `signAccessToken`'s codec, here or elsewhere. */
+export interface AccessTokenSigner {
+  sign(claims: AccessTokenClaims, key: SigningMaterial, identity?: TokenIdentity): Promise<string>;
+  /** Stops signing; what is still being signed is refused. */
+  close(): Promise<void>;
+}
+
+/** Signs on the calling thread: for tests and tools that sign a token now and then. */
+export const inlineSigner: AccessTokenSigner = {
+  sign: (claims, key, identity) => signAccessToken(claims, key, identity),
+  close: async () => {},
+};
+
+/** A signature asked of the signing thread. */
+export interface SignRequest {
+  readonly kind: "sign";
+  readonly id: number;
+  readonly claims: AccessTokenClaims;
+  readonly kid: string;
+  readonly identity: TokenIdentity | undefined;
+}
+
+/** A key for the signing thread to hold, sent before the first request that uses it. */
+export interface KeyToHold {
+  readonly kind: "key";
+  readonly kid: string;
+  readonly privateKey: KeyObject;
+}
+
+/** Its answer: the token, or why there is none. */
+export type SignAnswer =
+  | { readonly id: number; readonly token: string }
+  | { readonly id: number; readonly error: string };
+
+/** What the signing thread is sent, once per turn of the event loop: that turn's keys and requests, in order. */
+export type ToSigningThread = readonly (KeyToHold | SignRequest)[];
+
+/** What it answers, also once per turn of its own loop. */
+export type FromSigningThread = readonly SignAnswer[];
+
+/**
+ * Keys the signing thread holds: the newest this many, in the order they were sent. The thread
+ * evicts by the same rule, so the sender knows which kids it holds without asking. Only the current
+ * rotation period's key signs, so a few cover a period's change.
+ */
+export const SIGNING_THREAD_KEYS = 4;
+
+interface Waiting {
+  resolve(token: string): void;
+  reject(err: Error): void;
+}
+
+/**
+ * Signs on a thread of its own (signing-thread.ts). A grant's signature is most of what it costs
+ * the event loop that serves requests: jose's JWS encoding and WebCrypto's job set-up, then the
+ * signature on the thread pool. Here the event loop only posts the claims and reads the token back.
+ * A thread that dies refuses what it was signing; the next signature starts a new one.
+ */
+export class SigningThread implements AccessTokenSigner {
+  private worker: Worker | undefined;
+  private readonly waiting = new Map<number, Waiting>();
+  private nextId = 0;
+  /** What this turn of the event loop asked, sent at its end. */
+  private outbox: (KeyToHold | SignRequest)[] = [];
+  /** Kids the current thread holds, oldest first (its own eviction order). */
+  private held: string[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly opts: {
+      /** Told when the thread dies (it is started again at the next signature). */
+      onFailure?: (detail: string) => void;
+      /** The thread's script: signing-thread.js beside this file unless a test gives another. */
+      entry?: string;
+    } = {},
+  ) {}
+
+  sign(claims: AccessTokenClaims, key: SigningMaterial, identity?: TokenIdentity): Promise<string> {
+    if (this.closed) return Promise.reject(new Error("the token signer is closed"));
+    const worker = this.worker ?? this.start();
+    if (this.outbox.length === 0) setImmediate(() => this.flush(worker));
+    if (!this.held.includes(key.kid)) {
+      this.outbox.push({ kind: "key", kid: key.kid, privateKey: key.privateKey });
+      this.held.push(key.kid);
+      if (this.held.length > SIGNING_THREAD_KEYS) this.held.shift();
+    }
+    const id = this.nextId++;
+    return new Promise<string>((resolve, reject) => {
+      // The thread keeps the process alive only while it has something to sign.
+      if (this.waiting.size === 0) worker.ref();
+      this.waiting.set(id, { resolve, reject });
+      this.outbox.push({ kind: "sign", id, claims, kid: key.kid, identity });
+    });
+  }
+
+  private flush(worker: Worker): void {
+    // A thread lost meanwhile refused these requests already (and the outbox is another thread's now).
+    if (this.worker !== worker) return;
+    const message: ToSigningThread = this.outbox;
+    this.outbox = [];
+    // One message a turn: every signature asked in this turn of the event loop goes together.
+    worker.postMessage(message);
+  }
+
+  private start(): Worker {
+    const worker = new Worker(this.opts.entry ?? join(__dirname, "signing-thread.js"));
+    worker.unref();
+    worker.on("message", (answers: FromSigningThread) => {
+      for (const a of answers) {
+        const w = this.waiting.get(a.id);
+        if (w === undefined) continue;
+        this.waiting.delete(a.id);
+        if ("token" in a) w.resolve(a.token);
+        else w.reject(new Error(a.error));
+      }
+      if (this.waiting.size === 0) worker.unref();
+    });
+    worker.on("error", (err) => this.lost(worker, `token signing thread failed: ${err.message}`));
+    worker.on("exit", (code) => this.lost(worker, `token signing thread exited (code ${code})`));
+    this.worker = worker;
+    this.held = [];
+    this.outbox = [];
+    return worker;
+  }
+
+  /** The thread is gone: what it was signing is refused, and the next signature starts another. */
+  private lost(worker: Worker, detail: string): void {
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    this.held = [];
+    this.outbox = [];
+    const refused = [...this.waiting.values()];
+    this.waiting.clear();
+    for (const w of refused) w.reject(new Error(detail));
+    if (!this.closed) this.opts.onFailure?.(detail);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const worker = this.worker;
+    if (worker === undefined) return;
+    this.lost(worker, "the token signer is closed");
+    await worker.terminate();
+  }
+}
