@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { randomBase64url } from "@pkiserver/kit/core";
 
 /*
@@ -23,7 +23,8 @@ export function newRefreshToken(sessionId: string): { token: string; hash: strin
 }
 
 export function hashRefreshToken(token: string): string {
-  return createHash("sha256").update(token, "utf8").digest("base64url");
+  // One-shot: a string is hashed as its UTF-8 bytes.
+  return hash("sha256", token, "base64url");
 }
 
 /** The session id a refresh token belongs to, or undefined when it is not one of ours. */
