@@ -50,6 +50,10 @@ export type FromSigningThread = readonly SignAnswer[];
  */
 export const SIGNING_THREAD_KEYS = 4;
 
+/** The signing thread's heap limits (MiB): young generation, old generation. */
+const SIGNING_THREAD_YOUNG_MB = 8;
+const SIGNING_THREAD_OLD_MB = 64;
+
 interface Waiting {
   resolve(token: string): void;
   reject(err: Error): void;
@@ -108,7 +112,14 @@ export class SigningThread implements AccessTokenSigner {
   }
 
   private start(): Worker {
-    const worker = new Worker(this.opts.entry ?? join(__dirname, "signing-thread.js"));
+    const worker = new Worker(this.opts.entry ?? join(__dirname, "signing-thread.js"), {
+      // It holds a few keys and the claims in flight: a small heap of its own, so its memory stays
+      // bounded (past the limit the thread ends and the next signature starts another).
+      resourceLimits: {
+        maxYoungGenerationSizeMb: SIGNING_THREAD_YOUNG_MB,
+        maxOldGenerationSizeMb: SIGNING_THREAD_OLD_MB,
+      },
+    });
     worker.unref();
     worker.on("message", (answers: FromSigningThread) => {
       for (const a of answers) {
