@@ -22,6 +22,12 @@ export interface SubscribeOptions {
   deliver: "all" | "new";
   /** Resolves when handled; a rejection gets the event redelivered later. */
   handler: (msg: BusMessage) => Promise<void>;
+  /**
+   * At most this many events handled at once, in no particular order (default 1: one after
+   * another, in order). For a consumer whose handling does not depend on order, such as one that
+   * records each event by its id. The in-process bus handles one at a time.
+   */
+  concurrency?: number;
 }
 
 /**

@@ -114,6 +114,46 @@ describe("NatsEventBus beyond the contract", () => {
     });
   });
 
+  it("handles up to `concurrency` events at once, acknowledging each: none comes again to the durable", async () => {
+    const infra = await getInfra();
+    const prefix = infra.freshName("concurrency");
+    const bus = await createNatsBus({ servers: infra.natsUrl, prefix });
+    buses.push(bus);
+    const handled: string[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const subscribe = () =>
+      bus.subscribe({
+        durable: "recorder",
+        subjects: ["auth.v1.>"],
+        deliver: "all",
+        concurrency: 4,
+        handler: async (m) => {
+          inFlight++;
+          most = Math.max(most, inFlight);
+          await sleep(30);
+          inFlight--;
+          handled.push(dec(m.data));
+        },
+      });
+    const sub = await subscribe();
+    const sent = Array.from({ length: 24 }, (_, i) => `e${i}`);
+    await Promise.all(sent.map((e) => bus.publish("auth.v1.session.opened", enc(e))));
+    const deadline = Date.now() + 10_000;
+    while (handled.length < sent.length && Date.now() < deadline) await sleep(20);
+    assert.deepEqual([...handled].sort(), [...sent].sort(), "each event handled once");
+    assert.ok(most > 1 && most <= 4, `at most 4 at once and more than one (${most})`);
+    await sub.stop();
+    // The durable resumes after what it acknowledged: nothing again, only what is new.
+    const again = await subscribe();
+    await bus.publish("auth.v1.session.opened", enc("later"));
+    const until = Date.now() + 10_000;
+    while (!handled.includes("later") && Date.now() < until) await sleep(20);
+    await sleep(300);
+    assert.deepEqual([...handled].sort(), [...sent, "later"].sort());
+    await again.stop();
+  });
+
   it("refuses a subject no stream holds rather than keeping it for ever", async () => {
     const infra = await getInfra();
     const bus = await createNatsBus({ servers: infra.natsUrl, prefix: infra.freshName("nostream") });

@@ -1,5 +1,5 @@
 import { context, propagation } from "@opentelemetry/api";
-import type { ConsumerConfig, ConsumerMessages, JetStreamClient, JetStreamManager, NatsConnection } from "nats";
+import type { ConsumerConfig, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg, NatsConnection } from "nats";
 import type { SubscribeOptions } from "../bus";
 import type { Logger } from "../logger";
 import { toBusMessage } from "./subjects";
@@ -15,7 +15,8 @@ export interface ConsumerTarget {
 /**
  * One subscription of the bus: a consumer per stream its subjects touch,
  * each read by a loop that runs the handler and acknowledges (or, when the
- * handler fails, asks for redelivery after a delay).
+ * handler fails, asks for redelivery after a delay): one event at a time, or
+ * up to the subscription's `concurrency` at once.
  */
 export interface SubscriptionDeps {
   nc: NatsConnection;
@@ -52,22 +53,33 @@ export class NatsSubscription {
   }
 
   private async run(iter: ConsumerMessages): Promise<void> {
-    const { prefix, redeliveryDelayMs, logger } = this.deps;
+    const limit = Math.max(1, Math.floor(this.opts.concurrency ?? 1));
+    const handling = new Set<Promise<void>>();
     for await (const m of iter) {
       if (this.stopped) {
         // Pulled but not handled: hand it back now rather than after ack_wait.
         m.nak();
         continue;
       }
-      const msg = toBusMessage(m, prefix);
-      const ctx = propagation.extract(context.active(), msg.headers);
-      try {
-        await context.with(ctx, () => this.opts.handler(msg));
-        await m.ackAck().catch(() => m.ack());
-      } catch (err) {
-        logger?.warn({ err: describe(err), subject: msg.subject, id: msg.id }, "event handler failed");
-        m.nak(redeliveryDelayMs);
-      }
+      const done: Promise<void> = this.handle(m).finally(() => handling.delete(done));
+      handling.add(done);
+      // One at a time by default (in order); a consumer that allows more pulls on while it has room.
+      if (handling.size >= limit) await Promise.race(handling);
+    }
+    await Promise.all(handling);
+  }
+
+  /** Runs the handler, then acknowledges; a failure asks for redelivery after a delay. Never rejects. */
+  private async handle(m: JsMsg): Promise<void> {
+    const { prefix, redeliveryDelayMs, logger } = this.deps;
+    const msg = toBusMessage(m, prefix);
+    const ctx = propagation.extract(context.active(), msg.headers);
+    try {
+      await context.with(ctx, () => this.opts.handler(msg));
+      await m.ackAck().catch(() => m.ack());
+    } catch (err) {
+      logger?.warn({ err: describe(err), subject: msg.subject, id: msg.id }, "event handler failed");
+      m.nak(redeliveryDelayMs);
     }
   }
 
