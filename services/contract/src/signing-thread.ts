@@ -22,6 +22,10 @@ const answer = (a: SignAnswer) => {
   }
 };
 
+// Requests that cannot be read cannot be answered: the thread ends, and its owner refuses what it
+// was waiting for and starts another.
+port.on("messageerror", () => process.exit(1));
+
 port.on("message", (items: ToSigningThread) => {
   // In the order sent: a key comes before the requests that use it, and evicting one follows the
   // same order on both sides.

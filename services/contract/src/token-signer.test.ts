@@ -103,6 +103,23 @@ test("a signature the codec refuses is refused with its reason; the thread goes 
   assert.match(await s.sign(claims("k"), k.material), /^[\w-]+\.[\w-]+\.[\w-]+$/);
 });
 
+test("claims that cannot be sent to the thread are refused with their turn; the next turn is signed", async () => {
+  const k = keyPair("k1");
+  const failures: string[] = [];
+  const s = signer({ onFailure: (d) => failures.push(d) });
+  const bad = { ...claims("bad"), scope: [() => "x"] } as unknown as AccessTokenClaims;
+  const turn = await Promise.allSettled([s.sign(claims("same turn"), k.material), s.sign(bad, k.material)]);
+  assert.deepEqual(
+    turn.map((r) => r.status),
+    ["rejected", "rejected"],
+  );
+  assert.match(String((turn[1] as PromiseRejectedResult).reason), /signing request not sent/);
+  assert.equal(failures.length, 1);
+  const verifier = createAccessTokenVerifier({ now: () => T + 1000 });
+  verifier.setKeys([k.publicKey]);
+  assert.equal((await verifier.verify(await s.sign(claims("next"), k.material))).apiKeyId, "next");
+});
+
 test("a thread that dies refuses what it was signing, is reported, and the next signature starts another", async () => {
   // A thread script that ends its thread when asked to sign for the key id "die" (with the requests sent with it), else signs.
   const entry = join(tmpdir(), `signing-thread-dies-${process.pid}.js`);

@@ -107,8 +107,15 @@ export class SigningThread implements AccessTokenSigner {
     if (this.worker !== worker) return;
     const message: ToSigningThread = this.outbox;
     this.outbox = [];
-    // One message a turn: every signature asked in this turn of the event loop goes together.
-    worker.postMessage(message);
+    try {
+      // One message a turn: every signature asked in this turn of the event loop goes together.
+      worker.postMessage(message);
+    } catch (err) {
+      // Claims that cannot be copied to the thread: this turn's requests are refused, and the
+      // thread, which may not have had this turn's keys, is replaced.
+      this.lost(worker, `signing request not sent: ${err instanceof Error ? err.message : String(err)}`);
+      void worker.terminate();
+    }
   }
 
   private start(): Worker {
@@ -132,6 +139,11 @@ export class SigningThread implements AccessTokenSigner {
       if (this.waiting.size === 0) worker.unref();
     });
     worker.on("error", (err) => this.lost(worker, `token signing thread failed: ${err.message}`));
+    // An answer that cannot be read would leave its requests waiting: the thread is replaced.
+    worker.on("messageerror", (err) => {
+      this.lost(worker, `token signing thread's answer unreadable: ${err.message}`);
+      void worker.terminate();
+    });
     worker.on("exit", (code) => this.lost(worker, `token signing thread exited (code ${code})`));
     this.worker = worker;
     this.held = [];
