@@ -12,7 +12,7 @@ export interface AccessTokenSigner {
 
 /** Signs on the calling thread: for tests and tools that sign a token now and then. */
 export const inlineSigner: AccessTokenSigner = {
-  sign: (claims, key, identity) => signAccessToken(claims, key, identity),
+  sign: signAccessToken,
   close: async () => {},
 };
 
@@ -62,8 +62,9 @@ interface Waiting {
 /**
  * Signs on a thread of its own (signing-thread.ts). A grant's signature is most of what it costs
  * the event loop that serves requests: jose's JWS encoding and WebCrypto's job set-up, then the
- * signature on the thread pool. Here the event loop only posts the claims and reads the token back.
- * A thread that dies refuses what it was signing; the next signature starts a new one.
+ * signature on the thread pool. Here the event loop only posts the claims (all of one turn of the
+ * loop in one message) and reads the tokens back. A thread that dies, or a message that cannot be
+ * sent or read, refuses what it was signing; the next signature starts a new one.
  */
 export class SigningThread implements AccessTokenSigner {
   private worker: Worker | undefined;
@@ -113,8 +114,7 @@ export class SigningThread implements AccessTokenSigner {
     } catch (err) {
       // Claims that cannot be copied to the thread: this turn's requests are refused, and the
       // thread, which may not have had this turn's keys, is replaced.
-      this.lost(worker, `signing request not sent: ${err instanceof Error ? err.message : String(err)}`);
-      void worker.terminate();
+      void this.drop(worker, `signing request not sent: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 
@@ -140,14 +140,13 @@ export class SigningThread implements AccessTokenSigner {
     });
     worker.on("error", (err) => this.lost(worker, `token signing thread failed: ${err.message}`));
     // An answer that cannot be read would leave its requests waiting: the thread is replaced.
-    worker.on("messageerror", (err) => {
-      this.lost(worker, `token signing thread's answer unreadable: ${err.message}`);
-      void worker.terminate();
-    });
+    worker.on(
+      "messageerror",
+      (err) => void this.drop(worker, `token signing thread's answer unreadable: ${err.message}`),
+    );
     worker.on("exit", (code) => this.lost(worker, `token signing thread exited (code ${code})`));
+    // `held` and `outbox` are empty here: at first, and since `lost` emptied them with the thread before.
     this.worker = worker;
-    this.held = [];
-    this.outbox = [];
     return worker;
   }
 
@@ -163,12 +162,15 @@ export class SigningThread implements AccessTokenSigner {
     if (!this.closed) this.opts.onFailure?.(detail);
   }
 
+  /** Gives the thread up: what it was signing is refused, and it is ended. */
+  private drop(worker: Worker, detail: string): Promise<number> {
+    this.lost(worker, detail);
+    return worker.terminate();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const worker = this.worker;
-    if (worker === undefined) return;
-    this.lost(worker, "the token signer is closed");
-    await worker.terminate();
+    if (this.worker !== undefined) await this.drop(this.worker, "the token signer is closed");
   }
 }
