@@ -46,4 +46,14 @@ describe("client address", () => {
     assert.notEqual(clientKey("203.0.113.9"), clientKey("203.0.113.10"));
     assert.equal(clientKey("::ffff:203.0.113.9"), "203.0.113.9");
   });
+
+  it("gives the same key for an address asked again, after many other addresses too", () => {
+    const first = clientKey("2001:db8:7:8::1");
+    assert.equal(clientKey("2001:db8:7:8::1"), first);
+    // More addresses than the remembered keys: what was forgotten is worked out again.
+    for (let i = 0; i < 5000; i++) clientKey(`10.${(i >> 8) & 255}.${i & 255}.1`);
+    assert.equal(clientKey("2001:db8:7:8::1"), first);
+    assert.equal(clientKey("2001:db8:7:8::1"), "2001:db8:7:8:0:0:0:0/64");
+    assert.equal(clientKey("10.19.135.1"), "10.19.135.1");
+  });
 });

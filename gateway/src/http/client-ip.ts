@@ -9,6 +9,23 @@ type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
  * whole /64 and can rotate through it at will.
  */
 export function clientKey(ip: string): string {
+  const known = recentKeys.get(ip);
+  if (known !== undefined) return known;
+  const key = keyOf(ip);
+  // Bounded: emptied when full (clients that keep coming back fill it again at once).
+  if (recentKeys.size >= RECENT_KEYS) recentKeys.clear();
+  recentKeys.set(ip, key);
+  return key;
+}
+
+/**
+ * clientKey's answers for recent addresses: it runs for every request (rate limits), a client sends
+ * many from one address, and parsing one costs more than the rest of its rate-limit check.
+ */
+const recentKeys = new Map<string, string>();
+const RECENT_KEYS = 4096;
+
+function keyOf(ip: string): string {
   const normal = normaliseIp(ip);
   if (normal === undefined) return ip;
   const addr = ipaddr.parse(normal);

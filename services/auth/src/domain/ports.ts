@@ -100,6 +100,8 @@ export interface SessionStore {
   listCredentialExpired(now: number, limit: number): Promise<Session[]>;
   /** Live sessions of a key, newest first. */
   listLive(apiKeyId: string, now: number): Promise<Session[]>;
+  /** `createdAt` of the key's newest live session, if it has one (what a grant places its session after). */
+  newestCreatedAt(apiKeyId: string, now: number): Promise<number | undefined>;
   /**
    * Sessions revoked at or after `since`, except those the cap closed: their
    * key's cap mark covers them.

@@ -49,8 +49,8 @@ async function tryOpen(
   // still count as the newer one, or it would be the one its name or the cap
   // closes; and it must be above the key's cap mark (every session at or
   // before it is closed), even when every session of the key has been closed.
-  const [[newest], mark] = await Promise.all([
-    deps.sessions.listLive(spec.apiKeyId, now),
+  const [newest, mark] = await Promise.all([
+    deps.sessions.newestCreatedAt(spec.apiKeyId, now),
     deps.sessions.capMark(spec.apiKeyId),
   ]);
   const session: Session = {
@@ -63,7 +63,7 @@ async function tryOpen(
     accessLifetime: spec.accessLifetime,
     createdAt: Math.max(
       now,
-      (newest?.createdAt ?? Number.NEGATIVE_INFINITY) + 1,
+      (newest ?? Number.NEGATIVE_INFINITY) + 1,
       (mark?.createdAt ?? Number.NEGATIVE_INFINITY) + 1,
     ),
     expiresAt: now + deps.settings.refreshTokenLifetimeMs,

@@ -58,10 +58,10 @@ async function openAbove(
 ): Promise<{ opened: Session; closed: Session[] }> {
   const apiKeyId = over.apiKeyId ?? "key-a";
   for (let i = 0; i < attempts; i++) {
-    const [[newest], mark] = await Promise.all([store.listLive(apiKeyId, now), store.capMark(apiKeyId)]);
+    const [newest, mark] = await Promise.all([store.newestCreatedAt(apiKeyId, now), store.capMark(apiKeyId)]);
     const createdAt = Math.max(
       now,
-      (newest?.createdAt ?? Number.NEGATIVE_INFINITY) + 1,
+      (newest ?? Number.NEGATIVE_INFINITY) + 1,
       (mark?.createdAt ?? Number.NEGATIVE_INFINITY) + 1,
     );
     const s = session({ ...over, apiKeyId, createdAt });
@@ -239,6 +239,25 @@ export function authStoreContract(name: string, makeStores: () => Promise<AuthSt
       });
       assert.equal(all.length, 16);
       assert.deepEqual(await sessions.listLive("key-a", now + 1), []);
+    });
+
+    it("newestCreatedAt is the createdAt of the key's newest live session: not a revoked, expired or other key's one", async () => {
+      assert.equal(await sessions.newestCreatedAt("key-a", T0), undefined);
+      await sessions.open(session({ createdAt: T0 + 5 }), 16, T0);
+      const newest = session({ createdAt: T0 + 9 });
+      await sessions.open(newest, 16, T0);
+      await sessions.open(session({ createdAt: T0 + 7 }), 16, T0);
+      await sessions.open(session({ apiKeyId: "key-b", createdAt: T0 + 50 }), 16, T0);
+      // Expires first, though created last.
+      await sessions.open(session({ createdAt: T0 + 20, expiresAt: T0 + 100 }), 16, T0);
+      assert.equal(await sessions.newestCreatedAt("key-a", T0 + 10), T0 + 20);
+      assert.equal(await sessions.newestCreatedAt("key-a", T0 + 100), T0 + 9);
+      await sessions.revoke(newest.id, RevokeReason.requested, T0 + 101);
+      assert.equal(await sessions.newestCreatedAt("key-a", T0 + 102), T0 + 7);
+      const live = await sessions.listLive("key-a", T0 + 102);
+      assert.equal(live[0]?.createdAt, T0 + 7);
+      assert.equal(await sessions.newestCreatedAt("key-b", T0 + 102), T0 + 50);
+      assert.equal(await sessions.newestCreatedAt("key-c", T0 + 102), undefined);
     });
 
     it("a revoked, expired or unknown session does not rotate, nor does an unknown hash", async () => {

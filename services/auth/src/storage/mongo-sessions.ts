@@ -546,6 +546,19 @@ export class MongoSessionStore implements SessionStore {
     return this.liveOf(apiKeyId, now);
   }
 
+  async newestCreatedAt(apiKeyId: string, now: number): Promise<number | undefined> {
+    // Only the newest one's createdAt comes back, not the key's live sessions.
+    const [doc] = await this.col
+      .find(this.liveFilter(apiKeyId, now), {
+        hint: "auth_sessions_live",
+        sort: { createdAt: -1 },
+        limit: 1,
+        projection: { _id: 0, createdAt: 1 },
+      })
+      .toArray();
+    return doc?.createdAt;
+  }
+
   async listRevokedSince(since: number): Promise<Session[]> {
     // Those the cap closed are covered by their key's cap mark. A session being moved may be in both.
     const filter = { revokedAt: { $gte: since }, capMarked: { $ne: true as const } };
