@@ -3,9 +3,9 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { setKeyMaker } from "./fixtures";
-import { runLoad } from "./load";
+import { type Figures, runLoad } from "./load";
 import { parseOptions } from "./options";
-import { measureCell } from "./rows";
+import { measureCell, medianPair } from "./rows";
 import { heapUsedMiB } from "./soak";
 
 // A server that answers in turn with a result, a JSON-RPC error (HTTP 200) and a refusal (HTTP 503).
@@ -171,4 +171,37 @@ test("a table cell that falls is measured again and keeps its best window; error
   assert.deepEqual(fall, { rps: 70, errors: 0, firstError: undefined, attempts: 3 });
   // The first cell of a row has nothing to its left.
   assert.equal((await measureCell(windows({ rps: 1, errors: 0 }), 0)).attempts, 1);
+});
+
+test("a goal's row keeps the pair whose ratio to the baseline is the median, and reports every ratio", async () => {
+  const fig = (rps: number) => ({ rps }) as Figures;
+  const pairs = (...p: [number, number][]) => {
+    let i = 0;
+    return async () => {
+      const w = p[i++];
+      assert.ok(w, "measured more often than expected");
+      return { echo: fig(w[0]), row: fig(w[1]) };
+    };
+  };
+  // Ratios 10 %, 20 %, 15 %: the third pair is the median, whatever the rows' own rates.
+  const three = await medianPair(3, pairs([1000, 100], [500, 100], [800, 120]));
+  assert.deepEqual(three.ratios, [0.1, 0.2, 0.15]);
+  assert.equal(three.row.rps, 120);
+  assert.equal(three.echo.rps, 800);
+  // An even number keeps the lower middle one; one pair is that pair.
+  assert.equal((await medianPair(2, pairs([100, 30], [100, 10]))).row.rps, 10);
+  const one = await medianPair(1, pairs([100, 7]));
+  assert.deepEqual([one.row.rps, one.ratios], [7, [0.07]]);
+  // A baseline that served nothing gives a ratio of 0, not a division by zero.
+  assert.deepEqual((await medianPair(1, pairs([0, 5]))).ratios, [0]);
+});
+
+test("--pairs sets the pairs of a goal's row: 3 by default, 1 with --quick, checked", () => {
+  const full = parseOptions([], {});
+  const quick = parseOptions(["--quick"], {});
+  const five = parseOptions(["--pairs=5"], {});
+  assert.ok(full !== "help" && quick !== "help" && five !== "help");
+  assert.deepEqual([full.pairs, quick.pairs, five.pairs], [3, 1, 5]);
+  assert.throws(() => parseOptions(["--pairs=0"], {}), /--pairs/);
+  assert.throws(() => parseOptions(["--pairs=two"], {}), /--pairs/);
 });

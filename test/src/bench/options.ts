@@ -18,6 +18,8 @@ export type Section = (typeof SECTIONS)[number];
 export interface Options {
   /** Seconds each measured row runs. */
   readonly duration: number;
+  /** (Baseline, row) pairs measured for each goal's ratio row; the median pair counts. */
+  readonly pairs: number;
   /** Seconds each cell of the distributed form's connections table runs. */
   readonly cellDuration: number;
   readonly quick: boolean;
@@ -44,6 +46,8 @@ export interface Options {
 export const USAGE = `npm run bench -- [options]
 
   --duration=S      seconds per measured row (default 5; --quick 2)
+  --pairs=N         (baseline, row) pairs measured for each row a goal compares with the baseline; the
+                    median pair counts (default 3; --quick 1)
   --quick           a much shorter run: 2 s rows, a tenth of the history, grant and audit-event counts
                     and of the large log's entries (100,000 instead of 1,000,000)
   --only=LIST       run only these sections, comma-separated: ${SECTIONS.join(", ")}
@@ -73,7 +77,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): O
     }
   }
   if (flags.has("help")) return "help";
-  const known = new Set(["duration", "quick", "only", "postgres", "soak", "distributed", "cpu-prof"]);
+  const known = new Set(["duration", "pairs", "quick", "only", "postgres", "soak", "distributed", "cpu-prof"]);
   for (const name of flags.keys()) {
     if (!known.has(name)) throw new Error(`unknown option --${name}\n\n${USAGE}`);
   }
@@ -86,6 +90,12 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): O
   const duration = typeof durationFlag === "string" ? Number(durationFlag) : quick ? 2 : 5;
   if (!Number.isFinite(duration) || duration <= 0 || duration > 600) {
     throw new Error(`--duration must be a number of seconds in (0, 600], not ${String(durationFlag)}`);
+  }
+
+  const pairsFlag = flags.get("pairs");
+  const pairs = typeof pairsFlag === "string" ? Number(pairsFlag) : quick ? 1 : 3;
+  if (!Number.isSafeInteger(pairs) || pairs < 1 || pairs > 9) {
+    throw new Error(`--pairs must be a whole number from 1 to 9, not ${String(pairsFlag)}`);
   }
 
   let sections = new Set<Section>(SECTIONS);
@@ -114,6 +124,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): O
   }
   return {
     duration,
+    pairs,
     // Twenty cells: shorter than a row keeps the default run near four minutes.
     cellDuration: Math.max(1, Math.round(duration * 0.6)),
     quick,
