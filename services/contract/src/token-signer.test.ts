@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -11,7 +11,7 @@ import {
   signAccessToken,
   TOKEN_ISSUER,
 } from "./index";
-import { SIGNING_THREAD_KEYS } from "./token-signer";
+import { SIGNING_BATCH, SIGNING_THREAD_KEYS } from "./token-signer";
 
 const T = Date.now();
 const claims = (apiKeyId: string, scope: string[] = ["pki:read"]): AccessTokenClaims => ({
@@ -118,6 +118,31 @@ test("claims that cannot be sent to the thread are refused with their turn; the 
   const verifier = createAccessTokenVerifier({ now: () => T + 1000 });
   verifier.setKeys([k.publicKey]);
   assert.equal((await verifier.verify(await s.sign(claims("next"), k.material))).apiKeyId, "next");
+});
+
+test("a turn's requests go to the thread in messages of up to SIGNING_BATCH, the rest at the turn's end", async () => {
+  // A thread script that notes how many requests each message brings, then signs as the real one.
+  const log = join(tmpdir(), `signing-thread-messages-${process.pid}.log`);
+  writeFileSync(log, "");
+  const entry = join(tmpdir(), `signing-thread-counts-${process.pid}.js`);
+  writeFileSync(
+    entry,
+    `const { appendFileSync } = require("node:fs");
+const { parentPort } = require("node:worker_threads");
+parentPort.on("message", (items) => appendFileSync(${JSON.stringify(log)}, items.filter((r) => r.kind === "sign").length + "\\n"));
+require(${JSON.stringify(join(__dirname, "signing-thread.js"))});
+`,
+  );
+  const s = signer({ entry });
+  const k = keyPair("k1");
+  const asked = 2 * SIGNING_BATCH + 3;
+  const tokens = await Promise.all(Array.from({ length: asked }, (_, i) => s.sign(claims(`b${i}`), k.material)));
+  assert.equal(new Set(tokens).size, asked);
+  const counts = readFileSync(log, "utf8").trim().split("\n").map(Number);
+  assert.deepEqual(counts, [SIGNING_BATCH, SIGNING_BATCH, 3]);
+  // A lone request still goes at the end of its turn.
+  await s.sign(claims("alone"), k.material);
+  assert.deepEqual(readFileSync(log, "utf8").trim().split("\n").map(Number), [SIGNING_BATCH, SIGNING_BATCH, 3, 1]);
 });
 
 test("a thread that dies refuses what it was signing, is reported, and the next signature starts another", async () => {

@@ -37,7 +37,10 @@ export type SignAnswer =
   | { readonly id: number; readonly token: string }
   | { readonly id: number; readonly error: string };
 
-/** What the signing thread is sent, once per turn of the event loop: that turn's keys and requests, in order. */
+/**
+ * What the signing thread is sent: keys and requests, in the order asked. A turn of the event loop
+ * sends what it asked at its end, and every SIGNING_BATCH requests at once before that.
+ */
 export type ToSigningThread = readonly (KeyToHold | SignRequest)[];
 
 /** What it answers, also once per turn of its own loop. */
@@ -49,6 +52,14 @@ export type FromSigningThread = readonly SignAnswer[];
  * rotation period's key signs, so a few cover a period's change.
  */
 export const SIGNING_THREAD_KEYS = 4;
+
+/**
+ * Requests that go to the thread together as soon as that many wait, before the end of the turn of
+ * the event loop. A busy turn (50 grants read from as many connections) takes milliseconds;
+ * with all of its requests sent at its end, the thread idled through it and the loop then waited
+ * for a whole turn's signatures. A message per request costs the loop a wake-up of the thread each.
+ */
+export const SIGNING_BATCH = 8;
 
 /** The signing thread's heap limits (MiB): young generation, old generation. */
 const SIGNING_THREAD_YOUNG_MB = 8;
@@ -62,16 +73,18 @@ interface Waiting {
 /**
  * Signs on a thread of its own (signing-thread.ts). A grant's signature is most of what it costs
  * the event loop that serves requests: jose's JWS encoding and WebCrypto's job set-up, then the
- * signature on the thread pool. Here the event loop only posts the claims (all of one turn of the
- * loop in one message) and reads the tokens back. A thread that dies, or a message that cannot be
+ * signature on the thread pool. Here the event loop only posts the claims (a turn's in messages of
+ * up to SIGNING_BATCH requests) and reads the tokens back. A thread that dies, or a message that cannot be
  * sent or read, refuses what it was signing; the next signature starts a new one.
  */
 export class SigningThread implements AccessTokenSigner {
   private worker: Worker | undefined;
   private readonly waiting = new Map<number, Waiting>();
   private nextId = 0;
-  /** What this turn of the event loop asked, sent at its end. */
+  /** What was asked and not sent yet: sent at the end of the turn, or when SIGNING_BATCH requests are waiting. */
   private outbox: (KeyToHold | SignRequest)[] = [];
+  /** Requests in `outbox`. */
+  private queued = 0;
   /** Kids the current thread holds, oldest first (its own eviction order). */
   private held: string[] = [];
   private closed = false;
@@ -95,25 +108,27 @@ export class SigningThread implements AccessTokenSigner {
       if (this.held.length > SIGNING_THREAD_KEYS) this.held.shift();
     }
     const id = this.nextId++;
-    return new Promise<string>((resolve, reject) => {
+    const signed = new Promise<string>((resolve, reject) => {
       // The thread keeps the process alive only while it has something to sign.
       if (this.waiting.size === 0) worker.ref();
       this.waiting.set(id, { resolve, reject });
       this.outbox.push({ kind: "sign", id, claims, kid: key.kid, identity });
     });
+    if (++this.queued >= SIGNING_BATCH) this.flush(worker);
+    return signed;
   }
 
   private flush(worker: Worker): void {
     // A thread lost meanwhile refused these requests already (and the outbox is another thread's now).
-    if (this.worker !== worker) return;
+    if (this.worker !== worker || this.outbox.length === 0) return;
     const message: ToSigningThread = this.outbox;
     this.outbox = [];
+    this.queued = 0;
     try {
-      // One message a turn: every signature asked in this turn of the event loop goes together.
       worker.postMessage(message);
     } catch (err) {
-      // Claims that cannot be copied to the thread: this turn's requests are refused, and the
-      // thread, which may not have had this turn's keys, is replaced.
+      // Claims that cannot be copied to the thread: the requests waiting are refused, and the
+      // thread, which may not have had this message's keys, is replaced.
       void this.drop(worker, `signing request not sent: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
@@ -156,6 +171,7 @@ export class SigningThread implements AccessTokenSigner {
     this.worker = undefined;
     this.held = [];
     this.outbox = [];
+    this.queued = 0;
     const refused = [...this.waiting.values()];
     this.waiting.clear();
     for (const w of refused) w.reject(new Error(detail));
