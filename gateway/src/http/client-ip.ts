@@ -4,6 +4,13 @@ import ipaddr from "ipaddr.js";
 type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
 /**
+ * clientKey's answers for recent addresses: it runs for every request (rate limits), a client sends
+ * many from one address, and parsing one costs more than the rest of its rate-limit check.
+ */
+const recentKeys = new Map<string, string>();
+const RECENT_KEYS = 4096;
+
+/**
  * The key a client is counted under (rate limits, connection caps): its
  * address for IPv4, its /64 for IPv6, since one subscriber usually holds a
  * whole /64 and can rotate through it at will.
@@ -17,13 +24,6 @@ export function clientKey(ip: string): string {
   recentKeys.set(ip, key);
   return key;
 }
-
-/**
- * clientKey's answers for recent addresses: it runs for every request (rate limits), a client sends
- * many from one address, and parsing one costs more than the rest of its rate-limit check.
- */
-const recentKeys = new Map<string, string>();
-const RECENT_KEYS = 4096;
 
 function keyOf(ip: string): string {
   const normal = normaliseIp(ip);

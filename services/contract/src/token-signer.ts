@@ -74,8 +74,8 @@ interface Waiting {
  * Signs on a thread of its own (signing-thread.ts). A grant's signature is most of what it costs
  * the event loop that serves requests: jose's JWS encoding and WebCrypto's job set-up, then the
  * signature on the thread pool. Here the event loop only posts the claims (a turn's in messages of
- * up to SIGNING_BATCH requests) and reads the tokens back. A thread that dies, or a message that cannot be
- * sent or read, refuses what it was signing; the next signature starts a new one.
+ * up to SIGNING_BATCH requests) and reads the tokens back. A thread that dies, or a message that
+ * cannot be sent or read, refuses what it was signing; the next signature starts a new one.
  */
 export class SigningThread implements AccessTokenSigner {
   private worker: Worker | undefined;

@@ -93,8 +93,8 @@ const ECHO_REQUESTS: LoadRequest[] = [
 /**
  * Measures `pairs` (baseline, row) pairs one after the other and keeps the pair whose ratio is the
  * median (the lower middle one of an even number), with every pair's ratio. Two pairs a minute
- * apart differ by a third on this shared machine; the middle of three is what the machine gives
- * more often than either end.
+ * apart differ by a third on this shared machine; the middle one of three is moved less by a
+ * burst of other jobs than any single pair.
  */
 export async function medianPair(
   pairs: number,

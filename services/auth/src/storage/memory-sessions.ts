@@ -155,17 +155,22 @@ export class MemorySessionStore implements SessionStore {
     this.forgotten = new LRUCache({ max: options.maxForgotten ?? MAX_FORGOTTEN_SESSIONS });
   }
 
-  private liveOf(apiKeyId: string, now: number): Session[] {
+  /** Calls `fn` with each live session of the key (the stored object, not a copy). */
+  private eachLive(apiKeyId: string, now: number, fn: (s: Session) => void): void {
     const ids = this.unrevokedByKey.get(apiKeyId);
-    if (!ids) return [];
-    const live: Session[] = [];
+    if (!ids) return;
     for (const id of ids) {
       const s = this.byId.get(id);
-      if (s && isLive(s, now)) live.push(s);
+      if (s && isLive(s, now)) fn(s);
       // An expired session never comes back: it leaves the index the first time it is met.
       else if (!s || s.expiresAt <= now) ids.delete(id);
     }
     if (ids.size === 0) this.unrevokedByKey.delete(apiKeyId);
+  }
+
+  private liveOf(apiKeyId: string, now: number): Session[] {
+    const live: Session[] = [];
+    this.eachLive(apiKeyId, now, (s) => live.push(s));
     return live.sort(newestFirst);
   }
 
@@ -371,17 +376,11 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async newestCreatedAt(apiKeyId: string, now: number): Promise<number | undefined> {
-    // One pass over the key's unrevoked ids: no copy and no sort of its sessions, as a grant asks this each time.
-    const ids = this.unrevokedByKey.get(apiKeyId);
-    if (!ids) return undefined;
+    // One pass: no copy and no sort of the key's sessions, as a grant asks this each time.
     let newest: number | undefined;
-    for (const id of ids) {
-      const s = this.byId.get(id);
-      if (s && isLive(s, now)) {
-        if (newest === undefined || s.createdAt > newest) newest = s.createdAt;
-      } else if (!s || s.expiresAt <= now) ids.delete(id);
-    }
-    if (ids.size === 0) this.unrevokedByKey.delete(apiKeyId);
+    this.eachLive(apiKeyId, now, (s) => {
+      if (newest === undefined || s.createdAt > newest) newest = s.createdAt;
+    });
     return newest;
   }
 
