@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { ByteRing } from "./byte-ring";
 
 /** One delivered event. `subject` is relative to the bus's prefix. */
 export interface BusMessage {
@@ -70,16 +71,85 @@ interface MemorySub {
   stopped: boolean;
 }
 
+/** Bytes the in-process bus may keep for replay by default: a bound besides the count, as a stream's `max_bytes`. */
+export const DEFAULT_RETAINED_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A retained event in the bus's ring: its time, id, subject, headers and data,
+ * each length-prefixed (u32 little-endian; the time a float64).
+ */
+function retainedLength(msg: BusMessage): number {
+  let n = 8 + 4 + Buffer.byteLength(msg.id) + 4 + Buffer.byteLength(msg.subject) + 4;
+  for (const [k, v] of Object.entries(msg.headers)) n += 4 + Buffer.byteLength(k) + 4 + Buffer.byteLength(v);
+  return n + 4 + msg.data.length;
+}
+
+function writeString(buf: Buffer, at: number, s: string): number {
+  const n = buf.write(s, at + 4, "utf8");
+  buf.writeUInt32LE(n, at);
+  return at + 4 + n;
+}
+
+function writeRetained(buf: Buffer, at: number, msg: BusMessage, time: number): void {
+  buf.writeDoubleLE(time, at);
+  let p = writeString(buf, at + 8, msg.id);
+  p = writeString(buf, p, msg.subject);
+  const headers = Object.entries(msg.headers);
+  buf.writeUInt32LE(headers.length, p);
+  p += 4;
+  for (const [k, v] of headers) p = writeString(buf, writeString(buf, p, k), v);
+  buf.writeUInt32LE(msg.data.length, p);
+  buf.set(msg.data, p + 4);
+}
+
+/** Reads the retained events' fields in turn from `at`. */
+class RetainedReader {
+  constructor(
+    private readonly buf: Buffer,
+    private at: number,
+  ) {}
+
+  time(): number {
+    const t = this.buf.readDoubleLE(this.at);
+    this.at += 8;
+    return t;
+  }
+
+  u32(): number {
+    const n = this.buf.readUInt32LE(this.at);
+    this.at += 4;
+    return n;
+  }
+
+  string(): string {
+    const n = this.u32();
+    const s = this.buf.toString("utf8", this.at, this.at + n);
+    this.at += n;
+    return s;
+  }
+
+  /** A copy: the ring's bytes are reused. */
+  bytes(): Uint8Array {
+    const n = this.u32();
+    const out = new Uint8Array(n);
+    out.set(this.buf.subarray(this.at, this.at + n));
+    this.at += n;
+    return out;
+  }
+}
+
 /**
  * In-process bus for the embedded default and unit tests. Keeps the last
- * `maxRetained` events of the last `retentionMs` so `deliver: "all"` replays
- * them (a stream with limits, as JetStream's); a durable consumer resumes
- * after the last event it acknowledged.
+ * `maxRetained` events of the last `retentionMs`, within `maxRetainedBytes`,
+ * so `deliver: "all"` replays them (a stream with limits, as JetStream's); a
+ * durable consumer resumes after the last event it acknowledged. Retained
+ * events are kept as bytes in a ring (see ByteRing), not as objects: a busy
+ * server publishes thousands a second, and as objects each would be promoted
+ * to the old space and die there.
  */
 export class MemoryEventBus implements EventBus {
-  /** Retained events, oldest first, from `head` on (dropped ones are cut off in batches). */
-  private log: { msg: BusMessage; at: number }[] = [];
-  private head = 0;
+  /** Retained events, oldest first. */
+  private readonly log: ByteRing;
   /** Ids of the retained events, for de-duplication without a scan. */
   private readonly ids = new Set<string>();
   private readonly subs = new Set<MemorySub>();
@@ -89,8 +159,16 @@ export class MemoryEventBus implements EventBus {
   constructor(
     private readonly retentionMs = 24 * 3600_000,
     private readonly redeliveryDelayMs = 200,
-    private readonly maxRetained = 10_000,
-  ) {}
+    maxRetained = 10_000,
+    maxRetainedBytes = DEFAULT_RETAINED_BYTES,
+  ) {
+    // What consumers remember of a dropped event goes with it.
+    this.log = new ByteRing(maxRetained, maxRetainedBytes, (seq) => {
+      const id = this.retainedId(seq);
+      this.ids.delete(id);
+      for (const acked of this.durableAcked.values()) acked.delete(id);
+    });
+  }
 
   async publish(subject: string, data: Uint8Array, opts: { id?: string; headers?: Record<string, string> } = {}) {
     if (this.closed) throw new Error("bus closed");
@@ -98,9 +176,9 @@ export class MemoryEventBus implements EventBus {
     // Publishing a retained id again is a no-op, as with JetStream's de-duplication.
     if (this.ids.has(msg.id)) return;
     const now = Date.now();
-    this.log.push({ msg, at: now });
-    this.ids.add(msg.id);
     this.trim(now);
+    // An event larger than the whole ring is delivered but not retained.
+    if (this.log.push(retainedLength(msg), (buf, at) => writeRetained(buf, at, msg, now)) >= 0) this.ids.add(msg.id);
     const tokens = subject.split(".");
     for (const sub of this.subs) {
       if (sub.patterns.some((p) => tokensMatch(p, tokens))) {
@@ -110,25 +188,46 @@ export class MemoryEventBus implements EventBus {
     }
   }
 
-  /** Drops events past the limits, and what consumers remember of them. */
+  /** Drops the events older than the retention (the ring drops those past its bounds itself). */
   private trim(now: number): void {
-    while (this.head < this.log.length) {
-      const oldest = this.log[this.head] as { msg: BusMessage; at: number };
-      if (this.log.length - this.head <= this.maxRetained && oldest.at >= now - this.retentionMs) break;
-      this.head++;
-      this.ids.delete(oldest.msg.id);
-      for (const acked of this.durableAcked.values()) acked.delete(oldest.msg.id);
-    }
-    // Cut the dropped ones off once they are half the array, not one shift per event.
-    if (this.head > 0 && this.head >= this.log.length / 2) {
-      this.log = this.log.slice(this.head);
-      this.head = 0;
+    while (this.log.size > 0) {
+      const { buf, at } = this.log.where(this.log.firstSeq);
+      if (buf.readDoubleLE(at) >= now - this.retentionMs) break;
+      this.log.dropOldest();
     }
   }
 
-  /** The retained events, oldest first. */
-  private retained(): { msg: BusMessage; at: number }[] {
-    return this.head === 0 ? this.log : this.log.slice(this.head);
+  private retainedId(seq: number): string {
+    const { buf, at } = this.log.where(seq);
+    const r = new RetainedReader(buf, at);
+    r.time();
+    return r.string();
+  }
+
+  /** The retained events, oldest first, as new messages. */
+  private retained(): BusMessage[] {
+    const out: BusMessage[] = [];
+    for (let seq = this.log.firstSeq; seq < this.log.nextSeq; seq++) {
+      const { buf, at } = this.log.where(seq);
+      const r = new RetainedReader(buf, at);
+      r.time();
+      const id = r.string();
+      const subject = r.string();
+      const headers: Record<string, string> = {};
+      for (let n = r.u32(); n > 0; n--) {
+        const k = r.string();
+        headers[k] = r.string();
+      }
+      out.push({ subject, data: r.bytes(), headers, id });
+    }
+    return out;
+  }
+
+  /** The ids of the retained events. */
+  private retainedIds(): string[] {
+    const out: string[] = [];
+    for (let seq = this.log.firstSeq; seq < this.log.nextSeq; seq++) out.push(this.retainedId(seq));
+    return out;
   }
 
   async subscribe(opts: SubscribeOptions): Promise<Subscription> {
@@ -144,11 +243,11 @@ export class MemoryEventBus implements EventBus {
     if (opts.durable && !acked) {
       // A new durable consumer starts here: with `new`, what is retained now
       // counts as behind it; what comes later waits for it even while stopped.
-      acked = new Set(opts.deliver === "new" ? this.retained().map((e) => e.msg.id) : []);
+      acked = new Set(opts.deliver === "new" ? this.retainedIds() : []);
       this.durableAcked.set(opts.durable, acked);
     }
     if (opts.deliver === "all" || opts.durable) {
-      for (const { msg } of this.retained()) {
+      for (const msg of this.retained()) {
         if (!opts.subjects.some((p) => subjectMatches(p, msg.subject))) continue;
         if (acked?.has(msg.id)) continue;
         sub.queue.push(msg);

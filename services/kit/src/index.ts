@@ -2,6 +2,7 @@ export * from "./audit-events";
 export * from "./base64";
 export * from "./bus";
 export * from "./bus-contract";
+export * from "./byte-ring";
 export * from "./call";
 export * from "./call-auth";
 export * from "./call-identity";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { MemoryEventBus } from "./bus";
+import { type BusMessage, MemoryEventBus } from "./bus";
 import { busContract } from "./bus-contract";
 
 busContract(
@@ -33,6 +33,80 @@ describe("MemoryEventBus limits", () => {
       await new Promise((r) => setTimeout(r, 50));
       assert.deepEqual(seen, ["e3", "e4", "e5", "e1"]);
       await sub.stop();
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it("replays what it retained as it was published: subject, headers, data and id", async () => {
+    const bus = new MemoryEventBus(24 * 3600_000, 50);
+    try {
+      const data = new Uint8Array([0, 1, 2, 250, 255]);
+      await bus.publish("a.v1.x.é", data, { id: "e1", headers: { "pmx-request-id": "r-ü", empty: "" } });
+      await bus.publish("a.v1.y.z", new Uint8Array([7]));
+      data[0] = 9;
+      const seen: BusMessage[] = [];
+      const sub = await bus.subscribe({
+        subjects: ["a.>"],
+        deliver: "all",
+        handler: async (m) => {
+          seen.push(m);
+        },
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      await sub.stop();
+      assert.equal(seen.length, 2);
+      assert.deepEqual(seen[0], {
+        subject: "a.v1.x.é",
+        data: new Uint8Array([0, 1, 2, 250, 255]),
+        headers: { "pmx-request-id": "r-ü", empty: "" },
+        id: "e1",
+      });
+      assert.equal(seen[1]?.subject, "a.v1.y.z");
+      assert.deepEqual(seen[1]?.data, new Uint8Array([7]));
+      assert.deepEqual(seen[1]?.headers, {});
+      assert.match(seen[1]?.id ?? "", /^[0-9a-f-]{36}$/);
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it("keeps at most maxRetainedBytes for replay; an event larger than that is delivered, not retained", async () => {
+    const bus = new MemoryEventBus(24 * 3600_000, 50, 1000, 4096);
+    try {
+      const live: string[] = [];
+      const liveSub = await bus.subscribe({
+        subjects: ["a.>"],
+        deliver: "new",
+        handler: async (m) => {
+          live.push(m.id);
+        },
+      });
+      for (let n = 0; n < 40; n++) await bus.publish("a.v1.x.y", new Uint8Array(500), { id: `e${n}` });
+      await bus.publish("a.v1.x.y", new Uint8Array(5000), { id: "big" });
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(live.length, 41, "every event is delivered");
+      const replayed: string[] = [];
+      const sub = await bus.subscribe({
+        subjects: ["a.>"],
+        deliver: "all",
+        handler: async (m) => {
+          replayed.push(m.id);
+        },
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      await sub.stop();
+      assert.ok(replayed.length >= 2 && replayed.length <= 8, `replayed ${replayed.length}`);
+      assert.deepEqual(
+        replayed,
+        Array.from({ length: replayed.length }, (_, i) => `e${40 - replayed.length + i}`),
+      );
+      // A dropped or never retained id is an event again.
+      await bus.publish("a.v1.x.y", new Uint8Array(1), { id: "big" });
+      await bus.publish("a.v1.x.y", new Uint8Array(1), { id: "e0" });
+      await new Promise((r) => setTimeout(r, 50));
+      await liveSub.stop();
+      assert.deepEqual(live.slice(41), ["big", "e0"]);
     } finally {
       await bus.close();
     }

@@ -1,49 +1,72 @@
+import { deserialize, serialize } from "node:v8";
+import { ByteRing } from "@pkiserver/kit";
 import type { AuditEvent, AuditFilter, AuditOrder, AuditPosition } from "../domain/entities";
 import type { AuditStore } from "../domain/ports";
-import { compareEvents, matchesFilter } from "./order";
+import { matchesFilter } from "./order";
 
-/** Events the store keeps by default (PMX_AUDIT_MEMORY_EVENTS): the newest ones, some 10-20 MB. */
+/** Events the store keeps by default (PMX_AUDIT_MEMORY_EVENTS): the newest ones, some 5-10 MB. */
 export const DEFAULT_MAX_MEMORY_EVENTS = 20_000;
 
+/** Bytes an event may take on average before the store keeps fewer than its count. */
+const BYTES_PER_EVENT = 4096;
+
 /**
- * The embedded form's store: events kept sorted by (time, id), ids for
- * de-duplication. Bounded: past `maxEvents` (PMX_AUDIT_MEMORY_EVENTS) the
- * oldest are dropped (besides the retention purge), so a busy one-process
- * server keeps a flat footprint (up to about 1 KB an event); MongoDB keeps
- * everything for the retention period.
+ * The embedded form's store. Bounded: past `maxEvents` (PMX_AUDIT_MEMORY_EVENTS)
+ * the oldest recorded are dropped (besides the retention purge), so a busy
+ * one-process server keeps a flat footprint; MongoDB keeps everything for the
+ * retention period.
+ *
+ * Events are kept serialized (V8's structured clone, so an event comes back
+ * exactly as recorded) in a ring of bytes, in the order recorded: a busy server
+ * records thousands a second, and as objects each would be promoted to the old
+ * space and die there when dropped. Their (time, id) order is an index of
+ * typed arrays beside it, with each event's id: an event mostly arrives in
+ * time order (then it goes at the end); one that does not (an event stamped
+ * ahead of others', such as a key record's createDate during a burst of writes
+ * to one history) is placed by binary search.
  */
 export class MemoryAuditStore implements AuditStore {
-  private readonly events: AuditEvent[] = [];
+  private readonly ring: ByteRing;
+  /** Ids of the events kept, for de-duplication. */
   private readonly ids = new Set<string>();
+  /** Per ring slot: whether its event was purged (its id no longer belongs to it). */
+  private readonly purged: Uint8Array;
+  /**
+   * The index, from `lo` to `hi`: each event's time, ring number and id, in
+   * (time, id) order. An entry whose event the ring dropped stays until the
+   * index is compacted, and is skipped.
+   */
+  private times: Float64Array;
+  private seqs: Float64Array;
+  private idx: (string | undefined)[];
+  private lo = 0;
+  private hi = 0;
 
-  constructor(private readonly maxEvents = DEFAULT_MAX_MEMORY_EVENTS) {}
+  constructor(private readonly maxEvents = DEFAULT_MAX_MEMORY_EVENTS) {
+    this.ring = new ByteRing(maxEvents, Math.max(1 << 20, maxEvents * BYTES_PER_EVENT), (seq) => {
+      if (this.purged[seq % maxEvents] === 0) this.ids.delete(this.idOf(seq));
+    });
+    this.purged = new Uint8Array(maxEvents);
+    const room = 2 * maxEvents + 1;
+    this.times = new Float64Array(room);
+    this.seqs = new Float64Array(room);
+    this.idx = new Array<string | undefined>(room).fill(undefined);
+  }
 
   async record(event: AuditEvent): Promise<boolean> {
     if (this.ids.has(event.id)) return false;
+    const id = Buffer.from(event.id, "utf8");
+    const body = serialize(event);
+    const seq = this.ring.push(4 + id.length + body.length, (buf, at) => {
+      buf.writeUInt32LE(id.length, at);
+      id.copy(buf, at + 4);
+      body.copy(buf, at + 4 + id.length);
+    });
+    // An event larger than the whole ring is not kept.
+    if (seq < 0) return false;
+    this.purged[seq % this.maxEvents] = 0;
     this.ids.add(event.id);
-    // The event is the recorder's own new object, read-only from here on: kept as it is.
-    // Events mostly arrive in time order (then it goes at the end); one that does not
-    // (an event stamped with a time ahead of others', such as a key record's createDate
-    // during a burst of writes to one history) is placed by binary search, not by a
-    // walk back over every later one.
-    const n = this.events.length;
-    if (n === 0 || compareEvents(this.events[n - 1] as AuditEvent, event) <= 0) {
-      this.events.push(event);
-    } else {
-      let lo = 0;
-      let hi = n - 1;
-      // The first event that sorts after the new one (events[hi] does).
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (compareEvents(this.events[mid] as AuditEvent, event) > 0) hi = mid;
-        else lo = mid + 1;
-      }
-      this.events.splice(lo, 0, event);
-    }
-    // Dropped in batches of a tenth, so that the array is not shifted on every event.
-    if (this.events.length > this.maxEvents + Math.ceil(this.maxEvents / 10)) {
-      for (const dropped of this.events.splice(0, this.events.length - this.maxEvents)) this.ids.delete(dropped.id);
-    }
+    this.insert(event.time, event.id, seq);
     return true;
   }
 
@@ -54,29 +77,138 @@ export class MemoryAuditStore implements AuditStore {
     limit: number,
   ): Promise<AuditEvent[]> {
     const out: AuditEvent[] = [];
-    const n = this.events.length;
-    for (let k = 0; k < n && out.length < limit; k++) {
-      const e = this.events[order === "oldest" ? k : n - 1 - k] as AuditEvent;
-      if (after !== undefined) {
-        const c = compareEvents(e, after);
-        if (order === "oldest" ? c <= 0 : c >= 0) continue;
+    if (limit <= 0) return out;
+    if (order === "oldest") {
+      let k = this.lo;
+      if (after !== undefined) k = this.firstAfter(after.time, after.id);
+      if (filter.from !== undefined) k = Math.max(k, this.firstFrom(filter.from));
+      for (; k < this.hi && out.length < limit; k++) {
+        if (filter.to !== undefined && (this.times[k] as number) > filter.to) break;
+        this.take(k, filter, out);
       }
-      if (matchesFilter(e, filter)) out.push(structuredClone(e));
+    } else {
+      let k = this.hi - 1;
+      if (after !== undefined) k = this.firstAtOrAfter(after.time, after.id) - 1;
+      if (filter.to !== undefined) k = Math.min(k, this.firstAfter(filter.to, undefined) - 1);
+      for (; k >= this.lo && out.length < limit; k--) {
+        if (filter.from !== undefined && (this.times[k] as number) < filter.from) break;
+        this.take(k, filter, out);
+      }
     }
     return out;
   }
 
   async purgeBefore(time: number): Promise<number> {
-    let k = 0;
-    while (k < this.events.length && (this.events[k] as AuditEvent).time < time) {
-      this.ids.delete((this.events[k] as AuditEvent).id);
-      k++;
+    let n = 0;
+    while (this.lo < this.hi && (this.times[this.lo] as number) < time) {
+      const seq = this.seqs[this.lo] as number;
+      if (this.ring.has(seq) && this.purged[seq % this.maxEvents] === 0) {
+        this.purged[seq % this.maxEvents] = 1;
+        this.ids.delete(this.idx[this.lo] as string);
+        n++;
+      }
+      this.idx[this.lo] = undefined;
+      this.lo++;
     }
-    this.events.splice(0, k);
-    return k;
+    // The ring keeps a purged event's bytes until it comes to drop them, oldest first.
+    while (this.ring.size > 0 && this.purged[this.ring.firstSeq % this.maxEvents] === 1) this.ring.dropOldest();
+    return n;
   }
 
   async ping(): Promise<boolean> {
     return true;
+  }
+
+  /** Adds the event at index place `k` to `out` when it is kept and matches. */
+  private take(k: number, filter: AuditFilter, out: AuditEvent[]): void {
+    const seq = this.seqs[k] as number;
+    if (!this.live(seq)) return;
+    const { buf, at, length } = this.ring.where(seq);
+    const idLength = buf.readUInt32LE(at);
+    const event = deserialize(buf.subarray(at + 4 + idLength, at + length)) as AuditEvent;
+    if (matchesFilter(event, filter)) out.push(event);
+  }
+
+  private live(seq: number): boolean {
+    return this.ring.has(seq) && this.purged[seq % this.maxEvents] === 0;
+  }
+
+  private idOf(seq: number): string {
+    const { buf, at } = this.ring.where(seq);
+    return buf.toString("utf8", at + 4, at + 4 + buf.readUInt32LE(at));
+  }
+
+  /** Whether index entry `k` sorts after (time, id); with no id, after every event of that time. */
+  private after(k: number, time: number, id: string | undefined): boolean {
+    const t = this.times[k] as number;
+    if (t !== time) return t > time;
+    return id !== undefined && (this.idx[k] as string) > id;
+  }
+
+  /** The first index place in [lo, hi) whose entry sorts after (time, id) (hi when none does). */
+  private firstAfter(time: number, id: string | undefined): number {
+    let lo = this.lo;
+    let hi = this.hi;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.after(mid, time, id)) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  /** The first index place whose entry sorts at or after (time, id). */
+  private firstAtOrAfter(time: number, id: string): number {
+    let k = this.firstAfter(time, id);
+    // An event dropped and then recorded again can have an entry beside its old one.
+    while (k > this.lo && this.times[k - 1] === time && this.idx[k - 1] === id) k--;
+    return k;
+  }
+
+  /** The first index place whose entry's time is at least `time`. */
+  private firstFrom(time: number): number {
+    let lo = this.lo;
+    let hi = this.hi;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.times[mid] as number) >= time) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  private insert(time: number, id: string, seq: number): void {
+    // Entries whose events were dropped go from the front as they come to it.
+    while (this.lo < this.hi && !this.ring.has(this.seqs[this.lo] as number)) {
+      this.idx[this.lo] = undefined;
+      this.lo++;
+    }
+    if (this.hi === this.times.length) this.compact();
+    const k = this.hi === this.lo || this.after(this.hi - 1, time, id) ? this.firstAfter(time, id) : this.hi;
+    if (k < this.hi) {
+      this.times.copyWithin(k + 1, k, this.hi);
+      this.seqs.copyWithin(k + 1, k, this.hi);
+      this.idx.copyWithin(k + 1, k, this.hi);
+    }
+    this.times[k] = time;
+    this.seqs[k] = seq;
+    this.idx[k] = id;
+    this.hi++;
+  }
+
+  /** Moves the entries of kept events to the start of the index (there is room for twice the events kept). */
+  private compact(): void {
+    let n = 0;
+    for (let k = this.lo; k < this.hi; k++) {
+      const seq = this.seqs[k] as number;
+      if (!this.live(seq)) continue;
+      this.times[n] = this.times[k] as number;
+      this.seqs[n] = seq;
+      this.idx[n] = this.idx[k];
+      n++;
+    }
+    this.idx.fill(undefined, n, this.hi);
+    this.lo = 0;
+    this.hi = n;
   }
 }

@@ -56,3 +56,87 @@ describe("memory audit store bound", () => {
     );
   });
 });
+
+describe("memory audit store as bytes", () => {
+  const at = (n: number, time: number): AuditEvent => ({
+    id: `ev-${n}`,
+    time,
+    type: "session.opened",
+    outcome: "ok",
+    actor: { apiKeyId: `k-${n % 3}` },
+    target: `s-${n}`,
+    details: { n },
+  });
+
+  it("gives copies: a returned event changed by its caller is not changed in the store", async () => {
+    const store = new MemoryAuditStore();
+    await store.record(at(1, 1000));
+    const [first] = await store.page({}, "oldest", undefined, 10);
+    (first as { details: Record<string, unknown> }).details.n = 99;
+    assert.deepEqual(await store.page({}, "oldest", undefined, 10), [at(1, 1000)]);
+  });
+
+  it("does not keep an event larger than all its room", async () => {
+    const store = new MemoryAuditStore(100);
+    assert.equal(await store.record({ ...at(1, 1000), details: { blob: "x".repeat(2 * 1024 * 1024) } }), false);
+    assert.equal(await store.record(at(2, 1000)), true);
+    assert.deepEqual(
+      (await store.page({}, "oldest", undefined, 10)).map((e) => e.id),
+      ["ev-2"],
+    );
+  });
+
+  it("keeps refusing a purged id recorded again once the purged event's bytes are dropped", async () => {
+    const store = new MemoryAuditStore(100);
+    // Recorded out of time order, so the purged one is not the oldest recorded.
+    assert.equal(await store.record(at(1, 2000)), true);
+    assert.equal(await store.record(at(2, 1000)), true);
+    assert.equal(await store.purgeBefore(1500), 1);
+    assert.equal(await store.record(at(2, 3000)), true);
+    // Enough events to drop both first ones' bytes; ev-2 again is then the kept one.
+    for (let n = 10; n < 108; n++) assert.equal(await store.record(at(n, 4000 + n)), true);
+    assert.equal(await store.record(at(2, 3000)), false);
+    const kept = await store.page({}, "oldest", undefined, 1000);
+    assert.equal(kept.length, 99);
+    assert.deepEqual(kept[0], at(2, 3000));
+  });
+
+  it("pages as a sorted list of the newest recorded would, whatever order events arrive in", async () => {
+    let x = 12345;
+    const rnd = () => {
+      x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+      return x / 2 ** 32;
+    };
+    const max = 100;
+    const store = new MemoryAuditStore(max);
+    const recorded: AuditEvent[] = [];
+    const order = (a: AuditEvent, b: AuditEvent) => a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+    for (let n = 0; n < 3000; n++) {
+      // Times that mostly rise, with ties and stragglers.
+      const e = at(n, Math.floor(n / 3) + (rnd() < 0.2 ? -Math.floor(rnd() * 80) : 0));
+      assert.equal(await store.record(e), true);
+      recorded.push(e);
+      if (n % 97 !== 0 && n !== 2999) continue;
+      const model = recorded.slice(-max).sort(order);
+      assert.deepEqual(await store.page({}, "oldest", undefined, 1000), model);
+      assert.deepEqual(await store.page({}, "newest", undefined, 1000), [...model].reverse());
+      if (model.length < max) continue;
+      // Paging on from any position, either way, with a filter on time and key.
+      const mid = model[Math.floor(rnd() * model.length)] as AuditEvent;
+      const filter = { from: (model[5] as AuditEvent).time, to: (model[90] as AuditEvent).time, apiKeyId: "k-1" };
+      const matches = (e: AuditEvent) =>
+        e.time >= filter.from && e.time <= filter.to && (e.actor.apiKeyId === "k-1" || e.target === "k-1");
+      assert.deepEqual(
+        await store.page(filter, "oldest", mid, 1000),
+        model.filter((e) => order(e, mid) > 0 && matches(e)),
+      );
+      assert.deepEqual(
+        await store.page(filter, "newest", mid, 7),
+        model
+          .filter((e) => order(e, mid) < 0 && matches(e))
+          .reverse()
+          .slice(0, 7),
+      );
+    }
+  });
+});
