@@ -1,4 +1,3 @@
-import { deserialize, serialize } from "node:v8";
 import { ByteRing } from "@pkiserver/kit";
 import type { AuditEvent, AuditFilter, AuditOrder, AuditPosition } from "../domain/entities";
 import type { AuditStore } from "../domain/ports";
@@ -16,8 +15,9 @@ const BYTES_PER_EVENT = 4096;
  * one-process server keeps a flat footprint; MongoDB keeps everything for the
  * retention period.
  *
- * Events are kept serialized (V8's structured clone, so an event comes back
- * exactly as recorded) in a ring of bytes, in the order recorded: a busy server
+ * Events are kept as JSON (an event is JSON data: the audit API sends its
+ * details as JSON, and no field is ever set to undefined) in a ring of bytes,
+ * in the order recorded: a busy server
  * records thousands a second, and as objects each would be promoted to the old
  * space and die there when dropped. Their (time, id) order is an index of
  * typed arrays beside it, with each event's id: an event mostly arrives in
@@ -55,12 +55,12 @@ export class MemoryAuditStore implements AuditStore {
 
   async record(event: AuditEvent): Promise<boolean> {
     if (this.ids.has(event.id)) return false;
-    const id = Buffer.from(event.id, "utf8");
-    const body = serialize(event);
-    const seq = this.ring.push(4 + id.length + body.length, (buf, at) => {
-      buf.writeUInt32LE(id.length, at);
-      id.copy(buf, at + 4);
-      body.copy(buf, at + 4 + id.length);
+    const json = JSON.stringify(event);
+    const idLength = Buffer.byteLength(event.id);
+    const seq = this.ring.push(4 + idLength + Buffer.byteLength(json), (buf, at) => {
+      buf.writeUInt32LE(idLength, at);
+      buf.write(event.id, at + 4, "utf8");
+      buf.write(json, at + 4 + idLength, "utf8");
     });
     // An event larger than the whole ring is not kept.
     if (seq < 0) return false;
@@ -125,7 +125,7 @@ export class MemoryAuditStore implements AuditStore {
     if (!this.live(seq)) return;
     const { buf, at, length } = this.ring.where(seq);
     const idLength = buf.readUInt32LE(at);
-    const event = deserialize(buf.subarray(at + 4 + idLength, at + length)) as AuditEvent;
+    const event = JSON.parse(buf.toString("utf8", at + 4 + idLength, at + length)) as AuditEvent;
     if (matchesFilter(event, filter)) out.push(event);
   }
 
@@ -188,7 +188,7 @@ export class MemoryAuditStore implements AuditStore {
     if (k < this.hi) {
       this.times.copyWithin(k + 1, k, this.hi);
       this.seqs.copyWithin(k + 1, k, this.hi);
-      this.idx.copyWithin(k + 1, k, this.hi);
+      for (let j = this.hi; j > k; j--) this.idx[j] = this.idx[j - 1];
     }
     this.times[k] = time;
     this.seqs[k] = seq;
