@@ -75,67 +75,26 @@ interface MemorySub {
 export const DEFAULT_RETAINED_BYTES = 64 * 1024 * 1024;
 
 /**
- * A retained event in the bus's ring: its time, id, subject, headers and data,
- * each length-prefixed (u32 little-endian; the time a float64).
+ * A retained event in the bus's ring: its time (float64), the length of what
+ * follows of it (u32), its id, subject and headers as JSON, then its data.
  */
-function retainedLength(msg: BusMessage): number {
-  let n = 8 + 4 + Buffer.byteLength(msg.id) + 4 + Buffer.byteLength(msg.subject) + 4;
-  for (const [k, v] of Object.entries(msg.headers)) n += 4 + Buffer.byteLength(k) + 4 + Buffer.byteLength(v);
-  return n + 4 + msg.data.length;
+const RETAINED_HEAD = 12;
+
+function retainedMeta(msg: BusMessage): string {
+  return JSON.stringify([msg.id, msg.subject, msg.headers]);
 }
 
-function writeString(buf: Buffer, at: number, s: string): number {
-  const n = buf.write(s, at + 4, "utf8");
-  buf.writeUInt32LE(n, at);
-  return at + 4 + n;
-}
-
-function writeRetained(buf: Buffer, at: number, msg: BusMessage, time: number): void {
-  buf.writeDoubleLE(time, at);
-  let p = writeString(buf, at + 8, msg.id);
-  p = writeString(buf, p, msg.subject);
-  const headers = Object.entries(msg.headers);
-  buf.writeUInt32LE(headers.length, p);
-  p += 4;
-  for (const [k, v] of headers) p = writeString(buf, writeString(buf, p, k), v);
-  buf.writeUInt32LE(msg.data.length, p);
-  buf.set(msg.data, p + 4);
-}
-
-/** Reads the retained events' fields in turn from `at`. */
-class RetainedReader {
-  constructor(
-    private readonly buf: Buffer,
-    private at: number,
-  ) {}
-
-  time(): number {
-    const t = this.buf.readDoubleLE(this.at);
-    this.at += 8;
-    return t;
-  }
-
-  u32(): number {
-    const n = this.buf.readUInt32LE(this.at);
-    this.at += 4;
-    return n;
-  }
-
-  string(): string {
-    const n = this.u32();
-    const s = this.buf.toString("utf8", this.at, this.at + n);
-    this.at += n;
-    return s;
-  }
-
-  /** A copy: the ring's bytes are reused. */
-  bytes(): Uint8Array {
-    const n = this.u32();
-    const out = new Uint8Array(n);
-    out.set(this.buf.subarray(this.at, this.at + n));
-    this.at += n;
-    return out;
-  }
+function decodeRetained(buf: Buffer, at: number, length: number): BusMessage {
+  const metaEnd = at + RETAINED_HEAD + buf.readUInt32LE(at + 8);
+  const [id, subject, headers] = JSON.parse(buf.toString("utf8", at + RETAINED_HEAD, metaEnd)) as [
+    string,
+    string,
+    Record<string, string>,
+  ];
+  // A copy: the ring's bytes are reused.
+  const data = new Uint8Array(at + length - metaEnd);
+  data.set(buf.subarray(metaEnd, at + length));
+  return { subject, data, headers, id };
 }
 
 /**
@@ -152,6 +111,8 @@ export class MemoryEventBus implements EventBus {
   private readonly log: ByteRing;
   /** Ids of the retained events, for de-duplication without a scan. */
   private readonly ids = new Set<string>();
+  /** The id of the retained event in each of the ring's slots. */
+  private readonly idBySlot: (string | undefined)[];
   private readonly subs = new Set<MemorySub>();
   private readonly durableAcked = new Map<string, Set<string>>();
   private closed = false;
@@ -162,9 +123,12 @@ export class MemoryEventBus implements EventBus {
     maxRetained = 10_000,
     maxRetainedBytes = DEFAULT_RETAINED_BYTES,
   ) {
+    this.idBySlot = new Array<string | undefined>(maxRetained).fill(undefined);
     // What consumers remember of a dropped event goes with it.
     this.log = new ByteRing(maxRetained, maxRetainedBytes, (seq) => {
-      const id = this.retainedId(seq);
+      const slot = seq % maxRetained;
+      const id = this.idBySlot[slot] as string;
+      this.idBySlot[slot] = undefined;
       this.ids.delete(id);
       for (const acked of this.durableAcked.values()) acked.delete(id);
     });
@@ -177,8 +141,19 @@ export class MemoryEventBus implements EventBus {
     if (this.ids.has(msg.id)) return;
     const now = Date.now();
     this.trim(now);
+    const meta = retainedMeta(msg);
+    const metaLength = Buffer.byteLength(meta);
+    const seq = this.log.push(RETAINED_HEAD + metaLength + data.length, (buf, at) => {
+      buf.writeDoubleLE(now, at);
+      buf.writeUInt32LE(metaLength, at + 8);
+      buf.write(meta, at + RETAINED_HEAD, "utf8");
+      buf.set(data, at + RETAINED_HEAD + metaLength);
+    });
     // An event larger than the whole ring is delivered but not retained.
-    if (this.log.push(retainedLength(msg), (buf, at) => writeRetained(buf, at, msg, now)) >= 0) this.ids.add(msg.id);
+    if (seq >= 0) {
+      this.idBySlot[seq % this.idBySlot.length] = msg.id;
+      this.ids.add(msg.id);
+    }
     const tokens = subject.split(".");
     for (const sub of this.subs) {
       if (sub.patterns.some((p) => tokensMatch(p, tokens))) {
@@ -190,35 +165,19 @@ export class MemoryEventBus implements EventBus {
 
   /** Drops the events older than the retention (the ring drops those past its bounds itself). */
   private trim(now: number): void {
-    while (this.log.size > 0) {
-      const { buf, at } = this.log.where(this.log.firstSeq);
-      if (buf.readDoubleLE(at) >= now - this.retentionMs) break;
+    while (
+      this.log.size > 0 &&
+      this.log.buffer.readDoubleLE(this.log.offsetOf(this.log.firstSeq)) < now - this.retentionMs
+    ) {
       this.log.dropOldest();
     }
-  }
-
-  private retainedId(seq: number): string {
-    const { buf, at } = this.log.where(seq);
-    const r = new RetainedReader(buf, at);
-    r.time();
-    return r.string();
   }
 
   /** The retained events, oldest first, as new messages. */
   private retained(): BusMessage[] {
     const out: BusMessage[] = [];
     for (let seq = this.log.firstSeq; seq < this.log.nextSeq; seq++) {
-      const { buf, at } = this.log.where(seq);
-      const r = new RetainedReader(buf, at);
-      r.time();
-      const id = r.string();
-      const subject = r.string();
-      const headers: Record<string, string> = {};
-      for (let n = r.u32(); n > 0; n--) {
-        const k = r.string();
-        headers[k] = r.string();
-      }
-      out.push({ subject, data: r.bytes(), headers, id });
+      out.push(decodeRetained(this.log.buffer, this.log.offsetOf(seq), this.log.lengthOf(seq)));
     }
     return out;
   }
@@ -226,7 +185,9 @@ export class MemoryEventBus implements EventBus {
   /** The ids of the retained events. */
   private retainedIds(): string[] {
     const out: string[] = [];
-    for (let seq = this.log.firstSeq; seq < this.log.nextSeq; seq++) out.push(this.retainedId(seq));
+    for (let seq = this.log.firstSeq; seq < this.log.nextSeq; seq++) {
+      out.push(this.idBySlot[seq % this.idBySlot.length] as string);
+    }
     return out;
   }
 

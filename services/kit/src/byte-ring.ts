@@ -85,17 +85,25 @@ export class ByteRing {
 
   /** The bytes of record `seq`: a view valid until the next push (copy what must outlive it). */
   view(seq: number): Buffer {
-    if (!this.has(seq)) throw new RangeError(`record ${seq} is not kept`);
-    const slot = seq % this.maxRecords;
-    const at = this.offsets[slot] as number;
-    return this.buf.subarray(at, at + (this.lengths[slot] as number));
+    const at = this.offsetOf(seq);
+    return this.buf.subarray(at, at + this.lengthOf(seq));
   }
 
-  /** The buffer and the place of record `seq` in it, for reading fields without a view. */
-  where(seq: number): { buf: Buffer; at: number; length: number } {
+  /** The buffer the records are in: valid until the next push (read a record's bytes at `offsetOf`). */
+  get buffer(): Buffer {
+    return this.buf;
+  }
+
+  /** Where record `seq` starts in `buffer`. */
+  offsetOf(seq: number): number {
     if (!this.has(seq)) throw new RangeError(`record ${seq} is not kept`);
-    const slot = seq % this.maxRecords;
-    return { buf: this.buf, at: this.offsets[slot] as number, length: this.lengths[slot] as number };
+    return this.offsets[seq % this.maxRecords] as number;
+  }
+
+  /** The length of record `seq`. */
+  lengthOf(seq: number): number {
+    if (!this.has(seq)) throw new RangeError(`record ${seq} is not kept`);
+    return this.lengths[seq % this.maxRecords] as number;
   }
 
   /** Drops the oldest record (no-op when empty). */

@@ -6,6 +6,9 @@ import { matchesFilter } from "./order";
 /** Events the store keeps by default (PMX_AUDIT_MEMORY_EVENTS): the newest ones, some 5-10 MB. */
 export const DEFAULT_MAX_MEMORY_EVENTS = 20_000;
 
+/** The index's first size in entries: it grows to twice the events kept, as they come. */
+const INDEX_START = 1024;
+
 /** Bytes an event may take on average before the store keeps fewer than its count. */
 const BYTES_PER_EVENT = 4096;
 
@@ -29,8 +32,8 @@ export class MemoryAuditStore implements AuditStore {
   private readonly ring: ByteRing;
   /** Ids of the events kept, for de-duplication. */
   private readonly ids = new Set<string>();
-  /** Per ring slot: whether its event was purged (its id no longer belongs to it). */
-  private readonly purged: Uint8Array;
+  /** Per ring slot: the id of its event, undefined once purged (its bytes stay until the ring drops them). */
+  private readonly idBySlot: (string | undefined)[];
   /**
    * The index, from `lo` to `hi`: each event's time, ring number and id, in
    * (time, id) order. An entry whose event the ring dropped stays until the
@@ -44,10 +47,13 @@ export class MemoryAuditStore implements AuditStore {
 
   constructor(private readonly maxEvents = DEFAULT_MAX_MEMORY_EVENTS) {
     this.ring = new ByteRing(maxEvents, Math.max(1 << 20, maxEvents * BYTES_PER_EVENT), (seq) => {
-      if (this.purged[seq % maxEvents] === 0) this.ids.delete(this.idOf(seq));
+      const id = this.idBySlot[seq % maxEvents];
+      if (id === undefined) return;
+      this.idBySlot[seq % maxEvents] = undefined;
+      this.ids.delete(id);
     });
-    this.purged = new Uint8Array(maxEvents);
-    const room = 2 * maxEvents + 1;
+    this.idBySlot = new Array<string | undefined>(maxEvents).fill(undefined);
+    const room = Math.min(INDEX_START, 2 * maxEvents + 1);
     this.times = new Float64Array(room);
     this.seqs = new Float64Array(room);
     this.idx = new Array<string | undefined>(room).fill(undefined);
@@ -56,15 +62,12 @@ export class MemoryAuditStore implements AuditStore {
   async record(event: AuditEvent): Promise<boolean> {
     if (this.ids.has(event.id)) return false;
     const json = JSON.stringify(event);
-    const idLength = Buffer.byteLength(event.id);
-    const seq = this.ring.push(4 + idLength + Buffer.byteLength(json), (buf, at) => {
-      buf.writeUInt32LE(idLength, at);
-      buf.write(event.id, at + 4, "utf8");
-      buf.write(json, at + 4 + idLength, "utf8");
+    const seq = this.ring.push(Buffer.byteLength(json), (buf, at) => {
+      buf.write(json, at, "utf8");
     });
     // An event larger than the whole ring is not kept.
     if (seq < 0) return false;
-    this.purged[seq % this.maxEvents] = 0;
+    this.idBySlot[seq % this.maxEvents] = event.id;
     this.ids.add(event.id);
     this.insert(event.time, event.id, seq);
     return true;
@@ -102,8 +105,8 @@ export class MemoryAuditStore implements AuditStore {
     let n = 0;
     while (this.lo < this.hi && (this.times[this.lo] as number) < time) {
       const seq = this.seqs[this.lo] as number;
-      if (this.ring.has(seq) && this.purged[seq % this.maxEvents] === 0) {
-        this.purged[seq % this.maxEvents] = 1;
+      if (this.live(seq)) {
+        this.idBySlot[seq % this.maxEvents] = undefined;
         this.ids.delete(this.idx[this.lo] as string);
         n++;
       }
@@ -111,7 +114,8 @@ export class MemoryAuditStore implements AuditStore {
       this.lo++;
     }
     // The ring keeps a purged event's bytes until it comes to drop them, oldest first.
-    while (this.ring.size > 0 && this.purged[this.ring.firstSeq % this.maxEvents] === 1) this.ring.dropOldest();
+    while (this.ring.size > 0 && this.idBySlot[this.ring.firstSeq % this.maxEvents] === undefined)
+      this.ring.dropOldest();
     return n;
   }
 
@@ -123,19 +127,13 @@ export class MemoryAuditStore implements AuditStore {
   private take(k: number, filter: AuditFilter, out: AuditEvent[]): void {
     const seq = this.seqs[k] as number;
     if (!this.live(seq)) return;
-    const { buf, at, length } = this.ring.where(seq);
-    const idLength = buf.readUInt32LE(at);
-    const event = JSON.parse(buf.toString("utf8", at + 4 + idLength, at + length)) as AuditEvent;
+    const at = this.ring.offsetOf(seq);
+    const event = JSON.parse(this.ring.buffer.toString("utf8", at, at + this.ring.lengthOf(seq))) as AuditEvent;
     if (matchesFilter(event, filter)) out.push(event);
   }
 
   private live(seq: number): boolean {
-    return this.ring.has(seq) && this.purged[seq % this.maxEvents] === 0;
-  }
-
-  private idOf(seq: number): string {
-    const { buf, at } = this.ring.where(seq);
-    return buf.toString("utf8", at + 4, at + 4 + buf.readUInt32LE(at));
+    return this.ring.has(seq) && this.idBySlot[seq % this.maxEvents] !== undefined;
   }
 
   /** Whether index entry `k` sorts after (time, id); with no id, after every event of that time. */
@@ -183,7 +181,11 @@ export class MemoryAuditStore implements AuditStore {
       this.idx[this.lo] = undefined;
       this.lo++;
     }
-    if (this.hi === this.times.length) this.compact();
+    if (this.hi === this.times.length) {
+      this.compact();
+      // Up to room for twice the events kept, so that compactions stay rare.
+      if (this.hi > this.times.length / 2) this.growIndex(Math.min(2 * this.maxEvents + 1, 2 * this.times.length));
+    }
     const k = this.hi === this.lo || this.after(this.hi - 1, time, id) ? this.firstAfter(time, id) : this.hi;
     if (k < this.hi) {
       this.times.copyWithin(k + 1, k, this.hi);
@@ -196,7 +198,19 @@ export class MemoryAuditStore implements AuditStore {
     this.hi++;
   }
 
-  /** Moves the entries of kept events to the start of the index (there is room for twice the events kept). */
+  private growIndex(room: number): void {
+    const times = new Float64Array(room);
+    const seqs = new Float64Array(room);
+    times.set(this.times.subarray(0, this.hi));
+    seqs.set(this.seqs.subarray(0, this.hi));
+    this.times = times;
+    this.seqs = seqs;
+    const idx = this.idx;
+    this.idx = new Array<string | undefined>(room).fill(undefined);
+    for (let k = 0; k < this.hi; k++) this.idx[k] = idx[k];
+  }
+
+  /** Moves the entries of kept events to the start of the index. */
   private compact(): void {
     let n = 0;
     for (let k = this.lo; k < this.hi; k++) {

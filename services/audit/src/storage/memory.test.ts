@@ -101,42 +101,46 @@ describe("memory audit store as bytes", () => {
     assert.deepEqual(kept[0], at(2, 3000));
   });
 
-  it("pages as a sorted list of the newest recorded would, whatever order events arrive in", async () => {
-    let x = 12345;
-    const rnd = () => {
-      x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-      return x / 2 ** 32;
-    };
-    const max = 100;
-    const store = new MemoryAuditStore(max);
-    const recorded: AuditEvent[] = [];
-    const order = (a: AuditEvent, b: AuditEvent) => a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-    for (let n = 0; n < 3000; n++) {
-      // Times that mostly rise, with ties and stragglers.
-      const e = at(n, Math.floor(n / 3) + (rnd() < 0.2 ? -Math.floor(rnd() * 80) : 0));
-      assert.equal(await store.record(e), true);
-      recorded.push(e);
-      if (n % 97 !== 0 && n !== 2999) continue;
-      const model = recorded.slice(-max).sort(order);
-      assert.deepEqual(await store.page({}, "oldest", undefined, 1000), model);
-      assert.deepEqual(await store.page({}, "newest", undefined, 1000), [...model].reverse());
-      if (model.length < max) continue;
-      // Paging on from any position, either way, with a filter on time and key.
-      const mid = model[Math.floor(rnd() * model.length)] as AuditEvent;
-      const filter = { from: (model[5] as AuditEvent).time, to: (model[90] as AuditEvent).time, apiKeyId: "k-1" };
-      const matches = (e: AuditEvent) =>
-        e.time >= filter.from && e.time <= filter.to && (e.actor.apiKeyId === "k-1" || e.target === "k-1");
-      assert.deepEqual(
-        await store.page(filter, "oldest", mid, 1000),
-        model.filter((e) => order(e, mid) > 0 && matches(e)),
-      );
-      assert.deepEqual(
-        await store.page(filter, "newest", mid, 7),
-        model
-          .filter((e) => order(e, mid) < 0 && matches(e))
-          .reverse()
-          .slice(0, 7),
-      );
-    }
-  });
+  for (const [max, total, every] of [
+    [100, 3000, 97],
+    [3000, 8000, 997],
+  ] as const) {
+    it(`pages as a sorted list of the newest ${max} recorded would, whatever order events arrive in`, async () => {
+      let x = 12345;
+      const rnd = () => {
+        x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+        return x / 2 ** 32;
+      };
+      const store = new MemoryAuditStore(max);
+      const recorded: AuditEvent[] = [];
+      const order = (a: AuditEvent, b: AuditEvent) => a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+      for (let n = 0; n < total; n++) {
+        // Times that mostly rise, with ties and stragglers.
+        const e = at(n, Math.floor(n / 3) + (rnd() < 0.2 ? -Math.floor(rnd() * 80) : 0));
+        assert.equal(await store.record(e), true);
+        recorded.push(e);
+        if (n % every !== 0 && n !== total - 1) continue;
+        const model = recorded.slice(-max).sort(order);
+        assert.deepEqual(await store.page({}, "oldest", undefined, 10_000), model);
+        assert.deepEqual(await store.page({}, "newest", undefined, 10_000), [...model].reverse());
+        if (model.length < max) continue;
+        // Paging on from any position, either way, with a filter on time and key.
+        const mid = model[Math.floor(rnd() * model.length)] as AuditEvent;
+        const filter = { from: (model[5] as AuditEvent).time, to: (model[90] as AuditEvent).time, apiKeyId: "k-1" };
+        const matches = (e: AuditEvent) =>
+          e.time >= filter.from && e.time <= filter.to && (e.actor.apiKeyId === "k-1" || e.target === "k-1");
+        assert.deepEqual(
+          await store.page(filter, "oldest", mid, 10_000),
+          model.filter((e) => order(e, mid) > 0 && matches(e)),
+        );
+        assert.deepEqual(
+          await store.page(filter, "newest", mid, 7),
+          model
+            .filter((e) => order(e, mid) < 0 && matches(e))
+            .reverse()
+            .slice(0, 7),
+        );
+      }
+    });
+  }
 });
