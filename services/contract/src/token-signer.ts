@@ -151,7 +151,8 @@ export class SigningThread implements AccessTokenSigner {
         if ("token" in a) w.resolve(a.token);
         else w.reject(new Error(a.error));
       }
-      if (this.waiting.size === 0) worker.unref();
+      // A thread given up is still ended (close awaits that): an answer it sent before must not unref it.
+      if (this.waiting.size === 0 && this.worker === worker) worker.unref();
     });
     worker.on("error", (err) => this.lost(worker, `token signing thread failed: ${err.message}`));
     // An answer that cannot be read would leave its requests waiting: the thread is replaced.
@@ -181,6 +182,8 @@ export class SigningThread implements AccessTokenSigner {
   /** Gives the thread up: what it was signing is refused, and it is ended. */
   private drop(worker: Worker, detail: string): Promise<number> {
     this.lost(worker, detail);
+    // Held until it has ended, or the loop could finish with the promise below never settled.
+    worker.ref();
     return worker.terminate();
   }
 
