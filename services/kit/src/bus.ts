@@ -8,6 +8,22 @@ export interface BusMessage {
   readonly headers: Readonly<Record<string, string>>;
   /** Unique per published event; consumers use it to stay idempotent. */
   readonly id: string;
+  /**
+   * The event as its publisher gave it, before encoding: only on an
+   * in-process bus's live delivery (never after a transport or a replay).
+   * `decodeEvent` returns it instead of decoding `data`; every consumer of the
+   * event gets the same object, so it is read-only.
+   */
+  readonly value?: unknown;
+}
+
+/** What a publisher may add to an event besides its subject and data. */
+export interface PublishOptions {
+  /** Names the event for de-duplication (a random one when absent). */
+  id?: string;
+  headers?: Record<string, string>;
+  /** The decoded event, for an in-process bus to hand to its consumers (see BusMessage.value); others ignore it. */
+  value?: unknown;
 }
 
 export interface Subscription {
@@ -38,7 +54,9 @@ export interface SubscribeOptions {
  * OutboxEventBus keeps accepted events there, so they outlive the process too.
  */
 export interface EventBus {
-  publish(subject: string, data: Uint8Array, opts?: { id?: string; headers?: Record<string, string> }): Promise<void>;
+  /** True for a bus whose consumers are in this process: it hands them the value published (PublishOptions.value). */
+  readonly inProcess?: boolean;
+  publish(subject: string, data: Uint8Array, opts?: PublishOptions): Promise<void>;
   subscribe(opts: SubscribeOptions): Promise<Subscription>;
   /** True while the bus can accept and deliver events. */
   isReady(): boolean;
@@ -107,6 +125,7 @@ function decodeRetained(buf: Buffer, at: number, length: number): BusMessage {
  * to the old space and die there.
  */
 export class MemoryEventBus implements EventBus {
+  readonly inProcess = true;
   /** Retained events, oldest first. */
   private readonly log: ByteRing;
   /** Ids of the retained events, for de-duplication without a scan. */
@@ -134,9 +153,15 @@ export class MemoryEventBus implements EventBus {
     });
   }
 
-  async publish(subject: string, data: Uint8Array, opts: { id?: string; headers?: Record<string, string> } = {}) {
+  async publish(subject: string, data: Uint8Array, opts: PublishOptions = {}) {
     if (this.closed) throw new Error("bus closed");
-    const msg: BusMessage = { subject, data, headers: { ...(opts.headers ?? {}) }, id: opts.id ?? randomUUID() };
+    const msg: BusMessage = {
+      subject,
+      data,
+      headers: { ...(opts.headers ?? {}) },
+      id: opts.id ?? randomUUID(),
+      value: opts.value,
+    };
     // Publishing a retained id again is a no-op, as with JetStream's de-duplication.
     if (this.ids.has(msg.id)) return;
     const now = Date.now();

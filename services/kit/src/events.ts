@@ -8,6 +8,8 @@ import type { Logger } from "./logger";
 interface MessageFns<T> {
   encode(message: T): { finish(): Uint8Array };
   decode(input: Uint8Array): T;
+  /** A new message with every field as decoding gives it (defaults filled in, arrays copied). */
+  fromPartial(object: T): T;
 }
 
 export interface EventDef<T> {
@@ -60,7 +62,11 @@ export function publishEvent<T>(
   identity?: CallIdentity,
 ): Promise<void> {
   const headers = callIdentityHeaders(identity);
-  return bus.publish(event.subject, event.type.encode(value).finish(), { id, headers });
+  const data = event.type.encode(value).finish();
+  // An in-process bus hands its consumers the value itself, shaped as decoding would give it
+  // (a copy: the publisher keeps its own), which spares every consumer decoding the data.
+  if (bus.inProcess) return bus.publish(event.subject, data, { id, headers, value: event.type.fromPartial(value) });
+  return bus.publish(event.subject, data, { id, headers });
 }
 
 /**
@@ -92,7 +98,12 @@ export abstract class EventPublisher {
   }
 }
 
-/** Decodes `msg` when it is an `event`, else returns undefined. */
+/**
+ * Decodes `msg` when it is an `event`, else returns undefined. On an
+ * in-process bus's live delivery the publisher's value is returned as it is
+ * (read-only: every consumer shares it), without decoding.
+ */
 export function decodeEvent<T>(event: EventDef<T>, msg: BusMessage): T | undefined {
-  return msg.subject === event.subject ? event.type.decode(msg.data) : undefined;
+  if (msg.subject !== event.subject) return undefined;
+  return msg.value !== undefined ? (msg.value as T) : event.type.decode(msg.data);
 }

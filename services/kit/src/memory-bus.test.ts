@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type BusMessage, MemoryEventBus } from "./bus";
 import { busContract } from "./bus-contract";
+import { decodeEvent, Events, publishEvent } from "./events";
 
 busContract(
   "MemoryEventBus",
@@ -107,6 +108,56 @@ describe("MemoryEventBus limits", () => {
       await new Promise((r) => setTimeout(r, 50));
       await liveSub.stop();
       assert.deepEqual(live.slice(41), ["big", "e0"]);
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it("hands its live consumers the published value as decoding would shape it, which decodeEvent returns; a replay decodes", async () => {
+    const bus = new MemoryEventBus(24 * 3600_000, 50);
+    try {
+      const live: BusMessage[] = [];
+      const other: BusMessage[] = [];
+      const subs = await Promise.all(
+        [live, other].map((into) =>
+          bus.subscribe({
+            subjects: ["auth.>"],
+            deliver: "new",
+            handler: async (m) => {
+              into.push(m);
+            },
+          }),
+        ),
+      );
+      const value = { sessionId: "s1", apiKeyId: "k1", scope: ["pki"], at: 1_700_000_000_000 };
+      await publishEvent(bus, Events.sessionOpened, value, "e1");
+      await new Promise((r) => setTimeout(r, 50));
+      for (const sub of subs) await sub.stop();
+      assert.equal(live.length, 1);
+      const msg = live[0] as BusMessage;
+      const got = decodeEvent(Events.sessionOpened, msg);
+      assert.equal(got, msg.value, "not decoded");
+      assert.equal(other[0]?.value, got, "one value for every consumer");
+      assert.notEqual(got, value, "a copy: the publisher keeps its own");
+      assert.notEqual(got?.scope, value.scope);
+      assert.deepEqual(got, Events.sessionOpened.type.decode(msg.data), "shaped as decoding would");
+      assert.equal(decodeEvent(Events.sessionRevoked, msg), undefined, "another event's subject");
+      const replayed: BusMessage[] = [];
+      const again = await bus.subscribe({
+        subjects: ["auth.>"],
+        deliver: "all",
+        handler: async (m) => {
+          replayed.push(m);
+        },
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      await again.stop();
+      assert.equal(replayed[0]?.value, undefined);
+      assert.deepEqual(decodeEvent(Events.sessionOpened, replayed[0] as BusMessage), {
+        ...value,
+        name: undefined,
+        familyId: undefined,
+      });
     } finally {
       await bus.close();
     }

@@ -11,7 +11,7 @@ import {
   nanos,
 } from "nats";
 import pRetry from "p-retry";
-import type { EventBus, SubscribeOptions, Subscription } from "./bus";
+import type { EventBus, PublishOptions, SubscribeOptions, Subscription } from "./bus";
 import { maskUrl } from "./config";
 import { Streams } from "./events";
 import type { Logger } from "./logger";
@@ -120,11 +120,7 @@ export class NatsEventBus implements EventBus {
     return ensureStreams(this.jsm, this.opts);
   }
 
-  async publish(
-    subject: string,
-    data: Uint8Array,
-    opts: { id?: string; headers?: Record<string, string> } = {},
-  ): Promise<void> {
+  async publish(subject: string, data: Uint8Array, opts: PublishOptions = {}): Promise<void> {
     const headers = { ...(opts.headers ?? {}) };
     propagation.inject(context.active(), headers);
     const entry = this.enqueue(subject, data, opts.id ?? randomUUID(), headers);

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { context, propagation, ROOT_CONTEXT } from "@opentelemetry/api";
 import { Binary, type Collection, type Db, MongoBulkWriteError } from "mongodb";
-import type { EventBus, SubscribeOptions, Subscription } from "./bus";
+import type { EventBus, PublishOptions, SubscribeOptions, Subscription } from "./bus";
 import { describe } from "./errors";
 import { GroupCommit } from "./group-commit";
 import type { Logger } from "./logger";
@@ -128,7 +128,7 @@ export class OutboxEventBus implements EventBus {
     return bus;
   }
 
-  async publish(subject: string, data: Uint8Array, opts: { id?: string; headers?: Record<string, string> } = {}) {
+  async publish(subject: string, data: Uint8Array, opts: PublishOptions = {}) {
     if (this.closed) throw new Error("bus closed");
     const id = opts.id ?? randomUUID();
     const headers = { ...(opts.headers ?? {}) };
