@@ -9,10 +9,11 @@ export interface BusMessage {
   /** Unique per published event; consumers use it to stay idempotent. */
   readonly id: string;
   /**
-   * The event as its publisher gave it, before encoding: only on an
-   * in-process bus's live delivery (never after a transport or a replay).
-   * `decodeEvent` returns it instead of decoding `data`; every consumer of the
-   * event gets the same object, so it is read-only.
+   * The event's value as decoding `data` would give it (publishEvent copies the
+   * publisher's with the message type's fromPartial): only on an in-process
+   * bus's live delivery (never after a transport or a replay). `decodeEvent`
+   * returns it instead of decoding `data`; every consumer of the event gets the
+   * same object, so it is read-only.
    */
   readonly value?: unknown;
 }
