@@ -83,7 +83,7 @@ export class MemoryAuditStore implements AuditStore {
     if (limit <= 0) return out;
     if (order === "oldest") {
       let k = this.lo;
-      if (after !== undefined) k = this.firstAfter(after.time, after.id);
+      if (after !== undefined) k = this.first((j) => this.compare(j, after.time, after.id) > 0);
       if (filter.from !== undefined) k = Math.max(k, this.firstFrom(filter.from));
       for (; k < this.hi && out.length < limit; k++) {
         if (filter.to !== undefined && (this.times[k] as number) > filter.to) break;
@@ -91,8 +91,8 @@ export class MemoryAuditStore implements AuditStore {
       }
     } else {
       let k = this.hi - 1;
-      if (after !== undefined) k = this.firstAtOrAfter(after.time, after.id) - 1;
-      if (filter.to !== undefined) k = Math.min(k, this.firstAfter(filter.to, undefined) - 1);
+      if (after !== undefined) k = this.first((j) => this.compare(j, after.time, after.id) >= 0) - 1;
+      if (filter.to !== undefined) k = Math.min(k, this.firstFrom(filter.to, true) - 1);
       for (; k >= this.lo && out.length < limit; k--) {
         if (filter.from !== undefined && (this.times[k] as number) < filter.from) break;
         this.take(k, filter, out);
@@ -136,43 +136,33 @@ export class MemoryAuditStore implements AuditStore {
     return this.ring.has(seq) && this.idBySlot[seq % this.maxEvents] !== undefined;
   }
 
-  /** Whether index entry `k` sorts after (time, id); with no id, after every event of that time. */
-  private after(k: number, time: number, id: string | undefined): boolean {
+  /** How index entry `k` sorts against (time, id): negative before it, 0 at it, positive after it. */
+  private compare(k: number, time: number, id: string): number {
     const t = this.times[k] as number;
-    if (t !== time) return t > time;
-    return id !== undefined && (this.idx[k] as string) > id;
+    if (t !== time) return t - time;
+    const other = this.idx[k] as string;
+    return other < id ? -1 : other > id ? 1 : 0;
   }
 
-  /** The first index place in [lo, hi) whose entry sorts after (time, id) (hi when none does). */
-  private firstAfter(time: number, id: string | undefined): number {
+  /**
+   * The first index place in [lo, hi) at which `reached` holds (hi when it
+   * holds nowhere): `reached` must hold from some place on, as the index is
+   * sorted.
+   */
+  private first(reached: (k: number) => boolean): number {
     let lo = this.lo;
     let hi = this.hi;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.after(mid, time, id)) hi = mid;
+      if (reached(mid)) hi = mid;
       else lo = mid + 1;
     }
     return lo;
   }
 
-  /** The first index place whose entry sorts at or after (time, id). */
-  private firstAtOrAfter(time: number, id: string): number {
-    let k = this.firstAfter(time, id);
-    // An event dropped and then recorded again can have an entry beside its old one.
-    while (k > this.lo && this.times[k - 1] === time && this.idx[k - 1] === id) k--;
-    return k;
-  }
-
-  /** The first index place whose entry's time is at least `time`. */
-  private firstFrom(time: number): number {
-    let lo = this.lo;
-    let hi = this.hi;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((this.times[mid] as number) >= time) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
+  /** The first index place whose entry's time is at least `time` (past it, with `past`). */
+  private firstFrom(time: number, past = false): number {
+    return this.first((k) => (past ? (this.times[k] as number) > time : (this.times[k] as number) >= time));
   }
 
   private insert(time: number, id: string, seq: number): void {
@@ -186,7 +176,11 @@ export class MemoryAuditStore implements AuditStore {
       // Up to room for twice the events kept, so that compactions stay rare.
       if (this.hi > this.times.length / 2) this.growIndex(Math.min(2 * this.maxEvents + 1, 2 * this.times.length));
     }
-    const k = this.hi === this.lo || this.after(this.hi - 1, time, id) ? this.firstAfter(time, id) : this.hi;
+    // Mostly at the end; before the last entry, the first place past (time, id).
+    const k =
+      this.hi > this.lo && this.compare(this.hi - 1, time, id) > 0
+        ? this.first((j) => this.compare(j, time, id) > 0)
+        : this.hi;
     if (k < this.hi) {
       this.times.copyWithin(k + 1, k, this.hi);
       this.seqs.copyWithin(k + 1, k, this.hi);
